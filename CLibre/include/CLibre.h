@@ -1,0 +1,69 @@
+/*
+ * CLibre: the one module that includes libre's and librem's headers.
+ *
+ * libre's re_types.h needs HAVE_INTTYPES_H to pick the C99 integer types instead of
+ * declaring its own; clang would otherwise see two conflicting definitions.
+ * The ct_* functions wrap the variadic libre calls that Swift cannot call.
+ */
+#ifndef CLIBRE_H
+#define CLIBRE_H
+
+#ifndef HAVE_INTTYPES_H
+#define HAVE_INTTYPES_H 1
+#endif
+/* Without this re_types.h makes bool a signed char; libre is built with C99 _Bool. */
+#ifndef HAVE_STDBOOL_H
+#define HAVE_STDBOOL_H 1
+#endif
+#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <re/re.h>
+#include <rem/rem_g711.h>
+
+/** Adds a UDP or TCP SIP transport bound to laddr. */
+int ct_sip_transp_add(struct sip *sip, enum sip_transp tp, const struct sa *laddr);
+
+/** Accepts an incoming INVITE with a provisional or final response (no extra headers). */
+int ct_sipsess_accept(struct sipsess **sessp, struct sipsess_sock *sock,
+                      const struct sip_msg *msg, uint16_t scode, const char *reason,
+                      const char *cuser, struct mbuf *desc,
+                      sipsess_offer_h *offerh, sipsess_answer_h *answerh,
+                      sipsess_estab_h *estabh, sipsess_info_h *infoh,
+                      sipsess_close_h *closeh, void *arg);
+
+/** Starts an outgoing INVITE session; routev may hold one loose route (the trunk proxy). */
+int ct_sipsess_connect(struct sipsess **sessp, struct sipsess_sock *sock,
+                       const char *to_uri, const char *from_name, const char *from_uri,
+                       const char *cuser, const char *route, struct mbuf *desc,
+                       sip_auth_h *authh, void *aarg,
+                       sipsess_offer_h *offerh, sipsess_answer_h *answerh,
+                       sipsess_progr_h *progrh, sipsess_estab_h *estabh,
+                       sipsess_info_h *infoh, sipsess_close_h *closeh, void *arg,
+                       const char *headers);
+
+/** Sends a provisional response on an accepted session; desc may be NULL. */
+int ct_sipsess_progress(struct sipsess *sess, uint16_t scode, const char *reason,
+                        struct mbuf *desc);
+
+/** Sends the 2xx answer on an accepted session. */
+int ct_sipsess_answer(struct sipsess *sess, uint16_t scode, const char *reason,
+                      struct mbuf *desc);
+
+/** Rejects an accepted, unanswered session with a final error response. */
+int ct_sipsess_reject(struct sipsess *sess, uint16_t scode, const char *reason);
+
+/** Replies statefully with extra header lines (each ending in CRLF), no body. */
+int ct_sip_treply_headers(struct sip *sip, const struct sip_msg *msg, uint16_t scode,
+                          const char *reason, const char *headers);
+
+/** Sends REGISTER to a trunk and keeps it refreshed. */
+int ct_sipreg_register(struct sipreg **regp, struct sip *sip, const char *reg_uri,
+                       const char *aor, const char *cuser, uint32_t expires,
+                       sip_auth_h *authh, void *aarg, sip_resp_h *resph, void *arg);
+
+/** Copies a pointer-length string into buf as a C string; returns its length. */
+size_t ct_pl_copy(const struct pl *pl, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,86 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "CallTrack",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "calltrack", targets: ["calltrack"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.0.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.0.0"),
+    ],
+    targets: [
+        // The only module that includes libre's headers: umbrella header + shims for the
+        // variadic and macro APIs Swift cannot call.
+        .target(
+            name: "CLibre",
+            path: "CLibre",
+            cSettings: [.define("HAVE_INTTYPES_H")],
+            linkerSettings: [.linkedLibrary("re"), .linkedLibrary("rem")]
+        ),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        // Domain types and configuration shared by every other module.
+        .target(
+            name: "CallTrackCore",
+            dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
+        // Routing: which trunk may send calls, which DID belongs to which project.
+        .target(name: "Tracking", dependencies: ["CallTrackCore"]),
+        // The B2BUA: SIP engine on libre's thread, call legs, RTP relay.
+        .target(
+            name: "Telephony",
+            dependencies: [
+                "CLibre", "CallTrackCore", "Tracking",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            cSettings: [.define("HAVE_INTTYPES_H")]
+        ),
+        // SQLite repositories and the asynchronous call-record writer.
+        .target(
+            name: "Storage",
+            dependencies: [
+                "CSQLite", "CallTrackCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+            ]
+        ),
+        // HTTP API on Hummingbird.
+        .target(
+            name: "HTTPAPI",
+            dependencies: [
+                "CallTrackCore", "Storage",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
+        // Assembly: builds the services from a config and runs them.
+        .target(
+            name: "CallTrackApp",
+            dependencies: [
+                "CallTrackCore", "Tracking", "Telephony", "Storage", "HTTPAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "calltrack",
+            dependencies: [
+                "CallTrackApp", "CallTrackCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "CallTrackCoreTests", dependencies: ["CallTrackCore", "Tracking", "Storage"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["CallTrackCore"]
+        ),
+    ]
+)

@@ -1,0 +1,60 @@
+import CallTrackCore
+import Foundation
+import HTTPAPI
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import Storage
+import Telephony
+import Tracking
+
+/// Builds every service of a CallTrack node from its configuration.
+///
+/// Order matters for shutdown: ServiceGroup stops services in reverse, so the SIP engine
+/// drains first (HTTP stays up meanwhile), then HTTP stops, and the record writer ends
+/// last, once the engine has finished the event stream.
+public func buildApplication(config: CallTrackConfig, environment: [String: String], logger: Logger) throws -> ServiceGroup {
+    let database: Database
+    do {
+        database = try Database(path: config.storage.database)
+    } catch {
+        throw StartupError("storage.database: cannot open \(config.storage.database): \(error)")
+    }
+    let store = try SQLiteCallRecordStore(database: database)
+    let interrupted = try store.finaliseInterruptedCalls()
+    if interrupted > 0 {
+        logger.warning("calls left open by an unclean stop were marked interrupted", metadata: ["calls": "\(interrupted)"])
+    }
+
+    let events = CallEventBus()
+    let writer = CallRecordWriter(store: store, events: events.subscribe(), logger: logger)
+    let router = CallRouter(config: config, environment: environment)
+    let engine = try SIPEngine(config: config, router: router, events: events, logger: logger)
+
+    let tokens = (environment[config.admin.tokensEnv] ?? "").split(separator: ",")
+        .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    if tokens.isEmpty {
+        logger.warning("no admin tokens: set \(config.admin.tokensEnv) to use the admin API; it answers 401 until then")
+    }
+    let deps = APIDependencies(calls: store, adminTokens: tokens, activeCalls: { engine.activeCallCount })
+    let listen = try HostPort.parse(config.http.listen, key: "http.listen")
+    let http = Application(
+        router: buildRouter(deps),
+        configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "CallTrack"),
+        logger: logger)
+
+    return ServiceGroup(configuration: .init(
+        services: [
+            .init(service: writer),
+            .init(service: http),
+            .init(service: engine),
+        ],
+        gracefulShutdownSignals: [.sigterm, .sigint],
+        logger: logger))
+}
+
+/// A problem that stops CallTrack from starting, with a message for the admin.
+public struct StartupError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,244 @@
+import Foundation
+
+/// The whole configuration, decoded from `config/calltrack.yaml`.
+///
+/// Secrets are never in this file: keys ending in `_env` name environment variables.
+public struct CallTrackConfig: Codable, Sendable, Equatable {
+    public var sip: SIPConfig
+    public var http: HTTPConfig
+    public var storage: StorageConfig
+    public var admin: AdminConfig
+    public var numbering: NumberingConfig
+    public var trunks: [TrunkConfig]
+    public var projects: [ProjectConfig]
+
+    public init(
+        sip: SIPConfig = .init(), http: HTTPConfig = .init(), storage: StorageConfig = .init(),
+        admin: AdminConfig = .init(), numbering: NumberingConfig = .init(),
+        trunks: [TrunkConfig] = [], projects: [ProjectConfig] = []
+    ) {
+        self.sip = sip; self.http = http; self.storage = storage; self.admin = admin
+        self.numbering = numbering; self.trunks = trunks; self.projects = projects
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        sip = try c.decodeIfPresent(SIPConfig.self, forKey: .sip) ?? .init()
+        http = try c.decodeIfPresent(HTTPConfig.self, forKey: .http) ?? .init()
+        storage = try c.decodeIfPresent(StorageConfig.self, forKey: .storage) ?? .init()
+        admin = try c.decodeIfPresent(AdminConfig.self, forKey: .admin) ?? .init()
+        numbering = try c.decodeIfPresent(NumberingConfig.self, forKey: .numbering) ?? .init()
+        trunks = try c.decodeIfPresent([TrunkConfig].self, forKey: .trunks) ?? []
+        projects = try c.decodeIfPresent([ProjectConfig].self, forKey: .projects) ?? []
+    }
+}
+
+public struct SIPConfig: Codable, Sendable, Equatable {
+    /// `udp:HOST:PORT` / `tcp:HOST:PORT` entries.
+    public var listen: [String]
+    /// The address written into SDP and Contact; defaults to the first listen host.
+    public var advertisedAddress: String?
+    public var rtpPorts: PortRange
+    /// Both legs are hung up when an answered, unheld call carries no RTP for this long.
+    public var rtpTimeoutSeconds: Int
+    /// On SIGTERM, active calls get this long to finish before CallTrack hangs them up.
+    public var drainSeconds: Int
+    public var userAgent: String
+
+    public init(
+        listen: [String] = ["udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"], advertisedAddress: String? = nil,
+        rtpPorts: PortRange = .init(), rtpTimeoutSeconds: Int = 60, drainSeconds: Int = 30,
+        userAgent: String = "CallTrack"
+    ) {
+        self.listen = listen; self.advertisedAddress = advertisedAddress; self.rtpPorts = rtpPorts
+        self.rtpTimeoutSeconds = rtpTimeoutSeconds; self.drainSeconds = drainSeconds; self.userAgent = userAgent
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case listen, advertisedAddress = "advertised_address", rtpPorts = "rtp_ports"
+        case rtpTimeoutSeconds = "rtp_timeout_seconds", drainSeconds = "drain_seconds", userAgent = "user_agent"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let d = SIPConfig()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        listen = try c.decodeIfPresent([String].self, forKey: .listen) ?? d.listen
+        advertisedAddress = try c.decodeIfPresent(String.self, forKey: .advertisedAddress)
+        rtpPorts = try c.decodeIfPresent(PortRange.self, forKey: .rtpPorts) ?? d.rtpPorts
+        rtpTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .rtpTimeoutSeconds) ?? d.rtpTimeoutSeconds
+        drainSeconds = try c.decodeIfPresent(Int.self, forKey: .drainSeconds) ?? d.drainSeconds
+        userAgent = try c.decodeIfPresent(String.self, forKey: .userAgent) ?? d.userAgent
+    }
+}
+
+public struct PortRange: Codable, Sendable, Equatable {
+    public var min: Int
+    public var max: Int
+    public init(min: Int = 20000, max: Int = 29999) { self.min = min; self.max = max }
+}
+
+public struct HTTPConfig: Codable, Sendable, Equatable {
+    /// `HOST:PORT`.
+    public var listen: String
+    public init(listen: String = "127.0.0.1:8080") { self.listen = listen }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        listen = try c.decodeIfPresent(String.self, forKey: .listen) ?? HTTPConfig().listen
+    }
+}
+
+public struct StorageConfig: Codable, Sendable, Equatable {
+    public var database: String
+    public var recordings: String
+    public init(database: String = "data/calltrack.sqlite", recordings: String = "recordings") {
+        self.database = database; self.recordings = recordings
+    }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        database = try c.decodeIfPresent(String.self, forKey: .database) ?? StorageConfig().database
+        recordings = try c.decodeIfPresent(String.self, forKey: .recordings) ?? StorageConfig().recordings
+    }
+}
+
+public struct AdminConfig: Codable, Sendable, Equatable {
+    /// Name of the environment variable holding comma-separated admin tokens.
+    public var tokensEnv: String
+    public init(tokensEnv: String = "CALLTRACK_ADMIN_TOKENS") { self.tokensEnv = tokensEnv }
+    enum CodingKeys: String, CodingKey { case tokensEnv = "tokens_env" }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        tokensEnv = try c.decodeIfPresent(String.self, forKey: .tokensEnv) ?? AdminConfig().tokensEnv
+    }
+}
+
+/// How dialled numbers without a country code are read (defaults: Russia).
+public struct NumberingConfig: Codable, Sendable, Equatable {
+    public var countryCode: String
+    /// The domestic trunk prefix that replaces the country code (`8` in Russia).
+    public var trunkPrefix: String
+    /// Digits in a national number, without trunk prefix or country code.
+    public var nationalNumberLength: Int
+    public init(countryCode: String = "7", trunkPrefix: String = "8", nationalNumberLength: Int = 10) {
+        self.countryCode = countryCode; self.trunkPrefix = trunkPrefix; self.nationalNumberLength = nationalNumberLength
+    }
+    enum CodingKeys: String, CodingKey {
+        case countryCode = "country_code", trunkPrefix = "trunk_prefix", nationalNumberLength = "national_number_length"
+    }
+    public init(from decoder: Decoder) throws {
+        let d = NumberingConfig()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        countryCode = try c.decodeIfPresent(String.self, forKey: .countryCode) ?? d.countryCode
+        trunkPrefix = try c.decodeIfPresent(String.self, forKey: .trunkPrefix) ?? d.trunkPrefix
+        nationalNumberLength = try c.decodeIfPresent(Int.self, forKey: .nationalNumberLength) ?? d.nationalNumberLength
+    }
+}
+
+public struct TrunkConfig: Codable, Sendable, Equatable {
+    public var name: String
+    /// CIDRs allowed to send calls into CallTrack through this trunk.
+    public var allow: [String]
+    /// SIP URI that outbound calls through this trunk are routed to.
+    public var proxy: String?
+    public var username: String?
+    /// Environment variable holding the digest password.
+    public var passwordEnv: String?
+    public var register: Bool
+    public init(name: String, allow: [String] = [], proxy: String? = nil, username: String? = nil,
+                passwordEnv: String? = nil, register: Bool = false) {
+        self.name = name; self.allow = allow; self.proxy = proxy; self.username = username
+        self.passwordEnv = passwordEnv; self.register = register
+    }
+    enum CodingKeys: String, CodingKey { case name, allow, proxy, username, passwordEnv = "password_env", register }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        allow = try c.decodeIfPresent([String].self, forKey: .allow) ?? []
+        proxy = try c.decodeIfPresent(String.self, forKey: .proxy)
+        username = try c.decodeIfPresent(String.self, forKey: .username)
+        passwordEnv = try c.decodeIfPresent(String.self, forKey: .passwordEnv)
+        register = try c.decodeIfPresent(Bool.self, forKey: .register) ?? false
+    }
+}
+
+public enum AttributionModel: String, Codable, Sendable, CaseIterable {
+    case lastClick = "last_click", lastNonDirect = "last_non_direct", firstClick = "first_click"
+}
+
+public struct ProjectConfig: Codable, Sendable, Equatable {
+    public var key: String
+    public var name: String
+    public var origins: [String]
+    public var siteNumbers: [String]
+    public var forwardTo: String
+    public var trunk: String?
+    public var ringTimeoutSeconds: Int
+    public var reservationTTLSeconds: Int
+    public var attribution: AttributionModel
+    public var record: Bool
+    public var pools: [PoolConfig]
+    public var offline: [OfflineNumberConfig]
+    public var webhooks: [WebhookConfig]
+
+    public init(key: String, name: String, forwardTo: String, trunk: String? = nil, origins: [String] = [],
+                siteNumbers: [String] = [], ringTimeoutSeconds: Int = 30, reservationTTLSeconds: Int = 360,
+                attribution: AttributionModel = .lastNonDirect, record: Bool = true, pools: [PoolConfig] = [],
+                offline: [OfflineNumberConfig] = [], webhooks: [WebhookConfig] = []) {
+        self.key = key; self.name = name; self.forwardTo = forwardTo; self.trunk = trunk; self.origins = origins
+        self.siteNumbers = siteNumbers; self.ringTimeoutSeconds = ringTimeoutSeconds
+        self.reservationTTLSeconds = reservationTTLSeconds; self.attribution = attribution; self.record = record
+        self.pools = pools; self.offline = offline; self.webhooks = webhooks
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case key, name, origins, siteNumbers = "site_numbers", forwardTo = "forward_to", trunk
+        case ringTimeoutSeconds = "ring_timeout_seconds", reservationTTLSeconds = "reservation_ttl_seconds"
+        case attribution, record, pools, offline, webhooks
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        key = try c.decode(String.self, forKey: .key)
+        name = try c.decodeIfPresent(String.self, forKey: .name) ?? key
+        origins = try c.decodeIfPresent([String].self, forKey: .origins) ?? []
+        siteNumbers = try c.decodeIfPresent([String].self, forKey: .siteNumbers) ?? []
+        forwardTo = try c.decode(String.self, forKey: .forwardTo)
+        trunk = try c.decodeIfPresent(String.self, forKey: .trunk)
+        ringTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .ringTimeoutSeconds) ?? 30
+        reservationTTLSeconds = try c.decodeIfPresent(Int.self, forKey: .reservationTTLSeconds) ?? 360
+        attribution = try c.decodeIfPresent(AttributionModel.self, forKey: .attribution) ?? .lastNonDirect
+        record = try c.decodeIfPresent(Bool.self, forKey: .record) ?? true
+        pools = try c.decodeIfPresent([PoolConfig].self, forKey: .pools) ?? []
+        offline = try c.decodeIfPresent([OfflineNumberConfig].self, forKey: .offline) ?? []
+        webhooks = try c.decodeIfPresent([WebhookConfig].self, forKey: .webhooks) ?? []
+    }
+}
+
+public struct PoolConfig: Codable, Sendable, Equatable {
+    public var name: String
+    public var regions: [String]
+    public var numbers: [String]
+    /// Shown when every dynamic number is taken; calls to it measure the pool's shortfall.
+    public var `static`: String?
+    public init(name: String, regions: [String] = [], numbers: [String], static staticNumber: String?) {
+        self.name = name; self.regions = regions; self.numbers = numbers; self.static = staticNumber
+    }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        regions = try c.decodeIfPresent([String].self, forKey: .regions) ?? []
+        numbers = try c.decodeIfPresent([String].self, forKey: .numbers) ?? []
+        `static` = try c.decodeIfPresent(String.self, forKey: .static)
+    }
+}
+
+public struct OfflineNumberConfig: Codable, Sendable, Equatable {
+    public var number: String
+    public var channel: String
+    public init(number: String, channel: String) { self.number = number; self.channel = channel }
+}
+
+public struct WebhookConfig: Codable, Sendable, Equatable {
+    public var url: String
+    public var secretEnv: String?
+    enum CodingKeys: String, CodingKey { case url, secretEnv = "secret_env" }
+}

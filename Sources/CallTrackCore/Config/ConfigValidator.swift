@@ -1,0 +1,142 @@
+import Foundation
+
+/// Checks what YAML decoding cannot: addresses, URIs, numbers, cross references.
+struct ConfigValidator {
+    let config: CallTrackConfig
+
+    func validate() throws {
+        try validateSIP()
+        _ = try HostPort.parse(config.http.listen, key: "http.listen")
+        if config.storage.database.isEmpty { throw ConfigError(key: "storage.database", "must not be empty") }
+        if config.storage.recordings.isEmpty { throw ConfigError(key: "storage.recordings", "must not be empty") }
+        if !Self.isEnvName(config.admin.tokensEnv) {
+            throw ConfigError(key: "admin.tokens_env", "must be an environment variable name, not \"\(config.admin.tokensEnv)\"")
+        }
+        let n = config.numbering
+        if n.countryCode.isEmpty || !n.countryCode.allSatisfy(\.isASCIIDigit) {
+            throw ConfigError(key: "numbering.country_code", "must be digits, like \"7\"")
+        }
+        if !n.trunkPrefix.allSatisfy(\.isASCIIDigit) {
+            throw ConfigError(key: "numbering.trunk_prefix", "must be digits, like \"8\"")
+        }
+        if !(4...14).contains(n.nationalNumberLength) {
+            throw ConfigError(key: "numbering.national_number_length", "must be between 4 and 14")
+        }
+        try validateTrunks()
+        try validateProjects()
+    }
+
+    private func validateSIP() throws {
+        if config.sip.listen.isEmpty { throw ConfigError(key: "sip.listen", "needs at least one udp:HOST:PORT or tcp:HOST:PORT") }
+        for (i, entry) in config.sip.listen.enumerated() {
+            _ = try SIPListenAddress.parse(entry, key: "sip.listen[\(i)]")
+        }
+        if let adv = config.sip.advertisedAddress, IPAddress(adv) == nil {
+            throw ConfigError(key: "sip.advertised_address", "must be an IP address, not \"\(adv)\"")
+        }
+        let r = config.sip.rtpPorts
+        if r.min < 1024 || r.max > 65535 || r.min >= r.max {
+            throw ConfigError(key: "sip.rtp_ports", "min \(r.min) and max \(r.max) must satisfy 1024 <= min < max <= 65535")
+        }
+        if r.max - r.min < 3 { throw ConfigError(key: "sip.rtp_ports", "range too small: a call needs 4 ports") }
+        if config.sip.rtpTimeoutSeconds < 1 { throw ConfigError(key: "sip.rtp_timeout_seconds", "must be at least 1") }
+        if config.sip.drainSeconds < 0 { throw ConfigError(key: "sip.drain_seconds", "must not be negative") }
+    }
+
+    private func validateTrunks() throws {
+        var names = Set<String>()
+        for (i, trunk) in config.trunks.enumerated() {
+            let key = "trunks[\(i)]"
+            if trunk.name.isEmpty { throw ConfigError(key: "\(key).name", "must not be empty") }
+            if !names.insert(trunk.name).inserted {
+                throw ConfigError(key: "\(key).name", "trunk \"\(trunk.name)\" is defined twice")
+            }
+            for (j, cidr) in trunk.allow.enumerated() where CIDR(cidr) == nil {
+                throw ConfigError(key: "\(key).allow[\(j)]", "\"\(cidr)\" is not a CIDR like 192.0.2.0/24 or an IP address")
+            }
+            if let proxy = trunk.proxy, SIPURI(proxy) == nil {
+                throw ConfigError(key: "\(key).proxy", "\"\(proxy)\" is not a SIP URI like sip:192.0.2.10:5060")
+            }
+            if let env = trunk.passwordEnv, !Self.isEnvName(env) {
+                throw ConfigError(key: "\(key).password_env", "must be an environment variable name")
+            }
+            if trunk.passwordEnv != nil && trunk.username == nil {
+                throw ConfigError(key: "\(key).username", "is required when password_env is set")
+            }
+            if trunk.register && (trunk.proxy == nil || trunk.username == nil) {
+                throw ConfigError(key: "\(key).register", "needs proxy and username")
+            }
+        }
+    }
+
+    private func validateProjects() throws {
+        var keys = Set<String>()
+        var owner: [String: String] = [:]  // normalised number -> config key that declared it
+        let trunkNames = Set(config.trunks.map(\.name))
+        func claim(_ number: String, key: String) throws {
+            guard let normalised = PhoneNumber.normalise(number, numbering: config.numbering) else {
+                throw ConfigError(key: key, "\"\(number)\" is not a phone number (use E.164, like +74990000001)")
+            }
+            if let first = owner[normalised.e164] {
+                throw ConfigError(key: key, "\(normalised.e164) is already used at \(first); a number belongs to one pool of one project")
+            }
+            owner[normalised.e164] = key
+        }
+        for (i, p) in config.projects.enumerated() {
+            let key = "projects[\(i)]"
+            if p.key.isEmpty || !p.key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) {
+                throw ConfigError(key: "\(key).key", "\"\(p.key)\" must be letters, digits, - or _")
+            }
+            if !keys.insert(p.key).inserted { throw ConfigError(key: "\(key).key", "project \"\(p.key)\" is defined twice") }
+            if SIPURI(p.forwardTo) == nil {
+                throw ConfigError(key: "\(key).forward_to", "\"\(p.forwardTo)\" is not a SIP URI like sip:+74951234567@192.0.2.10")
+            }
+            if let t = p.trunk, !trunkNames.contains(t) {
+                throw ConfigError(key: "\(key).trunk", "no trunk named \"\(t)\" (trunks: \(trunkNames.sorted().joined(separator: ", ")))")
+            }
+            if !(1...600).contains(p.ringTimeoutSeconds) {
+                throw ConfigError(key: "\(key).ring_timeout_seconds", "must be between 1 and 600")
+            }
+            if !(10...86400).contains(p.reservationTTLSeconds) {
+                throw ConfigError(key: "\(key).reservation_ttl_seconds", "must be between 10 and 86400")
+            }
+            for (j, origin) in p.origins.enumerated() {
+                guard let url = URL(string: origin), let scheme = url.scheme, ["http", "https"].contains(scheme),
+                      url.host != nil, url.path.isEmpty || url.path == "/" else {
+                    throw ConfigError(key: "\(key).origins[\(j)]", "\"\(origin)\" is not an origin like https://example.com")
+                }
+            }
+            for (j, n) in p.siteNumbers.enumerated() where PhoneNumber.normalise(n, numbering: config.numbering) == nil {
+                throw ConfigError(key: "\(key).site_numbers[\(j)]", "\"\(n)\" is not a phone number")
+            }
+            var poolNames = Set<String>()
+            for (j, pool) in p.pools.enumerated() {
+                let pk = "\(key).pools[\(j)]"
+                if !poolNames.insert(pool.name).inserted { throw ConfigError(key: "\(pk).name", "pool \"\(pool.name)\" is defined twice") }
+                if pool.numbers.isEmpty { throw ConfigError(key: "\(pk).numbers", "a pool needs at least one number") }
+                guard let s = pool.static else {
+                    throw ConfigError(key: "\(pk).static", "is required: the number shown when every pool number is taken")
+                }
+                for (k, n) in pool.numbers.enumerated() { try claim(n, key: "\(pk).numbers[\(k)]") }
+                try claim(s, key: "\(pk).static")
+            }
+            for (j, o) in p.offline.enumerated() {
+                if o.channel.isEmpty { throw ConfigError(key: "\(key).offline[\(j)].channel", "must not be empty") }
+                try claim(o.number, key: "\(key).offline[\(j)].number")
+            }
+            for (j, w) in p.webhooks.enumerated() {
+                guard let url = URL(string: w.url), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                    throw ConfigError(key: "\(key).webhooks[\(j)].url", "\"\(w.url)\" is not an http(s) URL")
+                }
+                if let env = w.secretEnv, !Self.isEnvName(env) {
+                    throw ConfigError(key: "\(key).webhooks[\(j)].secret_env", "must be an environment variable name")
+                }
+            }
+        }
+    }
+
+    static func isEnvName(_ s: String) -> Bool {
+        guard let first = s.first, first == "_" || (first.isASCII && first.isLetter) else { return false }
+        return s.allSatisfy { $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+
+/// What happened to a call, published by Telephony as it happens.
+///
+/// Storage turns these into the call record; later modules (webhooks, analytics)
+/// subscribe to the same stream.
+public enum CallEvent: Sendable, Equatable {
+    case started(CallStart)
+    case ringing(callID: CallID, at: Date)
+    case answered(callID: CallID, at: Date)
+    case ended(CallEnd)
+
+    public var callID: CallID {
+        switch self {
+        case .started(let s): s.id
+        case .ringing(let id, _), .answered(let id, _): id
+        case .ended(let e): e.id
+        }
+    }
+}
+
+public struct CallStart: Sendable, Equatable {
+    public var id: CallID
+    public var projectKey: String
+    public var trunk: String
+    /// The DID as the carrier sent it, and its E.164 form.
+    public var didDialled: String
+    public var did: String
+    public var caller: String
+    public var callerName: String?
+    public var forwardTo: String
+    public var sipCallID: String
+    public var startedAt: Date
+
+    public init(id: CallID, projectKey: String, trunk: String, didDialled: String, did: String, caller: String,
+                callerName: String?, forwardTo: String, sipCallID: String, startedAt: Date) {
+        self.id = id; self.projectKey = projectKey; self.trunk = trunk; self.didDialled = didDialled; self.did = did
+        self.caller = caller; self.callerName = callerName; self.forwardTo = forwardTo; self.sipCallID = sipCallID
+        self.startedAt = startedAt
+    }
+}
+
+public enum CallStatus: String, Sendable, Codable { case inProgress = "in_progress", answered, missed }
+
+public enum MissedReason: String, Sendable, Codable {
+    case noAnswer = "no_answer", busy, cancelled, failed, rejected
+}
+
+/// Who ended the call.
+public enum HangupParty: String, Sendable, Codable { case caller, callee, calltrack }
+
+/// Packets and bytes relayed in one direction.
+public struct MediaCounters: Sendable, Equatable, Codable {
+    public var packets: Int
+    public var bytes: Int
+    public init(packets: Int = 0, bytes: Int = 0) { self.packets = packets; self.bytes = bytes }
+}
+
+public struct CallEnd: Sendable, Equatable {
+    public var id: CallID
+    public var endedAt: Date
+    public var status: CallStatus
+    public var missedReason: MissedReason?
+    /// The final SIP code the caller received (200 for answered calls).
+    public var sipCode: Int
+    public var hangupBy: HangupParty
+    /// Why the call ended, e.g. `caller_bye`, `callee_busy`, `ring_timeout`, `rtp_timeout`, `shutdown`.
+    public var endReason: String
+    public var callerToCallee: MediaCounters
+    public var calleeToCaller: MediaCounters
+
+    public init(id: CallID, endedAt: Date, status: CallStatus, missedReason: MissedReason?, sipCode: Int,
+                hangupBy: HangupParty, endReason: String, callerToCallee: MediaCounters, calleeToCaller: MediaCounters) {
+        self.id = id; self.endedAt = endedAt; self.status = status; self.missedReason = missedReason
+        self.sipCode = sipCode; self.hangupBy = hangupBy; self.endReason = endReason
+        self.callerToCallee = callerToCallee; self.calleeToCaller = calleeToCaller
+    }
+}

@@ -1,0 +1,33 @@
+import Foundation
+import Hummingbird
+
+/// An error answered as JSON: `{"error": {"code": "...", "message": "...", "field": "..."}}`.
+public struct APIError: HTTPResponseError {
+    public let status: HTTPResponse.Status
+    public let code: String
+    public let message: String
+    public let field: String?
+
+    public init(_ status: HTTPResponse.Status, code: String, message: String, field: String? = nil) {
+        self.status = status; self.code = code; self.message = message; self.field = field
+    }
+
+    public static func badRequest(field: String, _ message: String) -> APIError {
+        APIError(.badRequest, code: "invalid_field", message: message, field: field)
+    }
+    public static let unauthorized = APIError(.unauthorized, code: "unauthorized",
+                                              message: "a valid admin token is required (Authorization: Bearer TOKEN)")
+    public static func notFound(_ what: String) -> APIError { APIError(.notFound, code: "not_found", message: what) }
+
+    private struct Body: Encodable {
+        struct Inner: Encodable { let code: String; let message: String; let field: String? }
+        let error: Inner
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let data = try JSONEncoder().encode(Body(error: .init(code: code, message: message, field: field)))
+        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+        if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"calltrack\"" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

@@ -1,0 +1,139 @@
+import CallTrackCore
+import Foundation
+import Hummingbird
+import Storage
+
+/// `GET /v1/calls` and `GET /v1/calls/{id}` (admin).
+public struct CallController<Context: RequestContext>: Sendable {
+    let store: any CallRecordStore
+
+    public init(store: any CallRecordStore) { self.store = store }
+
+    public func addRoutes(to group: RouterGroup<Context>) {
+        group.get("calls", use: list)
+        group.get("calls/:id", use: show)
+    }
+
+    @Sendable func list(_ request: Request, context: Context) async throws -> Response {
+        let query = request.uri.queryParameters
+        var limit = 50
+        if let raw = query["limit"] {
+            guard let v = Int(String(raw)), (1...500).contains(v) else {
+                throw APIError.badRequest(field: "limit", "limit must be an integer from 1 to 500")
+            }
+            limit = v
+        }
+        var before: CallID?
+        if let raw = query["cursor"] {
+            guard let id = CallID(String(raw)) else {
+                throw APIError.badRequest(field: "cursor", "cursor must be the next_cursor of a previous page")
+            }
+            before = id
+        }
+        let project = query["project"].map(String.init)
+        let records = try store.calls(limit: limit + 1, before: before, project: project)
+        let page = Array(records.prefix(limit))
+        let next = records.count > limit ? page.last?.id.rawValue : nil
+        return try JSONResponse.make(CallPage(calls: page.map(CallJSON.init), nextCursor: next))
+    }
+
+    @Sendable func show(_ request: Request, context: Context) async throws -> Response {
+        guard let raw = context.parameters.get("id"), let id = CallID(raw) else {
+            throw APIError.notFound("no call with this id")
+        }
+        guard let record = try store.call(id: id) else { throw APIError.notFound("no call with this id") }
+        return try JSONResponse.make(CallJSON(record))
+    }
+}
+
+struct CallPage: Encodable {
+    let calls: [CallJSON]
+    let nextCursor: String?
+    enum CodingKeys: String, CodingKey { case calls, nextCursor = "next_cursor" }
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(calls, forKey: .calls)
+        try c.encode(nextCursor, forKey: .nextCursor)  // null, not absent, on the last page
+    }
+}
+
+/// The JSON shape of a call record (see docs/openapi.yaml).
+struct CallJSON: Encodable {
+    struct Media: Encodable {
+        let callerToCallee: MediaCounters
+        let calleeToCaller: MediaCounters
+        enum CodingKeys: String, CodingKey { case callerToCallee = "caller_to_callee", calleeToCaller = "callee_to_caller" }
+    }
+    let id: String
+    let project: String
+    let trunk: String
+    let did: String
+    let didDialled: String
+    let caller: String
+    let callerName: String?
+    let forwardTo: String
+    let sipCallID: String
+    let status: String
+    let missedReason: String?
+    let sipCode: Int?
+    let hangupBy: String?
+    let endReason: String?
+    let startedAt: String
+    let ringingAt: String?
+    let answeredAt: String?
+    let endedAt: String?
+    let ringSeconds: Double?
+    let talkSeconds: Double?
+    let media: Media
+    let interrupted: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case id, project, trunk, did, didDialled = "did_dialled", caller, callerName = "caller_name"
+        case forwardTo = "forward_to", sipCallID = "sip_call_id", status, missedReason = "missed_reason"
+        case sipCode = "sip_code", hangupBy = "hangup_by", endReason = "end_reason", startedAt = "started_at"
+        case ringingAt = "ringing_at", answeredAt = "answered_at", endedAt = "ended_at"
+        case ringSeconds = "ring_seconds", talkSeconds = "talk_seconds", media, interrupted
+    }
+
+    init(_ r: CallRecord) {
+        id = r.id.rawValue; project = r.projectKey; trunk = r.trunk; did = r.did; didDialled = r.didDialled
+        caller = r.caller; callerName = r.callerName; forwardTo = r.forwardTo; sipCallID = r.sipCallID
+        status = r.status.rawValue; missedReason = r.missedReason?.rawValue; sipCode = r.sipCode
+        hangupBy = r.hangupBy?.rawValue; endReason = r.endReason
+        startedAt = Self.format(r.startedAt); ringingAt = r.ringingAt.map(Self.format)
+        answeredAt = r.answeredAt.map(Self.format); endedAt = r.endedAt.map(Self.format)
+        ringSeconds = r.ringSeconds.map(Self.round); talkSeconds = r.talkSeconds.map(Self.round)
+        media = Media(callerToCallee: r.callerToCallee, calleeToCaller: r.calleeToCaller)
+        interrupted = r.interrupted
+    }
+
+    static func round(_ v: Double) -> Double { (v * 1000).rounded() / 1000 }
+
+    static func format(_ d: Date) -> String {
+        d.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: true).timeSeparator(.colon).timeZone(separator: .omitted))
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id); try c.encode(project, forKey: .project); try c.encode(trunk, forKey: .trunk)
+        try c.encode(did, forKey: .did); try c.encode(didDialled, forKey: .didDialled); try c.encode(caller, forKey: .caller)
+        try c.encode(callerName, forKey: .callerName); try c.encode(forwardTo, forKey: .forwardTo)
+        try c.encode(sipCallID, forKey: .sipCallID); try c.encode(status, forKey: .status)
+        try c.encode(missedReason, forKey: .missedReason); try c.encode(sipCode, forKey: .sipCode)
+        try c.encode(hangupBy, forKey: .hangupBy); try c.encode(endReason, forKey: .endReason)
+        try c.encode(startedAt, forKey: .startedAt); try c.encode(ringingAt, forKey: .ringingAt)
+        try c.encode(answeredAt, forKey: .answeredAt); try c.encode(endedAt, forKey: .endedAt)
+        try c.encode(ringSeconds, forKey: .ringSeconds); try c.encode(talkSeconds, forKey: .talkSeconds)
+        try c.encode(media, forKey: .media); try c.encode(interrupted, forKey: .interrupted)
+    }
+}
+
+enum JSONResponse {
+    static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = try encoder.encode(value)
+        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

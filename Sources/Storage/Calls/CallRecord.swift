@@ -1,0 +1,47 @@
+import CallTrackCore
+import Foundation
+
+/// A call as stored and reported: who called which tracking number, where it went, how it ended.
+public struct CallRecord: Sendable, Equatable {
+    public var id: CallID
+    public var projectKey: String
+    public var trunk: String
+    public var didDialled: String
+    public var did: String
+    public var caller: String
+    public var callerName: String?
+    public var forwardTo: String
+    public var sipCallID: String
+    public var startedAt: Date
+    public var ringingAt: Date?
+    public var answeredAt: Date?
+    public var endedAt: Date?
+    public var status: CallStatus
+    public var missedReason: MissedReason?
+    public var sipCode: Int?
+    public var hangupBy: HangupParty?
+    public var endReason: String?
+    public var callerToCallee: MediaCounters
+    public var calleeToCaller: MediaCounters
+    /// CallTrack stopped (crash or kill) while the call was up; the times are as last known.
+    public var interrupted: Bool
+
+    /// Seconds from the start until the callee answered, or until the end of a missed call.
+    public var ringSeconds: Double? {
+        guard let end = answeredAt ?? endedAt else { return nil }
+        return max(0, end.timeIntervalSince(startedAt))
+    }
+
+    /// Seconds of conversation, from answer to end.
+    public var talkSeconds: Double? {
+        guard let a = answeredAt, let e = endedAt else { return answeredAt == nil && endedAt != nil ? 0 : nil }
+        return max(0, e.timeIntervalSince(a))
+    }
+}
+
+/// Reads call records; a protocol so that another database can stand behind the HTTP API.
+public protocol CallRecordStore: Sendable {
+    /// Newest first; `before` continues a previous page.
+    func calls(limit: Int, before: CallID?, project: String?) throws -> [CallRecord]
+    func call(id: CallID) throws -> CallRecord?
+}

@@ -1,0 +1,185 @@
+import CSQLite
+import Foundation
+import Synchronization
+
+/// A SQLite result code with the message and the SQL that produced it.
+public struct DatabaseError: Error, CustomStringConvertible {
+    public let code: Int32
+    public let message: String
+    public let sql: String?
+    public var description: String { "SQLite error \(code): \(message)" + (sql.map { " (in \($0))" } ?? "") }
+}
+
+/// A value bound to or read from a statement.
+public enum SQLValue: Sendable, Equatable {
+    case null, integer(Int64), real(Double), text(String)
+
+    public var int: Int? { if case .integer(let v) = self { Int(v) } else { nil } }
+    public var double: Double? {
+        switch self { case .real(let v): v; case .integer(let v): Double(v); default: nil }
+    }
+    public var string: String? { if case .text(let v) = self { v } else { nil } }
+}
+
+public protocol SQLValueConvertible { var sqlValue: SQLValue { get } }
+extension Int: SQLValueConvertible { public var sqlValue: SQLValue { .integer(Int64(self)) } }
+extension Double: SQLValueConvertible { public var sqlValue: SQLValue { .real(self) } }
+extension String: SQLValueConvertible { public var sqlValue: SQLValue { .text(self) } }
+extension Bool: SQLValueConvertible { public var sqlValue: SQLValue { .integer(self ? 1 : 0) } }
+extension Optional: SQLValueConvertible where Wrapped: SQLValueConvertible {
+    public var sqlValue: SQLValue { self?.sqlValue ?? .null }
+}
+
+/// One SQLite connection in WAL mode, used from any thread one call at a time.
+///
+/// Statements are prepared once and cached by their SQL text. Every method holds the
+/// connection's lock for its whole duration, so `inTransaction` is atomic.
+public final class Database: Sendable {
+    private struct State {
+        var handle: OpaquePointer
+        var statements: [String: OpaquePointer] = [:]
+    }
+    private let state: Mutex<State?>
+    public let path: String
+
+    /// Opens (creating if needed) the database file and its parent folder.
+    public init(path: String) throws {
+        self.path = path
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        var handle: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let rc = sqlite3_open_v2(path, &handle, flags, nil)
+        guard rc == SQLITE_OK, let handle else {
+            let msg = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            if let handle { sqlite3_close_v2(handle) }
+            throw DatabaseError(code: rc, message: "\(msg): \(path)", sql: nil)
+        }
+        sqlite3_extended_result_codes(handle, 1)
+        sqlite3_busy_timeout(handle, 5000)
+        state = Mutex(State(handle: handle))
+        let mode = try query("PRAGMA journal_mode = WAL").first?.first?.string
+        guard mode?.lowercased() == "wal" else {
+            throw DatabaseError(code: SQLITE_ERROR, message: "WAL mode not available (journal_mode=\(mode ?? "?"))", sql: nil)
+        }
+        try execute("PRAGMA synchronous = NORMAL")
+        try execute("PRAGMA foreign_keys = ON")
+    }
+
+    deinit {
+        state.withLock { state in
+            guard let s = state else { return }
+            state = nil
+            for stmt in s.statements.values { sqlite3_finalize(stmt) }
+            sqlite3_close_v2(s.handle)
+        }
+    }
+
+    /// Runs one statement that returns no rows.
+    public func execute(_ sql: String, _ arguments: [SQLValueConvertible] = []) throws {
+        _ = try query(sql, arguments)
+    }
+
+    /// Runs several statements separated by semicolons (migrations); no arguments.
+    public func executeScript(_ sql: String) throws {
+        try state.withLock { state in
+            guard let s = state else { throw DatabaseError(code: SQLITE_MISUSE, message: "closed", sql: sql) }
+            var err: UnsafeMutablePointer<CChar>?
+            let rc = sqlite3_exec(s.handle, sql, nil, nil, &err)
+            if rc != SQLITE_OK {
+                let msg = err.map { String(cString: $0) } ?? "error"
+                sqlite3_free(err)
+                throw DatabaseError(code: rc, message: msg, sql: sql)
+            }
+        }
+    }
+
+    /// Runs one statement and returns its rows as arrays of values in column order.
+    @discardableResult
+    public func query(_ sql: String, _ arguments: [SQLValueConvertible] = []) throws -> [[SQLValue]] {
+        try state.withLock { state in
+            guard state != nil else { throw DatabaseError(code: SQLITE_MISUSE, message: "closed", sql: sql) }
+            return try Self.run(&state!, sql, arguments.map(\.sqlValue))
+        }
+    }
+
+    /// Runs `body` inside BEGIN IMMEDIATE … COMMIT, rolling back if it throws.
+    public func inTransaction<T>(_ body: (Transaction) throws -> T) throws -> T {
+        try state.withLock { state in
+            guard state != nil else { throw DatabaseError(code: SQLITE_MISUSE, message: "closed", sql: nil) }
+            _ = try Self.run(&state!, "BEGIN IMMEDIATE", [])
+            let tx = Transaction()
+            do {
+                let result = try body(tx)
+                for (sql, args) in tx.statements { _ = try Self.run(&state!, sql, args) }
+                _ = try Self.run(&state!, "COMMIT", [])
+                return result
+            } catch {
+                _ = try? Self.run(&state!, "ROLLBACK", [])
+                throw error
+            }
+        }
+    }
+
+    /// Statements collected inside `inTransaction`, run in order before COMMIT.
+    public final class Transaction {
+        fileprivate var statements: [(String, [SQLValue])] = []
+        public func execute(_ sql: String, _ arguments: [SQLValueConvertible] = []) {
+            statements.append((sql, arguments.map(\.sqlValue)))
+        }
+    }
+
+    private static func run(_ state: inout State, _ sql: String, _ arguments: [SQLValue]) throws -> [[SQLValue]] {
+        let stmt: OpaquePointer
+        if let cached = state.statements[sql] {
+            stmt = cached
+        } else {
+            var s: OpaquePointer?
+            let rc = sqlite3_prepare_v2(state.handle, sql, -1, &s, nil)
+            guard rc == SQLITE_OK, let s else {
+                throw DatabaseError(code: rc, message: String(cString: sqlite3_errmsg(state.handle)), sql: sql)
+            }
+            state.statements[sql] = s
+            stmt = s
+        }
+        defer { sqlite3_reset(stmt); sqlite3_clear_bindings(stmt) }
+        for (i, value) in arguments.enumerated() {
+            let index = Int32(i + 1)
+            let rc: Int32
+            switch value {
+            case .null: rc = sqlite3_bind_null(stmt, index)
+            case .integer(let v): rc = sqlite3_bind_int64(stmt, index, v)
+            case .real(let v): rc = sqlite3_bind_double(stmt, index, v)
+            case .text(let v): rc = sqlite3_bind_text(stmt, index, v, -1, SQLITE_TRANSIENT)
+            }
+            guard rc == SQLITE_OK else {
+                throw DatabaseError(code: rc, message: String(cString: sqlite3_errmsg(state.handle)), sql: sql)
+            }
+        }
+        var rows: [[SQLValue]] = []
+        while true {
+            let rc = sqlite3_step(stmt)
+            if rc == SQLITE_DONE { break }
+            guard rc == SQLITE_ROW else {
+                throw DatabaseError(code: rc, message: String(cString: sqlite3_errmsg(state.handle)), sql: sql)
+            }
+            let n = sqlite3_column_count(stmt)
+            var row: [SQLValue] = []
+            row.reserveCapacity(Int(n))
+            for c in 0..<n {
+                switch sqlite3_column_type(stmt, c) {
+                case SQLITE_INTEGER: row.append(.integer(sqlite3_column_int64(stmt, c)))
+                case SQLITE_FLOAT: row.append(.real(sqlite3_column_double(stmt, c)))
+                case SQLITE_NULL: row.append(.null)
+                default:
+                    if let text = sqlite3_column_text(stmt, c) { row.append(.text(String(cString: text))) } else { row.append(.null) }
+                }
+            }
+            rows.append(row)
+        }
+        return rows
+    }
+}
+
+// SQLITE_TRANSIENT is a macro casting -1 to a destructor pointer; Swift cannot import it.
+private let SQLITE_TRANSIENT = unsafeBitCast(-1, to: sqlite3_destructor_type.self)

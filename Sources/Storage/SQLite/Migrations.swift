@@ -1,0 +1,48 @@
+/// Numbered schema changes; `user_version` records how many have run.
+enum Migrations {
+    static let all: [String] = [
+        // 1: call records.
+        """
+        CREATE TABLE calls (
+            id TEXT PRIMARY KEY,
+            project TEXT NOT NULL,
+            trunk TEXT NOT NULL,
+            did_dialled TEXT NOT NULL,
+            did TEXT NOT NULL,
+            caller TEXT NOT NULL,
+            caller_name TEXT,
+            forward_to TEXT NOT NULL,
+            sip_call_id TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            ringing_at REAL,
+            answered_at REAL,
+            ended_at REAL,
+            status TEXT NOT NULL DEFAULT 'in_progress',
+            missed_reason TEXT,
+            sip_code INTEGER,
+            hangup_by TEXT,
+            end_reason TEXT,
+            caller_packets INTEGER NOT NULL DEFAULT 0,
+            caller_bytes INTEGER NOT NULL DEFAULT 0,
+            callee_packets INTEGER NOT NULL DEFAULT 0,
+            callee_bytes INTEGER NOT NULL DEFAULT 0,
+            interrupted INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX calls_project ON calls(project, id);
+        CREATE INDEX calls_status ON calls(status);
+        """,
+    ]
+
+    static func migrate(_ db: Database) throws {
+        let current = try db.query("PRAGMA user_version").first?.first?.int ?? 0
+        guard current < all.count else { return }
+        for (i, script) in all.enumerated() where i >= current {
+            do {
+                try db.executeScript("BEGIN IMMEDIATE; \(script); PRAGMA user_version = \(i + 1); COMMIT;")
+            } catch {
+                try? db.executeScript("ROLLBACK")
+                throw error
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import CLibre
+import CallTrackCore
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Tracking
+
+/// The telephony service: runs the B2BUA on libre's thread for the life of the process.
+///
+/// On graceful shutdown new INVITEs get 503, active calls get `sip.drain_seconds` to end by
+/// themselves, then CallTrack hangs up the rest and finishes the event stream.
+public final class SIPEngine: Service {
+    private let loop = LibreLoop()
+    private let board: SwitchBoard
+    private let events: CallEventBus
+    private let drainSeconds: Int
+    private let logger: Logger
+
+    public init(config: CallTrackConfig, router: CallRouter, events: CallEventBus, logger: Logger) throws {
+        let listen = try config.sip.listen.enumerated().map { i, entry in
+            try SIPListenAddress.parse(entry, key: "sip.listen[\(i)]")
+        }
+        let bound = listen[0].address.host
+        let advertised = config.sip.advertisedAddress ?? (bound == "0.0.0.0" || bound == "::" ? "127.0.0.1" : bound)
+        let contact: String
+        if advertised != bound {
+            let first = listen[0]
+            let host = advertised.contains(":") ? "[\(advertised)]" : advertised
+            contact = "sip:calltrack@\(host):\(first.address.port)" + (first.transport == .tcp ? ";transport=tcp" : "")
+        } else {
+            contact = "calltrack"
+        }
+        let settings = SwitchBoard.Settings(
+            listen: listen, advertisedAddress: advertised, rtpBindAddress: bound,
+            rtpPorts: config.sip.rtpPorts, rtpTimeoutSeconds: config.sip.rtpTimeoutSeconds,
+            userAgent: config.sip.userAgent, contactUser: contact)
+        board = SwitchBoard(settings: settings, router: router, events: events, logger: logger)
+        self.events = events
+        self.drainSeconds = config.sip.drainSeconds
+        self.logger = logger
+    }
+
+    /// Calls currently up or being set up.
+    public var activeCallCount: Int { board.activeCallCount.load(ordering: .relaxed) }
+
+    public func run() async throws {
+        Self.raiseFileLimit()
+        signal(SIGPIPE, SIG_IGN)
+        let board = self.board
+        do {
+            try await loop.start(maxFileDescriptors: Self.maxFileDescriptors) { try board.open() }
+        } catch {
+            events.finish()
+            throw error
+        }
+        var cancelled = false
+        do { try await gracefulShutdown() } catch { cancelled = true }
+
+        loop.submit { board.startDraining() }
+        if !cancelled {
+            let deadline = ContinuousClock.now + .seconds(drainSeconds)
+            while activeCallCount > 0 && ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        if activeCallCount > 0 {
+            logger.info("hanging up calls still active after drain", metadata: ["calls": "\(activeCallCount)"])
+        }
+        loop.submit { board.hangUpAll() }
+        let hangupDeadline = ContinuousClock.now + .seconds(2)
+        while activeCallCount > 0 && ContinuousClock.now < hangupDeadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        // Let the BYEs and CANCELs leave before the loop stops.
+        try? await Task.sleep(for: .milliseconds(300))
+        loop.submit { board.close() }
+        try? await Task.sleep(for: .milliseconds(100))
+        await loop.stop()
+        events.finish()
+    }
+
+    /// libre's fd table size: a relayed call uses four sockets, plus SIP TCP connections.
+    static let maxFileDescriptors: Int32 = 32768
+
+    static func raiseFileLimit() {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        let want = rlim_t(maxFileDescriptors)
+        if limit.rlim_cur < want {
+            limit.rlim_cur = min(want, limit.rlim_max)
+            _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        }
+    }
+}

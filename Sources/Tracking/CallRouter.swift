@@ -1,0 +1,67 @@
+import CallTrackCore
+
+/// A trunk as the SIP path needs it: who may send calls, where outbound calls go.
+public struct Trunk: Sendable, Equatable {
+    public let name: String
+    public let allow: [CIDR]
+    /// Outbound calls are routed through this SIP URI (a loose route), when set.
+    public let proxy: String?
+    public let username: String?
+    public let password: String?
+    public let register: Bool
+
+    public func admits(_ address: IPAddress) -> Bool { allow.contains { $0.contains(address) } }
+}
+
+/// Where a call to one tracking number goes. The target comes only from configuration,
+/// never from the caller's request.
+public struct ForwardingTarget: Sendable, Equatable {
+    public let projectKey: String
+    /// The tracking number dialled, in E.164 form.
+    public let did: PhoneNumber
+    public let uri: String
+    public let trunk: Trunk?
+    public let ringTimeoutSeconds: Int
+    public let record: Bool
+}
+
+/// In-memory routing indexes, built from configuration so that the SIP path never reads the database.
+public final class CallRouter: Sendable {
+    public let trunks: [Trunk]
+    private let targets: [PhoneNumber: ForwardingTarget]
+    private let numbering: NumberingConfig
+
+    /// Builds the indexes; passwords are read from the environment variables the config names.
+    public init(config: CallTrackConfig, environment: [String: String]) {
+        numbering = config.numbering
+        let trunks = config.trunks.map { t in
+            Trunk(name: t.name, allow: t.allow.compactMap(CIDR.init), proxy: t.proxy, username: t.username,
+                  password: t.passwordEnv.flatMap { environment[$0] }, register: t.register)
+        }
+        self.trunks = trunks
+        var targets: [PhoneNumber: ForwardingTarget] = [:]
+        for p in config.projects {
+            let trunk = p.trunk.flatMap { name in trunks.first { $0.name == name } }
+            let numbers = p.pools.flatMap { $0.numbers + ($0.static.map { [$0] } ?? []) } + p.offline.map(\.number)
+            for raw in numbers {
+                guard let did = PhoneNumber.normalise(raw, numbering: config.numbering) else { continue }
+                targets[did] = ForwardingTarget(projectKey: p.key, did: did, uri: p.forwardTo, trunk: trunk,
+                                                ringTimeoutSeconds: p.ringTimeoutSeconds, record: p.record)
+            }
+        }
+        self.targets = targets
+    }
+
+    /// The first trunk whose `allow` list contains the address, or nil: such a source gets 403.
+    public func trunk(admitting address: IPAddress) -> Trunk? {
+        trunks.first { $0.admits(address) }
+    }
+
+    /// The forwarding target for a dialled DID in any of its shapes, or nil for an unknown number.
+    public func target(forDialled dialled: String) -> ForwardingTarget? {
+        guard let number = PhoneNumber.normalise(dialled, numbering: numbering) else { return nil }
+        return targets[number]
+    }
+
+    public var trackingNumberCount: Int { targets.count }
+}

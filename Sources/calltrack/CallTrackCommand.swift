@@ -1,0 +1,61 @@
+import ArgumentParser
+import CallTrackApp
+import CallTrackCore
+import Foundation
+import Logging
+
+@main
+struct CallTrackCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "calltrack",
+        abstract: "Call-tracking telephony: a SIP B2BUA that forwards tracking numbers and records every call.",
+        subcommands: [Serve.self, CheckConfig.self],
+        defaultSubcommand: Serve.self)
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run CallTrack: SIP, media relay, HTTP API.")
+
+    @Option(name: .long, help: "Path to the YAML configuration.")
+    var config = "config/calltrack.yaml"
+
+    func run() async throws {
+        let cfg = try loadConfig(config)
+        let level = ProcessInfo.processInfo.environment["CALLTRACK_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "calltrack")
+        do {
+            let group = try buildApplication(config: cfg, environment: ProcessInfo.processInfo.environment, logger: logger)
+            try await group.run()
+        } catch {
+            FileHandle.standardError.write(Data("calltrack: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct CheckConfig: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "check-config", abstract: "Validate a configuration and exit.")
+
+    @Option(name: .long, help: "Path to the YAML configuration.")
+    var config = "config/calltrack.yaml"
+
+    func run() async throws {
+        let cfg = try loadConfig(config)
+        print("\(config): OK (\(cfg.trunks.count) trunks, \(cfg.projects.count) projects)")
+    }
+}
+
+/// Loads the configuration or exits with status 2 and a message naming the key at fault.
+func loadConfig(_ path: String) throws -> CallTrackConfig {
+    do {
+        return try ConfigLoader.load(path: path)
+    } catch let error as ConfigError {
+        FileHandle.standardError.write(Data("calltrack: invalid configuration \(path): \(error)\n".utf8))
+        throw ExitCode(2)
+    }
+}
