@@ -1,0 +1,193 @@
+import Foundation
+import Testing
+
+/// Calls through a real CallTrack process, with sipp as caller and callee on loopback.
+@Suite("Call flows", .serialized)
+struct CallFlowTests {
+    /// Runs one call: starts the callee, then the caller; both sipp runs must succeed.
+    private func run(callee calleeScenario: String?, caller callerScenario: String, server: CallTrackServer,
+                     dialled: String = "84990000001", pause: Int = 1000, callerIP: String = "127.0.0.1",
+                     calls: Int = 1, rate: Int = 10) async throws {
+        let p = server.ports
+        let callee = try calleeScenario.map {
+            try SIPp("callee", scenario: $0, localPort: p.callee, mediaPort: p.calleeMedia, target: nil,
+                     calls: calls, pauseMilliseconds: pause)
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        let caller = try SIPp("caller", scenario: callerScenario, localPort: p.caller, mediaPort: p.callerMedia,
+                              target: "127.0.0.1:\(p.sip)", service: dialled, calls: calls, rate: rate,
+                              pauseMilliseconds: pause, localIP: callerIP)
+        let callerStatus = try await caller.wait()
+        let calleeStatus = try await callee?.wait() ?? 0
+        #expect(callerStatus == 0, "caller failed\n\(caller.diagnostics())\n\(server.log().suffix(3000))")
+        #expect(calleeStatus == 0, "callee failed\n\(callee?.diagnostics() ?? "")\n\(server.log().suffix(3000))")
+    }
+
+    private func onlyCall(_ server: CallTrackServer) async throws -> [String: Any] {
+        let calls = try await server.finishedCalls(count: 1)
+        #expect(calls.count == 1)
+        return try #require(calls.first)
+    }
+
+    private func media(_ call: [String: Any], _ direction: String) -> Int {
+        ((call["media"] as? [String: Any])?[direction] as? [String: Any])?["packets"] as? Int ?? -1
+    }
+
+    @Test("Answered call: audio both ways, record answered with ring and talk time")
+    func answeredCall() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        try await run(callee: Scenario.calleeAnswers(ringMilliseconds: 500), caller: Scenario.callerHangsUp,
+                      server: server, pause: 3000)
+        let call = try await onlyCall(server)
+        #expect(call["status"] as? String == "answered")
+        #expect(call["missed_reason"] is NSNull)
+        #expect(call["did"] as? String == "+74990000001")
+        #expect(call["did_dialled"] as? String == "84990000001")
+        #expect(call["caller"] as? String == "79161234567")
+        #expect(call["project"] as? String == "shop")
+        #expect(call["hangup_by"] as? String == "caller")
+        #expect(call["sip_code"] as? Int == 200)
+        let ring = try #require(call["ring_seconds"] as? Double)
+        let talk = try #require(call["talk_seconds"] as? Double)
+        #expect(ring >= 0.4 && ring < 3, "ring \(ring)")
+        #expect(talk >= 2.5 && talk < 8, "talk \(talk)")
+        // 3 s of 20 ms packets is 150 per direction; allow for start-up and pcap timing.
+        #expect(media(call, "caller_to_callee") > 100, "\(call)")
+        #expect(media(call, "callee_to_caller") > 100, "\(call)")
+        #expect(call["ringing_at"] is String)
+        try await server.stop()
+    }
+
+    @Test("Early media: the callee's 183 with SDP reaches the caller, then the answer")
+    func earlyMedia() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        try await run(callee: Scenario.calleeEarlyMedia, caller: Scenario.callerHangsUp, server: server, pause: 1500)
+        let call = try await onlyCall(server)
+        #expect(call["status"] as? String == "answered")
+        #expect(media(call, "callee_to_caller") > 20)
+        try await server.stop()
+    }
+
+    @Test("Caller cancels while ringing: callee gets CANCEL, record missed/cancelled")
+    func callerCancels() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        try await run(callee: Scenario.calleeRingsUntilCancel, caller: Scenario.callerCancels, server: server)
+        let call = try await onlyCall(server)
+        #expect(call["status"] as? String == "missed")
+        #expect(call["missed_reason"] as? String == "cancelled")
+        #expect(call["hangup_by"] as? String == "caller")
+        #expect(call["sip_code"] as? Int == 487)
+        try await server.stop()
+    }
+
+    @Test("Callee busy: 486 reaches the caller, record missed/busy")
+    func calleeBusy() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        try await run(callee: Scenario.calleeRejects(486, "Busy Here"), caller: Scenario.callerExpects(486), server: server)
+        let call = try await onlyCall(server)
+        #expect(call["status"] as? String == "missed")
+        #expect(call["missed_reason"] as? String == "busy")
+        #expect(call["sip_code"] as? Int == 486)
+        try await server.stop()
+    }
+
+    @Test("Callee declines: 603 reaches the caller, record missed/rejected")
+    func calleeDeclines() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        try await run(callee: Scenario.calleeRejects(603, "Decline"), caller: Scenario.callerExpects(603), server: server)
+        let call = try await onlyCall(server)
+        #expect(call["missed_reason"] as? String == "rejected")
+        try await server.stop()
+    }
+
+    @Test("Ring timeout: callee gets CANCEL, caller 480, record missed/no_answer")
+    func ringTimeout() async throws {
+        var options = CallTrackServer.Options()
+        options.ringTimeoutSeconds = 2
+        let server = try CallTrackServer(options: options)
+        try await server.start()
+        let started = ContinuousClock.now
+        try await run(callee: Scenario.calleeRingsUntilCancel, caller: Scenario.callerExpects(480), server: server)
+        #expect(ContinuousClock.now - started >= .seconds(2))
+        let call = try await onlyCall(server)
+        #expect(call["status"] as? String == "missed")
+        #expect(call["missed_reason"] as? String == "no_answer")
+        #expect(call["end_reason"] as? String == "ring_timeout")
+        #expect(call["sip_code"] as? Int == 480)
+        try await server.stop()
+    }
+
+    @Test("Callee hangs up first: BYE reaches the caller, record answered, hangup_by callee")
+    func calleeHangsUp() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        try await run(callee: Scenario.calleeHangsUp, caller: Scenario.callerWaitsForBye, server: server, pause: 1500)
+        let call = try await onlyCall(server)
+        #expect(call["status"] as? String == "answered")
+        #expect(call["hangup_by"] as? String == "callee")
+        #expect(call["end_reason"] as? String == "callee_bye")
+        try await server.stop()
+    }
+
+    @Test("Hold and resume re-INVITEs and INFO pass through with SDP rewritten")
+    func holdAndResume() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        try await run(callee: Scenario.calleeSeesHoldAndResume, caller: Scenario.callerHoldsAndResumes, server: server)
+        let call = try await onlyCall(server)
+        #expect(call["status"] as? String == "answered")
+        #expect(call["hangup_by"] as? String == "caller")
+        try await server.stop()
+    }
+
+    @Test("Delayed offer: an INVITE without SDP is answered with CallTrack's offer")
+    func delayedOffer() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        try await run(callee: Scenario.calleeAnswers(), caller: Scenario.callerDelayedOffer, server: server, pause: 2000)
+        let call = try await onlyCall(server)
+        #expect(call["status"] as? String == "answered")
+        #expect(media(call, "caller_to_callee") > 30)
+        #expect(media(call, "callee_to_caller") > 30)
+        try await server.stop()
+    }
+
+    @Test("Untrusted source gets 403 and the callee never sees an INVITE")
+    func untrustedSource() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        let p = server.ports
+        // The callee's port is watched by a bare socket: nothing may arrive there.
+        let callee = try UDPProbe(port: p.callee)
+        let caller = try SIPp("caller", scenario: Scenario.callerExpects(403), localPort: p.caller, mediaPort: p.callerMedia,
+                              target: "127.0.0.1:\(p.sip)", service: "84990000001", localIP: "127.0.0.2")
+        #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(callee.received().isEmpty, "the forwarding target received SIP from an untrusted call")
+        #expect(try await server.calls().isEmpty)
+        #expect(server.log().contains("source not allowed"))
+        try await server.stop()
+    }
+
+    @Test("Unknown DID gets 404")
+    func unknownNumber() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        try await run(callee: nil, caller: Scenario.callerExpects(404), server: server, dialled: "74990009999")
+        #expect(try await server.calls().isEmpty)
+        try await server.stop()
+    }
+
+    @Test("OPTIONS keep-alive from a trunk gets 200")
+    func optionsKeepAlive() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        try await run(callee: nil, caller: Scenario.options, server: server)
+        try await server.stop()
+    }
+}

@@ -1,0 +1,160 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// A real `calltrack serve` process on loopback, with its own config, database and ports.
+final class CallTrackServer: @unchecked Sendable {
+    static let adminToken = "test-admin-token"
+
+    let ports: TestPorts
+    let directory: URL
+    let configPath: String
+    private(set) var process: Process?
+    let logPath: String
+
+    struct Options {
+        var ringTimeoutSeconds = 4
+        var rtpTimeoutSeconds = 30
+        var drainSeconds = 2
+        var allow = "127.0.0.1/32"
+    }
+
+    init(ports: TestPorts = .next(), options: Options = Options()) throws {
+        self.ports = ports
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("calltrack-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        configPath = directory.appendingPathComponent("calltrack.yaml").path
+        logPath = directory.appendingPathComponent("calltrack.log").path
+        let yaml = """
+            sip:
+              listen: [udp:127.0.0.1:\(ports.sip), tcp:127.0.0.1:\(ports.sip)]
+              rtp_ports: {min: \(ports.rtpMin), max: \(ports.rtpMax)}
+              rtp_timeout_seconds: \(options.rtpTimeoutSeconds)
+              drain_seconds: \(options.drainSeconds)
+            http:
+              listen: 127.0.0.1:\(ports.http)
+            storage:
+              database: \(directory.path)/calltrack.sqlite
+              recordings: \(directory.path)/recordings
+            admin:
+              tokens_env: CALLTRACK_TEST_TOKENS
+            trunks:
+              - name: carrier
+                allow: [\(options.allow)]
+                proxy: sip:127.0.0.1:\(ports.callee)
+            projects:
+              - key: shop
+                name: Test shop
+                forward_to: sip:+74951234567@127.0.0.1:\(ports.callee)
+                trunk: carrier
+                ring_timeout_seconds: \(options.ringTimeoutSeconds)
+                pools:
+                  - name: main
+                    numbers: ["+74990000001", "+74990000002"]
+                    static: "+74990000000"
+            """
+        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    static var binary: String {
+        if let env = ProcessInfo.processInfo.environment["CALLTRACK_BIN"] { return env }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/calltrack").path
+    }
+
+    /// Starts the server and waits until /healthz answers.
+    func start() async throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.binary)
+        p.arguments = ["serve", "--config", configPath]
+        var env = ProcessInfo.processInfo.environment
+        env["CALLTRACK_TEST_TOKENS"] = Self.adminToken
+        env["CALLTRACK_LOG_LEVEL"] = "debug"
+        p.environment = env
+        if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
+        let logFile = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        logFile.seekToEndOfFile()
+        p.standardOutput = logFile
+        p.standardError = logFile
+        try p.run()
+        process = p
+        for _ in 0..<200 {
+            if (try? await get("/healthz", token: nil))?.status == 200 { return }
+            if !p.isRunning { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TestFailure("calltrack did not start; log:\n\(log())")
+    }
+
+    func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Sends a signal and waits for the process to exit; returns its exit status.
+    @discardableResult
+    func stop(signal: Int32 = SIGTERM, timeout: Duration = .seconds(20)) async throws -> Int32 {
+        guard let p = process else { return 0 }
+        if p.isRunning { kill(p.processIdentifier, signal) }
+        let deadline = ContinuousClock.now + timeout
+        while p.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        if p.isRunning {
+            kill(p.processIdentifier, SIGKILL)
+            throw TestFailure("calltrack did not exit within \(timeout)")
+        }
+        process = nil
+        return p.terminationStatus
+    }
+
+    deinit {
+        if let p = process, p.isRunning { kill(p.processIdentifier, SIGKILL) }
+    }
+
+    struct HTTPResult { let status: Int; let body: Data; let headers: [String: String] }
+
+    func get(_ path: String, token: String? = CallTrackServer.adminToken) async throws -> HTTPResult {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(ports.http)\(path)")!)
+        request.timeoutInterval = 5
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let http = response as! HTTPURLResponse
+        var headers: [String: String] = [:]
+        for (k, v) in http.allHeaderFields { headers["\(k)".lowercased()] = "\(v)" }
+        return HTTPResult(status: http.statusCode, body: data, headers: headers)
+    }
+
+    /// All call records, newest first, as JSON objects.
+    func calls() async throws -> [[String: Any]] {
+        var all: [[String: Any]] = []
+        var cursor: String?
+        repeat {
+            let path = "/v1/calls?limit=500" + (cursor.map { "&cursor=\($0)" } ?? "")
+            let r = try await get(path)
+            guard r.status == 200, let json = try JSONSerialization.jsonObject(with: r.body) as? [String: Any],
+                  let page = json["calls"] as? [[String: Any]] else {
+                throw TestFailure("GET /v1/calls failed: \(r.status) \(String(decoding: r.body, as: UTF8.self))")
+            }
+            all += page
+            cursor = json["next_cursor"] as? String
+        } while cursor != nil
+        return all
+    }
+
+    /// Waits until `count` calls have a final status, then returns them (newest first).
+    func finishedCalls(count: Int, timeout: Duration = .seconds(10)) async throws -> [[String: Any]] {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let calls = try await calls()
+            let done = calls.filter { ($0["status"] as? String) != "in_progress" }
+            if done.count >= count { return calls }
+            if ContinuousClock.now > deadline {
+                throw TestFailure("expected \(count) finished calls, have \(done.count) of \(calls.count): \(calls)")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,63 @@
+import Foundation
+
+/// A sipp process playing one side of a call (or many calls) against CallTrack.
+final class SIPp: @unchecked Sendable {
+    static let audioPcap = "/usr/share/sip-tester/g711a.pcap"
+
+    let name: String
+    private let process = Process()
+    let directory: URL
+    private var stdoutPath: String
+
+    /// Starts sipp with `scenario` (XML text). `target` is "host:port" for a client, nil for a server.
+    init(_ name: String, scenario: String, localPort: Int, mediaPort: Int, target: String?, service: String? = nil,
+         calls: Int = 1, rate: Int = 10, concurrent: Int? = nil, pauseMilliseconds: Int = 1000, localIP: String = "127.0.0.1",
+         transport: String = "u1", timeoutSeconds: Int = 40) throws {
+        self.name = name
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("sipp-\(name)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let scenarioPath = directory.appendingPathComponent("\(name).xml").path
+        try scenario.write(toFile: scenarioPath, atomically: true, encoding: .utf8)
+        stdoutPath = directory.appendingPathComponent("stdout.txt").path
+        FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+        var args = ["-sf", scenarioPath, "-i", localIP, "-p", String(localPort), "-mi", localIP, "-mp", String(mediaPort),
+                    "-m", String(calls), "-r", String(rate), "-l", String(concurrent ?? calls), "-d", String(pauseMilliseconds),
+                    "-t", transport, "-nostdin", "-timeout", "\(timeoutSeconds)s", "-timeout_error",
+                    "-trace_err", "-error_file", directory.appendingPathComponent("errors.log").path,
+                    "-trace_stat", "-stf", directory.appendingPathComponent("stats.csv").path,
+                    "-max_socket", "512"]
+        if let service { args += ["-s", service] }
+        if let target { args.append(target) }
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sipp")
+        process.arguments = args
+        process.currentDirectoryURL = directory
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+    }
+
+    /// Waits for sipp to finish; returns its exit status (0: every call went as scripted).
+    func wait(timeout: Duration = .seconds(60)) async throws -> Int32 {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        if process.isRunning {
+            process.terminate()
+            throw TestFailure("sipp \(name) still running after \(timeout)\n\(diagnostics())")
+        }
+        return process.terminationStatus
+    }
+
+    func stop() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    deinit { stop() }
+
+    /// sipp's error log and output, for failure messages.
+    func diagnostics() -> String {
+        let errors = (try? String(contentsOf: directory.appendingPathComponent("errors.log"), encoding: .utf8)) ?? ""
+        let out = (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? ""
+        return "sipp \(name) errors:\n\(errors.suffix(4000))\nsipp \(name) output:\n\(out.suffix(2000))"
+    }
+}
