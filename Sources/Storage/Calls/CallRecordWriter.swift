@@ -23,6 +23,8 @@ public final class CallRecordWriter: Service {
         for await batch in events.chunks(ofCount: 512, or: .repeating(every: .milliseconds(50))) {
             write(batch)
         }
+        // Every event is written; stay up until the group reaches this service in its shutdown order.
+        try? await gracefulShutdown()
     }
 
     private func write(_ batch: [CallEvent]) {

@@ -1,0 +1,157 @@
+import Foundation
+import Testing
+
+/// Load, restart, shutdown and configuration errors of a real CallTrack process.
+@Suite("Lifecycle", .serialized)
+struct LifecycleTests {
+    @Test("50 concurrent calls with audio: all answered, all recorded, none left open")
+    func fiftyConcurrentCalls() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        let p = server.ports
+        let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 200), localPort: p.callee,
+                              mediaPort: p.calleeMedia, target: nil, calls: 50, pauseMilliseconds: 4000, timeoutSeconds: 60)
+        try await Task.sleep(for: .milliseconds(200))
+        // 50 calls/s: every call is set up within a second and all 50 talk at the same time for 4 s.
+        let caller = try SIPp("caller", scenario: Scenario.callerHangsUp, localPort: p.caller, mediaPort: p.callerMedia,
+                              target: "127.0.0.1:\(p.sip)", service: "84990000002", calls: 50, rate: 50,
+                              concurrent: 50, pauseMilliseconds: 4000, timeoutSeconds: 60)
+        // Sample while calls are up: the server reports them as active.
+        try await Task.sleep(for: .milliseconds(2500))
+        let health = try await server.get("/healthz", token: nil)
+        let active = (try JSONSerialization.jsonObject(with: health.body) as? [String: Any])?["active_calls"] as? Int ?? -1
+        #expect(active == 50, "active calls mid-test: \(active)")
+        #expect(try await caller.wait(timeout: .seconds(90)) == 0, "\(caller.diagnostics())")
+        #expect(try await callee.wait(timeout: .seconds(90)) == 0, "\(callee.diagnostics())")
+        let calls = try await server.finishedCalls(count: 50, timeout: .seconds(15))
+        #expect(calls.count == 50)
+        #expect(calls.allSatisfy { $0["status"] as? String == "answered" }, "\(calls.map { $0["status"] ?? "" })")
+        for call in calls {
+            let media = call["media"] as? [String: Any]
+            let a = (media?["caller_to_callee"] as? [String: Any])?["packets"] as? Int ?? 0
+            let b = (media?["callee_to_caller"] as? [String: Any])?["packets"] as? Int ?? 0
+            #expect(a > 100 && b > 100, "call \(call["id"] ?? "") relayed \(a)/\(b) packets")
+        }
+        let after = try await server.get("/healthz", token: nil)
+        #expect((try JSONSerialization.jsonObject(with: after.body) as? [String: Any])?["active_calls"] as? Int == 0)
+        try await server.stop()
+    }
+
+    @Test("Restart keeps every finished call record")
+    func restartKeepsRecords() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        let p = server.ports
+        let callee = try SIPp("callee", scenario: Scenario.calleeRejects(486, "Busy Here"), localPort: p.callee,
+                              mediaPort: p.calleeMedia, target: nil, calls: 3)
+        let caller = try SIPp("caller", scenario: Scenario.callerExpects(486), localPort: p.caller, mediaPort: p.callerMedia,
+                              target: "127.0.0.1:\(p.sip)", service: "+74990000001", calls: 3, rate: 10)
+        #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
+        _ = try await callee.wait()
+        let before = try await server.finishedCalls(count: 3)
+        #expect(try await server.stop() == 0)
+        try await server.start()
+        let after = try await server.calls()
+        #expect(after.count == 3)
+        #expect(after.map { $0["id"] as? String } == before.map { $0["id"] as? String })
+        #expect(after.allSatisfy { $0["missed_reason"] as? String == "busy" })
+        try await server.stop()
+    }
+
+    @Test("SIGTERM with calls up: new calls get 503, active calls get BYE after the drain, records final")
+    func sigtermEndsCallsCleanly() async throws {
+        var options = CallTrackServer.Options()
+        options.drainSeconds = 1
+        let server = try CallTrackServer(options: options)
+        try await server.start()
+        let p = server.ports
+        // Both ends wait for CallTrack's BYE: neither hangs up by itself.
+        let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 100), localPort: p.callee,
+                              mediaPort: p.calleeMedia, target: nil, calls: 3)
+        try await Task.sleep(for: .milliseconds(200))
+        let caller = try SIPp("caller", scenario: Scenario.callerWaitsForBye, localPort: p.caller, mediaPort: p.callerMedia,
+                              target: "127.0.0.1:\(p.sip)", service: "84990000001", calls: 3, rate: 10)
+        try await Task.sleep(for: .milliseconds(1500))
+        let status = try await server.stop(signal: SIGTERM)
+        #expect(status == 0, "\(server.log().suffix(2000))")
+        #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
+        #expect(try await callee.wait() == 0, "\(callee.diagnostics())")
+        try await server.start()
+        let calls = try await server.calls()
+        #expect(calls.count == 3)
+        for call in calls {
+            #expect(call["status"] as? String == "answered")
+            #expect(call["hangup_by"] as? String == "calltrack")
+            #expect(call["end_reason"] as? String == "shutdown")
+            #expect(call["interrupted"] as? Bool == false)
+            #expect(call["ended_at"] is String)
+        }
+        try await server.stop()
+    }
+
+    @Test("A call arriving during the drain gets 503")
+    func drainRefusesNewCalls() async throws {
+        var options = CallTrackServer.Options()
+        options.drainSeconds = 5
+        let server = try CallTrackServer(options: options)
+        try await server.start()
+        let p = server.ports
+        let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 100), localPort: p.callee,
+                              mediaPort: p.calleeMedia, target: nil, calls: 1, pauseMilliseconds: 1500)
+        try await Task.sleep(for: .milliseconds(200))
+        let first = try SIPp("caller", scenario: Scenario.callerHangsUp, localPort: p.caller, mediaPort: p.callerMedia,
+                             target: "127.0.0.1:\(p.sip)", service: "84990000001", pauseMilliseconds: 2500)
+        try await Task.sleep(for: .milliseconds(800))
+        kill(server.process!.processIdentifier, SIGTERM)
+        try await Task.sleep(for: .milliseconds(300))
+        let late = try SIPp("late", scenario: Scenario.callerExpects(503), localPort: p.sip + 8, mediaPort: p.sip + 20,
+                            target: "127.0.0.1:\(p.sip)", service: "84990000001")
+        #expect(try await late.wait() == 0, "\(late.diagnostics())")
+        // The call already up finishes normally within the drain time.
+        #expect(try await first.wait() == 0, "\(first.diagnostics())")
+        _ = try await callee.wait()
+        #expect(try await server.stop() == 0)
+        try await server.start()
+        let calls = try await server.calls()
+        #expect(calls.count == 1)
+        #expect(calls.first?["hangup_by"] as? String == "caller")
+        try await server.stop()
+    }
+
+    @Test("Bad config: serve exits non-zero naming the key")
+    func badConfigNamesKey() async throws {
+        let cases: [(yaml: String, key: String)] = [
+            ("sip:\n  listen: [udp:127.0.0.1:5060]\n  lisen: x\n", "sip.lisen"),
+            ("projects:\n  - key: a\n    forward_to: not-a-uri\n", "projects[0].forward_to"),
+            ("""
+             projects:
+               - key: a
+                 forward_to: sip:1@127.0.0.1
+                 pools: [{name: p, numbers: ["+74990000001"], static: "+74990000009"}]
+               - key: b
+                 forward_to: sip:1@127.0.0.1
+                 pools: [{name: q, numbers: ["84990000001"], static: "+74990000008"}]
+             """, "projects[1].pools[0].numbers[0]"),
+            ("projects:\n  - key: a\n    forward_to: sip:1@127.0.0.1\n    pools: [{name: p, numbers: [\"+74990000001\"]}]\n",
+             "projects[0].pools[0].static"),
+            ("trunks:\n  - name: t\n    allow: [10.0.0.0/33]\n", "trunks[0].allow[0]"),
+            ("sip:\n  rtp_ports: {min: 30000, max: 20000}\n", "sip.rtp_ports"),
+            ("http:\n  listen: 127.0.0.1\n", "http.listen"),
+        ]
+        for (i, c) in cases.enumerated() {
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("broken-\(i)-\(UUID().uuidString).yaml").path
+            try c.yaml.write(toFile: path, atomically: true, encoding: .utf8)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: CallTrackServer.binary)
+            p.arguments = ["serve", "--config", path]
+            let err = Pipe()
+            p.standardError = err
+            p.standardOutput = Pipe()
+            try p.run()
+            p.waitUntilExit()
+            let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(p.terminationStatus != 0, "case \(i) started")
+            #expect(message.contains(c.key + ":"), "case \(i): \(message)")
+        }
+    }
+}
