@@ -77,7 +77,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "CallTrackCoreTests", dependencies: ["CallTrackCore", "Tracking", "Storage"]),
+        .testTarget(name: "UnitTests", dependencies: ["CallTrackCore", "Tracking", "Storage", "Telephony"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["CallTrackCore"]

@@ -1,0 +1,52 @@
+# CallTrack: `make run` starts it with config/calltrack.yaml, `make test` runs every test.
+# Both install the Debian packages they need when missing (apt-get; root or sudo).
+
+SHELL := /bin/bash
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+BUILD_PACKAGES := libre-dev librem-dev libsqlite3-dev
+TEST_PACKAGES := sip-tester
+BENCH_PACKAGES := sip-tester procps
+CONFIG ?= config/calltrack.yaml
+
+.PHONY: all build run test bench deps test-deps bench-deps clean
+
+all: build
+
+define install_missing
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+endef
+
+deps:
+	$(call install_missing,$(BUILD_PACKAGES))
+
+test-deps: deps
+	$(call install_missing,$(TEST_PACKAGES))
+
+bench-deps: deps
+	$(call install_missing,$(BENCH_PACKAGES))
+
+build: deps
+	swift build
+
+run: build
+	@mkdir -p data recordings
+	@if [ -z "$$CALLTRACK_ADMIN_TOKENS" ]; then \
+	  export CALLTRACK_ADMIN_TOKENS=$$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n'); \
+	  echo "admin token for this run: $$CALLTRACK_ADMIN_TOKENS (set CALLTRACK_ADMIN_TOKENS to choose one)"; \
+	  exec .build/debug/calltrack serve --config $(CONFIG); \
+	else exec .build/debug/calltrack serve --config $(CONFIG); fi
+
+test: test-deps
+	swift build --build-tests
+	swift test --skip-build
+
+bench: bench-deps
+	swift build -c release
+	python3 bench/callbench.py --binary .build/release/calltrack
+
+clean:
+	rm -rf .build data/*.sqlite*

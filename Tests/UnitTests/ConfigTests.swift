@@ -1,0 +1,133 @@
+import CallTrackCore
+import Foundation
+import Testing
+
+@Suite("Configuration")
+struct ConfigTests {
+    private func error(_ yaml: String) -> ConfigError? {
+        do { _ = try ConfigLoader.parse(yaml: yaml); return nil } catch let e as ConfigError { return e } catch { return nil }
+    }
+
+    @Test("The shipped default config is valid and loopback-only")
+    func defaultConfig() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let config = try ConfigLoader.load(path: root.appendingPathComponent("config/calltrack.yaml").path)
+        #expect(config.sip.listen.allSatisfy { $0.contains("127.0.0.1") })
+        #expect(config.http.listen.hasPrefix("127.0.0.1:"))
+        #expect(config.projects.first?.key == "demo")
+        #expect(config.trunks.first?.allow == ["127.0.0.0/8"])
+    }
+
+    @Test("Defaults apply to an empty file")
+    func emptyFile() throws {
+        let config = try ConfigLoader.parse(yaml: "")
+        #expect(config.sip.rtpPorts == PortRange(min: 20000, max: 29999))
+        #expect(config.admin.tokensEnv == "CALLTRACK_ADMIN_TOKENS")
+        #expect(config.storage.database == "data/calltrack.sqlite")
+    }
+
+    @Test("Errors name the key", arguments: [
+        ("sip:\n  listen: [udp:127.0.0.1:5060]\n  lisen: x\n", "sip.lisen"),
+        ("sip:\n  listen: [sctp:127.0.0.1:5060]\n", "sip.listen[0]"),
+        ("sip:\n  advertised_address: example.com\n", "sip.advertised_address"),
+        ("sip:\n  rtp_ports: {min: 20000}\n", "sip.rtp_ports.max"),
+        ("sip:\n  rtp_ports: {min: 30000, max: 20000}\n", "sip.rtp_ports"),
+        ("sip:\n  rtp_timeout_seconds: soon\n", "sip.rtp_timeout_seconds"),
+        ("http:\n  listen: 8080\n", "http.listen"),
+        ("admin:\n  tokens_env: \"my tokens\"\n", "admin.tokens_env"),
+        ("trunks:\n  - allow: [127.0.0.1]\n", "trunks[0].name"),
+        ("trunks:\n  - name: t\n    allow: [300.1.1.1/8]\n", "trunks[0].allow[0]"),
+        ("trunks:\n  - name: t\n    proxy: http://x\n", "trunks[0].proxy"),
+        ("trunks:\n  - name: t\n  - name: t\n", "trunks[1].name"),
+        ("trunks:\n  - name: t\n    password_env: P\n", "trunks[0].username"),
+        ("projects:\n  - key: a\n", "projects[0].forward_to"),
+        ("projects:\n  - key: a\n    forward_to: sip:1@h\n    trunk: nope\n", "projects[0].trunk"),
+        ("projects:\n  - key: a b\n    forward_to: sip:1@h\n", "projects[0].key"),
+        ("projects:\n  - key: a\n    forward_to: sip:1@h\n    attribution: random\n", "projects[0].attribution"),
+        ("projects:\n  - key: a\n    forward_to: sip:1@h\n    origins: [example.com]\n", "projects[0].origins[0]"),
+        ("projects:\n  - key: a\n    forward_to: sip:1@h\n    pools: [{name: p, numbers: [\"+74990000001\"]}]\n", "projects[0].pools[0].static"),
+        ("projects:\n  - key: a\n    forward_to: sip:1@h\n    pools: [{name: p, numbers: [\"call me\"], static: \"+74990000000\"}]\n", "projects[0].pools[0].numbers[0]"),
+        ("projects:\n  - key: a\n    forward_to: sip:1@h\n    pools: [{name: p, numbers: [\"+74990000001\", \"84990000001\"], static: \"+74990000000\"}]\n", "projects[0].pools[0].numbers[1]"),
+        ("projects:\n  - key: a\n    forward_to: sip:1@h\n    offline: [{number: \"+74990000001\"}]\n", "projects[0].offline[0].channel"),
+        ("projects:\n  - key: a\n    forward_to: sip:1@h\n    colour: blue\n", "projects[0].colour"),
+    ])
+    func namesKey(yaml: String, key: String) {
+        let e = error(yaml)
+        #expect(e?.key == key, "got \(String(describing: e))")
+    }
+
+    @Test("A number in two projects is refused, in any of its shapes")
+    func numberInTwoProjects() {
+        let e = error("""
+            projects:
+              - key: a
+                forward_to: sip:1@h
+                pools: [{name: p, numbers: ["+74990000001"], static: "+74990000000"}]
+              - key: b
+                forward_to: sip:1@h
+                offline: [{number: "74990000001", channel: billboard}]
+            """)
+        #expect(e?.key == "projects[1].offline[0].number")
+        #expect(e?.problem.contains("projects[0].pools[0].numbers[0]") == true)
+    }
+}
+
+@Suite("Phone numbers")
+struct PhoneNumberTests {
+    let ru = NumberingConfig()
+
+    @Test("Russian DIDs in every shape normalise to one E.164 number", arguments: [
+        "+74990000001", "74990000001", "84990000001", "4990000001", "+7 (499) 000-00-01", "8 499 000 00 01",
+        "0074990000001", "+74990000001;npdi",
+    ])
+    func russian(raw: String) {
+        #expect(PhoneNumber.normalise(raw, numbering: ru)?.e164 == "+74990000001")
+    }
+
+    @Test("Non-numbers are refused", arguments: ["", "abc", "+7499x", "12", "sip:1@h"])
+    func refused(raw: String) {
+        #expect(PhoneNumber.normalise(raw, numbering: ru) == nil)
+    }
+
+    @Test("Another country's numbering")
+    func otherCountry() {
+        let uk = NumberingConfig(countryCode: "44", trunkPrefix: "0", nationalNumberLength: 10)
+        #expect(PhoneNumber.normalise("020 7946 0018", numbering: uk)?.e164 == "+442079460018")
+        #expect(PhoneNumber.normalise("+442079460018", numbering: uk)?.e164 == "+442079460018")
+    }
+}
+
+@Suite("Addresses")
+struct AddressTests {
+    @Test func cidrContains() throws {
+        let block = try #require(CIDR("192.0.2.0/24"))
+        #expect(block.contains(IPAddress("192.0.2.200")!))
+        #expect(!block.contains(IPAddress("192.0.3.1")!))
+        #expect(block.contains(IPAddress("::ffff:192.0.2.7")!))
+        let host = try #require(CIDR("127.0.0.1"))
+        #expect(host.contains(IPAddress("127.0.0.1")!))
+        #expect(!host.contains(IPAddress("127.0.0.2")!))
+        let v6 = try #require(CIDR("2001:db8::/32"))
+        #expect(v6.contains(IPAddress("2001:db8:1::5")!))
+        #expect(!v6.contains(IPAddress("2001:db9::1")!))
+        #expect(CIDR("10.0.0.0/33") == nil)
+        #expect(CIDR("0.0.0.0/0")!.contains(IPAddress("8.8.8.8")!))
+    }
+
+    @Test func sipURIs() {
+        #expect(SIPURI("sip:+74951234567@192.0.2.10:5070")?.port == 5070)
+        #expect(SIPURI("sip:trunk.example.com;transport=tcp")?.host == "trunk.example.com")
+        #expect(SIPURI("sip:[2001:db8::1]:5060")?.host == "2001:db8::1")
+        #expect(SIPURI("http://x") == nil)
+        #expect(SIPURI("sip:") == nil)
+        #expect(SIPURI("sip:a@b:99999") == nil)
+    }
+
+    @Test func callIDs() {
+        let a = CallID.next(), b = CallID.next()
+        #expect(a < b)
+        #expect(CallID(a.rawValue) == a)
+        #expect(CallID("../../etc/passwd") == nil)
+        #expect(CallID("0123456789ABCDEF012345") == nil)
+    }
+}

@@ -1,0 +1,61 @@
+import CallTrackCore
+import Foundation
+import Storage
+import Testing
+
+@Suite("Call record storage")
+struct StorageTests {
+    private func store() throws -> (SQLiteCallRecordStore, String) {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)/calls.sqlite").path
+        return (try SQLiteCallRecordStore(database: Database(path: path)), path)
+    }
+
+    private func start(_ id: CallID, at: Date) -> CallEvent {
+        .started(CallStart(id: id, projectKey: "shop", trunk: "carrier", didDialled: "84990000001", did: "+74990000001",
+                           caller: "79161234567", callerName: nil, forwardTo: "sip:1@h", sipCallID: "x", startedAt: at))
+    }
+
+    @Test func eventsBuildTheRecord() throws {
+        let (store, _) = try store()
+        let id = CallID.next()
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        try store.apply([
+            start(id, at: t0), .ringing(callID: id, at: t0 + 1), .answered(callID: id, at: t0 + 3),
+            .ended(CallEnd(id: id, endedAt: t0 + 63, status: .answered, missedReason: nil, sipCode: 200, hangupBy: .callee,
+                           endReason: "callee_bye", callerToCallee: .init(packets: 3000, bytes: 516000),
+                           calleeToCaller: .init(packets: 2990, bytes: 514280))),
+        ])
+        let r = try #require(try store.call(id: id))
+        #expect(r.status == .answered)
+        #expect(r.ringSeconds == 3)
+        #expect(r.talkSeconds == 60)
+        #expect(r.hangupBy == .callee)
+        #expect(r.callerToCallee.packets == 3000)
+        #expect(!r.interrupted)
+    }
+
+    @Test func openCallsAreMarkedInterruptedOnStart() throws {
+        let (store, path) = try store()
+        let answered = CallID.next(), ringing = CallID.next()
+        let t0 = Date()
+        try store.apply([start(answered, at: t0), .answered(callID: answered, at: t0 + 1), start(ringing, at: t0)])
+        let reopened = try SQLiteCallRecordStore(database: Database(path: path))
+        #expect(try reopened.finaliseInterruptedCalls() == 2)
+        let a = try #require(try reopened.call(id: answered))
+        #expect(a.status == .answered && a.interrupted && a.endReason == "interrupted")
+        let r = try #require(try reopened.call(id: ringing))
+        #expect(r.status == .missed && r.missedReason == .failed && r.interrupted)
+        #expect(try reopened.finaliseInterruptedCalls() == 0)
+    }
+
+    @Test func pagingNewestFirst() throws {
+        let (store, _) = try store()
+        let ids = (0..<5).map { _ in CallID.next() }
+        try store.apply(ids.map { start($0, at: Date()) })
+        let first = try store.calls(limit: 2, before: nil, project: nil)
+        #expect(first.map(\.id) == [ids[4], ids[3]])
+        let next = try store.calls(limit: 2, before: first.last?.id, project: nil)
+        #expect(next.map(\.id) == [ids[2], ids[1]])
+        #expect(try store.calls(limit: 10, before: nil, project: "other").isEmpty)
+    }
+}
