@@ -129,14 +129,18 @@ enum Scenario {
         """)
 
     /// Caller: answered call with audio; waits for the callee's BYE.
-    static let callerWaitsForBye = document("caller waits for BYE", """
-        \(invite())
-        \(provisional)
-        <recv response="200" rrs="true"/>
-        \(ack())
-        \(playAudio)
-        \(answerBye)
-        """)
+    static let callerWaitsForBye = callerWaitsForBye(audio: true)
+
+    static func callerWaitsForBye(audio: Bool) -> String {
+        document("caller waits for BYE", """
+            \(invite())
+            \(provisional)
+            <recv response="200" rrs="true"/>
+            \(ack())
+            \(audio ? playAudio : "")
+            \(answerBye)
+            """)
+    }
 
     /// Caller: expects the call to fail with `code` after optional provisional responses.
     static func callerExpects(_ code: Int, withSDP: Bool = true) -> String {
@@ -301,16 +305,31 @@ enum Scenario {
     }
 
     /// Callee: rings, answers with audio, waits for BYE.
-    static func calleeAnswers(ringMilliseconds: Int = 500) -> String {
+    static func calleeAnswers(ringMilliseconds: Int = 500, audio: Bool = true, sdpBody: String = sdp()) -> String {
         document("callee answers", """
             \(calleeRecvInvite())
             \(response(180, "Ringing"))
             <pause milliseconds="\(ringMilliseconds)"/>
-            \(response(200, "OK", sdpBody: sdp()))
+            \(response(200, "OK", sdpBody: sdpBody))
             <recv request="ACK" crlf="true"/>
-            \(playAudio)
+            \(audio ? playAudio : "")
             \(answerBye)
             """)
+    }
+
+    /// A callee answer that points its media at a fixed local port (a test socket).
+    static func sdp(mediaPort: Int) -> String {
+        """
+        v=0
+        o=probe 1 1 IN IP4 127.0.0.1
+        s=-
+        c=IN IP4 127.0.0.1
+        t=0 0
+        m=audio \(mediaPort) RTP/AVP 8 101
+        a=rtpmap:8 PCMA/8000
+        a=rtpmap:101 telephone-event/8000
+        a=sendrecv
+        """
     }
 
     /// Callee: answers with early media first (183 with SDP), then 200.

@@ -16,18 +16,24 @@ final class UDPProbe {
         }
         guard rc == 0 else { close(fd); throw TestFailure("bind \(port) failed") }
         _ = fcntl(fd, F_SETFL, O_NONBLOCK)
+        // Read only at the end of a test: keep every datagram until then.
+        var size: Int32 = 8 << 20
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, socklen_t(MemoryLayout<Int32>.size))
     }
 
     deinit { close(fd) }
 
     /// Every datagram received so far, as text.
-    func received() -> [String] {
-        var out: [String] = []
+    func received() -> [String] { datagrams().map { String(decoding: $0, as: UTF8.self) } }
+
+    /// Every datagram received so far.
+    func datagrams() -> [[UInt8]] {
+        var out: [[UInt8]] = []
         var buf = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = recv(fd, &buf, buf.count, 0)
             if n <= 0 { break }
-            out.append(String(decoding: buf[0..<n], as: UTF8.self))
+            out.append(Array(buf[0..<n]))
         }
         return out
     }
