@@ -7,7 +7,7 @@ struct CallFlowTests {
     /// Runs one call: starts the callee, then the caller; both sipp runs must succeed.
     private func run(callee calleeScenario: String?, caller callerScenario: String, server: CallTrackServer,
                      dialled: String = "84990000001", pause: Int = 1000, callerIP: String = "127.0.0.1",
-                     calls: Int = 1, rate: Int = 10) async throws {
+                     calls: Int = 1, rate: Int = 10, transport: String = "u1") async throws {
         let p = server.ports
         let callee = try calleeScenario.map {
             try SIPp("callee", scenario: $0, localPort: p.callee, mediaPort: p.calleeMedia, target: nil,
@@ -16,7 +16,7 @@ struct CallFlowTests {
         try await Task.sleep(for: .milliseconds(200))
         let caller = try SIPp("caller", scenario: callerScenario, localPort: p.caller, mediaPort: p.callerMedia,
                               target: "127.0.0.1:\(p.sip)", service: dialled, calls: calls, rate: rate,
-                              pauseMilliseconds: pause, localIP: callerIP)
+                              pauseMilliseconds: pause, localIP: callerIP, transport: transport)
         let callerStatus = try await caller.wait()
         let calleeStatus = try await callee?.wait() ?? 0
         #expect(callerStatus == 0, "caller failed\n\(caller.diagnostics())\n\(server.log().suffix(3000))")
@@ -188,6 +188,48 @@ struct CallFlowTests {
         let server = try CallTrackServer()
         try await server.start()
         try await run(callee: nil, caller: Scenario.options, server: server)
+        try await server.stop()
+    }
+
+    @Test("A caller over TCP reaches a callee over UDP")
+    func tcpCaller() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        try await run(callee: Scenario.calleeAnswers(), caller: Scenario.callerHangsUp, server: server, transport: "t1")
+        let call = try await onlyCall(server)
+        #expect(call["status"] as? String == "answered")
+        #expect(media(call, "caller_to_callee") > 10)
+        try await server.stop()
+    }
+
+    @Test("Digest auth to the trunk: CallTrack answers the challenge with the configured credentials")
+    func trunkDigestAuth() async throws {
+        var options = CallTrackServer.Options()
+        options.trunkUsername = "calltrack"
+        options.trunkPassword = "s3cret-from-env"
+        let server = try CallTrackServer(options: options)
+        try await server.start()
+        try await run(callee: Scenario.calleeRequiresAuth(username: "calltrack", password: "s3cret-from-env"),
+                      caller: Scenario.callerHangsUp, server: server)
+        let call = try await onlyCall(server)
+        #expect(call["status"] as? String == "answered")
+        try await server.stop()
+    }
+
+    @Test("register: true registers the trunk with digest auth")
+    func trunkRegistration() async throws {
+        let ports = TestPorts.next()
+        var options = CallTrackServer.Options()
+        options.trunkUsername = "calltrack"
+        options.trunkPassword = "reg-pass"
+        options.register = true
+        options.proxyPort = ports.sip + 45
+        let registrar = try SIPp("registrar", scenario: Scenario.registrar(username: "calltrack", password: "reg-pass"),
+                                 localPort: ports.sip + 45, mediaPort: ports.calleeMedia, target: nil, timeoutSeconds: 15)
+        try await Task.sleep(for: .milliseconds(200))
+        let server = try CallTrackServer(ports: ports, options: options)
+        try await server.start()
+        #expect(try await registrar.wait() == 0, "\(registrar.diagnostics())\n\(server.log().suffix(2000))")
         try await server.stop()
     }
 }

@@ -18,10 +18,18 @@ final class CallTrackServer: @unchecked Sendable {
         var rtpTimeoutSeconds = 30
         var drainSeconds = 2
         var allow = "127.0.0.1/32"
+        /// Digest credentials for the trunk (password through CALLTRACK_TEST_TRUNK_PASSWORD).
+        var trunkUsername: String?
+        var trunkPassword: String?
+        var register = false
+        /// Where the trunk's REGISTER (and route) goes; defaults to the callee.
+        var proxyPort: Int?
     }
+    private let options: Options
 
     init(ports: TestPorts = .next(), options: Options = Options()) throws {
         self.ports = ports
+        self.options = options
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("calltrack-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         configPath = directory.appendingPathComponent("calltrack.yaml").path
@@ -42,7 +50,8 @@ final class CallTrackServer: @unchecked Sendable {
             trunks:
               - name: carrier
                 allow: [\(options.allow)]
-                proxy: sip:127.0.0.1:\(ports.callee)
+                proxy: sip:127.0.0.1:\(options.proxyPort ?? ports.callee)
+            \(options.trunkUsername.map { "    username: \($0)\n    password_env: CALLTRACK_TEST_TRUNK_PASSWORD\n    register: \(options.register)" } ?? "")
             projects:
               - key: shop
                 name: Test shop
@@ -72,6 +81,7 @@ final class CallTrackServer: @unchecked Sendable {
         var env = ProcessInfo.processInfo.environment
         env["CALLTRACK_TEST_TOKENS"] = Self.adminToken
         env["CALLTRACK_LOG_LEVEL"] = "debug"
+        if let password = options.trunkPassword { env["CALLTRACK_TEST_TRUNK_PASSWORD"] = password }
         p.environment = env
         if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
         let logFile = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
