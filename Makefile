@@ -42,7 +42,7 @@ run: build
 
 test: test-deps
 	swift build --build-tests
-	swift test --skip-build
+	swift test --skip-build --no-parallel
 
 bench: bench-deps
 	swift build -c release

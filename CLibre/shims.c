@@ -1,4 +1,3 @@
-#include <string.h>
 #include "CLibre.h"
 
 int ct_sip_transp_add(struct sip *sip, enum sip_transp tp, const struct sa *laddr)
@@ -74,20 +73,4 @@ int ct_sipreg_register(struct sipreg **regp, struct sip *sip, const char *reg_ur
 	return sipreg_register(regp, sip, reg_uri, aor, NULL, aor, expires,
 			       cuser, NULL, 0, 0, authh, aarg, false, resph, arg,
 			       NULL, NULL);
-}
-
-size_t ct_pl_copy(const struct pl *pl, char *buf, size_t size)
-{
-	size_t n;
-
-	if (!buf || !size)
-		return 0;
-	if (!pl || !pl->p) {
-		buf[0] = '\0';
-		return 0;
-	}
-	n = pl->l < size - 1 ? pl->l : size - 1;
-	memcpy(buf, pl->p, n);
-	buf[n] = '\0';
-	return n;
 }

@@ -63,7 +63,4 @@ int ct_sipreg_register(struct sipreg **regp, struct sip *sip, const char *reg_ur
                        const char *aor, const char *cuser, uint32_t expires,
                        sip_auth_h *authh, void *aarg, sip_resp_h *resph, void *arg);
 
-/** Copies a pointer-length string into buf as a C string; returns its length. */
-size_t ct_pl_copy(const struct pl *pl, char *buf, size_t size);
-
 #endif

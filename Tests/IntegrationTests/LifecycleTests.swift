@@ -155,3 +155,34 @@ struct LifecycleTests {
         }
     }
 }
+
+@Suite("Crash recovery", .serialized)
+struct CrashRecoveryTests {
+    @Test("kill -9 with a call up: after restart the record is final and marked interrupted")
+    func killNineMarksInterrupted() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        let p = server.ports
+        let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 100), localPort: p.callee,
+                              mediaPort: p.calleeMedia, target: nil, timeoutSeconds: 6)
+        try await Task.sleep(for: .milliseconds(200))
+        let caller = try SIPp("caller", scenario: Scenario.callerWaitsForBye, localPort: p.caller, mediaPort: p.callerMedia,
+                              target: "127.0.0.1:\(p.sip)", service: "84990000001", timeoutSeconds: 6)
+        // Wait until the answer is stored, then kill without warning.
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < deadline {
+            if let call = try await server.calls().first, call["answered_at"] is String { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        try await server.stop(signal: SIGKILL)
+        caller.stop()
+        callee.stop()
+        try await server.start()
+        let call = try #require(try await server.calls().first)
+        #expect(call["interrupted"] as? Bool == true)
+        #expect(call["status"] as? String == "answered")
+        #expect(call["end_reason"] as? String == "interrupted")
+        #expect(call["ended_at"] is String)
+        try await server.stop()
+    }
+}

@@ -81,23 +81,6 @@ final class LibreLoop: Sendable {
         }
     }
 
-    /// Runs `job` on libre's thread and returns its result.
-    func perform<T: Sendable>(_ job: @escaping @Sendable () -> T) async -> T? {
-        if exited.load(ordering: .sequentiallyConsistent) { return nil }
-        return await withCheckedContinuation { (c: CheckedContinuation<T?, Never>) in
-            let done = Mutex<Bool>(false)
-            // If the loop stops before running the job, nothing would resume: guard with a flag.
-            submit {
-                let first = done.withLock { d in defer { d = true }; return !d }
-                if first { c.resume(returning: job()) }
-            }
-            if exited.load(ordering: .sequentiallyConsistent) {
-                let first = done.withLock { d in defer { d = true }; return !d }
-                if first { c.resume(returning: nil) }
-            }
-        }
-    }
-
     /// Stops `re_main` and waits for the thread to finish.
     func stop() async {
         if exited.load(ordering: .sequentiallyConsistent) { return }

@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""CallTrack call benchmarks: the same sipp load through CallTrack and straight from caller to callee.
+
+Measures, on this machine:
+  1. call setup rate: the highest calls/second (short calls, no audio) that completes with zero failures;
+  2. concurrent relayed calls with G.711 audio both ways, and CallTrack's CPU seconds per call-minute;
+  3. many concurrent calls with idle media (sockets and fds, not CPU).
+Prints a Markdown table; writes bench/results/calls-<timestamp>.md.
+"""
+import argparse, json, os, resource, shutil, signal, struct, subprocess, tempfile, time, urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PCAP = "/usr/share/sip-tester/g711a.pcap"
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def long_pcap(seconds, workdir):
+    """Repeats sipp's G.711 pcap for `seconds`, continuing RTP sequence numbers and timestamps,
+    so that audio flows for the whole call instead of the sample's 7 s."""
+    data = open(PCAP, "rb").read()
+    header, packets, off = data[:24], [], 24
+    while off + 16 <= len(data):
+        sec, usec, cap, orig = struct.unpack("<IIII", data[off:off + 16])
+        packets.append((sec + usec / 1e6, bytearray(data[off + 16:off + 16 + cap])))
+        off += 16 + cap
+    t0 = packets[0][0]
+    span = packets[-1][0] - t0 + (packets[1][0] - packets[0][0])
+    rtp = 14 + 20 + 8  # Ethernet + IPv4 + UDP
+    seq0, ts0 = struct.unpack(">HI", bytes(packets[0][1][rtp + 2:rtp + 8]))
+    seq_span = len(packets)
+    ts_span = struct.unpack(">I", bytes(packets[-1][1][rtp + 4:rtp + 8]))[0] - ts0 + 240
+    out = bytearray(header)
+    loops = int(seconds / span) + 1
+    for k in range(loops):
+        for t, pkt in packets:
+            when = (t - t0) + k * span
+            if when > seconds:
+                break
+            p = bytearray(pkt)
+            seq, ts = struct.unpack(">HI", bytes(p[rtp + 2:rtp + 8]))
+            p[rtp + 2:rtp + 8] = struct.pack(">HI", (seq + k * seq_span) & 0xFFFF, (ts + k * ts_span) & 0xFFFFFFFF)
+            p[14 + 20 + 6:14 + 20 + 8] = b"\x00\x00"  # no UDP checksum
+            out += struct.pack("<IIII", int(when), int((when % 1) * 1e6), len(p), len(p)) + p
+    path = os.path.join(workdir, f"g711a-{seconds}s.pcap")
+    open(path, "wb").write(out)
+    return path
+
+
+def scenario(name, audio_pcap, workdir):
+    text = open(os.path.join(HERE, "scenarios", name)).read()
+    path = os.path.join(workdir, ("audio-" if audio_pcap else "") + name)
+    audio = f'<nop><action><exec play_pcap_audio="{audio_pcap}"/></action></nop>' if audio_pcap else ""
+    open(path, "w").write(text.replace("<!--AUDIO-->", audio))
+    return path
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process (and its reaped children), from /proc."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / CLK
+
+
+class CallTrack:
+    def __init__(self, binary, workdir, sip_port=25060, http_port=28080, callee_port=25070):
+        self.http_port = http_port
+        config = os.path.join(workdir, "bench.yaml")
+        open(config, "w").write(f"""
+sip:
+  listen: [udp:127.0.0.1:{sip_port}]
+  rtp_ports: {{min: 30000, max: 49999}}
+  rtp_timeout_seconds: 120
+  drain_seconds: 1
+http:
+  listen: 127.0.0.1:{http_port}
+storage:
+  database: {workdir}/bench.sqlite
+  recordings: {workdir}/recordings
+trunks:
+  - name: bench
+    allow: [127.0.0.1/32]
+    proxy: sip:127.0.0.1:{callee_port}
+projects:
+  - key: bench
+    forward_to: sip:+74951234567@127.0.0.1:{callee_port}
+    trunk: bench
+    ring_timeout_seconds: 30
+    pools: [{{name: main, numbers: ["+74990000001"], static: "+74990000000"}}]
+""")
+        env = dict(os.environ, CALLTRACK_ADMIN_TOKENS="bench", CALLTRACK_LOG_LEVEL="warning")
+        self.log = open(os.path.join(workdir, "calltrack.log"), "w")
+        self.proc = subprocess.Popen([binary, "serve", "--config", config], env=env, stdout=self.log, stderr=self.log)
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{http_port}/healthz", timeout=1)
+                return
+            except Exception:
+                time.sleep(0.05)
+        raise SystemExit("calltrack did not start")
+
+    def cpu(self):
+        return cpu_seconds(self.proc.pid)
+
+    def rss_mib(self):
+        for line in open(f"/proc/{self.proc.pid}/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return 0
+
+    def calls(self):
+        req = urllib.request.Request(f"http://127.0.0.1:{self.http_port}/v1/calls?limit=1", headers={"Authorization": "Bearer bench"})
+        return json.load(urllib.request.urlopen(req))
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=30)
+
+
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run_load(target_port, callee_port, workdir, calls, rate, concurrent, hold_ms, audio, tag):
+    """Runs a sipp callee and caller; returns (successful calls, failed calls, wall seconds, sipp CPU seconds)."""
+    sipp_cpu0 = children_cpu()
+    base = os.path.join(workdir, tag)
+    os.makedirs(base, exist_ok=True)
+    common = ["-nostdin", "-trace_stat", "-max_socket", "4096", "-timeout", "300s"]
+    callee = subprocess.Popen(["sipp", "-sf", scenario("callee.xml", audio, workdir), "-i", "127.0.0.1", "-p", str(callee_port),
+                               "-mi", "127.0.0.1", "-mp", "26000", "-m", str(calls), "-stf", f"{base}/callee.csv",
+                               "-trace_err", "-error_file", f"{base}/callee-err.log"] + common,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=base)
+    time.sleep(0.3)
+    start = time.monotonic()
+    caller = subprocess.Popen(["sipp", "-sf", scenario("caller.xml", audio, workdir), "-i", "127.0.0.1", "-p", "25090",
+                               "-mi", "127.0.0.1", "-mp", "27000", "-s", "84990000001", "-m", str(calls), "-r", str(rate),
+                               "-l", str(concurrent), "-d", str(hold_ms), "-stf", f"{base}/caller.csv",
+                               "-trace_err", "-error_file", f"{base}/caller-err.log", f"127.0.0.1:{target_port}"] + common,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=base)
+    caller.wait()
+    wall = time.monotonic() - start
+    try:
+        callee.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        callee.kill()
+    ok, failed = 0, 0
+    stats = open(f"{base}/caller.csv").read().strip().splitlines()
+    if len(stats) >= 2:
+        head = stats[0].split(";")
+        last = stats[-1].split(";")
+        ok = int(last[head.index("SuccessfulCall(C)")])
+        failed = int(last[head.index("FailedCall(C)")])
+    return ok, failed, wall, children_cpu() - sipp_cpu0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--binary", default=".build/release/calltrack")
+    ap.add_argument("--rates", default="50,100,200,300,400")
+    ap.add_argument("--rate-seconds", type=int, default=10)
+    ap.add_argument("--audio-calls", default="100,300")
+    ap.add_argument("--audio-hold", type=int, default=20, help="seconds each audio call lasts")
+    ap.add_argument("--idle-calls", type=int, default=2000)
+    args = ap.parse_args()
+    if not shutil.which("sipp"):
+        raise SystemExit("sipp is missing: apt-get install sip-tester")
+    rows = []
+    workdir = tempfile.mkdtemp(prefix="calltrack-bench-")
+
+    def measure(label, calls, rate, concurrent, hold_ms, audio, through):
+        ct = None
+        if through:
+            ctdir = os.path.join(workdir, f"ct-{len(rows)}")
+            os.makedirs(ctdir, exist_ok=True)
+            ct = CallTrack(args.binary, ctdir)
+        cpu0 = ct.cpu() if ct else 0
+        ok, failed, wall, sipp_cpu = run_load(25060 if through else 25070, 25070, workdir, calls, rate, concurrent, hold_ms, audio,
+                                    f"{label}-{'ct' if through else 'direct'}-{len(rows)}")
+        cpu = (ct.cpu() - cpu0) if ct else None
+        rss = ct.rss_mib() if ct else None
+        if ct:
+            ct.stop()
+        call_minutes = ok * hold_ms / 60000
+        row = dict(test=label, path="through CallTrack" if through else "direct (no CallTrack)", calls=calls, rate=rate,
+                   concurrent=concurrent, ok=ok, failed=failed, wall=round(wall, 1), sipp_cpu=round(sipp_cpu, 2),
+                   cpu=None if cpu is None else round(cpu, 2),
+                   cpu_per_call_min=None if cpu is None or call_minutes == 0 else round(cpu / call_minutes, 4),
+                   rss_mib=None if rss is None else round(rss, 1))
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+        return row
+
+    # 1. Call setup rate: short calls without audio.
+    for rate in [int(r) for r in args.rates.split(",")]:
+        calls = rate * args.rate_seconds
+        for through in (False, True):
+            measure(f"setup {rate} cps", calls, rate, rate * 2, 1000, None, through)
+    # 2. Concurrent calls with audio both ways.
+    pcap = long_pcap(args.audio_hold + 2, workdir)
+    for n in [int(c) for c in args.audio_calls.split(",")]:
+        for through in (False, True):
+            measure(f"{n} concurrent with audio", n, max(10, n // 10), n, args.audio_hold * 1000, pcap, through)
+    # 3. Many concurrent calls, media idle.
+    n = args.idle_calls
+    measure(f"{n} concurrent, idle media", n, 200, n, 15000, None, True)
+
+    lines = ["| test | path | calls | ok | failed | wall s | sipp CPU s | CallTrack CPU s | CallTrack CPU s per call-minute | CallTrack peak RSS MiB |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        lines.append(f"| {r['test']} | {r['path']} | {r['calls']} | {r['ok']} | {r['failed']} | {r['wall']} | {r['sipp_cpu']} | "
+                     f"{'' if r['cpu'] is None else r['cpu']} | {'' if r['cpu_per_call_min'] is None else r['cpu_per_call_min']} | "
+                     f"{'' if r['rss_mib'] is None else r['rss_mib']} |")
+    table = "\n".join(lines)
+    print(table)
+    out = os.path.join(HERE, "results")
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, time.strftime("calls-%Y%m%d-%H%M%S.md"))
+    open(path, "w").write(f"# Call benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores\n\n{table}\n")
+    print(f"written to {path}; work files in {workdir}")
+
+
+if __name__ == "__main__":
+    main()
