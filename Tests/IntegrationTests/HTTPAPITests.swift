@@ -22,13 +22,7 @@ struct HTTPAPITests {
     func paging() async throws {
         let server = try CallTrackServer()
         try await server.start()
-        let p = server.ports
-        let callee = try SIPp("callee", scenario: Scenario.calleeRejects(486, "Busy Here"), localPort: p.callee,
-                              mediaPort: p.calleeMedia, target: nil, calls: 5)
-        let caller = try SIPp("caller", scenario: Scenario.callerExpects(486), localPort: p.caller, mediaPort: p.callerMedia,
-                              target: "127.0.0.1:\(p.sip)", service: "84990000001", calls: 5, rate: 20)
-        #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
-        _ = try await callee.wait()
+        try await server.placeBusyCalls(5, dialling: "84990000001")
         let all = try await server.finishedCalls(count: 5)
         let started = all.compactMap { $0["started_at"] as? String }
         #expect(started == started.sorted(by: >), "newest first")

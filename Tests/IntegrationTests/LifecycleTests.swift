@@ -41,13 +41,7 @@ struct LifecycleTests {
     func restartKeepsRecords() async throws {
         let server = try CallTrackServer()
         try await server.start()
-        let p = server.ports
-        let callee = try SIPp("callee", scenario: Scenario.calleeRejects(486, "Busy Here"), localPort: p.callee,
-                              mediaPort: p.calleeMedia, target: nil, calls: 3)
-        let caller = try SIPp("caller", scenario: Scenario.callerExpects(486), localPort: p.caller, mediaPort: p.callerMedia,
-                              target: "127.0.0.1:\(p.sip)", service: "+74990000001", calls: 3, rate: 10)
-        #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
-        _ = try await callee.wait()
+        try await server.placeBusyCalls(3, dialling: "+74990000001")
         let before = try await server.finishedCalls(count: 3)
         #expect(try await server.stop() == 0)
         try await server.start()

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// A sipp process playing one side of a call (or many calls) against CallTrack.
 final class SIPp: @unchecked Sendable {
@@ -59,5 +60,18 @@ final class SIPp: @unchecked Sendable {
         let errors = (try? String(contentsOf: directory.appendingPathComponent("errors.log"), encoding: .utf8)) ?? ""
         let out = (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? ""
         return "sipp \(name) errors:\n\(errors.suffix(4000))\nsipp \(name) output:\n\(out.suffix(2000))"
+    }
+}
+
+extension CallTrackServer {
+    /// Places `count` calls that the callee answers busy: quick, finished records for storage tests.
+    func placeBusyCalls(_ count: Int, dialling number: String) async throws {
+        let callee = try SIPp("callee", scenario: Scenario.calleeRejects(486, "Busy Here"), localPort: ports.callee,
+                              mediaPort: ports.calleeMedia, target: nil, calls: count)
+        let caller = try SIPp("caller", scenario: Scenario.callerExpects(486), localPort: ports.caller,
+                              mediaPort: ports.callerMedia, target: "127.0.0.1:\(ports.sip)", service: number,
+                              calls: count, rate: 20)
+        #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
+        _ = try await callee.wait()
     }
 }

@@ -100,8 +100,9 @@ enum Scenario {
         <nop><action><exec play_pcap_audio="\(SIPp.audioPcap)"/></action></nop>
         """
 
-    static let answerBye = """
-        <recv request="BYE"/>
+    /// 200 OK to an in-dialog request (re-INVITE, INFO, BYE), with an SDP body when given.
+    static func okInDialog(sdpBody: String? = nil) -> String {
+        """
         <send>
           <![CDATA[
         SIP/2.0 200 OK
@@ -110,10 +111,17 @@ enum Scenario {
         [last_To:]
         [last_Call-ID:]
         [last_CSeq:]
-        Content-Length: 0
+        \(sdpBody != nil ? "Contact: <sip:[local_ip]:[local_port];transport=[transport]>\nContent-Type: application/sdp\n" : "")Content-Length: [len]
 
+        \(sdpBody ?? "")
           ]]>
         </send>
+        """
+    }
+
+    static let answerBye = """
+        <recv request="BYE"/>
+        \(okInDialog())
         """
 
     /// Caller: answered call with audio; the caller hangs up after the -d pause.
@@ -423,58 +431,19 @@ enum Scenario {
           <action><ereg regexp="a=sendonly" search_in="body" check_it="true" assign_to="hold"/></action>
         </recv>
         \(touch("hold"))
-        <send>
-          <![CDATA[
-        SIP/2.0 200 OK
-        [last_Via:]
-        [last_From:]
-        [last_To:]
-        [last_Call-ID:]
-        [last_CSeq:]
-        Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-        Content-Type: application/sdp
-        Content-Length: [len]
-
-        \(sdp(direction: "recvonly"))
-          ]]>
-        </send>
+        \(okInDialog(sdpBody: sdp(direction: "recvonly")))
         <recv request="ACK"/>
         <recv request="INVITE">
           <action><ereg regexp="a=sendrecv" search_in="body" check_it="true" assign_to="resume"/></action>
         </recv>
         \(touch("resume"))
-        <send>
-          <![CDATA[
-        SIP/2.0 200 OK
-        [last_Via:]
-        [last_From:]
-        [last_To:]
-        [last_Call-ID:]
-        [last_CSeq:]
-        Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-        Content-Type: application/sdp
-        Content-Length: [len]
-
-        \(sdp(direction: "sendrecv"))
-          ]]>
-        </send>
+        \(okInDialog(sdpBody: sdp(direction: "sendrecv")))
         <recv request="ACK"/>
         <recv request="INFO">
           <action><ereg regexp="Signal=5" search_in="body" check_it="true" assign_to="digit"/></action>
         </recv>
         \(touch("digit"))
-        <send>
-          <![CDATA[
-        SIP/2.0 200 OK
-        [last_Via:]
-        [last_From:]
-        [last_To:]
-        [last_Call-ID:]
-        [last_CSeq:]
-        Content-Length: 0
-
-          ]]>
-        </send>
+        \(okInDialog())
         \(answerBye)
         """)
 
