@@ -29,14 +29,16 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
     let events = CallEventBus()
     let writer = CallRecordWriter(store: store, events: events.subscribe(), logger: logger)
     let router = CallRouter(config: config, environment: environment)
-    let engine = try SIPEngine(config: config, router: router, events: events, logger: logger)
+    let statistics = CallStatistics()
+    let engine = try SIPEngine(config: config, router: router, events: events, statistics: statistics, logger: logger)
 
     let tokens = (environment[config.admin.tokensEnv] ?? "").split(separator: ",")
         .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     if tokens.isEmpty {
         logger.warning("no admin tokens: set \(config.admin.tokensEnv) to use the admin API; it answers 401 until then")
     }
-    let deps = APIDependencies(calls: store, adminTokens: tokens, activeCalls: { engine.activeCallCount })
+    let deps = APIDependencies(calls: store, adminTokens: tokens, statistics: statistics,
+                               activeCalls: { engine.activeCallCount })
     let listen = try HostPort.parse(config.http.listen, key: "http.listen")
     let http = Application(
         router: buildRouter(deps),

@@ -7,15 +7,17 @@ import Storage
 public struct APIDependencies: Sendable {
     public let calls: any CallRecordStore
     public let adminTokens: [String]
-    /// Live figures for /healthz.
+    public let statistics: CallStatistics
+    /// Live figures for /healthz and /metrics.
     public let activeCalls: @Sendable () -> Int
 
-    public init(calls: any CallRecordStore, adminTokens: [String], activeCalls: @escaping @Sendable () -> Int) {
-        self.calls = calls; self.adminTokens = adminTokens; self.activeCalls = activeCalls
+    public init(calls: any CallRecordStore, adminTokens: [String], statistics: CallStatistics,
+                activeCalls: @escaping @Sendable () -> Int) {
+        self.calls = calls; self.adminTokens = adminTokens; self.statistics = statistics; self.activeCalls = activeCalls
     }
 }
 
-/// Builds the router: public health, admin `/v1` routes.
+/// Builds the router: public health and metrics, admin `/v1` routes.
 public func buildRouter(_ deps: APIDependencies) -> Router<BasicRequestContext> {
     let router = Router()
     let startedAt = Date()
@@ -28,6 +30,26 @@ public func buildRouter(_ deps: APIDependencies) -> Router<BasicRequestContext> 
         }
         return try JSONResponse.make(Health(status: "ok", activeCalls: deps.activeCalls(),
                                             uptimeSeconds: Int(Date().timeIntervalSince(startedAt))))
+    }
+    router.get("metrics") { _, _ -> Response in
+        let s = deps.statistics.snapshot
+        var text = """
+            # HELP calltrack_active_calls Calls up or being set up.
+            # TYPE calltrack_active_calls gauge
+            calltrack_active_calls \(deps.activeCalls())
+            # HELP calltrack_calls_total Calls ended since start, by final status.
+            # TYPE calltrack_calls_total counter
+            calltrack_calls_total{status="answered"} \(s.answered)
+            calltrack_calls_total{status="missed"} \(s.missed)
+            # HELP calltrack_invites_refused_total INVITEs refused before a call existed.
+            # TYPE calltrack_invites_refused_total counter
+
+            """
+        for refusal in CallStatistics.Refusal.allCases {
+            text += "calltrack_invites_refused_total{reason=\"\(refusal.rawValue)\"} \(s.refused[refusal] ?? 0)\n"
+        }
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                        body: .init(byteBuffer: ByteBuffer(string: text)))
     }
     let admin = router.group("v1").add(middleware: AdminAuthMiddleware(tokens: deps.adminTokens))
     CallController(store: deps.calls).addRoutes(to: admin)

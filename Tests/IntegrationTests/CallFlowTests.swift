@@ -56,6 +56,9 @@ struct CallFlowTests {
         #expect(media(call, "caller_to_callee") > 70, "\(call)")
         #expect(media(call, "callee_to_caller") > 70, "\(call)")
         #expect(call["ringing_at"] is String)
+        let metrics = String(decoding: try await server.get("/metrics", token: nil).body, as: UTF8.self)
+        #expect(metrics.contains("calltrack_calls_total{status=\"answered\"} 1"), "\(metrics)")
+        #expect(metrics.contains("calltrack_active_calls 0"))
         try await server.stop()
     }
 
@@ -171,6 +174,8 @@ struct CallFlowTests {
         #expect(callee.received().isEmpty, "the forwarding target received SIP from an untrusted call")
         #expect(try await server.calls().isEmpty)
         #expect(server.log().contains("source not allowed"))
+        let metrics = String(decoding: try await server.get("/metrics", token: nil).body, as: UTF8.self)
+        #expect(metrics.contains("calltrack_invites_refused_total{reason=\"untrusted_source\"} 1"), "\(metrics)")
         try await server.stop()
     }
 

@@ -100,3 +100,19 @@ struct SessionDescriptionTests {
 }
 
 import Foundation
+
+@Suite("SDP answers from relay state")
+struct SDPAnswerTests {
+    @Test func answerKeepsOnlyOfferedCodecs() throws {
+        let base = try #require(SessionDescription(
+            "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 8 0 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n"))
+        let offer = try #require(SessionDescription(
+            "v=0\r\no=- 2 2 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\na=sendonly\r\n"))
+        let answer = base.restricted(toPayloadTypesOf: offer)
+        #expect(answer.audioPayloadTypes == ["0"])
+        #expect(!answer.text.contains("PCMA") && !answer.text.contains("telephone-event") && !answer.text.contains("fmtp"))
+        // Nothing in common: left whole.
+        let g722 = try #require(SessionDescription("v=0\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 5000 RTP/AVP 9\r\n"))
+        #expect(base.restricted(toPayloadTypesOf: g722).audioPayloadTypes == ["8", "0", "101"])
+    }
+}

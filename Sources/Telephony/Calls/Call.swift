@@ -62,6 +62,9 @@ final class Call {
         if callerName.hasPrefix("\"") && callerName.hasSuffix("\"") && callerName.count >= 2 {
             callerName = String(callerName.dropFirst().dropLast())
         }
+        board.logger.debug("call started", metadata: [
+            "call": "\(id)", "did": "\(target.did)", "caller": "\(callerNumber)", "trunk": "\(trunk.name)",
+        ])
         board.events.publish(.started(CallStart(
             id: id, projectKey: target.projectKey, trunk: trunk.name, didDialled: dialled, did: target.did.e164,
             caller: callerNumber, callerName: callerName.isEmpty ? nil : callerName, forwardTo: target.uri,
@@ -183,7 +186,8 @@ final class Call {
         leg.lastReceived = offer
         relay.setRemote(leg.side, description: offer)
         guard let base = leg.lastSent ?? other.lastReceived else { return EPROTO }
-        let reply = base.with(direction: offer.direction.answer).relayed(through: address, port: ourPort, origin: &leg.origin)
+        let reply = base.restricted(toPayloadTypesOf: offer).with(direction: offer.direction.answer)
+            .relayed(through: address, port: ourPort, origin: &leg.origin)
         leg.lastSent = reply
         answer.pointee = makeMBuf(reply.text)
         onHold = offer.direction != .sendrecv
@@ -297,6 +301,10 @@ final class Call {
         guard state != .ended else { return }
         state = .ended
         ringTimer.cancel()
+        board.logger.debug("call ended", metadata: [
+            "call": "\(id)", "status": "\(status.rawValue)", "reason": "\(endReason)", "code": "\(code)",
+        ])
+        board.statistics.record(status: status)
         board.events.publish(.ended(CallEnd(
             id: id, endedAt: Date(), status: status, missedReason: status == .missed ? reason : nil, sipCode: code,
             hangupBy: party, endReason: endReason,

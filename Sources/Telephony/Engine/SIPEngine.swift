@@ -17,7 +17,8 @@ public final class SIPEngine: Service {
     private let drainSeconds: Int
     private let logger: Logger
 
-    public init(config: CallTrackConfig, router: CallRouter, events: CallEventBus, logger: Logger) throws {
+    public init(config: CallTrackConfig, router: CallRouter, events: CallEventBus, statistics: CallStatistics,
+                logger: Logger) throws {
         let listen = try config.sip.listen.enumerated().map { i, entry in
             try SIPListenAddress.parse(entry, key: "sip.listen[\(i)]")
         }
@@ -35,7 +36,7 @@ public final class SIPEngine: Service {
             listen: listen, advertisedAddress: advertised, rtpBindAddress: bound,
             rtpPorts: config.sip.rtpPorts, rtpTimeoutSeconds: config.sip.rtpTimeoutSeconds,
             userAgent: config.sip.userAgent, contactUser: contact)
-        board = SwitchBoard(settings: settings, router: router, events: events, logger: logger)
+        board = SwitchBoard(settings: settings, router: router, events: events, statistics: statistics, logger: logger)
         self.events = events
         self.drainSeconds = config.sip.drainSeconds
         self.logger = logger

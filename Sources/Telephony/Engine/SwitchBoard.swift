@@ -28,6 +28,7 @@ final class SwitchBoard: @unchecked Sendable {
     let logger: Logger
     /// Read from other threads (drain on shutdown); written only here.
     let activeCallCount = Atomic<Int>(0)
+    let statistics: CallStatistics
 
     private(set) var sip: OpaquePointer?
     private(set) var sessionSocket: OpaquePointer?
@@ -42,7 +43,8 @@ final class SwitchBoard: @unchecked Sendable {
     private let releaseTimer = LibreTimer()
     private var pendingRelease: [() -> Void] = []
 
-    init(settings: Settings, router: CallRouter, events: CallEventBus, logger: Logger) {
+    init(settings: Settings, router: CallRouter, events: CallEventBus, statistics: CallStatistics, logger: Logger) {
+        self.statistics = statistics
         self.settings = settings
         self.router = router
         self.events = events
@@ -111,15 +113,18 @@ final class SwitchBoard: @unchecked Sendable {
     private func incomingInvite(_ msg: UnsafePointer<sip_msg>) {
         let source = msg.pointee.src.addressText
         guard let address = IPAddress(source), let trunk = router.trunk(admitting: address) else {
+            statistics.record(.untrustedSource)
             logger.notice("INVITE refused: source not allowed by any trunk", metadata: ["source": "\(source)"])
             _ = sip_treply(nil, sip, msg, 403, "Forbidden")
             return
         }
         if draining {
+            statistics.record(.draining)
             _ = ct_sip_treply_headers(sip, msg, 503, "Service Unavailable", "Retry-After: 30\r\n")
             return
         }
         if let hops = headerValue(msg, name: "X-CallTrack-Hops").flatMap(Int.init), hops >= 3 {
+            statistics.record(.loop)
             logger.warning("INVITE refused: forwarding loop", metadata: ["call_id": "\(msg.callID)"])
             _ = sip_treply(nil, sip, msg, 482, "Loop Detected")
             return
@@ -128,11 +133,13 @@ final class SwitchBoard: @unchecked Sendable {
         if dialled.isEmpty { dialled = msg.pointee.to.uri.user.string }
         dialled = dialled.removingPercentEncoding ?? dialled
         guard let target = router.target(forDialled: dialled) else {
+            statistics.record(.unknownNumber)
             logger.info("INVITE for unknown number", metadata: ["did": "\(dialled)", "source": "\(source)"])
             _ = sip_treply(nil, sip, msg, 404, "Not Found")
             return
         }
         guard let relay = MediaRelay(bindAddress: settings.rtpBindAddress, portPool: portPool) else {
+            statistics.record(.noRTPPorts)
             logger.error("no free RTP ports", metadata: ["available": "\(portPool.available)"])
             _ = ct_sip_treply_headers(sip, msg, 503, "Service Unavailable", "Retry-After: 5\r\n")
             return

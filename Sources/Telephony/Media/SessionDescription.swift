@@ -161,6 +161,34 @@ public struct SessionDescription: Sendable, Equatable {
         return SessionDescription(lines: out)
     }
 
+    /// This description cut down to the audio payload types `offer` also lists, so that an
+    /// answer built from it never names a codec the offerer did not offer. Kept whole when
+    /// nothing is in common (the offerer then refuses it, as it would refuse any answer).
+    public func restricted(toPayloadTypesOf offer: SessionDescription) -> SessionDescription {
+        guard let range = audioRange else { return self }
+        let offered = Set(offer.audioPayloadTypes)
+        let mine = audioPayloadTypes
+        let keep = mine.filter { offered.contains($0) }
+        guard !keep.isEmpty, keep.count != mine.count else { return self }
+        let dropped = Set(mine).subtracting(keep)
+        var mLine = lines[range.lowerBound].split(separator: " ").prefix(3).map(String.init)
+        mLine += keep
+        var media = [mLine.joined(separator: " ")]
+        for line in lines[(range.lowerBound + 1)..<range.upperBound] {
+            if let pt = Self.payloadType(ofAttribute: line), dropped.contains(pt) { continue }
+            media.append(line)
+        }
+        return SessionDescription(lines: Array(lines[..<range.lowerBound]) + media + Array(lines[range.upperBound...]))
+    }
+
+    /// The payload type an `a=rtpmap:` / `a=fmtp:` / `a=rtcp-fb:` line is about.
+    private static func payloadType(ofAttribute line: String) -> String? {
+        for prefix in ["a=rtpmap:", "a=fmtp:", "a=rtcp-fb:"] where line.hasPrefix(prefix) {
+            return line.dropFirst(prefix.count).split(separator: " ").first.map(String.init)
+        }
+        return nil
+    }
+
     private func isDirection(_ line: String) -> Bool {
         line.hasPrefix("a=") && MediaDirection(rawValue: String(line.dropFirst(2))) != nil
     }
