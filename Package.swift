@@ -24,6 +24,12 @@ let package = Package(
             cSettings: [.define("HAVE_INTTYPES_H")],
             linkerSettings: [.linkedLibrary("re"), .linkedLibrary("rem")]
         ),
+        // G.722 (spandsp) and Opus (libopus) for decoding wideband recordings.
+        .target(
+            name: "CCodecs",
+            path: "CCodecs",
+            linkerSettings: [.linkedLibrary("spandsp"), .linkedLibrary("opus")]
+        ),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         // Domain types and configuration shared by every other module.
         .target(
@@ -36,9 +42,18 @@ let package = Package(
         .target(
             name: "Telephony",
             dependencies: [
-                "CLibre", "CallTrackCore", "Tracking",
+                "CLibre", "CallTrackCore", "Tracking", "Recording",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            cSettings: [.define("HAVE_INTTYPES_H")]
+        ),
+        // Call recordings: RTP copies placed by timestamp into stereo WAV files, on their own queue.
+        .target(
+            name: "Recording",
+            dependencies: [
+                "CLibre", "CCodecs", "CallTrackCore",
+                .product(name: "Logging", package: "swift-log"),
             ],
             cSettings: [.define("HAVE_INTTYPES_H")]
         ),
@@ -64,7 +79,7 @@ let package = Package(
         .target(
             name: "CallTrackApp",
             dependencies: [
-                "CallTrackCore", "Tracking", "Telephony", "Storage", "HTTPAPI",
+                "CallTrackCore", "Tracking", "Telephony", "Storage", "HTTPAPI", "Recording",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -77,7 +92,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "UnitTests", dependencies: ["CallTrackCore", "Tracking", "Storage", "Telephony"]),
+        .testTarget(name: "UnitTests", dependencies: ["CallTrackCore", "Tracking", "Storage", "Telephony", "Recording", "CCodecs"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["CallTrackCore"]

@@ -3,6 +3,7 @@ import Foundation
 import HTTPAPI
 import Hummingbird
 import Logging
+import Recording
 import ServiceLifecycle
 import Storage
 import Telephony
@@ -21,23 +22,26 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
         throw StartupError("storage.database: cannot open \(config.storage.database): \(error)")
     }
     let store = try SQLiteCallRecordStore(database: database)
+    let events = CallEventBus()
+    let recorder = Recorder(root: config.storage.recordings, events: events, logger: logger)
+    try repairInterruptedRecordings(store: store, recorder: recorder, logger: logger)
     let interrupted = try store.finaliseInterruptedCalls()
     if interrupted > 0 {
         logger.warning("calls left open by an unclean stop were marked interrupted", metadata: ["calls": "\(interrupted)"])
     }
 
-    let events = CallEventBus()
     let writer = CallRecordWriter(store: store, events: events.subscribe(), logger: logger)
     let router = CallRouter(config: config, environment: environment)
     let statistics = CallStatistics()
-    let engine = try SIPEngine(config: config, router: router, events: events, statistics: statistics, logger: logger)
+    let engine = try SIPEngine(config: config, router: router, events: events, statistics: statistics,
+                               recorder: recorder, logger: logger)
 
     let tokens = (environment[config.admin.tokensEnv] ?? "").split(separator: ",")
         .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     if tokens.isEmpty {
         logger.warning("no admin tokens: set \(config.admin.tokensEnv) to use the admin API; it answers 401 until then")
     }
-    let deps = APIDependencies(calls: store, adminTokens: tokens, statistics: statistics,
+    let deps = APIDependencies(calls: store, recordingsFolder: config.storage.recordings, adminTokens: tokens, statistics: statistics,
                                activeCalls: { engine.activeCallCount })
     let listen = try HostPort.parse(config.http.listen, key: "http.listen")
     let http = Application(
@@ -53,6 +57,23 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
         ],
         gracefulShutdownSignals: [.sigterm, .sigint],
         logger: logger))
+}
+
+/// Makes the WAV files a crash left open playable and marks their calls' recordings interrupted.
+func repairInterruptedRecordings(store: SQLiteCallRecordStore, recorder: Recorder, logger: Logger) throws {
+    let open = try store.recordingsInProgress()
+    for (id, path) in open {
+        if let fixed = recorder.repairInterrupted(relativePath: path) {
+            try store.updateRecording(RecordingSummary(
+                callID: id, status: .interrupted, path: path, bytes: fixed.bytes, seconds: fixed.seconds,
+                sampleRate: fixed.sampleRate, reason: "CallTrack stopped during the call; audio up to then is kept"))
+        } else {
+            try store.updateRecording(RecordingSummary(
+                callID: id, status: .failed, path: nil, bytes: 0, seconds: 0, sampleRate: 0,
+                reason: "CallTrack stopped during the call and the file \(path) is missing or unreadable"))
+        }
+    }
+    if !open.isEmpty { logger.warning("recordings cut short by an unclean stop were repaired", metadata: ["count": "\(open.count)"]) }
 }
 
 /// A problem that stops CallTrack from starting, with a message for the admin.

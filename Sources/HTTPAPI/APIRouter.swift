@@ -6,14 +6,15 @@ import Storage
 /// Everything the HTTP API needs, passed in by the application assembly.
 public struct APIDependencies: Sendable {
     public let calls: any CallRecordStore
+    public let recordingsFolder: String
     public let adminTokens: [String]
     public let statistics: CallStatistics
     /// Live figures for /healthz and /metrics.
     public let activeCalls: @Sendable () -> Int
 
-    public init(calls: any CallRecordStore, adminTokens: [String], statistics: CallStatistics,
+    public init(calls: any CallRecordStore, recordingsFolder: String, adminTokens: [String], statistics: CallStatistics,
                 activeCalls: @escaping @Sendable () -> Int) {
-        self.calls = calls; self.adminTokens = adminTokens; self.statistics = statistics; self.activeCalls = activeCalls
+        self.calls = calls; self.recordingsFolder = recordingsFolder; self.adminTokens = adminTokens; self.statistics = statistics; self.activeCalls = activeCalls
     }
 }
 
@@ -53,5 +54,6 @@ public func buildRouter(_ deps: APIDependencies) -> Router<BasicRequestContext> 
     }
     let admin = router.group("v1").add(middleware: AdminAuthMiddleware(tokens: deps.adminTokens))
     CallController(store: deps.calls).addRoutes(to: admin)
+    RecordingController(store: deps.calls, recordingsFolder: deps.recordingsFolder).addRoutes(to: admin)
     return router
 }

@@ -34,7 +34,7 @@ public struct CallController<Context: RequestContext>: Sendable {
         let records = try store.calls(limit: limit + 1, before: before, project: project)
         let page = Array(records.prefix(limit))
         let next = records.count > limit ? page.last?.id.rawValue : nil
-        return try JSONResponse.make(CallPage(calls: page.map(CallJSON.init), nextCursor: next))
+        return try JSONResponse.make(CallPage(calls: page.map { CallJSON($0) }, nextCursor: next))
     }
 
     @Sendable func show(_ request: Request, context: Context) async throws -> Response {
@@ -42,7 +42,7 @@ public struct CallController<Context: RequestContext>: Sendable {
             throw APIError.notFound("no call with this id")
         }
         guard let record = try store.call(id: id) else { throw APIError.notFound("no call with this id") }
-        return try JSONResponse.make(CallJSON(record))
+        return try JSONResponse.make(CallJSON(record, dtmf: try store.dtmf(callID: id)))
     }
 }
 
@@ -86,16 +86,44 @@ struct CallJSON: Encodable {
     let talkSeconds: Double?
     let media: Media
     let interrupted: Bool
+    let recording: RecordingJSON?
+    /// Only in the single-call view.
+    let dtmf: [DTMFJSON]?
+
+    struct RecordingJSON: Encodable {
+        let status: String
+        let reason: String?
+        let durationSeconds: Double?
+        let bytes: Int?
+        let sampleRate: Int?
+        let url: String?
+        enum CodingKeys: String, CodingKey {
+            case status, reason, durationSeconds = "duration_seconds", bytes, sampleRate = "sample_rate", url
+        }
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(status, forKey: .status); try c.encode(reason, forKey: .reason)
+            try c.encode(durationSeconds, forKey: .durationSeconds); try c.encode(bytes, forKey: .bytes)
+            try c.encode(sampleRate, forKey: .sampleRate); try c.encode(url, forKey: .url)
+        }
+    }
+
+    struct DTMFJSON: Encodable {
+        let side: String
+        let digit: String
+        let atSeconds: Double
+        enum CodingKeys: String, CodingKey { case side, digit, atSeconds = "at_seconds" }
+    }
 
     enum CodingKeys: String, CodingKey {
         case id, project, trunk, did, didDialled = "did_dialled", caller, callerName = "caller_name"
         case forwardTo = "forward_to", sipCallID = "sip_call_id", status, missedReason = "missed_reason"
         case sipCode = "sip_code", hangupBy = "hangup_by", endReason = "end_reason", startedAt = "started_at"
         case ringingAt = "ringing_at", answeredAt = "answered_at", endedAt = "ended_at"
-        case ringSeconds = "ring_seconds", talkSeconds = "talk_seconds", media, interrupted
+        case ringSeconds = "ring_seconds", talkSeconds = "talk_seconds", media, interrupted, recording, dtmf
     }
 
-    init(_ r: CallRecord) {
+    init(_ r: CallRecord, dtmf: [DTMFEvent]? = nil) {
         id = r.id.rawValue; project = r.projectKey; trunk = r.trunk; did = r.did; didDialled = r.didDialled
         caller = r.caller; callerName = r.callerName; forwardTo = r.forwardTo; sipCallID = r.sipCallID
         status = r.status.rawValue; missedReason = r.missedReason?.rawValue; sipCode = r.sipCode
@@ -105,6 +133,13 @@ struct CallJSON: Encodable {
         ringSeconds = r.ringSeconds.map(Self.round); talkSeconds = r.talkSeconds.map(Self.round)
         media = Media(callerToCallee: r.callerToCallee, calleeToCaller: r.calleeToCaller)
         interrupted = r.interrupted
+        recording = r.recording.map { info in
+            let playable = [.recorded, .interrupted, .failed].contains(info.status) && info.path != nil
+            return RecordingJSON(status: info.status.rawValue, reason: info.reason,
+                                 durationSeconds: info.seconds.map(Self.round), bytes: info.bytes, sampleRate: info.sampleRate,
+                                 url: playable ? "/v1/calls/\(r.id.rawValue)/recording" : nil)
+        }
+        self.dtmf = dtmf?.map { DTMFJSON(side: $0.side, digit: $0.digit, atSeconds: Self.round($0.atSeconds)) }
     }
 
     static func round(_ v: Double) -> Double { (v * 1000).rounded() / 1000 }
@@ -125,6 +160,8 @@ struct CallJSON: Encodable {
         try c.encode(answeredAt, forKey: .answeredAt); try c.encode(endedAt, forKey: .endedAt)
         try c.encode(ringSeconds, forKey: .ringSeconds); try c.encode(talkSeconds, forKey: .talkSeconds)
         try c.encode(media, forKey: .media); try c.encode(interrupted, forKey: .interrupted)
+        try c.encode(recording, forKey: .recording)
+        if let dtmf { try c.encode(dtmf, forKey: .dtmf) }
     }
 }
 

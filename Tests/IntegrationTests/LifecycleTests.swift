@@ -162,12 +162,13 @@ struct CrashRecoveryTests {
         try await Task.sleep(for: .milliseconds(200))
         let caller = try SIPp("caller", scenario: Scenario.callerWaitsForBye, localPort: p.caller, mediaPort: p.callerMedia,
                               target: "127.0.0.1:\(p.sip)", service: "84990000001", timeoutSeconds: 6)
-        // Wait until the answer is stored, then kill without warning.
+        // Wait until the answer is stored and some audio is on disk, then kill without warning.
         let deadline = ContinuousClock.now + .seconds(5)
         while ContinuousClock.now < deadline {
             if let call = try await server.calls().first, call["answered_at"] is String { break }
             try await Task.sleep(for: .milliseconds(100))
         }
+        try await Task.sleep(for: .milliseconds(1500))
         try await server.stop(signal: SIGKILL)
         caller.stop()
         callee.stop()
@@ -177,6 +178,15 @@ struct CrashRecoveryTests {
         #expect(call["status"] as? String == "answered")
         #expect(call["end_reason"] as? String == "interrupted")
         #expect(call["ended_at"] is String)
+        // The recording plays: a valid header whose length matches the data, with the audio up to the kill.
+        let recording = try #require(call["recording"] as? [String: Any])
+        #expect(recording["status"] as? String == "interrupted")
+        let url = try #require(recording["url"] as? String)
+        let file = try await server.get(url)
+        let wav = try Audio.parseWAV(file.body)
+        #expect(wav.declaredDataBytes == wav.fileBytes - 44)
+        #expect(wav.declaredDataBytes % 4 == 0)
+        #expect(wav.seconds > 0.2, "only \(wav.seconds) s survived")
         try await server.stop()
     }
 }

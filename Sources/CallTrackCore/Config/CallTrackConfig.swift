@@ -9,16 +9,17 @@ public struct CallTrackConfig: Codable, Sendable, Equatable {
     public var storage: StorageConfig
     public var admin: AdminConfig
     public var numbering: NumberingConfig
+    public var recording: RecordingConfig
     public var trunks: [TrunkConfig]
     public var projects: [ProjectConfig]
 
     public init(
         sip: SIPConfig = .init(), http: HTTPConfig = .init(), storage: StorageConfig = .init(),
-        admin: AdminConfig = .init(), numbering: NumberingConfig = .init(),
+        admin: AdminConfig = .init(), numbering: NumberingConfig = .init(), recording: RecordingConfig = .init(),
         trunks: [TrunkConfig] = [], projects: [ProjectConfig] = []
     ) {
         self.sip = sip; self.http = http; self.storage = storage; self.admin = admin
-        self.numbering = numbering; self.trunks = trunks; self.projects = projects
+        self.numbering = numbering; self.recording = recording; self.trunks = trunks; self.projects = projects
     }
 
     public init(from decoder: Decoder) throws {
@@ -28,6 +29,7 @@ public struct CallTrackConfig: Codable, Sendable, Equatable {
         storage = try c.decodeIfPresent(StorageConfig.self, forKey: .storage) ?? .init()
         admin = try c.decodeIfPresent(AdminConfig.self, forKey: .admin) ?? .init()
         numbering = try c.decodeIfPresent(NumberingConfig.self, forKey: .numbering) ?? .init()
+        recording = try c.decodeIfPresent(RecordingConfig.self, forKey: .recording) ?? .init()
         trunks = try c.decodeIfPresent([TrunkConfig].self, forKey: .trunks) ?? []
         projects = try c.decodeIfPresent([ProjectConfig].self, forKey: .projects) ?? []
     }
@@ -130,6 +132,24 @@ public struct NumberingConfig: Codable, Sendable, Equatable {
         countryCode = try c.decodeIfPresent(String.self, forKey: .countryCode) ?? d.countryCode
         trunkPrefix = try c.decodeIfPresent(String.self, forKey: .trunkPrefix) ?? d.trunkPrefix
         nationalNumberLength = try c.decodeIfPresent(Int.self, forKey: .nationalNumberLength) ?? d.nationalNumberLength
+    }
+}
+
+/// Recording policy for every project with `record: true`.
+public struct RecordingConfig: Codable, Sendable, Equatable {
+    /// Recordings of calls that ended longer ago than this are deleted; 0 keeps them forever.
+    public var retentionDays: Int
+    /// How often the retention sweeper looks for old recordings.
+    public var sweepIntervalSeconds: Int
+    public init(retentionDays: Int = 0, sweepIntervalSeconds: Int = 3600) {
+        self.retentionDays = retentionDays; self.sweepIntervalSeconds = sweepIntervalSeconds
+    }
+    enum CodingKeys: String, CodingKey { case retentionDays = "retention_days", sweepIntervalSeconds = "sweep_interval_seconds" }
+    public init(from decoder: Decoder) throws {
+        let d = RecordingConfig()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        retentionDays = try c.decodeIfPresent(Int.self, forKey: .retentionDays) ?? d.retentionDays
+        sweepIntervalSeconds = try c.decodeIfPresent(Int.self, forKey: .sweepIntervalSeconds) ?? d.sweepIntervalSeconds
     }
 }
 

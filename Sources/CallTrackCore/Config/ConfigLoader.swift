@@ -105,6 +105,7 @@ indirect enum ConfigSchema: Sendable {
         "storage": .map(["database": .scalar, "recordings": .scalar]),
         "admin": .map(["tokens_env": .scalar]),
         "numbering": .map(["country_code": .scalar, "trunk_prefix": .scalar, "national_number_length": .scalar]),
+        "recording": .map(["retention_days": .scalar, "sweep_interval_seconds": .scalar]),
         "trunks": .list(.map([
             "name": .scalar, "allow": .list(.scalar), "proxy": .scalar, "username": .scalar,
             "password_env": .scalar, "register": .scalar,

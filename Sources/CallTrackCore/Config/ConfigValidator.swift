@@ -22,6 +22,12 @@ struct ConfigValidator {
         if !(4...14).contains(n.nationalNumberLength) {
             throw ConfigError(key: "numbering.national_number_length", "must be between 4 and 14")
         }
+        if config.recording.retentionDays < 0 {
+            throw ConfigError(key: "recording.retention_days", "must be 0 (keep forever) or more days")
+        }
+        if config.recording.sweepIntervalSeconds < 1 {
+            throw ConfigError(key: "recording.sweep_interval_seconds", "must be at least 1")
+        }
         try validateTrunks()
         try validateProjects()
     }

@@ -9,12 +9,17 @@ public enum CallEvent: Sendable, Equatable {
     case ringing(callID: CallID, at: Date)
     case answered(callID: CallID, at: Date)
     case ended(CallEnd)
+    /// The recording changed state: started (status `recording`), finished, failed, disabled.
+    case recording(RecordingSummary)
+    case dtmf(DTMFEvent)
 
     public var callID: CallID {
         switch self {
         case .started(let s): s.id
         case .ringing(let id, _), .answered(let id, _): id
         case .ended(let e): e.id
+        case .recording(let r): r.callID
+        case .dtmf(let d): d.callID
         }
     }
 }
@@ -74,5 +79,50 @@ public struct CallEnd: Sendable, Equatable {
         self.id = id; self.endedAt = endedAt; self.status = status; self.missedReason = missedReason
         self.sipCode = sipCode; self.hangupBy = hangupBy; self.endReason = endReason
         self.callerToCallee = callerToCallee; self.calleeToCaller = calleeToCaller
+    }
+}
+
+/// A DTMF key the caller or the business pressed (RFC 4733 telephone-event).
+public struct DTMFEvent: Sendable, Equatable {
+    public var callID: CallID
+    public var side: String
+    public var digit: String
+    /// Seconds since the answer.
+    public var atSeconds: Double
+
+    public init(callID: CallID, side: String, digit: String, atSeconds: Double) {
+        self.callID = callID; self.side = side; self.digit = digit; self.atSeconds = atSeconds
+    }
+}
+
+/// What became of a call's recording.
+public enum RecordingStatus: String, Sendable, Codable {
+    /// Being written (a crash leaves this, and the next start makes it `interrupted`).
+    case recording
+    case recorded
+    /// Cut short by a crash; the file holds the audio up to it.
+    case interrupted
+    /// Could not be made: `reason` says why (undecodable codec, disk full, read-only folder…).
+    case failed
+    /// The project has `record: false`.
+    case disabled
+    /// Removed by `recording.retention_days`.
+    case deleted
+}
+
+/// A finished recording's file, relative to `storage.recordings`.
+public struct RecordingSummary: Sendable, Equatable {
+    public var callID: CallID
+    public var status: RecordingStatus
+    public var path: String?
+    public var bytes: Int
+    public var seconds: Double
+    public var sampleRate: Int
+    public var reason: String?
+
+    public init(callID: CallID, status: RecordingStatus, path: String?, bytes: Int, seconds: Double, sampleRate: Int,
+                reason: String?) {
+        self.callID = callID; self.status = status; self.path = path; self.bytes = bytes; self.seconds = seconds
+        self.sampleRate = sampleRate; self.reason = reason
     }
 }

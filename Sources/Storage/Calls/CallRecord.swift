@@ -25,6 +25,8 @@ public struct CallRecord: Sendable, Equatable {
     public var calleeToCaller: MediaCounters
     /// CallTrack stopped (crash or kill) while the call was up; the times are as last known.
     public var interrupted: Bool
+    /// What became of the recording; nil for calls never answered.
+    public var recording: RecordingInfo?
 
     /// Seconds from the start until the callee answered, or until the end of a missed call.
     public var ringSeconds: Double? {
@@ -39,9 +41,21 @@ public struct CallRecord: Sendable, Equatable {
     }
 }
 
+/// A call's recording as stored: the file is relative to `storage.recordings`.
+public struct RecordingInfo: Sendable, Equatable {
+    public var status: RecordingStatus
+    public var path: String?
+    public var reason: String?
+    public var bytes: Int?
+    public var seconds: Double?
+    public var sampleRate: Int?
+}
+
 /// Reads call records; a protocol so that another database can stand behind the HTTP API.
 public protocol CallRecordStore: Sendable {
     /// Newest first; `before` continues a previous page.
     func calls(limit: Int, before: CallID?, project: String?) throws -> [CallRecord]
     func call(id: CallID) throws -> CallRecord?
+    /// The DTMF keys pressed during a call, in order.
+    func dtmf(callID: CallID) throws -> [DTMFEvent]
 }

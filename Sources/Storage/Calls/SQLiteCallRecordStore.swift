@@ -14,7 +14,8 @@ public final class SQLiteCallRecordStore: CallRecordStore {
     private static let columns = """
         id, project, trunk, did_dialled, did, caller, caller_name, forward_to, sip_call_id, started_at, ringing_at,
         answered_at, ended_at, status, missed_reason, sip_code, hangup_by, end_reason, caller_packets, caller_bytes,
-        callee_packets, callee_bytes, interrupted
+        callee_packets, callee_bytes, interrupted, recording_status, recording_path, recording_reason,
+        recording_bytes, recording_seconds, recording_sample_rate
         """
 
     public func calls(limit: Int, before: CallID?, project: String?) throws -> [CallRecord] {
@@ -56,9 +57,46 @@ public final class SQLiteCallRecordStore: CallRecordStore {
                         """, [e.endedAt.timeIntervalSince1970, e.status.rawValue, e.missedReason?.rawValue, e.sipCode,
                               e.hangupBy.rawValue, e.endReason, e.callerToCallee.packets, e.callerToCallee.bytes,
                               e.calleeToCaller.packets, e.calleeToCaller.bytes, e.id.rawValue])
+                case .recording(let r):
+                    tx.execute("""
+                        UPDATE calls SET recording_status = ?, recording_path = COALESCE(?, recording_path),
+                            recording_reason = ?, recording_bytes = ?, recording_seconds = ?, recording_sample_rate = ?
+                        WHERE id = ?
+                        """, [r.status.rawValue, r.path, r.reason, r.bytes, r.seconds, r.sampleRate, r.callID.rawValue])
+                case .dtmf(let d):
+                    tx.execute("INSERT INTO call_dtmf (call_id, side, digit, at_seconds) VALUES (?, ?, ?, ?)",
+                               [d.callID.rawValue, d.side, d.digit, d.atSeconds])
                 }
             }
         }
+    }
+
+    public func dtmf(callID: CallID) throws -> [DTMFEvent] {
+        try db.query("SELECT side, digit, at_seconds FROM call_dtmf WHERE call_id = ? ORDER BY at_seconds, rowid",
+                     [callID.rawValue]).map {
+            DTMFEvent(callID: callID, side: $0[0].string ?? "", digit: $0[1].string ?? "", atSeconds: $0[2].double ?? 0)
+        }
+    }
+
+    /// Recordings still marked as being written: what a crash left behind.
+    public func recordingsInProgress() throws -> [(CallID, String)] {
+        try db.query("SELECT id, recording_path FROM calls WHERE recording_status = 'recording' AND recording_path IS NOT NULL")
+            .compactMap { row in row[0].string.flatMap(CallID.init).flatMap { id in row[1].string.map { (id, $0) } } }
+    }
+
+    /// Recorded files of calls that ended before `date`, for the retention sweeper.
+    public func recordings(endedBefore date: Date, limit: Int) throws -> [(CallID, String)] {
+        try db.query("""
+            SELECT id, recording_path FROM calls
+            WHERE recording_status IN ('recorded', 'interrupted', 'failed') AND recording_path IS NOT NULL AND ended_at < ?
+            ORDER BY ended_at LIMIT ?
+            """, [date.timeIntervalSince1970, limit])
+            .compactMap { row in row[0].string.flatMap(CallID.init).flatMap { id in row[1].string.map { (id, $0) } } }
+    }
+
+    /// Stores a recording's state directly (crash repair and retention run outside the event stream).
+    public func updateRecording(_ r: RecordingSummary) throws {
+        try apply([.recording(r)])
     }
 
     /// Finalises calls that were up when CallTrack last stopped without ending them (crash, kill -9).
@@ -78,7 +116,7 @@ public final class SQLiteCallRecordStore: CallRecordStore {
     }
 
     private static func record(_ row: [SQLValue]) -> CallRecord? {
-        guard row.count == 23, let idText = row[0].string, let id = CallID(idText) else { return nil }
+        guard row.count == 29, let idText = row[0].string, let id = CallID(idText) else { return nil }
         func date(_ v: SQLValue) -> Date? { v.double.map(Date.init(timeIntervalSince1970:)) }
         return CallRecord(
             id: id, projectKey: row[1].string ?? "", trunk: row[2].string ?? "", didDialled: row[3].string ?? "",
@@ -90,6 +128,10 @@ public final class SQLiteCallRecordStore: CallRecordStore {
             hangupBy: row[16].string.flatMap(HangupParty.init), endReason: row[17].string,
             callerToCallee: MediaCounters(packets: row[18].int ?? 0, bytes: row[19].int ?? 0),
             calleeToCaller: MediaCounters(packets: row[20].int ?? 0, bytes: row[21].int ?? 0),
-            interrupted: (row[22].int ?? 0) != 0)
+            interrupted: (row[22].int ?? 0) != 0,
+            recording: row[23].string.flatMap(RecordingStatus.init).map {
+                RecordingInfo(status: $0, path: row[24].string, reason: row[25].string, bytes: row[26].int,
+                              seconds: row[27].double, sampleRate: row[28].int)
+            })
     }
 }

@@ -31,6 +31,23 @@ enum Migrations {
         CREATE INDEX calls_project ON calls(project, id);
         CREATE INDEX calls_status ON calls(status);
         """,
+        // 2: recordings and DTMF.
+        """
+        ALTER TABLE calls ADD COLUMN recording_status TEXT;
+        ALTER TABLE calls ADD COLUMN recording_path TEXT;
+        ALTER TABLE calls ADD COLUMN recording_reason TEXT;
+        ALTER TABLE calls ADD COLUMN recording_bytes INTEGER;
+        ALTER TABLE calls ADD COLUMN recording_seconds REAL;
+        ALTER TABLE calls ADD COLUMN recording_sample_rate INTEGER;
+        CREATE INDEX calls_recording ON calls(recording_status, ended_at);
+        CREATE TABLE call_dtmf (
+            call_id TEXT NOT NULL REFERENCES calls(id) ON DELETE CASCADE,
+            side TEXT NOT NULL,
+            digit TEXT NOT NULL,
+            at_seconds REAL NOT NULL
+        );
+        CREATE INDEX call_dtmf_call ON call_dtmf(call_id);
+        """,
     ]
 
     static func migrate(_ db: Database) throws {

@@ -1,6 +1,7 @@
 import CLibre
 import CallTrackCore
 import Foundation
+import Recording
 import Tracking
 
 /// One tracked call: the caller's inbound leg bridged to the callee's outbound leg.
@@ -230,7 +231,9 @@ final class Call {
         state = .answered
         answeredAt = nowMilliseconds()
         relay.touch()
-        board.events.publish(.answered(callID: id, at: Date()))
+        let now = Date()
+        board.events.publish(.answered(callID: id, at: now))
+        startRecording(at: now)
     }
 
     fileprivate func info(from leg: Leg, _ msg: UnsafePointer<sip_msg>) {
@@ -260,6 +263,27 @@ final class Call {
                    code: Int(failure.callerCode))
         }
     }
+
+    // MARK: Recording
+
+    private func startRecording(at date: Date) {
+        guard let recorder = board.recorder else { return }
+        guard target.record else {
+            recorder.disabled(callID: id)
+            return
+        }
+        let callerSDP = caller.lastReceived?.text ?? "", calleeSDP = callee.lastReceived?.text ?? ""
+        recorder.begin(callID: id, answeredAt: date, callerSDP: callerSDP, calleeSDP: calleeSDP)
+        relay.tap = RecordingTap(callID: id, answeredAt: answeredAt)
+    }
+
+    /// Hands collected packets to the recorder; called by the board's timer.
+    func flushRecording(now: UInt64) {
+        guard let tap = relay.tap, let recorder = board.recorder, !tap.pending.isEmpty else { return }
+        tap.flush(to: recorder, now: now)
+    }
+
+    var isRecording: Bool { relay.tap != nil }
 
     // MARK: Ending
 
@@ -301,6 +325,12 @@ final class Call {
         guard state != .ended else { return }
         state = .ended
         ringTimer.cancel()
+        if let tap = relay.tap, let recorder = board.recorder {
+            let now = nowMilliseconds()
+            tap.flush(to: recorder, now: now)
+            recorder.end(callID: id, talkMilliseconds: Int(now &- answeredAt))
+            relay.tap = nil
+        }
         board.logger.debug("call ended", metadata: [
             "call": "\(id)", "status": "\(status.rawValue)", "reason": "\(endReason)", "code": "\(code)",
         ])

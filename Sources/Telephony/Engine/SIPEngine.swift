@@ -2,6 +2,7 @@ import CLibre
 import CallTrackCore
 import Foundation
 import Logging
+import Recording
 import ServiceLifecycle
 import Synchronization
 import Tracking
@@ -17,8 +18,12 @@ public final class SIPEngine: Service {
     private let drainSeconds: Int
     private let logger: Logger
 
+    private let recorder: Recorder?
+
+    /// `recorder` nil records nothing (no project records, say).
     public init(config: CallTrackConfig, router: CallRouter, events: CallEventBus, statistics: CallStatistics,
-                logger: Logger) throws {
+                recorder: Recorder?, logger: Logger) throws {
+        self.recorder = recorder
         let listen = try config.sip.listen.enumerated().map { i, entry in
             try SIPListenAddress.parse(entry, key: "sip.listen[\(i)]")
         }
@@ -36,7 +41,8 @@ public final class SIPEngine: Service {
             listen: listen, advertisedAddress: advertised, rtpBindAddress: bound,
             rtpPorts: config.sip.rtpPorts, rtpTimeoutSeconds: config.sip.rtpTimeoutSeconds,
             userAgent: config.sip.userAgent, contactUser: contact)
-        board = SwitchBoard(settings: settings, router: router, events: events, statistics: statistics, logger: logger)
+        board = SwitchBoard(settings: settings, router: router, events: events, statistics: statistics,
+                            recorder: recorder, logger: logger)
         self.events = events
         self.drainSeconds = config.sip.drainSeconds
         self.logger = logger
@@ -78,6 +84,8 @@ public final class SIPEngine: Service {
         loop.submit { board.close() }
         try? await Task.sleep(for: .milliseconds(100))
         await loop.stop()
+        // The last recordings are finalised on the recorder's queue: wait for them before ending the stream.
+        await recorder?.waitUntilIdle()
         events.finish()
     }
 

@@ -2,6 +2,7 @@ import CLibre
 import CallTrackCore
 import Foundation
 import Logging
+import Recording
 import Synchronization
 import Tracking
 
@@ -29,6 +30,7 @@ final class SwitchBoard: @unchecked Sendable {
     /// Read from other threads (drain on shutdown); written only here.
     let activeCallCount = Atomic<Int>(0)
     let statistics: CallStatistics
+    let recorder: Recorder?
 
     private(set) var sip: OpaquePointer?
     private(set) var sessionSocket: OpaquePointer?
@@ -41,10 +43,13 @@ final class SwitchBoard: @unchecked Sendable {
     private var draining = false
     private let sweepTimer = LibreTimer()
     private let releaseTimer = LibreTimer()
+    private let recordingTimer = LibreTimer()
     private var pendingRelease: [() -> Void] = []
 
-    init(settings: Settings, router: CallRouter, events: CallEventBus, statistics: CallStatistics, logger: Logger) {
+    init(settings: Settings, router: CallRouter, events: CallEventBus, statistics: CallStatistics, recorder: Recorder?,
+         logger: Logger) {
         self.statistics = statistics
+        self.recorder = recorder
         self.settings = settings
         self.router = router
         self.events = events
@@ -101,6 +106,7 @@ final class SwitchBoard: @unchecked Sendable {
 
         registerTrunks()
         scheduleSweep()
+        scheduleRecordingFlush()
         logger.info("SIP listening", metadata: [
             "listen": "\(settings.listen.map { "\($0.transport.rawValue):\($0.address.host):\($0.address.port)" })",
             "rtp_ports": "\(settings.rtpPorts.min)-\(settings.rtpPorts.max)",
@@ -198,6 +204,16 @@ final class SwitchBoard: @unchecked Sendable {
         }
     }
 
+    /// Every 250 ms the packets copied for recording go to the recorder's queue in one batch per call.
+    private func scheduleRecordingFlush() {
+        guard recorder != nil else { return }
+        recordingTimer.start(milliseconds: 250) { [self] in
+            let now = nowMilliseconds()
+            for call in calls.values where call.isRecording { call.flushRecording(now: now) }
+            scheduleRecordingFlush()
+        }
+    }
+
     // MARK: Shutdown
 
     func startDraining() {
@@ -211,6 +227,7 @@ final class SwitchBoard: @unchecked Sendable {
 
     func close() {
         sweepTimer.cancel()
+        recordingTimer.cancel()
         for r in registrations { _ = mem_deref(UnsafeMutableRawPointer(r)) }
         registrations.removeAll()
         if let s = sessionSocket { sipsess_close_all(s) }

@@ -1,5 +1,6 @@
 import CLibre
 import CallTrackCore
+import Recording
 
 /// Which side of a bridged call: the caller (inbound leg) or the callee (outbound leg).
 enum LegSide { case caller, callee }
@@ -33,6 +34,8 @@ final class MediaRelay {
     /// libre milliseconds of the last RTP packet from either side.
     private(set) var lastMediaAt: UInt64
     private let portPool: RTPPortPool
+    /// Copies of the RTP packets for the recorder, while the call is recorded.
+    var tap: RecordingTap?
 
     /// Binds four sockets on `bindAddress`; nil when no ports are left or none can be bound.
     init?(bindAddress: String, portPool: RTPPortPool) {
@@ -125,7 +128,12 @@ final class MediaRelay {
         }
         let size = mbuf_get_left(packet)
         if !socket.isRTCP {
-            lastMediaAt = nowMilliseconds()
+            let now = nowMilliseconds()
+            lastMediaAt = now
+            if let tap, let start = mbuf_buf(packet) {
+                tap.append(side: socket.side == .caller ? .caller : .callee,
+                           bytes: Array(UnsafeBufferPointer(start: start, count: size)), at: now)
+            }
         }
         let outIndex = (socket.side == .caller ? 2 : 0) + (socket.isRTCP ? 1 : 0)
         guard outIndex < sockets.count else { return }
@@ -138,5 +146,31 @@ final class MediaRelay {
                 calleeToCaller.packets += 1; calleeToCaller.bytes += size
             }
         }
+    }
+}
+
+/// The loop-side half of a recording: collects packet copies until the next hand-over to the recorder.
+final class RecordingTap {
+    let callID: CallID
+    /// libre milliseconds at the answer: the recording's time zero.
+    let answeredAt: UInt64
+    private(set) var pending: [TappedPacket] = []
+
+    init(callID: CallID, answeredAt: UInt64) {
+        self.callID = callID
+        self.answeredAt = answeredAt
+        pending.reserveCapacity(64)
+    }
+
+    func append(side: RecordingSide, bytes: [UInt8], at now: UInt64) {
+        pending.append(TappedPacket(side: side, bytes: bytes, arrivalMilliseconds: Int(now &- answeredAt)))
+    }
+
+    /// Hands the collected packets to the recorder (which writes on its own queue).
+    func flush(to recorder: Recorder, now: UInt64) {
+        let batch = pending
+        pending = []
+        pending.reserveCapacity(batch.count)
+        recorder.ingest(callID: callID, packets: batch, nowMilliseconds: Int(now &- answeredAt))
     }
 }

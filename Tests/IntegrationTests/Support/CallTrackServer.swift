@@ -22,6 +22,9 @@ final class CallTrackServer: @unchecked Sendable {
         var trunkUsername: String?
         var trunkPassword: String?
         var register = false
+        var record = true
+        /// Where recordings go; defaults to a folder in the test's directory.
+        var recordingsPath: String?
         /// Where the trunk's REGISTER (and route) goes; defaults to the callee.
         var proxyPort: Int?
     }
@@ -44,7 +47,7 @@ final class CallTrackServer: @unchecked Sendable {
               listen: 127.0.0.1:\(ports.http)
             storage:
               database: \(directory.path)/calltrack.sqlite
-              recordings: \(directory.path)/recordings
+              recordings: \(options.recordingsPath ?? directory.path + "/recordings")
             admin:
               tokens_env: CALLTRACK_TEST_TOKENS
             trunks:
@@ -58,6 +61,7 @@ final class CallTrackServer: @unchecked Sendable {
                 forward_to: sip:+74951234567@127.0.0.1:\(ports.callee)
                 trunk: carrier
                 ring_timeout_seconds: \(options.ringTimeoutSeconds)
+                record: \(options.record)
                 pools:
                   - name: main
                     numbers: ["+74990000001", "+74990000002"]
@@ -121,9 +125,10 @@ final class CallTrackServer: @unchecked Sendable {
 
     struct HTTPResult { let status: Int; let body: Data; let headers: [String: String] }
 
-    func get(_ path: String, token: String? = CallTrackServer.adminToken) async throws -> HTTPResult {
+    func get(_ path: String, token: String? = CallTrackServer.adminToken, headers: [String: String] = [:]) async throws -> HTTPResult {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(ports.http)\(path)")!)
         request.timeoutInterval = 5
+        for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
         if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         let (data, response) = try await URLSession.shared.data(for: request)
         let http = response as! HTTPURLResponse

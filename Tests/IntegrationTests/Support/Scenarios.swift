@@ -96,9 +96,11 @@ enum Scenario {
         """
     }
 
-    static let playAudio = """
-        <nop><action><exec play_pcap_audio="\(SIPp.audioPcap)"/></action></nop>
-        """
+    static let playAudio = playAudio(SIPp.audioPcap)
+
+    static func playAudio(_ pcap: String) -> String {
+        "<nop><action><exec play_pcap_audio=\"\(pcap)\"/></action></nop>"
+    }
 
     /// 200 OK to an in-dialog request (re-INVITE, INFO, BYE), with an SDP body when given.
     static func okInDialog(sdpBody: String? = nil) -> String {
@@ -125,16 +127,20 @@ enum Scenario {
         """
 
     /// Caller: answered call with audio; the caller hangs up after the -d pause.
-    static let callerHangsUp = document("caller hangs up", """
-        \(invite())
-        \(provisional)
-        <recv response="200" rrs="true"/>
-        \(ack())
-        \(playAudio)
-        <pause/>
-        \(inDialog("BYE", cseq: 2))
-        <recv response="200"/>
-        """)
+    static let callerHangsUp = callerHangsUp(pcap: SIPp.audioPcap)
+
+    static func callerHangsUp(pcap: String) -> String {
+        document("caller hangs up", """
+            \(invite())
+            \(provisional)
+            <recv response="200" rrs="true"/>
+            \(ack())
+            \(playAudio(pcap))
+            <pause/>
+            \(inDialog("BYE", cseq: 2))
+            <recv response="200"/>
+            """)
+    }
 
     /// Caller: answered call with audio; waits for the callee's BYE.
     static let callerWaitsForBye = callerWaitsForBye(audio: true)
@@ -313,14 +319,15 @@ enum Scenario {
     }
 
     /// Callee: rings, answers with audio, waits for BYE.
-    static func calleeAnswers(ringMilliseconds: Int = 500, audio: Bool = true, sdpBody: String = sdp()) -> String {
+    static func calleeAnswers(ringMilliseconds: Int = 500, audio: Bool = true, sdpBody: String = sdp(),
+                              pcap: String = SIPp.audioPcap) -> String {
         document("callee answers", """
             \(calleeRecvInvite())
             \(response(180, "Ringing"))
             <pause milliseconds="\(ringMilliseconds)"/>
             \(response(200, "OK", sdpBody: sdpBody))
             <recv request="ACK" crlf="true"/>
-            \(audio ? playAudio : "")
+            \(audio ? playAudio(pcap) : "")
             \(answerBye)
             """)
     }

@@ -1,0 +1,76 @@
+#include <stdlib.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <inttypes.h>
+#include <spandsp/telephony.h>
+#include <spandsp/g722.h>
+#include <opus/opus.h>
+#include "CCodecs.h"
+
+struct ct_g722_decoder *ct_g722_decoder_new(void)
+{
+	return (struct ct_g722_decoder *)g722_decode_init(NULL, 64000, 0);
+}
+
+void ct_g722_decoder_free(struct ct_g722_decoder *dec)
+{
+	if (dec)
+		g722_decode_free((g722_decode_state_t *)dec);
+}
+
+int ct_g722_decode(struct ct_g722_decoder *dec, int16_t *out, const uint8_t *in, int len)
+{
+	return g722_decode((g722_decode_state_t *)dec, out, in, len);
+}
+
+struct ct_g722_encoder *ct_g722_encoder_new(void)
+{
+	return (struct ct_g722_encoder *)g722_encode_init(NULL, 64000, 0);
+}
+
+void ct_g722_encoder_free(struct ct_g722_encoder *enc)
+{
+	if (enc)
+		g722_encode_free((g722_encode_state_t *)enc);
+}
+
+int ct_g722_encode(struct ct_g722_encoder *enc, uint8_t *out, const int16_t *in, int len)
+{
+	return g722_encode((g722_encode_state_t *)enc, out, in, len);
+}
+
+struct ct_opus_decoder *ct_opus_decoder_new(int32_t rate)
+{
+	int err = 0;
+	OpusDecoder *dec = opus_decoder_create(rate, 1, &err);
+	return err == OPUS_OK ? (struct ct_opus_decoder *)dec : NULL;
+}
+
+void ct_opus_decoder_free(struct ct_opus_decoder *dec)
+{
+	if (dec)
+		opus_decoder_destroy((OpusDecoder *)dec);
+}
+
+int ct_opus_decode(struct ct_opus_decoder *dec, const uint8_t *in, int32_t len, int16_t *out, int max)
+{
+	return opus_decode((OpusDecoder *)dec, in, len, out, max, 0);
+}
+
+struct ct_opus_encoder *ct_opus_encoder_new(int32_t rate)
+{
+	int err = 0;
+	OpusEncoder *enc = opus_encoder_create(rate, 1, OPUS_APPLICATION_VOIP, &err);
+	return err == OPUS_OK ? (struct ct_opus_encoder *)enc : NULL;
+}
+
+void ct_opus_encoder_free(struct ct_opus_encoder *enc)
+{
+	if (enc)
+		opus_encoder_destroy((OpusEncoder *)enc);
+}
+
+int ct_opus_encode(struct ct_opus_encoder *enc, const int16_t *in, int frame, uint8_t *out, int32_t max)
+{
+	return opus_encode((OpusEncoder *)enc, in, frame, out, max);
+}

@@ -1,0 +1,94 @@
+import CLibre
+
+/// An RTP payload format as negotiated in SDP, and how the recorder turns it into samples.
+public enum AudioCodec: Equatable, Sendable {
+    case pcmu, pcma, g722, opus, telephoneEvent, comfortNoise
+    case other(String)
+
+    /// Reads an `a=rtpmap` encoding name.
+    init(encodingName: String) {
+        switch encodingName.lowercased() {
+        case "pcmu": self = .pcmu
+        case "pcma": self = .pcma
+        case "g722": self = .g722
+        case "opus": self = .opus
+        case "telephone-event": self = .telephoneEvent
+        case "cn": self = .comfortNoise
+        default: self = .other(encodingName)
+        }
+    }
+
+    /// Static payload types (RFC 3551) that need no rtpmap.
+    static func staticType(_ pt: UInt8) -> AudioCodec? {
+        switch pt {
+        case 0: .pcmu
+        case 8: .pcma
+        case 9: .g722
+        case 13: .comfortNoise
+        default: nil
+        }
+    }
+
+    /// Sample rate the decoded audio has.
+    var sampleRate: Int {
+        switch self {
+        case .g722, .opus: 16000
+        default: 8000
+        }
+    }
+
+    /// The RTP timestamp clock (G.722 keeps 8 kHz for historical reasons, Opus always 48 kHz).
+    var rtpClockRate: Int {
+        switch self {
+        case .opus: 48000
+        default: 8000
+        }
+    }
+
+    public var name: String {
+        switch self {
+        case .pcmu: "PCMU"
+        case .pcma: "PCMA"
+        case .g722: "G722"
+        case .opus: "opus"
+        case .telephoneEvent: "telephone-event"
+        case .comfortNoise: "CN"
+        case .other(let n): n
+        }
+    }
+}
+
+/// Payload type → codec, for one direction of a call, read from the SDP of the side that sends.
+public struct PayloadMap: Sendable, Equatable {
+    private(set) var codecs: [UInt8: AudioCodec] = [:]
+    /// Payload types in the order the m= line lists them (the first is the preferred one).
+    private(set) var order: [UInt8] = []
+
+    /// Reads `m=audio` and `a=rtpmap` lines of an SDP body.
+    public init(sdp: String) {
+        var inAudio = false
+        for raw in sdp.split(whereSeparator: { $0 == "\r" || $0 == "\n" }) {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.hasPrefix("m=") {
+                inAudio = line.hasPrefix("m=audio ") && order.isEmpty
+                if inAudio { order = line.split(separator: " ").dropFirst(3).compactMap { UInt8($0) } }
+                continue
+            }
+            guard inAudio, line.hasPrefix("a=rtpmap:") else { continue }
+            let parts = line.dropFirst("a=rtpmap:".count).split(separator: " ")
+            guard parts.count >= 2, let pt = UInt8(parts[0]) else { continue }
+            let name = parts[1].split(separator: "/").first.map(String.init) ?? ""
+            codecs[pt] = AudioCodec(encodingName: name)
+        }
+        for pt in order where codecs[pt] == nil { codecs[pt] = AudioCodec.staticType(pt) }
+    }
+
+    public func codec(_ pt: UInt8) -> AudioCodec? { codecs[pt] ?? AudioCodec.staticType(pt) }
+
+    /// The audio codec this side will send most likely: the first listed one that is not DTMF or CN.
+    public var primary: AudioCodec? {
+        order.lazy.compactMap { self.codec($0) }.first { $0 != .telephoneEvent && $0 != .comfortNoise }
+    }
+}
+
+import Foundation

@@ -1,0 +1,185 @@
+import Foundation
+import Testing
+
+/// Recordings made from real relayed calls, downloaded over HTTP and checked sample by sample.
+@Suite("Recording", .serialized)
+struct RecordingTests {
+    let callerSignal = Audio.signature(seconds: 8, base: 440)
+    let calleeSignal = Audio.signature(seconds: 8, base: 1000)
+
+    private func pcap(_ packets: [Audio.Packet], _ name: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString).pcap").path
+        try Audio.writePcap(packets, to: path)
+        return path
+    }
+
+    /// Runs one answered call where each side plays its own pcap; returns the call record.
+    private func recordedCall(_ server: CallTrackServer, callerPcap: String, calleePcap: String, talk: Int) async throws -> [String: Any] {
+        let p = server.ports
+        let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 200, pcap: calleePcap),
+                              localPort: p.callee, mediaPort: p.calleeMedia, target: nil)
+        try await Task.sleep(for: .milliseconds(200))
+        let caller = try SIPp("caller", scenario: Scenario.callerHangsUp(pcap: callerPcap), localPort: p.caller,
+                              mediaPort: p.callerMedia, target: "127.0.0.1:\(p.sip)", service: "84990000001",
+                              pauseMilliseconds: talk)
+        #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
+        #expect(try await callee.wait() == 0, "\(callee.diagnostics())")
+        _ = try await server.finishedCalls(count: 1)
+        // The recording is finalised just after the call record: wait for it.
+        for _ in 0..<50 {
+            let call = try #require(try await server.calls().first)
+            if (call["recording"] as? [String: Any])?["status"] as? String != "recording" { return call }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw TestFailure("recording never finished")
+    }
+
+    private func download(_ server: CallTrackServer, _ call: [String: Any]) async throws -> (Audio.WAV, Data) {
+        let recording = try #require(call["recording"] as? [String: Any])
+        let url = try #require(recording["url"] as? String, "\(recording)")
+        let r = try await server.get(url)
+        #expect(r.status == 200)
+        #expect(r.headers["content-type"] == "audio/wav")
+        return (try Audio.parseWAV(r.body), r.body)
+    }
+
+    @Test("Each channel holds what that side sent, aligned, and the file lasts as long as the call")
+    func channelsMatchWhatEachSideSent() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        let call = try await recordedCall(server, callerPcap: try pcap(Audio.packets(callerSignal), "caller"),
+                                          calleePcap: try pcap(Audio.packets(calleeSignal, ssrc: 0xabcdef), "callee"),
+                                          talk: 4000)
+        let (wav, _) = try await download(server, call)
+        #expect(wav.channels == 2)
+        #expect(wav.sampleRate == 8000)
+        #expect(wav.declaredDataBytes == wav.fileBytes - 44)
+        let talk = try #require(call["talk_seconds"] as? Double)
+        #expect(abs(wav.seconds - talk) <= 0.03, "file \(wav.seconds) s, call \(talk) s")
+        #expect((call["recording"] as? [String: Any])?["status"] as? String == "recorded")
+
+        // Left = caller, right = callee: each correlates with its own signal and not with the other.
+        let left = Audio.bestMatch(recorded: wav.left, reference: callerSignal, start: 8000, window: 8000, maxLag: 4000)
+        let right = Audio.bestMatch(recorded: wav.right, reference: calleeSignal, start: 8000, window: 8000, maxLag: 4000)
+        #expect(left.correlation > 0.95, "left/caller correlation \(left)")
+        #expect(right.correlation > 0.95, "right/callee correlation \(right)")
+        let crossed = Audio.bestMatch(recorded: wav.left, reference: calleeSignal, start: 8000, window: 8000, maxLag: 4000)
+        #expect(crossed.correlation < 0.5, "left also matches the callee: \(crossed)")
+        // Still aligned later in the call: the same lag holds two seconds on.
+        #expect(Audio.correlation(wav.left, callerSignal, start: 24000, window: 4000, lag: left.lag) > 0.95)
+        #expect(Audio.correlation(wav.right, calleeSignal, start: 24000, window: 4000, lag: right.lag) > 0.95)
+        try await server.stop()
+    }
+
+    @Test("Lost packets become silence of their length; reordered and duplicated ones land in place")
+    func lossAndReorder() async throws {
+        var packets = Audio.packets(callerSignal)
+        let dropped: Set<Int> = [30, 70, 71, 110]
+        // Swap the send order of two pairs (each keeps its RTP timestamp), send one packet twice.
+        for (a, b) in [(50, 51), (90, 91)] {
+            let t = packets[a].time
+            packets[a].time = packets[b].time
+            packets[b].time = t
+        }
+        var sent = packets.enumerated().filter { !dropped.contains($0.offset) }.map(\.element)
+        var duplicate = packets[130]
+        duplicate.time += 0.005
+        sent.append(duplicate)
+        sent.sort { $0.time < $1.time }
+        let server = try CallTrackServer()
+        try await server.start()
+        let call = try await recordedCall(server, callerPcap: try pcap(sent, "lossy"),
+                                          calleePcap: try pcap(Audio.packets(calleeSignal, ssrc: 0xabcdef), "callee"),
+                                          talk: 4000)
+        let (wav, _) = try await download(server, call)
+        let talk = try #require(call["talk_seconds"] as? Double)
+        #expect(abs(wav.seconds - talk) <= 0.03, "file \(wav.seconds) s, call \(talk) s")
+        // The window spans pitch changes, so only the true lag matches (a steady tone would match every period).
+        let match = Audio.bestMatch(recorded: wav.left, reference: callerSignal, start: 1600, window: 8000, maxLag: 4000)
+        #expect(match.correlation > 0.95, "\(match)")
+        // Frame by frame at that one lag: dropped frames are silent, all others match (no shift anywhere).
+        var checked = 0
+        for frame in 5..<150 {
+            let start = frame * 160
+            guard start + match.lag + 160 <= wav.left.count else { break }
+            let recorded = wav.left[(start + match.lag)..<(start + match.lag + 160)]
+            if dropped.contains(frame) {
+                #expect(recorded.allSatisfy { $0 == 0 }, "frame \(frame) was dropped but is not silent")
+            } else {
+                let c = Audio.correlation(wav.left, callerSignal, start: start, window: 160, lag: match.lag)
+                #expect(c > 0.9, "frame \(frame) correlation \(c)")
+            }
+            checked += 1
+        }
+        #expect(checked > 120)
+        try await server.stop()
+    }
+
+    @Test("Download: Range gives 206 with the right bytes; no token 401; unknown call or no recording 404")
+    func download() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        let call = try await recordedCall(server, callerPcap: SIPp.audioPcap, calleePcap: SIPp.audioPcap, talk: 1500)
+        let (_, full) = try await download(server, call)
+        let url = try #require((call["recording"] as? [String: Any])?["url"] as? String)
+        let part = try await server.get(url, headers: ["Range": "bytes=1000-1999"])
+        #expect(part.status == 206)
+        #expect(part.body == full[1000..<2000])
+        #expect(part.headers["content-range"] == "bytes 1000-1999/\(full.count)")
+        let head = try await server.get(url, headers: ["Range": "bytes=0-43"])
+        #expect(head.body == full[0..<44])
+        let tail = try await server.get(url, headers: ["Range": "bytes=-100"])
+        #expect(tail.status == 206 && tail.body == full[(full.count - 100)...])
+        #expect(try await server.get(url, headers: ["Range": "bytes=\(full.count + 10)-"]).status == 416)
+        #expect(try await server.get(url, token: nil).status == 401)
+        #expect(try await server.get("/v1/calls/ffffffffffffffffffffff/recording").status == 404)
+        #expect(try await server.get("/v1/calls/..%2F..%2Fetc%2Fpasswd/recording").status == 404)
+        // A missed call has nothing to download.
+        try await server.placeBusyCalls(1, dialling: "84990000001")
+        let missed = try #require(try await server.calls().first { $0["status"] as? String == "missed" })
+        #expect(try await server.get("/v1/calls/\(missed["id"] as! String)/recording").status == 404)
+        try await server.stop()
+    }
+
+    @Test("record: false records nothing")
+    func recordFalse() async throws {
+        var options = CallTrackServer.Options()
+        options.record = false
+        let server = try CallTrackServer(options: options)
+        try await server.start()
+        let call = try await recordedCall(server, callerPcap: SIPp.audioPcap, calleePcap: SIPp.audioPcap, talk: 1000)
+        #expect((call["recording"] as? [String: Any])?["status"] as? String == "disabled")
+        let folder = server.directory.appendingPathComponent("recordings").path
+        let files = FileManager.default.enumerator(atPath: folder)?.allObjects as? [String] ?? []
+        #expect(!files.contains { $0.hasSuffix(".wav") })
+        try await server.stop()
+    }
+
+    @Test("An unwritable recordings folder: calls still connect, each record says why, the log says it once")
+    func unwritableFolder() async throws {
+        var options = CallTrackServer.Options()
+        let blocker = FileManager.default.temporaryDirectory.appendingPathComponent("not-a-folder-\(UUID().uuidString)").path
+        try "this is a file".write(toFile: blocker, atomically: true, encoding: .utf8)
+        options.recordingsPath = blocker + "/recordings"
+        let server = try CallTrackServer(options: options)
+        try await server.start()
+        let p = server.ports
+        let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 100), localPort: p.callee,
+                              mediaPort: p.calleeMedia, target: nil, calls: 2)
+        try await Task.sleep(for: .milliseconds(200))
+        let caller = try SIPp("caller", scenario: Scenario.callerHangsUp, localPort: p.caller, mediaPort: p.callerMedia,
+                              target: "127.0.0.1:\(p.sip)", service: "84990000001", calls: 2, pauseMilliseconds: 1000)
+        #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
+        _ = try await callee.wait()
+        let calls = try await server.finishedCalls(count: 2)
+        for call in calls {
+            #expect(call["status"] as? String == "answered")
+            let recording = call["recording"] as? [String: Any]
+            #expect(recording?["status"] as? String == "failed")
+            #expect((recording?["reason"] as? String)?.contains("folder") == true, "\(String(describing: recording))")
+        }
+        let log = server.log()
+        #expect(log.components(separatedBy: "cannot record calls").count == 2, "logged more or less than once:\n\(log)")
+        try await server.stop()
+    }
+}
