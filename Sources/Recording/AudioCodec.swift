@@ -67,7 +67,7 @@ public struct PayloadMap: Sendable, Equatable {
     /// Reads `m=audio` and `a=rtpmap` lines of an SDP body.
     public init(sdp: String) {
         var inAudio = false
-        for raw in sdp.split(whereSeparator: { $0 == "\r" || $0 == "\n" }) {
+        for raw in sdp.split(whereSeparator: \.isNewline) {  // "\r\n" is one Character
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.hasPrefix("m=") {
                 inAudio = line.hasPrefix("m=audio ") && order.isEmpty

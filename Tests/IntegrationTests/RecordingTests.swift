@@ -182,4 +182,22 @@ struct RecordingTests {
         #expect(log.components(separatedBy: "cannot record calls").count == 2, "logged more or less than once:\n\(log)")
         try await server.stop()
     }
+
+    @Test("telephone-event packets are not audio: their digit goes into the call record")
+    func dtmfDigits() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        let call = try await recordedCall(server, callerPcap: "/usr/share/sip-tester/dtmf_2833_5.pcap",
+                                          calleePcap: SIPp.audioPcap, talk: 1500)
+        let id = try #require(call["id"] as? String)
+        let detail = try JSONSerialization.jsonObject(with: try await server.get("/v1/calls/\(id)").body) as? [String: Any]
+        let dtmf = try #require(detail?["dtmf"] as? [[String: Any]])
+        #expect(dtmf.count == 1, "\(dtmf)")
+        #expect(dtmf.first?["digit"] as? String == "5")
+        #expect(dtmf.first?["side"] as? String == "caller")
+        let (wav, _) = try await download(server, call)
+        #expect(wav.left.allSatisfy { $0 == 0 }, "DTMF events were written as audio")
+        #expect(wav.right.contains { $0 != 0 })
+        try await server.stop()
+    }
 }
