@@ -54,6 +54,7 @@ let package = Package(
             dependencies: [
                 "CLibre", "CCodecs", "CallTrackCore",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             cSettings: [.define("HAVE_INTTYPES_H")]
         ),

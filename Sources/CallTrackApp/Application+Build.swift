@@ -49,9 +49,13 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
         configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "CallTrack"),
         logger: logger)
 
+    let retention = RecordingRetention(index: store, root: config.storage.recordings, days: config.recording.retentionDays,
+                                       intervalSeconds: config.recording.sweepIntervalSeconds, logger: logger)
+
     return ServiceGroup(configuration: .init(
         services: [
             .init(service: writer),
+            .init(service: retention),
             .init(service: http),
             .init(service: engine),
         ],

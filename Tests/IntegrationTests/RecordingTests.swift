@@ -200,4 +200,26 @@ struct RecordingTests {
         #expect(wav.right.contains { $0 != 0 })
         try await server.stop()
     }
+
+    @Test("A codec CallTrack cannot decode: the call connects, the record says why there is no recording")
+    func undecodableCodec() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        let p = server.ports
+        let g729 = Scenario.sdp(codec: (18, "G729/8000"))
+        let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 100, audio: false, sdpBody: g729),
+                              localPort: p.callee, mediaPort: p.calleeMedia, target: nil)
+        try await Task.sleep(for: .milliseconds(200))
+        let caller = try SIPp("caller", scenario: Scenario.callerHangsUp(pcap: SIPp.audioPcap, sdpBody: g729), localPort: p.caller,
+                              mediaPort: p.callerMedia, target: "127.0.0.1:\(p.sip)", service: "84990000001")
+        #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
+        #expect(try await callee.wait() == 0, "\(callee.diagnostics())")
+        let call = try #require(try await server.finishedCalls(count: 1).first)
+        #expect(call["status"] as? String == "answered")
+        let recording = try #require(call["recording"] as? [String: Any])
+        #expect(recording["status"] as? String == "failed")
+        #expect((recording["reason"] as? String)?.contains("G729") == true, "\(recording)")
+        #expect(recording["url"] is NSNull)
+        try await server.stop()
+    }
 }

@@ -2,7 +2,7 @@ import CallTrackCore
 import Foundation
 
 /// Call records in SQLite.
-public final class SQLiteCallRecordStore: CallRecordStore {
+public final class SQLiteCallRecordStore: CallRecordStore, RecordingIndex {
     let db: Database
 
     /// Opens the database and brings its schema up to date.
@@ -92,6 +92,12 @@ public final class SQLiteCallRecordStore: CallRecordStore {
             ORDER BY ended_at LIMIT ?
             """, [date.timeIntervalSince1970, limit])
             .compactMap { row in row[0].string.flatMap(CallID.init).flatMap { id in row[1].string.map { (id, $0) } } }
+    }
+
+    /// Marks a recording whose file was removed by the retention policy.
+    public func markRecordingDeleted(_ id: CallID, reason: String) throws {
+        try db.execute("UPDATE calls SET recording_status = 'deleted', recording_path = NULL, recording_reason = ? WHERE id = ?",
+                       [reason, id.rawValue])
     }
 
     /// Stores a recording's state directly (crash repair and retention run outside the event stream).

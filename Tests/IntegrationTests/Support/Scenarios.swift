@@ -1,15 +1,15 @@
 /// sipp scenarios for both ends of a call through CallTrack, built as text so tests can vary them.
 enum Scenario {
     /// The caller's audio offer (G.711 A-law and DTMF events).
-    static func sdp(direction: String = "sendrecv") -> String {
+    static func sdp(direction: String = "sendrecv", codec: (pt: Int, rtpmap: String) = (8, "PCMA/8000")) -> String {
         """
         v=0
         o=sipp 53655765 [cseq] IN IP[local_ip_type] [local_ip]
         s=-
         c=IN IP[media_ip_type] [media_ip]
         t=0 0
-        m=audio [media_port] RTP/AVP 8 101
-        a=rtpmap:8 PCMA/8000
+        m=audio [media_port] RTP/AVP \(codec.pt) 101
+        a=rtpmap:\(codec.pt) \(codec.rtpmap)
         a=rtpmap:101 telephone-event/8000
         a=fmtp:101 0-15
         a=\(direction)
@@ -28,7 +28,7 @@ enum Scenario {
 
     // MARK: Caller pieces
 
-    static func invite(withSDP: Bool = true) -> String {
+    static func invite(withSDP: Bool = true, sdpBody: String = sdp()) -> String {
         """
         <send retrans="500">
           <![CDATA[
@@ -42,7 +42,7 @@ enum Scenario {
         Max-Forwards: 70
         \(withSDP ? "Content-Type: application/sdp\n" : "")Content-Length: [len]
 
-        \(withSDP ? sdp() : "")
+        \(withSDP ? sdpBody : "")
           ]]>
         </send>
         """
@@ -129,9 +129,9 @@ enum Scenario {
     /// Caller: answered call with audio; the caller hangs up after the -d pause.
     static let callerHangsUp = callerHangsUp(pcap: SIPp.audioPcap)
 
-    static func callerHangsUp(pcap: String) -> String {
+    static func callerHangsUp(pcap: String, sdpBody: String = sdp()) -> String {
         document("caller hangs up", """
-            \(invite())
+            \(invite(sdpBody: sdpBody))
             \(provisional)
             <recv response="200" rrs="true"/>
             \(ack())
