@@ -79,6 +79,12 @@ struct LifecycleTests {
             #expect(call["end_reason"] as? String == "shutdown")
             #expect(call["interrupted"] as? Bool == false)
             #expect(call["ended_at"] is String)
+            // Nothing is lost on a clean shutdown: every recording is finished, as long as its call.
+            let recording = call["recording"] as? [String: Any]
+            #expect(recording?["status"] as? String == "recorded", "\(String(describing: recording))")
+            let seconds = recording?["duration_seconds"] as? Double ?? 0
+            let talk = call["talk_seconds"] as? Double ?? -1
+            #expect(abs(seconds - talk) <= 0.03, "recording \(seconds) s, call \(talk) s")
         }
         try await server.stop()
     }
