@@ -62,7 +62,7 @@ let package = Package(
         .target(
             name: "Storage",
             dependencies: [
-                "CSQLite", "CallTrackCore",
+                "CSQLite", "CallTrackCore", "Tracking",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
@@ -72,7 +72,7 @@ let package = Package(
         .target(
             name: "HTTPAPI",
             dependencies: [
-                "CallTrackCore", "Storage",
+                "CallTrackCore", "Storage", "Tracking",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),

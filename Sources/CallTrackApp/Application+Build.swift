@@ -30,11 +30,17 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
         logger.warning("calls left open by an unclean stop were marked interrupted", metadata: ["calls": "\(interrupted)"])
     }
 
-    let writer = CallRecordWriter(store: store, events: events.subscribe(), logger: logger)
+    let writer = BatchWriter(name: "call records", changes: events.subscribe(), logger: logger) { try store.apply($0) }
+
+    let trackingStore = try SQLiteTrackingStore(database: database)
+    let (trackingChanges, trackingSink) = AsyncStream<TrackingChange>.makeStream(bufferingPolicy: .unbounded)
+    let numbers = NumberPoolBook(config: config, snapshot: try trackingStore.snapshot(), persist: { trackingSink.yield($0) })
+    let trackingWriter = BatchWriter(name: "visits and reservations", changes: trackingChanges,
+                                     finishOnShutdown: { trackingSink.finish() }, logger: logger) { try trackingStore.apply($0) }
     let router = CallRouter(config: config, environment: environment)
     let statistics = CallStatistics()
     let engine = try SIPEngine(config: config, router: router, events: events, statistics: statistics,
-                               recorder: recorder, logger: logger)
+                               recorder: recorder, numbers: numbers, logger: logger)
 
     let tokens = (environment[config.admin.tokensEnv] ?? "").split(separator: ",")
         .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
@@ -42,6 +48,8 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
         logger.warning("no admin tokens: set \(config.admin.tokensEnv) to use the admin API; it answers 401 until then")
     }
     let deps = APIDependencies(calls: store, recordingsFolder: config.storage.recordings, adminTokens: tokens, statistics: statistics,
+                               projects: config.projects.map { PublicProject(config: $0, numbering: config.numbering) },
+                               numbers: numbers,
                                activeCalls: { engine.activeCallCount })
     let listen = try HostPort.parse(config.http.listen, key: "http.listen")
     let http = Application(
@@ -55,6 +63,7 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
     return ServiceGroup(configuration: .init(
         services: [
             .init(service: writer),
+            .init(service: trackingWriter),
             .init(service: retention),
             .init(service: http),
             .init(service: engine),

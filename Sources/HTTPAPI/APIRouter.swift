@@ -2,6 +2,7 @@ import CallTrackCore
 import Foundation
 import Hummingbird
 import Storage
+import Tracking
 
 /// Everything the HTTP API needs, passed in by the application assembly.
 public struct APIDependencies: Sendable {
@@ -9,11 +10,14 @@ public struct APIDependencies: Sendable {
     public let recordingsFolder: String
     public let adminTokens: [String]
     public let statistics: CallStatistics
+    public let projects: [PublicProject]
+    public let numbers: NumberPoolBook?
     /// Live figures for /healthz and /metrics.
     public let activeCalls: @Sendable () -> Int
 
     public init(calls: any CallRecordStore, recordingsFolder: String, adminTokens: [String], statistics: CallStatistics,
-                activeCalls: @escaping @Sendable () -> Int) {
+                projects: [PublicProject] = [], numbers: NumberPoolBook? = nil, activeCalls: @escaping @Sendable () -> Int) {
+        self.projects = projects; self.numbers = numbers
         self.calls = calls; self.recordingsFolder = recordingsFolder; self.adminTokens = adminTokens; self.statistics = statistics; self.activeCalls = activeCalls
     }
 }
@@ -52,6 +56,10 @@ public func buildRouter(_ deps: APIDependencies) -> Router<BasicRequestContext> 
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                         body: .init(byteBuffer: ByteBuffer(string: text)))
     }
+    if let numbers = deps.numbers {
+        ReservationController(projects: deps.projects, numbers: numbers).addRoutes(to: router)
+    }
+    SnippetController(projects: deps.projects).addRoutes(to: router)
     let admin = router.group("v1").add(middleware: AdminAuthMiddleware(tokens: deps.adminTokens))
     CallController(store: deps.calls).addRoutes(to: admin)
     RecordingController(store: deps.calls, recordingsFolder: deps.recordingsFolder).addRoutes(to: admin)

@@ -87,6 +87,7 @@ struct CallJSON: Encodable {
     let media: Media
     let interrupted: Bool
     let recording: RecordingJSON?
+    let attribution: AttributionJSON?
     /// Only in the single-call view.
     let dtmf: [DTMFJSON]?
 
@@ -108,6 +109,38 @@ struct CallJSON: Encodable {
         }
     }
 
+    struct AttributionJSON: Encodable {
+        let kind: String
+        let pool: String?
+        let clientID: String?
+        let late: Bool
+        let source: String?
+        let medium: String?
+        let campaign: String?
+        let keyword: String?
+        let content: String?
+        let landingPage: String?
+        let referrer: String?
+        let channel: String?
+        enum CodingKeys: String, CodingKey {
+            case kind, pool, clientID = "client_id", late, source, medium, campaign, keyword, content
+            case landingPage = "landing_page", referrer, channel
+        }
+        init(_ a: Attribution) {
+            kind = a.kind.rawValue; pool = a.poolName; clientID = a.clientID; late = a.late; source = a.source
+            medium = a.medium; campaign = a.campaign; keyword = a.keyword; content = a.content
+            landingPage = a.landingPage; referrer = a.referrer; channel = a.channel
+        }
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(kind, forKey: .kind); try c.encode(pool, forKey: .pool); try c.encode(clientID, forKey: .clientID)
+            try c.encode(late, forKey: .late); try c.encode(source, forKey: .source); try c.encode(medium, forKey: .medium)
+            try c.encode(campaign, forKey: .campaign); try c.encode(keyword, forKey: .keyword)
+            try c.encode(content, forKey: .content); try c.encode(landingPage, forKey: .landingPage)
+            try c.encode(referrer, forKey: .referrer); try c.encode(channel, forKey: .channel)
+        }
+    }
+
     struct DTMFJSON: Encodable {
         let side: String
         let digit: String
@@ -120,7 +153,7 @@ struct CallJSON: Encodable {
         case forwardTo = "forward_to", sipCallID = "sip_call_id", status, missedReason = "missed_reason"
         case sipCode = "sip_code", hangupBy = "hangup_by", endReason = "end_reason", startedAt = "started_at"
         case ringingAt = "ringing_at", answeredAt = "answered_at", endedAt = "ended_at"
-        case ringSeconds = "ring_seconds", talkSeconds = "talk_seconds", media, interrupted, recording, dtmf
+        case ringSeconds = "ring_seconds", talkSeconds = "talk_seconds", media, interrupted, recording, dtmf, attribution
     }
 
     init(_ r: CallRecord, dtmf: [DTMFEvent]? = nil) {
@@ -139,6 +172,7 @@ struct CallJSON: Encodable {
                                  durationSeconds: info.seconds.map(Self.round), bytes: info.bytes, sampleRate: info.sampleRate,
                                  url: playable ? "/v1/calls/\(r.id.rawValue)/recording" : nil)
         }
+        attribution = r.attribution.map(AttributionJSON.init)
         self.dtmf = dtmf?.map { DTMFJSON(side: $0.side, digit: $0.digit, atSeconds: Self.round($0.atSeconds)) }
     }
 
@@ -161,6 +195,7 @@ struct CallJSON: Encodable {
         try c.encode(ringSeconds, forKey: .ringSeconds); try c.encode(talkSeconds, forKey: .talkSeconds)
         try c.encode(media, forKey: .media); try c.encode(interrupted, forKey: .interrupted)
         try c.encode(recording, forKey: .recording)
+        try c.encode(attribution, forKey: .attribution)
         if let dtmf { try c.encode(dtmf, forKey: .dtmf) }
     }
 }

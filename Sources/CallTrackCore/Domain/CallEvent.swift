@@ -36,9 +36,12 @@ public struct CallStart: Sendable, Equatable {
     public var forwardTo: String
     public var sipCallID: String
     public var startedAt: Date
+    /// Which visit and ad the call came from (nil when no pool knows the number).
+    public var attribution: Attribution?
 
     public init(id: CallID, projectKey: String, trunk: String, didDialled: String, did: String, caller: String,
-                callerName: String?, forwardTo: String, sipCallID: String, startedAt: Date) {
+                callerName: String?, forwardTo: String, sipCallID: String, startedAt: Date, attribution: Attribution? = nil) {
+        self.attribution = attribution
         self.id = id; self.projectKey = projectKey; self.trunk = trunk; self.didDialled = didDialled; self.did = did
         self.caller = caller; self.callerName = callerName; self.forwardTo = forwardTo; self.sipCallID = sipCallID
         self.startedAt = startedAt

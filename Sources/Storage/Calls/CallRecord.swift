@@ -27,6 +27,8 @@ public struct CallRecord: Sendable, Equatable {
     public var interrupted: Bool
     /// What became of the recording; nil for calls never answered.
     public var recording: RecordingInfo?
+    /// Where the call came from; nil for numbers no pool knows.
+    public var attribution: Attribution?
 
     /// Seconds from the start until the callee answered, or until the end of a missed call.
     public var ringSeconds: Double? {

@@ -15,7 +15,8 @@ public final class SQLiteCallRecordStore: CallRecordStore, RecordingIndex {
         id, project, trunk, did_dialled, did, caller, caller_name, forward_to, sip_call_id, started_at, ringing_at,
         answered_at, ended_at, status, missed_reason, sip_code, hangup_by, end_reason, caller_packets, caller_bytes,
         callee_packets, callee_bytes, interrupted, recording_status, recording_path, recording_reason,
-        recording_bytes, recording_seconds, recording_sample_rate
+        recording_bytes, recording_seconds, recording_sample_rate, number_kind, pool, client_id, reservation_id, late,
+        source, medium, campaign, keyword, content, landing_page, referrer, channel
         """
 
     public func calls(limit: Int, before: CallID?, project: String?) throws -> [CallRecord] {
@@ -39,11 +40,16 @@ public final class SQLiteCallRecordStore: CallRecordStore, RecordingIndex {
             for event in events {
                 switch event {
                 case .started(let s):
+                    let a = s.attribution
                     tx.execute("""
                         INSERT OR IGNORE INTO calls (id, project, trunk, did_dialled, did, caller, caller_name, forward_to,
-                            sip_call_id, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            sip_call_id, started_at, number_kind, pool, client_id, reservation_id, late, source, medium,
+                            campaign, keyword, content, landing_page, referrer, channel)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """, [s.id.rawValue, s.projectKey, s.trunk, s.didDialled, s.did, s.caller, s.callerName,
-                              s.forwardTo, s.sipCallID, s.startedAt.timeIntervalSince1970])
+                              s.forwardTo, s.sipCallID, s.startedAt.timeIntervalSince1970, a?.kind.rawValue, a?.poolName,
+                              a?.clientID, a?.reservationID, a?.late ?? false, a?.source, a?.medium, a?.campaign, a?.keyword,
+                              a?.content, a?.landingPage, a?.referrer, a?.channel])
                 case .ringing(let id, let at):
                     tx.execute("UPDATE calls SET ringing_at = ? WHERE id = ? AND ringing_at IS NULL",
                                [at.timeIntervalSince1970, id.rawValue])
@@ -122,7 +128,7 @@ public final class SQLiteCallRecordStore: CallRecordStore, RecordingIndex {
     }
 
     private static func record(_ row: [SQLValue]) -> CallRecord? {
-        guard row.count == 29, let idText = row[0].string, let id = CallID(idText) else { return nil }
+        guard row.count == 42, let idText = row[0].string, let id = CallID(idText) else { return nil }
         func date(_ v: SQLValue) -> Date? { v.double.map(Date.init(timeIntervalSince1970:)) }
         return CallRecord(
             id: id, projectKey: row[1].string ?? "", trunk: row[2].string ?? "", didDialled: row[3].string ?? "",
@@ -138,6 +144,12 @@ public final class SQLiteCallRecordStore: CallRecordStore, RecordingIndex {
             recording: row[23].string.flatMap(RecordingStatus.init).map {
                 RecordingInfo(status: $0, path: row[24].string, reason: row[25].string, bytes: row[26].int,
                               seconds: row[27].double, sampleRate: row[28].int)
+            },
+            attribution: row[29].string.flatMap(Attribution.Kind.init).map {
+                Attribution(kind: $0, poolName: row[30].string, clientID: row[31].string, reservationID: row[32].string,
+                            late: (row[33].int ?? 0) != 0, source: row[34].string, medium: row[35].string,
+                            campaign: row[36].string, keyword: row[37].string, content: row[38].string,
+                            landingPage: row[39].string, referrer: row[40].string, channel: row[41].string)
             })
     }
 }

@@ -48,6 +48,35 @@ enum Migrations {
         );
         CREATE INDEX call_dtmf_call ON call_dtmf(call_id);
         """,
+        // 3: dynamic number tracking: visits, reservations, attribution of calls.
+        """
+        CREATE TABLE visits (
+            project TEXT NOT NULL, client_id TEXT NOT NULL, at REAL NOT NULL, page TEXT NOT NULL, referrer TEXT,
+            source TEXT NOT NULL, medium TEXT NOT NULL, campaign TEXT, keyword TEXT, content TEXT,
+            gclid TEXT, yclid TEXT, region TEXT
+        );
+        CREATE INDEX visits_client ON visits(project, client_id, at);
+        CREATE INDEX visits_at ON visits(at);
+        CREATE TABLE reservations (
+            id TEXT PRIMARY KEY, project TEXT NOT NULL, client_id TEXT NOT NULL, number TEXT NOT NULL, pool TEXT NOT NULL,
+            created_at REAL NOT NULL, expires_at REAL NOT NULL, released_at REAL
+        );
+        CREATE INDEX reservations_live ON reservations(released_at, expires_at);
+        CREATE TABLE number_releases (number TEXT PRIMARY KEY, released_at REAL NOT NULL);
+        ALTER TABLE calls ADD COLUMN number_kind TEXT;
+        ALTER TABLE calls ADD COLUMN pool TEXT;
+        ALTER TABLE calls ADD COLUMN client_id TEXT;
+        ALTER TABLE calls ADD COLUMN reservation_id TEXT;
+        ALTER TABLE calls ADD COLUMN late INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE calls ADD COLUMN source TEXT;
+        ALTER TABLE calls ADD COLUMN medium TEXT;
+        ALTER TABLE calls ADD COLUMN campaign TEXT;
+        ALTER TABLE calls ADD COLUMN keyword TEXT;
+        ALTER TABLE calls ADD COLUMN content TEXT;
+        ALTER TABLE calls ADD COLUMN landing_page TEXT;
+        ALTER TABLE calls ADD COLUMN referrer TEXT;
+        ALTER TABLE calls ADD COLUMN channel TEXT;
+        """,
     ]
 
     static func migrate(_ db: Database) throws {

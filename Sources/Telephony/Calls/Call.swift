@@ -36,6 +36,7 @@ final class Call {
     let dialled: String
     let relay: MediaRelay
     let hops: Int
+    let attribution: Attribution?
     private(set) var state = State.routing
     private lazy var caller = Leg(call: self, side: .caller)
     private lazy var callee = Leg(call: self, side: .callee)
@@ -47,8 +48,10 @@ final class Call {
     private var answeredAt: UInt64 = 0
     private var onHold = false
 
-    init(board: SwitchBoard, trunk: Trunk, target: ForwardingTarget, dialled: String, relay: MediaRelay, hops: Int) {
+    init(board: SwitchBoard, trunk: Trunk, target: ForwardingTarget, dialled: String, relay: MediaRelay, hops: Int,
+         attribution: Attribution?) {
         id = CallID.next()
+        self.attribution = attribution
         self.board = board; self.trunk = trunk; self.target = target; self.dialled = dialled
         self.relay = relay; self.hops = hops
     }
@@ -69,7 +72,7 @@ final class Call {
         board.events.publish(.started(CallStart(
             id: id, projectKey: target.projectKey, trunk: trunk.name, didDialled: dialled, did: target.did.e164,
             caller: callerNumber, callerName: callerName.isEmpty ? nil : callerName, forwardTo: target.uri,
-            sipCallID: msg.callID, startedAt: started)))
+            sipCallID: msg.callID, startedAt: started, attribution: attribution)))
 
         if let body = msg.body {
             guard let offer = SessionDescription(body) else {
@@ -325,6 +328,10 @@ final class Call {
         guard state != .ended else { return }
         state = .ended
         ringTimer.cancel()
+        // The visitor has called: their dynamic number can serve someone else now.
+        if let a = attribution, a.kind == .dynamic, let reservation = a.reservationID {
+            board.numbers?.release(reservationID: reservation, number: target.did)
+        }
         if let tap = relay.tap, let recorder = board.recorder {
             let now = nowMilliseconds()
             tap.flush(to: recorder, now: now)

@@ -22,7 +22,7 @@ public final class SIPEngine: Service {
 
     /// `recorder` nil records nothing (no project records, say).
     public init(config: CallTrackConfig, router: CallRouter, events: CallEventBus, statistics: CallStatistics,
-                recorder: Recorder?, logger: Logger) throws {
+                recorder: Recorder?, numbers: NumberPoolBook? = nil, logger: Logger) throws {
         self.recorder = recorder
         let listen = try config.sip.listen.enumerated().map { i, entry in
             try SIPListenAddress.parse(entry, key: "sip.listen[\(i)]")
@@ -42,7 +42,7 @@ public final class SIPEngine: Service {
             rtpPorts: config.sip.rtpPorts, rtpTimeoutSeconds: config.sip.rtpTimeoutSeconds,
             userAgent: config.sip.userAgent, contactUser: contact)
         board = SwitchBoard(settings: settings, router: router, events: events, statistics: statistics,
-                            recorder: recorder, logger: logger)
+                            recorder: recorder, numbers: numbers, logger: logger)
         self.events = events
         self.drainSeconds = config.sip.drainSeconds
         self.logger = logger

@@ -31,6 +31,7 @@ final class SwitchBoard: @unchecked Sendable {
     let activeCallCount = Atomic<Int>(0)
     let statistics: CallStatistics
     let recorder: Recorder?
+    let numbers: NumberPoolBook?
 
     private(set) var sip: OpaquePointer?
     private(set) var sessionSocket: OpaquePointer?
@@ -47,8 +48,9 @@ final class SwitchBoard: @unchecked Sendable {
     private var pendingRelease: [() -> Void] = []
 
     init(settings: Settings, router: CallRouter, events: CallEventBus, statistics: CallStatistics, recorder: Recorder?,
-         logger: Logger) {
+         numbers: NumberPoolBook?, logger: Logger) {
         self.statistics = statistics
+        self.numbers = numbers
         self.recorder = recorder
         self.settings = settings
         self.router = router
@@ -151,7 +153,10 @@ final class SwitchBoard: @unchecked Sendable {
             return
         }
         let hops = (headerValue(msg, name: "X-CallTrack-Hops").flatMap(Int.init) ?? 0) + 1
-        let call = Call(board: self, trunk: trunk, target: target, dialled: dialled, relay: relay, hops: hops)
+        // Attribution reads in-memory indexes only: no database on the SIP path.
+        let attribution = numbers?.attribute(target.did)
+        let call = Call(board: self, trunk: trunk, target: target, dialled: dialled, relay: relay, hops: hops,
+                        attribution: attribution)
         calls[ObjectIdentifier(call)] = call
         activeCallCount.store(calls.count, ordering: .relaxed)
         call.start(invite: msg)

@@ -1,0 +1,35 @@
+import CallTrackCore
+import Foundation
+
+/// Where a call came from, worked out when its INVITE arrives.
+public struct Attribution: Sendable, Equatable {
+    public enum Kind: String, Sendable { case dynamic, `static`, offline }
+
+    public var kind: Kind
+    public var poolName: String?
+    public var clientID: String?
+    public var reservationID: String?
+    /// The reservation had expired (within the grace period) when the call came.
+    public var late: Bool
+    public var source: String?
+    public var medium: String?
+    public var campaign: String?
+    public var keyword: String?
+    public var content: String?
+    public var landingPage: String?
+    public var referrer: String?
+    /// For offline numbers: the channel from the config (billboard, Avito…).
+    public var channel: String?
+
+    public static func unattributed(_ kind: Kind, pool: String?) -> Attribution {
+        Attribution(kind: kind, poolName: pool, late: false)
+    }
+
+    public init(kind: Kind, poolName: String? = nil, clientID: String? = nil, reservationID: String? = nil, late: Bool = false,
+                source: String? = nil, medium: String? = nil, campaign: String? = nil, keyword: String? = nil,
+                content: String? = nil, landingPage: String? = nil, referrer: String? = nil, channel: String? = nil) {
+        self.kind = kind; self.poolName = poolName; self.clientID = clientID; self.reservationID = reservationID
+        self.late = late; self.source = source; self.medium = medium; self.campaign = campaign; self.keyword = keyword
+        self.content = content; self.landingPage = landingPage; self.referrer = referrer; self.channel = channel
+    }
+}

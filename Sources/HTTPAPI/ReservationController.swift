@@ -1,0 +1,148 @@
+import CallTrackCore
+import Foundation
+import Hummingbird
+import Tracking
+
+/// What the public, browser-facing routes need to know about a project.
+public struct PublicProject: Sendable {
+    public let key: String
+    public let name: String
+    /// Origins allowed to call the API from a browser (CORS).
+    public let origins: Set<String>
+    public let siteNumbers: [String]
+    public let nationalDigits: Int
+    public let ttlSeconds: Int
+
+    public init(config p: ProjectConfig, numbering: NumberingConfig) {
+        key = p.key; name = p.name; origins = Set(p.origins.map { $0.lowercased().trimmingSuffix("/") })
+        siteNumbers = p.siteNumbers; nationalDigits = numbering.nationalNumberLength; ttlSeconds = p.reservationTTLSeconds
+    }
+}
+
+extension String {
+    func trimmingSuffix(_ suffix: String) -> String { hasSuffix(suffix) ? String(dropLast(suffix.count)) : self }
+}
+
+/// `POST /v1/projects/{key}/reservations`: the snippet's request for a visitor's number (public, CORS).
+public struct ReservationController<Context: RequestContext>: Sendable {
+    let projects: [String: PublicProject]
+    let numbers: NumberPoolBook
+    static var bodyLimit: Int { 16 * 1024 }
+
+    public init(projects: [PublicProject], numbers: NumberPoolBook) {
+        self.projects = Dictionary(uniqueKeysWithValues: projects.map { ($0.key, $0) })
+        self.numbers = numbers
+    }
+
+    public func addRoutes(to router: Router<Context>) {
+        router.post("v1/projects/:key/reservations", use: reserve)
+        router.on("v1/projects/:key/reservations", method: .options, use: preflight)
+    }
+
+    private func project(_ context: Context) throws -> PublicProject {
+        guard let key = context.parameters.get("key"), let p = projects[key] else {
+            throw APIError.notFound("no project with this key")
+        }
+        return p
+    }
+
+    /// The CORS headers for an allowed origin; throws 403 for a browser on a foreign site.
+    /// Requests without Origin (not from a browser) and the demo page on CallTrack's own host pass.
+    static func cors(_ request: Request, _ project: PublicProject) throws -> HTTPFields {
+        guard let origin = request.headers[.origin]?.lowercased() else { return [:] }
+        let own = request.head.authority.map { "http://\($0.lowercased())" }
+        guard project.origins.contains(origin) || origin == own else {
+            throw APIError(.forbidden, code: "origin_not_allowed",
+                           message: "origin \(origin) is not in this project's origins")
+        }
+        return [.accessControlAllowOrigin: origin, .vary: "Origin"]
+    }
+
+    @Sendable func preflight(_ request: Request, context: Context) async throws -> Response {
+        var headers = try Self.cors(request, try project(context))
+        headers[.accessControlAllowMethods] = "POST, OPTIONS"
+        headers[.accessControlAllowHeaders] = "Content-Type"
+        headers[.accessControlMaxAge] = "600"
+        return Response(status: .noContent, headers: headers)
+    }
+
+    @Sendable func reserve(_ request: Request, context: Context) async throws -> Response {
+        let project = try project(context)
+        let cors = try Self.cors(request, project)
+        var request = request
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: Self.bodyLimit)
+        } catch {
+            throw APIError(.contentTooLarge, code: "body_too_large", message: "the body is over \(Self.bodyLimit) bytes")
+        }
+        let input = try ReservationRequest(json: Data(buffer: body))
+        guard let assignment = numbers.reserve(projectKey: project.key, clientID: input.clientID, report: input.report) else {
+            throw APIError(.serviceUnavailable, code: "no_pool", message: "this project has no number pool")
+        }
+        var response = try JSONResponse.make(ReservationJSON(assignment, ttl: project.ttlSeconds))
+        for field in cors { response.headers.append(field) }
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+}
+
+/// The reservation request body, checked field by field so that a 400 names the field.
+struct ReservationRequest {
+    let clientID: String
+    let report: VisitReport
+
+    init(json: Data) throws {
+        guard let object = try? JSONSerialization.jsonObject(with: json), let dict = object as? [String: Any] else {
+            throw APIError(.badRequest, code: "invalid_json", message: "the body must be a JSON object")
+        }
+        func string(_ key: String, max: Int, required: Bool = false) throws -> String? {
+            guard let value = dict[key], !(value is NSNull) else {
+                if required { throw APIError.badRequest(field: key, "\(key) is required") }
+                return nil
+            }
+            guard let s = value as? String else { throw APIError.badRequest(field: key, "\(key) must be a string") }
+            guard s.utf8.count <= max else { throw APIError.badRequest(field: key, "\(key) is longer than \(max) bytes") }
+            return s.isEmpty ? nil : s
+        }
+        guard let id = try string("client_id", max: 128, required: true),
+              id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) else {
+            throw APIError.badRequest(field: "client_id", "client_id must be 1-128 letters, digits, '.', '_' or '-'")
+        }
+        guard let page = try string("page", max: 4096, required: true), let url = URL(string: page),
+              ["http", "https"].contains(url.scheme?.lowercased() ?? "") else {
+            throw APIError.badRequest(field: "page", "page must be the http(s) URL of the page")
+        }
+        clientID = id
+        report = VisitReport(
+            page: page, referrer: try string("referrer", max: 4096), utmSource: try string("utm_source", max: 256),
+            utmMedium: try string("utm_medium", max: 256), utmCampaign: try string("utm_campaign", max: 256),
+            utmTerm: try string("utm_term", max: 256), utmContent: try string("utm_content", max: 256),
+            gclid: try string("gclid", max: 512), yclid: try string("yclid", max: 512), region: try string("region", max: 64))
+    }
+}
+
+struct ReservationJSON: Encodable {
+    let reservationID: String?
+    let number: String
+    let formatted: String
+    let kind: String
+    let expiresAt: String?
+    let ttlSeconds: Int
+
+    enum CodingKeys: String, CodingKey {
+        case reservationID = "reservation_id", number, formatted, kind, expiresAt = "expires_at", ttlSeconds = "ttl_seconds"
+    }
+
+    init(_ a: NumberAssignment, ttl: Int) {
+        reservationID = a.reservation?.id; number = a.number.e164; formatted = a.formatted; kind = a.kind.rawValue
+        expiresAt = a.reservation.map { CallJSON.format($0.expiresAt) }; ttlSeconds = ttl
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(reservationID, forKey: .reservationID); try c.encode(number, forKey: .number)
+        try c.encode(formatted, forKey: .formatted); try c.encode(kind, forKey: .kind)
+        try c.encode(expiresAt, forKey: .expiresAt); try c.encode(ttlSeconds, forKey: .ttlSeconds)
+    }
+}

@@ -1,0 +1,108 @@
+import CallTrackCore
+import Foundation
+
+/// One arrival of a visitor on the site, as the snippet reports it.
+public struct Visit: Sendable, Equatable, Codable {
+    public var projectKey: String
+    public var clientID: String
+    public var at: Date
+    public var page: String
+    public var referrer: String?
+    public var source: String
+    public var medium: String
+    public var campaign: String?
+    public var keyword: String?
+    public var content: String?
+    public var gclid: String?
+    public var yclid: String?
+    public var region: String?
+
+    public init(projectKey: String, clientID: String, at: Date, page: String, referrer: String?, source: String,
+                medium: String, campaign: String?, keyword: String?, content: String?, gclid: String?, yclid: String?,
+                region: String?) {
+        self.projectKey = projectKey; self.clientID = clientID; self.at = at; self.page = page; self.referrer = referrer
+        self.source = source; self.medium = medium; self.campaign = campaign; self.keyword = keyword; self.content = content
+        self.gclid = gclid; self.yclid = yclid; self.region = region
+    }
+
+    /// `direct`/`(none)` visits lose to any other under the last non-direct model.
+    public var isDirect: Bool { medium == "(none)" }
+}
+
+/// What the snippet sends about the page the visitor is on.
+public struct VisitReport: Sendable, Equatable {
+    public var page: String
+    public var referrer: String?
+    public var utmSource: String?
+    public var utmMedium: String?
+    public var utmCampaign: String?
+    public var utmTerm: String?
+    public var utmContent: String?
+    public var gclid: String?
+    public var yclid: String?
+    public var region: String?
+
+    public init(page: String, referrer: String? = nil, utmSource: String? = nil, utmMedium: String? = nil,
+                utmCampaign: String? = nil, utmTerm: String? = nil, utmContent: String? = nil, gclid: String? = nil,
+                yclid: String? = nil, region: String? = nil) {
+        self.page = page; self.referrer = referrer; self.utmSource = utmSource; self.utmMedium = utmMedium
+        self.utmCampaign = utmCampaign; self.utmTerm = utmTerm; self.utmContent = utmContent; self.gclid = gclid
+        self.yclid = yclid; self.region = region
+    }
+
+    /// UTM tags and click ids missing from the report are read from the page URL's query.
+    public func completedFromPageURL() -> VisitReport {
+        guard let items = URLComponents(string: page)?.queryItems else { return self }
+        func q(_ name: String) -> String? {
+            items.first { $0.name == name }?.value.flatMap { $0.isEmpty ? nil : $0 }
+        }
+        var r = self
+        r.utmSource = utmSource ?? q("utm_source"); r.utmMedium = utmMedium ?? q("utm_medium")
+        r.utmCampaign = utmCampaign ?? q("utm_campaign"); r.utmTerm = utmTerm ?? q("utm_term")
+        r.utmContent = utmContent ?? q("utm_content"); r.gclid = gclid ?? q("gclid"); r.yclid = yclid ?? q("yclid")
+        return r
+    }
+}
+
+/// Source and medium of a visit: UTM tags first, then ad click ids, then the referrer.
+public enum SourceClassifier {
+    /// Referrer hosts of search engines: a visit from them is organic search.
+    static let searchEngines: [(hostPart: String, name: String)] = [
+        ("google.", "google"), ("yandex.", "yandex"), ("ya.ru", "yandex"), ("bing.com", "bing"),
+        ("duckduckgo.com", "duckduckgo"), ("search.yahoo.", "yahoo"), ("go.mail.ru", "mail.ru"),
+        ("rambler.ru", "rambler"), ("baidu.com", "baidu"),
+    ]
+
+    public static func classify(_ r: VisitReport) -> (source: String, medium: String) {
+        if let s = r.utmSource { return (s, r.utmMedium ?? "(none)") }
+        if r.gclid != nil { return ("google", "cpc") }
+        if r.yclid != nil { return ("yandex", "cpc") }
+        guard let ref = r.referrer, let refHost = URL(string: ref)?.host?.lowercased(), !refHost.isEmpty else {
+            return ("(direct)", "(none)")
+        }
+        if let engine = searchEngines.first(where: { refHost.contains($0.hostPart) }) { return (engine.name, "organic") }
+        let pageHost = URL(string: r.page)?.host?.lowercased()
+        if refHost == pageHost { return ("(direct)", "(none)") }  // moving inside the site
+        return (refHost.hasPrefix("www.") ? String(refHost.dropFirst(4)) : refHost, "referral")
+    }
+}
+
+extension AttributionModel {
+    /// The visit this model credits with a call, from one visitor's history (oldest first).
+    public func pick(from visits: [Visit]) -> Visit? {
+        switch self {
+        case .lastClick: visits.last
+        case .firstClick: visits.first
+        case .lastNonDirect: visits.last { !$0.isDirect } ?? visits.last
+        }
+    }
+}
+
+extension Attribution {
+    /// A dynamic-number attribution crediting `visit` (nil: the visitor's history is empty).
+    init(poolName: String, reservation: Reservation, late: Bool, visit: Visit?) {
+        self.init(kind: .dynamic, poolName: poolName, clientID: reservation.clientID, reservationID: reservation.id, late: late,
+                  source: visit?.source, medium: visit?.medium, campaign: visit?.campaign, keyword: visit?.keyword,
+                  content: visit?.content, landingPage: visit?.page, referrer: visit?.referrer)
+    }
+}

@@ -1,0 +1,217 @@
+import CallTrackCore
+import Foundation
+import Synchronization
+
+/// The live state of every project's number pools, reservations and visit histories, in memory.
+///
+/// HTTP reserves through it; the SIP path asks it who a number belongs to when an INVITE
+/// arrives (a short lock, no I/O). Every change is also handed to `persist`, which must not
+/// block; Storage writes it asynchronously and hands it back through `TrackingSnapshot` at start.
+public final class NumberPoolBook: Sendable {
+    struct Pool: Sendable {
+        let projectKey: String
+        let name: String
+        let regions: Set<String>
+        let numbers: [PhoneNumber]
+        let staticNumber: PhoneNumber
+    }
+
+    struct Project: Sendable {
+        let key: String
+        let ttl: TimeInterval
+        let model: AttributionModel
+        let pools: [Pool]
+        let siteNumberTemplate: String?
+        let nationalDigits: Int
+    }
+
+    enum NumberRole: Sendable {
+        case dynamic(project: String, pool: String)
+        case staticNumber(project: String, pool: String)
+        case offline(project: String, channel: String)
+    }
+
+    struct State {
+        var byClient: [String: Reservation] = [:]
+        var byNumber: [PhoneNumber: Reservation] = [:]
+        /// Expired reservations kept for late callers until the number is handed out again.
+        var expired: [PhoneNumber: Reservation] = [:]
+        var releasedAt: [PhoneNumber: Date] = [:]
+        var visits: [String: [Visit]] = [:]
+    }
+
+    /// A call this long after its reservation expired is still attributed (flagged late).
+    public let lateGrace: TimeInterval
+    private let projects: [String: Project]
+    private let roles: [PhoneNumber: NumberRole]
+    private let state = Mutex(State())
+    private let persist: @Sendable (TrackingChange) -> Void
+    static let visitsKept = 50
+
+    public init(config: CallTrackConfig, snapshot: TrackingSnapshot = .init(), lateGrace: TimeInterval = 1800,
+                persist: @escaping @Sendable (TrackingChange) -> Void) {
+        self.lateGrace = lateGrace
+        self.persist = persist
+        var projects: [String: Project] = [:]
+        var roles: [PhoneNumber: NumberRole] = [:]
+        let n = config.numbering
+        for p in config.projects {
+            var pools: [Pool] = []
+            for pool in p.pools {
+                let numbers = pool.numbers.compactMap { PhoneNumber.normalise($0, numbering: n) }
+                guard let s = pool.static.flatMap({ PhoneNumber.normalise($0, numbering: n) }) else { continue }
+                pools.append(Pool(projectKey: p.key, name: pool.name, regions: Set(pool.regions.map { $0.lowercased() }),
+                                  numbers: numbers, staticNumber: s))
+                for number in numbers { roles[number] = .dynamic(project: p.key, pool: pool.name) }
+                roles[s] = .staticNumber(project: p.key, pool: pool.name)
+            }
+            for o in p.offline {
+                if let number = PhoneNumber.normalise(o.number, numbering: n) { roles[number] = .offline(project: p.key, channel: o.channel) }
+            }
+            projects[p.key] = Project(key: p.key, ttl: TimeInterval(p.reservationTTLSeconds), model: p.attribution, pools: pools,
+                                      siteNumberTemplate: p.siteNumbers.first, nationalDigits: n.nationalNumberLength)
+        }
+        self.projects = projects
+        self.roles = roles
+        state.withLock { s in
+            for r in snapshot.reservations where roles[r.number] != nil {
+                s.byClient[Self.clientKey(r.projectKey, r.clientID)] = r
+                s.byNumber[r.number] = r
+            }
+            s.releasedAt = snapshot.releasedAt
+            for v in snapshot.visits.sorted(by: { $0.at < $1.at }) {
+                s.visits[Self.clientKey(v.projectKey, v.clientID), default: []].append(v)
+            }
+        }
+    }
+
+    static func clientKey(_ project: String, _ client: String) -> String { project + "\u{1f}" + client }
+
+    public func hasProject(_ key: String) -> Bool { projects[key] != nil }
+
+    /// Records the visit and gives the visitor a number: their live one (renewed), a free one
+    /// (least recently released first), or the static number when the pool is exhausted.
+    public func reserve(projectKey: String, clientID: String, report: VisitReport, now: Date = Date()) -> NumberAssignment? {
+        guard let project = projects[projectKey] else { return nil }
+        let report = report.completedFromPageURL()
+        let (source, medium) = SourceClassifier.classify(report)
+        let visit = Visit(projectKey: projectKey, clientID: clientID, at: now, page: report.page, referrer: report.referrer,
+                          source: source, medium: medium, campaign: report.utmCampaign, keyword: report.utmTerm,
+                          content: report.utmContent, gclid: report.gclid, yclid: report.yclid, region: report.region)
+        var changes: [TrackingChange] = []
+        let assignment: NumberAssignment? = state.withLock { s in
+            expire(&s, now: now, changes: &changes)
+            let key = Self.clientKey(projectKey, clientID)
+            if shouldRecord(visit, after: s.visits[key]?.last) {
+                s.visits[key, default: []].append(visit)
+                if s.visits[key]!.count > Self.visitsKept { s.visits[key]!.removeFirst() }
+                changes.append(.visit(visit))
+            }
+            if var live = s.byClient[key] {
+                live.expiresAt = now.addingTimeInterval(project.ttl)
+                s.byClient[key] = live
+                s.byNumber[live.number] = live
+                changes.append(.reserved(live))
+                return assignmentFor(live, project)
+            }
+            guard let pool = pool(for: project, region: report.region) else { return nil }
+            let free = pool.numbers.filter { s.byNumber[$0] == nil }
+            guard let number = free.min(by: { (s.releasedAt[$0] ?? .distantPast) < (s.releasedAt[$1] ?? .distantPast) }) else {
+                return NumberAssignment(kind: .static, number: pool.staticNumber,
+                                        formatted: NumberFormat.format(pool.staticNumber, like: project.siteNumberTemplate,
+                                                                          nationalDigits: project.nationalDigits),
+                                        reservation: nil)
+            }
+            let r = Reservation(id: UUID().uuidString.lowercased(), projectKey: projectKey, clientID: clientID, number: number,
+                                poolName: pool.name, createdAt: now, expiresAt: now.addingTimeInterval(project.ttl))
+            s.byClient[key] = r
+            s.byNumber[number] = r
+            s.expired.removeValue(forKey: number)
+            changes.append(.reserved(r))
+            return assignmentFor(r, project)
+        }
+        changes.forEach(persist)
+        return assignment
+    }
+
+    /// A heartbeat from the same page is not a new visit; a new page with new campaign data is.
+    private func shouldRecord(_ visit: Visit, after last: Visit?) -> Bool {
+        guard let last else { return true }
+        return last.page != visit.page || last.source != visit.source || last.medium != visit.medium
+            || last.campaign != visit.campaign || last.keyword != visit.keyword
+    }
+
+    private func assignmentFor(_ r: Reservation, _ project: Project) -> NumberAssignment {
+        NumberAssignment(kind: .dynamic, number: r.number,
+                         formatted: NumberFormat.format(r.number, like: project.siteNumberTemplate, nationalDigits: project.nationalDigits),
+                         reservation: r)
+    }
+
+    private func pool(for project: Project, region: String?) -> Pool? {
+        if let region = region?.lowercased(), let match = project.pools.first(where: { $0.regions.contains(region) }) { return match }
+        return project.pools.first { $0.regions.isEmpty } ?? project.pools.first
+    }
+
+    private func expire(_ s: inout State, now: Date, changes: inout [TrackingChange]) {
+        for (number, r) in s.byNumber where r.expiresAt <= now {
+            s.byNumber.removeValue(forKey: number)
+            s.byClient.removeValue(forKey: Self.clientKey(r.projectKey, r.clientID))
+            s.expired[number] = r
+            s.releasedAt[number] = r.expiresAt
+            changes.append(.released(reservationID: r.id, number: number, at: r.expiresAt))
+        }
+        for (number, r) in s.expired where now.timeIntervalSince(r.expiresAt) > lateGrace { s.expired.removeValue(forKey: number) }
+    }
+
+    /// Who a call to `number` belongs to, at the moment its INVITE arrives. Nil for a number no pool knows.
+    public func attribute(_ number: PhoneNumber, at now: Date = Date()) -> Attribution? {
+        guard let role = roles[number] else { return nil }
+        switch role {
+        case .offline(_, let channel):
+            return Attribution(kind: .offline, source: "offline", medium: channel, channel: channel)
+        case .staticNumber(_, let pool):
+            return .unattributed(.static, pool: pool)
+        case .dynamic(let projectKey, let pool):
+            guard let project = projects[projectKey] else { return nil }
+            var changes: [TrackingChange] = []
+            let result: Attribution = state.withLock { s in
+                expire(&s, now: now, changes: &changes)
+                var late = false
+                guard let r = s.byNumber[number] ?? { late = true; return s.expired[number] }() else {
+                    return .unattributed(.dynamic, pool: pool)
+                }
+                let history = s.visits[Self.clientKey(projectKey, r.clientID)] ?? []
+                return Attribution(poolName: pool, reservation: r, late: late,
+                                   visit: project.model.pick(from: history.filter { $0.at <= now }))
+            }
+            changes.forEach(persist)
+            return result
+        }
+    }
+
+    /// After a call: the visitor has called, so their number can serve someone else.
+    public func release(reservationID: String, number: PhoneNumber, at now: Date = Date()) {
+        let released: Bool = state.withLock { s in
+            if let r = s.byNumber[number], r.id == reservationID {
+                s.byNumber.removeValue(forKey: number)
+                s.byClient.removeValue(forKey: Self.clientKey(r.projectKey, r.clientID))
+            } else if s.expired[number]?.id != reservationID {
+                return false
+            }
+            s.expired.removeValue(forKey: number)
+            s.releasedAt[number] = now
+            return true
+        }
+        if released { persist(.released(reservationID: reservationID, number: number, at: now)) }
+    }
+
+    /// Live reservations per project (for health figures).
+    public func liveReservations(projectKey: String, now: Date = Date()) -> Int {
+        state.withLock { s in s.byNumber.values.filter { $0.projectKey == projectKey && $0.expiresAt > now }.count }
+    }
+
+    /// A visitor's history, oldest first.
+    public func visits(projectKey: String, clientID: String) -> [Visit] {
+        state.withLock { $0.visits[Self.clientKey(projectKey, clientID)] ?? [] }
+    }
+}
