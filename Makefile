@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_PACKAGES := libre-dev librem-dev libsqlite3-dev libspandsp-dev libopus-dev
-TEST_PACKAGES := sip-tester
+TEST_PACKAGES := sip-tester chromium
 BENCH_PACKAGES := sip-tester procps
 CONFIG ?= config/calltrack.yaml
 

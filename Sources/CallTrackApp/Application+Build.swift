@@ -49,7 +49,7 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
     }
     let deps = APIDependencies(calls: store, recordingsFolder: config.storage.recordings, adminTokens: tokens, statistics: statistics,
                                projects: config.projects.map { PublicProject(config: $0, numbering: config.numbering) },
-                               numbers: numbers,
+                               numbers: numbers, tracking: trackingStore,
                                activeCalls: { engine.activeCallCount })
     let listen = try HostPort.parse(config.http.listen, key: "http.listen")
     let http = Application(

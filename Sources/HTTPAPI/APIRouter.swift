@@ -12,12 +12,14 @@ public struct APIDependencies: Sendable {
     public let statistics: CallStatistics
     public let projects: [PublicProject]
     public let numbers: NumberPoolBook?
+    public let tracking: SQLiteTrackingStore?
     /// Live figures for /healthz and /metrics.
     public let activeCalls: @Sendable () -> Int
 
     public init(calls: any CallRecordStore, recordingsFolder: String, adminTokens: [String], statistics: CallStatistics,
-                projects: [PublicProject] = [], numbers: NumberPoolBook? = nil, activeCalls: @escaping @Sendable () -> Int) {
-        self.projects = projects; self.numbers = numbers
+                projects: [PublicProject] = [], numbers: NumberPoolBook? = nil, tracking: SQLiteTrackingStore? = nil,
+                activeCalls: @escaping @Sendable () -> Int) {
+        self.projects = projects; self.numbers = numbers; self.tracking = tracking
         self.calls = calls; self.recordingsFolder = recordingsFolder; self.adminTokens = adminTokens; self.statistics = statistics; self.activeCalls = activeCalls
     }
 }
@@ -63,5 +65,8 @@ public func buildRouter(_ deps: APIDependencies) -> Router<BasicRequestContext> 
     let admin = router.group("v1").add(middleware: AdminAuthMiddleware(tokens: deps.adminTokens))
     CallController(store: deps.calls).addRoutes(to: admin)
     RecordingController(store: deps.calls, recordingsFolder: deps.recordingsFolder).addRoutes(to: admin)
+    if let tracking = deps.tracking, let numbers = deps.numbers {
+        HealthController(projects: deps.projects, tracking: tracking, numbers: numbers).addRoutes(to: admin)
+    }
     return router
 }

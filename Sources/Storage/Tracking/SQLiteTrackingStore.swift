@@ -28,6 +28,9 @@ public final class SQLiteTrackingStore: Sendable {
                         ON CONFLICT(id) DO UPDATE SET expires_at = excluded.expires_at
                         """, [r.id, r.projectKey, r.clientID, r.number.e164, r.poolName, r.createdAt.timeIntervalSince1970,
                               r.expiresAt.timeIntervalSince1970])
+                case .exhausted(let project, let pool, let at):
+                    tx.execute("INSERT INTO pool_exhaustions (project, pool, at) VALUES (?, ?, ?)",
+                               [project, pool, at.timeIntervalSince1970])
                 case .released(let id, let number, let at):
                     tx.execute("UPDATE reservations SET released_at = ? WHERE id = ? AND released_at IS NULL",
                                [at.timeIntervalSince1970, id])
@@ -36,6 +39,38 @@ public final class SQLiteTrackingStore: Sendable {
                 }
             }
         }
+    }
+
+    /// A project's pool health over the period since `since` (see `PoolHealth`).
+    public func health(projectKey: String, since: Date, now: Date = Date(), ttlSeconds: Double) throws -> PoolHealth {
+        let t0 = since.timeIntervalSince1970
+        let calls = try db.query("""
+            SELECT count(*), coalesce(sum(number_kind = 'static'), 0) FROM calls WHERE project = ? AND started_at >= ?
+            """, [projectKey, t0]).first ?? []
+        let visits = try db.query("SELECT count(*) FROM visits WHERE project = ? AND at >= ?", [projectKey, t0]).first?.first?.int ?? 0
+        let exhausted = try db.query("SELECT count(*) FROM pool_exhaustions WHERE project = ? AND at >= ?", [projectKey, t0])
+            .first?.first?.int ?? 0
+        // Each reservation holds its number from creation until released or expired: the peak overlap is
+        // the most numbers the pool needed at once.
+        let intervals = try db.query("""
+            SELECT created_at, min(expires_at, coalesce(released_at, expires_at)), expires_at FROM reservations
+            WHERE project = ? AND expires_at >= ?
+            """, [projectKey, t0])
+        var edges: [(Double, Int)] = []
+        var heldSeconds = 0.0
+        for row in intervals {
+            guard let start = row[0].double, let end = row[1].double, let expires = row[2].double else { continue }
+            edges.append((start, 1)); edges.append((max(start, end), -1))
+            // The last heartbeat was at expires - ttl: the visit lasted from creation until then.
+            heldSeconds += max(0, expires - ttlSeconds - start)
+        }
+        edges.sort { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
+        var live = 0, peak = 0
+        for (_, delta) in edges { live += delta; peak = max(peak, live) }
+        return PoolHealth(calls: calls.first?.int ?? 0, staticCalls: calls.count > 1 ? calls[1].int ?? 0 : 0, visits: visits,
+                          exhausted: exhausted, peakConcurrent: peak, reservations: intervals.count,
+                          averageVisitSeconds: intervals.isEmpty ? nil : heldSeconds / Double(intervals.count),
+                          days: max(1, now.timeIntervalSince(since) / 86400))
     }
 
     /// What the number pools need back after a restart: live reservations (and those a late
@@ -68,4 +103,27 @@ public final class SQLiteTrackingStore: Sendable {
         }
         return TrackingSnapshot(reservations: reservations, visits: visits, releasedAt: releasedAt)
     }
+}
+
+/// Figures for `GET /v1/projects/{key}/health`.
+public struct PoolHealth: Sendable {
+    public let calls: Int
+    public let staticCalls: Int
+    public let visits: Int
+    public let exhausted: Int
+    public let peakConcurrent: Int
+    public let reservations: Int
+    public let averageVisitSeconds: Double?
+    public let days: Double
+
+    /// (1 − calls to static numbers / all calls) × 100; nil without calls.
+    public var accuracyPercent: Double? {
+        calls == 0 ? nil : ((1 - Double(staticCalls) / Double(calls)) * 1000).rounded() / 10
+    }
+    /// Peak concurrent reservations × 1.2.
+    public var recommendedPoolSize: Int { Int((Double(peakConcurrent) * 1.2).rounded(.up)) }
+    /// The quick rule: visits per day / 100 + 1.
+    public var quickEstimatePoolSize: Int { Int(Double(visits) / days / 100) + 1 }
+    /// Average visit length × 1.2.
+    public var recommendedTTLSeconds: Int? { averageVisitSeconds.map { Int(($0 * 1.2).rounded(.up)) } }
 }

@@ -117,6 +117,7 @@ public final class NumberPoolBook: Sendable {
             guard let pool = pool(for: project, region: report.region) else { return nil }
             let free = pool.numbers.filter { s.byNumber[$0] == nil }
             guard let number = free.min(by: { (s.releasedAt[$0] ?? .distantPast) < (s.releasedAt[$1] ?? .distantPast) }) else {
+                changes.append(.exhausted(projectKey: projectKey, pool: pool.name, at: now))
                 return NumberAssignment(kind: .static, number: pool.staticNumber,
                                         formatted: NumberFormat.format(pool.staticNumber, like: project.siteNumberTemplate,
                                                                           nationalDigits: project.nationalDigits),
@@ -203,6 +204,11 @@ public final class NumberPoolBook: Sendable {
             return true
         }
         if released { persist(.released(reservationID: reservationID, number: number, at: now)) }
+    }
+
+    /// How many dynamic numbers a project's pools hold.
+    public func poolSize(projectKey: String) -> Int {
+        projects[projectKey]?.pools.reduce(0) { $0 + $1.numbers.count } ?? 0
     }
 
     /// Live reservations per project (for health figures).

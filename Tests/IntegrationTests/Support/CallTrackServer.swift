@@ -23,6 +23,7 @@ final class CallTrackServer: @unchecked Sendable {
         var trunkPassword: String?
         var register = false
         var record = true
+        var reservationTTLSeconds = 360
         /// Where recordings go; defaults to a folder in the test's directory.
         var recordingsPath: String?
         /// Where the trunk's REGISTER (and route) goes; defaults to the callee.
@@ -62,6 +63,9 @@ final class CallTrackServer: @unchecked Sendable {
                 trunk: carrier
                 ring_timeout_seconds: \(options.ringTimeoutSeconds)
                 record: \(options.record)
+                origins: [http://shop.test]
+                site_numbers: ["+7 (495) 123-45-67"]
+                reservation_ttl_seconds: \(options.reservationTTLSeconds)
                 pools:
                   - name: main
                     numbers: ["+74990000001", "+74990000002"]
@@ -123,7 +127,35 @@ final class CallTrackServer: @unchecked Sendable {
         if let p = process, p.isRunning { kill(p.processIdentifier, SIGKILL) }
     }
 
-    struct HTTPResult { let status: Int; let body: Data; let headers: [String: String] }
+    struct HTTPResult {
+        let status: Int
+        let body: Data
+        let headers: [String: String]
+        var json: [String: Any]? { try? JSONSerialization.jsonObject(with: body) as? [String: Any] }
+    }
+
+    /// POSTs a JSON body (or raw bytes) to a public route.
+    func post(_ path: String, body: Data, headers: [String: String] = ["Content-Type": "application/json"]) async throws -> HTTPResult {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(ports.http)\(path)")!)
+        request.httpMethod = "POST"
+        request.httpBody = body
+        request.timeoutInterval = 5
+        for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let http = response as! HTTPURLResponse
+        var h: [String: String] = [:]
+        for (k, v) in http.allHeaderFields { h["\(k)".lowercased()] = "\(v)" }
+        return HTTPResult(status: http.statusCode, body: data, headers: h)
+    }
+
+    /// Reserves a number as the snippet would, for a visitor with `clientID` on `page`.
+    func reserve(clientID: String, page: String = "http://shop.test/", extra: [String: String] = [:]) async throws -> [String: Any] {
+        var body: [String: Any] = ["client_id": clientID, "page": page]
+        for (k, v) in extra { body[k] = v }
+        let r = try await post("/v1/projects/shop/reservations", body: try JSONSerialization.data(withJSONObject: body))
+        guard r.status == 200, let json = r.json else { throw TestFailure("reservation failed: \(r.status) \(String(decoding: r.body, as: UTF8.self))") }
+        return json
+    }
 
     func get(_ path: String, token: String? = CallTrackServer.adminToken, headers: [String: String] = [:]) async throws -> HTTPResult {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(ports.http)\(path)")!)

@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+
+/// The website snippet in a real browser, reservations over HTTP, and calls attributed to the visit.
+@Suite("Dynamic number tracking", .serialized)
+struct TrackingFlowTests {
+    /// Dials `number` through CallTrack with a callee that answers; returns the finished call.
+    private func call(_ server: CallTrackServer, dialling number: String, index: Int = 1) async throws -> [String: Any] {
+        let p = server.ports
+        let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 100, audio: false), localPort: p.callee,
+                              mediaPort: p.calleeMedia, target: nil)
+        try await Task.sleep(for: .milliseconds(200))
+        let caller = try SIPp("caller", scenario: Scenario.callerHangsUp, localPort: p.caller, mediaPort: p.callerMedia,
+                              target: "127.0.0.1:\(p.sip)", service: number, pauseMilliseconds: 300)
+        #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
+        _ = try await callee.wait()
+        let calls = try await server.finishedCalls(count: index)
+        return try #require(calls.first)
+    }
+
+    @Test("Chromium shows a pool number in the page's format and tel: link; the call is attributed to the ad click")
+    func browserToAttributedCall() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        let url = "http://127.0.0.1:\(server.ports.http)/demo/shop?utm_source=google&utm_medium=cpc&utm_campaign=tables&utm_term=buy+table"
+        let dom = try Browser.renderedDOM(url)
+        let shown: String = try #require(Browser.text(ofID: "phone-main", in: dom), "\(dom)")
+        #expect(shown.range(of: #"^\+7 \(499\) 000-00-0[12]$"#, options: .regularExpression) != nil, "shown: \(shown)")
+        #expect(Browser.text(ofID: "phone-national", in: dom)?.hasPrefix("8 499 000-00-0") == true)
+        let link = try #require(Browser.href(ofID: "phone-link", in: dom))
+        #expect(link.hasPrefix("tel:+7499000000"), "link: \(link)")
+        let digits = String(shown.filter { $0.isNumber })
+        #expect(link == "tel:+" + digits)
+
+        let record = try await call(server, dialling: "8" + digits.dropFirst())
+        let a = try #require(record["attribution"] as? [String: Any], "\(record)")
+        #expect(a["kind"] as? String == "dynamic")
+        #expect(a["source"] as? String == "google")
+        #expect(a["medium"] as? String == "cpc")
+        #expect(a["campaign"] as? String == "tables")
+        #expect(a["keyword"] as? String == "buy table")
+        #expect((a["landing_page"] as? String)?.contains("/demo/shop") == true)
+        #expect(a["late"] as? Bool == false)
+        try await server.stop()
+    }
+
+    @Test("Pool of 2 + static: three visitors get two numbers and the static one; a static call lowers accuracy")
+    func exhaustionAndAccuracy() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        let demo = "http://127.0.0.1:\(server.ports.http)/demo/shop"
+        let shown = try (0..<3).map { _ in try Browser.text(ofID: "phone-plain", in: Browser.renderedDOM(demo)) ?? "" }
+        #expect(Set(shown).count == 3, "\(shown)")
+        #expect(shown.contains("84990000000"), "the third visitor should see the static number: \(shown)")
+        #expect(shown.contains("84990000001") && shown.contains("84990000002"), "\(shown)")
+
+        _ = try await call(server, dialling: "84990000001", index: 1)
+        var health = try #require(try await server.get("/v1/projects/shop/health").json)
+        #expect(health["accuracy_percent"] as? Double == 100)
+        _ = try await call(server, dialling: "84990000000", index: 2)
+        health = try #require(try await server.get("/v1/projects/shop/health").json)
+        #expect(health["accuracy_percent"] as? Double == 50, "\(health)")
+        #expect(health["calls"] as? Int == 2)
+        #expect(health["static_calls"] as? Int == 2 - 1)
+        #expect((health["pool_exhausted_count"] as? Int ?? 0) >= 1)
+        #expect(try await server.get("/v1/projects/shop/health", token: nil).status == 401)
+        try await server.stop()
+    }
+
+    @Test("Restart keeps live reservations and visit history")
+    func restartKeepsReservations() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        let first = try await server.reserve(clientID: "visitor-1", page: "http://shop.test/?utm_source=yandex&utm_medium=cpc&utm_campaign=sofas")
+        try await server.stop()
+        try await server.start()
+        let again = try await server.reserve(clientID: "visitor-1", page: "http://shop.test/catalog")
+        #expect(again["number"] as? String == first["number"] as? String)
+        let record = try await call(server, dialling: try #require(first["number"] as? String))
+        let a = try #require(record["attribution"] as? [String: Any])
+        #expect(a["source"] as? String == "yandex" && a["campaign"] as? String == "sofas", "\(a)")
+        try await server.stop()
+    }
+
+    @Test("A call shortly after the reservation expired is attributed and flagged late")
+    func lateCall() async throws {
+        var options = CallTrackServer.Options()
+        options.reservationTTLSeconds = 10
+        let server = try CallTrackServer(options: options)
+        try await server.start()
+        let r = try await server.reserve(clientID: "slow", page: "http://shop.test/?gclid=abc")
+        try await Task.sleep(for: .seconds(11))
+        let record = try await call(server, dialling: try #require(r["number"] as? String))
+        let a = try #require(record["attribution"] as? [String: Any])
+        #expect(a["late"] as? Bool == true)
+        #expect(a["source"] as? String == "google" && a["medium"] as? String == "cpc")
+        try await server.stop()
+    }
+
+    @Test("CORS only for the project's origins; bad JSON 400 naming the field; oversize 413")
+    func badInput() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        let path = "/v1/projects/shop/reservations"
+        let ok = Data(#"{"client_id":"x1","page":"http://shop.test/"}"#.utf8)
+        let allowed = try await server.post(path, body: ok, headers: ["Content-Type": "application/json", "Origin": "http://shop.test"])
+        #expect(allowed.status == 200)
+        #expect(allowed.headers["access-control-allow-origin"] == "http://shop.test")
+        let foreign = try await server.post(path, body: ok, headers: ["Content-Type": "application/json", "Origin": "http://evil.test"])
+        #expect(foreign.status == 403)
+        #expect(foreign.headers["access-control-allow-origin"] == nil)
+        let malformed = try await server.post(path, body: Data("{not json".utf8))
+        #expect(malformed.status == 400)
+        let missing = try await server.post(path, body: Data(#"{"page":"http://shop.test/"}"#.utf8))
+        #expect(missing.status == 400)
+        #expect((missing.json?["error"] as? [String: Any])?["field"] as? String == "client_id")
+        let badPage = try await server.post(path, body: Data(#"{"client_id":"a","page":"javascript:alert(1)"}"#.utf8))
+        #expect((badPage.json?["error"] as? [String: Any])?["field"] as? String == "page")
+        let huge = try await server.post(path, body: Data(repeating: 0x61, count: 64 * 1024))
+        #expect(huge.status == 413)
+        #expect(try await server.post("/v1/projects/nope/reservations", body: ok).status == 404)
+        try await server.stop()
+    }
+}
