@@ -50,6 +50,7 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
     let deps = APIDependencies(calls: store, recordingsFolder: config.storage.recordings, adminTokens: tokens, statistics: statistics,
                                projects: config.projects.map { PublicProject(config: $0, numbering: config.numbering) },
                                numbers: numbers, tracking: trackingStore,
+                               reservationsPerMinute: config.http.reservationsPerMinute, regionHeader: config.http.regionHeader,
                                activeCalls: { engine.activeCallCount })
     let listen = try HostPort.parse(config.http.listen, key: "http.listen")
     let http = Application(

@@ -13,20 +13,25 @@ public struct APIDependencies: Sendable {
     public let projects: [PublicProject]
     public let numbers: NumberPoolBook?
     public let tracking: SQLiteTrackingStore?
+    /// Reservations allowed per client address and minute.
+    public let reservationsPerMinute: Int
+    /// A header set by a trusted reverse proxy with the visitor's region (used when the snippet sends none).
+    public let regionHeader: String?
     /// Live figures for /healthz and /metrics.
     public let activeCalls: @Sendable () -> Int
 
     public init(calls: any CallRecordStore, recordingsFolder: String, adminTokens: [String], statistics: CallStatistics,
                 projects: [PublicProject] = [], numbers: NumberPoolBook? = nil, tracking: SQLiteTrackingStore? = nil,
-                activeCalls: @escaping @Sendable () -> Int) {
+                reservationsPerMinute: Int = 120, regionHeader: String? = nil, activeCalls: @escaping @Sendable () -> Int) {
         self.projects = projects; self.numbers = numbers; self.tracking = tracking
+        self.reservationsPerMinute = reservationsPerMinute; self.regionHeader = regionHeader
         self.calls = calls; self.recordingsFolder = recordingsFolder; self.adminTokens = adminTokens; self.statistics = statistics; self.activeCalls = activeCalls
     }
 }
 
 /// Builds the router: public health and metrics, admin `/v1` routes.
-public func buildRouter(_ deps: APIDependencies) -> Router<BasicRequestContext> {
-    let router = Router()
+public func buildRouter(_ deps: APIDependencies) -> Router<APIRequestContext> {
+    let router = Router(context: APIRequestContext.self)
     let startedAt = Date()
     router.get("healthz") { _, _ -> Response in
         struct Health: Encodable {
@@ -59,7 +64,9 @@ public func buildRouter(_ deps: APIDependencies) -> Router<BasicRequestContext> 
                         body: .init(byteBuffer: ByteBuffer(string: text)))
     }
     if let numbers = deps.numbers {
-        ReservationController(projects: deps.projects, numbers: numbers).addRoutes(to: router)
+        ReservationController(projects: deps.projects, numbers: numbers,
+                              limiter: RateLimiter(perMinute: deps.reservationsPerMinute),
+                              regionHeader: deps.regionHeader).addRoutes(to: router)
     }
     SnippetController(projects: deps.projects).addRoutes(to: router)
     let admin = router.group("v1").add(middleware: AdminAuthMiddleware(tokens: deps.adminTokens))

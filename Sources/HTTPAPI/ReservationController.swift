@@ -1,5 +1,6 @@
 import CallTrackCore
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Tracking
 
@@ -24,14 +25,18 @@ extension String {
 }
 
 /// `POST /v1/projects/{key}/reservations`: the snippet's request for a visitor's number (public, CORS).
-public struct ReservationController<Context: RequestContext>: Sendable {
+public struct ReservationController<Context: RemoteAddressRequestContext>: Sendable {
     let projects: [String: PublicProject]
     let numbers: NumberPoolBook
+    let limiter: RateLimiter
+    let regionHeader: HTTPField.Name?
     static var bodyLimit: Int { 16 * 1024 }
 
-    public init(projects: [PublicProject], numbers: NumberPoolBook) {
+    public init(projects: [PublicProject], numbers: NumberPoolBook, limiter: RateLimiter, regionHeader: String?) {
         self.projects = Dictionary(uniqueKeysWithValues: projects.map { ($0.key, $0) })
         self.numbers = numbers
+        self.limiter = limiter
+        self.regionHeader = regionHeader.flatMap { HTTPField.Name($0) }
     }
 
     public func addRoutes(to router: Router<Context>) {
@@ -69,6 +74,10 @@ public struct ReservationController<Context: RequestContext>: Sendable {
     @Sendable func reserve(_ request: Request, context: Context) async throws -> Response {
         let project = try project(context)
         let cors = try Self.cors(request, project)
+        let address = context.remoteAddress?.ipAddress ?? "unknown"
+        guard limiter.allow(address) else {
+            throw APIError(.tooManyRequests, code: "rate_limited", message: "too many reservations from \(address); slow down")
+        }
         var request = request
         let body: ByteBuffer
         do {
@@ -77,7 +86,11 @@ public struct ReservationController<Context: RequestContext>: Sendable {
             throw APIError(.contentTooLarge, code: "body_too_large", message: "the body is over \(Self.bodyLimit) bytes")
         }
         let input = try ReservationRequest(json: Data(buffer: body))
-        guard let assignment = numbers.reserve(projectKey: project.key, clientID: input.clientID, report: input.report) else {
+        var report = input.report
+        if report.region == nil, let header = regionHeader, let region = request.headers[header], !region.isEmpty {
+            report.region = String(region.prefix(64))
+        }
+        guard let assignment = numbers.reserve(projectKey: project.key, clientID: input.clientID, report: report) else {
             throw APIError(.serviceUnavailable, code: "no_pool", message: "this project has no number pool")
         }
         var response = try JSONResponse.make(ReservationJSON(assignment, ttl: project.ttlSeconds))

@@ -121,4 +121,20 @@ struct TrackingFlowTests {
         #expect(try await server.post("/v1/projects/nope/reservations", body: ok).status == 404)
         try await server.stop()
     }
+
+    @Test("Reservations are rate-limited per address: 429 past the limit")
+    func rateLimit() async throws {
+        var options = CallTrackServer.Options()
+        options.reservationsPerMinute = 5
+        let server = try CallTrackServer(options: options)
+        try await server.start()
+        var statuses: [Int] = []
+        for i in 0..<8 {
+            let body = Data(#"{"client_id":"c\#(i)","page":"http://shop.test/"}"#.utf8)
+            statuses.append(try await server.post("/v1/projects/shop/reservations", body: body).status)
+        }
+        #expect(statuses.prefix(5).allSatisfy { $0 == 200 }, "\(statuses)")
+        #expect(statuses.suffix(3).allSatisfy { $0 == 429 }, "\(statuses)")
+        try await server.stop()
+    }
 }

@@ -82,10 +82,21 @@ public struct PortRange: Codable, Sendable, Equatable {
 public struct HTTPConfig: Codable, Sendable, Equatable {
     /// `HOST:PORT`.
     public var listen: String
-    public init(listen: String = "127.0.0.1:8080") { self.listen = listen }
+    /// Reservation requests allowed per client address and minute (the snippet sends one a minute per tab).
+    public var reservationsPerMinute: Int
+    /// Header a trusted reverse proxy sets with the visitor's region, for pools limited to regions.
+    public var regionHeader: String?
+    public init(listen: String = "127.0.0.1:8080", reservationsPerMinute: Int = 120, regionHeader: String? = nil) {
+        self.listen = listen; self.reservationsPerMinute = reservationsPerMinute; self.regionHeader = regionHeader
+    }
+    enum CodingKeys: String, CodingKey {
+        case listen, reservationsPerMinute = "reservations_per_minute", regionHeader = "region_header"
+    }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         listen = try c.decodeIfPresent(String.self, forKey: .listen) ?? HTTPConfig().listen
+        reservationsPerMinute = try c.decodeIfPresent(Int.self, forKey: .reservationsPerMinute) ?? 120
+        regionHeader = try c.decodeIfPresent(String.self, forKey: .regionHeader)
     }
 }
 

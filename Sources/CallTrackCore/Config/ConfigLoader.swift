@@ -101,7 +101,7 @@ indirect enum ConfigSchema: Sendable {
             "rtp_ports": .map(["min": .scalar, "max": .scalar]),
             "rtp_timeout_seconds": .scalar, "drain_seconds": .scalar, "user_agent": .scalar,
         ]),
-        "http": .map(["listen": .scalar]),
+        "http": .map(["listen": .scalar, "reservations_per_minute": .scalar, "region_header": .scalar]),
         "storage": .map(["database": .scalar, "recordings": .scalar]),
         "admin": .map(["tokens_env": .scalar]),
         "numbering": .map(["country_code": .scalar, "trunk_prefix": .scalar, "national_number_length": .scalar]),

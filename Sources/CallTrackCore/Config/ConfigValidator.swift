@@ -7,6 +7,9 @@ struct ConfigValidator {
     func validate() throws {
         try validateSIP()
         _ = try HostPort.parse(config.http.listen, key: "http.listen")
+        if config.http.reservationsPerMinute < 1 {
+            throw ConfigError(key: "http.reservations_per_minute", "must be at least 1")
+        }
         if config.storage.database.isEmpty { throw ConfigError(key: "storage.database", "must not be empty") }
         if config.storage.recordings.isEmpty { throw ConfigError(key: "storage.recordings", "must not be empty") }
         if !Self.isEnvName(config.admin.tokensEnv) {

@@ -24,6 +24,7 @@ final class CallTrackServer: @unchecked Sendable {
         var register = false
         var record = true
         var reservationTTLSeconds = 360
+        var reservationsPerMinute = 120
         /// Where recordings go; defaults to a folder in the test's directory.
         var recordingsPath: String?
         /// Where the trunk's REGISTER (and route) goes; defaults to the callee.
@@ -46,6 +47,7 @@ final class CallTrackServer: @unchecked Sendable {
               drain_seconds: \(options.drainSeconds)
             http:
               listen: 127.0.0.1:\(ports.http)
+              reservations_per_minute: \(options.reservationsPerMinute)
             storage:
               database: \(directory.path)/calltrack.sqlite
               recordings: \(options.recordingsPath ?? directory.path + "/recordings")
