@@ -95,7 +95,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "UnitTests", dependencies: ["CallTrackCore", "Tracking", "Storage", "Telephony", "Recording", "CCodecs"]),
+        .testTarget(
+            name: "UnitTests",
+            dependencies: [
+                "CallTrackCore", "Tracking", "Storage", "Telephony", "Recording", "CCodecs",
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["CallTrackCore"]

@@ -1,0 +1,23 @@
+import Foundation
+import Testing
+import Yams
+
+@Suite("API description")
+struct OpenAPITests {
+    @Test("docs/openapi.yaml parses and describes every route the server has")
+    func everyRouteDescribed() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let text = try String(contentsOf: root.appendingPathComponent("docs/openapi.yaml"), encoding: .utf8)
+        let doc = try #require(try Yams.load(yaml: text) as? [String: Any])
+        let paths = try #require(doc["paths"] as? [String: Any])
+        let routes: [(String, String)] = [
+            ("/healthz", "get"), ("/metrics", "get"), ("/v1/calls", "get"), ("/v1/calls/{id}", "get"),
+            ("/v1/calls/{id}/recording", "get"), ("/v1/projects/{key}/reservations", "post"),
+            ("/v1/projects/{key}/snippet.js", "get"), ("/v1/projects/{key}/health", "get"), ("/demo/{key}", "get"),
+        ]
+        for (path, method) in routes {
+            let item = paths[path] as? [String: Any]
+            #expect(item?[method] != nil, "\(method.uppercased()) \(path) is not described")
+        }
+    }
+}
