@@ -93,7 +93,7 @@ public struct ReservationController<Context: RemoteAddressRequestContext>: Senda
         guard let assignment = numbers.reserve(projectKey: project.key, clientID: input.clientID, report: report) else {
             throw APIError(.serviceUnavailable, code: "no_pool", message: "this project has no number pool")
         }
-        var response = try JSONResponse.make(ReservationJSON(assignment, ttl: project.ttlSeconds))
+        var response = ReservationJSON(assignment, ttl: project.ttlSeconds).response()
         for field in cors { response.headers.append(field) }
         response.headers[.cacheControl] = "no-store"
         return response
@@ -135,7 +135,7 @@ struct ReservationRequest {
     }
 }
 
-struct ReservationJSON: Encodable {
+struct ReservationJSON {
     let reservationID: String?
     let number: String
     let formatted: String
@@ -143,19 +143,30 @@ struct ReservationJSON: Encodable {
     let expiresAt: String?
     let ttlSeconds: Int
 
-    enum CodingKeys: String, CodingKey {
-        case reservationID = "reservation_id", number, formatted, kind, expiresAt = "expires_at", ttlSeconds = "ttl_seconds"
-    }
-
     init(_ a: NumberAssignment, ttl: Int) {
         reservationID = a.reservation?.id; number = a.number.e164; formatted = a.formatted; kind = a.kind.rawValue
         expiresAt = a.reservation.map { CallJSON.format($0.expiresAt) }; ttlSeconds = ttl
     }
 
-    func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(reservationID, forKey: .reservationID); try c.encode(number, forKey: .number)
-        try c.encode(formatted, forKey: .formatted); try c.encode(kind, forKey: .kind)
-        try c.encode(expiresAt, forKey: .expiresAt); try c.encode(ttlSeconds, forKey: .ttlSeconds)
+    /// Written by hand: this is the hottest route, and every value is a number, an id or a formatted
+    /// phone number (only `formatted` comes from configuration, and it is escaped).
+    func response() -> Response {
+        func quoted(_ s: String?) -> String {
+            guard let s else { return "null" }
+            var out = "\""
+            for u in s.unicodeScalars {
+                switch u {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
+                default: out.unicodeScalars.append(u)
+                }
+            }
+            return out + "\""
+        }
+        let json = "{\"expires_at\":\(quoted(expiresAt)),\"formatted\":\(quoted(formatted)),\"kind\":\(quoted(kind)),"
+            + "\"number\":\(quoted(number)),\"reservation_id\":\(quoted(reservationID)),\"ttl_seconds\":\(ttlSeconds)}"
+        return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                        body: .init(byteBuffer: ByteBuffer(string: json)))
     }
 }

@@ -38,6 +38,15 @@ public final class NumberPoolBook: Sendable {
         var expired: [PhoneNumber: Reservation] = [:]
         var releasedAt: [PhoneNumber: Date] = [:]
         var visits: [String: [Visit]] = [:]
+        /// No live reservation expires before this: `expire` has nothing to do until then.
+        var nextExpiry = Date.distantPast
+        /// The expiry last handed to persistence per reservation, so heartbeats are stored sparingly.
+        var persistedExpiry: [String: Date] = [:]
+        /// Live reservations per pool (`project␟pool`), so an exhausted pool is seen without a scan.
+        var taken: [String: Int] = [:]
+
+        mutating func hold(_ r: Reservation) { taken[NumberPoolBook.clientKey(r.projectKey, r.poolName), default: 0] += 1 }
+        mutating func free(_ r: Reservation) { taken[NumberPoolBook.clientKey(r.projectKey, r.poolName), default: 1] -= 1 }
     }
 
     /// A call this long after its reservation expired is still attributed (flagged late).
@@ -77,6 +86,8 @@ public final class NumberPoolBook: Sendable {
             for r in snapshot.reservations where roles[r.number] != nil {
                 s.byClient[Self.clientKey(r.projectKey, r.clientID)] = r
                 s.byNumber[r.number] = r
+                s.persistedExpiry[r.id] = r.expiresAt
+                s.hold(r)
             }
             s.releasedAt = snapshot.releasedAt
             for v in snapshot.visits.sorted(by: { $0.at < $1.at }) {
@@ -111,11 +122,17 @@ public final class NumberPoolBook: Sendable {
                 live.expiresAt = now.addingTimeInterval(project.ttl)
                 s.byClient[key] = live
                 s.byNumber[live.number] = live
-                changes.append(.reserved(live))
+                // A heartbeat is stored once a tenth of the TTL has passed since the stored expiry:
+                // after a crash the reservation lives on at most that much shorter.
+                if live.expiresAt.timeIntervalSince(s.persistedExpiry[live.id] ?? .distantPast) >= project.ttl / 10 {
+                    s.persistedExpiry[live.id] = live.expiresAt
+                    changes.append(.reserved(live))
+                }
                 return assignmentFor(live, project)
             }
             guard let pool = pool(for: project, region: report.region) else { return nil }
-            let free = pool.numbers.filter { s.byNumber[$0] == nil }
+            let exhausted = s.taken[Self.clientKey(projectKey, pool.name), default: 0] >= pool.numbers.count
+            let free = exhausted ? [] : pool.numbers.filter { s.byNumber.index(forKey: $0) == nil }  // no copy of the value
             guard let number = free.min(by: { (s.releasedAt[$0] ?? .distantPast) < (s.releasedAt[$1] ?? .distantPast) }) else {
                 changes.append(.exhausted(projectKey: projectKey, pool: pool.name, at: now))
                 return NumberAssignment(kind: .static, number: pool.staticNumber,
@@ -128,6 +145,9 @@ public final class NumberPoolBook: Sendable {
             s.byClient[key] = r
             s.byNumber[number] = r
             s.expired.removeValue(forKey: number)
+            s.nextExpiry = min(s.nextExpiry, r.expiresAt)
+            s.persistedExpiry[r.id] = r.expiresAt
+            s.hold(r)
             changes.append(.reserved(r))
             return assignmentFor(r, project)
         }
@@ -154,14 +174,27 @@ public final class NumberPoolBook: Sendable {
     }
 
     private func expire(_ s: inout State, now: Date, changes: inout [TrackingChange]) {
-        for (number, r) in s.byNumber where r.expiresAt <= now {
+        guard now >= s.nextExpiry else { return }
+        var next = Date.distantFuture
+        for (number, r) in s.byNumber {
+            guard r.expiresAt <= now else {
+                next = min(next, r.expiresAt)
+                continue
+            }
             s.byNumber.removeValue(forKey: number)
             s.byClient.removeValue(forKey: Self.clientKey(r.projectKey, r.clientID))
+            s.persistedExpiry.removeValue(forKey: r.id)
+            s.free(r)
             s.expired[number] = r
             s.releasedAt[number] = r.expiresAt
             changes.append(.released(reservationID: r.id, number: number, at: r.expiresAt))
         }
-        for (number, r) in s.expired where now.timeIntervalSince(r.expiresAt) > lateGrace { s.expired.removeValue(forKey: number) }
+        for (number, r) in s.expired where now.timeIntervalSince(r.expiresAt) > lateGrace {
+            s.expired.removeValue(forKey: number)
+        }
+        // Expired entries kept for late callers also need a look once their grace ends.
+        if let oldest = s.expired.values.map(\.expiresAt).min() { next = min(next, oldest.addingTimeInterval(lateGrace)) }
+        s.nextExpiry = next
     }
 
     /// Who a call to `number` belongs to, at the moment its INVITE arrives. Nil for a number no pool knows.
@@ -196,6 +229,8 @@ public final class NumberPoolBook: Sendable {
             if let r = s.byNumber[number], r.id == reservationID {
                 s.byNumber.removeValue(forKey: number)
                 s.byClient.removeValue(forKey: Self.clientKey(r.projectKey, r.clientID))
+                s.persistedExpiry.removeValue(forKey: r.id)
+                s.free(r)
             } else if s.expired[number]?.id != reservationID {
                 return false
             }
