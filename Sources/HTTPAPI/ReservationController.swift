@@ -13,10 +13,13 @@ public struct PublicProject: Sendable {
     public let siteNumbers: [String]
     public let nationalDigits: Int
     public let ttlSeconds: Int
+    public let numberSelector: String?
+    public let clickToReveal: Bool
 
     public init(config p: ProjectConfig, numbering: NumberingConfig) {
         key = p.key; name = p.name; origins = Set(p.origins.map { $0.lowercased().trimmingSuffix("/") })
         siteNumbers = p.siteNumbers; nationalDigits = numbering.nationalNumberLength; ttlSeconds = p.reservationTTLSeconds
+        numberSelector = p.numberSelector; clickToReveal = p.clickToReveal
     }
 }
 

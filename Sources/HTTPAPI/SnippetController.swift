@@ -24,11 +24,15 @@ public struct SnippetController<Context: RequestContext>: Sendable {
 
     @Sendable func snippet(_ request: Request, context: Context) async throws -> Response {
         let p = try project(context.parameters.get("key"))
-        let config: [String: Any] = [
+        // ?reveal=1 previews click-to-reveal on a project that does not use it (the demo page passes it on).
+        let reveal = p.clickToReveal || request.uri.queryParameters["reveal"] == "1"
+        var config: [String: Any] = [
             "key": p.key,
             "numbers": p.siteNumbers.map { String($0.filter(\.isASCIIDigit).suffix(p.nationalDigits)) },
             "digits": p.nationalDigits,
+            "reveal": reveal,
         ]
+        if let selector = p.numberSelector { config["selector"] = selector }
         let json = String(decoding: try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]), as: UTF8.self)
         let js = snippetScript.replacingOccurrences(of: "__CONFIG__", with: json)
         return Response(status: .ok, headers: [.contentType: "application/javascript; charset=utf-8",
@@ -56,7 +60,8 @@ public struct SnippetController<Context: RequestContext>: Sendable {
             <p>From anywhere in Russia: <span id="phone-national">\(formats[1])</span></p>
             <p>Plain digits: <span id="phone-plain">\(formats[2])</span></p>
             <p><a id="phone-link" href="tel:+7\(d)">Tap to call</a></p>
-            <script src="/v1/projects/\(p.key)/snippet.js"></script>
+            <p>Showroom: <b class="showroom-phone">call the showroom</b></p>
+            <script src="/v1/projects/\(p.key)/snippet.js\(request.uri.queryParameters["reveal"] == "1" ? "?reveal=1" : "")"></script>
             </body></html>
             """
         return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
@@ -103,12 +108,21 @@ let snippetScript = #"""
               return cfg.numbers.indexOf(national(m)) >= 0 || (current && national(m) === current.old) ? rewrite(m, digits) : m;
             });
           }
+          function eachText(fn) {
+            var walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT), n, list = [];
+            while ((n = walker.nextNode())) list.push(n);
+            list.forEach(fn);
+          }
           function swap() {
             if (!current) return;
-            var d = national(current.number), walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT), n;
-            while ((n = walker.nextNode())) {
+            var d = national(current.number);
+            eachText(function (n) {
               var t = replaceIn(n.nodeValue, d);
               if (t !== n.nodeValue) n.nodeValue = t;
+            });
+            if (cfg.selector) {
+              var marked = document.querySelectorAll(cfg.selector);
+              for (var s = 0; s < marked.length; s++) marked[s].textContent = current.formatted;
             }
             var links = document.querySelectorAll('a[href^="tel:"]');
             for (var j = 0; j < links.length; j++) {
@@ -129,12 +143,47 @@ let snippetScript = #"""
             }).then(function (r) { return r.ok ? r.json() : null; }).then(function (res) {
               if (!res) return;
               var old = current ? current.old : null;
-              current = { number: res.number, kind: res.kind, old: old };
+              current = { number: res.number, kind: res.kind, formatted: res.formatted, old: old };
+              unmask();
               swap();
             }).catch(function () { /* CallTrack unreachable: the page keeps the business number */ });
           }
-          window.CallTrack = { swap: swap, number: function () { return current && current.number; } };
-          reserve();
-          heartbeat = setInterval(function () { if (document.visibilityState === 'visible') reserve(); }, 60000);
+          // Click-to-reveal: numbers are shown masked until the visitor clicks one, and only then is a
+          // pool number reserved, so a tight pool serves the visitors who want to call.
+          var masks = [];
+          function mask() {
+            eachText(function (n) {
+              var text = n.nodeValue, m, last = 0, frag = document.createDocumentFragment();
+              pattern.lastIndex = 0;
+              while ((m = pattern.exec(text))) {
+                if (cfg.numbers.indexOf(national(m[0])) < 0) continue;
+                frag.appendChild(document.createTextNode(text.slice(last, m.index)));
+                var span = document.createElement('span');
+                span.className = 'calltrack-reveal';
+                span.setAttribute('role', 'button');
+                span.setAttribute('data-number', m[0]);
+                span.textContent = m[0].replace(/\d(?=(\D*\d){0,3}\D*$)/g, '\u2022') + ' \u00bb';
+                span.addEventListener('click', start);
+                frag.appendChild(span);
+                masks.push(span);
+                last = m.index + m[0].length;
+              }
+              if (last > 0) {
+                frag.appendChild(document.createTextNode(text.slice(last)));
+                n.parentNode.replaceChild(frag, n);
+              }
+            });
+          }
+          function unmask() {
+            masks.forEach(function (s) { s.parentNode && s.parentNode.replaceChild(document.createTextNode(s.getAttribute('data-number')), s); });
+            masks = [];
+          }
+          function start() {
+            if (heartbeat) return;
+            reserve();
+            heartbeat = setInterval(function () { if (document.visibilityState === 'visible') reserve(); }, 60000);
+          }
+          window.CallTrack = { swap: swap, reveal: start, number: function () { return current && current.number; } };
+          if (cfg.reveal) mask(); else start();
         })();
         """#

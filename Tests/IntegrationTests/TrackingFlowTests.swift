@@ -31,6 +31,8 @@ struct TrackingFlowTests {
         #expect(link.hasPrefix("tel:+7499000000"), "link: \(link)")
         let digits = String(shown.filter { $0.isNumber })
         #expect(link == "tel:+" + digits)
+        // Elements matching the project's number_selector get the number too.
+        #expect(dom.contains("<b class=\"showroom-phone\">\(shown)</b>"), "\(dom)")
 
         let record = try await call(server, dialling: "8" + digits.dropFirst())
         let a = try #require(record["attribution"] as? [String: Any], "\(record)")
@@ -135,6 +137,51 @@ struct TrackingFlowTests {
         }
         #expect(statuses.prefix(5).allSatisfy { $0 == 200 }, "\(statuses)")
         #expect(statuses.suffix(3).allSatisfy { $0 == 429 }, "\(statuses)")
+        try await server.stop()
+    }
+
+    @Test("Click-to-reveal: numbers are masked and no pool number is taken until the visitor clicks")
+    func clickToReveal() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        let dom = try Browser.renderedDOM("http://127.0.0.1:\(server.ports.http)/demo/shop?reveal=1")
+        #expect(dom.contains("calltrack-reveal"), "\(dom)")
+        #expect(dom.contains("+7 (495) 123-\u{2022}\u{2022}-\u{2022}\u{2022}"), "\(dom)")
+        #expect(!dom.contains("499"), "a pool number was shown before any click")
+        let health = try #require(try await server.get("/v1/projects/shop/health").json)
+        #expect(health["live_reservations"] as? Int == 0)
+        #expect(health["visits"] as? Int == 0)
+        try await server.stop()
+    }
+
+    @Test("The snippet on the business's own site (another origin): click-to-reveal reserves on click and swaps")
+    func crossOriginSiteWithReveal() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        let sitePort = server.ports.sip + 46
+        let site = FileManager.default.temporaryDirectory.appendingPathComponent("site-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: site, withIntermediateDirectories: true)
+        // The business's page: its own number, the snippet from CallTrack, and a visitor who clicks the masked number.
+        try """
+            <!doctype html><html><body>
+            <p>Call <span id="phone">8 (495) 123-45-67</span></p>
+            <script src="http://127.0.0.1:\(server.ports.http)/v1/projects/shop/snippet.js?reveal=1"></script>
+            <script>setTimeout(function () { document.querySelector('.calltrack-reveal').click(); }, 200);</script>
+            </body></html>
+            """.write(to: site.appendingPathComponent("index.html"), atomically: true, encoding: .utf8)
+        let web = Process()
+        web.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        web.arguments = ["python3", "-m", "http.server", String(sitePort), "--bind", "127.0.0.1", "--directory", site.path]
+        web.standardOutput = FileHandle.nullDevice
+        web.standardError = FileHandle.nullDevice
+        try web.run()
+        defer { web.terminate() }
+        try await Task.sleep(for: .milliseconds(500))
+        let dom = try Browser.renderedDOM("http://127.0.0.1:\(sitePort)/index.html?utm_source=vk&utm_medium=social")
+        let shown = try #require(Browser.text(ofID: "phone", in: dom), "\(dom)")
+        #expect(shown.range(of: #"^8 \(499\) 000-00-0[12]$"#, options: .regularExpression) != nil, "shown: \(shown)")
+        let health = try #require(try await server.get("/v1/projects/shop/health").json)
+        #expect(health["live_reservations"] as? Int == 1)
         try await server.stop()
     }
 }

@@ -200,6 +200,10 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
     public var name: String
     public var origins: [String]
     public var siteNumbers: [String]
+    /// CSS selector of elements that hold the business number (rewritten whole), besides text and `tel:` links.
+    public var numberSelector: String?
+    /// Tight pools: show the number masked and reserve only when the visitor clicks it.
+    public var clickToReveal: Bool
     public var forwardTo: String
     public var trunk: String?
     public var ringTimeoutSeconds: Int
@@ -216,12 +220,14 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
                 offline: [OfflineNumberConfig] = [], webhooks: [WebhookConfig] = []) {
         self.key = key; self.name = name; self.forwardTo = forwardTo; self.trunk = trunk; self.origins = origins
         self.siteNumbers = siteNumbers; self.ringTimeoutSeconds = ringTimeoutSeconds
+        numberSelector = nil; clickToReveal = false
         self.reservationTTLSeconds = reservationTTLSeconds; self.attribution = attribution; self.record = record
         self.pools = pools; self.offline = offline; self.webhooks = webhooks
     }
 
     enum CodingKeys: String, CodingKey {
         case key, name, origins, siteNumbers = "site_numbers", forwardTo = "forward_to", trunk
+        case numberSelector = "number_selector", clickToReveal = "click_to_reveal"
         case ringTimeoutSeconds = "ring_timeout_seconds", reservationTTLSeconds = "reservation_ttl_seconds"
         case attribution, record, pools, offline, webhooks
     }
@@ -232,6 +238,8 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
         name = try c.decodeIfPresent(String.self, forKey: .name) ?? key
         origins = try c.decodeIfPresent([String].self, forKey: .origins) ?? []
         siteNumbers = try c.decodeIfPresent([String].self, forKey: .siteNumbers) ?? []
+        numberSelector = try c.decodeIfPresent(String.self, forKey: .numberSelector)
+        clickToReveal = try c.decodeIfPresent(Bool.self, forKey: .clickToReveal) ?? false
         forwardTo = try c.decode(String.self, forKey: .forwardTo)
         trunk = try c.decodeIfPresent(String.self, forKey: .trunk)
         ringTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .ringTimeoutSeconds) ?? 30

@@ -112,6 +112,7 @@ indirect enum ConfigSchema: Sendable {
         ])),
         "projects": .list(.map([
             "key": .scalar, "name": .scalar, "origins": .list(.scalar), "site_numbers": .list(.scalar),
+            "number_selector": .scalar, "click_to_reveal": .scalar,
             "forward_to": .scalar, "trunk": .scalar, "ring_timeout_seconds": .scalar,
             "reservation_ttl_seconds": .scalar, "attribution": .scalar, "record": .scalar,
             "pools": .list(.map(["name": .scalar, "regions": .list(.scalar), "numbers": .list(.scalar), "static": .scalar])),

@@ -65,8 +65,9 @@ final class CallTrackServer: @unchecked Sendable {
                 trunk: carrier
                 ring_timeout_seconds: \(options.ringTimeoutSeconds)
                 record: \(options.record)
-                origins: [http://shop.test]
+                origins: [http://shop.test, "http://127.0.0.1:\(ports.sip + 46)"]
                 site_numbers: ["+7 (495) 123-45-67"]
+                number_selector: ".showroom-phone"
                 reservation_ttl_seconds: \(options.reservationTTLSeconds)
                 pools:
                   - name: main
