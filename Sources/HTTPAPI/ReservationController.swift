@@ -125,8 +125,10 @@ struct ReservationRequest {
               id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) else {
             throw APIError.badRequest(field: "client_id", "client_id must be 1-128 letters, digits, '.', '_' or '-'")
         }
-        guard let page = try string("page", max: 4096, required: true), let url = URL(string: page),
-              ["http", "https"].contains(url.scheme?.lowercased() ?? "") else {
+        // A cheap check: the page is only stored and shown, never fetched or followed.
+        guard let page = try string("page", max: 4096, required: true),
+              page.lowercased().hasPrefix("http://") || page.lowercased().hasPrefix("https://"),
+              !page.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7f }) else {
             throw APIError.badRequest(field: "page", "page must be the http(s) URL of the page")
         }
         clientID = id

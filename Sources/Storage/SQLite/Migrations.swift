@@ -76,8 +76,10 @@ enum Migrations {
         ALTER TABLE calls ADD COLUMN landing_page TEXT;
         ALTER TABLE calls ADD COLUMN referrer TEXT;
         ALTER TABLE calls ADD COLUMN channel TEXT;
-        CREATE TABLE pool_exhaustions (project TEXT NOT NULL, pool TEXT NOT NULL, at REAL NOT NULL);
-        CREATE INDEX pool_exhaustions_at ON pool_exhaustions(project, at);
+        CREATE TABLE pool_exhaustions (
+            project TEXT NOT NULL, pool TEXT NOT NULL, at REAL NOT NULL, count INTEGER NOT NULL,
+            PRIMARY KEY (project, pool, at)
+        );
         """,
     ]
 

@@ -12,8 +12,15 @@ public final class SQLiteTrackingStore: Sendable {
     }
 
     public func apply(_ changes: [TrackingChange]) throws {
+        // An exhausted pool hands out the static number on every request: count those per minute, not per row.
+        var exhaustions: [String: (project: String, pool: String, minute: Double, count: Int)] = [:]
         try db.inTransaction { tx in
             for change in changes {
+                if case .exhausted(let project, let pool, let at) = change {
+                    let minute = (at.timeIntervalSince1970 / 60).rounded(.down) * 60
+                    exhaustions["\(project)\u{1f}\(pool)\u{1f}\(minute)", default: (project, pool, minute, 0)].count += 1
+                    continue
+                }
                 switch change {
                 case .visit(let v):
                     tx.execute("""
@@ -28,15 +35,20 @@ public final class SQLiteTrackingStore: Sendable {
                         ON CONFLICT(id) DO UPDATE SET expires_at = excluded.expires_at
                         """, [r.id, r.projectKey, r.clientID, r.number.e164, r.poolName, r.createdAt.timeIntervalSince1970,
                               r.expiresAt.timeIntervalSince1970])
-                case .exhausted(let project, let pool, let at):
-                    tx.execute("INSERT INTO pool_exhaustions (project, pool, at) VALUES (?, ?, ?)",
-                               [project, pool, at.timeIntervalSince1970])
+                case .exhausted:
+                    break
                 case .released(let id, let number, let at):
                     tx.execute("UPDATE reservations SET released_at = ? WHERE id = ? AND released_at IS NULL",
                                [at.timeIntervalSince1970, id])
                     tx.execute("INSERT INTO number_releases (number, released_at) VALUES (?, ?) ON CONFLICT(number) DO UPDATE SET released_at = excluded.released_at",
                                [number.e164, at.timeIntervalSince1970])
                 }
+            }
+            for e in exhaustions.values {
+                tx.execute("""
+                    INSERT INTO pool_exhaustions (project, pool, at, count) VALUES (?, ?, ?, ?)
+                    ON CONFLICT(project, pool, at) DO UPDATE SET count = count + excluded.count
+                    """, [e.project, e.pool, e.minute, e.count])
             }
         }
     }
@@ -48,7 +60,8 @@ public final class SQLiteTrackingStore: Sendable {
             SELECT count(*), coalesce(sum(number_kind = 'static'), 0) FROM calls WHERE project = ? AND started_at >= ?
             """, [projectKey, t0]).first ?? []
         let visits = try db.query("SELECT count(*) FROM visits WHERE project = ? AND at >= ?", [projectKey, t0]).first?.first?.int ?? 0
-        let exhausted = try db.query("SELECT count(*) FROM pool_exhaustions WHERE project = ? AND at >= ?", [projectKey, t0])
+        let exhausted = try db.query("SELECT coalesce(sum(count), 0) FROM pool_exhaustions WHERE project = ? AND at >= ?",
+                                     [projectKey, (t0 / 60).rounded(.down) * 60])
             .first?.first?.int ?? 0
         // Each reservation holds its number from creation until released or expired: the peak overlap is
         // the most numbers the pool needed at once.

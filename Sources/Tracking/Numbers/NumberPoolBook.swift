@@ -23,6 +23,12 @@ public final class NumberPoolBook: Sendable {
         let pools: [Pool]
         let siteNumberTemplate: String?
         let nationalDigits: Int
+        /// Every pool and static number written like the site's number, computed once.
+        var formatted: [PhoneNumber: String] = [:]
+
+        func format(_ n: PhoneNumber) -> String {
+            formatted[n] ?? NumberFormat.format(n, like: siteNumberTemplate, nationalDigits: nationalDigits)
+        }
     }
 
     enum NumberRole: Sendable {
@@ -77,8 +83,10 @@ public final class NumberPoolBook: Sendable {
             for o in p.offline {
                 if let number = PhoneNumber.normalise(o.number, numbering: n) { roles[number] = .offline(project: p.key, channel: o.channel) }
             }
-            projects[p.key] = Project(key: p.key, ttl: TimeInterval(p.reservationTTLSeconds), model: p.attribution, pools: pools,
-                                      siteNumberTemplate: p.siteNumbers.first, nationalDigits: n.nationalNumberLength)
+            var project = Project(key: p.key, ttl: TimeInterval(p.reservationTTLSeconds), model: p.attribution, pools: pools,
+                                  siteNumberTemplate: p.siteNumbers.first, nationalDigits: n.nationalNumberLength)
+            for number in pools.flatMap({ $0.numbers + [$0.staticNumber] }) { project.formatted[number] = project.format(number) }
+            projects[p.key] = project
         }
         self.projects = projects
         self.roles = roles
@@ -136,8 +144,7 @@ public final class NumberPoolBook: Sendable {
             guard let number = free.min(by: { (s.releasedAt[$0] ?? .distantPast) < (s.releasedAt[$1] ?? .distantPast) }) else {
                 changes.append(.exhausted(projectKey: projectKey, pool: pool.name, at: now))
                 return NumberAssignment(kind: .static, number: pool.staticNumber,
-                                        formatted: NumberFormat.format(pool.staticNumber, like: project.siteNumberTemplate,
-                                                                          nationalDigits: project.nationalDigits),
+                                        formatted: project.format(pool.staticNumber),
                                         reservation: nil)
             }
             let r = Reservation(id: UUID().uuidString.lowercased(), projectKey: projectKey, clientID: clientID, number: number,
@@ -164,7 +171,7 @@ public final class NumberPoolBook: Sendable {
 
     private func assignmentFor(_ r: Reservation, _ project: Project) -> NumberAssignment {
         NumberAssignment(kind: .dynamic, number: r.number,
-                         formatted: NumberFormat.format(r.number, like: project.siteNumberTemplate, nationalDigits: project.nationalDigits),
+                         formatted: project.format(r.number),
                          reservation: r)
     }
 
