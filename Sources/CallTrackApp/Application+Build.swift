@@ -51,6 +51,7 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
                                projects: config.projects.map { PublicProject(config: $0, numbering: config.numbering) },
                                numbers: numbers, tracking: trackingStore,
                                reservationsPerMinute: config.http.reservationsPerMinute, regionHeader: config.http.regionHeader,
+                               sipReady: { engine.isReady },
                                activeCalls: { engine.activeCallCount })
     let listen = try HostPort.parse(config.http.listen, key: "http.listen")
     let http = Application(

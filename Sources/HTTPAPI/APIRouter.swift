@@ -19,10 +19,14 @@ public struct APIDependencies: Sendable {
     public let regionHeader: String?
     /// Live figures for /healthz and /metrics.
     public let activeCalls: @Sendable () -> Int
+    /// Whether SIP is up (listening, not draining).
+    public let sipReady: @Sendable () -> Bool
 
     public init(calls: any CallRecordStore, recordingsFolder: String, adminTokens: [String], statistics: CallStatistics,
                 projects: [PublicProject] = [], numbers: NumberPoolBook? = nil, tracking: SQLiteTrackingStore? = nil,
-                reservationsPerMinute: Int = 120, regionHeader: String? = nil, activeCalls: @escaping @Sendable () -> Int) {
+                reservationsPerMinute: Int = 120, regionHeader: String? = nil,
+                sipReady: @escaping @Sendable () -> Bool = { true }, activeCalls: @escaping @Sendable () -> Int) {
+        self.sipReady = sipReady
         self.projects = projects; self.numbers = numbers; self.tracking = tracking
         self.reservationsPerMinute = reservationsPerMinute; self.regionHeader = regionHeader
         self.calls = calls; self.recordingsFolder = recordingsFolder; self.adminTokens = adminTokens; self.statistics = statistics; self.activeCalls = activeCalls
@@ -40,8 +44,12 @@ public func buildRouter(_ deps: APIDependencies) -> Router<APIRequestContext> {
             let uptimeSeconds: Int
             enum CodingKeys: String, CodingKey { case status, activeCalls = "active_calls", uptimeSeconds = "uptime_seconds" }
         }
-        return try JSONResponse.make(Health(status: "ok", activeCalls: deps.activeCalls(),
-                                            uptimeSeconds: Int(Date().timeIntervalSince(startedAt))))
+        // 503 while SIP is not listening yet (start) or no longer takes calls (draining), so that a
+        // load balancer or a test waits for the SIP side, not just for HTTP.
+        let ready = deps.sipReady()
+        return try JSONResponse.make(Health(status: ready ? "ok" : "unavailable", activeCalls: deps.activeCalls(),
+                                            uptimeSeconds: Int(Date().timeIntervalSince(startedAt))),
+                                     status: ready ? .ok : .serviceUnavailable)
     }
     router.get("metrics") { _, _ -> Response in
         let s = deps.statistics.snapshot

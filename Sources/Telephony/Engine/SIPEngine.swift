@@ -19,6 +19,10 @@ public final class SIPEngine: Service {
     private let logger: Logger
 
     private let recorder: Recorder?
+    private let listening = Atomic<Bool>(false)
+
+    /// True once SIP listens, until shutdown begins: what `/healthz` reports.
+    public var isReady: Bool { listening.load(ordering: .relaxed) }
 
     /// `recorder` nil records nothing (no project records, say).
     public init(config: CallTrackConfig, router: CallRouter, events: CallEventBus, statistics: CallStatistics,
@@ -61,8 +65,10 @@ public final class SIPEngine: Service {
             events.finish()
             throw error
         }
+        listening.store(true, ordering: .relaxed)
         var cancelled = false
         do { try await gracefulShutdown() } catch { cancelled = true }
+        listening.store(false, ordering: .relaxed)
 
         loop.submit { board.startDraining() }
         if !cancelled {
