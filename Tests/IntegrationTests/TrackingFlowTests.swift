@@ -170,12 +170,13 @@ struct TrackingFlowTests {
             </body></html>
             """.write(to: site.appendingPathComponent("index.html"), atomically: true, encoding: .utf8)
         let web = Process()
-        web.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        web.arguments = ["python3", "-m", "http.server", String(sitePort), "--bind", "127.0.0.1", "--directory", site.path]
+        // Debian's python3 directly: a wrapper (pyenv's shim) would survive the kill and keep the port.
+        web.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        web.arguments = ["-m", "http.server", String(sitePort), "--bind", "127.0.0.1", "--directory", site.path]
         web.standardOutput = FileHandle.nullDevice
         web.standardError = FileHandle.nullDevice
         try web.run()
-        defer { web.terminate() }
+        defer { kill(web.processIdentifier, SIGKILL) }
         try await Task.sleep(for: .milliseconds(500))
         let dom = try Browser.renderedDOM("http://127.0.0.1:\(sitePort)/index.html?utm_source=vk&utm_medium=social")
         let shown = try #require(Browser.text(ofID: "phone", in: dom), "\(dom)")
