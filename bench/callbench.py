@@ -61,8 +61,9 @@ def cpu_seconds(pid):
 
 
 class CallTrack:
-    def __init__(self, binary, workdir, sip_port=25060, http_port=28080, callee_port=25070):
+    def __init__(self, binary, workdir, sip_port=25060, http_port=28080, callee_port=25070, record=False):
         self.http_port = http_port
+        self.recordings = os.path.join(workdir, "recordings")
         config = os.path.join(workdir, "bench.yaml")
         open(config, "w").write(f"""
 sip:
@@ -84,6 +85,7 @@ projects:
     forward_to: sip:+74951234567@127.0.0.1:{callee_port}
     trunk: bench
     ring_timeout_seconds: 30
+    record: {"true" if record else "false"}
     pools: [{{name: main, numbers: ["+74990000001"], static: "+74990000000"}}]
 """)
         env = dict(os.environ, CALLTRACK_ADMIN_TOKENS="bench", CALLTRACK_LOG_LEVEL="warning")
@@ -109,6 +111,12 @@ projects:
     def calls(self):
         req = urllib.request.Request(f"http://127.0.0.1:{self.http_port}/v1/calls?limit=1", headers={"Authorization": "Bearer bench"})
         return json.load(urllib.request.urlopen(req))
+
+    def recorded_bytes(self):
+        total = 0
+        for folder, _, files in os.walk(self.recordings):
+            total += sum(os.path.getsize(os.path.join(folder, f)) for f in files if f.endswith(".wav"))
+        return total
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -167,12 +175,12 @@ def main():
     rows = []
     workdir = tempfile.mkdtemp(prefix="calltrack-bench-")
 
-    def measure(label, calls, rate, concurrent, hold_ms, audio, through):
+    def measure(label, calls, rate, concurrent, hold_ms, audio, through, record=False):
         ct = None
         if through:
             ctdir = os.path.join(workdir, f"ct-{len(rows)}")
             os.makedirs(ctdir, exist_ok=True)
-            ct = CallTrack(args.binary, ctdir)
+            ct = CallTrack(args.binary, ctdir, record=record)
         cpu0 = ct.cpu() if ct else 0
         ok, failed, wall, sipp_cpu = run_load(25060 if through else 25070, 25070, workdir, calls, rate, concurrent, hold_ms, audio,
                                     f"{label}-{'ct' if through else 'direct'}-{len(rows)}")
@@ -181,7 +189,10 @@ def main():
         if ct:
             ct.stop()
         call_minutes = ok * hold_ms / 60000
-        row = dict(test=label, path="through CallTrack" if through else "direct (no CallTrack)", calls=calls, rate=rate,
+        disk = ct.recorded_bytes() if ct and record else None
+        path = ("through CallTrack, recording" if record else "through CallTrack") if through else "direct (no CallTrack)"
+        row = dict(test=label, path=path, calls=calls, rate=rate,
+                   disk_per_call_min=None if disk is None or call_minutes == 0 else int(disk / call_minutes),
                    concurrent=concurrent, ok=ok, failed=failed, wall=round(wall, 1), sipp_cpu=round(sipp_cpu, 2),
                    cpu=None if cpu is None else round(cpu, 2),
                    cpu_per_call_min=None if cpu is None or call_minutes == 0 else round(cpu / call_minutes, 4),
@@ -200,16 +211,18 @@ def main():
     for n in [int(c) for c in args.audio_calls.split(",")]:
         for through in (False, True):
             measure(f"{n} concurrent with audio", n, max(10, n // 10), n, args.audio_hold * 1000, pcap, through)
+        # The same load again with every call recorded: the recorder's CPU and disk cost.
+        measure(f"{n} concurrent with audio", n, max(10, n // 10), n, args.audio_hold * 1000, pcap, True, record=True)
     # 3. Many concurrent calls, media idle.
     n = args.idle_calls
     measure(f"{n} concurrent, idle media", n, 200, n, 15000, None, True)
 
-    lines = ["| test | path | calls | ok | failed | wall s | sipp CPU s | CallTrack CPU s | CallTrack CPU s per call-minute | CallTrack peak RSS MiB |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| test | path | calls | ok | failed | wall s | sipp CPU s | CallTrack CPU s | CallTrack CPU s per call-minute | CallTrack peak RSS MiB | recording bytes per call-minute |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         lines.append(f"| {r['test']} | {r['path']} | {r['calls']} | {r['ok']} | {r['failed']} | {r['wall']} | {r['sipp_cpu']} | "
                      f"{'' if r['cpu'] is None else r['cpu']} | {'' if r['cpu_per_call_min'] is None else r['cpu_per_call_min']} | "
-                     f"{'' if r['rss_mib'] is None else r['rss_mib']} |")
+                     f"{'' if r['rss_mib'] is None else r['rss_mib']} | {'' if r['disk_per_call_min'] is None else r['disk_per_call_min']} |")
     table = "\n".join(lines)
     print(table)
     out = os.path.join(HERE, "results")
