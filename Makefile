@@ -5,7 +5,7 @@ SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_PACKAGES := libre-dev librem-dev libsqlite3-dev libspandsp-dev libopus-dev
 TEST_PACKAGES := sip-tester chromium
-BENCH_PACKAGES := sip-tester procps
+BENCH_PACKAGES := sip-tester procps wrk
 CONFIG ?= config/calltrack.yaml
 
 .PHONY: all build run test bench deps test-deps bench-deps clean
@@ -47,6 +47,7 @@ test: test-deps
 bench: bench-deps
 	swift build -c release
 	python3 bench/callbench.py --binary .build/release/calltrack
+	cd bench && python3 reservebench.py --binary ../.build/release/calltrack
 
 clean:
 	rm -rf .build data/*.sqlite*
