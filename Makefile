@@ -5,7 +5,7 @@ SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_PACKAGES := libre-dev librem-dev libsqlite3-dev libspandsp-dev libopus-dev
 TEST_PACKAGES := sip-tester chromium
-BENCH_PACKAGES := sip-tester procps wrk
+BENCH_PACKAGES := sip-tester procps wrk kamailio kamailio-extra-modules rtpengine-daemon
 CONFIG ?= config/calltrack.yaml
 
 .PHONY: all build run test bench deps test-deps bench-deps clean
@@ -48,6 +48,9 @@ bench: bench-deps
 	swift build -c release
 	python3 bench/callbench.py --binary .build/release/calltrack
 	cd bench && python3 reservebench.py --binary ../.build/release/calltrack
+	@# Debian starts its own rtpengine/kamailio on install: stop them, the benchmark runs its own on loopback.
+	-service rtpengine-daemon stop >/dev/null 2>&1; service kamailio stop >/dev/null 2>&1; true
+	cd bench && python3 recordbench.py --binary ../.build/release/calltrack
 
 clean:
 	rm -rf .build data/*.sqlite*
