@@ -53,7 +53,13 @@ final class WAVFile {
             }
             return out
         }
-        try write(bytes, at: Self.headerSize + dataBytes)
+        do {
+            try write(bytes, at: Self.headerSize + dataBytes)
+        } catch {
+            // A partial write (disk full) would leave bytes the header does not cover: drop them.
+            _ = ftruncate(fd, off_t(Self.headerSize + dataBytes))
+            throw error
+        }
         dataBytes += bytes.count
         try write(Self.sizeFields(dataBytes: dataBytes).riff, at: 4)
         try write(Self.sizeFields(dataBytes: dataBytes).data, at: 40)

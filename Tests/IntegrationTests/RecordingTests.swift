@@ -222,4 +222,38 @@ struct RecordingTests {
         #expect(recording["url"] is NSNull)
         try await server.stop()
     }
+
+    @Test("A read-only recordings folder and a disk that fills mid-call: calls connect, records say why",
+          .enabled(if: Tmpfs.available, "needs root to mount a tmpfs"))
+    func readOnlyAndFullDisk() async throws {
+        let readOnly = try Tmpfs(options: "ro,size=1m")
+        var options = CallTrackServer.Options()
+        options.recordingsPath = readOnly.path
+        let server = try CallTrackServer(options: options)
+        try await server.start()
+        let call = try await recordedCall(server, callerPcap: SIPp.audioPcap, calleePcap: SIPp.audioPcap, talk: 1000)
+        #expect(call["status"] as? String == "answered")
+        let recording = call["recording"] as? [String: Any]
+        #expect(recording?["status"] as? String == "failed")
+        #expect((recording?["reason"] as? String)?.contains("read-only") == true, "\(String(describing: recording))")
+        try await server.stop()
+
+        // 64 KiB holds two seconds of stereo 8 kHz audio: a 4 s call fills it.
+        let small = try Tmpfs(options: "size=64k")
+        options.recordingsPath = small.path
+        let full = try CallTrackServer(options: options)
+        try await full.start()
+        let long = try await recordedCall(full, callerPcap: SIPp.audioPcap, calleePcap: SIPp.audioPcap, talk: 4000)
+        #expect(long["status"] as? String == "answered")
+        let cut = try #require(long["recording"] as? [String: Any])
+        #expect(cut["status"] as? String == "failed")
+        #expect((cut["reason"] as? String)?.contains("disk full") == true, "\(cut)")
+        // What was written before the disk filled is still a valid file.
+        if let url = cut["url"] as? String {
+            let wav = try Audio.parseWAV(try await full.get(url).body)
+            #expect(wav.declaredDataBytes == wav.fileBytes - 44)
+        }
+        #expect(full.log().components(separatedBy: "recording stopped").count == 2, "logged more or less than once")
+        try await full.stop()
+    }
 }
