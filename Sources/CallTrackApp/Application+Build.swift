@@ -36,7 +36,7 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
     let (trackingChanges, trackingSink) = AsyncStream<TrackingChange>.makeStream(bufferingPolicy: .unbounded)
     let numbers = NumberPoolBook(config: config, snapshot: try trackingStore.snapshot(), persist: { trackingSink.yield($0) })
     let trackingWriter = BatchWriter(name: "visits and reservations", changes: trackingChanges,
-                                     finishOnShutdown: { trackingSink.finish() }, logger: logger) { try trackingStore.apply($0) }
+                                     finishOnShutdown: { numbers.flush(); trackingSink.finish() }, logger: logger) { try trackingStore.apply($0) }
     let router = CallRouter(config: config, environment: environment)
     let statistics = CallStatistics()
     let engine = try SIPEngine(config: config, router: router, events: events, statistics: statistics,

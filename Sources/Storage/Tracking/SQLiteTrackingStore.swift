@@ -16,9 +16,9 @@ public final class SQLiteTrackingStore: Sendable {
         var exhaustions: [String: (project: String, pool: String, minute: Double, count: Int)] = [:]
         try db.inTransaction { tx in
             for change in changes {
-                if case .exhausted(let project, let pool, let at) = change {
+                if case .exhausted(let project, let pool, let at, let count) = change {
                     let minute = (at.timeIntervalSince1970 / 60).rounded(.down) * 60
-                    exhaustions["\(project)\u{1f}\(pool)\u{1f}\(minute)", default: (project, pool, minute, 0)].count += 1
+                    exhaustions["\(project)\u{1f}\(pool)\u{1f}\(minute)", default: (project, pool, minute, 0)].count += count
                     continue
                 }
                 switch change {

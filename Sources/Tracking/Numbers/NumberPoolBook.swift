@@ -50,6 +50,9 @@ public final class NumberPoolBook: Sendable {
         var persistedExpiry: [String: Date] = [:]
         /// Live reservations per pool (`project␟pool`), so an exhausted pool is seen without a scan.
         var taken: [String: Int] = [:]
+        /// Exhaustions not yet handed to persistence, per pool: stored at most once a second.
+        var pendingExhaustions: [String: (project: String, pool: String, first: Date, count: Int)] = [:]
+        var exhaustionsReportedAt = Date.distantPast
 
         mutating func hold(_ r: Reservation) { taken[NumberPoolBook.clientKey(r.projectKey, r.poolName), default: 0] += 1 }
         mutating func free(_ r: Reservation) { taken[NumberPoolBook.clientKey(r.projectKey, r.poolName), default: 1] -= 1 }
@@ -142,7 +145,8 @@ public final class NumberPoolBook: Sendable {
             let exhausted = s.taken[Self.clientKey(projectKey, pool.name), default: 0] >= pool.numbers.count
             let free = exhausted ? [] : pool.numbers.filter { s.byNumber.index(forKey: $0) == nil }  // no copy of the value
             guard let number = free.min(by: { (s.releasedAt[$0] ?? .distantPast) < (s.releasedAt[$1] ?? .distantPast) }) else {
-                changes.append(.exhausted(projectKey: projectKey, pool: pool.name, at: now))
+                s.pendingExhaustions[Self.clientKey(projectKey, pool.name), default: (projectKey, pool.name, now, 0)].count += 1
+                if now.timeIntervalSince(s.exhaustionsReportedAt) >= 1 { takeExhaustions(&s, now: now, into: &changes) }
                 return NumberAssignment(kind: .static, number: pool.staticNumber,
                                         formatted: project.format(pool.staticNumber),
                                         reservation: nil)
@@ -160,6 +164,21 @@ public final class NumberPoolBook: Sendable {
         }
         changes.forEach(persist)
         return assignment
+    }
+
+    private func takeExhaustions(_ s: inout State, now: Date, into changes: inout [TrackingChange]) {
+        for e in s.pendingExhaustions.values {
+            changes.append(.exhausted(projectKey: e.project, pool: e.pool, at: e.first, count: e.count))
+        }
+        s.pendingExhaustions.removeAll()
+        s.exhaustionsReportedAt = now
+    }
+
+    /// Hands every change still held back (exhaustion counts) to persistence; called at shutdown.
+    public func flush() {
+        var changes: [TrackingChange] = []
+        state.withLock { takeExhaustions(&$0, now: Date(), into: &changes) }
+        changes.forEach(persist)
     }
 
     /// A heartbeat from the same page is not a new visit; a new page with new campaign data is.

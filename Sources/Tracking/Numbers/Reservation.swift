@@ -35,8 +35,8 @@ public enum TrackingChange: Sendable {
     case reserved(Reservation)
     /// The number is free again (expired, or released after a call).
     case released(reservationID: String, number: PhoneNumber, at: Date)
-    /// Every pool number was taken: the visitor got the static number.
-    case exhausted(projectKey: String, pool: String, at: Date)
+    /// Every pool number was taken `count` times (each visitor got the static number), the first at `at`.
+    case exhausted(projectKey: String, pool: String, at: Date, count: Int)
 }
 
 /// What Tracking loads back at start: live reservations, recent visits, when each number was last freed.
