@@ -61,7 +61,9 @@ class RTPEngine:
                 f"--pidfile={workdir}/rtpengine.pid"]
         if record:
             args += [f"--recording-dir={self.recordings}", "--recording-method=pcap"]
-        self.engine = subprocess.Popen(args, stdout=open(f"{workdir}/rtpengine.log", "w"), stderr=subprocess.STDOUT)
+        # Run in the work dir: Debian's rtpengine 10.5 has dumped core here on SIGTERM at the end of a run.
+        self.engine = subprocess.Popen(args, stdout=open(f"{workdir}/rtpengine.log", "w"), stderr=subprocess.STDOUT,
+                                       cwd=workdir)
         flags = "RTP/AVP replace-origin replace-session-connection" + (" record-call=yes" if record else "")
         self.cfg = os.path.join(workdir, "kamailio.cfg")
         open(self.cfg, "w").write(KAMAILIO_CFG.format(port=KAMAILIO_PORT, ng=NG_PORT, callee=CALLEE_PORT, flags=flags))
