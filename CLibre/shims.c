@@ -1,4 +1,10 @@
 #include "CLibre.h"
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 int ct_sip_transp_add(struct sip *sip, enum sip_transp tp, const struct sa *laddr)
 {
@@ -10,12 +16,12 @@ int ct_sipsess_accept(struct sipsess **sessp, struct sipsess_sock *sock,
 		      const char *cuser, struct mbuf *desc,
 		      sipsess_offer_h *offerh, sipsess_answer_h *answerh,
 		      sipsess_estab_h *estabh, sipsess_info_h *infoh,
-		      sipsess_close_h *closeh, void *arg)
+		      sipsess_close_h *closeh, void *arg, const char *headers)
 {
 	return sipsess_accept(sessp, sock, msg, scode, reason, cuser,
 			      "application/sdp", desc, NULL, NULL, false,
 			      offerh, answerh, estabh, infoh, NULL, closeh, arg,
-			      NULL);
+			      "%s", headers ? headers : "");
 }
 
 int ct_sipsess_connect(struct sipsess **sessp, struct sipsess_sock *sock,
@@ -43,27 +49,22 @@ int ct_sipsess_connect(struct sipsess **sessp, struct sipsess_sock *sock,
 }
 
 int ct_sipsess_progress(struct sipsess *sess, uint16_t scode, const char *reason,
-			struct mbuf *desc)
+			struct mbuf *desc, const char *headers)
 {
-	return sipsess_progress(sess, scode, reason, desc, NULL);
+	return sipsess_progress(sess, scode, reason, desc, "%s",
+				headers ? headers : "");
 }
 
 int ct_sipsess_answer(struct sipsess *sess, uint16_t scode, const char *reason,
-		      struct mbuf *desc)
+		      struct mbuf *desc, const char *headers)
 {
-	return sipsess_answer(sess, scode, reason, desc, NULL);
+	return sipsess_answer(sess, scode, reason, desc, "%s",
+			      headers ? headers : "");
 }
 
 int ct_sipsess_reject(struct sipsess *sess, uint16_t scode, const char *reason)
 {
 	return sipsess_reject(sess, scode, reason, NULL);
-}
-
-int ct_sip_treply_headers(struct sip *sip, const struct sip_msg *msg, uint16_t scode,
-			  const char *reason, const char *headers)
-{
-	return sip_treplyf(NULL, NULL, sip, msg, false, scode, reason,
-			   "%sContent-Length: 0\r\n\r\n", headers ? headers : "");
 }
 
 int ct_sipreg_register(struct sipreg **regp, struct sip *sip, const char *reg_uri,
@@ -73,4 +74,227 @@ int ct_sipreg_register(struct sipreg **regp, struct sip *sip, const char *reg_ur
 	return sipreg_register(regp, sip, reg_uri, aor, NULL, aor, expires,
 			       cuser, NULL, 0, 0, authh, aarg, false, resph, arg,
 			       NULL, NULL);
+}
+
+int ct_sip_reply_headers(struct sip *sip, const struct sip_msg *msg, uint16_t scode,
+			 const char *reason, const char *headers)
+{
+	return sip_replyf(sip, msg, scode, reason,
+			  "%sContent-Length: 0\r\n\r\n", headers ? headers : "");
+}
+
+int ct_sip_listen_first(struct sip_lsnr **lsnrp, struct sip *sip, bool req,
+			sip_msg_h *msgh, void *arg)
+{
+	struct le *le;
+	struct list *list;
+	int err;
+
+	err = sip_listen(lsnrp, sip, req, msgh, arg);
+	if (err)
+		return err;
+
+	/* libre appends listeners; its transaction layer registered first.
+	 * struct sip_lsnr starts with its list element (libre 1.1), which is
+	 * checked before the element is moved to the head of the list. */
+	le = (struct le *)*lsnrp;
+	list = le->list;
+	if (!list || le->data != *lsnrp) {
+		*lsnrp = mem_deref(*lsnrp);
+		return ENOTSUP;
+	}
+	list_unlink(le);
+	list_prepend(list, le, *lsnrp);
+	return 0;
+}
+
+/* Header text written by CallTrack: kept in the message's header list (with no name and
+ * no id, so nothing reads or copies it) and freed with the message. */
+struct ct_header_text {
+	struct sip_hdr hdr;
+	char text[];
+};
+
+static void header_text_destructor(void *arg)
+{
+	struct sip_hdr *hdr = arg;
+
+	list_unlink(&hdr->le);
+	hash_unlink(&hdr->he);
+}
+
+static int set_header_value(struct sip_msg *msg, struct sip_hdr *hdr,
+			    const char *text, size_t len)
+{
+	struct ct_header_text *ht;
+
+	ht = mem_zalloc(sizeof(*ht) + len + 1, header_text_destructor);
+	if (!ht)
+		return ENOMEM;
+	memcpy(ht->text, text, len);
+	ht->text[len] = '\0';
+	ht->hdr.id = SIP_HDR_NONE;
+	list_append(&msg->hdrl, &ht->hdr.le, ht);
+
+	hdr->val.p = ht->text;
+	hdr->val.l = len;
+	return 0;
+}
+
+/* Rewrites one name-addr header value so that its URI's host and port are msg's source. */
+static int retarget(struct sip_msg *msg, struct sip_hdr *hdr)
+{
+	struct sip_addr addr;
+	char buf[1024];
+	int n;
+
+	if (sip_addr_decode(&addr, &hdr->val))
+		return EBADMSG;
+
+	/* The URI's user and parameters (transport, lr) are kept. */
+	n = re_snprintf(buf, sizeof(buf), "<%s:%r%s%J%r>",
+			pl_isset(&addr.uri.scheme) && !pl_strcasecmp(&addr.uri.scheme, "sips")
+				? "sips" : "sip",
+			&addr.uri.user, addr.uri.user.l ? "@" : "",
+			&msg->src, &addr.uri.params);
+	if (n <= 0 || (size_t)n >= sizeof(buf))
+		return EOVERFLOW;
+
+	return set_header_value(msg, hdr, buf, (size_t)n);
+}
+
+static bool host_is_ip(const struct pl *host)
+{
+	struct sa sa;
+
+	return 0 == sa_set(&sa, host, 0);
+}
+
+int ct_sip_msg_target_source(const struct sip_msg *cmsg, bool only_hostnames)
+{
+	struct sip_msg *msg = (struct sip_msg *)cmsg;
+	const struct sip_hdr *hdr;
+	struct sip_addr addr;
+
+	if (!msg)
+		return EINVAL;
+
+	/* A proxy in the path: in-dialog requests go to it. The next hop is the first
+	 * Record-Route of a request and the last of a response (RFC 3261 12.1). */
+	hdr = msg->req ? sip_msg_hdr(msg, SIP_HDR_RECORD_ROUTE)
+		: sip_msg_hdr_apply(msg, false, SIP_HDR_RECORD_ROUTE, NULL, NULL);
+	if (hdr) {
+		if (sip_addr_decode(&addr, &hdr->val))
+			return EBADMSG;
+		if (host_is_ip(&addr.uri.host))
+			return 0;
+		return retarget(msg, (struct sip_hdr *)hdr);
+	}
+
+	hdr = sip_msg_hdr(msg, SIP_HDR_CONTACT);
+	if (!hdr)
+		return 0;
+	if (only_hostnames) {
+		if (sip_addr_decode(&addr, &hdr->val))
+			return EBADMSG;
+		if (host_is_ip(&addr.uri.host))
+			return 0;
+	}
+
+	return retarget(msg, (struct sip_hdr *)hdr);
+}
+
+static ct_max_forwards_h *max_forwards_h;
+static void *max_forwards_arg;
+
+static const char *find(const char *hay, size_t len, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (size_t i = 0; i + n <= len; i++) {
+		if (hay[i] == needle[0] && !memcmp(hay + i, needle, n))
+			return hay + i;
+	}
+	return NULL;
+}
+
+static void max_forwards_trace(bool tx, enum sip_transp tp, const struct sa *src,
+			       const struct sa *dst, const uint8_t *pkt, size_t len,
+			       void *arg)
+{
+	const char *p = (const char *)pkt, *head_end, *mf, *cid, *cid_end;
+	size_t head;
+	int value;
+	(void)tp; (void)src; (void)dst; (void)arg;
+
+	if (!tx || !max_forwards_h || len < 7 || memcmp(p, "INVITE ", 7))
+		return;
+
+	head_end = find(p, len, "\r\n\r\n");
+	head = head_end ? (size_t)(head_end - p) + 2 : len;
+
+	mf = find(p, head, "\r\nMax-Forwards: 70\r\n");
+	cid = find(p, head, "\r\nCall-ID: ");
+	if (!mf || !cid)
+		return;
+	cid += 11;
+	cid_end = find(cid, head - (size_t)(cid - p), "\r\n");
+	if (!cid_end)
+		return;
+
+	value = max_forwards_h(cid, (size_t)(cid_end - cid), max_forwards_arg);
+	if (value < 0 || value > 69)
+		return;
+
+	/* Same width: "Max-Forwards: 07" is a valid 1*DIGIT value. The buffer is
+	 * the one about to be sent (and kept for retransmissions). */
+	((char *)mf)[16] = (char)('0' + value / 10);
+	((char *)mf)[17] = (char)('0' + value % 10);
+}
+
+void ct_sip_set_max_forwards_hook(struct sip *sip, ct_max_forwards_h *h, void *arg)
+{
+	max_forwards_h = h;
+	max_forwards_arg = arg;
+	sip_set_trace_handler(sip, h ? max_forwards_trace : NULL);
+}
+
+int ct_tune_tcp_listeners(uint16_t port, int backlog, int defer_seconds)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *entry;
+	int changed = 0;
+
+	if (!dir)
+		return -1;
+
+	while ((entry = readdir(dir))) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd, listening = 0;
+		socklen_t ll = sizeof(listening);
+		uint16_t p;
+
+		if (entry->d_name[0] == '.')
+			continue;
+		fd = atoi(entry->d_name);
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ll) || !listening)
+			continue;
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl))
+			continue;
+		if (ss.ss_family == AF_INET)
+			p = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		else if (ss.ss_family == AF_INET6)
+			p = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		else
+			continue;
+		if (p != port)
+			continue;
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_seconds,
+				 sizeof(defer_seconds));
+		if (listen(fd, backlog) == 0)
+			changed++;
+	}
+	closedir(dir);
+	return changed;
 }

@@ -25,13 +25,13 @@
 /** Adds a UDP or TCP SIP transport bound to laddr. */
 int ct_sip_transp_add(struct sip *sip, enum sip_transp tp, const struct sa *laddr);
 
-/** Accepts an incoming INVITE with a provisional or final response (no extra headers). */
+/** Accepts an incoming INVITE with a provisional or final response; headers may be NULL. */
 int ct_sipsess_accept(struct sipsess **sessp, struct sipsess_sock *sock,
                       const struct sip_msg *msg, uint16_t scode, const char *reason,
                       const char *cuser, struct mbuf *desc,
                       sipsess_offer_h *offerh, sipsess_answer_h *answerh,
                       sipsess_estab_h *estabh, sipsess_info_h *infoh,
-                      sipsess_close_h *closeh, void *arg);
+                      sipsess_close_h *closeh, void *arg, const char *headers);
 
 /** Starts an outgoing INVITE session; routev may hold one loose route (the trunk proxy). */
 int ct_sipsess_connect(struct sipsess **sessp, struct sipsess_sock *sock,
@@ -43,20 +43,52 @@ int ct_sipsess_connect(struct sipsess **sessp, struct sipsess_sock *sock,
                        sipsess_info_h *infoh, sipsess_close_h *closeh, void *arg,
                        const char *headers);
 
-/** Sends a provisional response on an accepted session; desc may be NULL. */
+/** Sends a provisional response on an accepted session; desc and headers may be NULL. */
 int ct_sipsess_progress(struct sipsess *sess, uint16_t scode, const char *reason,
-                        struct mbuf *desc);
+                        struct mbuf *desc, const char *headers);
 
-/** Sends the 2xx answer on an accepted session. */
+/** Sends the 2xx answer on an accepted session; headers may be NULL. */
 int ct_sipsess_answer(struct sipsess *sess, uint16_t scode, const char *reason,
-                      struct mbuf *desc);
+                      struct mbuf *desc, const char *headers);
 
 /** Rejects an accepted, unanswered session with a final error response. */
 int ct_sipsess_reject(struct sipsess *sess, uint16_t scode, const char *reason);
 
-/** Replies statefully with extra header lines (each ending in CRLF), no body. */
-int ct_sip_treply_headers(struct sip *sip, const struct sip_msg *msg, uint16_t scode,
-                          const char *reason, const char *headers);
+/** Replies statelessly (no retransmissions) with extra header lines, no body. */
+int ct_sip_reply_headers(struct sip *sip, const struct sip_msg *msg, uint16_t scode,
+                         const char *reason, const char *headers);
+
+/**
+ * Registers a request or response listener ahead of every other one, libre's own
+ * transaction layer included, so that it sees each message first.
+ */
+int ct_sip_listen_first(struct sip_lsnr **lsnrp, struct sip *sip, bool req,
+                        sip_msg_h *msgh, void *arg);
+
+/**
+ * Points the dialog target of msg at the address it came from, so that in-dialog requests
+ * go there and no hostname from the message is ever resolved: the first Record-Route if it
+ * names a host rather than an IP address (a proxy's own IP is kept), else the Contact
+ * (always, or with only_hostnames just when it names a host). The new header text belongs
+ * to the message and is freed with it.
+ */
+int ct_sip_msg_target_source(const struct sip_msg *msg, bool only_hostnames);
+
+/** Asks for the Max-Forwards of an outgoing INVITE by Call-ID; < 0 leaves libre's 70. */
+typedef int (ct_max_forwards_h)(const char *call_id, size_t len, void *arg);
+
+/**
+ * libre writes "Max-Forwards: 70" into every request it builds; this hook rewrites the
+ * value of outgoing INVITEs in place, just before they are sent (and on retransmissions).
+ */
+void ct_sip_set_max_forwards_hook(struct sip *sip, ct_max_forwards_h *h, void *arg);
+
+/**
+ * Raises the accept backlog of CallTrack's listening TCP sockets on port (libre listens
+ * with a backlog of 5) and defers accepting a connection until it sends data.
+ * Returns how many sockets were changed.
+ */
+int ct_tune_tcp_listeners(uint16_t port, int backlog, int defer_seconds);
 
 /** Sends REGISTER to a trunk and keeps it refreshed. */
 int ct_sipreg_register(struct sipreg **regp, struct sip *sip, const char *reg_uri,

@@ -34,7 +34,11 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
 
     let trackingStore = try SQLiteTrackingStore(database: database)
     let (trackingChanges, trackingSink) = AsyncStream<TrackingChange>.makeStream(bufferingPolicy: .unbounded)
-    let numbers = NumberPoolBook(config: config, snapshot: try trackingStore.snapshot(), persist: { trackingSink.yield($0) })
+    let numbers = NumberPoolBook(config: config, snapshot: try trackingStore.snapshot(),
+                                 history: { project, client in (try? trackingStore.visits(projectKey: project, clientID: client)) ?? [] },
+                                 persist: { trackingSink.yield($0) })
+    let visitRetention = VisitRetention(store: trackingStore, days: config.tracking.visitRetentionDays,
+                                        intervalSeconds: config.tracking.sweepIntervalSeconds, logger: logger)
     let trackingWriter = BatchWriter(name: "visits and reservations", changes: trackingChanges,
                                      finishOnShutdown: { numbers.flush(); trackingSink.finish() }, logger: logger) { try trackingStore.apply($0) }
     let router = CallRouter(config: config, environment: environment)
@@ -42,6 +46,7 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
     let engine = try SIPEngine(config: config, router: router, events: events, statistics: statistics,
                                recorder: recorder, numbers: numbers, logger: logger)
 
+    let connections = HTTPConnectionRegistry(limits: httpLimits(config, logger: logger))
     let tokens = (environment[config.admin.tokensEnv] ?? "").split(separator: ",")
         .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     if tokens.isEmpty {
@@ -51,12 +56,14 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
                                projects: config.projects.map { PublicProject(config: $0, numbering: config.numbering) },
                                numbers: numbers, tracking: trackingStore,
                                reservationsPerMinute: config.http.reservationsPerMinute, regionHeader: config.http.regionHeader,
+                               trustedProxies: config.http.trustedProxies.compactMap(CIDR.init),
                                sipReady: { engine.isReady },
-                               activeCalls: { engine.activeCallCount })
+                               activeCalls: { engine.activeCallCount }, connections: connections)
     let listen = try HostPort.parse(config.http.listen, key: "http.listen")
     let http = Application(
         router: buildRouter(deps),
-        configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "CallTrack"),
+        server: .http1(configuration: .init(additionalChannelHandlers: connections.channelHandlers())),
+        configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "CallTrack", backlog: 1024),
         logger: logger)
 
     let retention = RecordingRetention(index: store, root: config.storage.recordings, days: config.recording.retentionDays,
@@ -67,11 +74,31 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
             .init(service: writer),
             .init(service: trackingWriter),
             .init(service: retention),
+            .init(service: visitRetention),
             .init(service: http),
             .init(service: engine),
         ],
         gracefulShutdownSignals: [.sigterm, .sigint],
         logger: logger))
+}
+
+/// HTTP's limits, with its connections capped below what SIP and RTP need of the file descriptor
+/// limit: a relay socket per RTP port, and a reserve for SIP, TCP trunks, the database and logs.
+func httpLimits(_ config: CallTrackConfig, logger: Logger) -> HTTPConnectionLimits {
+    let fdLimit = SIPEngine.raiseFileLimit()
+    let rtpSockets = config.sip.rtpPorts.max - config.sip.rtpPorts.min + 1
+    let reserve = 512
+    let room = fdLimit - rtpSockets - reserve
+    var maxConnections = config.http.maxConnections
+    if room < maxConnections {
+        maxConnections = max(16, room)
+        logger.warning("http.max_connections lowered so HTTP cannot take the file descriptors SIP and RTP need", metadata: [
+            "fd_limit": "\(fdLimit)", "rtp_sockets": "\(rtpSockets)", "reserve": "\(reserve)",
+            "http_max_connections": "\(maxConnections)",
+        ])
+    }
+    return HTTPConnectionLimits(maxConnections: maxConnections, idleTimeout: .seconds(Int64(config.http.idleTimeoutSeconds)),
+                                requestTimeout: .seconds(Int64(config.http.requestTimeoutSeconds)))
 }
 
 /// Makes the WAV files a crash left open playable and marks their calls' recordings interrupted.

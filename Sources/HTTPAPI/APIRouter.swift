@@ -17,18 +17,24 @@ public struct APIDependencies: Sendable {
     public let reservationsPerMinute: Int
     /// A header set by a trusted reverse proxy with the visitor's region (used when the snippet sends none).
     public let regionHeader: String?
+    /// Reverse proxies whose `X-Forwarded-For` and region header are believed.
+    public let trustedProxies: [CIDR]
     /// Live figures for /healthz and /metrics.
     public let activeCalls: @Sendable () -> Int
     /// Whether SIP is up (listening, not draining).
     public let sipReady: @Sendable () -> Bool
+    /// Open HTTP connections, for /metrics.
+    public let connections: HTTPConnectionRegistry?
 
     public init(calls: any CallRecordStore, recordingsFolder: String, adminTokens: [String], statistics: CallStatistics,
                 projects: [PublicProject] = [], numbers: NumberPoolBook? = nil, tracking: SQLiteTrackingStore? = nil,
-                reservationsPerMinute: Int = 120, regionHeader: String? = nil,
-                sipReady: @escaping @Sendable () -> Bool = { true }, activeCalls: @escaping @Sendable () -> Int) {
+                reservationsPerMinute: Int = 120, regionHeader: String? = nil, trustedProxies: [CIDR] = [],
+                sipReady: @escaping @Sendable () -> Bool = { true }, activeCalls: @escaping @Sendable () -> Int,
+                connections: HTTPConnectionRegistry? = nil) {
         self.sipReady = sipReady
+        self.connections = connections
         self.projects = projects; self.numbers = numbers; self.tracking = tracking
-        self.reservationsPerMinute = reservationsPerMinute; self.regionHeader = regionHeader
+        self.reservationsPerMinute = reservationsPerMinute; self.regionHeader = regionHeader; self.trustedProxies = trustedProxies
         self.calls = calls; self.recordingsFolder = recordingsFolder; self.adminTokens = adminTokens; self.statistics = statistics; self.activeCalls = activeCalls
     }
 }
@@ -61,12 +67,54 @@ public func buildRouter(_ deps: APIDependencies) -> Router<APIRequestContext> {
             # TYPE calltrack_calls_total counter
             calltrack_calls_total{status="answered"} \(s.answered)
             calltrack_calls_total{status="missed"} \(s.missed)
-            # HELP calltrack_invites_refused_total INVITEs refused before a call existed.
+            # HELP calltrack_invites_refused_total SIP requests refused before reaching a call, by reason.
             # TYPE calltrack_invites_refused_total counter
 
             """
         for refusal in CallStatistics.Refusal.allCases {
             text += "calltrack_invites_refused_total{reason=\"\(refusal.rawValue)\"} \(s.refused[refusal] ?? 0)\n"
+        }
+        text += """
+            # HELP calltrack_rtp_packets_dropped_total RTP and RTCP packets a relay dropped instead of forwarding, by reason.
+            # TYPE calltrack_rtp_packets_dropped_total counter
+
+            """
+        for drop in CallStatistics.MediaDrop.allCases {
+            text += "calltrack_rtp_packets_dropped_total{reason=\"\(drop.rawValue)\"} \(s.mediaDropped[drop] ?? 0)\n"
+        }
+        if let c = deps.connections {
+            text += """
+                # HELP calltrack_http_connections Open HTTP connections.
+                # TYPE calltrack_http_connections gauge
+                calltrack_http_connections \(c.openConnections)
+                # HELP calltrack_http_connections_max The cap on open HTTP connections.
+                # TYPE calltrack_http_connections_max gauge
+                calltrack_http_connections_max \(c.limits.maxConnections)
+                # HELP calltrack_http_connections_evicted_total Idle or slow connections closed at the cap to make room.
+                # TYPE calltrack_http_connections_evicted_total counter
+                calltrack_http_connections_evicted_total \(c.evictedConnections)
+                # HELP calltrack_http_connections_refused_total New connections closed at the cap because every one was busy.
+                # TYPE calltrack_http_connections_refused_total counter
+                calltrack_http_connections_refused_total \(c.refusedConnections)
+
+                """
+        }
+        if let numbers = deps.numbers {
+            let held = numbers.visitorsInMemory
+            text += """
+                # HELP calltrack_visitors_in_memory Visitor histories held in memory (visitors holding a number).
+                # TYPE calltrack_visitors_in_memory gauge
+                calltrack_visitors_in_memory \(held.histories)
+                # HELP calltrack_recent_visitors Recent visitors remembered to tell heartbeats from new visits.
+                # TYPE calltrack_recent_visitors gauge
+                calltrack_recent_visitors \(held.recent)
+                # HELP calltrack_reservations_address_limited_total Visitors given the static number because their address held its share.
+                # TYPE calltrack_reservations_address_limited_total counter
+
+                """
+            for p in deps.projects {
+                text += "calltrack_reservations_address_limited_total{project=\"\(p.key)\"} \(numbers.addressLimitedCount(projectKey: p.key))\n"
+            }
         }
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                         body: .init(byteBuffer: ByteBuffer(string: text)))
@@ -74,7 +122,7 @@ public func buildRouter(_ deps: APIDependencies) -> Router<APIRequestContext> {
     if let numbers = deps.numbers {
         ReservationController(projects: deps.projects, numbers: numbers,
                               limiter: RateLimiter(perMinute: deps.reservationsPerMinute),
-                              regionHeader: deps.regionHeader).addRoutes(to: router)
+                              regionHeader: deps.regionHeader, trustedProxies: deps.trustedProxies).addRoutes(to: router)
     }
     SnippetController(projects: deps.projects).addRoutes(to: router)
     let admin = router.group("v1").add(middleware: AdminAuthMiddleware(tokens: deps.adminTokens))

@@ -39,6 +39,7 @@ public struct HealthController<Context: RequestContext>: Sendable {
             "accuracy_percent": h.accuracyPercent, "visits": h.visits,
             "pool_size": numbers.poolSize(projectKey: key), "live_reservations": numbers.liveReservations(projectKey: key),
             "peak_concurrent_reservations": h.peakConcurrent, "pool_exhausted_count": h.exhausted,
+            "address_limited_count": h.addressLimited,
             "recommended_pool_size": h.recommendedPoolSize, "quick_estimate_pool_size": h.quickEstimatePoolSize,
             "average_visit_seconds": h.averageVisitSeconds.map { ($0 * 10).rounded() / 10 },
             "recommended_reservation_ttl_seconds": h.recommendedTTLSeconds, "reservation_ttl_seconds": project.ttlSeconds,

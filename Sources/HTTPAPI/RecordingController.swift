@@ -71,12 +71,17 @@ struct ByteRange {
         let spec = value.dropFirst(6).split(separator: ",").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
         let parts = spec.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 2 else { return nil }
+        // Positions past the end (even past Int.max) mean "to the end" (RFC 9110 14.1.2).
+        func position(_ digits: String) -> Int? {
+            guard !digits.isEmpty, digits.allSatisfy(\.isASCIIDigit) else { return nil }
+            return Int(digits) ?? Int.max
+        }
         if parts[0].isEmpty {
-            guard let suffix = Int(parts[1]), suffix > 0 else { return nil }
-            range = max(0, size - suffix)...(size - 1)
+            guard let suffix = position(parts[1]), suffix > 0 else { return nil }
+            range = max(0, size - min(suffix, size))...(size - 1)
         } else {
-            guard let start = Int(parts[0]), start >= 0, start < size else { return nil }
-            let end = parts[1].isEmpty ? size - 1 : Int(parts[1]).map { min($0, size - 1) }
+            guard let start = position(parts[0]), start < size else { return nil }
+            let end = parts[1].isEmpty ? size - 1 : position(parts[1]).map { min($0, size - 1) }
             guard let end, end >= start else { return nil }
             range = start...end
         }

@@ -33,13 +33,16 @@ public struct ReservationController<Context: RemoteAddressRequestContext>: Senda
     let numbers: NumberPoolBook
     let limiter: RateLimiter
     let regionHeader: HTTPField.Name?
+    let trustedProxies: [CIDR]
     static var bodyLimit: Int { 16 * 1024 }
 
-    public init(projects: [PublicProject], numbers: NumberPoolBook, limiter: RateLimiter, regionHeader: String?) {
+    public init(projects: [PublicProject], numbers: NumberPoolBook, limiter: RateLimiter, regionHeader: String?,
+                trustedProxies: [CIDR] = []) {
         self.projects = Dictionary(uniqueKeysWithValues: projects.map { ($0.key, $0) })
         self.numbers = numbers
         self.limiter = limiter
         self.regionHeader = regionHeader.flatMap { HTTPField.Name($0) }
+        self.trustedProxies = trustedProxies
     }
 
     public func addRoutes(to router: Router<Context>) {
@@ -55,15 +58,45 @@ public struct ReservationController<Context: RemoteAddressRequestContext>: Senda
     }
 
     /// The CORS headers for an allowed origin; throws 403 for a browser on a foreign site.
-    /// Requests without Origin (not from a browser) and the demo page on CallTrack's own host pass.
+    /// Requests without Origin (not from a browser) pass, and so does the demo page on CallTrack's
+    /// own host when that host is an IP address or `localhost`: a page whose name merely resolves
+    /// to CallTrack (DNS rebinding) has a name of the attacker's as its Origin and Host, and is refused.
     static func cors(_ request: Request, _ project: PublicProject) throws -> HTTPFields {
         guard let origin = request.headers[.origin]?.lowercased() else { return [:] }
-        let own = request.head.authority.map { "http://\($0.lowercased())" }
+        let own = request.head.authority.map { $0.lowercased() }.flatMap { authority in
+            isAddressLiteral(authority) ? "http://\(authority)" : nil
+        }
         guard project.origins.contains(origin) || origin == own else {
             throw APIError(.forbidden, code: "origin_not_allowed",
                            message: "origin \(origin) is not in this project's origins")
         }
         return [.accessControlAllowOrigin: origin, .vary: "Origin"]
+    }
+
+    /// `127.0.0.1:8080`, `[::1]:8080`, `localhost:8080`: a host no DNS answer chose.
+    static func isAddressLiteral(_ authority: String) -> Bool {
+        var host = authority
+        if host.hasPrefix("["), let close = host.firstIndex(of: "]") {
+            host = String(host[host.index(after: host.startIndex)..<close])
+        } else if let colon = host.lastIndex(of: ":") {
+            host = String(host[..<colon])
+        }
+        return host == "localhost" || IPAddress(host) != nil
+    }
+
+    /// The visitor's address: the peer, or behind a trusted proxy the last address in
+    /// `X-Forwarded-For` that is not itself a trusted proxy.
+    func clientAddress(_ request: Request, peer: String?) -> (address: String, viaTrustedProxy: Bool) {
+        guard let peer, let peerIP = IPAddress(peer), trustedProxies.contains(where: { $0.contains(peerIP) }) else {
+            return (peer ?? "unknown", false)
+        }
+        let forwarded = request.headers[values: .init("X-Forwarded-For")!].flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        for hop in forwarded.reversed() {
+            guard let ip = IPAddress(hop) else { break }
+            if !trustedProxies.contains(where: { $0.contains(ip) }) { return (ip.text, true) }
+        }
+        return (peer, true)
     }
 
     @Sendable func preflight(_ request: Request, context: Context) async throws -> Response {
@@ -77,7 +110,7 @@ public struct ReservationController<Context: RemoteAddressRequestContext>: Senda
     @Sendable func reserve(_ request: Request, context: Context) async throws -> Response {
         let project = try project(context)
         let cors = try Self.cors(request, project)
-        let address = context.remoteAddress?.ipAddress ?? "unknown"
+        let (address, viaTrustedProxy) = clientAddress(request, peer: context.remoteAddress?.ipAddress)
         guard limiter.allow(address) else {
             throw APIError(.tooManyRequests, code: "rate_limited", message: "too many reservations from \(address); slow down")
         }
@@ -90,10 +123,12 @@ public struct ReservationController<Context: RemoteAddressRequestContext>: Senda
         }
         let input = try ReservationRequest(json: Data(buffer: body))
         var report = input.report
-        if report.region == nil, let header = regionHeader, let region = request.headers[header], !region.isEmpty {
+        // The region header is a trusted proxy's word: from anyone else it is ignored.
+        if viaTrustedProxy, let header = regionHeader, let region = request.headers[header], !region.isEmpty {
             report.region = String(region.prefix(64))
         }
-        guard let assignment = numbers.reserve(projectKey: project.key, clientID: input.clientID, report: report) else {
+        guard let assignment = numbers.reserve(projectKey: project.key, clientID: input.clientID, report: report,
+                                               address: address) else {
             throw APIError(.serviceUnavailable, code: "no_pool", message: "this project has no number pool")
         }
         var response = ReservationJSON(assignment, ttl: project.ttlSeconds).response()
@@ -132,8 +167,11 @@ struct ReservationRequest {
             throw APIError.badRequest(field: "page", "page must be the http(s) URL of the page")
         }
         clientID = id
+        // Stored as visits: long URLs are kept to their first bytes (the UTM tags and click ids are
+        // read from the whole page URL first), so a visit costs the database a bounded size.
+        let referrer = try string("referrer", max: 4096)
         report = VisitReport(
-            page: page, referrer: try string("referrer", max: 4096), utmSource: try string("utm_source", max: 256),
+            page: page, referrer: referrer, utmSource: try string("utm_source", max: 256),
             utmMedium: try string("utm_medium", max: 256), utmCampaign: try string("utm_campaign", max: 256),
             utmTerm: try string("utm_term", max: 256), utmContent: try string("utm_content", max: 256),
             gclid: try string("gclid", max: 512), yclid: try string("yclid", max: 512), region: try string("region", max: 64))

@@ -10,16 +10,18 @@ public struct CallTrackConfig: Codable, Sendable, Equatable {
     public var admin: AdminConfig
     public var numbering: NumberingConfig
     public var recording: RecordingConfig
+    public var tracking: TrackingConfig
     public var trunks: [TrunkConfig]
     public var projects: [ProjectConfig]
 
     public init(
         sip: SIPConfig = .init(), http: HTTPConfig = .init(), storage: StorageConfig = .init(),
         admin: AdminConfig = .init(), numbering: NumberingConfig = .init(), recording: RecordingConfig = .init(),
-        trunks: [TrunkConfig] = [], projects: [ProjectConfig] = []
+        tracking: TrackingConfig = .init(), trunks: [TrunkConfig] = [], projects: [ProjectConfig] = []
     ) {
         self.sip = sip; self.http = http; self.storage = storage; self.admin = admin
-        self.numbering = numbering; self.recording = recording; self.trunks = trunks; self.projects = projects
+        self.numbering = numbering; self.recording = recording; self.tracking = tracking
+        self.trunks = trunks; self.projects = projects
     }
 
     public init(from decoder: Decoder) throws {
@@ -30,6 +32,7 @@ public struct CallTrackConfig: Codable, Sendable, Equatable {
         admin = try c.decodeIfPresent(AdminConfig.self, forKey: .admin) ?? .init()
         numbering = try c.decodeIfPresent(NumberingConfig.self, forKey: .numbering) ?? .init()
         recording = try c.decodeIfPresent(RecordingConfig.self, forKey: .recording) ?? .init()
+        tracking = try c.decodeIfPresent(TrackingConfig.self, forKey: .tracking) ?? .init()
         trunks = try c.decodeIfPresent([TrunkConfig].self, forKey: .trunks) ?? []
         projects = try c.decodeIfPresent([ProjectConfig].self, forKey: .projects) ?? []
     }
@@ -46,19 +49,30 @@ public struct SIPConfig: Codable, Sendable, Equatable {
     /// On SIGTERM, active calls get this long to finish before CallTrack hangs them up.
     public var drainSeconds: Int
     public var userAgent: String
+    /// What a request from an address no trunk admits gets: one stateless 403, or nothing.
+    public var untrusted: UntrustedSourcePolicy
+    /// Requests per second a source no trunk admits may send; beyond it they are dropped unanswered.
+    public var maxRequestsPerSecondPerSource: Int
+    /// Whose packets a relay socket may latch to after an offer/answer.
+    public var mediaLatching: MediaLatching
 
     public init(
         listen: [String] = ["udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"], advertisedAddress: String? = nil,
         rtpPorts: PortRange = .init(), rtpTimeoutSeconds: Int = 60, drainSeconds: Int = 30,
-        userAgent: String = "CallTrack"
+        userAgent: String = "CallTrack", untrusted: UntrustedSourcePolicy = .reject,
+        maxRequestsPerSecondPerSource: Int = 20, mediaLatching: MediaLatching = .signalling
     ) {
         self.listen = listen; self.advertisedAddress = advertisedAddress; self.rtpPorts = rtpPorts
         self.rtpTimeoutSeconds = rtpTimeoutSeconds; self.drainSeconds = drainSeconds; self.userAgent = userAgent
+        self.untrusted = untrusted; self.maxRequestsPerSecondPerSource = maxRequestsPerSecondPerSource
+        self.mediaLatching = mediaLatching
     }
 
     enum CodingKeys: String, CodingKey {
         case listen, advertisedAddress = "advertised_address", rtpPorts = "rtp_ports"
         case rtpTimeoutSeconds = "rtp_timeout_seconds", drainSeconds = "drain_seconds", userAgent = "user_agent"
+        case untrusted, maxRequestsPerSecondPerSource = "max_requests_per_second_per_source"
+        case mediaLatching = "media_latching"
     }
 
     public init(from decoder: Decoder) throws {
@@ -70,7 +84,29 @@ public struct SIPConfig: Codable, Sendable, Equatable {
         rtpTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .rtpTimeoutSeconds) ?? d.rtpTimeoutSeconds
         drainSeconds = try c.decodeIfPresent(Int.self, forKey: .drainSeconds) ?? d.drainSeconds
         userAgent = try c.decodeIfPresent(String.self, forKey: .userAgent) ?? d.userAgent
+        untrusted = try c.decodeIfPresent(UntrustedSourcePolicy.self, forKey: .untrusted) ?? d.untrusted
+        maxRequestsPerSecondPerSource = try c.decodeIfPresent(Int.self, forKey: .maxRequestsPerSecondPerSource)
+            ?? d.maxRequestsPerSecondPerSource
+        mediaLatching = try c.decodeIfPresent(MediaLatching.self, forKey: .mediaLatching) ?? d.mediaLatching
     }
+}
+
+/// What a SIP request from an address no trunk admits gets (`sip.untrusted`).
+public enum UntrustedSourcePolicy: String, Codable, Sendable {
+    /// One stateless 403 per request, never retransmitted.
+    case reject
+    /// No answer at all: invisible to scanners.
+    case drop
+}
+
+/// Whose packets a relay socket latches to during its learning window (`sip.media_latching`).
+public enum MediaLatching: String, Codable, Sendable {
+    /// A source with the IP of the leg's SDP address or of its SIP peer (the default).
+    case signalling
+    /// Only the exact address and port of the SDP: no NAT traversal.
+    case off
+    /// Any source: for carriers whose media comes from addresses their signalling never names.
+    case any
 }
 
 public struct PortRange: Codable, Sendable, Equatable {
@@ -86,17 +122,37 @@ public struct HTTPConfig: Codable, Sendable, Equatable {
     public var reservationsPerMinute: Int
     /// Header a trusted reverse proxy sets with the visitor's region, for pools limited to regions.
     public var regionHeader: String?
-    public init(listen: String = "127.0.0.1:8080", reservationsPerMinute: Int = 120, regionHeader: String? = nil) {
+    /// Reverse proxies (CIDRs) whose `X-Forwarded-For` names the client and whose region header is believed.
+    public var trustedProxies: [String]
+    /// HTTP connections open at once; lowered at start if the file descriptor limit needs it for SIP and RTP.
+    public var maxConnections: Int
+    /// A connection with no request in progress is closed after this long.
+    public var idleTimeoutSeconds: Int
+    /// A request must arrive whole (head and body) within this long of its first byte.
+    public var requestTimeoutSeconds: Int
+
+    public init(listen: String = "127.0.0.1:8080", reservationsPerMinute: Int = 120, regionHeader: String? = nil,
+                trustedProxies: [String] = [], maxConnections: Int = 1024, idleTimeoutSeconds: Int = 30,
+                requestTimeoutSeconds: Int = 10) {
         self.listen = listen; self.reservationsPerMinute = reservationsPerMinute; self.regionHeader = regionHeader
+        self.trustedProxies = trustedProxies; self.maxConnections = maxConnections
+        self.idleTimeoutSeconds = idleTimeoutSeconds; self.requestTimeoutSeconds = requestTimeoutSeconds
     }
     enum CodingKeys: String, CodingKey {
         case listen, reservationsPerMinute = "reservations_per_minute", regionHeader = "region_header"
+        case trustedProxies = "trusted_proxies", maxConnections = "max_connections"
+        case idleTimeoutSeconds = "idle_timeout_seconds", requestTimeoutSeconds = "request_timeout_seconds"
     }
     public init(from decoder: Decoder) throws {
+        let d = HTTPConfig()
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        listen = try c.decodeIfPresent(String.self, forKey: .listen) ?? HTTPConfig().listen
-        reservationsPerMinute = try c.decodeIfPresent(Int.self, forKey: .reservationsPerMinute) ?? 120
+        listen = try c.decodeIfPresent(String.self, forKey: .listen) ?? d.listen
+        reservationsPerMinute = try c.decodeIfPresent(Int.self, forKey: .reservationsPerMinute) ?? d.reservationsPerMinute
         regionHeader = try c.decodeIfPresent(String.self, forKey: .regionHeader)
+        trustedProxies = try c.decodeIfPresent([String].self, forKey: .trustedProxies) ?? d.trustedProxies
+        maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? d.maxConnections
+        idleTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .idleTimeoutSeconds) ?? d.idleTimeoutSeconds
+        requestTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .requestTimeoutSeconds) ?? d.requestTimeoutSeconds
     }
 }
 
@@ -161,6 +217,31 @@ public struct RecordingConfig: Codable, Sendable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         retentionDays = try c.decodeIfPresent(Int.self, forKey: .retentionDays) ?? d.retentionDays
         sweepIntervalSeconds = try c.decodeIfPresent(Int.self, forKey: .sweepIntervalSeconds) ?? d.sweepIntervalSeconds
+    }
+}
+
+/// Limits on what visitors can hold and how long their visits are kept.
+public struct TrackingConfig: Codable, Sendable, Equatable {
+    /// Visits (and finished reservations) older than this many days are deleted.
+    public var visitRetentionDays: Int
+    /// How often the visit retention sweeper runs.
+    public var sweepIntervalSeconds: Int
+    /// Live dynamic numbers one client address may hold per project; past it, the static number.
+    public var maxNumbersPerAddress: Int
+    public init(visitRetentionDays: Int = 90, sweepIntervalSeconds: Int = 3600, maxNumbersPerAddress: Int = 5) {
+        self.visitRetentionDays = visitRetentionDays; self.sweepIntervalSeconds = sweepIntervalSeconds
+        self.maxNumbersPerAddress = maxNumbersPerAddress
+    }
+    enum CodingKeys: String, CodingKey {
+        case visitRetentionDays = "visit_retention_days", sweepIntervalSeconds = "sweep_interval_seconds"
+        case maxNumbersPerAddress = "max_numbers_per_address"
+    }
+    public init(from decoder: Decoder) throws {
+        let d = TrackingConfig()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        visitRetentionDays = try c.decodeIfPresent(Int.self, forKey: .visitRetentionDays) ?? d.visitRetentionDays
+        sweepIntervalSeconds = try c.decodeIfPresent(Int.self, forKey: .sweepIntervalSeconds) ?? d.sweepIntervalSeconds
+        maxNumbersPerAddress = try c.decodeIfPresent(Int.self, forKey: .maxNumbersPerAddress) ?? d.maxNumbersPerAddress
     }
 }
 

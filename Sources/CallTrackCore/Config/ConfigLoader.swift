@@ -100,12 +100,17 @@ indirect enum ConfigSchema: Sendable {
             "listen": .list(.scalar), "advertised_address": .scalar,
             "rtp_ports": .map(["min": .scalar, "max": .scalar]),
             "rtp_timeout_seconds": .scalar, "drain_seconds": .scalar, "user_agent": .scalar,
+            "untrusted": .scalar, "max_requests_per_second_per_source": .scalar, "media_latching": .scalar,
         ]),
-        "http": .map(["listen": .scalar, "reservations_per_minute": .scalar, "region_header": .scalar]),
+        "http": .map([
+            "listen": .scalar, "reservations_per_minute": .scalar, "region_header": .scalar, "trusted_proxies": .list(.scalar),
+            "max_connections": .scalar, "idle_timeout_seconds": .scalar, "request_timeout_seconds": .scalar,
+        ]),
         "storage": .map(["database": .scalar, "recordings": .scalar]),
         "admin": .map(["tokens_env": .scalar]),
         "numbering": .map(["country_code": .scalar, "trunk_prefix": .scalar, "national_number_length": .scalar]),
         "recording": .map(["retention_days": .scalar, "sweep_interval_seconds": .scalar]),
+        "tracking": .map(["visit_retention_days": .scalar, "sweep_interval_seconds": .scalar, "max_numbers_per_address": .scalar]),
         "trunks": .list(.map([
             "name": .scalar, "allow": .list(.scalar), "proxy": .scalar, "username": .scalar,
             "password_env": .scalar, "register": .scalar,

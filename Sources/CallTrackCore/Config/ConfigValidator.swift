@@ -10,6 +10,15 @@ struct ConfigValidator {
         if config.http.reservationsPerMinute < 1 {
             throw ConfigError(key: "http.reservations_per_minute", "must be at least 1")
         }
+        for (i, cidr) in config.http.trustedProxies.enumerated() where CIDR(cidr) == nil {
+            throw ConfigError(key: "http.trusted_proxies[\(i)]", "\"\(cidr)\" is not a CIDR like 192.0.2.0/24 or an IP address")
+        }
+        if config.http.regionHeader != nil && config.http.trustedProxies.isEmpty {
+            throw ConfigError(key: "http.region_header", "is believed only from http.trusted_proxies; list the proxy that sets it")
+        }
+        if config.http.maxConnections < 16 { throw ConfigError(key: "http.max_connections", "must be at least 16") }
+        if config.http.idleTimeoutSeconds < 1 { throw ConfigError(key: "http.idle_timeout_seconds", "must be at least 1") }
+        if config.http.requestTimeoutSeconds < 1 { throw ConfigError(key: "http.request_timeout_seconds", "must be at least 1") }
         if config.storage.database.isEmpty { throw ConfigError(key: "storage.database", "must not be empty") }
         if config.storage.recordings.isEmpty { throw ConfigError(key: "storage.recordings", "must not be empty") }
         if !Self.isEnvName(config.admin.tokensEnv) {
@@ -31,6 +40,15 @@ struct ConfigValidator {
         if config.recording.sweepIntervalSeconds < 1 {
             throw ConfigError(key: "recording.sweep_interval_seconds", "must be at least 1")
         }
+        if config.tracking.visitRetentionDays < 1 {
+            throw ConfigError(key: "tracking.visit_retention_days", "must be at least 1")
+        }
+        if config.tracking.sweepIntervalSeconds < 1 {
+            throw ConfigError(key: "tracking.sweep_interval_seconds", "must be at least 1")
+        }
+        if config.tracking.maxNumbersPerAddress < 1 {
+            throw ConfigError(key: "tracking.max_numbers_per_address", "must be at least 1")
+        }
         try validateTrunks()
         try validateProjects()
     }
@@ -50,6 +68,9 @@ struct ConfigValidator {
         if r.max - r.min < 3 { throw ConfigError(key: "sip.rtp_ports", "range too small: a call needs 4 ports") }
         if config.sip.rtpTimeoutSeconds < 1 { throw ConfigError(key: "sip.rtp_timeout_seconds", "must be at least 1") }
         if config.sip.drainSeconds < 0 { throw ConfigError(key: "sip.drain_seconds", "must not be negative") }
+        if config.sip.maxRequestsPerSecondPerSource < 1 {
+            throw ConfigError(key: "sip.max_requests_per_second_per_source", "must be at least 1")
+        }
     }
 
     private func validateTrunks() throws {

@@ -7,6 +7,10 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
     public var isIPv6: Bool { bytes.count == 16 }
     public var description: String { text }
 
+    /// The same address written two ways (`::1`, `0::1`) is one address.
+    public static func == (a: IPAddress, b: IPAddress) -> Bool { a.bytes == b.bytes }
+    public func hash(into hasher: inout Hasher) { hasher.combine(bytes) }
+
     public init?(_ text: String) {
         var t = text
         if t.hasPrefix("[") && t.hasSuffix("]") { t = String(t.dropFirst().dropLast()) }

@@ -81,6 +81,15 @@ enum Migrations {
             PRIMARY KEY (project, pool, at)
         );
         """,
+        // 4: one address may hold only so many numbers; visit retention deletes by age.
+        """
+        ALTER TABLE reservations ADD COLUMN client_address TEXT;
+        CREATE INDEX reservations_expires ON reservations(expires_at);
+        CREATE TABLE address_limited (
+            project TEXT NOT NULL, pool TEXT NOT NULL, at REAL NOT NULL, count INTEGER NOT NULL,
+            PRIMARY KEY (project, pool, at)
+        );
+        """,
     ]
 
     static func migrate(_ db: Database) throws {

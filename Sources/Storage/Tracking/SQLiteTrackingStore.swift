@@ -13,12 +13,18 @@ public final class SQLiteTrackingStore: Sendable {
 
     public func apply(_ changes: [TrackingChange]) throws {
         // An exhausted pool hands out the static number on every request: count those per minute, not per row.
-        var exhaustions: [String: (project: String, pool: String, minute: Double, count: Int)] = [:]
+        var exhaustions: [String: (table: String, project: String, pool: String, minute: Double, count: Int)] = [:]
         try db.inTransaction { tx in
             for change in changes {
-                if case .exhausted(let project, let pool, let at, let count) = change {
-                    let minute = (at.timeIntervalSince1970 / 60).rounded(.down) * 60
-                    exhaustions["\(project)\u{1f}\(pool)\u{1f}\(minute)", default: (project, pool, minute, 0)].count += count
+                let shortfall: (table: String, project: String, pool: String, at: Date, count: Int)? = switch change {
+                case .exhausted(let project, let pool, let at, let count): ("pool_exhaustions", project, pool, at, count)
+                case .addressLimited(let project, let pool, let at, let count): ("address_limited", project, pool, at, count)
+                default: nil
+                }
+                if let e = shortfall {
+                    let minute = (e.at.timeIntervalSince1970 / 60).rounded(.down) * 60
+                    exhaustions["\(e.table)\u{1f}\(e.project)\u{1f}\(e.pool)\u{1f}\(minute)",
+                                default: (e.table, e.project, e.pool, minute, 0)].count += e.count
                     continue
                 }
                 switch change {
@@ -30,12 +36,12 @@ public final class SQLiteTrackingStore: Sendable {
                               v.campaign, v.keyword, v.content, v.gclid, v.yclid, v.region])
                 case .reserved(let r):
                     tx.execute("""
-                        INSERT INTO reservations (id, project, client_id, number, pool, created_at, expires_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?)
+                        INSERT INTO reservations (id, project, client_id, number, pool, created_at, expires_at, client_address)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                         ON CONFLICT(id) DO UPDATE SET expires_at = excluded.expires_at
                         """, [r.id, r.projectKey, r.clientID, r.number.e164, r.poolName, r.createdAt.timeIntervalSince1970,
-                              r.expiresAt.timeIntervalSince1970])
-                case .exhausted:
+                              r.expiresAt.timeIntervalSince1970, r.address])
+                case .exhausted, .addressLimited:
                     break
                 case .released(let id, let number, let at):
                     tx.execute("UPDATE reservations SET released_at = ? WHERE id = ? AND released_at IS NULL",
@@ -46,7 +52,7 @@ public final class SQLiteTrackingStore: Sendable {
             }
             for e in exhaustions.values {
                 tx.execute("""
-                    INSERT INTO pool_exhaustions (project, pool, at, count) VALUES (?, ?, ?, ?)
+                    INSERT INTO \(e.table) (project, pool, at, count) VALUES (?, ?, ?, ?)
                     ON CONFLICT(project, pool, at) DO UPDATE SET count = count + excluded.count
                     """, [e.project, e.pool, e.minute, e.count])
             }
@@ -62,6 +68,9 @@ public final class SQLiteTrackingStore: Sendable {
         let visits = try db.query("SELECT count(*) FROM visits WHERE project = ? AND at >= ?", [projectKey, t0]).first?.first?.int ?? 0
         let exhausted = try db.query("SELECT coalesce(sum(count), 0) FROM pool_exhaustions WHERE project = ? AND at >= ?",
                                      [projectKey, (t0 / 60).rounded(.down) * 60])
+            .first?.first?.int ?? 0
+        let addressLimited = try db.query("SELECT coalesce(sum(count), 0) FROM address_limited WHERE project = ? AND at >= ?",
+                                          [projectKey, (t0 / 60).rounded(.down) * 60])
             .first?.first?.int ?? 0
         // Each reservation holds its number from creation until released or expired: the peak overlap is
         // the most numbers the pool needed at once.
@@ -81,33 +90,29 @@ public final class SQLiteTrackingStore: Sendable {
         var live = 0, peak = 0
         for (_, delta) in edges { live += delta; peak = max(peak, live) }
         return PoolHealth(calls: calls.first?.int ?? 0, staticCalls: calls.count > 1 ? calls[1].int ?? 0 : 0, visits: visits,
-                          exhausted: exhausted, peakConcurrent: peak, reservations: intervals.count,
+                          exhausted: exhausted, addressLimited: addressLimited, peakConcurrent: peak,
+                          reservations: intervals.count,
                           averageVisitSeconds: intervals.isEmpty ? nil : heldSeconds / Double(intervals.count),
                           days: max(1, now.timeIntervalSince(since) / 86400))
     }
 
     /// What the number pools need back after a restart: live reservations (and those a late
-    /// caller may still use), the visit histories of the last `visitDays`, and release times.
-    public func snapshot(now: Date = Date(), graceSeconds: Double = 1800, visitDays: Double = 90) throws -> TrackingSnapshot {
+    /// caller may still use), the visit histories of the visitors holding them, and release times.
+    /// Its size follows the pools, never the number of visitors seen.
+    public func snapshot(now: Date = Date(), graceSeconds: Double = 1800, visitsPerClient: Int = 50) throws -> TrackingSnapshot {
+        let since = now.timeIntervalSince1970 - graceSeconds
         let reservations = try db.query("""
-            SELECT id, project, client_id, number, pool, created_at, expires_at FROM reservations
+            SELECT id, project, client_id, number, pool, created_at, expires_at, client_address FROM reservations
             WHERE released_at IS NULL AND expires_at > ?
-            """, [now.timeIntervalSince1970 - graceSeconds]).compactMap { row -> Reservation? in
+            """, [since]).compactMap { row -> Reservation? in
             guard let number = row[3].string.flatMap(PhoneNumber.init(e164:)) else { return nil }
             return Reservation(id: row[0].string ?? "", projectKey: row[1].string ?? "", clientID: row[2].string ?? "",
                                number: number, poolName: row[4].string ?? "",
                                createdAt: Date(timeIntervalSince1970: row[5].double ?? 0),
-                               expiresAt: Date(timeIntervalSince1970: row[6].double ?? 0))
+                               expiresAt: Date(timeIntervalSince1970: row[6].double ?? 0), address: row[7].string)
         }
-        let visits = try db.query("""
-            SELECT project, client_id, at, page, referrer, source, medium, campaign, keyword, content, gclid, yclid, region
-            FROM visits WHERE at > ? ORDER BY at
-            """, [now.timeIntervalSince1970 - visitDays * 86400]).map { r in
-            Visit(projectKey: r[0].string ?? "", clientID: r[1].string ?? "", at: Date(timeIntervalSince1970: r[2].double ?? 0),
-                  page: r[3].string ?? "", referrer: r[4].string, source: r[5].string ?? "", medium: r[6].string ?? "",
-                  campaign: r[7].string, keyword: r[8].string, content: r[9].string, gclid: r[10].string, yclid: r[11].string,
-                  region: r[12].string)
-        }
+        var visits: [Visit] = []
+        for r in reservations { visits += try self.visits(projectKey: r.projectKey, clientID: r.clientID, limit: visitsPerClient) }
         var releasedAt: [PhoneNumber: Date] = [:]
         for row in try db.query("SELECT number, released_at FROM number_releases") {
             if let n = row[0].string.flatMap(PhoneNumber.init(e164:)), let t = row[1].double {
@@ -115,6 +120,33 @@ public final class SQLiteTrackingStore: Sendable {
             }
         }
         return TrackingSnapshot(reservations: reservations, visits: visits, releasedAt: releasedAt)
+    }
+
+    /// One visitor's latest visits, oldest first.
+    public func visits(projectKey: String, clientID: String, limit: Int = 50) throws -> [Visit] {
+        try db.query("""
+            SELECT project, client_id, at, page, referrer, source, medium, campaign, keyword, content, gclid, yclid, region
+            FROM visits WHERE project = ? AND client_id = ? ORDER BY at DESC LIMIT ?
+            """, [projectKey, clientID, limit]).reversed().map { r in
+            Visit(projectKey: r[0].string ?? "", clientID: r[1].string ?? "", at: Date(timeIntervalSince1970: r[2].double ?? 0),
+                  page: r[3].string ?? "", referrer: r[4].string, source: r[5].string ?? "", medium: r[6].string ?? "",
+                  campaign: r[7].string, keyword: r[8].string, content: r[9].string, gclid: r[10].string, yclid: r[11].string,
+                  region: r[12].string)
+        }
+    }
+
+    /// Deletes visits, finished reservations and shortfall counts older than `before`; returns the visits deleted.
+    @discardableResult
+    public func deleteHistory(before: Date) throws -> Int {
+        let t = before.timeIntervalSince1970
+        let deleted = try db.query("SELECT count(*) FROM visits WHERE at < ?", [t]).first?.first?.int ?? 0
+        try db.inTransaction { tx in
+            tx.execute("DELETE FROM visits WHERE at < ?", [t])
+            tx.execute("DELETE FROM reservations WHERE expires_at < ?", [t])
+            tx.execute("DELETE FROM pool_exhaustions WHERE at < ?", [t])
+            tx.execute("DELETE FROM address_limited WHERE at < ?", [t])
+        }
+        return deleted
     }
 }
 
@@ -124,6 +156,8 @@ public struct PoolHealth: Sendable {
     public let staticCalls: Int
     public let visits: Int
     public let exhausted: Int
+    /// Visitors given the static number because their address already held its share of numbers.
+    public let addressLimited: Int
     public let peakConcurrent: Int
     public let reservations: Int
     public let averageVisitSeconds: Double?

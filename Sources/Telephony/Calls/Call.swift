@@ -21,8 +21,16 @@ final class Call {
         /// The SDP CallTrack last sent on this leg (our relay address, the other side's codecs).
         var lastSent: SessionDescription?
         /// The SDP this leg last sent us.
-        var lastReceived: SessionDescription?
+        var lastReceived: SessionDescription? {
+            didSet { if firstReceived == nil { firstReceived = lastReceived } }
+        }
+        /// The first SDP this leg sent: everything it said it can do, before any narrowing re-offer.
+        private(set) var firstReceived: SessionDescription?
         var closed = false
+        /// The leg's SIP Call-ID, once known; in-dialog requests are matched by it.
+        var callID: String?
+        /// The address the leg's signalling comes from: in-dialog requests must come from it.
+        var peer: IPAddress?
 
         init(call: Call, side: LegSide) { self.call = call; self.side = side }
     }
@@ -36,6 +44,8 @@ final class Call {
     let dialled: String
     let relay: MediaRelay
     let hops: Int
+    /// Max-Forwards of the outbound INVITE: the caller's, less one.
+    let maxForwards: Int
     let attribution: Attribution?
     private(set) var state = State.routing
     private lazy var caller = Leg(call: self, side: .caller)
@@ -49,11 +59,11 @@ final class Call {
     private var onHold = false
 
     init(board: SwitchBoard, trunk: Trunk, target: ForwardingTarget, dialled: String, relay: MediaRelay, hops: Int,
-         attribution: Attribution?) {
+         maxForwards: Int, attribution: Attribution?) {
         id = CallID.next()
         self.attribution = attribution
         self.board = board; self.trunk = trunk; self.target = target; self.dialled = dialled
-        self.relay = relay; self.hops = hops
+        self.relay = relay; self.hops = hops; self.maxForwards = max(0, maxForwards)
     }
 
     private var address: String { board.settings.advertisedAddress }
@@ -62,10 +72,10 @@ final class Call {
 
     func start(invite msg: UnsafePointer<sip_msg>) {
         let callerNumber = msg.pointee.from.uri.user.string
-        var callerName = msg.pointee.from.dname.string
-        if callerName.hasPrefix("\"") && callerName.hasSuffix("\"") && callerName.count >= 2 {
-            callerName = String(callerName.dropFirst().dropLast())
-        }
+        let callerName = DisplayName.parse(msg.pointee.from.val.string) ?? ""
+        board.register(caller, callID: msg.callID)
+        caller.peer = IPAddress(msg.pointee.src.addressText)
+        relay.setSignallingPeer(.caller, caller.peer)
         board.logger.debug("call started", metadata: [
             "call": "\(id)", "did": "\(target.did)", "caller": "\(callerNumber)", "trunk": "\(trunk.name)",
         ])
@@ -74,12 +84,8 @@ final class Call {
             caller: callerNumber, callerName: callerName.isEmpty ? nil : callerName, forwardTo: target.uri,
             sipCallID: msg.callID, startedAt: started, attribution: attribution)))
 
-        if let body = msg.body {
-            guard let offer = SessionDescription(body) else {
-                _ = sip_treply(nil, board.sip, msg, 488, "Not Acceptable Here")
-                finish(status: .missed, reason: .failed, code: 488, by: .calltrack, endReason: "bad_sdp")
-                return
-            }
+        // The front door refused offers CallTrack cannot use (488) before any call existed.
+        if let body = msg.body, let offer = SessionDescription(body) {
             caller.lastReceived = offer
             relay.setRemote(.caller, description: offer)
         } else {
@@ -89,7 +95,8 @@ final class Call {
         let ctx = Unmanaged.passUnretained(caller).toOpaque()
         var sess: OpaquePointer?
         let err = ct_sipsess_accept(&sess, board.sessionSocket, msg, 183, "Session Progress", board.settings.contactUser,
-                                    nil, offerHandler, answerHandler, establishedHandler, infoHandler, closeHandler, ctx)
+                                    nil, offerHandler, answerHandler, establishedHandler, infoHandler, closeHandler, ctx,
+                                    SwitchBoard.capabilityHeaders)
         guard err == 0, let sess else {
             _ = sip_treply(nil, board.sip, msg, 500, "Server Internal Error")
             finish(status: .missed, reason: .failed, code: 500, by: .calltrack, endReason: "accept_failed")
@@ -111,8 +118,8 @@ final class Call {
         let fromURI = "sip:\(user)@\(address)"
         let ctx = Unmanaged.passUnretained(callee).toOpaque()
         var sess: OpaquePointer?
-        var route = trunk(for: target)
-        if let r = route, !r.contains(";lr") { route = r + ";lr" }
+        // libre writes the Route as <proxy;lr>: the configured URI goes in without its own ;lr.
+        let route = trunk(for: target).map { $0.replacingOccurrences(of: ";lr", with: "", options: .caseInsensitive) }
         let authContext = target.trunk.flatMap { t in
             t.username.map { TrunkAuth(username: $0, password: t.password ?? "", logger: board.logger, trunk: t.name) }
         }
@@ -124,6 +131,8 @@ final class Call {
                 guard let arg else { return EINVAL }
                 return Unmanaged<TrunkAuth>.fromOpaque(arg).takeUnretainedValue().credentials(u, p)
             }
+        // libre sends the INVITE from inside connect: its Max-Forwards is asked for by Call-ID, not yet known.
+        board.pendingMaxForwards = maxForwards
         let err = withMBuf(offer.text) { mb in
             ct_sipsess_connect(
                 &sess, board.sessionSocket, target.uri, callerName.isEmpty ? nil : callerName, fromURI,
@@ -131,8 +140,9 @@ final class Call {
                 authHandler,
                 authContext.map { Unmanaged.passUnretained($0).toOpaque() },
                 offerHandler, answerHandler, progressHandler, establishedHandler, infoHandler, closeHandler, ctx,
-                "X-CallTrack-Hops: \(hops)\r\n")
+                "X-CallTrack-Hops: \(hops)\r\n" + SwitchBoard.capabilityHeaders)
         }
+        board.pendingMaxForwards = nil
         guard err == 0, let sess else {
             board.logger.error("cannot call forwarding target", metadata: ["uri": "\(target.uri)", "error": "\(err)"])
             reject(caller, code: 502, reason: "Bad Gateway")
@@ -140,11 +150,22 @@ final class Call {
             return
         }
         callee.session = sess
+        if let dialog = sipsess_dialog(sess), let id = sip_dialog_callid(dialog) {
+            let callID = String(cString: id)
+            board.register(callee, callID: callID)
+            board.outboundMaxForwards[callID] = maxForwards
+        }
         state = .early
         ringTimer.start(milliseconds: UInt64(target.ringTimeoutSeconds) * 1000) { [weak self] in self?.ringTimeout() }
     }
 
     private var authContext: TrunkAuth?
+
+    /// Whether media may go where `description` says (see `MediaAddressPolicy`).
+    private func acceptable(_ description: SessionDescription) -> Bool {
+        guard let ep = description.audioEndpoint else { return true }
+        return board.mediaPolicy.refusal(address: ep.address, port: ep.port) == nil
+    }
 
     private func trunk(for target: ForwardingTarget) -> String? { target.trunk?.proxy }
 
@@ -158,7 +179,7 @@ final class Call {
             board.events.publish(.ringing(callID: id, at: Date()))
         }
         var sdp: SessionDescription?
-        if let body = msg.body, let d = SessionDescription(body) {
+        if let body = msg.body, let d = SessionDescription(body), acceptable(d) {
             callee.lastReceived = d
             relay.setRemote(.callee, description: d)
             // Early media can be passed on only as an answer to the caller's own offer.
@@ -169,7 +190,8 @@ final class Call {
         }
         if sdp == nil && code == 183 { return }  // the caller already has a 183 without SDP
         let reason = code == 180 ? "Ringing" : msg.pointee.reason.string
-        _ = withMBuf(sdp?.text) { mb in ct_sipsess_progress(caller.session, code, reason, mb) }
+        if sdp != nil { relay.openLearningWindow(.caller) }
+        _ = withMBuf(sdp?.text) { mb in ct_sipsess_progress(caller.session, code, reason, mb, nil) }
     }
 
     fileprivate func offer(from leg: Leg, _ msg: UnsafePointer<sip_msg>,
@@ -185,11 +207,15 @@ final class Call {
             answer.pointee = makeMBuf(mine.text)
             return 0
         }
+        // Media aimed at CallTrack itself, a group or a name: 488, and the call keeps its media.
+        guard acceptable(offer) else { return EADDRNOTAVAIL }
         // Answer at once from the relay's state (a B2BUA cannot wait here for the other leg),
-        // then carry the change across with a re-INVITE of our own.
+        // then carry the change across with a re-INVITE of our own. The answer starts from all the
+        // other side first said it can do (the relay passes any codec through), so a codec one
+        // re-offer dropped comes back with the next.
         leg.lastReceived = offer
         relay.setRemote(leg.side, description: offer)
-        guard let base = leg.lastSent ?? other.lastReceived else { return EPROTO }
+        guard let base = other.firstReceived ?? leg.lastSent else { return EPROTO }
         let reply = base.restricted(toPayloadTypesOf: offer).with(direction: offer.direction.answer)
             .relayed(through: address, port: ourPort, origin: &leg.origin)
         leg.lastSent = reply
@@ -206,7 +232,8 @@ final class Call {
     }
 
     fileprivate func answer(from leg: Leg, _ msg: UnsafePointer<sip_msg>) -> Int32 {
-        guard let body = msg.body, let d = SessionDescription(body) else { return 0 }
+        // An answer cannot be refused: one CallTrack may not use leaves the media as it was.
+        guard let body = msg.body, let d = SessionDescription(body), acceptable(d) else { return 0 }
         leg.lastReceived = d
         relay.setRemote(leg.side, description: d)
         return 0
@@ -216,6 +243,11 @@ final class Call {
         guard leg.side == .callee, state == .early else { return }
         ringTimer.cancel()
         if let body = msg.body, let d = SessionDescription(body) {
+            guard acceptable(d) else {
+                reject(caller, code: 502, reason: "Bad Gateway")
+                hangUp(by: .calltrack, endReason: "callee_bad_sdp", status: .missed, reason: .failed, code: 502)
+                return
+            }
             callee.lastReceived = d
             relay.setRemote(.callee, description: d)
         }
@@ -226,7 +258,8 @@ final class Call {
         // To the caller this is the answer to its offer, or (delayed offer) CallTrack's offer.
         let toCaller = calleeSDP.relayed(through: address, port: relay.callerPort, origin: &caller.origin)
         caller.lastSent = toCaller
-        let err = withMBuf(toCaller.text) { mb in ct_sipsess_answer(caller.session, 200, "OK", mb) }
+        relay.openLearningWindow(.caller)
+        let err = withMBuf(toCaller.text) { mb in ct_sipsess_answer(caller.session, 200, "OK", mb, SwitchBoard.capabilityHeaders) }
         guard err == 0 else {
             hangUp(by: .calltrack, endReason: "answer_failed", status: .missed, reason: .failed, code: 500)
             return
@@ -355,6 +388,7 @@ final class Call {
         for leg in [caller, callee] {
             if let s = leg.session { _ = mem_deref(UnsafeMutableRawPointer(s)) }
             leg.session = nil
+            board.unregister(leg)
         }
         relay.close()
         authContext = nil

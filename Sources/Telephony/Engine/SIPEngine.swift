@@ -44,7 +44,8 @@ public final class SIPEngine: Service {
         let settings = SwitchBoard.Settings(
             listen: listen, advertisedAddress: advertised, rtpBindAddress: bound,
             rtpPorts: config.sip.rtpPorts, rtpTimeoutSeconds: config.sip.rtpTimeoutSeconds,
-            userAgent: config.sip.userAgent, contactUser: contact)
+            userAgent: config.sip.userAgent, contactUser: contact, untrusted: config.sip.untrusted,
+            maxRequestsPerSecondPerSource: config.sip.maxRequestsPerSecondPerSource, mediaLatching: config.sip.mediaLatching)
         board = SwitchBoard(settings: settings, router: router, events: events, statistics: statistics,
                             recorder: recorder, numbers: numbers, logger: logger)
         self.events = events
@@ -98,13 +99,17 @@ public final class SIPEngine: Service {
     /// libre's fd table size: a relayed call uses four sockets, plus SIP TCP connections.
     static let maxFileDescriptors: Int32 = 32768
 
-    static func raiseFileLimit() {
+    /// Raises the process's file descriptor limit toward libre's table size; returns the limit now in force.
+    @discardableResult
+    public static func raiseFileLimit() -> Int {
         var limit = rlimit()
-        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
         let want = rlim_t(maxFileDescriptors)
         if limit.rlim_cur < want {
             limit.rlim_cur = min(want, limit.rlim_max)
             _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
         }
+        _ = getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        return Int(min(limit.rlim_cur, rlim_t(Int32.max)))
     }
 }

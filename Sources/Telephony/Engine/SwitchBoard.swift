@@ -9,8 +9,8 @@ import Tracking
 /// The B2BUA's libre side: the SIP stack, its listeners and every active call.
 ///
 /// Confined to libre's thread (hence `@unchecked Sendable`: it is only handed to that thread).
-/// It decides what each new INVITE gets: 403 for a source no trunk allows, 404 for an
-/// unknown DID, 503 while draining, otherwise a bridged `Call`.
+/// Every request first meets the front door (`screen`, rules in `Admission`); a new INVITE it
+/// admits becomes a bridged `Call`.
 final class SwitchBoard: @unchecked Sendable {
     struct Settings {
         var listen: [SIPListenAddress]
@@ -21,6 +21,9 @@ final class SwitchBoard: @unchecked Sendable {
         var userAgent: String
         /// Contact for both legs: a full URI when the advertised address differs from the bound one.
         var contactUser: String
+        var untrusted: UntrustedSourcePolicy = .reject
+        var maxRequestsPerSecondPerSource = 20
+        var mediaLatching: MediaLatching = .signalling
     }
 
     let settings: Settings
@@ -35,13 +38,27 @@ final class SwitchBoard: @unchecked Sendable {
 
     private(set) var sip: OpaquePointer?
     private(set) var sessionSocket: OpaquePointer?
-    private var requestListener: OpaquePointer?
+    private var listeners: [OpaquePointer] = []
     private var dnsClient: OpaquePointer?
     private var registrations: [OpaquePointer] = []
     private var registrationContexts: [TrunkAuth] = []
     let portPool: RTPPortPool
     private var calls: [ObjectIdentifier: Call] = [:]
-    private var draining = false
+    private(set) var draining = false
+
+    // Front-door state (see SwitchBoard+Screen.swift).
+    var rateLimiter: SourceRateLimiter
+    var refusalLog = RefusalLog()
+    var refusalsLoggedAt: UInt64 = 0
+    /// Every live call leg by its SIP Call-ID: in-dialog requests must come from its peer.
+    var legs: [String: Call.Leg] = [:]
+    /// The target the front door admitted for the INVITE that libre hands to `incomingInvite` next.
+    var admitted: (callID: String, target: ForwardingTarget)?
+    let mediaPolicy: MediaAddressPolicy
+    /// Max-Forwards of each outbound INVITE by Call-ID; also how a leg of ours is recognised coming back.
+    var outboundMaxForwards: [String: Int] = [:]
+    /// The value for an outbound INVITE being built now, before its Call-ID is known.
+    var pendingMaxForwards: Int?
     private let sweepTimer = LibreTimer()
     private let releaseTimer = LibreTimer()
     private let recordingTimer = LibreTimer()
@@ -57,6 +74,9 @@ final class SwitchBoard: @unchecked Sendable {
         self.events = events
         self.logger = logger
         portPool = RTPPortPool(min: settings.rtpPorts.min, max: settings.rtpPorts.max)
+        rateLimiter = SourceRateLimiter(perSecond: settings.maxRequestsPerSecondPerSource)
+        mediaPolicy = MediaAddressPolicy(ownAddresses: [settings.advertisedAddress, settings.rtpBindAddress],
+                                         rtpPorts: settings.rtpPorts, sipPorts: settings.listen.map(\.address.port))
     }
 
     /// Opens the SIP stack and listeners; runs on libre's thread before `re_main`.
@@ -89,6 +109,9 @@ final class SwitchBoard: @unchecked Sendable {
         }
 
         let me = Unmanaged.passUnretained(self).toOpaque()
+        // The front door sees every request and response before libre's transactions do.
+        try listen(first: true, requests: true, me) { msg, arg in board(arg).map { b in msg.map(b.screen) ?? true } ?? true }
+        try listen(first: true, requests: false, me) { msg, arg in board(arg).map { b in msg.map(b.screenResponse) ?? true } ?? true }
         var sock: OpaquePointer?
         err = sipsess_listen(&sock, sip, 1024, { msg, arg in
             guard let msg, let arg else { return }
@@ -96,15 +119,19 @@ final class SwitchBoard: @unchecked Sendable {
         }, me)
         guard err == 0 else { throw TelephonyError.libre("SIP session listener", err) }
         sessionSocket = sock
-
-        // Registered after the session listener, so it sees only what sessions do not handle.
-        var lsnr: OpaquePointer?
-        err = sip_listen(&lsnr, sip, true, { msg, arg in
-            guard let msg, let arg else { return false }
-            return Unmanaged<SwitchBoard>.fromOpaque(arg).takeUnretainedValue().otherRequest(msg)
+        // After the session listener: only what sessions do not handle.
+        try listen(first: false, requests: true, me) { msg, arg in board(arg).map { b in msg.map(b.otherRequest) ?? true } ?? true }
+        // Responses nothing was waiting for (late retransmissions, strangers) end here, quietly.
+        try listen(first: false, requests: false, me) { _, _ in true }
+        ct_sip_set_max_forwards_hook(sip, { callID, length, arg in
+            guard let callID, let arg else { return -1 }
+            let id = String(decoding: UnsafeRawBufferPointer(start: callID, count: length), as: UTF8.self)
+            return Unmanaged<SwitchBoard>.fromOpaque(arg).takeUnretainedValue().maxForwards(forOutboundCallID: id)
         }, me)
-        guard err == 0 else { throw TelephonyError.libre("SIP request listener", err) }
-        requestListener = lsnr
+        for entry in settings.listen where entry.transport == .tcp {
+            // libre listens with a backlog of 5; a burst of trunk connections needs more.
+            _ = ct_tune_tcp_listeners(UInt16(entry.address.port), 1024, 5)
+        }
 
         registerTrunks()
         scheduleSweep()
@@ -116,66 +143,82 @@ final class SwitchBoard: @unchecked Sendable {
         ])
     }
 
+    private func listen(first: Bool, requests: Bool, _ me: UnsafeMutableRawPointer,
+                        _ handler: @convention(c) (UnsafePointer<sip_msg>?, UnsafeMutableRawPointer?) -> Bool) throws {
+        var lsnr: OpaquePointer?
+        let err = first ? ct_sip_listen_first(&lsnr, sip, requests, handler, me)
+            : sip_listen(&lsnr, sip, requests, handler, me)
+        guard err == 0, let lsnr else { throw TelephonyError.libre("SIP listener", err) }
+        listeners.append(lsnr)
+    }
+
     // MARK: Requests outside sessions
 
+    /// A new INVITE the front door admitted (libre hands every INVITE without a To tag here).
     private func incomingInvite(_ msg: UnsafePointer<sip_msg>) {
-        let source = msg.pointee.src.addressText
-        guard let address = IPAddress(source), let trunk = router.trunk(admitting: address) else {
-            statistics.record(.untrustedSource)
-            logger.notice("INVITE refused: source not allowed by any trunk", metadata: ["source": "\(source)"])
-            _ = sip_treply(nil, sip, msg, 403, "Forbidden")
+        let admission = admitted
+        admitted = nil
+        guard let admission, admission.callID == msg.callID, let trunk = IPAddress(msg.pointee.src.addressText).flatMap(router.trunk(admitting:)) else {
+            // Not through the front door: cannot happen, but never route what it did not admit.
+            _ = sip_reply(sip, msg, 500, "Server Internal Error")
             return
         }
-        if draining {
-            statistics.record(.draining)
-            _ = ct_sip_treply_headers(sip, msg, 503, "Service Unavailable", "Retry-After: 30\r\n")
+        let target = admission.target
+        guard let relay = MediaRelay(bindAddress: settings.rtpBindAddress, portPool: portPool, statistics: statistics,
+                                     latching: settings.mediaLatching, policy: mediaPolicy) else {
+            statistics.record(.noRTPPorts)
+            logger.error("no free RTP ports", metadata: ["available": "\(portPool.available)"])
+            _ = ct_sip_reply_headers(sip, msg, 503, "Service Unavailable", "Retry-After: 5\r\n")
             return
         }
-        if let hops = headerValue(msg, name: "X-CallTrack-Hops").flatMap(Int.init), hops >= 3 {
-            statistics.record(.loop)
-            logger.warning("INVITE refused: forwarding loop", metadata: ["call_id": "\(msg.callID)"])
-            _ = sip_treply(nil, sip, msg, 482, "Loop Detected")
-            return
-        }
+        // Attribution reads in-memory indexes only: no database on the SIP path.
+        let attribution = numbers?.attribute(target.did)
+        let maxForwards = msg.pointee.maxfwd.p == nil ? 70 : Int(msg.pointee.maxfwd.string.trimmingCharacters(in: .whitespaces)) ?? 70
+        let hops = (headerValue(msg, name: "X-CallTrack-Hops").flatMap { Int($0) } ?? 0) + 1
         var dialled = msg.pointee.uri.user.string
         if dialled.isEmpty { dialled = msg.pointee.to.uri.user.string }
         dialled = dialled.removingPercentEncoding ?? dialled
-        guard let target = router.target(forDialled: dialled) else {
-            statistics.record(.unknownNumber)
-            logger.info("INVITE for unknown number", metadata: ["did": "\(dialled)", "source": "\(source)"])
-            _ = sip_treply(nil, sip, msg, 404, "Not Found")
-            return
-        }
-        guard let relay = MediaRelay(bindAddress: settings.rtpBindAddress, portPool: portPool) else {
-            statistics.record(.noRTPPorts)
-            logger.error("no free RTP ports", metadata: ["available": "\(portPool.available)"])
-            _ = ct_sip_treply_headers(sip, msg, 503, "Service Unavailable", "Retry-After: 5\r\n")
-            return
-        }
-        let hops = (headerValue(msg, name: "X-CallTrack-Hops").flatMap(Int.init) ?? 0) + 1
-        // Attribution reads in-memory indexes only: no database on the SIP path.
-        let attribution = numbers?.attribute(target.did)
         let call = Call(board: self, trunk: trunk, target: target, dialled: dialled, relay: relay, hops: hops,
-                        attribution: attribution)
+                        maxForwards: min(maxForwards, 70) - 1, attribution: attribution)
         calls[ObjectIdentifier(call)] = call
         activeCallCount.store(calls.count, ordering: .relaxed)
         call.start(invite: msg)
     }
 
+    /// Requests no session took, from sources the front door admitted: OPTIONS keep-alives get
+    /// 200, a CANCEL for nothing 481, anything else 405 with what CallTrack does accept.
     private func otherRequest(_ msg: UnsafePointer<sip_msg>) -> Bool {
-        guard msg.method == "OPTIONS" else { return false }
-        let source = msg.pointee.src.addressText
-        guard let address = IPAddress(source), router.trunk(admitting: address) != nil else {
-            _ = sip_treply(nil, sip, msg, 403, "Forbidden")
-            return true
+        switch msg.method {
+        case "OPTIONS":
+            _ = ct_sip_reply_headers(sip, msg, draining ? 503 : 200, draining ? "Service Unavailable" : "OK",
+                                     Self.allowHeader + "Accept: application/sdp\r\n")
+        case "CANCEL", "BYE", "INFO", "ACK":
+            if msg.method != "ACK" { _ = sip_reply(sip, msg, 481, "Call/Transaction Does Not Exist") }
+        default:
+            _ = ct_sip_reply_headers(sip, msg, 405, "Method Not Allowed", Self.allowHeader)
         }
-        _ = ct_sip_treply_headers(sip, msg, draining ? 503 : 200, draining ? "Service Unavailable" : "OK",
-                                  "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO\r\nAccept: application/sdp\r\n")
         return true
     }
 
-    func headerValue(_ msg: UnsafePointer<sip_msg>, name: String) -> String? {
-        guard let hdr = sip_msg_xhdr(msg, name) else { return nil }
+    /// What CallTrack accepts and supports, on OPTIONS answers, INVITEs and 2xx (no extensions: no 100rel).
+    static let allowHeader = "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO\r\n"
+    static let capabilityHeaders = allowHeader + "Supported: \r\n"
+
+    /// Registers a call leg by its SIP Call-ID (the front door checks in-dialog requests against it).
+    func register(_ leg: Call.Leg, callID: String) {
+        leg.callID = callID
+        legs[callID] = leg
+    }
+
+    func unregister(_ leg: Call.Leg) {
+        guard let id = leg.callID else { return }
+        if legs[id] === leg { legs.removeValue(forKey: id) }
+        outboundMaxForwards.removeValue(forKey: id)
+    }
+
+    /// A header's value: by libre's id for the headers it knows, else by name.
+    func headerValue(_ msg: UnsafePointer<sip_msg>, name: String, id: sip_hdrid? = nil) -> String? {
+        guard let hdr = id.map({ sip_msg_hdr(msg, $0) }) ?? sip_msg_xhdr(msg, name) else { return nil }
         return hdr.pointee.val.string
     }
 
@@ -205,6 +248,7 @@ final class SwitchBoard: @unchecked Sendable {
             let now = nowMilliseconds()
             let limit = UInt64(settings.rtpTimeoutSeconds) * 1000
             for call in calls.values { call.checkMedia(now: now, timeoutMilliseconds: limit) }
+            logRefusals(now: now)
             scheduleSweep()
         }
     }
@@ -239,7 +283,8 @@ final class SwitchBoard: @unchecked Sendable {
         let work = pendingRelease
         pendingRelease.removeAll()
         work.forEach { $0() }
-        if let l = requestListener { _ = mem_deref(UnsafeMutableRawPointer(l)) }
+        for l in listeners { _ = mem_deref(UnsafeMutableRawPointer(l)) }
+        listeners.removeAll()
         if let s = sessionSocket { _ = mem_deref(UnsafeMutableRawPointer(s)) }
         if let sip { sip_close(sip, false) }
     }
@@ -268,6 +313,10 @@ final class SwitchBoard: @unchecked Sendable {
             }
         }
     }
+}
+
+private func board(_ arg: UnsafeMutableRawPointer?) -> SwitchBoard? {
+    arg.map { Unmanaged<SwitchBoard>.fromOpaque($0).takeUnretainedValue() }
 }
 
 /// Digest credentials for one trunk, handed to libre's auth callbacks.

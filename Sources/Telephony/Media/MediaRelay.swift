@@ -8,23 +8,32 @@ enum LegSide { case caller, callee }
 /// Relays one call's RTP and RTCP between the caller and the callee, packet for packet.
 ///
 /// Each side has its own pair of sockets, so each peer sees only CallTrack. Packets go out
-/// unchanged (sequence numbers, SSRC, timestamps). The relay sends to the address the peer
-/// announced in SDP until a packet arrives, then latches to where that packet came from
-/// (symmetric RTP), so peers behind NAT work. Lives on libre's thread.
+/// unchanged (sequence numbers, SSRC, timestamps). A socket accepts packets only from its
+/// leg's peer: the exact address the SDP announced, or the address it latched to (symmetric
+/// RTP, for peers behind NAT). Latching happens only during a short learning window after each
+/// offer/answer on that leg and only to a source consistent with the signalling; everything
+/// else is dropped and counted. Media never goes to CallTrack's own sockets. Lives on libre's thread.
 final class MediaRelay {
     final class Socket {
         unowned let relay: MediaRelay
         let side: LegSide
         let isRTCP: Bool
         var handle: OpaquePointer?
-        var remote: sa?
-        var latched = false
+        /// Where the SDP says to send.
+        var announced: sa?
+        /// Where packets actually come from (symmetric RTP), once learned.
+        var latched: sa?
         let port: UInt16
 
         init(relay: MediaRelay, side: LegSide, isRTCP: Bool, port: UInt16) {
             self.relay = relay; self.side = side; self.isRTCP = isRTCP; self.port = port
         }
+
+        var destination: sa? { latched ?? announced }
     }
+
+    /// How long after an offer/answer a leg's sockets may latch to a new source.
+    static let learningMilliseconds: UInt64 = 5_000
 
     let callerPort: UInt16
     let calleePort: UInt16
@@ -34,19 +43,31 @@ final class MediaRelay {
     /// libre milliseconds of the last RTP packet from either side.
     private(set) var lastMediaAt: UInt64
     private let portPool: RTPPortPool
+    private let statistics: CallStatistics
+    private let latching: MediaLatching
+    private let policy: MediaAddressPolicy
+    /// Per side: until when latching is allowed, the SDP's IP and the SIP peer's IP.
+    private var learningUntil: [LegSide: UInt64] = [:]
+    private var announcedIP: [LegSide: IPAddress] = [:]
+    private var signallingIP: [LegSide: IPAddress] = [:]
     /// Copies of the RTP packets for the recorder, while the call is recorded.
     var tap: RecordingTap?
 
-    /// Binds four sockets on `bindAddress`; nil when no ports are left or none can be bound.
-    init?(bindAddress: String, portPool: RTPPortPool) {
-        guard let a = Self.bindPair(bindAddress, pool: portPool) else { return nil }
-        guard let b = Self.bindPair(bindAddress, pool: portPool) else {
+    /// Binds four sockets on `bindAddress` at random ports; nil when no ports are left or none can be bound.
+    init?(bindAddress: String, portPool: RTPPortPool, statistics: CallStatistics, latching: MediaLatching,
+          policy: MediaAddressPolicy) {
+        let now = nowMilliseconds()
+        guard let a = Self.bindPair(bindAddress, pool: portPool, now: now) else { return nil }
+        guard let b = Self.bindPair(bindAddress, pool: portPool, now: now) else {
             _ = mem_deref(UnsafeMutableRawPointer(a.rtp)); _ = mem_deref(UnsafeMutableRawPointer(a.rtcp))
-            portPool.release(a.port)
+            portPool.release(a.port, now: now)
             return nil
         }
         self.portPool = portPool
-        lastMediaAt = nowMilliseconds()
+        self.statistics = statistics
+        self.latching = latching
+        self.policy = policy
+        lastMediaAt = now
         callerPort = a.port
         calleePort = b.port
         sockets = [
@@ -66,13 +87,13 @@ final class MediaRelay {
         }
     }
 
-    private static func bindPair(_ address: String, pool: RTPPortPool)
+    private static func bindPair(_ address: String, pool: RTPPortPool, now: UInt64)
         -> (port: UInt16, rtp: OpaquePointer, rtcp: OpaquePointer)? {
         // Ports another program holds are skipped (and returned later), not fatal.
         var skipped: [UInt16] = []
-        defer { skipped.forEach(pool.release) }
+        defer { skipped.forEach { pool.release($0, now: now) } }
         for _ in 0..<64 {
-            guard let port = pool.take() else { return nil }
+            guard let port = pool.take(now: now) else { return nil }
             if let rtp = bind(address, port), let rtcp = bind(address, port + 1) ?? { _ = mem_deref(UnsafeMutableRawPointer(rtp)); return nil }() {
                 return (port, rtp, rtcp)
             }
@@ -97,38 +118,65 @@ final class MediaRelay {
             s.handle = nil
         }
         if !sockets.isEmpty {
-            portPool.release(callerPort)
-            portPool.release(calleePort)
+            let now = nowMilliseconds()
+            portPool.release(callerPort, now: now)
+            portPool.release(calleePort, now: now)
         }
         sockets.removeAll()
     }
 
     deinit { close() }
 
-    /// Sets where one side wants media, from its SDP; a new address un-latches.
+    /// The IP a leg's SIP comes from: a source with this IP may be latched to.
+    func setSignallingPeer(_ side: LegSide, _ ip: IPAddress?) {
+        if let ip { signallingIP[side] = ip }
+    }
+
+    /// Sets where one side wants media, from its SDP (already checked by `MediaAddressPolicy`),
+    /// and opens that side's learning window. A new address forgets what was latched.
     func setRemote(_ side: LegSide, description: SessionDescription) {
-        guard let ep = description.audioEndpoint, ep.address != "0.0.0.0" else { return }
+        openLearningWindow(side)
+        lastMediaAt = nowMilliseconds()
+        guard let ep = description.audioEndpoint, !MediaAddressPolicy.hold.contains(ep.address),
+              policy.refusal(address: ep.address, port: ep.port) == nil else { return }
+        announcedIP[side] = IPAddress(ep.address)
         for s in sockets where s.side == side {
             let port = s.isRTCP ? (description.rtcpPort ?? ep.port &+ 1) : ep.port
             guard let addr = sa.make(ep.address, port: port) else { continue }
-            if let old = s.remote, old.sameEndpoint(as: addr), s.latched { continue }
-            s.remote = addr
-            s.latched = false
+            if let old = s.announced, old.sameEndpoint(as: addr) { continue }
+            s.announced = addr
+            s.latched = nil
         }
-        lastMediaAt = nowMilliseconds()
+    }
+
+    /// After CallTrack sends SDP to a side, that side may start sending from a new address.
+    func openLearningWindow(_ side: LegSide) {
+        learningUntil[side] = nowMilliseconds() + Self.learningMilliseconds
     }
 
     /// Treats now as the last media time (used after answer and on resume from hold).
     func touch() { lastMediaAt = nowMilliseconds() }
 
+    /// Why a packet from `src` on `socket` is not the leg's peer's (nil: it is); latches when the rules allow.
+    private func refusal(of src: sa, on socket: Socket, now: UInt64) -> CallStatistics.MediaDrop? {
+        if let latched = socket.latched, latched.sameEndpoint(as: src) { return nil }
+        if let announced = socket.announced, announced.sameEndpoint(as: src) { return nil }
+        guard let ip = IPAddress(src.addressText) else { return .stranger }
+        if policy.isOwn(ip, port: Int(src.portNumber)) { return .loop }
+        guard latching != .off, now <= learningUntil[socket.side] ?? 0 else { return .stranger }
+        if latching == .signalling, ip != announcedIP[socket.side], ip != signallingIP[socket.side] { return .stranger }
+        socket.latched = src
+        return nil
+    }
+
     private func received(on socket: Socket, from src: sa, packet: UnsafeMutablePointer<mbuf>) {
-        if !socket.latched || socket.remote == nil {
-            socket.remote = src
-            socket.latched = true
+        let now = nowMilliseconds()
+        if let drop = refusal(of: src, on: socket, now: now) {
+            statistics.record(drop)
+            return
         }
         let size = mbuf_get_left(packet)
         if !socket.isRTCP {
-            let now = nowMilliseconds()
             lastMediaAt = now
             if let tap, let start = mbuf_buf(packet) {
                 tap.append(side: socket.side == .caller ? .caller : .callee,
@@ -138,7 +186,10 @@ final class MediaRelay {
         let outIndex = (socket.side == .caller ? 2 : 0) + (socket.isRTCP ? 1 : 0)
         guard outIndex < sockets.count else { return }
         let out = sockets[outIndex]
-        guard let handle = out.handle, var dst = out.remote else { return }
+        guard let handle = out.handle, var dst = out.destination else {
+            statistics.record(.noAddress)
+            return
+        }
         if udp_send(handle, &dst, packet) == 0, !socket.isRTCP {
             if socket.side == .caller {
                 callerToCallee.packets += 1; callerToCallee.bytes += size

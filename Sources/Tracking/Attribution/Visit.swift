@@ -27,6 +27,24 @@ public struct Visit: Sendable, Equatable, Codable {
 
     /// `direct`/`(none)` visits lose to any other under the last non-direct model.
     public var isDirect: Bool { medium == "(none)" }
+
+    /// Bytes of a page or referrer URL kept with a visit: enough for any landing page, while a
+    /// stranger's 4 KB URLs cannot make each stored visit cost more.
+    public static let storedLength = 1024
+
+    /// `text` cut to at most `storedLength` UTF-8 bytes, on a character boundary.
+    public static func bounded(_ text: String, to limit: Int = storedLength) -> String {
+        guard text.utf8.count > limit else { return text }
+        var out = ""
+        var used = 0
+        for c in text {
+            let n = String(c).utf8.count
+            if used + n > limit { break }
+            out.append(c)
+            used += n
+        }
+        return out
+    }
 }
 
 /// What the snippet sends about the page the visitor is on.

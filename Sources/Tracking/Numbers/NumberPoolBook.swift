@@ -2,11 +2,14 @@ import CallTrackCore
 import Foundation
 import Synchronization
 
-/// The live state of every project's number pools, reservations and visit histories, in memory.
+/// The live state of every project's number pools and reservations, in memory, with the visit
+/// histories of the visitors who hold a number.
 ///
 /// HTTP reserves through it; the SIP path asks it who a number belongs to when an INVITE
 /// arrives (a short lock, no I/O). Every change is also handed to `persist`, which must not
 /// block; Storage writes it asynchronously and hands it back through `TrackingSnapshot` at start.
+/// Memory grows with live state only: a visitor's history is read from storage (`history`, off
+/// the SIP path) when they get a number and forgotten once they can no longer call on it.
 public final class NumberPoolBook: Sendable {
     struct Pool: Sendable {
         let projectKey: String
@@ -43,19 +46,47 @@ public final class NumberPoolBook: Sendable {
         /// Expired reservations kept for late callers until the number is handed out again.
         var expired: [PhoneNumber: Reservation] = [:]
         var releasedAt: [PhoneNumber: Date] = [:]
+        /// Histories of visitors holding a live or grace reservation, by `project␟client`.
         var visits: [String: [Visit]] = [:]
+        /// What each recent visitor last reported (a heartbeat from the same page is not a new
+        /// visit); bounded by time and count, so fresh client ids cannot grow it without end.
+        var lastSeen: [String: (fingerprint: Int, at: Date)] = [:]
+        var lastSeenPrunedAt = Date.distantPast
+        /// Live reservations per `project␟address`.
+        var perAddress: [String: Int] = [:]
+        /// Visitors refused a number because their address held its share, since start, per project.
+        var addressLimited: [String: Int] = [:]
         /// No live reservation expires before this: `expire` has nothing to do until then.
         var nextExpiry = Date.distantPast
         /// The expiry last handed to persistence per reservation, so heartbeats are stored sparingly.
         var persistedExpiry: [String: Date] = [:]
         /// Live reservations per pool (`project␟pool`), so an exhausted pool is seen without a scan.
         var taken: [String: Int] = [:]
-        /// Exhaustions not yet handed to persistence, per pool: stored at most once a second.
-        var pendingExhaustions: [String: (project: String, pool: String, first: Date, count: Int)] = [:]
+        /// Exhaustions and address refusals not yet handed to persistence, per pool and kind:
+        /// stored at most once a second.
+        var pendingExhaustions: [String: (project: String, pool: String, first: Date, count: Int, byAddress: Bool)] = [:]
         var exhaustionsReportedAt = Date.distantPast
 
-        mutating func hold(_ r: Reservation) { taken[NumberPoolBook.clientKey(r.projectKey, r.poolName), default: 0] += 1 }
-        mutating func free(_ r: Reservation) { taken[NumberPoolBook.clientKey(r.projectKey, r.poolName), default: 1] -= 1 }
+        mutating func hold(_ r: Reservation) {
+            taken[NumberPoolBook.clientKey(r.projectKey, r.poolName), default: 0] += 1
+            if let a = r.address { perAddress[NumberPoolBook.clientKey(r.projectKey, a), default: 0] += 1 }
+        }
+        mutating func free(_ r: Reservation) {
+            taken[NumberPoolBook.clientKey(r.projectKey, r.poolName), default: 1] -= 1
+            if let a = r.address {
+                let key = NumberPoolBook.clientKey(r.projectKey, a)
+                perAddress[key, default: 1] -= 1
+                if perAddress[key]! <= 0 { perAddress.removeValue(forKey: key) }
+            }
+        }
+
+        /// Drops a visitor's history once they hold no number, live or in its grace period.
+        mutating func forgetVisits(project: String, client: String) {
+            let key = NumberPoolBook.clientKey(project, client)
+            guard byClient[key] == nil, !expired.values.contains(where: { $0.projectKey == project && $0.clientID == client })
+            else { return }
+            visits.removeValue(forKey: key)
+        }
     }
 
     /// A call this long after its reservation expired is still attributed (flagged late).
@@ -64,12 +95,21 @@ public final class NumberPoolBook: Sendable {
     private let roles: [PhoneNumber: NumberRole]
     private let state = Mutex(State())
     private let persist: @Sendable (TrackingChange) -> Void
+    /// A visitor's stored visits, oldest first (read from storage when they get a number).
+    private let history: @Sendable (_ project: String, _ client: String) -> [Visit]
+    /// Live numbers one client address may hold per project.
+    public let maxNumbersPerAddress: Int
     static let visitsKept = 50
+    /// Recent visitors remembered for heartbeat detection, at most.
+    static let lastSeenCapacity = 200_000
 
     public init(config: CallTrackConfig, snapshot: TrackingSnapshot = .init(), lateGrace: TimeInterval = 1800,
+                history: @escaping @Sendable (_ project: String, _ client: String) -> [Visit] = { _, _ in [] },
                 persist: @escaping @Sendable (TrackingChange) -> Void) {
         self.lateGrace = lateGrace
         self.persist = persist
+        self.history = history
+        maxNumbersPerAddress = config.tracking.maxNumbersPerAddress
         var projects: [String: Project] = [:]
         var roles: [PhoneNumber: NumberRole] = [:]
         let n = config.numbering
@@ -101,8 +141,12 @@ public final class NumberPoolBook: Sendable {
                 s.hold(r)
             }
             s.releasedAt = snapshot.releasedAt
+            // Only the histories of visitors who can still call on a number are kept.
             for v in snapshot.visits.sorted(by: { $0.at < $1.at }) {
-                s.visits[Self.clientKey(v.projectKey, v.clientID), default: []].append(v)
+                let key = Self.clientKey(v.projectKey, v.clientID)
+                guard s.byClient[key] != nil else { continue }
+                s.visits[key, default: []].append(v)
+                if s.visits[key]!.count > Self.visitsKept { s.visits[key]!.removeFirst() }
             }
         }
     }
@@ -112,24 +156,29 @@ public final class NumberPoolBook: Sendable {
     public func hasProject(_ key: String) -> Bool { projects[key] != nil }
 
     /// Records the visit and gives the visitor a number: their live one (renewed), a free one
-    /// (least recently released first), or the static number when the pool is exhausted.
-    public func reserve(projectKey: String, clientID: String, report: VisitReport, now: Date = Date()) -> NumberAssignment? {
+    /// (least recently released first), or the static number when the pool is exhausted or the
+    /// client `address` already holds `maxNumbersPerAddress` of this project's numbers.
+    public func reserve(projectKey: String, clientID: String, report: VisitReport, address: String? = nil,
+                        now: Date = Date()) -> NumberAssignment? {
         guard let project = projects[projectKey] else { return nil }
         let report = report.completedFromPageURL()
         let (source, medium) = SourceClassifier.classify(report)
-        let visit = Visit(projectKey: projectKey, clientID: clientID, at: now, page: report.page, referrer: report.referrer,
+        // Campaign data was read from the whole URL; what is kept of it is bounded (see `Visit.storedLength`).
+        let visit = Visit(projectKey: projectKey, clientID: clientID, at: now, page: Visit.bounded(report.page),
+                          referrer: report.referrer.map { Visit.bounded($0) },
                           source: source, medium: medium, campaign: report.utmCampaign, keyword: report.utmTerm,
                           content: report.utmContent, gclid: report.gclid, yclid: report.yclid, region: report.region)
         var changes: [TrackingChange] = []
+        var needsHistory = false
         let assignment: NumberAssignment? = state.withLock { s in
             expire(&s, now: now, changes: &changes)
             let key = Self.clientKey(projectKey, clientID)
-            if shouldRecord(visit, after: s.visits[key]?.last) {
-                s.visits[key, default: []].append(visit)
-                if s.visits[key]!.count > Self.visitsKept { s.visits[key]!.removeFirst() }
-                changes.append(.visit(visit))
-            }
+            let fingerprint = Self.fingerprint(visit)
+            let isNewVisit = s.lastSeen[key]?.fingerprint != fingerprint
+            s.lastSeen[key] = (fingerprint, now)
+            if isNewVisit { changes.append(.visit(visit)) }
             if var live = s.byClient[key] {
+                if isNewVisit { keep(visit, for: key, in: &s) }
                 live.expiresAt = now.addingTimeInterval(project.ttl)
                 s.byClient[key] = live
                 s.byNumber[live.number] = live
@@ -142,33 +191,80 @@ public final class NumberPoolBook: Sendable {
                 return assignmentFor(live, project)
             }
             guard let pool = pool(for: project, region: report.region) else { return nil }
+            if let address, s.perAddress[Self.clientKey(projectKey, address), default: 0] >= maxNumbersPerAddress {
+                s.addressLimited[projectKey, default: 0] += 1
+                countShortfall(&s, project: projectKey, pool: pool.name, byAddress: true, now: now, into: &changes)
+                return NumberAssignment(kind: .static, number: pool.staticNumber, formatted: project.format(pool.staticNumber),
+                                        reservation: nil)
+            }
             let exhausted = s.taken[Self.clientKey(projectKey, pool.name), default: 0] >= pool.numbers.count
             let free = exhausted ? [] : pool.numbers.filter { s.byNumber.index(forKey: $0) == nil }  // no copy of the value
             guard let number = free.min(by: { (s.releasedAt[$0] ?? .distantPast) < (s.releasedAt[$1] ?? .distantPast) }) else {
-                s.pendingExhaustions[Self.clientKey(projectKey, pool.name), default: (projectKey, pool.name, now, 0)].count += 1
-                if now.timeIntervalSince(s.exhaustionsReportedAt) >= 1 { takeExhaustions(&s, now: now, into: &changes) }
+                countShortfall(&s, project: projectKey, pool: pool.name, byAddress: false, now: now, into: &changes)
                 return NumberAssignment(kind: .static, number: pool.staticNumber,
                                         formatted: project.format(pool.staticNumber),
                                         reservation: nil)
             }
             let r = Reservation(id: UUID().uuidString.lowercased(), projectKey: projectKey, clientID: clientID, number: number,
-                                poolName: pool.name, createdAt: now, expiresAt: now.addingTimeInterval(project.ttl))
+                                poolName: pool.name, createdAt: now, expiresAt: now.addingTimeInterval(project.ttl),
+                                address: address)
+            if let previous = s.expired.removeValue(forKey: number) {
+                s.forgetVisits(project: previous.projectKey, client: previous.clientID)
+            }
             s.byClient[key] = r
             s.byNumber[number] = r
-            s.expired.removeValue(forKey: number)
             s.nextExpiry = min(s.nextExpiry, r.expiresAt)
             s.persistedExpiry[r.id] = r.expiresAt
             s.hold(r)
             changes.append(.reserved(r))
+            // A new holder: their earlier visits (first click, last non-direct) come from storage.
+            needsHistory = s.visits[key] == nil
+            keep(visit, for: key, in: &s)
             return assignmentFor(r, project)
         }
         changes.forEach(persist)
+        if needsHistory { loadHistory(projectKey: projectKey, clientID: clientID) }
         return assignment
+    }
+
+    /// Merges a new holder's stored visits under the ones already in memory (outside the lock: it reads storage).
+    private func loadHistory(projectKey: String, clientID: String) {
+        let stored = history(projectKey, clientID)
+        guard !stored.isEmpty else { return }
+        state.withLock { s in
+            let key = Self.clientKey(projectKey, clientID)
+            guard s.byClient[key] != nil else { return }
+            let recent = s.visits[key] ?? []
+            let known = Set(recent.map { "\($0.at.timeIntervalSince1970)|\($0.page)" })
+            var merged = stored.filter { !known.contains("\($0.at.timeIntervalSince1970)|\($0.page)") } + recent
+            merged.sort { $0.at < $1.at }
+            s.visits[key] = Array(merged.suffix(Self.visitsKept))
+        }
+    }
+
+    private func keep(_ visit: Visit, for key: String, in s: inout State) {
+        s.visits[key, default: []].append(visit)
+        if s.visits[key]!.count > Self.visitsKept { s.visits[key]!.removeFirst() }
+    }
+
+    /// A heartbeat from the same page is not a new visit; a new page with new campaign data is.
+    private static func fingerprint(_ v: Visit) -> Int {
+        var h = Hasher()
+        h.combine(v.page); h.combine(v.source); h.combine(v.medium); h.combine(v.campaign); h.combine(v.keyword)
+        return h.finalize()
+    }
+
+    private func countShortfall(_ s: inout State, project: String, pool: String, byAddress: Bool, now: Date,
+                                into changes: inout [TrackingChange]) {
+        let key = Self.clientKey(project, pool) + (byAddress ? "\u{1f}address" : "")
+        s.pendingExhaustions[key, default: (project, pool, now, 0, byAddress)].count += 1
+        if now.timeIntervalSince(s.exhaustionsReportedAt) >= 1 { takeExhaustions(&s, now: now, into: &changes) }
     }
 
     private func takeExhaustions(_ s: inout State, now: Date, into changes: inout [TrackingChange]) {
         for e in s.pendingExhaustions.values {
-            changes.append(.exhausted(projectKey: e.project, pool: e.pool, at: e.first, count: e.count))
+            changes.append(e.byAddress ? .addressLimited(projectKey: e.project, pool: e.pool, at: e.first, count: e.count)
+                                       : .exhausted(projectKey: e.project, pool: e.pool, at: e.first, count: e.count))
         }
         s.pendingExhaustions.removeAll()
         s.exhaustionsReportedAt = now
@@ -179,13 +275,6 @@ public final class NumberPoolBook: Sendable {
         var changes: [TrackingChange] = []
         state.withLock { takeExhaustions(&$0, now: Date(), into: &changes) }
         changes.forEach(persist)
-    }
-
-    /// A heartbeat from the same page is not a new visit; a new page with new campaign data is.
-    private func shouldRecord(_ visit: Visit, after last: Visit?) -> Bool {
-        guard let last else { return true }
-        return last.page != visit.page || last.source != visit.source || last.medium != visit.medium
-            || last.campaign != visit.campaign || last.keyword != visit.keyword
     }
 
     private func assignmentFor(_ r: Reservation, _ project: Project) -> NumberAssignment {
@@ -200,6 +289,7 @@ public final class NumberPoolBook: Sendable {
     }
 
     private func expire(_ s: inout State, now: Date, changes: inout [TrackingChange]) {
+        if now.timeIntervalSince(s.lastSeenPrunedAt) >= 60 { pruneLastSeen(&s, now: now) }
         guard now >= s.nextExpiry else { return }
         var next = Date.distantFuture
         for (number, r) in s.byNumber {
@@ -217,10 +307,20 @@ public final class NumberPoolBook: Sendable {
         }
         for (number, r) in s.expired where now.timeIntervalSince(r.expiresAt) > lateGrace {
             s.expired.removeValue(forKey: number)
+            s.forgetVisits(project: r.projectKey, client: r.clientID)
         }
         // Expired entries kept for late callers also need a look once their grace ends.
         if let oldest = s.expired.values.map(\.expiresAt).min() { next = min(next, oldest.addingTimeInterval(lateGrace)) }
         s.nextExpiry = next
+    }
+
+    /// Forgets visitors not heard from for two reservation times (the longest TTL); under a flood of
+    /// fresh client ids the table is emptied rather than grown (a few heartbeats then count as visits).
+    private func pruneLastSeen(_ s: inout State, now: Date) {
+        s.lastSeenPrunedAt = now
+        let keep = 2 * (projects.values.map(\.ttl).max() ?? 360)
+        s.lastSeen = s.lastSeen.filter { now.timeIntervalSince($0.value.at) < keep }
+        if s.lastSeen.count > Self.lastSeenCapacity { s.lastSeen.removeAll() }
     }
 
     /// Who a call to `number` belongs to, at the moment its INVITE arrives. Nil for a number no pool knows.
@@ -252,16 +352,21 @@ public final class NumberPoolBook: Sendable {
     /// After a call: the visitor has called, so their number can serve someone else.
     public func release(reservationID: String, number: PhoneNumber, at now: Date = Date()) {
         let released: Bool = state.withLock { s in
-            if let r = s.byNumber[number], r.id == reservationID {
+            let r: Reservation
+            if let live = s.byNumber[number], live.id == reservationID {
                 s.byNumber.removeValue(forKey: number)
-                s.byClient.removeValue(forKey: Self.clientKey(r.projectKey, r.clientID))
-                s.persistedExpiry.removeValue(forKey: r.id)
-                s.free(r)
-            } else if s.expired[number]?.id != reservationID {
+                s.byClient.removeValue(forKey: Self.clientKey(live.projectKey, live.clientID))
+                s.persistedExpiry.removeValue(forKey: live.id)
+                s.free(live)
+                r = live
+            } else if let late = s.expired[number], late.id == reservationID {
+                r = late
+            } else {
                 return false
             }
             s.expired.removeValue(forKey: number)
             s.releasedAt[number] = now
+            s.forgetVisits(project: r.projectKey, client: r.clientID)
             return true
         }
         if released { persist(.released(reservationID: reservationID, number: number, at: now)) }
@@ -277,8 +382,14 @@ public final class NumberPoolBook: Sendable {
         state.withLock { s in s.byNumber.values.filter { $0.projectKey == projectKey && $0.expiresAt > now }.count }
     }
 
-    /// A visitor's history, oldest first.
+    /// A visitor's history as held in memory, oldest first (empty unless they hold a number).
     public func visits(projectKey: String, clientID: String) -> [Visit] {
         state.withLock { $0.visits[Self.clientKey(projectKey, clientID)] ?? [] }
     }
+
+    /// Visitors whose histories are held in memory (those who hold a number), and recent visitors remembered.
+    public var visitorsInMemory: (histories: Int, recent: Int) { state.withLock { ($0.visits.count, $0.lastSeen.count) } }
+
+    /// Visitors refused a number since start because their address held its share, per project.
+    public func addressLimitedCount(projectKey: String) -> Int { state.withLock { $0.addressLimited[projectKey] ?? 0 } }
 }

@@ -10,11 +10,13 @@ public struct Reservation: Sendable, Equatable {
     public var poolName: String
     public var createdAt: Date
     public var expiresAt: Date
+    /// The client address that asked for it: one address may hold only so many numbers.
+    public var address: String?
 
     public init(id: String, projectKey: String, clientID: String, number: PhoneNumber, poolName: String, createdAt: Date,
-                expiresAt: Date) {
+                expiresAt: Date, address: String? = nil) {
         self.id = id; self.projectKey = projectKey; self.clientID = clientID; self.number = number
-        self.poolName = poolName; self.createdAt = createdAt; self.expiresAt = expiresAt
+        self.poolName = poolName; self.createdAt = createdAt; self.expiresAt = expiresAt; self.address = address
     }
 }
 
@@ -37,9 +39,12 @@ public enum TrackingChange: Sendable {
     case released(reservationID: String, number: PhoneNumber, at: Date)
     /// Every pool number was taken `count` times (each visitor got the static number), the first at `at`.
     case exhausted(projectKey: String, pool: String, at: Date, count: Int)
+    /// A client address already held its share of numbers `count` times (it got the static number).
+    case addressLimited(projectKey: String, pool: String, at: Date, count: Int)
 }
 
-/// What Tracking loads back at start: live reservations, recent visits, when each number was last freed.
+/// What Tracking loads back at start: live reservations, the visits of the visitors holding them,
+/// when each number was last freed.
 public struct TrackingSnapshot: Sendable {
     public var reservations: [Reservation]
     public var visits: [Visit]

@@ -29,6 +29,10 @@ final class CallTrackServer: @unchecked Sendable {
         var recordingsPath: String?
         /// Where the trunk's REGISTER (and route) goes; defaults to the callee.
         var proxyPort: Int?
+        /// Extra `key: value` lines for the sip and http sections, and whole extra top-level sections.
+        var sipExtra: [String] = []
+        var httpExtra: [String] = []
+        var sections = ""
     }
     private let options: Options
 
@@ -45,9 +49,12 @@ final class CallTrackServer: @unchecked Sendable {
               rtp_ports: {min: \(ports.rtpMin), max: \(ports.rtpMax)}
               rtp_timeout_seconds: \(options.rtpTimeoutSeconds)
               drain_seconds: \(options.drainSeconds)
+            \(options.sipExtra.map { "  " + $0 }.joined(separator: "\n"))
             http:
               listen: 127.0.0.1:\(ports.http)
               reservations_per_minute: \(options.reservationsPerMinute)
+            \(options.httpExtra.map { "  " + $0 }.joined(separator: "\n"))
+            \(options.sections)
             storage:
               database: \(directory.path)/calltrack.sqlite
               recordings: \(options.recordingsPath ?? directory.path + "/recordings")

@@ -1,0 +1,146 @@
+import CLibre
+import CallTrackCore
+import Foundation
+import Tracking
+
+// The front door: every SIP request and response reaches these listeners before libre's
+// transactions, sessions or any call code (see `ct_sip_listen_first`).
+
+extension SwitchBoard {
+    /// Decides what a request gets (see `Admission`); true when it was answered or dropped here.
+    func screen(_ msg: UnsafePointer<sip_msg>) -> Bool {
+        let sourceText = msg.pointee.src.addressText
+        guard let source = IPAddress(sourceText) else { return true }
+        let now = nowMilliseconds()
+        let trunkAdmits = router.trunk(admitting: source) != nil
+        let overRate = !trunkAdmits && !rateLimiter.allow(source.bytes, nowMilliseconds: now)
+        var facts = Admission.Request(method: msg.method, trunkAdmits: trunkAdmits, overRate: overRate)
+        if !overRate {
+            gatherFacts(msg, source: source, into: &facts)
+        }
+        let verdict = Admission.decide(facts, untrusted: settings.untrusted)
+        switch verdict {
+        case .pass:
+            // Re-INVITEs may move the dialog target: keep it at the address they come from.
+            if facts.inDialog, facts.method == "INVITE", let leg = legs[msg.callID] {
+                _ = ct_sip_msg_target_source(msg, leg.side == .callee)
+            }
+            return false
+        case .route(let target):
+            // The caller is reached where its INVITE came from (NAT), never through a hostname it names.
+            _ = ct_sip_msg_target_source(msg, false)
+            admitted = (msg.callID, target)
+            return false
+        case .reply(let code, let reason, let headers, let refusal):
+            _ = ct_sip_reply_headers(sip, msg, code, reason, headers)
+            refused(refusal, source: sourceText, msg: msg, trusted: facts.trunkAdmits || facts.dialogPeer)
+            return true
+        case .drop(let refusal):
+            refused(refusal, source: sourceText, msg: msg, trusted: facts.trunkAdmits || facts.dialogPeer)
+            return true
+        }
+    }
+
+    private func gatherFacts(_ msg: UnsafePointer<sip_msg>, source: IPAddress, into facts: inout Admission.Request) {
+        let m = msg.pointee
+        let body = msg.bodyBytes
+        let check = MessageCheck(
+            method: facts.method, callID: m.callid.string, fromURI: m.from.auri.string, toURI: m.to.auri.string,
+            cseqMethod: m.cseq.met.string, viaSentBy: m.via.sentby.string, viaParams: m.via.params.string,
+            contentLength: m.clen.p == nil ? nil : m.clen.string.trimmingCharacters(in: .whitespaces),
+            maxForwards: m.maxfwd.p == nil ? nil : m.maxfwd.string.trimmingCharacters(in: .whitespaces),
+            bodyBytes: body.count, trailingBlankBytes: body.trailingBlank, datagram: m.tp == SIP_TRANSP_UDP)
+        facts.malformed = check.malformation()
+        guard facts.malformed == nil else { return }
+        facts.maxForwards = check.maxForwardsValue
+        facts.unsupported = MessageCheck.requiredOptions(headerValue(msg, name: "Require", id: SIP_HDR_REQUIRE))
+
+        let callID = m.callid.string
+        let leg = legs[callID]
+        facts.dialogPeer = leg.map { $0.peer == source } ?? false
+        let hasToTag = m.to.tag.l > 0
+        // An INVITE for a call that exists already is a retransmission, not a new call.
+        facts.inDialog = hasToTag || facts.method == "ACK" || facts.method == "CANCEL"
+            || (facts.method == "INVITE" && leg != nil)
+        guard facts.method == "INVITE", !facts.inDialog, facts.trunkAdmits else { return }
+
+        facts.draining = draining
+        var dialled = m.uri.user.string
+        if dialled.isEmpty { dialled = m.to.uri.user.string }
+        dialled = dialled.removingPercentEncoding ?? dialled
+        facts.target = router.target(forDialled: dialled)
+        guard !facts.draining, facts.target != nil else { return }
+        let hops = headerValue(msg, name: "X-CallTrack-Hops").flatMap { Int($0) } ?? 0
+        // One of CallTrack's own outbound legs coming back: a proxy keeps the Call-ID even when it
+        // strips CallTrack's headers. (Equipment that renews the Call-ID but passes SDP through
+        // offers CallTrack's own relay port and gets 488; Max-Forwards ends any other loop.)
+        facts.loop = hops >= 3 || outboundMaxForwards[callID] != nil
+        if let text = msg.body {
+            if let offer = SessionDescription(text) {
+                facts.badOffer = offer.audioEndpoint.flatMap { mediaPolicy.refusal(address: $0.address, port: $0.port) }
+            } else {
+                facts.badOffer = "the body is not an SDP offer with an m= line"
+            }
+        }
+    }
+
+    private func refused(_ refusal: CallStatistics.Refusal, source: String, msg: UnsafePointer<sip_msg>, trusted: Bool) {
+        // The ACK that completes a refused INVITE is expected, not a refusal of its own.
+        if msg.method != "ACK" {
+            statistics.record(refusal)
+            refusalLog.add(refusal, source: source)
+        }
+        // A stranger on a TCP connection is disconnected after its first refused request.
+        if !trusted, msg.pointee.tp != SIP_TRANSP_UDP, let conn = sip_msg_tcpconn(msg) {
+            let fd = tcp_conn_fd(conn)
+            if fd >= 0 { _ = shutdown(fd, Int32(SHUT_RDWR)) }
+        }
+    }
+
+    /// Responses: the callee leg's peer is where its answers come from; a hostname it names as its
+    /// target is replaced by that address. Always passes the response on.
+    func screenResponse(_ msg: UnsafePointer<sip_msg>) -> Bool {
+        guard msg.pointee.cseq.met.string == "INVITE", let leg = legs[msg.callID], leg.side == .callee else { return false }
+        if leg.peer == nil {
+            leg.peer = IPAddress(msg.pointee.src.addressText)
+            leg.call.relay.setSignallingPeer(.callee, leg.peer)
+        }
+        if msg.pointee.scode < 300 { _ = ct_sip_msg_target_source(msg, true) }
+        return false
+    }
+
+    /// Writes the refusals counted since the last line as one line, at most every ten seconds.
+    func logRefusals(now: UInt64) {
+        guard now &- refusalsLoggedAt >= 10_000, let line = refusalLog.take() else { return }
+        refusalsLoggedAt = now
+        logger.notice("SIP requests refused (source not allowed, malformed, over rate, ...)", metadata: [
+            "refused": "\(line.total)", "by_reason": "\(line.byReason)", "sources": "\(line.topSources)",
+        ])
+    }
+
+    /// libre asks for the Max-Forwards of each outgoing INVITE: one less than the caller's.
+    func maxForwards(forOutboundCallID callID: String) -> Int32 {
+        if let value = outboundMaxForwards[callID] { return Int32(value) }
+        if let pending = pendingMaxForwards {
+            outboundMaxForwards[callID] = pending
+            return Int32(pending)
+        }
+        return -1
+    }
+}
+
+extension UnsafePointer where Pointee == sip_msg {
+    /// Bytes after the header block, and how many at the end are blank.
+    var bodyBytes: (count: Int, trailingBlank: Int) {
+        guard let mb = pointee.mb else { return (0, 0) }
+        let left = mbuf_get_left(mb)
+        guard left > 0, let start = mbuf_buf(mb) else { return (0, 0) }
+        var blank = 0
+        while blank < left {
+            let b = start[left - 1 - blank]
+            guard b == 0x0d || b == 0x0a || b == 0x20 || b == 0x09 else { break }
+            blank += 1
+        }
+        return (left, blank)
+    }
+}

@@ -1,0 +1,298 @@
+import Foundation
+import Testing
+
+/// What strangers and broken peers get from CallTrack's SIP side: hand-written messages from
+/// bare sockets (a trusted 127.0.0.1 and an untrusted 127.0.0.2) against a real CallTrack.
+@Suite("SIP front door", .serialized)
+struct SIPSecurityTests {
+    func uri(_ server: CallTrackServer, _ did: String = "84990000001") -> String { "sip:\(did)@127.0.0.1:\(server.ports.sip)" }
+
+    func metrics(_ server: CallTrackServer) async throws -> String {
+        String(decoding: try await server.get("/metrics", token: nil).body, as: UTF8.self)
+    }
+
+    /// A raw callee on the test's callee port that answers the INVITE (SDP to `mediaPort`) and
+    /// every later request 200; returns what it received.
+    final class RawCallee: @unchecked Sendable {
+        let socket: RawSIP
+        let tag = "callee\(Int.random(in: 1000...9999))"
+        private let lock = NSLock()
+        private var log: [String] = []
+        var received: [String] { lock.lock(); defer { lock.unlock() }; return log }
+        private var task: Task<Void, Never>?
+
+        init(port: Int, mediaPort: Int) throws {
+            socket = try RawSIP(port: port)
+            let socket = self.socket, tag = self.tag
+            task = Task { [weak self] in
+                while !Task.isCancelled {
+                    guard let msgs = try? await socket.collect(for: .milliseconds(30)) else { return }
+                    for m in msgs where !m.hasPrefix("SIP/2.0") {
+                        self?.record(m)
+                        let method = String(m.prefix { $0 != " " })
+                        if method == "ACK" { continue }
+                        if method == "INVITE" && RawSIP.tag(RawSIP.header("To", in: m)) == nil {
+                            socket.send(RawMessage.reply(to: m, 180, "Ringing", toTag: tag), to: Self.port(of: m))
+                        }
+                        let offer = RawSIP.body(of: m)
+                        var answer = ""
+                        if method == "INVITE" {
+                            // Answer with the offered payload types, in order.
+                            let payloads = offer.components(separatedBy: "\r\n").first { $0.hasPrefix("m=audio") }?
+                                .split(separator: " ").dropFirst(3).joined(separator: " ") ?? "8"
+                            answer = RawMessage.sdp(port: mediaPort, payloads: payloads)
+                        }
+                        socket.send(RawMessage.reply(to: m, 200, "OK", toTag: tag, body: answer,
+                                                     contact: "<sip:callee@127.0.0.1:\(socket.port)>"), to: Self.port(of: m))
+                    }
+                }
+            }
+        }
+
+        /// Where to answer: the rport/port of the top Via.
+        static func port(of request: String) -> Int {
+            let via = RawSIP.header("Via", in: request) ?? ""
+            if let r = via.range(of: ";rport="), let p = Int(via[r.upperBound...].prefix { $0.isNumber }) { return p }
+            let sentBy = via.split(separator: " ").dropFirst().first.map { String($0.prefix { $0 != ";" }) } ?? ""
+            return Int(sentBy.split(separator: ":").last ?? "") ?? 5060
+        }
+
+        private func record(_ m: String) { lock.lock(); log.append(m); lock.unlock() }
+        func invites() -> [String] { received.filter { $0.hasPrefix("INVITE ") } }
+        func stop() { task?.cancel() }
+        deinit { task?.cancel() }
+    }
+
+    /// A raw caller's INVITE answered: returns the 200 (ACK sent).
+    func establish(_ caller: RawSIP, _ m: RawMessage, _ server: CallTrackServer, mediaPort: Int = 40002,
+                   contact: String? = nil, payloads: String = "8 101") async throws -> String {
+        caller.send(m.request("INVITE", uri: uri(server), cseq: 1, body: RawMessage.sdp(port: mediaPort, payloads: payloads),
+                              contact: contact), to: server.ports.sip)
+        let ok = try await caller.response(200, cseq: "1 INVITE", timeout: .seconds(8))
+        caller.send(m.inDialog("ACK", uri: uri(server), cseq: 1, answer: ok), to: server.ports.sip)
+        return ok
+    }
+
+    @Test("An untrusted INVITE gets one stateless 403, never retransmitted")
+    func statelessRefusal() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        let stranger = try RawSIP(ip: "127.0.0.2")
+        let m = RawMessage(port: stranger.port, ip: "127.0.0.2")
+        // 201 bytes in must not become eleven 403s over 32 s (an amplifier for spoofed sources).
+        stranger.send(m.request("INVITE", uri: uri(server), cseq: 1, body: RawMessage.sdp(ip: "127.0.0.2", port: 40000)),
+                      to: server.ports.sip)
+        let got = try await stranger.collect(for: .milliseconds(2600))
+        #expect(got.count == 1, "\(got.count) responses: \(got.map { $0.prefix(40) })")
+        #expect(got.first?.hasPrefix("SIP/2.0 403") == true)
+        try await server.stop()
+    }
+
+    @Test("sip.untrusted: drop answers strangers nothing")
+    func dropUntrusted() async throws {
+        var options = CallTrackServer.Options()
+        options.sipExtra = ["untrusted: drop"]
+        let server = try CallTrackServer(options: options)
+        try await server.start()
+        let stranger = try RawSIP(ip: "127.0.0.2")
+        let m = RawMessage(port: stranger.port, ip: "127.0.0.2")
+        stranger.send(m.request("INVITE", uri: uri(server), cseq: 1), to: server.ports.sip)
+        stranger.send(m.request("OPTIONS", uri: uri(server), cseq: 2), to: server.ports.sip)
+        #expect(try await stranger.collect(for: .seconds(1)).isEmpty)
+        #expect(try await metrics(server).contains("calltrack_invites_refused_total{reason=\"untrusted_source\"} 2"))
+        try await server.stop()
+    }
+
+    @Test("A flood from one stranger is answered at most 20 times a second and logged in aggregate")
+    func floodIsRateLimitedAndLoggedInAggregate() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        let stranger = try RawSIP(ip: "127.0.0.2")
+        for i in 0..<400 {
+            var m = RawMessage(port: stranger.port, ip: "127.0.0.2")
+            m.callID = "flood-\(i)"
+            stranger.send(m.request("INVITE", uri: uri(server), cseq: 1), to: server.ports.sip)
+        }
+        let answers = try await stranger.collect(for: .milliseconds(2500))
+        // Sent within a second or two: at most 20 per second are answered.
+        #expect(answers.count <= 60, "\(answers.count) answers to 400 INVITEs")
+        #expect(answers.count >= 20)
+        let text = try await metrics(server)
+        #expect(text.contains("calltrack_invites_refused_total{reason=\"rate_limited\"}"))
+        #expect(!text.contains("calltrack_invites_refused_total{reason=\"rate_limited\"} 0"))
+        try await Task.sleep(for: .milliseconds(1200))
+        let lines = server.log().components(separatedBy: "\n").filter { $0.contains("refused") }
+        #expect(lines.count <= 2, "one line per interval, not one per request: \(lines.count) lines")
+        #expect(lines.first?.contains("127.0.0.2") == true, "\(lines)")
+        try await server.stop()
+    }
+
+    @Test("Malformed INVITEs get 400, reach nobody and leave no call record")
+    func malformed() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        let probe = try UDPProbe(port: server.ports.callee)
+        let caller = try RawSIP()
+        let sdp = RawMessage.sdp(port: 40000)
+        let cases: [(String, (RawMessage) -> String)] = [
+            ("negative Content-Length", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, contentLength: "-5") }),
+            ("non-numeric Content-Length", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, contentLength: "abc") }),
+            ("overflowing Content-Length", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp,
+                                                       contentLength: "99999999999999999999") }),
+            ("Content-Length past the datagram", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, contentLength: "2000") }),
+            ("Content-Length short of the body", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, contentLength: "20") }),
+            ("no To", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, omit: ["To"]) }),
+            ("no CSeq", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, omit: ["CSeq"]) }),
+            ("no Call-ID", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, omit: ["Call-ID"]) }),
+            ("no From", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, omit: ["From"]) }),
+        ]
+        for (name, build) in cases {
+            let m = RawMessage(port: caller.port)
+            caller.send(build(m), to: server.ports.sip)
+            let got = try await caller.collect(for: .milliseconds(400))
+            #expect(got.count == 1 && got[0].hasPrefix("SIP/2.0 400"), "\(name): \(got.map { $0.prefix(60) })")
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(probe.received().isEmpty, "a malformed INVITE was forwarded")
+        #expect(try await server.calls().isEmpty)
+        #expect(try await metrics(server).contains("calltrack_invites_refused_total{reason=\"malformed\"} 9"))
+        try await server.stop()
+    }
+
+    @Test("Max-Forwards is honoured (483) and decremented; Route has one ;lr; INVITE and 200 carry Allow and Supported")
+    func maxForwardsAndCapabilities() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        let caller = try RawSIP()
+        let exhausted = RawMessage(port: caller.port)
+        caller.send(exhausted.request("INVITE", uri: uri(server), cseq: 1, body: RawMessage.sdp(port: 40000), maxForwards: "0"),
+                    to: server.ports.sip)
+        _ = try await caller.response(483, cseq: "1 INVITE")
+
+        let callee = try RawCallee(port: server.ports.callee, mediaPort: server.ports.calleeMedia)
+        let m = RawMessage(port: caller.port)
+        caller.send(m.request("INVITE", uri: uri(server), cseq: 1, body: RawMessage.sdp(port: 40000), maxForwards: "5"),
+                    to: server.ports.sip)
+        let ok = try await caller.response(200, cseq: "1 INVITE")
+        caller.send(m.inDialog("ACK", uri: uri(server), cseq: 1, answer: ok), to: server.ports.sip)
+        let forwarded = try #require(callee.invites().first)
+        #expect(RawSIP.header("Max-Forwards", in: forwarded).flatMap { Int($0) } == 4, "\(forwarded)")
+        #expect(RawSIP.header("Route", in: forwarded) == "<sip:127.0.0.1:\(server.ports.callee);lr>", "\(forwarded)")
+        #expect(RawSIP.header("Allow", in: forwarded)?.contains("INVITE") == true)
+        #expect(RawSIP.header("Supported", in: forwarded) != nil)
+        #expect(RawSIP.header("Allow", in: ok)?.contains("BYE") == true, "\(ok)")
+        #expect(RawSIP.header("Supported", in: ok) != nil)
+        caller.send(m.inDialog("BYE", uri: uri(server), cseq: 2, answer: ok), to: server.ports.sip)
+        _ = try await caller.response(200, cseq: "2 BYE")
+        callee.stop()
+        try await server.stop()
+    }
+
+    @Test("Require: 100rel gets 420 with Unsupported: 100rel")
+    func unsupportedExtension() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        let probe = try UDPProbe(port: server.ports.callee)
+        let caller = try RawSIP()
+        let m = RawMessage(port: caller.port)
+        caller.send(m.request("INVITE", uri: uri(server), cseq: 1, body: RawMessage.sdp(port: 40000), headers: ["Require: 100rel"]),
+                    to: server.ports.sip)
+        let refusal = try await caller.response(420, cseq: "1 INVITE")
+        #expect(RawSIP.header("Unsupported", in: refusal) == "100rel")
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(probe.received().isEmpty)
+        try await server.stop()
+    }
+
+    @Test("In-dialog requests from a stranger with the right Call-ID and tags get 403 and change nothing")
+    func strangerInDialog() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        let callee = try RawCallee(port: server.ports.callee, mediaPort: server.ports.calleeMedia)
+        let caller = try RawSIP()
+        var m = RawMessage(port: caller.port)
+        m.fromDisplay = "Bare Name"
+        let ok = try await establish(caller, m, server)
+        let stranger = try RawSIP(ip: "127.0.0.2")
+        stranger.send(m.inDialog("BYE", uri: uri(server), cseq: 2, answer: ok, fromIP: "127.0.0.2", fromPort: stranger.port),
+                      to: server.ports.sip)
+        stranger.send(m.inDialog("INVITE", uri: uri(server), cseq: 3, answer: ok,
+                                 body: RawMessage.sdp(ip: "127.0.0.2", port: 40100), fromIP: "127.0.0.2", fromPort: stranger.port),
+                      to: server.ports.sip)
+        let answers = try await stranger.collect(for: .milliseconds(600))
+        #expect(answers.count == 2 && answers.allSatisfy { $0.hasPrefix("SIP/2.0 403") }, "\(answers.map { $0.prefix(40) })")
+        #expect(!callee.received.contains { $0.hasPrefix("BYE ") || ($0.hasPrefix("INVITE ") && $0.contains("40100")) })
+        #expect(try await server.calls().first?["status"] as? String == "in_progress")
+        // The real caller still ends its call.
+        caller.send(m.inDialog("BYE", uri: uri(server), cseq: 4, answer: ok), to: server.ports.sip)
+        _ = try await caller.response(200, cseq: "4 BYE")
+        let call = try #require(try await server.finishedCalls(count: 1).first)
+        #expect(call["status"] as? String == "answered")
+        #expect(call["hangup_by"] as? String == "caller")
+        #expect(call["caller_name"] as? String == "Bare Name", "unquoted display names keep every word")
+        callee.stop()
+        try await server.stop()
+    }
+
+    @Test("A Contact naming a host is never resolved: the BYE goes to the address the INVITE came from")
+    func hostnameContact() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        let callee = try SIPp("callee", scenario: Scenario.calleeHangsUp, localPort: server.ports.callee,
+                              mediaPort: server.ports.calleeMedia, target: nil, pauseMilliseconds: 800)
+        try await Task.sleep(for: .milliseconds(200))
+        let caller = try RawSIP()
+        let m = RawMessage(port: caller.port)
+        _ = try await establish(caller, m, server, contact: "<sip:caller@unreachable.invalid:5999>")
+        let bye = try await caller.wait(timeout: .seconds(6), for: "BYE from CallTrack") { $0.hasPrefix("BYE ") }
+        caller.send(RawMessage.reply(to: bye, 200, "OK"), to: server.ports.sip)
+        #expect(try await callee.wait() == 0, "\(callee.diagnostics())")
+        let call = try #require(try await server.finishedCalls(count: 1).first)
+        #expect(call["hangup_by"] as? String == "callee")
+        try await server.stop()
+    }
+
+    @Test("A codec dropped by one re-INVITE comes back with the next: telephone-event is not lost for good")
+    func codecsAfterNarrowingReinvite() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        let callee = try RawCallee(port: server.ports.callee, mediaPort: server.ports.calleeMedia)
+        let caller = try RawSIP()
+        let m = RawMessage(port: caller.port)
+        let ok = try await establish(caller, m, server)
+        #expect(RawSIP.body(of: ok).contains("telephone-event"))
+        caller.send(m.inDialog("INVITE", uri: uri(server), cseq: 2, answer: ok, body: RawMessage.sdp(port: 40002, payloads: "8")),
+                    to: server.ports.sip)
+        let narrow = try await caller.response(200, cseq: "2 INVITE")
+        caller.send(m.inDialog("ACK", uri: uri(server), cseq: 2, answer: ok), to: server.ports.sip)
+        #expect(!RawSIP.body(of: narrow).contains("telephone-event"))
+        try await Task.sleep(for: .milliseconds(300))
+        caller.send(m.inDialog("INVITE", uri: uri(server), cseq: 3, answer: ok,
+                               body: RawMessage.sdp(port: 40002, payloads: "8 101")), to: server.ports.sip)
+        let wide = try await caller.response(200, cseq: "3 INVITE")
+        caller.send(m.inDialog("ACK", uri: uri(server), cseq: 3, answer: ok), to: server.ports.sip)
+        #expect(RawSIP.body(of: wide).contains("telephone-event"), "\(wide)")
+        caller.send(m.inDialog("BYE", uri: uri(server), cseq: 4, answer: ok), to: server.ports.sip)
+        _ = try await caller.response(200, cseq: "4 BYE")
+        callee.stop()
+        try await server.stop()
+    }
+
+    @Test("SIP over TCP listens with a real accept backlog, not libre's 5")
+    func tcpBacklog() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        let ss = Process()
+        ss.executableURL = URL(fileURLWithPath: "/usr/bin/ss")
+        ss.arguments = ["-ltnH", "sport = :\(server.ports.sip)"]
+        let pipe = Pipe()
+        ss.standardOutput = pipe
+        try ss.run()
+        ss.waitUntilExit()
+        let line = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        // ss shows a listening socket's backlog in the Send-Q column.
+        let columns = line.split(separator: " ", omittingEmptySubsequences: true)
+        #expect(columns.count >= 3 && Int(columns[2]) ?? 0 >= 1024, "\(line)")
+        try await server.stop()
+    }
+}
