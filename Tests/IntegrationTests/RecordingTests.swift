@@ -131,6 +131,10 @@ struct RecordingTests {
         let tail = try await server.get(url, headers: ["Range": "bytes=-100"])
         #expect(tail.status == 206 && tail.body == full[(full.count - 100)...])
         #expect(try await server.get(url, headers: ["Range": "bytes=\(full.count + 10)-"]).status == 416)
+        // An end past any size (past Int.max even) means "to the end".
+        let huge = try await server.get(url, headers: ["Range": "bytes=0-99999999999999999999"])
+        #expect(huge.status == 206 && huge.body == full, "\(huge.status)")
+        #expect(huge.headers["content-range"] == "bytes 0-\(full.count - 1)/\(full.count)")
         #expect(try await server.get(url, token: nil).status == 401)
         #expect(try await server.get("/v1/calls/ffffffffffffffffffffff/recording").status == 404)
         #expect(try await server.get("/v1/calls/..%2F..%2Fetc%2Fpasswd/recording").status == 404)

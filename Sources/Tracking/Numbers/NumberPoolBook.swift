@@ -147,6 +147,7 @@ public final class NumberPoolBook: Sendable {
                 guard s.byClient[key] != nil else { continue }
                 s.visits[key, default: []].append(v)
                 if s.visits[key]!.count > Self.visitsKept { s.visits[key]!.removeFirst() }
+                s.lastSeen[key] = (Self.fingerprint(v), v.at)
             }
         }
     }
@@ -172,6 +173,9 @@ public final class NumberPoolBook: Sendable {
         var needsHistory = false
         let assignment: NumberAssignment? = state.withLock { s in
             expire(&s, now: now, changes: &changes)
+            if !s.pendingExhaustions.isEmpty, now.timeIntervalSince(s.exhaustionsReportedAt) >= 1 {
+                takeExhaustions(&s, now: now, into: &changes)
+            }
             let key = Self.clientKey(projectKey, clientID)
             let fingerprint = Self.fingerprint(visit)
             let isNewVisit = s.lastSeen[key]?.fingerprint != fingerprint

@@ -30,6 +30,8 @@ final class CallTrackServer: @unchecked Sendable {
         /// Where the trunk's REGISTER (and route) goes; defaults to the callee.
         var proxyPort: Int?
         /// Extra `key: value` lines for the sip and http sections, and whole extra top-level sections.
+        /// Replaces the project's pools (YAML at the indentation of `pools:` items).
+        var pools: String?
         var sipExtra: [String] = []
         var httpExtra: [String] = []
         var sections = ""
@@ -77,9 +79,11 @@ final class CallTrackServer: @unchecked Sendable {
                 number_selector: ".showroom-phone"
                 reservation_ttl_seconds: \(options.reservationTTLSeconds)
                 pools:
+            \(options.pools ?? """
                   - name: main
                     numbers: ["+74990000001", "+74990000002"]
                     static: "+74990000000"
+            """)
             """
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
@@ -114,6 +118,14 @@ final class CallTrackServer: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(50))
         }
         throw TestFailure("calltrack did not start; log:\n\(log())")
+    }
+
+    var pid: Int32? { process?.processIdentifier }
+
+    /// File descriptors the server process holds now.
+    func openFileDescriptors() -> Int {
+        guard let pid else { return -1 }
+        return (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
     }
 
     func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
