@@ -105,6 +105,7 @@ let package = Package(
             dependencies: [
                 "CallTrackCore", "Tracking", "Storage", "Telephony", "Recording", "CCodecs",
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

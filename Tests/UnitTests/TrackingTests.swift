@@ -1,5 +1,6 @@
 import CallTrackCore
 import Foundation
+import Logging
 import Storage
 import Testing
 @testable import Tracking
@@ -162,5 +163,67 @@ struct TrackingTests {
         #expect(restored.reserve(projectKey: "shop", clientID: "a", report: page("?utm_source=google&utm_medium=cpc"), now: now + 1)?.number == r.number)
         #expect(restored.attribute(r.number, at: now + 2)?.source == "google")
         #expect(restored.visits(projectKey: "shop", clientID: "a").count == 1)
+    }
+
+    @Test("Only visitors holding a number keep a history in memory, and only while they can call on it")
+    func historiesFollowLiveState() throws {
+        let b = try book()
+        for client in ["a", "b", "c", "d"] {
+            _ = b.reserve(projectKey: "shop", clientID: client, report: page("?utm_source=\(client)"), now: t0)
+        }
+        // Two numbers in the main pool: a and b hold them; c and d got the static number.
+        #expect(b.visitorsInMemory.histories == 2)
+        #expect(b.visits(projectKey: "shop", clientID: "c").isEmpty)
+        // Expired (TTL 60 s) but within the grace for late callers: kept.
+        _ = b.attribute(PhoneNumber(e164: "+74990000011")!, at: t0 + 120)
+        #expect(b.visitorsInMemory.histories == 2)
+        // Past the grace: forgotten.
+        _ = b.attribute(PhoneNumber(e164: "+74990000011")!, at: t0 + 60 + b.lateGrace + 1)
+        #expect(b.visitorsInMemory.histories == 0)
+    }
+
+    @Test("A new holder's earlier visits come from storage, so first click still sees the first visit")
+    func historyLoadedForNewHolders() throws {
+        let stored = Visit(projectKey: "shop", clientID: "c", at: t0 - 3600, page: "https://shop.example/?utm_source=first",
+                           referrer: nil, source: "first", medium: "cpc", campaign: nil, keyword: nil, content: nil, gclid: nil,
+                           yclid: nil, region: nil)
+        let yaml = Self.yaml.replacingOccurrences(of: "last_non_direct", with: "first_click")
+        let b = NumberPoolBook(config: try ConfigLoader.parse(yaml: yaml), history: { _, client in client == "c" ? [stored] : [] },
+                               persist: { _ in })
+        let r = try #require(b.reserve(projectKey: "shop", clientID: "c", report: page("?utm_source=later"), now: t0))
+        #expect(b.attribute(r.number, at: t0 + 1)?.source == "first")
+    }
+
+    @Test("One address holds at most max_numbers_per_address numbers; the next visitor gets the static number")
+    func numbersPerAddress() throws {
+        let yaml = Self.yaml + "\ntracking:\n  max_numbers_per_address: 1\n"
+        let b = NumberPoolBook(config: try ConfigLoader.parse(yaml: yaml), persist: { _ in })
+        let first = try #require(b.reserve(projectKey: "shop", clientID: "a", report: page(), address: "192.0.2.1", now: t0))
+        let second = try #require(b.reserve(projectKey: "shop", clientID: "b", report: page(), address: "192.0.2.1", now: t0))
+        let other = try #require(b.reserve(projectKey: "shop", clientID: "c", report: page(), address: "192.0.2.2", now: t0))
+        #expect(first.kind == .dynamic && second.kind == .static && other.kind == .dynamic)
+        #expect(b.addressLimitedCount(projectKey: "shop") == 1)
+        // The same visitor renews the number it holds.
+        #expect(b.reserve(projectKey: "shop", clientID: "a", report: page(), address: "192.0.2.1", now: t0 + 10)?.number == first.number)
+        // Once a's number is released after a call, the address may hold another.
+        b.release(reservationID: try #require(first.reservation?.id), number: first.number, at: t0 + 20)
+        #expect(b.reserve(projectKey: "shop", clientID: "b", report: page(), address: "192.0.2.1", now: t0 + 30)?.kind == .dynamic)
+    }
+
+    @Test("Visit retention deletes what is older than its days from a real SQLite file")
+    func visitRetention() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("t-\(UUID().uuidString)/db.sqlite").path
+        let store = try SQLiteTrackingStore(database: Database(path: path))
+        let now = Date()
+        func visit(_ client: String, daysAgo: Double) -> TrackingChange {
+            .visit(Visit(projectKey: "shop", clientID: client, at: now.addingTimeInterval(-daysAgo * 86400), page: "https://shop.example/",
+                         referrer: nil, source: "(direct)", medium: "(none)", campaign: nil, keyword: nil, content: nil, gclid: nil,
+                         yclid: nil, region: nil))
+        }
+        try store.apply([visit("old", daysAgo: 100), visit("old", daysAgo: 95), visit("new", daysAgo: 1)])
+        let sweeper = VisitRetention(store: store, days: 90, intervalSeconds: 3600, logger: .init(label: "test"))
+        #expect(try sweeper.sweep(now: now) == 2)
+        #expect(try store.visits(projectKey: "shop", clientID: "old").isEmpty)
+        #expect(try store.visits(projectKey: "shop", clientID: "new").count == 1)
     }
 }

@@ -20,7 +20,7 @@ struct MediaAddressPolicy: Sendable {
         let parsed = ownAddresses.compactMap(IPAddress.init)
         boundToAnyAddress = ownAddresses.contains("0.0.0.0") || ownAddresses.contains("::")
         self.ownAddresses = Set(parsed)
-        self.rtpPorts = rtpPorts.min...(rtpPorts.max + 1)
+        self.rtpPorts = rtpPorts.min...rtpPorts.max
         self.sipPorts = Set(sipPorts)
     }
 
