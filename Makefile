@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_PACKAGES := libre-dev librem-dev libsqlite3-dev libspandsp-dev libopus-dev
-TEST_PACKAGES := sip-tester chromium
+TEST_PACKAGES := sip-tester chromium kamailio iproute2
 BENCH_PACKAGES := sip-tester procps wrk kamailio kamailio-extra-modules rtpengine-daemon
 CONFIG ?= config/calltrack.yaml
 
@@ -25,6 +25,8 @@ deps:
 
 test-deps: deps
 	$(call install_missing,$(TEST_PACKAGES))
+	@# Debian starts its own kamailio on install; the tests run their own on loopback.
+	-@service kamailio stop >/dev/null 2>&1; true
 
 bench-deps: deps
 	$(call install_missing,$(BENCH_PACKAGES))

@@ -240,3 +240,75 @@ struct SIPSecurityTests {
         try await server.stop()
     }
 }
+
+/// A forwarding loop through a real proxy (Kamailio) that strips CallTrack's own headers.
+@Suite("Forwarding loops", .serialized)
+struct LoopTests {
+    @Test("A loop through a proxy that strips X- headers ends at once: one leg, one record, 482 to the caller")
+    func loopThroughStrippingProxy() async throws {
+        let ports = TestPorts.next()
+        let proxyPort = ports.sip + 20
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kamailio-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        // The trunk proxy sends every new INVITE straight back to CallTrack's tracking number.
+        let cfg = """
+            #!KAMAILIO
+            debug=1
+            log_stderror=yes
+            fork=yes
+            children=1
+            auto_aliases=no
+            listen=udp:127.0.0.1:\(proxyPort)
+            mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+            loadmodule "tm.so"
+            loadmodule "sl.so"
+            loadmodule "textops.so"
+            loadmodule "maxfwd.so"
+            loadmodule "pv.so"
+            loadmodule "siputils.so"
+            request_route {
+                if (!mf_process_maxfwd_header("70")) { sl_send_reply("483", "Too Many Hops"); exit; }
+                remove_hf_re("^X-");
+                if (is_method("INVITE") && !has_totag()) { $ru = "sip:84990000001@127.0.0.1:\(ports.sip)"; }
+                t_relay();
+            }
+            """
+        let cfgPath = directory.appendingPathComponent("loop.cfg").path
+        try cfg.write(toFile: cfgPath, atomically: true, encoding: .utf8)
+        // Kamailio is started from a shell that leaves it running on its own (as a long-lived child of
+        // the test process it kept Foundation from reaping calltrack's exit). It inherits this process's
+        // blocked signals, SIGTERM among them, so it is stopped with SIGKILL, found by its config path.
+        let log = directory.appendingPathComponent("kamailio.log").path
+        let launcher = Process()
+        launcher.executableURL = URL(fileURLWithPath: "/bin/sh")
+        launcher.arguments = ["-c", "/usr/sbin/kamailio -f '\(cfgPath)' -DD -E -w '\(directory.path)' > '\(log)' 2>&1 &"]
+        try launcher.run()
+        launcher.waitUntilExit()
+        defer {
+            let stop = Process()
+            stop.executableURL = URL(fileURLWithPath: "/usr/bin/pkill")
+            stop.arguments = ["-KILL", "-f", cfgPath]
+            try? stop.run()
+            stop.waitUntilExit()
+        }
+        var options = CallTrackServer.Options()
+        options.proxyPort = proxyPort
+        let server = try CallTrackServer(ports: ports, options: options)
+        try await server.start()
+        try await Task.sleep(for: .milliseconds(500))
+        let caller = try RawSIP()
+        let m = RawMessage(port: caller.port)
+        caller.send(m.request("INVITE", uri: "sip:84990000001@127.0.0.1:\(ports.sip)", cseq: 1, body: RawMessage.sdp(port: 40000)),
+                    to: ports.sip)
+        let refusal = try await caller.response(482, cseq: "1 INVITE")
+        caller.send(m.request("ACK", uri: "sip:84990000001@127.0.0.1:\(ports.sip)", cseq: 1,
+                              toTag: RawSIP.tag(RawSIP.header("To", in: refusal))), to: ports.sip)
+        try await Task.sleep(for: .milliseconds(500))
+        let calls = try await server.finishedCalls(count: 1)
+        #expect(calls.count == 1, "\(calls.count) legs for one INVITE")
+        #expect(calls.first?["sip_code"] as? Int == 482)
+        let text = String(decoding: try await server.get("/metrics", token: nil).body, as: UTF8.self)
+        #expect(text.contains("calltrack_invites_refused_total{reason=\"loop\"} 1"), "\(text)")
+        try await server.stop()
+    }
+}

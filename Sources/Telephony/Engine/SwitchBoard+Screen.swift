@@ -59,9 +59,12 @@ extension SwitchBoard {
         let leg = legs[callID]
         facts.dialogPeer = leg.map { $0.peer == source } ?? false
         let hasToTag = m.to.tag.l > 0
-        // An INVITE for a call that exists already is a retransmission, not a new call.
+        // An INVITE with a caller's Call-ID is that caller's retransmission, not a new call; one
+        // with the Call-ID of an outbound leg is CallTrack's own INVITE coming back (a loop).
+        let returning = facts.method == "INVITE" && !hasToTag && leg?.side == .callee
         facts.inDialog = hasToTag || facts.method == "ACK" || facts.method == "CANCEL"
-            || (facts.method == "INVITE" && leg != nil)
+            || (facts.method == "INVITE" && leg?.side == .caller)
+        if returning { facts.dialogPeer = false }
         guard facts.method == "INVITE", !facts.inDialog, facts.trunkAdmits else { return }
 
         facts.draining = draining
@@ -74,7 +77,7 @@ extension SwitchBoard {
         // One of CallTrack's own outbound legs coming back: a proxy keeps the Call-ID even when it
         // strips CallTrack's headers. (Equipment that renews the Call-ID but passes SDP through
         // offers CallTrack's own relay port and gets 488; Max-Forwards ends any other loop.)
-        facts.loop = hops >= 3 || outboundMaxForwards[callID] != nil
+        facts.loop = hops >= 3 || returning
         if let text = msg.body {
             if let offer = SessionDescription(text) {
                 facts.badOffer = offer.audioEndpoint.flatMap { mediaPolicy.refusal(address: $0.address, port: $0.port) }
