@@ -8,7 +8,7 @@ TEST_PACKAGES := sip-tester chromium kamailio iproute2
 BENCH_PACKAGES := sip-tester procps wrk kamailio kamailio-extra-modules rtpengine-daemon
 CONFIG ?= config/calltrack.yaml
 
-.PHONY: all build run test bench deps test-deps bench-deps clean
+.PHONY: all build run test bench bench-flood deps test-deps bench-deps clean
 
 all: build
 
@@ -53,6 +53,12 @@ bench: bench-deps
 	@# Debian starts its own rtpengine/kamailio on install: stop them, the benchmark runs its own on loopback.
 	-service rtpengine-daemon stop >/dev/null 2>&1; service kamailio stop >/dev/null 2>&1; true
 	cd bench && python3 recordbench.py --binary ../.build/release/calltrack
+	python3 bench/floodbench.py --binary .build/release/calltrack
+
+# 5,000 INVITEs/s from a stranger and 20,000 idle HTTP connections while a real call is made.
+bench-flood: bench-deps
+	swift build -c release
+	python3 bench/floodbench.py --binary .build/release/calltrack
 
 clean:
 	rm -rf .build data/*.sqlite*

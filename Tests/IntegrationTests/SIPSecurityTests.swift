@@ -275,22 +275,9 @@ struct LoopTests {
             """
         let cfgPath = directory.appendingPathComponent("loop.cfg").path
         try cfg.write(toFile: cfgPath, atomically: true, encoding: .utf8)
-        // Kamailio is started from a shell that leaves it running on its own (as a long-lived child of
-        // the test process it kept Foundation from reaping calltrack's exit). It inherits this process's
-        // blocked signals, SIGTERM among them, so it is stopped with SIGKILL, found by its config path.
-        let log = directory.appendingPathComponent("kamailio.log").path
-        let launcher = Process()
-        launcher.executableURL = URL(fileURLWithPath: "/bin/sh")
-        launcher.arguments = ["-c", "/usr/sbin/kamailio -f '\(cfgPath)' -DD -E -w '\(directory.path)' > '\(log)' 2>&1 &"]
-        try launcher.run()
-        launcher.waitUntilExit()
-        defer {
-            let stop = Process()
-            stop.executableURL = URL(fileURLWithPath: "/usr/bin/pkill")
-            stop.arguments = ["-KILL", "-f", cfgPath]
-            try? stop.run()
-            stop.waitUntilExit()
-        }
+        let kamailio = try Daemon(executable: "/usr/sbin/kamailio", arguments: ["-f", cfgPath, "-DD", "-E", "-w", directory.path],
+                                  log: directory.appendingPathComponent("kamailio.log").path)
+        defer { kamailio.stop() }
         var options = CallTrackServer.Options()
         options.proxyPort = proxyPort
         let server = try CallTrackServer(ports: ports, options: options)
