@@ -66,7 +66,7 @@ struct MediaSecurityTests {
         let calleeMedia = try UDPProbe(port: p.sip + 41)
         let callee = try RawCallee(port: p.callee, mediaPort: p.sip + 41)
         let caller = try RawSIP()
-        let media = try RawSIP()
+        let media = try RawSIP(port: p.sip + 42)  // below every relay range
         let m = RawMessage(port: caller.port)
         let uri = "sip:84990000001@127.0.0.1:\(p.sip)"
         let ok = try await RawCallee.establish(caller, m, server, mediaPort: media.port)
