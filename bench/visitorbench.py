@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""What a stream of fresh visitors costs CallTrack in memory and disk.
+
+Sends N reservations, each from a new client id with a long (3.6 KB) page URL, spread over
+200 source addresses (127.0.1.x) so that every one stays within the per-address rate limit,
+as a stranger would to grow the visitor tables. Reports CallTrack's resident memory and the
+database size before and after, and the memory after a restart.
+
+    python3 bench/visitorbench.py --binary .build/release/calltrack [--reservations 24000]
+"""
+import argparse
+import concurrent.futures
+import http.client
+import json
+import os
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+CONFIG = """
+sip:
+  listen: [udp:127.0.0.1:{sip}]
+  rtp_ports: {{min: 37000, max: 37999}}
+http:
+  listen: 127.0.0.1:{http}
+storage:
+  database: {dir}/calltrack.sqlite
+  recordings: {dir}/recordings
+trunks:
+  - name: carrier
+    allow: [127.0.0.1/32]
+    proxy: sip:127.0.0.1:{callee}
+projects:
+  - key: shop
+    forward_to: sip:+74951234567@127.0.0.1:{callee}
+    trunk: carrier
+    origins: [http://shop.test]
+    site_numbers: ["+7 (495) 123-45-67"]
+    pools:
+      - name: main
+        numbers: ["+74990000001", "+74990000002", "+74990000003", "+74990000004", "+74990000005",
+                  "+74990000006", "+74990000007", "+74990000008", "+74990000009", "+74990000010"]
+        static: "+74990000000"
+"""
+
+
+def start(binary, cfg, port):
+    proc = subprocess.Popen([binary, "serve", "--config", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=dict(os.environ, CALLTRACK_ADMIN_TOKENS="bench"))
+    for _ in range(600):
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).status == 200:
+                return proc
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("calltrack did not start")
+
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(l.split()[1]) / 1024 for l in f if l.startswith("VmRSS:"))
+
+
+def db_mb(directory):
+    return sum(os.path.getsize(os.path.join(directory, f)) for f in os.listdir(directory)
+               if f.startswith("calltrack.sqlite")) / 2**20
+
+
+def reserve_batch(port, source, ids, padding):
+    """One source address's share of the visitors, on one keep-alive connection."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(source, 0))
+    codes = {}
+    for i in ids:
+        body = json.dumps({"client_id": f"fresh-{i}", "page": f"https://shop.test/landing?utm_source=s{i % 50}&pad={padding}"})
+        conn.request("POST", "/v1/projects/shop/reservations", body, {"Content-Type": "application/json"})
+        r = conn.getresponse()
+        r.read()
+        codes[r.status] = codes.get(r.status, 0) + 1
+    conn.close()
+    return codes
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--binary", required=True)
+    ap.add_argument("--reservations", type=int, default=24000)
+    ap.add_argument("--out", default="bench/results/visitors.json")
+    args = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="calltrack-visitors-")
+    cfg = os.path.join(work, "calltrack.yaml")
+    ports = dict(sip=18060, http=18090, callee=18070)
+    with open(cfg, "w") as f:
+        f.write(CONFIG.format(dir=work, **ports))
+    proc = start(args.binary, cfg, ports["http"])
+    time.sleep(0.5)
+    before = dict(rss_mb=round(rss_mb(proc.pid), 1), database_mb=round(db_mb(work), 2))
+
+    padding = "x" * 3600
+    sources = [f"127.0.1.{i}" for i in range(1, 201)]
+    per_source = args.reservations // len(sources)
+    began = time.monotonic()
+    codes = {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        jobs = [pool.submit(reserve_batch, ports["http"], s, range(k * per_source, (k + 1) * per_source), padding)
+                for k, s in enumerate(sources)]
+        for j in jobs:
+            for code, n in j.result().items():
+                codes[code] = codes.get(code, 0) + n
+    seconds = time.monotonic() - began
+    time.sleep(1.5)  # the batch writer stores the last visits
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{ports['http']}/metrics").read().decode()
+    held = {l.split()[0]: int(l.split()[-1]) for l in metrics.splitlines()
+            if l.startswith(("calltrack_visitors_in_memory ", "calltrack_recent_visitors "))}
+    after = dict(rss_mb=round(rss_mb(proc.pid), 1), database_mb=round(db_mb(work), 2), **held)
+    proc.terminate()
+    proc.wait()
+    proc = start(args.binary, cfg, ports["http"])
+    time.sleep(0.5)
+    restarted = dict(rss_mb=round(rss_mb(proc.pid), 1))
+    proc.terminate()
+    proc.wait()
+
+    result = dict(binary=args.binary, reservations=per_source * len(sources), sources=len(sources),
+                  seconds=round(seconds, 1), responses=codes, before=before, after=after, after_restart=restarted, work=work)
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(result, f, indent=2)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
