@@ -113,4 +113,39 @@ struct MediaSecurityTests {
         #expect(try await server.calls().isEmpty)
         try await server.stop()
     }
+
+    /// A caller behind NAT: its SDP names one port, its RTP comes from another on the same IP.
+    /// Returns how many of 30 packets reached the callee.
+    private func natCaller(latching: String) async throws -> Int {
+        var options = CallTrackServer.Options()
+        options.sipExtra = ["media_latching: \(latching)"]
+        let server = try CallTrackServer(options: options)
+        try await server.start()
+        let p = server.ports
+        let calleeMedia = try UDPProbe(port: p.sip + 41)
+        let callee = try RawCallee(port: p.callee, mediaPort: p.sip + 41)
+        let caller = try RawSIP()
+        let translated = try RawSIP(port: p.sip + 43)  // where the NAT's packets really come from
+        let m = RawMessage(port: caller.port)
+        let ok = try await RawCallee.establish(caller, m, server, mediaPort: p.sip + 42)
+        let relayPort = try #require(RawSIP.body(of: ok).components(separatedBy: "\r\n").first { $0.hasPrefix("m=audio") }
+            .flatMap { Int($0.split(separator: " ")[1]) })
+        for seq in 0..<30 {
+            translated.sendBytes(Self.strangerPacket(UInt16(seq)), to: relayPort)
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        let relayed = calleeMedia.datagrams().count
+        caller.send(m.inDialog("BYE", uri: "sip:84990000001@127.0.0.1:\(p.sip)", cseq: 2, answer: ok), to: p.sip)
+        _ = try await caller.response(200, cseq: "2 BYE")
+        callee.stop()
+        try await server.stop()
+        return relayed
+    }
+
+    @Test("sip.media_latching: a caller behind NAT is latched from its SIP peer's address by default, not with off")
+    func latchingModes() async throws {
+        #expect(try await natCaller(latching: "signalling") == 30)
+        #expect(try await natCaller(latching: "off") == 0)
+    }
 }

@@ -24,6 +24,10 @@ struct ConfigTests {
         #expect(config.sip.rtpPorts == PortRange(min: 20000, max: 29999))
         #expect(config.admin.tokensEnv == "CALLTRACK_ADMIN_TOKENS")
         #expect(config.storage.database == "data/calltrack.sqlite")
+        #expect(config.sip.untrusted == .reject && config.sip.maxRequestsPerSecondPerSource == 20)
+        #expect(config.sip.mediaLatching == .signalling)
+        #expect(config.http.maxConnections == 1024 && config.http.idleTimeoutSeconds == 30 && config.http.requestTimeoutSeconds == 10)
+        #expect(config.tracking == TrackingConfig(visitRetentionDays: 90, sweepIntervalSeconds: 3600, maxNumbersPerAddress: 5))
     }
 
     @Test("Errors name the key", arguments: [
@@ -38,6 +42,15 @@ struct ConfigTests {
         ("trunks:\n  - allow: [127.0.0.1]\n", "trunks[0].name"),
         ("trunks:\n  - name: t\n    allow: [300.1.1.1/8]\n", "trunks[0].allow[0]"),
         ("trunks:\n  - name: t\n    proxy: http://x\n", "trunks[0].proxy"),
+        ("sip:\n  untrusted: ignore\n", "sip.untrusted"),
+        ("sip:\n  media_latching: sometimes\n", "sip.media_latching"),
+        ("sip:\n  max_requests_per_second_per_source: 0\n", "sip.max_requests_per_second_per_source"),
+        ("http:\n  trusted_proxies: [proxy.example]\n", "http.trusted_proxies[0]"),
+        ("http:\n  region_header: X-Region\n", "http.region_header"),
+        ("http:\n  max_connections: 2\n", "http.max_connections"),
+        ("http:\n  idle_timeout_seconds: 0\n", "http.idle_timeout_seconds"),
+        ("tracking:\n  max_numbers_per_address: 0\n", "tracking.max_numbers_per_address"),
+        ("tracking:\n  visit_retention_days: 0\n", "tracking.visit_retention_days"),
         ("trunks:\n  - name: t\n  - name: t\n", "trunks[1].name"),
         ("trunks:\n  - name: t\n    password_env: P\n", "trunks[0].username"),
         ("projects:\n  - key: a\n", "projects[0].forward_to"),
