@@ -141,6 +141,13 @@ static int set_header_value(struct sip_msg *msg, struct sip_hdr *hdr,
 	return 0;
 }
 
+static bool uri_has_transport(const struct pl *params)
+{
+	struct pl value;
+
+	return 0 == msg_param_decode(params, "transport", &value);
+}
+
 /* Rewrites one name-addr header value so that its URI's host and port are msg's source. */
 static int retarget(struct sip_msg *msg, struct sip_hdr *hdr)
 {
@@ -151,12 +158,15 @@ static int retarget(struct sip_msg *msg, struct sip_hdr *hdr)
 	if (sip_addr_decode(&addr, &hdr->val))
 		return EBADMSG;
 
-	/* The URI's user and parameters (transport, lr) are kept. */
-	n = re_snprintf(buf, sizeof(buf), "<%s:%r%s%J%r>",
+	/* The URI's user and parameters (transport, lr) are kept; a message that came
+	 * over TCP is answered over TCP even when its URI forgot to say so. */
+	n = re_snprintf(buf, sizeof(buf), "<%s:%r%s%J%r%s>",
 			pl_isset(&addr.uri.scheme) && !pl_strcasecmp(&addr.uri.scheme, "sips")
 				? "sips" : "sip",
 			&addr.uri.user, addr.uri.user.l ? "@" : "",
-			&msg->src, &addr.uri.params);
+			&msg->src, &addr.uri.params,
+			msg->tp == SIP_TRANSP_TCP && !uri_has_transport(&addr.uri.params)
+				? ";transport=tcp" : "");
 	if (n <= 0 || (size_t)n >= sizeof(buf))
 		return EOVERFLOW;
 

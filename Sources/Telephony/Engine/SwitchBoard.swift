@@ -130,7 +130,9 @@ final class SwitchBoard: @unchecked Sendable {
         }, me)
         for entry in settings.listen where entry.transport == .tcp {
             // libre listens with a backlog of 5; a burst of trunk connections needs more.
-            _ = ct_tune_tcp_listeners(UInt16(entry.address.port), 1024, 5)
+            if ct_tune_tcp_listeners(UInt16(entry.address.port), 1024, 5) < 1 {
+                logger.warning("SIP over TCP keeps libre's accept backlog of 5", metadata: ["port": "\(entry.address.port)"])
+            }
         }
 
         registerTrunks()

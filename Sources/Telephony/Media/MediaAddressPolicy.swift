@@ -75,9 +75,10 @@ struct MediaAddressPolicy: Sendable {
                 let length = addr.pointee.sa_family == sa_family_t(AF_INET6)
                     ? socklen_t(MemoryLayout<sockaddr_in6>.size) : socklen_t(MemoryLayout<sockaddr_in>.size)
                 if addr.pointee.sa_family == sa_family_t(AF_INET) || addr.pointee.sa_family == sa_family_t(AF_INET6),
-                   getnameinfo(addr, length, &host, socklen_t(host.count), nil, 0, NI_NUMERICHOST) == 0,
-                   let ip = IPAddress(String(cString: host).split(separator: "%").first.map(String.init) ?? "") {
-                    result.insert(ip)
+                   getnameinfo(addr, length, &host, socklen_t(host.count), nil, 0, NI_NUMERICHOST) == 0 {
+                    let text = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                    // A link-local IPv6 address comes with its zone (fe80::1%eth0).
+                    if let ip = IPAddress(text.split(separator: "%").first.map(String.init) ?? "") { result.insert(ip) }
                 }
             }
             cursor = entry.pointee.ifa_next
