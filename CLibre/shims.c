@@ -108,8 +108,10 @@ int ct_sip_listen_first(struct sip_lsnr **lsnrp, struct sip *sip, bool req,
 	return 0;
 }
 
-/* Header text written by CallTrack: kept in the message's header list (with no name and
- * no id, so nothing reads or copies it) and freed with the message. */
+/* A header value written by CallTrack in place of one of the message's own. It replaces the
+ * original only in the message's header table, which dialogs read (sip_msg_hdr); the header
+ * list, which replies copy, keeps the original (a Record-Route must go back unchanged). The
+ * table owns it, so it is freed with the message. */
 struct ct_header_text {
 	struct sip_hdr hdr;
 	char text[];
@@ -119,33 +121,67 @@ static void header_text_destructor(void *arg)
 {
 	struct sip_hdr *hdr = arg;
 
-	list_unlink(&hdr->le);
 	hash_unlink(&hdr->he);
 }
 
-static int set_header_value(struct sip_msg *msg, struct sip_hdr *hdr,
-			    const char *text, size_t len)
+static int replace_header_value(struct sip_hdr *orig, const char *text, size_t len)
 {
 	struct ct_header_text *ht;
+	struct list *table = orig->he.list;
+
+	if (!table)
+		return EINVAL;
 
 	ht = mem_zalloc(sizeof(*ht) + len + 1, header_text_destructor);
 	if (!ht)
 		return ENOMEM;
 	memcpy(ht->text, text, len);
 	ht->text[len] = '\0';
-	ht->hdr.id = SIP_HDR_NONE;
-	list_append(&msg->hdrl, &ht->hdr.le, ht);
+	ht->hdr.name = orig->name;
+	ht->hdr.id = orig->id;
+	ht->hdr.val.p = ht->text;
+	ht->hdr.val.l = len;
 
-	hdr->val.p = ht->text;
-	hdr->val.l = len;
+	/* Take the original's place in the table; the table's reference to the original goes. */
+	list_insert_before(table, &orig->he, &ht->hdr.he, ht);
+	hash_unlink(&orig->he);
+	mem_deref(orig);
+
 	return 0;
 }
 
-static bool uri_has_transport(const struct pl *params)
+static bool uri_has_param(const struct pl *params, const char *name)
 {
 	struct pl value;
 
-	return 0 == msg_param_decode(params, "transport", &value);
+	return 0 == msg_param_exists(params, name, &value);
+}
+
+/* The URI parameters without maddr (which would send requests somewhere else). */
+static int print_params(struct re_printf *pf, const struct pl *params)
+{
+	struct pl rest = *params, seg;
+	int err = 0;
+
+	while (rest.l) {
+		const char *semi;
+		size_t n;
+
+		if (rest.p[0] == ';') {
+			rest.p++;
+			rest.l--;
+		}
+		semi = memchr(rest.p, ';', rest.l);
+		n = semi ? (size_t)(semi - rest.p) : rest.l;
+		seg.p = rest.p;
+		seg.l = n;
+		rest.p += n;
+		rest.l -= n;
+		if (!seg.l || (seg.l >= 5 && !strncasecmp(seg.p, "maddr", 5)))
+			continue;
+		err |= re_hprintf(pf, ";%r", &seg);
+	}
+	return err;
 }
 
 /* Rewrites one name-addr header value so that its URI's host and port are msg's source. */
@@ -158,26 +194,27 @@ static int retarget(struct sip_msg *msg, struct sip_hdr *hdr)
 	if (sip_addr_decode(&addr, &hdr->val))
 		return EBADMSG;
 
-	/* The URI's user and parameters (transport, lr) are kept; a message that came
-	 * over TCP is answered over TCP even when its URI forgot to say so. */
-	n = re_snprintf(buf, sizeof(buf), "<%s:%r%s%J%r%s>",
+	/* The URI's user and parameters (transport, lr) are kept, maddr is dropped; a message
+	 * that came over TCP is answered over TCP even when its URI forgot to say so. */
+	n = re_snprintf(buf, sizeof(buf), "<%s:%r%s%J%H%s>",
 			pl_isset(&addr.uri.scheme) && !pl_strcasecmp(&addr.uri.scheme, "sips")
 				? "sips" : "sip",
 			&addr.uri.user, addr.uri.user.l ? "@" : "",
-			&msg->src, &addr.uri.params,
-			msg->tp == SIP_TRANSP_TCP && !uri_has_transport(&addr.uri.params)
+			&msg->src, print_params, &addr.uri.params,
+			msg->tp == SIP_TRANSP_TCP && !uri_has_param(&addr.uri.params, "transport")
 				? ";transport=tcp" : "");
 	if (n <= 0 || (size_t)n >= sizeof(buf))
 		return EOVERFLOW;
 
-	return set_header_value(msg, hdr, buf, (size_t)n);
+	return replace_header_value(hdr, buf, (size_t)n);
 }
 
-static bool host_is_ip(const struct pl *host)
+/* A URI CallTrack may send to as it is: an IP address, and no maddr naming another place. */
+static bool names_no_host(const struct uri *uri)
 {
 	struct sa sa;
 
-	return 0 == sa_set(&sa, host, 0);
+	return 0 == sa_set(&sa, &uri->host, 0) && !uri_has_param(&uri->params, "maddr");
 }
 
 int ct_sip_msg_target_source(const struct sip_msg *cmsg, bool only_hostnames)
@@ -196,7 +233,7 @@ int ct_sip_msg_target_source(const struct sip_msg *cmsg, bool only_hostnames)
 	if (hdr) {
 		if (sip_addr_decode(&addr, &hdr->val))
 			return EBADMSG;
-		if (host_is_ip(&addr.uri.host))
+		if (names_no_host(&addr.uri))
 			return 0;
 		return retarget(msg, (struct sip_hdr *)hdr);
 	}
@@ -207,7 +244,7 @@ int ct_sip_msg_target_source(const struct sip_msg *cmsg, bool only_hostnames)
 	if (only_hostnames) {
 		if (sip_addr_decode(&addr, &hdr->val))
 			return EBADMSG;
-		if (host_is_ip(&addr.uri.host))
+		if (names_no_host(&addr.uri))
 			return 0;
 	}
 

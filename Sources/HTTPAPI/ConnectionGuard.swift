@@ -80,8 +80,12 @@ public final class HTTPConnectionRegistry: Sendable {
     public func channelHandlers() -> [any RemovableChannelHandler] { [HTTPConnectionGuard(registry: self)] }
 }
 
-/// Watches one connection: its idle and request deadlines, its place in the registry, and
-/// closes it after answering 413 (rather than reading a body it refused to the end).
+/// Watches one connection: its deadlines, its place in the registry, and closes it after
+/// answering 413 (rather than reading a body it refused to the end).
+///
+/// There is always a deadline: waiting for a request, `idleTimeout`; from a request's first byte to
+/// its last, `requestTimeout`; while the answer is being produced and written, `idleTimeout` from
+/// the last write (a response nobody reads stalls, and is cut off).
 final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -90,6 +94,8 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let registry: HTTPConnectionRegistry
     private var phase = HTTPConnectionRegistry.Phase.idle
+    /// The answer went out whole while its request was still arriving (an early 401, 404 or 413).
+    private var answeredEarly = false
     private var deadline: Scheduled<Void>?
     private var closeAfterResponse = false
     private var id: ObjectIdentifier { ObjectIdentifier(self) }
@@ -120,41 +126,47 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     fileprivate func bytesArrived(_ context: ChannelHandlerContext) {
         guard phase == .idle else { return }
-        phase = .reading
-        registry.update(id, .reading)
-        startDeadline(context, after: registry.limits.requestTimeout)
+        enter(.reading, context, deadline: registry.limits.requestTimeout)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if case .end = unwrapInboundIn(data) {
-            phase = .responding
-            registry.update(id, .responding)
-            deadline?.cancel()
+            if answeredEarly {
+                answeredEarly = false
+                enter(.idle, context, deadline: registry.limits.idleTimeout)
+            } else {
+                enter(.responding, context, deadline: registry.limits.idleTimeout)
+            }
         }
         context.fireChannelRead(data)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        switch unwrapOutboundIn(data) {
-        case .head(let head) where head.status == .contentTooLarge:
-            closeAfterResponse = true
+        let part = unwrapOutboundIn(data)
+        if case .head(let head) = part, head.status == .contentTooLarge { closeAfterResponse = true }
+        guard case .end = part else {
+            // Each part written restarts the answer's deadline; a request still arriving keeps its own.
+            if phase == .responding { startDeadline(context, after: registry.limits.idleTimeout) }
             context.write(data, promise: promise)
-        case .end:
-            if closeAfterResponse {
-                context.writeAndFlush(data, promise: promise)
-                context.close(promise: nil)
-                return
-            }
-            context.write(data, promise: promise)
-            // A request still being read (answered early) keeps its request deadline.
-            if phase == .responding {
-                phase = .idle
-                registry.update(id, .idle)
-                startDeadline(context, after: registry.limits.idleTimeout)
-            }
-        default:
-            context.write(data, promise: promise)
+            return
         }
+        if closeAfterResponse {
+            context.writeAndFlush(data, promise: promise)
+            context.close(promise: nil)
+            return
+        }
+        context.write(data, promise: promise)
+        switch phase {
+        case .responding: enter(.idle, context, deadline: registry.limits.idleTimeout)
+        case .reading: answeredEarly = true  // the rest of the request must still arrive in time
+        case .idle: break
+        }
+    }
+
+    private func enter(_ next: HTTPConnectionRegistry.Phase, _ context: ChannelHandlerContext, deadline delay: TimeAmount) {
+        phase = next
+        registry.update(id, next)
+        startDeadline(context, after: delay)
     }
 
     private func startDeadline(_ context: ChannelHandlerContext, after delay: TimeAmount) {

@@ -76,6 +76,25 @@ struct HTTPHardeningTests {
         try await server.stop()
     }
 
+    @Test("A request answered before its body arrived still has a deadline: the connection cannot be parked")
+    func earlyAnswerKeepsADeadline() async throws {
+        var options = CallTrackServer.Options()
+        options.httpExtra = ["idle_timeout_seconds: 2", "request_timeout_seconds: 2"]
+        let server = try CallTrackServer(options: options)
+        try await server.start()
+        let http = try RawHTTP(port: server.ports.http)
+        // 401 goes out at once; the body byte comes afterwards and the connection is then left alone.
+        http.send("POST /v1/calls HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\n\r\n")
+        try await Task.sleep(for: .milliseconds(300))
+        http.send("x")
+        let started = ContinuousClock.now
+        let result = http.readUntilClosed(timeout: .seconds(6))
+        #expect(result.data.hasPrefix("HTTP/1.1 401"), "\(result.data.prefix(60))")
+        #expect(result.closed, "the connection outlived every deadline")
+        #expect(ContinuousClock.now - started < .seconds(4))
+        try await server.stop()
+    }
+
     @Test("CORS: a page whose own name points at CallTrack (DNS rebinding) is refused; the demo on its IP is not")
     func dnsRebinding() async throws {
         let server = try CallTrackServer()

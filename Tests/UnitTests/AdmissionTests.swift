@@ -181,6 +181,15 @@ struct FrontDoorTests {
         #expect(DisplayName.parse("<sip:1@192.0.2.1>;tag=x") == nil)
         #expect(DisplayName.parse("sip:1@192.0.2.1;tag=x") == nil)
         #expect(DisplayName.parse("  Multi   Space   Name <sip:1@h>") == "Multi Space Name")
+        // Going out again between quotes, a caller's name cannot close them and add header text.
+        #expect(DisplayName.quotedContent("a\" <sip:x@evil>;tag=1;\"") == "a\\\" <sip:x@evil>;tag=1;\\\"")
+        #expect(DisplayName.quotedContent("back\\slash\u{1}") == "back\\\\slash")
+    }
+
+    @Test func perAddressLimitsCountAnIPv6ClientByItsSlash64() {
+        #expect(IPAddress("192.0.2.7")?.limitKey == "192.0.2.7")
+        #expect(IPAddress("2001:db8:1:2:aaaa::1")?.limitKey == IPAddress("2001:db8:1:2:bbbb::9")?.limitKey)
+        #expect(IPAddress("2001:db8:1:2::1")?.limitKey != IPAddress("2001:db8:1:3::1")?.limitKey)
     }
 }
 
@@ -203,10 +212,18 @@ struct MediaPolicyTests {
         #expect(policy.refusal(address: "203.0.113.10", port: 5060) != nil)
     }
 
+    @Test func loopbackIsAPeerOnlyWhenCallTrackServesOnLoopback() {
+        #expect(policy.refusal(address: "127.0.0.1", port: 40000)?.contains("loopback") == true)
+        let local = MediaAddressPolicy(ownAddresses: ["127.0.0.1"], rtpPorts: PortRange(min: 20000, max: 29999), sipPorts: [5060])
+        #expect(local.refusal(address: "127.0.0.1", port: 40000) == nil)
+    }
+
     @Test func aWildcardBindMakesLoopbackOwn() {
         let any = MediaAddressPolicy(ownAddresses: ["0.0.0.0"], rtpPorts: PortRange(min: 20000, max: 29999), sipPorts: [5060])
         #expect(any.refusal(address: "127.0.0.1", port: 20000) != nil)
-        #expect(any.refusal(address: "127.0.0.1", port: 40000) == nil)
+        #expect(any.refusal(address: "127.0.0.1", port: 40000) != nil, "loopback is CallTrack's own host")
+        #expect(any.isOwn(IPAddress("127.0.0.1")!, port: 20000))
+        #expect(!any.isOwn(IPAddress("127.0.0.1")!, port: 40000))
     }
 
     @Test func portsComeOutUnpredictablyAndRestBeforeReuse() {

@@ -7,6 +7,16 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
     public var isIPv6: Bool { bytes.count == 16 }
     public var description: String { text }
 
+    /// What per-address limits count by: the address, or for IPv6 its /64 (one subscriber's
+    /// network hands out as many addresses as it likes).
+    public var limitKey: String {
+        guard isIPv6 else { return text }
+        return bytes.prefix(8).map { String(format: "%02x", $0) }.joined() + "::/64"
+    }
+
+    /// The bytes per-address limits count by (see `limitKey`).
+    public var limitBytes: ArraySlice<UInt8> { isIPv6 ? bytes.prefix(8) : bytes[...] }
+
     /// The same address written two ways (`::1`, `0::1`) is one address.
     public static func == (a: IPAddress, b: IPAddress) -> Bool { a.bytes == b.bytes }
     public func hash(into hasher: inout Hasher) { hasher.combine(bytes) }

@@ -13,8 +13,8 @@ struct SourceRateLimiter {
         self.slots = Array(repeating: Slot(), count: max(1, slots))
     }
 
-    /// Counts one request from `address` (raw bytes) at `nowMilliseconds`; false once the source is over its rate.
-    mutating func allow(_ address: [UInt8], nowMilliseconds: UInt64) -> Bool {
+    /// Counts one request from `address` (raw bytes; an IPv6 /64) at `nowMilliseconds`; false once the source is over its rate.
+    mutating func allow<Bytes: Collection<UInt8>>(_ address: Bytes, nowMilliseconds: UInt64) -> Bool {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in address { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         let i = Int(hash % UInt64(slots.count))

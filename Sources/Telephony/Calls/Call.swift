@@ -26,6 +26,8 @@ final class Call {
         }
         /// The first SDP this leg sent: everything it said it can do, before any narrowing re-offer.
         private(set) var firstReceived: SessionDescription?
+        /// What this leg said when the call was answered (the callee's 200, not an early-media 183).
+        var atAnswer: SessionDescription?
         var closed = false
         /// The leg's SIP Call-ID, once known; in-dialog requests are matched by it.
         var callID: String?
@@ -135,7 +137,7 @@ final class Call {
         board.pendingMaxForwards = maxForwards
         let err = withMBuf(offer.text) { mb in
             ct_sipsess_connect(
-                &sess, board.sessionSocket, target.uri, callerName.isEmpty ? nil : callerName, fromURI,
+                &sess, board.sessionSocket, target.uri, callerName.isEmpty ? nil : DisplayName.quotedContent(callerName), fromURI,
                 board.settings.contactUser, route, mb,
                 authHandler,
                 authContext.map { Unmanaged.passUnretained($0).toOpaque() },
@@ -210,12 +212,12 @@ final class Call {
         // Media aimed at CallTrack itself, a group or a name: 488, and the call keeps its media.
         guard acceptable(offer) else { return EADDRNOTAVAIL }
         // Answer at once from the relay's state (a B2BUA cannot wait here for the other leg),
-        // then carry the change across with a re-INVITE of our own. The answer starts from all the
-        // other side first said it can do (the relay passes any codec through), so a codec one
-        // re-offer dropped comes back with the next.
+        // then carry the change across with a re-INVITE of our own. The answer starts from what the
+        // other side said when the call was answered (the relay passes any codec through), so a
+        // codec one re-offer dropped comes back with the next.
         leg.lastReceived = offer
         relay.setRemote(leg.side, description: offer)
-        guard let base = other.firstReceived ?? leg.lastSent else { return EPROTO }
+        guard let base = other.atAnswer ?? other.firstReceived ?? leg.lastSent else { return EPROTO }
         let reply = base.restricted(toPayloadTypesOf: offer).with(direction: offer.direction.answer)
             .relayed(through: address, port: ourPort, origin: &leg.origin)
         leg.lastSent = reply
@@ -265,6 +267,8 @@ final class Call {
             return
         }
         state = .answered
+        caller.atAnswer = caller.lastReceived
+        callee.atAnswer = callee.lastReceived
         answeredAt = nowMilliseconds()
         relay.touch()
         let now = Date()

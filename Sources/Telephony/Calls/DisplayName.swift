@@ -20,4 +20,18 @@ enum DisplayName {
         let name = value[..<angle].split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
         return name.isEmpty ? nil : name
     }
+
+    /// `name` ready to go between the quotes of an outbound From (libre writes `"%s"`): quotes and
+    /// backslashes escaped, control characters dropped, so a caller's name cannot add header text.
+    static func quotedContent(_ name: String) -> String {
+        var out = ""
+        for scalar in name.unicodeScalars {
+            switch scalar {
+            case "\"", "\\": out += "\\"; out.unicodeScalars.append(scalar)
+            case _ where scalar.value < 0x20 || scalar.value == 0x7f: continue
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
 }

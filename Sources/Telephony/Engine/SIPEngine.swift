@@ -104,8 +104,10 @@ public final class SIPEngine: Service {
     public static func raiseFileLimit() -> Int {
         var limit = rlimit()
         guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
+        // libre's fd table has `maxFileDescriptors` entries: a descriptor numbered higher cannot be
+        // used for SIP or RTP, so the limit goes to exactly that (HTTP's cap is derived from it).
         let want = rlim_t(maxFileDescriptors)
-        if limit.rlim_cur < want {
+        if limit.rlim_cur != want {
             limit.rlim_cur = min(want, limit.rlim_max)
             _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
         }

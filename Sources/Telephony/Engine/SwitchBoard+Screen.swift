@@ -13,7 +13,7 @@ extension SwitchBoard {
         guard let source = IPAddress(sourceText) else { return true }
         let now = nowMilliseconds()
         let trunkAdmits = router.trunk(admitting: source) != nil
-        let overRate = !trunkAdmits && !rateLimiter.allow(source.bytes, nowMilliseconds: now)
+        let overRate = !trunkAdmits && !rateLimiter.allow(source.limitBytes, nowMilliseconds: now)
         var facts = Admission.Request(method: msg.method, trunkAdmits: trunkAdmits, overRate: overRate)
         if !overRate {
             gatherFacts(msg, source: source, into: &facts)
@@ -22,13 +22,14 @@ extension SwitchBoard {
         switch verdict {
         case .pass:
             // Re-INVITEs may move the dialog target: keep it at the address they come from.
-            if facts.inDialog, facts.method == "INVITE", let leg = legs[msg.callID] {
-                _ = ct_sip_msg_target_source(msg, leg.side == .callee)
+            if facts.inDialog, facts.method == "INVITE", let leg = legs[msg.callID],
+               ct_sip_msg_target_source(msg, leg.side == .callee) != 0 {
+                return refuseTarget(msg, source: sourceText)
             }
             return false
         case .route(let target):
             // The caller is reached where its INVITE came from (NAT), never through a hostname it names.
-            _ = ct_sip_msg_target_source(msg, false)
+            guard ct_sip_msg_target_source(msg, false) == 0 else { return refuseTarget(msg, source: sourceText) }
             admitted = (msg.callID, target)
             return false
         case .reply(let code, let reason, let headers, let refusal):
@@ -87,6 +88,14 @@ extension SwitchBoard {
         }
     }
 
+    /// A Contact or Record-Route that cannot be rewritten to the source (unreadable, or too long)
+    /// is never used as it is: 400.
+    private func refuseTarget(_ msg: UnsafePointer<sip_msg>, source: String) -> Bool {
+        _ = ct_sip_reply_headers(sip, msg, 400, "Bad Contact or Record-Route", "")
+        refused(.malformed, source: source, msg: msg, trusted: true)
+        return true
+    }
+
     private func refused(_ refusal: CallStatistics.Refusal, source: String, msg: UnsafePointer<sip_msg>, trusted: Bool) {
         // The ACK that completes a refused INVITE is expected, not a refusal of its own.
         if msg.method != "ACK" {
@@ -100,16 +109,20 @@ extension SwitchBoard {
         }
     }
 
-    /// Responses: the callee leg's peer is where its answers come from; a hostname it names as its
-    /// target is replaced by that address. Always passes the response on.
+    /// Responses to CallTrack's INVITEs and re-INVITEs: the callee leg's peer is where its answers
+    /// come from (its 2xx has the last word, after a redirect or failover); the dialog target a
+    /// response sets is the address it came from (the caller's side, as for its INVITE), or for the
+    /// callee any target naming a host. A response whose target cannot be rewritten is dropped.
     func screenResponse(_ msg: UnsafePointer<sip_msg>) -> Bool {
-        guard msg.pointee.cseq.met.string == "INVITE", let leg = legs[msg.callID], leg.side == .callee else { return false }
-        if leg.peer == nil {
+        guard msg.pointee.cseq.met.string == "INVITE", let leg = legs[msg.callID] else { return false }
+        let code = msg.pointee.scode
+        if leg.side == .callee, leg.peer == nil || (200..<300).contains(code) {
             leg.peer = IPAddress(msg.pointee.src.addressText)
             leg.call.relay.setSignallingPeer(.callee, leg.peer)
         }
-        if msg.pointee.scode < 300 { _ = ct_sip_msg_target_source(msg, true) }
-        return false
+        guard code < 300 else { return false }
+        // Dropped rather than leave libre a target it would have to resolve.
+        return ct_sip_msg_target_source(msg, leg.side == .callee) != 0
     }
 
     /// Writes the refusals counted since the last line as one line, at most every ten seconds.

@@ -38,7 +38,8 @@ final class SwitchBoard: @unchecked Sendable {
 
     private(set) var sip: OpaquePointer?
     private(set) var sessionSocket: OpaquePointer?
-    private var listeners: [OpaquePointer] = []
+    /// Where libre keeps each listener of ours (it clears the slot when the listener goes).
+    private var listeners: [UnsafeMutablePointer<OpaquePointer?>] = []
     private var dnsClient: OpaquePointer?
     private var registrations: [OpaquePointer] = []
     private var registrationContexts: [TrunkAuth] = []
@@ -147,11 +148,14 @@ final class SwitchBoard: @unchecked Sendable {
 
     private func listen(first: Bool, requests: Bool, _ me: UnsafeMutableRawPointer,
                         _ handler: @convention(c) (UnsafePointer<sip_msg>?, UnsafeMutableRawPointer?) -> Bool) throws {
-        var lsnr: OpaquePointer?
-        let err = first ? ct_sip_listen_first(&lsnr, sip, requests, handler, me)
-            : sip_listen(&lsnr, sip, requests, handler, me)
-        guard err == 0, let lsnr else { throw TelephonyError.libre("SIP listener", err) }
-        listeners.append(lsnr)
+        // libre keeps the address it is given and writes NULL there when the listener goes:
+        // it must outlive the SIP stack, so it is allocated once and never freed.
+        let slot = UnsafeMutablePointer<OpaquePointer?>.allocate(capacity: 1)
+        slot.initialize(to: nil)
+        let err = first ? ct_sip_listen_first(slot, sip, requests, handler, me)
+            : sip_listen(slot, sip, requests, handler, me)
+        guard err == 0, slot.pointee != nil else { throw TelephonyError.libre("SIP listener", err) }
+        listeners.append(slot)
     }
 
     // MARK: Requests outside sessions
@@ -285,7 +289,7 @@ final class SwitchBoard: @unchecked Sendable {
         let work = pendingRelease
         pendingRelease.removeAll()
         work.forEach { $0() }
-        for l in listeners { _ = mem_deref(UnsafeMutableRawPointer(l)) }
+        for slot in listeners { if let l = slot.pointee { _ = mem_deref(UnsafeMutableRawPointer(l)) } }
         listeners.removeAll()
         if let s = sessionSocket { _ = mem_deref(UnsafeMutableRawPointer(s)) }
         if let sip { sip_close(sip, false) }

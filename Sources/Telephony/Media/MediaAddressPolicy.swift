@@ -15,10 +15,14 @@ struct MediaAddressPolicy: Sendable {
     let boundToAnyAddress: Bool
     let rtpPorts: ClosedRange<Int>
     let sipPorts: Set<Int>
+    /// Loopback is a peer's address only when CallTrack itself serves on loopback (a test, a demo);
+    /// otherwise an SDP naming it would aim media at services on CallTrack's own host.
+    let allowsLoopback: Bool
 
     init(ownAddresses: [String], rtpPorts: PortRange, sipPorts: [Int]) {
         let parsed = ownAddresses.compactMap(IPAddress.init)
         boundToAnyAddress = ownAddresses.contains("0.0.0.0") || ownAddresses.contains("::")
+        allowsLoopback = parsed.contains(where: Self.isLoopback)
         self.ownAddresses = Set(parsed)
         self.rtpPorts = rtpPorts.min...rtpPorts.max
         self.sipPorts = Set(sipPorts)
@@ -31,6 +35,7 @@ struct MediaAddressPolicy: Sendable {
         if Self.hold.contains(address) { return nil }
         guard let ip = IPAddress(address) else { return "media address \(address) is not an IP address" }
         if let why = Self.unroutable(ip) { return "media address \(address) is \(why)" }
+        if !allowsLoopback && Self.isLoopback(ip) { return "media address \(address) is CallTrack's own host (loopback)" }
         if isOwn(ip, port: Int(port)) { return "media address \(address):\(port) is one of CallTrack's own sockets" }
         return nil
     }
@@ -55,11 +60,13 @@ struct MediaAddressPolicy: Sendable {
         return nil
     }
 
+    static func isLoopback(_ ip: IPAddress) -> Bool {
+        (ip.bytes.count == 4 && ip.bytes[0] == 127) || (ip.bytes.count == 16 && ip.bytes == Array(repeating: 0, count: 15) + [1])
+    }
+
     /// Loopback, or an address of one of this machine's interfaces.
     static func isLocal(_ ip: IPAddress) -> Bool {
-        if ip.bytes.count == 4 && ip.bytes[0] == 127 { return true }
-        if ip.bytes.count == 16 && ip.bytes == Array(repeating: 0, count: 15) + [1] { return true }
-        return interfaceAddresses.contains(ip)
+        isLoopback(ip) || interfaceAddresses.contains(ip)
     }
 
     /// This machine's interface addresses, read once.
