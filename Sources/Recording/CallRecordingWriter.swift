@@ -4,9 +4,10 @@ import CallTrackCore
 ///
 /// Samples are placed by RTP timestamp on a timeline that starts at the answer, not by
 /// arrival: a lost packet leaves silence of its length, a late one lands where it belongs
-/// (if it is within the jitter window), a duplicate is dropped. A new SSRC, or a timestamp
+/// (if it is within the jitter window), a duplicate is dropped. A new SSRC, or an audio timestamp
 /// that disagrees with the wall clock by more than a second (re-INVITE, hold), re-anchors
-/// that channel alone, so the other channel never shifts. Confined to the recorder's queue.
+/// that channel alone, so the other channel never shifts; telephone-events never re-anchor (a
+/// held key keeps its first timestamp). Confined to the recorder's queue.
 final class CallRecordingWriter {
     final class Track {
         let side: RecordingSide
@@ -51,6 +52,17 @@ final class CallRecordingWriter {
         guard let codec = track.payloads.codec(packet.payloadType) else { return nil }
         let arrivalFrame = arrivalMilliseconds * rate / 1000
 
+        // A telephone-event keeps the timestamp of the key's first moment for as long as the key is
+        // held (RFC 4733): it never moves the audio timeline, it only names a digit.
+        if codec == .telephoneEvent {
+            if track.ssrc == nil { anchor(track, packet: packet, codec: codec, at: arrivalFrame) }
+            guard let digit = packet.payload.first.flatMap(Self.digit), track.lastEventTimestamp != packet.timestamp else { return nil }
+            track.lastEventTimestamp = packet.timestamp
+            var frame = position(track, packet.timestamp)
+            if abs(frame - arrivalFrame) > rate { frame = arrivalFrame }
+            return DTMFEvent(callID: callID, side: side.rawValue, digit: digit, atSeconds: Double(max(0, frame)) / Double(rate))
+        }
+
         if track.ssrc != packet.ssrc {
             anchor(track, packet: packet, codec: codec, at: arrivalFrame)
         }
@@ -67,9 +79,7 @@ final class CallRecordingWriter {
 
         switch codec {
         case .telephoneEvent:
-            guard let digit = packet.payload.first.flatMap(Self.digit), track.lastEventTimestamp != packet.timestamp else { return nil }
-            track.lastEventTimestamp = packet.timestamp
-            return DTMFEvent(callID: callID, side: side.rawValue, digit: digit, atSeconds: Double(max(0, frame)) / Double(rate))
+            return nil
         case .comfortNoise:
             return nil
         case .other(let name):

@@ -205,6 +205,41 @@ struct RecordingTests {
         try await server.stop()
     }
 
+    @Test("A key held for 2.5 s while audio keeps flowing leaves that side's audio as loud as before")
+    func heldKeyKeepsTheAudio() async throws {
+        // A steady 1 kHz tone for 5 s; from 1.0 s to 3.5 s the key 5 is held: telephone-event packets
+        // every 50 ms, all with the timestamp of the key's first moment, interleaved with the audio.
+        let tone = (0..<40000).map { Int16(6000 * sin(2 * .pi * 1000 * Double($0) / 8000)) }
+        var packets = Audio.packets(tone)
+        let start = packets[50]
+        for (i, t) in stride(from: 1.0, through: 3.5, by: 0.05).enumerated() {
+            let duration = UInt16(min(65535, Int((t - 1.0) * 8000) + 400))
+            let end: UInt8 = t > 3.44 ? 0x80 : 0
+            packets.append(Audio.Packet(time: t + 0.01, sequence: UInt16(truncatingIfNeeded: 5000 + i), timestamp: start.timestamp,
+                                        ssrc: start.ssrc, payloadType: 101,
+                                        payload: [5, end | 10, UInt8(duration >> 8), UInt8(duration & 0xff)]))
+        }
+        packets.sort { $0.time < $1.time }
+        let server = try CallTrackServer()
+        try await server.start()
+        let call = try await recordedCall(server, callerPcap: try pcap(packets, "held-key"),
+                                          calleePcap: try pcap(Audio.packets(calleeSignal, ssrc: 0xabcdef), "callee"), talk: 4500)
+        let (wav, _) = try await download(server, call)
+        // Tone power per 100 ms, from 0.5 s to 4.0 s of the recording: none may drop.
+        func decibels(_ window: ArraySlice<Int16>) -> Double {
+            let power = window.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(max(1, window.count))
+            return 10 * log10(max(power, 1))
+        }
+        let levels = stride(from: 4000, to: 32000, by: 800).map { decibels(wav.left[$0..<min($0 + 800, wav.left.count)]) }
+        let loudest = levels.max() ?? 0
+        let quietest = levels.min() ?? 0
+        #expect(loudest - quietest < 3, "caller channel level varies by \(loudest - quietest) dB: \(levels.map { Int($0) })")
+        let detail = try JSONSerialization.jsonObject(with: try await server.get("/v1/calls/\(call["id"] as! String)").body)
+        let dtmf = (detail as? [String: Any])?["dtmf"] as? [[String: Any]]
+        #expect(dtmf?.count == 1 && dtmf?.first?["digit"] as? String == "5", "\(String(describing: dtmf))")
+        try await server.stop()
+    }
+
     @Test("A codec CallTrack cannot decode: the call connects, the record says why there is no recording")
     func undecodableCodec() async throws {
         let server = try CallTrackServer()
