@@ -27,11 +27,11 @@ let package = Package(
             cSettings: [.define("HAVE_INTTYPES_H")],
             linkerSettings: [.linkedLibrary("re"), .linkedLibrary("rem")]
         ),
-        // G.722 (spandsp) and Opus (libopus) for decoding wideband recordings.
+        // G.722 (spandsp), Opus (libopus), G.729 (bcg729) and GSM (libgsm) for decoding recordings.
         .target(
             name: "CCodecs",
             path: "CCodecs",
-            linkerSettings: [.linkedLibrary("spandsp"), .linkedLibrary("opus")]
+            linkerSettings: [.linkedLibrary("spandsp"), .linkedLibrary("opus"), .linkedLibrary("bcg729"), .linkedLibrary("gsm")]
         ),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         // Domain types and configuration shared by every other module.
@@ -110,7 +110,8 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["CallTrackCore"]
+            // CCodecs' encoders make G.729 and GSM audio for the recording tests.
+            dependencies: ["CallTrackCore", "CCodecs"]
         ),
     ]
 )

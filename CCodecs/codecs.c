@@ -5,6 +5,9 @@
 #include <spandsp/telephony.h>
 #include <spandsp/g722.h>
 #include <opus/opus.h>
+#include <bcg729/decoder.h>
+#include <bcg729/encoder.h>
+#include <gsm/gsm.h>
 #include "CCodecs.h"
 
 struct ct_g722_decoder *ct_g722_decoder_new(void)
@@ -73,4 +76,64 @@ void ct_opus_encoder_free(struct ct_opus_encoder *enc)
 int ct_opus_encode(struct ct_opus_encoder *enc, const int16_t *in, int frame, uint8_t *out, int32_t max)
 {
 	return opus_encode((OpusEncoder *)enc, in, frame, out, max);
+}
+
+struct ct_g729_decoder *ct_g729_decoder_new(void)
+{
+	return (struct ct_g729_decoder *)initBcg729DecoderChannel();
+}
+
+void ct_g729_decoder_free(struct ct_g729_decoder *dec)
+{
+	if (dec)
+		closeBcg729DecoderChannel((bcg729DecoderChannelContextStruct *)dec);
+}
+
+int ct_g729_decode_frame(struct ct_g729_decoder *dec, const uint8_t *in, int len, int16_t *out)
+{
+	if (len != 10 && len != 2)
+		return 0;
+	bcg729Decoder((bcg729DecoderChannelContextStruct *)dec, in, (uint8_t)len, 0,
+		      len == 2, 0, out);
+	return 80;
+}
+
+struct ct_g729_encoder *ct_g729_encoder_new(void)
+{
+	return (struct ct_g729_encoder *)initBcg729EncoderChannel(0);
+}
+
+void ct_g729_encoder_free(struct ct_g729_encoder *enc)
+{
+	if (enc)
+		closeBcg729EncoderChannel((bcg729EncoderChannelContextStruct *)enc);
+}
+
+int ct_g729_encode_frame(struct ct_g729_encoder *enc, const int16_t *in, uint8_t *out)
+{
+	uint8_t len = 0;
+
+	bcg729Encoder((bcg729EncoderChannelContextStruct *)enc, in, out, &len);
+	return len;
+}
+
+struct ct_gsm *ct_gsm_new(void)
+{
+	return (struct ct_gsm *)gsm_create();
+}
+
+void ct_gsm_free(struct ct_gsm *g)
+{
+	if (g)
+		gsm_destroy((gsm)g);
+}
+
+int ct_gsm_decode_frame(struct ct_gsm *g, const uint8_t *in, int16_t *out)
+{
+	return gsm_decode((gsm)g, (gsm_byte *)in, out) == 0 ? 160 : 0;
+}
+
+void ct_gsm_encode_frame(struct ct_gsm *g, const int16_t *in, uint8_t *out)
+{
+	gsm_encode((gsm)g, (gsm_signal *)in, out);
 }

@@ -1,7 +1,7 @@
 /*
- * CCodecs: the wideband codecs the recorder decodes, G.722 (spandsp) and Opus (libopus),
- * behind small functions so that Swift sees neither library's headers.
- * The encoders exist for tests, which make known audio in these formats.
+ * CCodecs: the codecs the recorder decodes beyond G.711: G.722 (spandsp), Opus (libopus),
+ * G.729 (bcg729) and GSM 06.10 (libgsm), behind small functions so that Swift sees none of
+ * the libraries' headers. The encoders exist for tests, which make known audio in these formats.
  */
 #ifndef CCODECS_H
 #define CCODECS_H
@@ -32,5 +32,26 @@ struct ct_opus_encoder *ct_opus_encoder_new(int32_t rate);
 void ct_opus_encoder_free(struct ct_opus_encoder *enc);
 /** Encodes one frame of mono samples; returns the packet length or a negative error. */
 int ct_opus_encode(struct ct_opus_encoder *enc, const int16_t *in, int frame, uint8_t *out, int32_t max);
+
+/** G.729: 10-byte frames of 80 samples at 8 kHz; 2-byte frames are silence descriptors (Annex B). */
+struct ct_g729_decoder;
+struct ct_g729_encoder;
+struct ct_g729_decoder *ct_g729_decoder_new(void);
+void ct_g729_decoder_free(struct ct_g729_decoder *dec);
+/** Decodes one frame (10 bytes, or a 2-byte SID) into 80 samples; returns 80, or 0 for a bad length. */
+int ct_g729_decode_frame(struct ct_g729_decoder *dec, const uint8_t *in, int len, int16_t *out);
+struct ct_g729_encoder *ct_g729_encoder_new(void);
+void ct_g729_encoder_free(struct ct_g729_encoder *enc);
+/** Encodes 80 samples into one frame; returns its length (10). */
+int ct_g729_encode_frame(struct ct_g729_encoder *enc, const int16_t *in, uint8_t *out);
+
+/** GSM 06.10 full rate: 33-byte frames of 160 samples at 8 kHz. */
+struct ct_gsm;
+struct ct_gsm *ct_gsm_new(void);
+void ct_gsm_free(struct ct_gsm *gsm);
+/** Decodes one 33-byte frame into 160 samples; returns 160, or 0 when the frame is not GSM. */
+int ct_gsm_decode_frame(struct ct_gsm *gsm, const uint8_t *in, int16_t *out);
+/** Encodes 160 samples into one 33-byte frame. */
+void ct_gsm_encode_frame(struct ct_gsm *gsm, const int16_t *in, uint8_t *out);
 
 #endif

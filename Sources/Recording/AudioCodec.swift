@@ -2,7 +2,7 @@ import CLibre
 
 /// An RTP payload format as negotiated in SDP, and how the recorder turns it into samples.
 public enum AudioCodec: Equatable, Sendable {
-    case pcmu, pcma, g722, opus, telephoneEvent, comfortNoise
+    case pcmu, pcma, g722, opus, g729, gsm, telephoneEvent, comfortNoise
     case other(String)
 
     /// Reads an `a=rtpmap` encoding name.
@@ -12,19 +12,30 @@ public enum AudioCodec: Equatable, Sendable {
         case "pcma": self = .pcma
         case "g722": self = .g722
         case "opus": self = .opus
+        case "g729": self = .g729
+        case "gsm": self = .gsm
         case "telephone-event": self = .telephoneEvent
         case "cn": self = .comfortNoise
         default: self = .other(encodingName)
         }
     }
 
-    /// Static payload types (RFC 3551) that need no rtpmap.
+    /// Static payload types (RFC 3551), which phones offer without an rtpmap.
     static func staticType(_ pt: UInt8) -> AudioCodec? {
         switch pt {
         case 0: .pcmu
+        case 3: .gsm
+        case 4: .other("G723")
+        case 5, 6, 16, 17: .other("DVI4")
+        case 7: .other("LPC")
         case 8: .pcma
         case 9: .g722
+        case 10, 11: .other("L16")
+        case 12: .other("QCELP")
         case 13: .comfortNoise
+        case 14: .other("MPA")
+        case 15: .other("G728")
+        case 18: .g729
         default: nil
         }
     }
@@ -51,6 +62,8 @@ public enum AudioCodec: Equatable, Sendable {
         case .pcma: "PCMA"
         case .g722: "G722"
         case .opus: "opus"
+        case .g729: "G729"
+        case .gsm: "GSM"
         case .telephoneEvent: "telephone-event"
         case .comfortNoise: "CN"
         case .other(let n): n

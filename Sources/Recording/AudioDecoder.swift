@@ -63,6 +63,55 @@ final class OpusDecoder: AudioDecoder {
     }
 }
 
+/// G.729 (Annex A/B) through bcg729: 10-byte frames of 10 ms, a 2-byte silence descriptor last.
+final class G729Decoder: AudioDecoder {
+    private let state: OpaquePointer
+
+    init?() {
+        guard let s = ct_g729_decoder_new() else { return nil }
+        state = s
+    }
+
+    deinit { ct_g729_decoder_free(state) }
+
+    func decode(_ payload: ArraySlice<UInt8>) -> [Int16] {
+        var out: [Int16] = []
+        var frame = [Int16](repeating: 0, count: 80)
+        var rest = payload
+        while rest.count >= 10 || rest.count == 2 {
+            let length = rest.count >= 10 ? 10 : 2
+            let chunk = Array(rest.prefix(length))
+            if ct_g729_decode_frame(state, chunk, Int32(length), &frame) == 80 { out += frame }
+            rest = rest.dropFirst(length)
+        }
+        return out
+    }
+}
+
+/// GSM 06.10 through libgsm: 33-byte frames of 20 ms.
+final class GSMDecoder: AudioDecoder {
+    private let state: OpaquePointer
+
+    init?() {
+        guard let s = ct_gsm_new() else { return nil }
+        state = s
+    }
+
+    deinit { ct_gsm_free(state) }
+
+    func decode(_ payload: ArraySlice<UInt8>) -> [Int16] {
+        var out: [Int16] = []
+        var frame = [Int16](repeating: 0, count: 160)
+        var rest = payload
+        while rest.count >= 33 {
+            let chunk = Array(rest.prefix(33))
+            if ct_gsm_decode_frame(state, chunk, &frame) == 160 { out += frame }
+            rest = rest.dropFirst(33)
+        }
+        return out
+    }
+}
+
 extension AudioCodec {
     /// A fresh decoder, or nil when CallTrack cannot decode this format.
     func makeDecoder() -> AudioDecoder? {
@@ -71,6 +120,8 @@ extension AudioCodec {
         case .pcma: G711Decoder(aLaw: true)
         case .g722: G722Decoder()
         case .opus: OpusDecoder()
+        case .g729: G729Decoder()
+        case .gsm: GSMDecoder()
         case .telephoneEvent, .comfortNoise, .other: nil
         }
     }

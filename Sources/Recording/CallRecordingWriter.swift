@@ -31,6 +31,8 @@ final class CallRecordingWriter {
     let relativePath: String
     let tracks: [Track]
     private(set) var committed = 0
+    /// Audio packets decoded on either channel: none means the file holds nothing but silence.
+    private(set) var audioPackets = 0
     var rate: Int { file.sampleRate }
 
     init(callID: CallID, file: WAVFile, relativePath: String, caller: PayloadMap, callee: PayloadMap) {
@@ -93,7 +95,9 @@ final class CallRecordingWriter {
             track.undecodable = codec.name
             return nil
         }
-        let samples = Self.resample(decoder.decode(packet.payload), from: codec.sampleRate, to: rate)
+        let decoded = decoder.decode(packet.payload)
+        if !decoded.isEmpty { audioPackets += 1 }
+        let samples = Self.resample(decoded, from: codec.sampleRate, to: rate)
         place(samples, in: track, at: frame)
         return nil
     }

@@ -93,6 +93,14 @@ public final class Recorder: @unchecked Sendable {
                 return
             }
             let file = writer.file
+            // A file of pure silence is not a recording: say why there is no audio instead.
+            guard writer.audioPackets > 0 else {
+                try? FileManager.default.removeItem(atPath: root + "/" + writer.relativePath)
+                let why = writer.undecodableCodec.map { "codec \($0) cannot be decoded" } ?? "no audio packets reached CallTrack"
+                events.publish(.recording(RecordingSummary(callID: callID, status: .failed, path: nil, bytes: 0, seconds: 0,
+                                                           sampleRate: 0, reason: "\(why); the call was not recorded")))
+                return
+            }
             events.publish(.recording(RecordingSummary(
                 callID: callID, status: .recorded, path: writer.relativePath, bytes: file.fileBytes,
                 seconds: file.durationSeconds, sampleRate: file.sampleRate,

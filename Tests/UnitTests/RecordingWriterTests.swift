@@ -115,11 +115,16 @@ struct RecordingWriterTests {
         #expect(energy.squareRoot() > 2000, "decoded Opus is too quiet: rms \(energy.squareRoot())")
     }
 
-    @Test("A codec CallTrack cannot decode is named")
+    @Test("A codec CallTrack cannot decode is named; static types are known without rtpmap")
     func undecodable() throws {
-        let g729 = PayloadMap(sdp: "v=0\r\nm=audio 4000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n")
-        #expect(g729.primary?.makeDecoder() == nil)
-        #expect(g729.primary?.name == "G729")
+        let amr = PayloadMap(sdp: "v=0\r\nm=audio 4000 RTP/AVP 96\r\na=rtpmap:96 AMR/8000\r\n")
+        #expect(amr.primary?.makeDecoder() == nil)
+        #expect(amr.primary?.name == "AMR")
+        // Phones offer static payload types with no a=rtpmap line.
+        let phone = PayloadMap(sdp: "v=0\r\nm=audio 4000 RTP/AVP 18 3 4 101\r\na=rtpmap:101 telephone-event/8000\r\n")
+        #expect(phone.codec(18) == .g729 && phone.codec(3) == .gsm)
+        #expect(phone.codec(4)?.name == "G723" && phone.codec(4)?.makeDecoder() == nil)
+        #expect(phone.primary?.makeDecoder() != nil)
     }
 
     @Test("A WAV cut short by a crash is repaired to whole frames with matching sizes")
