@@ -27,11 +27,13 @@ let package = Package(
             cSettings: [.define("HAVE_INTTYPES_H")],
             linkerSettings: [.linkedLibrary("re"), .linkedLibrary("rem")]
         ),
-        // G.722 (spandsp), Opus (libopus), G.729 (bcg729) and GSM (libgsm) for decoding recordings.
+        // G.722 (spandsp), Opus (libopus), G.729 (bcg729) and GSM (libgsm) for decoding recordings,
+        // and libsoxr to bring them to the file's rate.
         .target(
             name: "CCodecs",
             path: "CCodecs",
-            linkerSettings: [.linkedLibrary("spandsp"), .linkedLibrary("opus"), .linkedLibrary("bcg729"), .linkedLibrary("gsm")]
+            linkerSettings: [.linkedLibrary("spandsp"), .linkedLibrary("opus"), .linkedLibrary("bcg729"), .linkedLibrary("gsm"),
+                             .linkedLibrary("soxr")]
         ),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         // Domain types and configuration shared by every other module.

@@ -8,6 +8,7 @@
 #include <bcg729/decoder.h>
 #include <bcg729/encoder.h>
 #include <gsm/gsm.h>
+#include <soxr.h>
 #include "CCodecs.h"
 
 struct ct_g722_decoder *ct_g722_decoder_new(void)
@@ -136,4 +137,33 @@ int ct_gsm_decode_frame(struct ct_gsm *g, const uint8_t *in, int16_t *out)
 void ct_gsm_encode_frame(struct ct_gsm *g, const int16_t *in, uint8_t *out)
 {
 	gsm_encode((gsm)g, (gsm_signal *)in, out);
+}
+
+struct ct_resampler *ct_resampler_new(double in_rate, double out_rate)
+{
+	soxr_error_t err = NULL;
+	soxr_io_spec_t io = soxr_io_spec(SOXR_INT16_I, SOXR_INT16_I);
+	soxr_quality_spec_t quality = soxr_quality_spec(SOXR_HQ, 0);
+	soxr_t r = soxr_create(in_rate, out_rate, 1, &err, &io, &quality, NULL);
+
+	if (err) {
+		soxr_delete(r);
+		return NULL;
+	}
+	return (struct ct_resampler *)r;
+}
+
+void ct_resampler_free(struct ct_resampler *r)
+{
+	if (r)
+		soxr_delete((soxr_t)r);
+}
+
+int ct_resampler_process(struct ct_resampler *r, const int16_t *in, int in_len, int16_t *out, int out_max)
+{
+	size_t done_in = 0, done_out = 0;
+
+	if (soxr_process((soxr_t)r, in, (size_t)in_len, &done_in, out, (size_t)out_max, &done_out))
+		return -1;
+	return (int)done_out;
 }

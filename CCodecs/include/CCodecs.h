@@ -1,7 +1,8 @@
 /*
  * CCodecs: the codecs the recorder decodes beyond G.711: G.722 (spandsp), Opus (libopus),
- * G.729 (bcg729) and GSM 06.10 (libgsm), behind small functions so that Swift sees none of
- * the libraries' headers. The encoders exist for tests, which make known audio in these formats.
+ * G.729 (bcg729) and GSM 06.10 (libgsm), and the resampler (libsoxr) that brings them to the
+ * file's rate, behind small functions so that Swift sees none of the libraries' headers.
+ * The encoders exist for tests, which make known audio in these formats.
  */
 #ifndef CCODECS_H
 #define CCODECS_H
@@ -53,5 +54,13 @@ void ct_gsm_free(struct ct_gsm *gsm);
 int ct_gsm_decode_frame(struct ct_gsm *gsm, const uint8_t *in, int16_t *out);
 /** Encodes 160 samples into one 33-byte frame. */
 void ct_gsm_encode_frame(struct ct_gsm *gsm, const int16_t *in, uint8_t *out);
+
+/** A streaming resampler (libsoxr, high quality): one per channel and source rate, so its
+ * filter runs across packet boundaries. */
+struct ct_resampler;
+struct ct_resampler *ct_resampler_new(double in_rate, double out_rate);
+void ct_resampler_free(struct ct_resampler *r);
+/** Feeds in_len samples; writes at most out_max; returns how many were written (or -1). */
+int ct_resampler_process(struct ct_resampler *r, const int16_t *in, int in_len, int16_t *out, int out_max);
 
 #endif

@@ -99,8 +99,19 @@ public struct PayloadMap: Sendable, Equatable {
     public func codec(_ pt: UInt8) -> AudioCodec? { codecs[pt] ?? AudioCodec.staticType(pt) }
 
     /// The audio codec this side will send most likely: the first listed one that is not DTMF or CN.
-    public var primary: AudioCodec? {
-        order.lazy.compactMap { self.codec($0) }.first { $0 != .telephoneEvent && $0 != .comfortNoise }
+    public var primary: AudioCodec? { audioCodecs.first }
+
+    /// Audio codecs in the order listed (no DTMF, no comfort noise).
+    public var audioCodecs: [AudioCodec] {
+        order.compactMap { self.codec($0) }.filter { $0 != .telephoneEvent && $0 != .comfortNoise }
+    }
+
+    /// The codec a call negotiated: the first audio codec of the answer (the callee's SDP) that the
+    /// offer (the caller's) lists too; else whichever side's first. Not the offer's first: a phone
+    /// offering Opus to a PCMU-only callee talks PCMU.
+    public static func negotiated(caller: PayloadMap, callee: PayloadMap) -> AudioCodec? {
+        let offered = Set(caller.audioCodecs.map { $0.name.lowercased() })
+        return callee.audioCodecs.first { offered.contains($0.name.lowercased()) } ?? callee.primary ?? caller.primary
     }
 }
 

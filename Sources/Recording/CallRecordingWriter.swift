@@ -17,6 +17,8 @@ final class CallRecordingWriter {
         var anchorFrame = 0
         var anchorClock = 8000
         var decoders: [UInt8: AudioDecoder] = [:]
+        /// One streaming resampler per source rate: its filter runs across packet boundaries.
+        var resamplers: [Int: Resampler] = [:]
         /// Samples from the writer's `committed` frame on.
         var buffer: [Int16] = []
         var recentSequences: [UInt16] = []
@@ -42,10 +44,6 @@ final class CallRecordingWriter {
         tracks = [Track(side: .caller, payloads: caller), Track(side: .callee, payloads: callee)]
     }
 
-    /// The file rate for a call: 16 kHz when either side speaks a wideband codec, else 8 kHz.
-    static func sampleRate(caller: PayloadMap, callee: PayloadMap) -> Int {
-        max(caller.primary?.sampleRate ?? 8000, callee.primary?.sampleRate ?? 8000)
-    }
 
     /// Places one packet; returns a DTMF digit when the packet starts a telephone-event.
     func ingest(side: RecordingSide, bytes: [UInt8], arrivalMilliseconds: Int) -> DTMFEvent? {
@@ -97,7 +95,11 @@ final class CallRecordingWriter {
         }
         let decoded = decoder.decode(packet.payload)
         if !decoded.isEmpty { audioPackets += 1 }
-        let samples = Self.resample(decoded, from: codec.sampleRate, to: rate)
+        var samples = decoded
+        if codec.sampleRate != rate {
+            if track.resamplers[codec.sampleRate] == nil { track.resamplers[codec.sampleRate] = Resampler(from: codec.sampleRate, to: rate) }
+            samples = track.resamplers[codec.sampleRate]?.process(decoded) ?? []
+        }
         place(samples, in: track, at: frame)
         return nil
     }
@@ -140,15 +142,6 @@ final class CallRecordingWriter {
         }
         try file.append(interleaved)
         committed = frame
-    }
-
-    static func resample(_ samples: [Int16], from source: Int, to target: Int) -> [Int16] {
-        if source == target { return samples }
-        if target == source * 2 { return samples.flatMap { [$0, $0] } }
-        if source == target * 2 { return stride(from: 0, to: samples.count, by: 2).map { samples[$0] } }
-        let ratio = Double(source) / Double(target)
-        let count = Int(Double(samples.count) / ratio)
-        return (0..<count).map { samples[min(samples.count - 1, Int(Double($0) * ratio))] }
     }
 
     /// RFC 4733 event codes 0–15 as keypad characters.

@@ -40,12 +40,11 @@ public final class Recorder: @unchecked Sendable {
     public func begin(callID: CallID, answeredAt: Date, callerSDP: String, calleeSDP: String) {
         let caller = PayloadMap(sdp: callerSDP), callee = PayloadMap(sdp: calleeSDP)
         queue.async { [self] in
-            let rate = CallRecordingWriter.sampleRate(caller: caller, callee: callee)
-            for map in [caller, callee] {
-                if let codec = map.primary, codec.makeDecoder() == nil {
-                    fail(callID, reason: "codec \(codec.name) cannot be decoded; the call was not recorded", kind: nil)
-                    return
-                }
+            let negotiated = PayloadMap.negotiated(caller: caller, callee: callee)
+            let rate = negotiated?.sampleRate ?? 8000
+            if let codec = negotiated, codec.makeDecoder() == nil {
+                fail(callID, reason: "codec \(codec.name) cannot be decoded; the call was not recorded", kind: nil)
+                return
             }
             let relative = Self.relativePath(for: callID, at: answeredAt)
             do {

@@ -318,6 +318,46 @@ struct RecordingTests {
         try await server.stop()
     }
 
+    @Test("A phone offering Opus first to a callee that answers only PCMA is recorded at the rate that flows: 8 kHz")
+    func rateFromWhatIsNegotiated() async throws {
+        let offer = """
+            v=0
+            o=sipp 53655765 [cseq] IN IP[local_ip_type] [local_ip]
+            s=-
+            c=IN IP[media_ip_type] [media_ip]
+            t=0 0
+            m=audio [media_port] RTP/AVP 96 8 101
+            a=rtpmap:96 opus/48000/2
+            a=rtpmap:8 PCMA/8000
+            a=rtpmap:101 telephone-event/8000
+            a=sendrecv
+            """
+        let server = try CallTrackServer()
+        try await server.start()
+        let p = server.ports
+        let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 100,
+                                                                         pcap: try pcap(Audio.packets(calleeSignal, ssrc: 0xabcdef), "callee")),
+                              localPort: p.callee, mediaPort: p.calleeMedia, target: nil)
+        try await Task.sleep(for: .milliseconds(200))
+        let caller = try SIPp("caller", scenario: Scenario.callerHangsUp(pcap: try pcap(Audio.packets(callerSignal), "caller"), sdpBody: offer),
+                              localPort: p.caller, mediaPort: p.callerMedia, target: "127.0.0.1:\(p.sip)", service: "84990000001",
+                              pauseMilliseconds: 3000)
+        #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
+        #expect(try await callee.wait() == 0, "\(callee.diagnostics())")
+        _ = try await server.finishedCalls(count: 1)
+        var call: [String: Any] = [:]
+        for _ in 0..<50 {
+            call = try #require(try await server.calls().first)
+            if (call["recording"] as? [String: Any])?["status"] as? String != "recording" { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let (wav, _) = try await download(server, call)
+        #expect(wav.sampleRate == 8000, "a PCMA call recorded at \(wav.sampleRate) Hz")
+        let left = Audio.bestMatch(recorded: wav.left, reference: callerSignal, start: 8000, window: 8000, maxLag: 4000)
+        #expect(left.correlation > 0.95, "\(left)")
+        try await server.stop()
+    }
+
     @Test("A static payload type CallTrack cannot decode (G.723, no rtpmap): failed with the codec named, no silent file")
     func undecodableStaticType() async throws {
         let server = try CallTrackServer()

@@ -72,7 +72,7 @@ struct RecordingWriterTests {
     @Test("G.722 is decoded at 16 kHz")
     func g722() throws {
         let map = PayloadMap(sdp: "v=0\r\nm=audio 4000 RTP/AVP 9\r\na=rtpmap:9 G722/8000\r\n")
-        #expect(CallRecordingWriter.sampleRate(caller: map, callee: pcma) == 16000)
+        #expect(PayloadMap.negotiated(caller: map, callee: map)?.sampleRate == 16000)
         let encoder = try #require(ct_g722_encoder_new())
         defer { ct_g722_encoder_free(encoder) }
         let tone = (0..<3200).map { Int16(8000 * sin(2 * Double.pi * 1000 * Double($0) / 16000)) }
@@ -141,5 +141,79 @@ struct RecordingWriterTests {
         #expect(fixed.dataBytes == 1600)
         let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int
         #expect(size == 44 + 1600)
+    }
+
+    @Test("The file rate is the negotiated codec's, not the offer's first: Opus offered to a PCMU-only callee is 8 kHz")
+    func rateFromTheAnswer() {
+        let offer = PayloadMap(sdp: "v=0\r\nm=audio 4000 RTP/AVP 96 0 101\r\na=rtpmap:96 opus/48000/2\r\na=rtpmap:101 telephone-event/8000\r\n")
+        let answer = PayloadMap(sdp: "v=0\r\nm=audio 5000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n")
+        #expect(PayloadMap.negotiated(caller: offer, callee: answer) == .pcmu)
+        let wideAnswer = PayloadMap(sdp: "v=0\r\nm=audio 5000 RTP/AVP 96 0\r\na=rtpmap:96 opus/48000/2\r\n")
+        #expect(PayloadMap.negotiated(caller: offer, callee: wideAnswer) == .opus)
+    }
+
+    /// Power at `frequency` in `samples` (rate `rate`), by Goertzel, in dB.
+    private func level(_ samples: ArraySlice<Int16>, frequency: Double, rate: Double) -> Double {
+        let k = 2 * cos(2 * Double.pi * frequency / rate)
+        var s1 = 0.0, s2 = 0.0
+        for x in samples {
+            let s0 = Double(x) + k * s1 - s2
+            s2 = s1
+            s1 = s0
+        }
+        let power = s1 * s1 + s2 * s2 - k * s1 * s2
+        return 10 * log10(max(power, 1e-9))
+    }
+
+    @Test("8 kHz audio in a 16 kHz file is filtered, not repeated: a 1 kHz tone leaves no image at 7 kHz")
+    func upsamplingLeavesNoImage() throws {
+        let (w, path) = try writer(rate: 16000)
+        // PCMA at 8 kHz (a codec change to narrowband in a wideband call).
+        let tone = (0..<8000).map { Int16(8000 * sin(2 * Double.pi * 1000 * Double($0) / 8000)) }
+        for f in 0..<50 {
+            let payload = tone[(f * 160)..<(f * 160 + 160)].map(Self.alaw)
+            _ = w.ingest(side: .caller, bytes: packet(seq: UInt16(f), ts: UInt32(f * 160), payload: payload), arrivalMilliseconds: f * 20)
+        }
+        try w.commit(upTo: 16000)
+        let left = try samples(path).left[4000..<12000]
+        let tonePower = level(left, frequency: 1000, rate: 16000)
+        let image = level(left, frequency: 7000, rate: 16000)
+        #expect(tonePower - image > 50, "image at 7 kHz only \(tonePower - image) dB below the tone")
+    }
+
+    @Test("16 kHz audio in an 8 kHz file is filtered, not decimated: a 6 kHz tone does not fold to 2 kHz")
+    func downsamplingLeavesNoAlias() throws {
+        let g722 = PayloadMap(sdp: "v=0\r\nm=audio 4000 RTP/AVP 9\r\n")
+        let (w, path) = try writer(rate: 8000, caller: g722)
+        let encoder = try #require(ct_g722_encoder_new())
+        defer { ct_g722_encoder_free(encoder) }
+        // A 1 kHz tone that must stay, and a 6 kHz one above the 8 kHz file's band that must go.
+        let tone = (0..<16000).map { i -> Int16 in
+            let t = Double(i) / 16000
+            return Int16(5000 * sin(2 * Double.pi * 1000 * t) + 5000 * sin(2 * Double.pi * 6000 * t))
+        }
+        for f in 0..<50 {
+            var out = [UInt8](repeating: 0, count: 160)
+            _ = tone[(f * 320)..<(f * 320 + 320)].withContiguousStorageIfAvailable { ct_g722_encode(encoder, &out, $0.baseAddress, 320) }
+            _ = w.ingest(side: .caller, bytes: packet(pt: 9, seq: UInt16(f), ts: UInt32(f * 160), payload: out), arrivalMilliseconds: f * 20)
+        }
+        try w.commit(upTo: 8000)
+        let left = try samples(path).left[2000..<6000]
+        let kept = level(left, frequency: 1000, rate: 8000)
+        let alias = level(left, frequency: 2000, rate: 8000)
+        #expect(kept - alias > 40, "the 6 kHz tone folded to 2 kHz only \(kept - alias) dB below the 1 kHz one")
+    }
+
+    static func alaw(_ sample: Int16) -> UInt8 {
+        let mask: Int = sample >= 0 ? 0xd5 : 0x55
+        var pcm = sample >= 0 ? Int(sample) : -Int(sample) - 1
+        pcm = min(pcm, 0x7fff)
+        var seg = 0
+        var limit = 0xff
+        while seg < 8 && pcm > limit { seg += 1; limit = (limit << 1) | 1 }
+        if seg >= 8 { return UInt8(0x7f ^ mask) }
+        var aval = seg << 4
+        aval |= seg < 2 ? (pcm >> 4) & 0x0f : (pcm >> (seg + 3)) & 0x0f
+        return UInt8((aval ^ mask) & 0xff)
     }
 }
