@@ -218,15 +218,25 @@ final class Call {
         leg.lastReceived = offer
         relay.setRemote(leg.side, description: offer)
         guard let base = other.atAnswer ?? other.firstReceived ?? leg.lastSent else { return EPROTO }
-        let reply = base.restricted(toPayloadTypesOf: offer).with(direction: offer.direction.answer)
-            .relayed(through: address, port: ourPort, origin: &leg.origin)
+        var local = base.restricted(toPayloadTypesOf: offer)
+        var toOther = offer
+        // Both legs must end on one codec: the one the other side sends now if the offer has it,
+        // else the first this answer would name. The local answer and the offer carried across
+        // both name only it, so the other side cannot answer with another.
+        if let codec = [other.lastReceived?.firstAudioCodec, local.firstAudioCodec].compactMap({ $0 })
+            .first(where: { offer.narrowed(toCodec: $0) != nil && local.narrowed(toCodec: $0) != nil }),
+           let narrowedLocal = local.narrowed(toCodec: codec), let narrowedOffer = offer.narrowed(toCodec: codec) {
+            local = narrowedLocal
+            toOther = narrowedOffer
+        }
+        let reply = local.with(direction: offer.direction.answer).relayed(through: address, port: ourPort, origin: &leg.origin)
         leg.lastSent = reply
         answer.pointee = makeMBuf(reply.text)
         onHold = offer.direction != .sendrecv
         relay.touch()
         if state == .answered, let otherSession = other.session {
             let otherPort = other.side == .caller ? relay.callerPort : relay.calleePort
-            let forwarded = offer.relayed(through: address, port: otherPort, origin: &other.origin)
+            let forwarded = toOther.relayed(through: address, port: otherPort, origin: &other.origin)
             other.lastSent = forwarded
             _ = withMBuf(forwarded.text) { mb in sipsess_modify(otherSession, mb) }
         }

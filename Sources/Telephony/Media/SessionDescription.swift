@@ -165,11 +165,47 @@ public struct SessionDescription: Sendable, Equatable {
     /// answer built from it never names a codec the offerer did not offer. Kept whole when
     /// nothing is in common (the offerer then refuses it, as it would refuse any answer).
     public func restricted(toPayloadTypesOf offer: SessionDescription) -> SessionDescription {
-        guard let range = audioRange else { return self }
         let offered = Set(offer.audioPayloadTypes)
+        let keep = audioPayloadTypes.filter { offered.contains($0) }
+        guard !keep.isEmpty else { return self }
+        return keeping(payloadTypes: keep)
+    }
+
+    /// The encoding name of an audio payload type: its `a=rtpmap`, else the static table (RFC 3551).
+    public func encodingName(ofPayloadType pt: String) -> String? {
+        if let range = audioRange, let map = lines[range].first(where: { $0.hasPrefix("a=rtpmap:\(pt) ") }) {
+            return map.split(separator: " ").dropFirst().first?.split(separator: "/").first.map(String.init)
+        }
+        return Self.staticEncodings[pt]
+    }
+
+    static let staticEncodings = ["0": "PCMU", "3": "GSM", "4": "G723", "8": "PCMA", "9": "G722", "13": "CN", "18": "G729"]
+
+    /// The codec audio flows in, by encoding name: the first payload type that is not DTMF or comfort noise.
+    public var firstAudioCodec: String? {
+        audioPayloadTypes.lazy.compactMap { self.encodingName(ofPayloadType: $0) }.first { !Self.isSignalling($0) }
+    }
+
+    private static func isSignalling(_ name: String) -> Bool {
+        ["telephone-event", "cn"].contains(name.lowercased())
+    }
+
+    /// This description with `codec` as its only audio codec (telephone-event and comfort noise
+    /// stay); nil when it does not list that codec.
+    public func narrowed(toCodec codec: String) -> SessionDescription? {
+        let keep = audioPayloadTypes.filter { pt in
+            guard let name = encodingName(ofPayloadType: pt) else { return false }
+            return name.lowercased() == codec.lowercased() || Self.isSignalling(name)
+        }
+        guard keep.contains(where: { encodingName(ofPayloadType: $0)?.lowercased() == codec.lowercased() }) else { return nil }
+        return keeping(payloadTypes: keep)
+    }
+
+    /// This description listing only `keep` of its audio payload types, their attributes with them.
+    private func keeping(payloadTypes keep: [String]) -> SessionDescription {
+        guard let range = audioRange else { return self }
         let mine = audioPayloadTypes
-        let keep = mine.filter { offered.contains($0) }
-        guard !keep.isEmpty, keep.count != mine.count else { return self }
+        guard keep.count != mine.count else { return self }
         let dropped = Set(mine).subtracting(keep)
         var mLine = lines[range.lowerBound].split(separator: " ").prefix(3).map(String.init)
         mLine += keep
