@@ -76,4 +76,34 @@ struct ReinviteTests {
         callee.stop()
         try await server.stop()
     }
+
+    @Test("A caller over TCP behind NAT gets the callee's BYE on its own connection, not a new one to its Contact")
+    func byeOverTheCallersConnection() async throws {
+        let server = try CallTrackServer()
+        try await server.start()
+        let p = server.ports
+        let callee = try SIPp("callee", scenario: Scenario.calleeHangsUp, localPort: p.callee, mediaPort: p.calleeMedia,
+                              target: nil, pauseMilliseconds: 800)
+        try await Task.sleep(for: .milliseconds(200))
+        // The caller's Contact is its private address; nothing listens there.
+        let tcp = try RawHTTP(port: p.sip)
+        var m = RawMessage(port: 5999)
+        m.callID = "tcp-\(UUID().uuidString)"
+        let uri = "sip:84990000001@127.0.0.1:\(p.sip);transport=tcp"
+        let invite = m.request("INVITE", uri: uri, cseq: 1, body: RawMessage.sdp(port: p.sip + 42),
+                               contact: "<sip:caller@127.0.0.1:5999;transport=tcp>")
+            .replacingOccurrences(of: "SIP/2.0/UDP", with: "SIP/2.0/TCP")
+        tcp.send(invite)
+        let setup = tcp.read(until: { $0.contains("SIP/2.0 200 OK") }, timeout: .seconds(5))
+        let ok = String(setup[setup.range(of: "SIP/2.0 200 OK")!.lowerBound...])
+        tcp.send(m.inDialog("ACK", uri: uri, cseq: 1, answer: ok).replacingOccurrences(of: "SIP/2.0/UDP", with: "SIP/2.0/TCP"))
+        let rest = tcp.read(until: { $0.contains("BYE sip:") }, timeout: .seconds(6))
+        #expect(rest.contains("BYE sip:"), "no BYE on the caller's connection: \(rest.suffix(400))")
+        if let range = rest.range(of: "BYE sip:") {
+            let bye = String(rest[range.lowerBound...])
+            tcp.send(RawMessage.reply(to: bye, 200, "OK"))
+        }
+        #expect(try await callee.wait() == 0, "\(callee.diagnostics())")
+        try await server.stop()
+    }
 }

@@ -1,7 +1,7 @@
 import Foundation
 
-/// A bare TCP connection to CallTrack's HTTP port: idle, slow, oversized and hand-written
-/// requests that URLSession will not send (any Host header, no request at all).
+/// A bare TCP connection to one of CallTrack's ports: idle, slow, oversized and hand-written HTTP
+/// requests that URLSession will not send (any Host header, no request at all), or SIP over TCP.
 final class RawHTTP {
     let fd: Int32
 
@@ -50,6 +50,22 @@ final class RawHTTP {
             out += buf[0..<n]
         }
         return (String(decoding: out, as: UTF8.self), false)
+    }
+
+    /// Reads until what arrived satisfies `done`, the peer closes, or `timeout` passes; returns all of it.
+    func read(until done: (String) -> Bool, timeout: Duration) -> String {
+        var out = [UInt8]()
+        var buf = [UInt8](repeating: 0, count: 65536)
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, 50) > 0 else { continue }
+            let n = recv(fd, &buf, buf.count, 0)
+            if n <= 0 { break }
+            out += buf[0..<n]
+            if done(String(decoding: out, as: UTF8.self)) { break }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// True once the server has closed this connection (a read returns end of file or an error).
