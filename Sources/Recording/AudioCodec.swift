@@ -6,7 +6,7 @@ public enum AudioCodec: Equatable, Sendable {
     case other(String)
 
     /// Reads an `a=rtpmap` encoding name.
-    init(encodingName: String) {
+    public init(encodingName: String) {
         switch encodingName.lowercased() {
         case "pcmu": self = .pcmu
         case "pcma": self = .pcma
@@ -21,7 +21,7 @@ public enum AudioCodec: Equatable, Sendable {
     }
 
     /// Static payload types (RFC 3551), which phones offer without an rtpmap.
-    static func staticType(_ pt: UInt8) -> AudioCodec? {
+    public static func staticType(_ pt: UInt8) -> AudioCodec? {
         switch pt {
         case 0: .pcmu
         case 3: .gsm
@@ -55,6 +55,9 @@ public enum AudioCodec: Equatable, Sendable {
         default: 8000
         }
     }
+
+    /// DTMF and comfort noise: they ride along with an audio codec, never replace it.
+    public var isSignalling: Bool { self == .telephoneEvent || self == .comfortNoise }
 
     public var name: String {
         switch self {
@@ -103,7 +106,7 @@ public struct PayloadMap: Sendable, Equatable {
 
     /// Audio codecs in the order listed (no DTMF, no comfort noise).
     public var audioCodecs: [AudioCodec] {
-        order.compactMap { self.codec($0) }.filter { $0 != .telephoneEvent && $0 != .comfortNoise }
+        order.compactMap { self.codec($0) }.filter { !$0.isSignalling }
     }
 
     /// The codec a call negotiated: the first audio codec of the answer (the callee's SDP) that the

@@ -1,3 +1,5 @@
+import Recording
+
 /// Media direction of an SDP stream (RFC 3264).
 public enum MediaDirection: String, Sendable {
     case sendrecv, sendonly, recvonly, inactive
@@ -176,19 +178,15 @@ public struct SessionDescription: Sendable, Equatable {
         if let range = audioRange, let map = lines[range].first(where: { $0.hasPrefix("a=rtpmap:\(pt) ") }) {
             return map.split(separator: " ").dropFirst().first?.split(separator: "/").first.map(String.init)
         }
-        return Self.staticEncodings[pt]
+        return UInt8(pt).flatMap(AudioCodec.staticType)?.name
     }
-
-    static let staticEncodings = ["0": "PCMU", "3": "GSM", "4": "G723", "8": "PCMA", "9": "G722", "13": "CN", "18": "G729"]
 
     /// The codec audio flows in, by encoding name: the first payload type that is not DTMF or comfort noise.
     public var firstAudioCodec: String? {
         audioPayloadTypes.lazy.compactMap { self.encodingName(ofPayloadType: $0) }.first { !Self.isSignalling($0) }
     }
 
-    private static func isSignalling(_ name: String) -> Bool {
-        ["telephone-event", "cn"].contains(name.lowercased())
-    }
+    private static func isSignalling(_ name: String) -> Bool { AudioCodec(encodingName: name).isSignalling }
 
     /// This description with `codec` as its only audio codec (telephone-event and comfort noise
     /// stay); nil when it does not list that codec.
