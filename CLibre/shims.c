@@ -227,20 +227,17 @@ int ct_sip_msg_target_source(const struct sip_msg *cmsg, bool only_hostnames)
 		return EINVAL;
 
 	/* A proxy in the path: in-dialog requests go to it. The next hop is the first
-	 * Record-Route of a request and the last of a response (RFC 3261 12.1). */
+	 * Record-Route of a request and the last of a response (RFC 3261 12.1); a proxy's own
+	 * IP address is kept. Without one, the Contact is the target. */
 	hdr = msg->req ? sip_msg_hdr(msg, SIP_HDR_RECORD_ROUTE)
 		: sip_msg_hdr_apply(msg, false, SIP_HDR_RECORD_ROUTE, NULL, NULL);
-	if (hdr) {
-		if (sip_addr_decode(&addr, &hdr->val))
-			return EBADMSG;
-		if (names_no_host(&addr.uri))
-			return 0;
-		return retarget(msg, (struct sip_hdr *)hdr);
-	}
-
-	hdr = sip_msg_hdr(msg, SIP_HDR_CONTACT);
+	if (hdr)
+		only_hostnames = true;
+	else
+		hdr = sip_msg_hdr(msg, SIP_HDR_CONTACT);
 	if (!hdr)
 		return 0;
+
 	if (only_hostnames) {
 		if (sip_addr_decode(&addr, &hdr->val))
 			return EBADMSG;

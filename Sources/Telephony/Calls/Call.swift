@@ -60,12 +60,15 @@ final class Call {
     private var answeredAt: UInt64 = 0
     private var onHold = false
 
-    init(board: SwitchBoard, trunk: Trunk, target: ForwardingTarget, dialled: String, relay: MediaRelay, hops: Int,
-         maxForwards: Int, attribution: Attribution?) {
+    /// The caller's offer, read by the front door; nil for a delayed offer.
+    private let callerOffer: SessionDescription?
+
+    init(board: SwitchBoard, admission: AdmittedInvite, relay: MediaRelay, attribution: Attribution?) {
         id = CallID.next()
         self.attribution = attribution
-        self.board = board; self.trunk = trunk; self.target = target; self.dialled = dialled
-        self.relay = relay; self.hops = hops; self.maxForwards = max(0, maxForwards)
+        self.board = board; trunk = admission.trunk; target = admission.target; dialled = admission.dialled
+        self.relay = relay; hops = admission.hops + 1; maxForwards = max(0, min(admission.maxForwards, 70) - 1)
+        callerOffer = admission.offer
     }
 
     private var address: String { board.settings.advertisedAddress }
@@ -87,7 +90,7 @@ final class Call {
             sipCallID: msg.callID, startedAt: started, attribution: attribution)))
 
         // The front door refused offers CallTrack cannot use (488) before any call existed.
-        if let body = msg.body, let offer = SessionDescription(body) {
+        if let offer = callerOffer {
             caller.lastReceived = offer
             relay.setRemote(.caller, description: offer)
         } else {

@@ -6,17 +6,40 @@ import Tracking
 // The front door: every SIP request and response reaches these listeners before libre's
 // transactions, sessions or any call code (see `ct_sip_listen_first`).
 
+/// What the front door read of a new INVITE it admitted, handed to `incomingInvite` so nothing is read twice.
+struct AdmittedInvite {
+    let callID: String
+    let target: ForwardingTarget
+    let trunk: Trunk
+    /// The number as the carrier sent it.
+    let dialled: String
+    /// The caller's `X-CallTrack-Hops`.
+    let hops: Int
+    /// The caller's `Max-Forwards` (70 when absent).
+    let maxForwards: Int
+    /// The caller's SDP offer; nil for a delayed offer.
+    let offer: SessionDescription?
+}
+
+/// The parts of a new INVITE the rules read that the call needs too.
+private struct InviteReading {
+    var dialled = ""
+    var hops = 0
+    var offer: SessionDescription?
+}
+
 extension SwitchBoard {
     /// Decides what a request gets (see `Admission`); true when it was answered or dropped here.
     func screen(_ msg: UnsafePointer<sip_msg>) -> Bool {
         let sourceText = msg.pointee.src.addressText
         guard let source = IPAddress(sourceText) else { return true }
         let now = nowMilliseconds()
-        let trunkAdmits = router.trunk(admitting: source) != nil
-        let overRate = !trunkAdmits && !rateLimiter.allow(source.limitBytes, nowMilliseconds: now)
-        var facts = Admission.Request(method: msg.method, trunkAdmits: trunkAdmits, overRate: overRate)
+        let trunk = router.trunk(admitting: source)
+        let overRate = trunk == nil && !rateLimiter.allow(source.limitBytes, nowMilliseconds: now)
+        var facts = Admission.Request(method: msg.method, trunkAdmits: trunk != nil, overRate: overRate)
+        var invite = InviteReading()
         if !overRate {
-            gatherFacts(msg, source: source, into: &facts)
+            gatherFacts(msg, source: source, into: &facts, invite: &invite)
         }
         let verdict = Admission.decide(facts, untrusted: settings.untrusted)
         switch verdict {
@@ -29,8 +52,10 @@ extension SwitchBoard {
             return false
         case .route(let target):
             // The caller is reached where its INVITE came from (NAT), never through a hostname it names.
+            guard let trunk else { preconditionFailure("Admission routes only INVITEs a trunk admits") }
             guard ct_sip_msg_target_source(msg, false) == 0 else { return refuseTarget(msg, source: sourceText) }
-            admitted = (msg.callID, target)
+            admitted = AdmittedInvite(callID: msg.callID, target: target, trunk: trunk, dialled: invite.dialled,
+                                      hops: invite.hops, maxForwards: facts.maxForwards ?? 70, offer: invite.offer)
             return false
         case .reply(let code, let reason, let headers, let refusal):
             _ = ct_sip_reply_headers(sip, msg, code, reason, headers)
@@ -42,7 +67,8 @@ extension SwitchBoard {
         }
     }
 
-    private func gatherFacts(_ msg: UnsafePointer<sip_msg>, source: IPAddress, into facts: inout Admission.Request) {
+    private func gatherFacts(_ msg: UnsafePointer<sip_msg>, source: IPAddress, into facts: inout Admission.Request,
+                             invite: inout InviteReading) {
         let m = msg.pointee
         let body = msg.bodyBytes
         let check = MessageCheck(
@@ -71,16 +97,17 @@ extension SwitchBoard {
         facts.draining = draining
         var dialled = m.uri.user.string
         if dialled.isEmpty { dialled = m.to.uri.user.string }
-        dialled = dialled.removingPercentEncoding ?? dialled
-        facts.target = router.target(forDialled: dialled)
+        invite.dialled = dialled.removingPercentEncoding ?? dialled
+        facts.target = router.target(forDialled: invite.dialled)
         guard !facts.draining, facts.target != nil else { return }
-        let hops = headerValue(msg, name: "X-CallTrack-Hops").flatMap { Int($0) } ?? 0
+        invite.hops = headerValue(msg, name: "X-CallTrack-Hops").flatMap { Int($0) } ?? 0
         // One of CallTrack's own outbound legs coming back: a proxy keeps the Call-ID even when it
         // strips CallTrack's headers. (Equipment that renews the Call-ID but passes SDP through
         // offers CallTrack's own relay port and gets 488; Max-Forwards ends any other loop.)
-        facts.loop = hops >= 3 || returning
+        facts.loop = invite.hops >= 3 || returning
         if let text = msg.body {
-            if let offer = SessionDescription(text) {
+            invite.offer = SessionDescription(text)
+            if let offer = invite.offer {
                 facts.badOffer = offer.audioEndpoint.flatMap { mediaPolicy.refusal(address: $0.address, port: $0.port) }
             } else {
                 facts.badOffer = "the body is not an SDP offer with an m= line"

@@ -53,8 +53,8 @@ final class SwitchBoard: @unchecked Sendable {
     var refusalsLoggedAt: UInt64 = 0
     /// Every live call leg by its SIP Call-ID: in-dialog requests must come from its peer.
     var legs: [String: Call.Leg] = [:]
-    /// The target the front door admitted for the INVITE that libre hands to `incomingInvite` next.
-    var admitted: (callID: String, target: ForwardingTarget)?
+    /// What the front door admitted of the INVITE that libre hands to `incomingInvite` next.
+    var admitted: AdmittedInvite?
     let mediaPolicy: MediaAddressPolicy
     /// Max-Forwards of each outbound INVITE by Call-ID; also how a leg of ours is recognised coming back.
     var outboundMaxForwards: [String: Int] = [:]
@@ -164,12 +164,11 @@ final class SwitchBoard: @unchecked Sendable {
     private func incomingInvite(_ msg: UnsafePointer<sip_msg>) {
         let admission = admitted
         admitted = nil
-        guard let admission, admission.callID == msg.callID, let trunk = IPAddress(msg.pointee.src.addressText).flatMap(router.trunk(admitting:)) else {
+        guard let admission, admission.callID == msg.callID else {
             // Not through the front door: cannot happen, but never route what it did not admit.
             _ = sip_reply(sip, msg, 500, "Server Internal Error")
             return
         }
-        let target = admission.target
         guard let relay = MediaRelay(bindAddress: settings.rtpBindAddress, portPool: portPool, statistics: statistics,
                                      latching: settings.mediaLatching, policy: mediaPolicy) else {
             statistics.record(.noRTPPorts)
@@ -178,14 +177,8 @@ final class SwitchBoard: @unchecked Sendable {
             return
         }
         // Attribution reads in-memory indexes only: no database on the SIP path.
-        let attribution = numbers?.attribute(target.did)
-        let maxForwards = msg.pointee.maxfwd.p == nil ? 70 : Int(msg.pointee.maxfwd.string.trimmingCharacters(in: .whitespaces)) ?? 70
-        let hops = (headerValue(msg, name: "X-CallTrack-Hops").flatMap { Int($0) } ?? 0) + 1
-        var dialled = msg.pointee.uri.user.string
-        if dialled.isEmpty { dialled = msg.pointee.to.uri.user.string }
-        dialled = dialled.removingPercentEncoding ?? dialled
-        let call = Call(board: self, trunk: trunk, target: target, dialled: dialled, relay: relay, hops: hops,
-                        maxForwards: min(maxForwards, 70) - 1, attribution: attribution)
+        let attribution = numbers?.attribute(admission.target.did)
+        let call = Call(board: self, admission: admission, relay: relay, attribution: attribution)
         calls[ObjectIdentifier(call)] = call
         activeCallCount.store(calls.count, ordering: .relaxed)
         call.start(invite: msg)
