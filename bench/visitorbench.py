@@ -13,10 +13,11 @@ import concurrent.futures
 import http.client
 import json
 import os
-import subprocess
 import tempfile
 import time
 import urllib.request
+
+from startbench import rss_mb, start  # launching calltrack and reading its memory, as start-up measures them
 
 CONFIG = """
 sip:
@@ -43,23 +44,6 @@ projects:
                   "+74990000006", "+74990000007", "+74990000008", "+74990000009", "+74990000010"]
         static: "+74990000000"
 """
-
-
-def start(binary, cfg, port):
-    proc = subprocess.Popen([binary, "serve", "--config", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=dict(os.environ, CALLTRACK_ADMIN_TOKENS="bench"))
-    for _ in range(600):
-        try:
-            if urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).status == 200:
-                return proc
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("calltrack did not start")
-
-
-def rss_mb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(l.split()[1]) / 1024 for l in f if l.startswith("VmRSS:"))
 
 
 def db_mb(directory):
@@ -92,7 +76,7 @@ def main():
     ports = dict(sip=18060, http=18090, callee=18070)
     with open(cfg, "w") as f:
         f.write(CONFIG.format(dir=work, **ports))
-    proc = start(args.binary, cfg, ports["http"])
+    proc, _ = start(args.binary, cfg, ports["http"])
     time.sleep(0.5)
     before = dict(rss_mb=round(rss_mb(proc.pid), 1), database_mb=round(db_mb(work), 2))
 
@@ -115,7 +99,7 @@ def main():
     after = dict(rss_mb=round(rss_mb(proc.pid), 1), database_mb=round(db_mb(work), 2), **held)
     proc.terminate()
     proc.wait()
-    proc = start(args.binary, cfg, ports["http"])
+    proc, _ = start(args.binary, cfg, ports["http"])
     time.sleep(0.5)
     restarted = dict(rss_mb=round(rss_mb(proc.pid), 1))
     proc.terminate()

@@ -21,14 +21,7 @@ struct MediaSecurityTests {
         let server = try CallTrackServer()
         try await server.start()
         let p = server.ports
-        let probePort = p.sip + 40
-        let probe = try UDPProbe(port: probePort)
-        let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 100, audio: false,
-                                                                         sdpBody: Scenario.sdp(mediaPort: probePort)),
-                              localPort: p.callee, mediaPort: p.calleeMedia, target: nil)
-        try await Task.sleep(for: .milliseconds(200))
-        let caller = try SIPp("caller", scenario: Scenario.callerHangsUp, localPort: p.caller, mediaPort: p.callerMedia,
-                              target: "127.0.0.1:\(p.sip)", service: "84990000001", pauseMilliseconds: 4000)
+        let (probe, callee, caller) = try await server.callWithProbeCallee(talkMilliseconds: 4000)
         // From an address no trunk allows: one packet to every even port of the RTP range, ten times a second.
         let stranger = try RawSIP(ip: "127.0.0.2")
         let spray = Task {
@@ -71,8 +64,7 @@ struct MediaSecurityTests {
         let uri = "sip:84990000001@127.0.0.1:\(p.sip)"
         let ok = try await RawCallee.establish(caller, m, server, mediaPort: media.port)
         // CallTrack's relay port toward the caller, from its answer.
-        let relayPort = try #require(RawSIP.body(of: ok).components(separatedBy: "\r\n").first { $0.hasPrefix("m=audio") }
-            .flatMap { Int($0.split(separator: " ")[1]) })
+        let relayPort = try #require(RawSIP.audioPort(of: ok))
         caller.send(m.inDialog("INVITE", uri: uri, cseq: 2, answer: ok, body: RawMessage.sdp(port: relayPort)), to: p.sip)
         _ = try await caller.response(488, cseq: "2 INVITE")
         caller.send(m.inDialog("ACK", uri: uri, cseq: 2, answer: ok), to: p.sip)
@@ -128,8 +120,7 @@ struct MediaSecurityTests {
         let translated = try RawSIP(port: p.sip + 43)  // where the NAT's packets really come from
         let m = RawMessage(port: caller.port)
         let ok = try await RawCallee.establish(caller, m, server, mediaPort: p.sip + 42)
-        let relayPort = try #require(RawSIP.body(of: ok).components(separatedBy: "\r\n").first { $0.hasPrefix("m=audio") }
-            .flatMap { Int($0.split(separator: " ")[1]) })
+        let relayPort = try #require(RawSIP.audioPort(of: ok))
         for seq in 0..<30 {
             translated.sendBytes(Self.strangerPacket(UInt16(seq)), to: relayPort)
             try await Task.sleep(for: .milliseconds(20))

@@ -8,15 +8,7 @@ struct MediaTests {
     func rtpUnchanged() async throws {
         let server = try CallTrackServer()
         try await server.start()
-        let p = server.ports
-        let probePort = p.sip + 40
-        let probe = try UDPProbe(port: probePort)
-        let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 100, audio: false,
-                                                                         sdpBody: Scenario.sdp(mediaPort: probePort)),
-                              localPort: p.callee, mediaPort: p.calleeMedia, target: nil)
-        try await Task.sleep(for: .milliseconds(200))
-        let caller = try SIPp("caller", scenario: Scenario.callerHangsUp, localPort: p.caller, mediaPort: p.callerMedia,
-                              target: "127.0.0.1:\(p.sip)", service: "84990000001", pauseMilliseconds: 5500)
+        let (probe, callee, caller) = try await server.callWithProbeCallee(talkMilliseconds: 5500)
         #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
         _ = try await callee.wait()
         let sent = try Pcap.udpPayloads(path: SIPp.audioPcap).filter { $0.count >= 12 && $0[0] >> 6 == 2 }

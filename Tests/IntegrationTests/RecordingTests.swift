@@ -25,8 +25,12 @@ struct RecordingTests {
                               pauseMilliseconds: talk)
         #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
         #expect(try await callee.wait() == 0, "\(callee.diagnostics())")
+        return try await finishedRecording(server)
+    }
+
+    /// The only call's record once its recording is finalised (just after the call record).
+    private func finishedRecording(_ server: CallTrackServer) async throws -> [String: Any] {
         _ = try await server.finishedCalls(count: 1)
-        // The recording is finalised just after the call record: wait for it.
         for _ in 0..<50 {
             let call = try #require(try await server.calls().first)
             if (call["recording"] as? [String: Any])?["status"] as? String != "recording" { return call }
@@ -265,13 +269,7 @@ struct RecordingTests {
                               pauseMilliseconds: 3000)
         #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
         #expect(try await callee.wait() == 0, "\(callee.diagnostics())")
-        _ = try await server.finishedCalls(count: 1)
-        for _ in 0..<50 {
-            let call = try #require(try await server.calls().first)
-            if (call["recording"] as? [String: Any])?["status"] as? String != "recording" { return call }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw TestFailure("recording never finished")
+        return try await finishedRecording(server)
     }
 
     /// `samples` cut into 20 ms packets of `payloadType`, each encoded by `encode` (160 samples in, bytes out).
@@ -344,13 +342,7 @@ struct RecordingTests {
                               pauseMilliseconds: 3000)
         #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
         #expect(try await callee.wait() == 0, "\(callee.diagnostics())")
-        _ = try await server.finishedCalls(count: 1)
-        var call: [String: Any] = [:]
-        for _ in 0..<50 {
-            call = try #require(try await server.calls().first)
-            if (call["recording"] as? [String: Any])?["status"] as? String != "recording" { break }
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        let call = try await finishedRecording(server)
         let (wav, _) = try await download(server, call)
         #expect(wav.sampleRate == 8000, "a PCMA call recorded at \(wav.sampleRate) Hz")
         let left = Audio.bestMatch(recorded: wav.left, reference: callerSignal, start: 8000, window: 8000, maxLag: 4000)

@@ -5,8 +5,7 @@ import Testing
 @Suite("Re-INVITEs", .serialized)
 struct ReinviteTests {
     func firstPayloadType(_ message: String) -> String? {
-        RawSIP.body(of: message).components(separatedBy: "\r\n").first { $0.hasPrefix("m=audio") }?
-            .split(separator: " ").dropFirst(3).first.map(String.init)
+        RawSIP.audioLine(of: message)?.split(separator: " ").dropFirst(3).first.map(String.init)
     }
 
     @Test("A re-INVITE preferring another codec: CallTrack's answer and the offer carried across name one codec")
@@ -28,8 +27,8 @@ struct ReinviteTests {
         caller.send(m.inDialog("ACK", uri: uri, cseq: 2, answer: ok), to: p.sip)
         try await Task.sleep(for: .milliseconds(500))
         let carried = try #require(callee.invites().last)
-        let answerCodecs = RawSIP.body(of: answer).components(separatedBy: "\r\n").first { $0.hasPrefix("m=audio") } ?? ""
-        let carriedCodecs = RawSIP.body(of: carried).components(separatedBy: "\r\n").first { $0.hasPrefix("m=audio") } ?? ""
+        let answerCodecs = RawSIP.audioLine(of: answer) ?? ""
+        let carriedCodecs = RawSIP.audioLine(of: carried) ?? ""
         #expect(answerCodecs.hasSuffix(" 0 101"), "answer to the caller: \(answerCodecs)")
         #expect(carriedCodecs.hasSuffix(" 0 101"), "offer carried to the callee: \(carriedCodecs)")
         caller.send(m.inDialog("BYE", uri: uri, cseq: 3, answer: ok), to: p.sip)
@@ -51,11 +50,9 @@ struct ReinviteTests {
         let uri = "sip:84990000001@127.0.0.1:\(p.sip)"
         // The caller's SDP names a port nobody listens on (its private address behind NAT).
         let ok = try await RawCallee.establish(caller, m, server, mediaPort: p.sip + 44)
-        let relayPort = try #require(RawSIP.body(of: ok).components(separatedBy: "\r\n").first { $0.hasPrefix("m=audio") }
-            .flatMap { Int($0.split(separator: " ")[1]) })
+        let relayPort = try #require(RawSIP.audioPort(of: ok))
         let forwarded = try #require(callee.invites().first)
-        let calleeRelay = try #require(RawSIP.body(of: forwarded).components(separatedBy: "\r\n")
-            .first { $0.hasPrefix("m=audio") }.flatMap { Int($0.split(separator: " ")[1]) })
+        let calleeRelay = try #require(RawSIP.audioPort(of: forwarded))
         for seq in 0..<10 {
             natted.sendBytes(MediaSecurityTests.strangerPacket(UInt16(seq)), to: relayPort)
             try await Task.sleep(for: .milliseconds(20))

@@ -23,12 +23,10 @@ final class RawCallee: @unchecked Sendable {
                     if method == "INVITE" && RawSIP.tag(RawSIP.header("To", in: m)) == nil {
                         socket.send(RawMessage.reply(to: m, 180, "Ringing", toTag: tag), to: Self.port(of: m))
                     }
-                    let offer = RawSIP.body(of: m)
                     var answer = ""
                     if method == "INVITE" {
                         // Answer with the offered payload types, in order.
-                        let payloads = offer.components(separatedBy: "\r\n").first { $0.hasPrefix("m=audio") }?
-                            .split(separator: " ").dropFirst(3).joined(separator: " ") ?? "8"
+                        let payloads = RawSIP.audioLine(of: m)?.split(separator: " ").dropFirst(3).joined(separator: " ") ?? "8"
                         answer = RawMessage.sdp(port: mediaPort, payloads: payloads)
                     }
                     socket.send(RawMessage.reply(to: m, 200, "OK", toTag: tag, body: answer,

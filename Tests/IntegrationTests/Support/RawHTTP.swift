@@ -8,19 +8,8 @@ final class RawHTTP {
     init(port: Int, from ip: String = "127.0.0.1") throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket() failed") }
-        var local = sockaddr_in()
-        local.sin_family = sa_family_t(AF_INET)
-        local.sin_addr.s_addr = inet_addr(ip)
-        _ = withUnsafePointer(to: &local) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
+        _ = withIPv4Address(ip, 0) { bind(fd, $0, $1) }
+        let rc = withIPv4Address("127.0.0.1", port) { connect(fd, $0, $1) }
         guard rc == 0 else { close(fd); throw TestFailure("connect to \(port) failed: \(errno)") }
     }
 
@@ -38,7 +27,12 @@ final class RawHTTP {
     }
 
     /// Reads until the peer closes or `timeout` passes; `closed` tells which.
-    func readUntilClosed(timeout: Duration) -> (data: String, closed: Bool) {
+    func readUntilClosed(timeout: Duration) -> (data: String, closed: Bool) { readLoop(until: { _ in false }, timeout: timeout) }
+
+    /// Reads until what arrived satisfies `done`, the peer closes, or `timeout` passes; returns all of it.
+    func read(until done: (String) -> Bool, timeout: Duration) -> String { readLoop(until: done, timeout: timeout).data }
+
+    private func readLoop(until done: (String) -> Bool, timeout: Duration) -> (data: String, closed: Bool) {
         var out = [UInt8]()
         var buf = [UInt8](repeating: 0, count: 65536)
         let deadline = ContinuousClock.now + timeout
@@ -48,24 +42,9 @@ final class RawHTTP {
             let n = recv(fd, &buf, buf.count, 0)
             if n <= 0 { return (String(decoding: out, as: UTF8.self), true) }
             out += buf[0..<n]
-        }
-        return (String(decoding: out, as: UTF8.self), false)
-    }
-
-    /// Reads until what arrived satisfies `done`, the peer closes, or `timeout` passes; returns all of it.
-    func read(until done: (String) -> Bool, timeout: Duration) -> String {
-        var out = [UInt8]()
-        var buf = [UInt8](repeating: 0, count: 65536)
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&p, 1, 50) > 0 else { continue }
-            let n = recv(fd, &buf, buf.count, 0)
-            if n <= 0 { break }
-            out += buf[0..<n]
             if done(String(decoding: out, as: UTF8.self)) { break }
         }
-        return String(decoding: out, as: UTF8.self)
+        return (String(decoding: out, as: UTF8.self), false)
     }
 
     /// True once the server has closed this connection (a read returns end of file or an error).

@@ -4,36 +4,15 @@ import Foundation
 /// collects whatever comes back. For what sipp cannot script: broken headers, strangers
 /// replaying another party's dialog, counting every retransmission.
 final class RawSIP: @unchecked Sendable {
-    private let fd: Int32
+    private let socket: UDPProbe
     let ip: String
-    let port: Int
+    var port: Int { socket.port }
     private var pending: [String] = []
 
     init(ip: String = "127.0.0.1", port: Int = 0) throws {
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        guard fd >= 0 else { throw TestFailure("socket() failed") }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr(ip)
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard rc == 0 else { close(fd); throw TestFailure("bind \(ip):\(port) failed") }
-        var bound = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &bound) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        self.fd = fd
+        socket = try UDPProbe(port: port, ip: ip)
         self.ip = ip
-        self.port = Int(UInt16(bigEndian: bound.sin_port))
-        _ = fcntl(fd, F_SETFL, O_NONBLOCK)
-        var size: Int32 = 8 << 20
-        _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, socklen_t(MemoryLayout<Int32>.size))
     }
-
-    deinit { close(fd) }
 
     /// Sends one datagram to 127.0.0.1:`port`; `\n` line ends become `\r\n`.
     func send(_ text: String, to port: Int, host: String = "127.0.0.1") {
@@ -41,17 +20,7 @@ final class RawSIP: @unchecked Sendable {
         sendBytes(Array(wire.utf8), to: port, host: host)
     }
 
-    func sendBytes(_ bytes: [UInt8], to port: Int, host: String = "127.0.0.1") {
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr(host)
-        _ = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                sendto(fd, bytes, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-    }
+    func sendBytes(_ bytes: [UInt8], to port: Int, host: String = "127.0.0.1") { socket.send(bytes, to: port, host: host) }
 
     /// Every datagram that arrives within `window`.
     func collect(for window: Duration) async throws -> [String] {
@@ -85,16 +54,7 @@ final class RawSIP: @unchecked Sendable {
         }
     }
 
-    private func drain() -> [String] {
-        var out: [String] = []
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = recv(fd, &buf, buf.count, 0)
-            if n <= 0 { break }
-            out.append(String(decoding: buf[0..<n], as: UTF8.self))
-        }
-        return out
-    }
+    private func drain() -> [String] { socket.received() }
 
     /// The value of the first header `name` (case-insensitive) in `message`.
     static func header(_ name: String, in message: String) -> String? {
@@ -121,6 +81,16 @@ final class RawSIP: @unchecked Sendable {
     static func body(of message: String) -> String {
         guard let range = message.range(of: "\r\n\r\n") else { return "" }
         return String(message[range.upperBound...])
+    }
+
+    /// The `m=audio` line of a message's SDP body.
+    static func audioLine(of message: String) -> String? {
+        body(of: message).components(separatedBy: "\r\n").first { $0.hasPrefix("m=audio") }
+    }
+
+    /// The audio port a message's SDP names.
+    static func audioPort(of message: String) -> Int? {
+        audioLine(of: message).flatMap { line in line.split(separator: " ").dropFirst().first.flatMap { Int($0) } }
     }
 
     /// The tag parameter of a To or From value.

@@ -74,4 +74,19 @@ extension CallTrackServer {
         #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
         _ = try await callee.wait()
     }
+
+    /// Starts a call whose callee answers without playing audio and points its media at a bare
+    /// socket, so a test sees exactly the packets CallTrack relays to it; the caller plays the sipp
+    /// pcap for `talkMilliseconds`, then hangs up.
+    func callWithProbeCallee(talkMilliseconds: Int) async throws -> (probe: UDPProbe, callee: SIPp, caller: SIPp) {
+        let probePort = ports.sip + 40
+        let probe = try UDPProbe(port: probePort)
+        let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 100, audio: false,
+                                                                         sdpBody: Scenario.sdp(mediaPort: probePort)),
+                              localPort: ports.callee, mediaPort: ports.calleeMedia, target: nil)
+        try await Task.sleep(for: .milliseconds(200))
+        let caller = try SIPp("caller", scenario: Scenario.callerHangsUp, localPort: ports.caller, mediaPort: ports.callerMedia,
+                              target: "127.0.0.1:\(ports.sip)", service: "84990000001", pauseMilliseconds: talkMilliseconds)
+        return (probe, callee, caller)
+    }
 }
