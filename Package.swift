@@ -47,7 +47,7 @@ let package = Package(
         .target(
             name: "Telephony",
             dependencies: [
-                "CLibre", "CallTrackCore", "Tracking", "Recording",
+                "CLibre", "CallTrackCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

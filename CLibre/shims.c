@@ -342,3 +342,16 @@ int ct_tune_tcp_listeners(uint16_t port, int backlog, int defer_seconds)
 	closedir(dir);
 	return changed;
 }
+
+
+static __thread void *current_loop;
+
+void ct_set_current_loop(void *loop)
+{
+	current_loop = loop;
+}
+
+void *ct_current_loop(void)
+{
+	return current_loop;
+}

@@ -95,4 +95,9 @@ int ct_sipreg_register(struct sipreg **regp, struct sip *sip, const char *reg_ur
                        const char *aor, const char *cuser, uint32_t expires,
                        sip_auth_h *authh, void *aarg, sip_resp_h *resph, void *arg);
 
+/** Which libre loop the calling thread runs (NULL on any other thread): libre objects may be
+   touched only on their loop's thread, and Swift checks it with this. */
+void ct_set_current_loop(void *loop);
+void *ct_current_loop(void);
+
 #endif

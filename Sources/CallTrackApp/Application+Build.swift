@@ -21,7 +21,7 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
     } catch {
         throw StartupError("storage.database: cannot open \(config.storage.database): \(error)")
     }
-    let store = try SQLiteCallRecordStore(database: database)
+    let store = SQLiteCallRecordStore(database: database)
     let events = CallEventBus()
     let recorder = Recorder(root: config.storage.recordings, events: events, logger: logger)
     try repairInterruptedRecordings(store: store, recorder: recorder, logger: logger)
@@ -32,7 +32,7 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
 
     let writer = BatchWriter(name: "call records", changes: events.subscribe(), logger: logger) { try store.apply($0) }
 
-    let trackingStore = try SQLiteTrackingStore(database: database)
+    let trackingStore = SQLiteTrackingStore(database: database)
     let (trackingChanges, trackingSink) = AsyncStream<TrackingChange>.makeStream(bufferingPolicy: .unbounded)
     let numbers = NumberPoolBook(config: config, snapshot: try trackingStore.snapshot(),
                                  history: { project, client in (try? trackingStore.visits(projectKey: project, clientID: client)) ?? [] },
@@ -44,7 +44,7 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
     let router = CallRouter(config: config, environment: environment)
     let statistics = CallStatistics()
     let engine = try SIPEngine(config: config, router: router, events: events, statistics: statistics,
-                               recorder: recorder, numbers: numbers, logger: logger)
+                               recorder: recorder, attributor: numbers, logger: logger)
 
     let connections = HTTPConnectionRegistry(limits: httpLimits(config, logger: logger))
     let tokens = (environment[config.admin.tokensEnv] ?? "").split(separator: ",")

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 
 /// Lets a request through only with `Authorization: Bearer TOKEN` naming a configured admin token.
@@ -27,5 +28,3 @@ public struct AdminAuthMiddleware<Context: RequestContext>: RouterMiddleware {
         return diff == 0
     }
 }
-
-import Foundation

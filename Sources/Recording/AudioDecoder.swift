@@ -1,5 +1,6 @@
 import CLibre
 import CCodecs
+import CallTrackCore
 
 /// Turns one RTP payload into 16-bit samples at the codec's own rate.
 protocol AudioDecoder: AnyObject {

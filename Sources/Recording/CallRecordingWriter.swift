@@ -11,7 +11,7 @@ import CallTrackCore
 final class CallRecordingWriter {
     final class Track {
         let side: RecordingSide
-        var payloads: PayloadMap
+        var payloads: PayloadTypes
         var ssrc: UInt32?
         var anchorTimestamp: UInt32 = 0
         var anchorFrame = 0
@@ -25,7 +25,7 @@ final class CallRecordingWriter {
         var lastEventTimestamp: UInt32?
         var undecodable: String?
 
-        init(side: RecordingSide, payloads: PayloadMap) { self.side = side; self.payloads = payloads }
+        init(side: RecordingSide, payloads: PayloadTypes) { self.side = side; self.payloads = payloads }
     }
 
     let callID: CallID
@@ -37,7 +37,7 @@ final class CallRecordingWriter {
     private(set) var audioPackets = 0
     var rate: Int { file.sampleRate }
 
-    init(callID: CallID, file: WAVFile, relativePath: String, caller: PayloadMap, callee: PayloadMap) {
+    init(callID: CallID, file: WAVFile, relativePath: String, caller: PayloadTypes, callee: PayloadTypes) {
         self.callID = callID
         self.file = file
         self.relativePath = relativePath
@@ -153,6 +153,3 @@ final class CallRecordingWriter {
     /// The first codec that could not be decoded, on either side.
     var undecodableCodec: String? { tracks.compactMap(\.undecodable).first }
 }
-
-/// Which channel: the caller (left) or the business (right).
-public enum RecordingSide: String, Sendable, Codable { case caller, callee }

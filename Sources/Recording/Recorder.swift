@@ -2,23 +2,12 @@ import CallTrackCore
 import Foundation
 import Logging
 
-/// A relayed RTP packet copied for the recorder, with its arrival time since the answer.
-public struct TappedPacket: Sendable {
-    public let side: RecordingSide
-    public let bytes: [UInt8]
-    public let arrivalMilliseconds: Int
-
-    public init(side: RecordingSide, bytes: [UInt8], arrivalMilliseconds: Int) {
-        self.side = side; self.bytes = bytes; self.arrivalMilliseconds = arrivalMilliseconds
-    }
-}
-
 /// Writes every recorded call's WAV file on its own serial queue.
 ///
 /// Telephony hands packets over in batches and never waits: no disk I/O and no lock held
 /// across I/O happen on libre's thread. Problems (disk full, read-only folder) leave the call
 /// connected, are stored with the call, and are logged once per kind, not per packet or call.
-public final class Recorder: @unchecked Sendable {
+public final class Recorder: CallRecorder, @unchecked Sendable {
     /// Packets that arrive later than this after their time are too late to be placed.
     static let jitterMilliseconds = 300
 
@@ -36,11 +25,9 @@ public final class Recorder: @unchecked Sendable {
         self.logger = logger
     }
 
-    /// Starts a call's recording at its answer; `callerSDP`/`calleeSDP` tell which payload types mean what.
-    public func begin(callID: CallID, answeredAt: Date, callerSDP: String, calleeSDP: String) {
-        let caller = PayloadMap(sdp: callerSDP), callee = PayloadMap(sdp: calleeSDP)
+    public func begin(callID: CallID, answeredAt: Date, caller: PayloadTypes, callee: PayloadTypes) {
         queue.async { [self] in
-            let negotiated = PayloadMap.negotiated(caller: caller, callee: callee)
+            let negotiated = PayloadTypes.negotiated(caller: caller, callee: callee)
             let rate = negotiated?.sampleRate ?? 8000
             if let codec = negotiated, codec.makeDecoder() == nil {
                 fail(callID, reason: "codec \(codec.name) cannot be decoded; the call was not recorded", kind: nil)
@@ -61,13 +48,12 @@ public final class Recorder: @unchecked Sendable {
         }
     }
 
-    /// Records that a call is not recorded because its project says `record: false`.
     public func disabled(callID: CallID) {
         events.publish(.recording(RecordingSummary(callID: callID, status: .disabled, path: nil, bytes: 0, seconds: 0,
                                                    sampleRate: 0, reason: "record: false for this project")))
     }
 
-    /// Places a batch of packets and writes what is older than the jitter window.
+    /// Places the packets and writes what is older than the jitter window.
     public func ingest(callID: CallID, packets: [TappedPacket], nowMilliseconds: Int) {
         queue.async { [self] in
             guard let writer = writers[callID] else { return }
@@ -81,7 +67,7 @@ public final class Recorder: @unchecked Sendable {
         }
     }
 
-    /// Finishes a call's recording: exactly `talkMilliseconds` long, header final.
+    /// Finishes the recording: exactly `talkMilliseconds` long, header final.
     public func end(callID: CallID, talkMilliseconds: Int) {
         queue.async { [self] in
             guard let writer = writers.removeValue(forKey: callID) else { return }

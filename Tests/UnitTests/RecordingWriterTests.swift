@@ -3,17 +3,21 @@ import CallTrackCore
 import Foundation
 import Testing
 @testable import Recording
+import Telephony
+
+/// Payload types as the relay reads them from an SDP body (the one SDP parser).
+private func payloads(_ sdp: String) -> PayloadTypes { SessionDescription(sdp)!.payloadTypes }
 
 @Suite("Recording writer")
 struct RecordingWriterTests {
-    let pcma = PayloadMap(sdp: "v=0\r\nm=audio 4000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n")
+    let pcma = payloads("v=0\r\nm=audio 4000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n")
 
     private func packet(pt: UInt8 = 8, seq: UInt16, ts: UInt32, ssrc: UInt32 = 7, payload: [UInt8]) -> [UInt8] {
         [0x80, pt, UInt8(seq >> 8), UInt8(seq & 0xff)] + withUnsafeBytes(of: ts.bigEndian, Array.init)
             + withUnsafeBytes(of: ssrc.bigEndian, Array.init) + payload
     }
 
-    private func writer(rate: Int = 8000, caller: PayloadMap? = nil) throws -> (CallRecordingWriter, String) {
+    private func writer(rate: Int = 8000, caller: PayloadTypes? = nil) throws -> (CallRecordingWriter, String) {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("w-\(UUID().uuidString).wav").path
         let file = try WAVFile(path: path, sampleRate: rate)
         return (CallRecordingWriter(callID: CallID.next(), file: file, relativePath: "x.wav", caller: caller ?? pcma,
@@ -71,8 +75,8 @@ struct RecordingWriterTests {
 
     @Test("G.722 is decoded at 16 kHz")
     func g722() throws {
-        let map = PayloadMap(sdp: "v=0\r\nm=audio 4000 RTP/AVP 9\r\na=rtpmap:9 G722/8000\r\n")
-        #expect(PayloadMap.negotiated(caller: map, callee: map)?.sampleRate == 16000)
+        let map = payloads("v=0\r\nm=audio 4000 RTP/AVP 9\r\na=rtpmap:9 G722/8000\r\n")
+        #expect(PayloadTypes.negotiated(caller: map, callee: map)?.sampleRate == 16000)
         let encoder = try #require(ct_g722_encoder_new())
         defer { ct_g722_encoder_free(encoder) }
         let tone = (0..<3200).map { Int16(8000 * sin(2 * Double.pi * 1000 * Double($0) / 16000)) }
@@ -94,7 +98,7 @@ struct RecordingWriterTests {
 
     @Test("Opus is decoded at 16 kHz")
     func opus() throws {
-        let map = PayloadMap(sdp: "v=0\r\nm=audio 4000 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n")
+        let map = payloads("v=0\r\nm=audio 4000 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n")
         #expect(map.primary == .opus)
         let encoder = try #require(ct_opus_encoder_new(16000))
         defer { ct_opus_encoder_free(encoder) }
@@ -117,11 +121,11 @@ struct RecordingWriterTests {
 
     @Test("A codec CallTrack cannot decode is named; static types are known without rtpmap")
     func undecodable() throws {
-        let amr = PayloadMap(sdp: "v=0\r\nm=audio 4000 RTP/AVP 96\r\na=rtpmap:96 AMR/8000\r\n")
+        let amr = payloads("v=0\r\nm=audio 4000 RTP/AVP 96\r\na=rtpmap:96 AMR/8000\r\n")
         #expect(amr.primary?.makeDecoder() == nil)
         #expect(amr.primary?.name == "AMR")
         // Phones offer static payload types with no a=rtpmap line.
-        let phone = PayloadMap(sdp: "v=0\r\nm=audio 4000 RTP/AVP 18 3 4 101\r\na=rtpmap:101 telephone-event/8000\r\n")
+        let phone = payloads("v=0\r\nm=audio 4000 RTP/AVP 18 3 4 101\r\na=rtpmap:101 telephone-event/8000\r\n")
         #expect(phone.codec(18) == .g729 && phone.codec(3) == .gsm)
         #expect(phone.codec(4)?.name == "G723" && phone.codec(4)?.makeDecoder() == nil)
         #expect(phone.primary?.makeDecoder() != nil)
@@ -145,11 +149,11 @@ struct RecordingWriterTests {
 
     @Test("The file rate is the negotiated codec's, not the offer's first: Opus offered to a PCMU-only callee is 8 kHz")
     func rateFromTheAnswer() {
-        let offer = PayloadMap(sdp: "v=0\r\nm=audio 4000 RTP/AVP 96 0 101\r\na=rtpmap:96 opus/48000/2\r\na=rtpmap:101 telephone-event/8000\r\n")
-        let answer = PayloadMap(sdp: "v=0\r\nm=audio 5000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n")
-        #expect(PayloadMap.negotiated(caller: offer, callee: answer) == .pcmu)
-        let wideAnswer = PayloadMap(sdp: "v=0\r\nm=audio 5000 RTP/AVP 96 0\r\na=rtpmap:96 opus/48000/2\r\n")
-        #expect(PayloadMap.negotiated(caller: offer, callee: wideAnswer) == .opus)
+        let offer = payloads("v=0\r\nm=audio 4000 RTP/AVP 96 0 101\r\na=rtpmap:96 opus/48000/2\r\na=rtpmap:101 telephone-event/8000\r\n")
+        let answer = payloads("v=0\r\nm=audio 5000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n")
+        #expect(PayloadTypes.negotiated(caller: offer, callee: answer) == .pcmu)
+        let wideAnswer = payloads("v=0\r\nm=audio 5000 RTP/AVP 96 0\r\na=rtpmap:96 opus/48000/2\r\n")
+        #expect(PayloadTypes.negotiated(caller: offer, callee: wideAnswer) == .opus)
     }
 
     /// Power at `frequency` in `samples` (rate `rate`), by Goertzel, in dB.
@@ -183,7 +187,7 @@ struct RecordingWriterTests {
 
     @Test("16 kHz audio in an 8 kHz file is filtered, not decimated: a 6 kHz tone does not fold to 2 kHz")
     func downsamplingLeavesNoAlias() throws {
-        let g722 = PayloadMap(sdp: "v=0\r\nm=audio 4000 RTP/AVP 9\r\n")
+        let g722 = payloads("v=0\r\nm=audio 4000 RTP/AVP 9\r\n")
         let (w, path) = try writer(rate: 8000, caller: g722)
         let encoder = try #require(ct_g722_encoder_new())
         defer { ct_g722_encoder_free(encoder) }

@@ -28,7 +28,7 @@ struct RetentionTests {
                 .recording(RecordingSummary(callID: id, status: .recorded, path: relative, bytes: 100, seconds: 50,
                                             sampleRate: 8000, reason: nil)),
                 .ended(CallEnd(id: id, endedAt: ended, status: .answered, missedReason: nil, sipCode: 200, hangupBy: .caller,
-                               endReason: "caller_bye", callerToCallee: .init(), calleeToCaller: .init())),
+                               endReason: .callerBye, callerToCallee: .init(), calleeToCaller: .init())),
             ])
         }
         let retention = RecordingRetention(index: store, root: root, days: 30, intervalSeconds: 3600,

@@ -22,7 +22,7 @@ struct StorageTests {
         try store.apply([
             start(id, at: t0), .ringing(callID: id, at: t0 + 1), .answered(callID: id, at: t0 + 3),
             .ended(CallEnd(id: id, endedAt: t0 + 63, status: .answered, missedReason: nil, sipCode: 200, hangupBy: .callee,
-                           endReason: "callee_bye", callerToCallee: .init(packets: 3000, bytes: 516000),
+                           endReason: .calleeBye, callerToCallee: .init(packets: 3000, bytes: 516000),
                            calleeToCaller: .init(packets: 2990, bytes: 514280))),
         ])
         let r = try #require(try store.call(id: id))

@@ -101,17 +101,7 @@ struct ConfigValidator {
 
     private func validateProjects() throws {
         var keys = Set<String>()
-        var owner: [String: String] = [:]  // normalised number -> config key that declared it
         let trunkNames = Set(config.trunks.map(\.name))
-        func claim(_ number: String, key: String) throws {
-            guard let normalised = PhoneNumber.normalise(number, numbering: config.numbering) else {
-                throw ConfigError(key: key, "\"\(number)\" is not a phone number (use E.164, like +74990000001)")
-            }
-            if let first = owner[normalised.e164] {
-                throw ConfigError(key: key, "\(normalised.e164) is already used at \(first); a number belongs to one pool of one project")
-            }
-            owner[normalised.e164] = key
-        }
         for (i, p) in config.projects.enumerated() {
             let key = "projects[\(i)]"
             if p.key.isEmpty || !p.key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) {
@@ -144,15 +134,12 @@ struct ConfigValidator {
                 let pk = "\(key).pools[\(j)]"
                 if !poolNames.insert(pool.name).inserted { throw ConfigError(key: "\(pk).name", "pool \"\(pool.name)\" is defined twice") }
                 if pool.numbers.isEmpty { throw ConfigError(key: "\(pk).numbers", "a pool needs at least one number") }
-                guard let s = pool.static else {
+                if pool.static == nil {
                     throw ConfigError(key: "\(pk).static", "is required: the number shown when every pool number is taken")
                 }
-                for (k, n) in pool.numbers.enumerated() { try claim(n, key: "\(pk).numbers[\(k)]") }
-                try claim(s, key: "\(pk).static")
             }
-            for (j, o) in p.offline.enumerated() {
-                if o.channel.isEmpty { throw ConfigError(key: "\(key).offline[\(j)].channel", "must not be empty") }
-                try claim(o.number, key: "\(key).offline[\(j)].number")
+            for (j, o) in p.offline.enumerated() where o.channel.isEmpty {
+                throw ConfigError(key: "\(key).offline[\(j)].channel", "must not be empty")
             }
             for (j, w) in p.webhooks.enumerated() {
                 guard let url = URL(string: w.url), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
@@ -163,6 +150,8 @@ struct ConfigValidator {
                 }
             }
         }
+        // Every tracking number a phone number, and each in one place only.
+        if let problem = NumberPlan(config: config).problem { throw problem }
     }
 
     static func isEnvName(_ s: String) -> Bool {

@@ -1,4 +1,3 @@
-import CallTrackCore
 import Foundation
 
 /// Where a call came from, worked out when its INVITE arrives.
@@ -32,4 +31,13 @@ public struct Attribution: Sendable, Equatable {
         self.late = late; self.source = source; self.medium = medium; self.campaign = campaign; self.keyword = keyword
         self.content = content; self.landingPage = landingPage; self.referrer = referrer; self.channel = channel
     }
+}
+
+/// What the telephony side asks of tracking. Both run on libre's thread: in-memory work only.
+public protocol CallAttributor: Sendable {
+    /// Who is calling this tracking number now (the visit behind a dynamic number, a static or
+    /// offline number's channel); nil for a number no project tracks.
+    func attribute(_ number: PhoneNumber) -> Attribution?
+    /// A call attributed so has ended: a dynamic number can serve someone else now.
+    func callEnded(_ attribution: Attribution, number: PhoneNumber)
 }

@@ -72,13 +72,13 @@ public struct CallEnd: Sendable, Equatable {
     /// The final SIP code the caller received (200 for answered calls).
     public var sipCode: Int
     public var hangupBy: HangupParty
-    /// Why the call ended, e.g. `caller_bye`, `callee_busy`, `ring_timeout`, `rtp_timeout`, `shutdown`.
-    public var endReason: String
+    /// Why the call ended (stored as its `name`: `caller_bye`, `callee_busy`, `ring_timeout`…).
+    public var endReason: EndReason
     public var callerToCallee: MediaCounters
     public var calleeToCaller: MediaCounters
 
     public init(id: CallID, endedAt: Date, status: CallStatus, missedReason: MissedReason?, sipCode: Int,
-                hangupBy: HangupParty, endReason: String, callerToCallee: MediaCounters, calleeToCaller: MediaCounters) {
+                hangupBy: HangupParty, endReason: EndReason, callerToCallee: MediaCounters, calleeToCaller: MediaCounters) {
         self.id = id; self.endedAt = endedAt; self.status = status; self.missedReason = missedReason
         self.sipCode = sipCode; self.hangupBy = hangupBy; self.endReason = endReason
         self.callerToCallee = callerToCallee; self.calleeToCaller = calleeToCaller

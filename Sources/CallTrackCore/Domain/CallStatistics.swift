@@ -33,8 +33,15 @@ public final class CallStatistics: Sendable {
     private let strangerDrops = Atomic<Int>(0)
     private let loopDrops = Atomic<Int>(0)
     private let noAddressDrops = Atomic<Int>(0)
+    private let active = Atomic<Int>(0)
 
     public init() {}
+
+    /// Calls up or being set up; written by the switchboard whenever its set of calls changes.
+    public var activeCalls: Int {
+        get { active.load(ordering: .relaxed) }
+        set { active.store(newValue, ordering: .relaxed) }
+    }
 
     public func record(status: CallStatus) {
         totals.withLock { t in

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A phone number in E.164 form, as CallTrack keys tracking numbers.
 ///
 /// Carriers send the same DID in several shapes: `74990000001`, `84990000001` and
@@ -37,8 +39,6 @@ public struct PhoneNumber: Hashable, Sendable, CustomStringConvertible {
         return digits.count >= 8 ? PhoneNumber(e164: "+" + digits) : nil
     }
 }
-
-import Foundation
 
 extension Character {
     /// 0–9 only (`isNumber` also accepts other scripts' digits).

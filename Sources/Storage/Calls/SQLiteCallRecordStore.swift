@@ -5,10 +5,8 @@ import Foundation
 public final class SQLiteCallRecordStore: CallRecordStore, RecordingIndex {
     let db: Database
 
-    /// Opens the database and brings its schema up to date.
-    public init(database: Database) throws {
+    public init(database: Database) {
         db = database
-        try Migrations.migrate(db)
     }
 
     private static let columns = """
@@ -36,7 +34,7 @@ public final class SQLiteCallRecordStore: CallRecordStore, RecordingIndex {
 
     /// Applies a batch of events in one transaction.
     public func apply(_ events: [CallEvent]) throws {
-        try db.inTransaction { tx in
+        try db.write { tx in
             for event in events {
                 switch event {
                 case .started(let s):
@@ -61,7 +59,7 @@ public final class SQLiteCallRecordStore: CallRecordStore, RecordingIndex {
                             end_reason = ?, caller_packets = ?, caller_bytes = ?, callee_packets = ?, callee_bytes = ?
                         WHERE id = ?
                         """, [e.endedAt.timeIntervalSince1970, e.status.rawValue, e.missedReason?.rawValue, e.sipCode,
-                              e.hangupBy.rawValue, e.endReason, e.callerToCallee.packets, e.callerToCallee.bytes,
+                              e.hangupBy.rawValue, e.endReason.name, e.callerToCallee.packets, e.callerToCallee.bytes,
                               e.calleeToCaller.packets, e.calleeToCaller.bytes, e.id.rawValue])
                 case .recording(let r):
                     tx.execute("""
@@ -80,14 +78,14 @@ public final class SQLiteCallRecordStore: CallRecordStore, RecordingIndex {
     public func dtmf(callID: CallID) throws -> [DTMFEvent] {
         try db.query("SELECT side, digit, at_seconds FROM call_dtmf WHERE call_id = ? ORDER BY at_seconds, rowid",
                      [callID.rawValue]).map {
-            DTMFEvent(callID: callID, side: $0[0].string ?? "", digit: $0[1].string ?? "", atSeconds: $0[2].double ?? 0)
+            DTMFEvent(callID: callID, side: $0["side"].string ?? "", digit: $0["digit"].string ?? "", atSeconds: $0["at_seconds"].double ?? 0)
         }
     }
 
     /// Recordings still marked as being written: what a crash left behind.
     public func recordingsInProgress() throws -> [(CallID, String)] {
         try db.query("SELECT id, recording_path FROM calls WHERE recording_status = 'recording' AND recording_path IS NOT NULL")
-            .compactMap { row in row[0].string.flatMap(CallID.init).flatMap { id in row[1].string.map { (id, $0) } } }
+            .compactMap(Self.recordingFile)
     }
 
     /// Recorded files of calls that ended before `date`, for the retention sweeper.
@@ -97,7 +95,7 @@ public final class SQLiteCallRecordStore: CallRecordStore, RecordingIndex {
             WHERE recording_status IN ('recorded', 'interrupted', 'failed') AND recording_path IS NOT NULL AND ended_at < ?
             ORDER BY ended_at LIMIT ?
             """, [date.timeIntervalSince1970, limit])
-            .compactMap { row in row[0].string.flatMap(CallID.init).flatMap { id in row[1].string.map { (id, $0) } } }
+            .compactMap(Self.recordingFile)
     }
 
     /// Marks a recording whose file was removed by the retention policy.
@@ -115,7 +113,7 @@ public final class SQLiteCallRecordStore: CallRecordStore, RecordingIndex {
     /// Returns how many were marked interrupted.
     @discardableResult
     public func finaliseInterruptedCalls(at now: Date = Date()) throws -> Int {
-        let open = try db.query("SELECT count(*) FROM calls WHERE status = 'in_progress'").first?.first?.int ?? 0
+        let open = try db.scalar("SELECT count(*) FROM calls WHERE status = 'in_progress'")?.int ?? 0
         guard open > 0 else { return 0 }
         try db.execute("""
             UPDATE calls SET interrupted = 1, hangup_by = 'calltrack', end_reason = 'interrupted',
@@ -127,29 +125,38 @@ public final class SQLiteCallRecordStore: CallRecordStore, RecordingIndex {
         return open
     }
 
-    private static func record(_ row: [SQLValue]) -> CallRecord? {
-        guard row.count == 42, let idText = row[0].string, let id = CallID(idText) else { return nil }
-        func date(_ v: SQLValue) -> Date? { v.double.map(Date.init(timeIntervalSince1970:)) }
+    private static func recordingFile(_ row: Row) -> (CallID, String)? {
+        guard let id = row["id"].string.flatMap(CallID.init), let path = row["recording_path"].string else { return nil }
+        return (id, path)
+    }
+
+    private static func record(_ row: Row) -> CallRecord? {
+        guard let id = row["id"].string.flatMap(CallID.init) else { return nil }
+        func date(_ column: String) -> Date? { row[column].double.map(Date.init(timeIntervalSince1970:)) }
         return CallRecord(
-            id: id, projectKey: row[1].string ?? "", trunk: row[2].string ?? "", didDialled: row[3].string ?? "",
-            did: row[4].string ?? "", caller: row[5].string ?? "", callerName: row[6].string,
-            forwardTo: row[7].string ?? "", sipCallID: row[8].string ?? "", startedAt: date(row[9]) ?? Date(timeIntervalSince1970: 0),
-            ringingAt: date(row[10]), answeredAt: date(row[11]), endedAt: date(row[12]),
-            status: CallStatus(rawValue: row[13].string ?? "") ?? .inProgress,
-            missedReason: row[14].string.flatMap(MissedReason.init), sipCode: row[15].int,
-            hangupBy: row[16].string.flatMap(HangupParty.init), endReason: row[17].string,
-            callerToCallee: MediaCounters(packets: row[18].int ?? 0, bytes: row[19].int ?? 0),
-            calleeToCaller: MediaCounters(packets: row[20].int ?? 0, bytes: row[21].int ?? 0),
-            interrupted: (row[22].int ?? 0) != 0,
-            recording: row[23].string.flatMap(RecordingStatus.init).map {
-                RecordingInfo(status: $0, path: row[24].string, reason: row[25].string, bytes: row[26].int,
-                              seconds: row[27].double, sampleRate: row[28].int)
+            id: id, projectKey: row["project"].string ?? "", trunk: row["trunk"].string ?? "",
+            didDialled: row["did_dialled"].string ?? "", did: row["did"].string ?? "", caller: row["caller"].string ?? "",
+            callerName: row["caller_name"].string, forwardTo: row["forward_to"].string ?? "",
+            sipCallID: row["sip_call_id"].string ?? "", startedAt: date("started_at") ?? Date(timeIntervalSince1970: 0),
+            ringingAt: date("ringing_at"), answeredAt: date("answered_at"), endedAt: date("ended_at"),
+            status: CallStatus(rawValue: row["status"].string ?? "") ?? .inProgress,
+            missedReason: row["missed_reason"].string.flatMap(MissedReason.init), sipCode: row["sip_code"].int,
+            hangupBy: row["hangup_by"].string.flatMap(HangupParty.init), endReason: row["end_reason"].string,
+            callerToCallee: MediaCounters(packets: row["caller_packets"].int ?? 0, bytes: row["caller_bytes"].int ?? 0),
+            calleeToCaller: MediaCounters(packets: row["callee_packets"].int ?? 0, bytes: row["callee_bytes"].int ?? 0),
+            interrupted: (row["interrupted"].int ?? 0) != 0,
+            recording: row["recording_status"].string.flatMap(RecordingStatus.init).map {
+                RecordingInfo(status: $0, path: row["recording_path"].string, reason: row["recording_reason"].string,
+                              bytes: row["recording_bytes"].int, seconds: row["recording_seconds"].double,
+                              sampleRate: row["recording_sample_rate"].int)
             },
-            attribution: row[29].string.flatMap(Attribution.Kind.init).map {
-                Attribution(kind: $0, poolName: row[30].string, clientID: row[31].string, reservationID: row[32].string,
-                            late: (row[33].int ?? 0) != 0, source: row[34].string, medium: row[35].string,
-                            campaign: row[36].string, keyword: row[37].string, content: row[38].string,
-                            landingPage: row[39].string, referrer: row[40].string, channel: row[41].string)
+            attribution: row["number_kind"].string.flatMap(Attribution.Kind.init).map {
+                Attribution(kind: $0, poolName: row["pool"].string, clientID: row["client_id"].string,
+                            reservationID: row["reservation_id"].string, late: (row["late"].int ?? 0) != 0,
+                            source: row["source"].string, medium: row["medium"].string, campaign: row["campaign"].string,
+                            keyword: row["keyword"].string, content: row["content"].string,
+                            landingPage: row["landing_page"].string, referrer: row["referrer"].string,
+                            channel: row["channel"].string)
             })
     }
 }

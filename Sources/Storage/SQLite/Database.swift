@@ -2,12 +2,47 @@ import CSQLite
 import Foundation
 import Synchronization
 
-/// A SQLite result code with the message and the SQL that produced it.
+/// A SQLite failure: what kind, SQLite's (extended) result code, its message and the SQL.
 public struct DatabaseError: Error, CustomStringConvertible {
+    /// The failures an operator acts on differently; SQLite's primary result codes.
+    public enum Kind: Sendable, Equatable {
+        /// Another connection holds the lock past the busy timeout.
+        case busy
+        /// The disk (or the database's size limit) is full.
+        case full
+        /// The file or its folder cannot be written.
+        case readOnly
+        case constraint
+        case other
+    }
+
     public let code: Int32
     public let message: String
     public let sql: String?
+
+    public var kind: Kind {
+        switch code & 0xff {
+        case SQLITE_BUSY, SQLITE_LOCKED: .busy
+        case SQLITE_FULL: .full
+        case SQLITE_READONLY, SQLITE_CANTOPEN: .readOnly
+        case SQLITE_CONSTRAINT: .constraint
+        default: .other
+        }
+    }
+
     public var description: String { "SQLite error \(code): \(message)" + (sql.map { " (in \($0))" } ?? "") }
+}
+
+/// One result row, read by column name (`row["started_at"]`), never by position.
+public struct Row: Sendable {
+    fileprivate let columns: [String: Int]
+    fileprivate let values: [SQLValue]
+
+    /// The value of `column`; a name the query does not select is a programming error.
+    public subscript(_ column: String) -> SQLValue {
+        guard let i = columns[column] else { preconditionFailure("query selects no column \(column)") }
+        return values[i]
+    }
 }
 
 /// A value bound to or read from a statement.
@@ -30,10 +65,11 @@ extension Optional: SQLValueConvertible where Wrapped: SQLValueConvertible {
     public var sqlValue: SQLValue { self?.sqlValue ?? .null }
 }
 
-/// One SQLite connection in WAL mode, used from any thread one call at a time.
+/// One SQLite connection in WAL mode, used from any thread one call at a time, with CallTrack's
+/// schema brought up to date when it opens.
 ///
 /// Statements are prepared once and cached by their SQL text. Every method holds the
-/// connection's lock for its whole duration, so `inTransaction` is atomic.
+/// connection's lock for its whole duration, so `write` is atomic.
 public final class Database: Sendable {
     private struct State {
         var handle: OpaquePointer
@@ -58,12 +94,13 @@ public final class Database: Sendable {
         sqlite3_extended_result_codes(handle, 1)
         sqlite3_busy_timeout(handle, 5000)
         state = Mutex(State(handle: handle))
-        let mode = try query("PRAGMA journal_mode = WAL").first?.first?.string
+        let mode = try scalar("PRAGMA journal_mode = WAL")?.string
         guard mode?.lowercased() == "wal" else {
             throw DatabaseError(code: SQLITE_ERROR, message: "WAL mode not available (journal_mode=\(mode ?? "?"))", sql: nil)
         }
         try execute("PRAGMA synchronous = NORMAL")
         try execute("PRAGMA foreign_keys = ON")
+        try Migrations.migrate(self)
     }
 
     deinit {
@@ -94,24 +131,30 @@ public final class Database: Sendable {
         }
     }
 
-    /// Runs one statement and returns its rows as arrays of values in column order.
+    /// The one value a statement like `SELECT count(*)` returns (nil for no row).
+    public func scalar(_ sql: String, _ arguments: [SQLValueConvertible] = []) throws -> SQLValue? {
+        try query(sql, arguments).first?.values.first
+    }
+
+    /// Runs one statement and returns its rows.
     @discardableResult
-    public func query(_ sql: String, _ arguments: [SQLValueConvertible] = []) throws -> [[SQLValue]] {
+    public func query(_ sql: String, _ arguments: [SQLValueConvertible] = []) throws -> [Row] {
         try state.withLock { state in
             guard state != nil else { throw DatabaseError(code: SQLITE_MISUSE, message: "closed", sql: sql) }
             return try Self.run(&state!, sql, arguments.map(\.sqlValue))
         }
     }
 
-    /// Runs `body` inside BEGIN IMMEDIATE … COMMIT, rolling back if it throws.
-    public func inTransaction<T>(_ body: (Transaction) throws -> T) throws -> T {
+    /// Collects the statements `body` adds to a batch, then runs them all inside one
+    /// BEGIN IMMEDIATE … COMMIT: all of them are written or, on any failure, none.
+    public func write<T>(_ body: (WriteBatch) throws -> T) throws -> T {
         try state.withLock { state in
             guard state != nil else { throw DatabaseError(code: SQLITE_MISUSE, message: "closed", sql: nil) }
             _ = try Self.run(&state!, "BEGIN IMMEDIATE", [])
-            let tx = Transaction()
+            let batch = WriteBatch()
             do {
-                let result = try body(tx)
-                for (sql, args) in tx.statements { _ = try Self.run(&state!, sql, args) }
+                let result = try body(batch)
+                for (sql, args) in batch.statements { _ = try Self.run(&state!, sql, args) }
                 _ = try Self.run(&state!, "COMMIT", [])
                 return result
             } catch {
@@ -121,15 +164,15 @@ public final class Database: Sendable {
         }
     }
 
-    /// Statements collected inside `inTransaction`, run in order before COMMIT.
-    public final class Transaction {
+    /// Statements collected inside `write`, run in order in one transaction.
+    public final class WriteBatch {
         fileprivate var statements: [(String, [SQLValue])] = []
         public func execute(_ sql: String, _ arguments: [SQLValueConvertible] = []) {
             statements.append((sql, arguments.map(\.sqlValue)))
         }
     }
 
-    private static func run(_ state: inout State, _ sql: String, _ arguments: [SQLValue]) throws -> [[SQLValue]] {
+    private static func run(_ state: inout State, _ sql: String, _ arguments: [SQLValue]) throws -> [Row] {
         let stmt: OpaquePointer
         if let cached = state.statements[sql] {
             stmt = cached
@@ -156,14 +199,16 @@ public final class Database: Sendable {
                 throw DatabaseError(code: rc, message: String(cString: sqlite3_errmsg(state.handle)), sql: sql)
             }
         }
-        var rows: [[SQLValue]] = []
+        var rows: [Row] = []
+        let n = sqlite3_column_count(stmt)
+        var columns: [String: Int] = [:]
+        for c in 0..<n { if let name = sqlite3_column_name(stmt, c) { columns[String(cString: name)] = Int(c) } }
         while true {
             let rc = sqlite3_step(stmt)
             if rc == SQLITE_DONE { break }
             guard rc == SQLITE_ROW else {
                 throw DatabaseError(code: rc, message: String(cString: sqlite3_errmsg(state.handle)), sql: sql)
             }
-            let n = sqlite3_column_count(stmt)
             var row: [SQLValue] = []
             row.reserveCapacity(Int(n))
             for c in 0..<n {
@@ -175,7 +220,7 @@ public final class Database: Sendable {
                     if let text = sqlite3_column_text(stmt, c) { row.append(.text(String(cString: text))) } else { row.append(.null) }
                 }
             }
-            rows.append(row)
+            rows.append(Row(columns: columns, values: row))
         }
         return rows
     }

@@ -93,7 +93,7 @@ enum Migrations {
     ]
 
     static func migrate(_ db: Database) throws {
-        let current = try db.query("PRAGMA user_version").first?.first?.int ?? 0
+        let current = try db.scalar("PRAGMA user_version")?.int ?? 0
         guard current < all.count else { return }
         for (i, script) in all.enumerated() where i >= current {
             do {

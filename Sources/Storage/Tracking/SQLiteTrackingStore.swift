@@ -6,15 +6,14 @@ import Tracking
 public final class SQLiteTrackingStore: Sendable {
     let db: Database
 
-    public init(database: Database) throws {
+    public init(database: Database) {
         db = database
-        try Migrations.migrate(db)
     }
 
     public func apply(_ changes: [TrackingChange]) throws {
         // An exhausted pool hands out the static number on every request: count those per minute, not per row.
         var exhaustions: [String: (table: String, project: String, pool: String, minute: Double, count: Int)] = [:]
-        try db.inTransaction { tx in
+        try db.write { tx in
             for change in changes {
                 let shortfall: (table: String, project: String, pool: String, at: Date, count: Int)? = switch change {
                 case .exhausted(let project, let pool, let at, let count): ("pool_exhaustions", project, pool, at, count)
@@ -63,25 +62,25 @@ public final class SQLiteTrackingStore: Sendable {
     public func health(projectKey: String, since: Date, now: Date = Date(), ttlSeconds: Double) throws -> PoolHealth {
         let t0 = since.timeIntervalSince1970
         let calls = try db.query("""
-            SELECT count(*), coalesce(sum(number_kind = 'static'), 0) FROM calls WHERE project = ? AND started_at >= ?
-            """, [projectKey, t0]).first ?? []
-        let visits = try db.query("SELECT count(*) FROM visits WHERE project = ? AND at >= ?", [projectKey, t0]).first?.first?.int ?? 0
-        let exhausted = try db.query("SELECT coalesce(sum(count), 0) FROM pool_exhaustions WHERE project = ? AND at >= ?",
-                                     [projectKey, (t0 / 60).rounded(.down) * 60])
-            .first?.first?.int ?? 0
-        let addressLimited = try db.query("SELECT coalesce(sum(count), 0) FROM address_limited WHERE project = ? AND at >= ?",
-                                          [projectKey, (t0 / 60).rounded(.down) * 60])
-            .first?.first?.int ?? 0
+            SELECT count(*) AS calls, coalesce(sum(number_kind = 'static'), 0) AS static_calls FROM calls
+            WHERE project = ? AND started_at >= ?
+            """, [projectKey, t0]).first
+        let visits = try db.scalar("SELECT count(*) FROM visits WHERE project = ? AND at >= ?", [projectKey, t0])?.int ?? 0
+        let exhausted = try db.scalar("SELECT coalesce(sum(count), 0) FROM pool_exhaustions WHERE project = ? AND at >= ?",
+                                      [projectKey, (t0 / 60).rounded(.down) * 60])?.int ?? 0
+        let addressLimited = try db.scalar("SELECT coalesce(sum(count), 0) FROM address_limited WHERE project = ? AND at >= ?",
+                                           [projectKey, (t0 / 60).rounded(.down) * 60])?.int ?? 0
         // Each reservation holds its number from creation until released or expired: the peak overlap is
         // the most numbers the pool needed at once.
         let intervals = try db.query("""
-            SELECT created_at, min(expires_at, coalesce(released_at, expires_at)), expires_at FROM reservations
+            SELECT created_at, min(expires_at, coalesce(released_at, expires_at)) AS held_until, expires_at FROM reservations
             WHERE project = ? AND expires_at >= ?
             """, [projectKey, t0])
         var edges: [(Double, Int)] = []
         var heldSeconds = 0.0
         for row in intervals {
-            guard let start = row[0].double, let end = row[1].double, let expires = row[2].double else { continue }
+            guard let start = row["created_at"].double, let end = row["held_until"].double,
+                  let expires = row["expires_at"].double else { continue }
             edges.append((start, 1)); edges.append((max(start, end), -1))
             // The last heartbeat was at expires - ttl: the visit lasted from creation until then.
             heldSeconds += max(0, expires - ttlSeconds - start)
@@ -89,7 +88,7 @@ public final class SQLiteTrackingStore: Sendable {
         edges.sort { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
         var live = 0, peak = 0
         for (_, delta) in edges { live += delta; peak = max(peak, live) }
-        return PoolHealth(calls: calls.first?.int ?? 0, staticCalls: calls.count > 1 ? calls[1].int ?? 0 : 0, visits: visits,
+        return PoolHealth(calls: calls?["calls"].int ?? 0, staticCalls: calls?["static_calls"].int ?? 0, visits: visits,
                           exhausted: exhausted, addressLimited: addressLimited, peakConcurrent: peak,
                           reservations: intervals.count,
                           averageVisitSeconds: intervals.isEmpty ? nil : heldSeconds / Double(intervals.count),
@@ -105,17 +104,18 @@ public final class SQLiteTrackingStore: Sendable {
             SELECT id, project, client_id, number, pool, created_at, expires_at, client_address FROM reservations
             WHERE released_at IS NULL AND expires_at > ?
             """, [since]).compactMap { row -> Reservation? in
-            guard let number = row[3].string.flatMap(PhoneNumber.init(e164:)) else { return nil }
-            return Reservation(id: row[0].string ?? "", projectKey: row[1].string ?? "", clientID: row[2].string ?? "",
-                               number: number, poolName: row[4].string ?? "",
-                               createdAt: Date(timeIntervalSince1970: row[5].double ?? 0),
-                               expiresAt: Date(timeIntervalSince1970: row[6].double ?? 0), address: row[7].string)
+            guard let number = row["number"].string.flatMap(PhoneNumber.init(e164:)) else { return nil }
+            return Reservation(id: row["id"].string ?? "", projectKey: row["project"].string ?? "",
+                               clientID: row["client_id"].string ?? "", number: number, poolName: row["pool"].string ?? "",
+                               createdAt: Date(timeIntervalSince1970: row["created_at"].double ?? 0),
+                               expiresAt: Date(timeIntervalSince1970: row["expires_at"].double ?? 0),
+                               address: row["client_address"].string)
         }
         var visits: [Visit] = []
         for r in reservations { visits += try self.visits(projectKey: r.projectKey, clientID: r.clientID, limit: visitsPerClient) }
         var releasedAt: [PhoneNumber: Date] = [:]
         for row in try db.query("SELECT number, released_at FROM number_releases") {
-            if let n = row[0].string.flatMap(PhoneNumber.init(e164:)), let t = row[1].double {
+            if let n = row["number"].string.flatMap(PhoneNumber.init(e164:)), let t = row["released_at"].double {
                 releasedAt[n] = Date(timeIntervalSince1970: t)
             }
         }
@@ -128,10 +128,11 @@ public final class SQLiteTrackingStore: Sendable {
             SELECT project, client_id, at, page, referrer, source, medium, campaign, keyword, content, gclid, yclid, region
             FROM visits WHERE project = ? AND client_id = ? ORDER BY at DESC LIMIT ?
             """, [projectKey, clientID, limit]).reversed().map { r in
-            Visit(projectKey: r[0].string ?? "", clientID: r[1].string ?? "", at: Date(timeIntervalSince1970: r[2].double ?? 0),
-                  page: r[3].string ?? "", referrer: r[4].string, source: r[5].string ?? "", medium: r[6].string ?? "",
-                  campaign: r[7].string, keyword: r[8].string, content: r[9].string, gclid: r[10].string, yclid: r[11].string,
-                  region: r[12].string)
+            Visit(projectKey: r["project"].string ?? "", clientID: r["client_id"].string ?? "",
+                  at: Date(timeIntervalSince1970: r["at"].double ?? 0), page: r["page"].string ?? "", referrer: r["referrer"].string,
+                  source: r["source"].string ?? "", medium: r["medium"].string ?? "", campaign: r["campaign"].string,
+                  keyword: r["keyword"].string, content: r["content"].string, gclid: r["gclid"].string, yclid: r["yclid"].string,
+                  region: r["region"].string)
         }
     }
 
@@ -139,8 +140,8 @@ public final class SQLiteTrackingStore: Sendable {
     @discardableResult
     public func deleteHistory(before: Date) throws -> Int {
         let t = before.timeIntervalSince1970
-        let deleted = try db.query("SELECT count(*) FROM visits WHERE at < ?", [t]).first?.first?.int ?? 0
-        try db.inTransaction { tx in
+        let deleted = try db.scalar("SELECT count(*) FROM visits WHERE at < ?", [t])?.int ?? 0
+        try db.write { tx in
             tx.execute("DELETE FROM visits WHERE at < ?", [t])
             tx.execute("DELETE FROM reservations WHERE expires_at < ?", [t])
             tx.execute("DELETE FROM pool_exhaustions WHERE at < ?", [t])

@@ -1,5 +1,4 @@
 import CallTrackCore
-import Tracking
 
 /// What a SIP request gets at CallTrack's front door, decided from plain facts.
 ///

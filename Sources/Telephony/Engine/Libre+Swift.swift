@@ -90,6 +90,7 @@ final class LibreTimer {
         self.action = action
         tmr_start(tmrPointer, milliseconds, { arg in
             guard let arg else { return }
+            preconditionOnLibreLoop()
             let timer = Unmanaged<LibreTimer>.fromOpaque(arg).takeUnretainedValue()
             let action = timer.action
             timer.action = nil

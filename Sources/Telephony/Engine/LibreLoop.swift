@@ -2,24 +2,29 @@ import CLibre
 import Foundation
 import Synchronization
 
-/// libre's event loop on a dedicated thread.
+/// libre's event loop on a dedicated thread, and the one object that lives there.
 ///
-/// libre is single-threaded: every libre call must run on this thread. Other threads hand
-/// work over with `submit`, which queues a closure and wakes the loop through an mqueue.
-final class LibreLoop: Sendable {
-    private let jobs = Mutex<[@Sendable () -> Void]>([])
+/// libre is single-threaded: every libre object, and `Owner` (the switchboard, which owns them
+/// all: calls, legs, relays), is touched only on this thread. `start` builds the owner there;
+/// other threads reach it only through `submit`, whose closure the loop hands the owner, so no
+/// other thread ever holds it. Code entered from libre's C callbacks checks where it runs with
+/// `preconditionOnLibreLoop()`.
+final class LibreLoop<Owner: AnyObject>: Sendable {
+    private let jobs = Mutex<[@Sendable (Owner) -> Void]>([])
     /// libre's mqueue; only `mqueue_push` touches it off the loop thread, which libre allows.
     private struct QueueHandle: @unchecked Sendable { let pointer: OpaquePointer }
     private let queue = Mutex<QueueHandle?>(nil)
     private let finished = Mutex<CheckedContinuation<Void, Never>?>(nil)
     private let exited = Atomic<Bool>(false)
+    /// Written and read on the loop thread only (after `start` builds it, before the thread ends).
+    private nonisolated(unsafe) var owner: Owner?
 
-    /// Starts the thread; `setUp` runs on it after `libre_init` and before `re_main`.
-    /// Throws what `setUp` throws (a port that cannot be bound, say).
-    func start(maxFileDescriptors: Int32, setUp: @escaping @Sendable () throws -> Void) async throws {
+    /// Starts the thread; `make` runs on it after `libre_init` and before `re_main`, and builds the
+    /// owner. Throws what `make` throws (a port that cannot be bound, say).
+    func start(maxFileDescriptors: Int32, make: @escaping @Sendable () throws -> Owner) async throws {
         try await withCheckedThrowingContinuation { (started: CheckedContinuation<Void, Error>) in
             let thread = Thread { [self] in
-                self.threadBody(maxFileDescriptors: maxFileDescriptors, setUp: setUp, started: started)
+                self.threadBody(maxFileDescriptors: maxFileDescriptors, make: make, started: started)
             }
             thread.name = "libre"
             thread.stackSize = 8 << 20
@@ -27,17 +32,20 @@ final class LibreLoop: Sendable {
         }
     }
 
-    private func threadBody(maxFileDescriptors: Int32, setUp: () throws -> Void,
+    private func threadBody(maxFileDescriptors: Int32, make: () throws -> Owner,
                             started: CheckedContinuation<Void, Error>) {
+        ct_set_current_loop(Unmanaged.passUnretained(self).toOpaque())
         var err = libre_init()
         // libre indexes handlers by fd number: size the table before the first socket.
         if err == 0 { err = fd_setsize(maxFileDescriptors) }
         var mq: OpaquePointer?
+        let wakeup = Wakeup { [unowned self] in self.runJobs() }
+        defer { withExtendedLifetime(wakeup) {} }
         if err == 0 {
             err = mqueue_alloc(&mq, { _, _, arg in
                 guard let arg else { return }
-                Unmanaged<LibreLoop>.fromOpaque(arg).takeUnretainedValue().runJobs()
-            }, Unmanaged.passUnretained(self).toOpaque())
+                Unmanaged<Wakeup>.fromOpaque(arg).takeUnretainedValue().run()
+            }, Unmanaged.passUnretained(wakeup).toOpaque())
         }
         if err != 0 {
             started.resume(throwing: TelephonyError.libre("libre initialisation", err))
@@ -45,7 +53,7 @@ final class LibreLoop: Sendable {
         }
         queue.withLock { $0 = mq.map(QueueHandle.init) }
         do {
-            try setUp()
+            owner = try make()
         } catch {
             started.resume(throwing: error)
             queue.withLock { $0 = nil }
@@ -57,12 +65,14 @@ final class LibreLoop: Sendable {
         started.resume()
         _ = re_main(nil)
         runJobs()
+        owner = nil
         queue.withLock { $0 = nil }
         _ = mem_deref(UnsafeMutableRawPointer(mq))
         finishThread()
     }
 
     private func finishThread() {
+        ct_set_current_loop(nil)
         exited.store(true, ordering: .sequentiallyConsistent)
         let c = finished.withLock { c in defer { c = nil }; return c }
         c?.resume()
@@ -70,11 +80,12 @@ final class LibreLoop: Sendable {
 
     private func runJobs() {
         let pending = jobs.withLock { list in defer { list.removeAll() }; return list }
-        for job in pending { job() }
+        guard let owner else { return }
+        for job in pending { job(owner) }
     }
 
-    /// Runs `job` on libre's thread soon; dropped if the loop has stopped.
-    func submit(_ job: @escaping @Sendable () -> Void) {
+    /// Runs `job` with the owner on libre's thread soon; dropped if the loop has stopped.
+    func submit(_ job: @escaping @Sendable (Owner) -> Void) {
         jobs.withLock { $0.append(job) }
         queue.withLock { mq in
             if let mq { _ = mqueue_push(mq.pointer, 0, nil) }
@@ -91,9 +102,21 @@ final class LibreLoop: Sendable {
                 c?.resume()
                 return
             }
-            submit { re_cancel() }
+            submit { _ in re_cancel() }
         }
     }
+}
+
+/// Stops the process when called off a libre loop's thread: a libre object touched from another
+/// thread corrupts libre's state silently, so this fails loudly instead. Every C callback checks it.
+func preconditionOnLibreLoop(file: StaticString = #fileID, line: UInt = #line) {
+    precondition(ct_current_loop() != nil, "libre object used off libre's thread", file: file, line: line)
+}
+
+/// The mqueue's context: a C callback cannot name a generic type, so it calls this instead.
+private final class Wakeup {
+    let run: () -> Void
+    init(_ run: @escaping () -> Void) { self.run = run }
 }
 
 /// Failures of the SIP engine, with libre's error code where there is one.

@@ -2,31 +2,31 @@ import CLibre
 import CallTrackCore
 import Foundation
 import Logging
-import Recording
 import ServiceLifecycle
 import Synchronization
-import Tracking
 
 /// The telephony service: runs the B2BUA on libre's thread for the life of the process.
 ///
 /// On graceful shutdown new INVITEs get 503, active calls get `sip.drain_seconds` to end by
 /// themselves, then CallTrack hangs up the rest and finishes the event stream.
 public final class SIPEngine: Service {
-    private let loop = LibreLoop()
-    private let board: SwitchBoard
+    /// The switchboard lives on libre's thread: this type reaches it only through `loop.submit`.
+    private let loop = LibreLoop<SwitchBoard>()
+    private let makeBoard: @Sendable () throws -> SwitchBoard
     private let events: CallEventBus
+    private let statistics: CallStatistics
     private let drainSeconds: Int
     private let logger: Logger
 
-    private let recorder: Recorder?
+    private let recorder: any CallRecorder
     private let listening = Atomic<Bool>(false)
 
     /// True once SIP listens, until shutdown begins: what `/healthz` reports.
     public var isReady: Bool { listening.load(ordering: .relaxed) }
 
-    /// `recorder` nil records nothing (no project records, say).
+    /// `attributor` says who is calling a tracking number; `recorder` records the calls of projects that record.
     public init(config: CallTrackConfig, router: CallRouter, events: CallEventBus, statistics: CallStatistics,
-                recorder: Recorder?, numbers: NumberPoolBook? = nil, logger: Logger) throws {
+                recorder: any CallRecorder, attributor: any CallAttributor, logger: Logger) throws {
         self.recorder = recorder
         let listen = try config.sip.listen.enumerated().map { i, entry in
             try SIPListenAddress.parse(entry, key: "sip.listen[\(i)]")
@@ -46,22 +46,26 @@ public final class SIPEngine: Service {
             rtpPorts: config.sip.rtpPorts, rtpTimeoutSeconds: config.sip.rtpTimeoutSeconds,
             userAgent: config.sip.userAgent, contactUser: contact, untrusted: config.sip.untrusted,
             maxRequestsPerSecondPerSource: config.sip.maxRequestsPerSecondPerSource, mediaLatching: config.sip.mediaLatching)
-        board = SwitchBoard(settings: settings, router: router, events: events, statistics: statistics,
-                            recorder: recorder, numbers: numbers, logger: logger)
+        makeBoard = {
+            let board = SwitchBoard(settings: settings, router: router, events: events, statistics: statistics,
+                                    recorder: recorder, attributor: attributor, logger: logger)
+            try board.open()
+            return board
+        }
         self.events = events
+        self.statistics = statistics
         self.drainSeconds = config.sip.drainSeconds
         self.logger = logger
     }
 
     /// Calls currently up or being set up.
-    public var activeCallCount: Int { board.activeCallCount.load(ordering: .relaxed) }
+    public var activeCallCount: Int { statistics.activeCalls }
 
     public func run() async throws {
         Self.raiseFileLimit()
         signal(SIGPIPE, SIG_IGN)
-        let board = self.board
         do {
-            try await loop.start(maxFileDescriptors: Self.maxFileDescriptors) { try board.open() }
+            try await loop.start(maxFileDescriptors: Self.maxFileDescriptors, make: makeBoard)
         } catch {
             events.finish()
             throw error
@@ -71,7 +75,7 @@ public final class SIPEngine: Service {
         do { try await gracefulShutdown() } catch { cancelled = true }
         listening.store(false, ordering: .relaxed)
 
-        loop.submit { board.startDraining() }
+        loop.submit { $0.startDraining() }
         if !cancelled {
             let deadline = ContinuousClock.now + .seconds(drainSeconds)
             while activeCallCount > 0 && ContinuousClock.now < deadline {
@@ -81,18 +85,18 @@ public final class SIPEngine: Service {
         if activeCallCount > 0 {
             logger.info("hanging up calls still active after drain", metadata: ["calls": "\(activeCallCount)"])
         }
-        loop.submit { board.hangUpAll() }
+        loop.submit { $0.hangUpAll() }
         let hangupDeadline = ContinuousClock.now + .seconds(2)
         while activeCallCount > 0 && ContinuousClock.now < hangupDeadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
         // Let the BYEs and CANCELs leave before the loop stops.
         try? await Task.sleep(for: .milliseconds(300))
-        loop.submit { board.close() }
+        loop.submit { $0.close() }
         try? await Task.sleep(for: .milliseconds(100))
         await loop.stop()
         // The last recordings are finalised on the recorder's queue: wait for them before ending the stream.
-        await recorder?.waitUntilIdle()
+        await recorder.waitUntilIdle()
         events.finish()
     }
 

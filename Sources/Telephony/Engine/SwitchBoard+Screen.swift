@@ -1,7 +1,6 @@
 import CLibre
 import CallTrackCore
 import Foundation
-import Tracking
 
 // The front door: every SIP request and response reaches these listeners before libre's
 // transactions, sessions or any call code (see `ct_sip_listen_first`).

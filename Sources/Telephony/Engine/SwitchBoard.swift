@@ -2,17 +2,15 @@ import CLibre
 import CallTrackCore
 import Foundation
 import Logging
-import Recording
-import Synchronization
-import Tracking
 
 /// The B2BUA's libre side: the SIP stack, its listeners and every active call.
 ///
-/// Confined to libre's thread (hence `@unchecked Sendable`: it is only handed to that thread).
-/// Every request first meets the front door (`screen`, rules in `Admission`); a new INVITE it
-/// admits becomes a bridged `Call`.
-final class SwitchBoard: @unchecked Sendable {
-    struct Settings {
+/// Lives on libre's thread: `LibreLoop` builds it there and hands it only to closures it runs
+/// there; every C callback into it checks so (`preconditionOnLibreLoop`). Every request
+/// first meets the front door (`screen`, rules in `Admission`); a new INVITE it admits becomes a
+/// bridged `Call`.
+final class SwitchBoard {
+    struct Settings: Sendable {
         var listen: [SIPListenAddress]
         var advertisedAddress: String
         var rtpBindAddress: String
@@ -30,11 +28,9 @@ final class SwitchBoard: @unchecked Sendable {
     let router: CallRouter
     let events: CallEventBus
     let logger: Logger
-    /// Read from other threads (drain on shutdown); written only here.
-    let activeCallCount = Atomic<Int>(0)
     let statistics: CallStatistics
-    let recorder: Recorder?
-    let numbers: NumberPoolBook?
+    let recorder: any CallRecorder
+    let attributor: any CallAttributor
 
     private(set) var sip: OpaquePointer?
     private(set) var sessionSocket: OpaquePointer?
@@ -65,10 +61,10 @@ final class SwitchBoard: @unchecked Sendable {
     private let recordingTimer = LibreTimer()
     private var pendingRelease: [() -> Void] = []
 
-    init(settings: Settings, router: CallRouter, events: CallEventBus, statistics: CallStatistics, recorder: Recorder?,
-         numbers: NumberPoolBook?, logger: Logger) {
+    init(settings: Settings, router: CallRouter, events: CallEventBus, statistics: CallStatistics,
+         recorder: any CallRecorder, attributor: any CallAttributor, logger: Logger) {
         self.statistics = statistics
-        self.numbers = numbers
+        self.attributor = attributor
         self.recorder = recorder
         self.settings = settings
         self.router = router
@@ -115,8 +111,8 @@ final class SwitchBoard: @unchecked Sendable {
         try listen(first: true, requests: false, me) { msg, arg in board(arg).map { b in msg.map(b.screenResponse) ?? true } ?? true }
         var sock: OpaquePointer?
         err = sipsess_listen(&sock, sip, 1024, { msg, arg in
-            guard let msg, let arg else { return }
-            Unmanaged<SwitchBoard>.fromOpaque(arg).takeUnretainedValue().incomingInvite(msg)
+            guard let msg, let board = board(arg) else { return }
+            board.incomingInvite(msg)
         }, me)
         guard err == 0 else { throw TelephonyError.libre("SIP session listener", err) }
         sessionSocket = sock
@@ -125,9 +121,9 @@ final class SwitchBoard: @unchecked Sendable {
         // Responses nothing was waiting for (late retransmissions, strangers) end here, quietly.
         try listen(first: false, requests: false, me) { _, _ in true }
         ct_sip_set_max_forwards_hook(sip, { callID, length, arg in
-            guard let callID, let arg else { return -1 }
+            guard let callID, let board = board(arg) else { return -1 }
             let id = String(decoding: UnsafeRawBufferPointer(start: callID, count: length), as: UTF8.self)
-            return Unmanaged<SwitchBoard>.fromOpaque(arg).takeUnretainedValue().maxForwards(forOutboundCallID: id)
+            return board.maxForwards(forOutboundCallID: id)
         }, me)
         for entry in settings.listen where entry.transport == .tcp {
             // libre listens with a backlog of 5; a burst of trunk connections needs more.
@@ -177,10 +173,10 @@ final class SwitchBoard: @unchecked Sendable {
             return
         }
         // Attribution reads in-memory indexes only: no database on the SIP path.
-        let attribution = numbers?.attribute(admission.target.did)
+        let attribution = attributor.attribute(admission.target.did)
         let call = Call(board: self, admission: admission, relay: relay, attribution: attribution)
         calls[ObjectIdentifier(call)] = call
-        activeCallCount.store(calls.count, ordering: .relaxed)
+        statistics.activeCalls = calls.count
         call.start(invite: msg)
     }
 
@@ -228,7 +224,7 @@ final class SwitchBoard: @unchecked Sendable {
         deferRelease { [self] in
             call.releaseResources()
             calls.removeValue(forKey: ObjectIdentifier(call))
-            activeCallCount.store(calls.count, ordering: .relaxed)
+            statistics.activeCalls = calls.count
         }
     }
 
@@ -254,7 +250,6 @@ final class SwitchBoard: @unchecked Sendable {
 
     /// Every 250 ms the packets copied for recording go to the recorder's queue in one batch per call.
     private func scheduleRecordingFlush() {
-        guard recorder != nil else { return }
         recordingTimer.start(milliseconds: 250) { [self] in
             let now = nowMilliseconds()
             for call in calls.values where call.isRecording { call.flushRecording(now: now) }
@@ -300,12 +295,9 @@ final class SwitchBoard: @unchecked Sendable {
             let auth = TrunkAuth(username: user, password: trunk.password ?? "", logger: logger, trunk: trunk.name)
             registrationContexts.append(auth)
             var reg: OpaquePointer?
-            let err = ct_sipreg_register(&reg, sip, proxy, aor, settings.contactUser, 600, { u, p, realm, arg in
-                guard let arg else { return EINVAL }
-                return Unmanaged<TrunkAuth>.fromOpaque(arg).takeUnretainedValue().credentials(u, p)
-            }, Unmanaged.passUnretained(auth).toOpaque(), { err, msg, arg in
-                guard let arg else { return }
-                Unmanaged<TrunkAuth>.fromOpaque(arg).takeUnretainedValue().registered(err: err, msg: msg)
+            let err = ct_sipreg_register(&reg, sip, proxy, aor, settings.contactUser, 600, TrunkAuth.credentialsHandler,
+                                         Unmanaged.passUnretained(auth).toOpaque(), { err, msg, arg in
+                TrunkAuth.from(arg)?.registered(err: err, msg: msg)
             }, Unmanaged.passUnretained(auth).toOpaque())
             if err == 0, let reg { registrations.append(reg) } else {
                 logger.error("trunk registration failed to start", metadata: ["trunk": "\(trunk.name)", "error": "\(err)"])
@@ -314,12 +306,26 @@ final class SwitchBoard: @unchecked Sendable {
     }
 }
 
+/// The board behind a C callback's context pointer, on libre's thread.
 private func board(_ arg: UnsafeMutableRawPointer?) -> SwitchBoard? {
-    arg.map { Unmanaged<SwitchBoard>.fromOpaque($0).takeUnretainedValue() }
+    preconditionOnLibreLoop()
+    return arg.map { Unmanaged<SwitchBoard>.fromOpaque($0).takeUnretainedValue() }
 }
 
-/// Digest credentials for one trunk, handed to libre's auth callbacks.
+/// Digest credentials for one trunk, handed to libre's auth callbacks (on libre's thread).
 final class TrunkAuth {
+    /// libre's auth callback: the context is a `TrunkAuth`.
+    static let credentialsHandler: @convention(c) (UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                                                   UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                                                   UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Int32 = { u, p, _, arg in
+        from(arg)?.credentials(u, p) ?? EINVAL
+    }
+
+    static func from(_ arg: UnsafeMutableRawPointer?) -> TrunkAuth? {
+        preconditionOnLibreLoop()
+        return arg.map { Unmanaged<TrunkAuth>.fromOpaque($0).takeUnretainedValue() }
+    }
+
     let username: String
     let password: String
     let logger: Logger

@@ -1,6 +1,5 @@
 import CLibre
 import CallTrackCore
-import Recording
 
 /// Which side of a bridged call: the caller (inbound leg) or the callee (outbound leg).
 enum LegSide { case caller, callee }
@@ -81,6 +80,7 @@ final class MediaRelay {
             socket.handle = handle
             udp_handler_set(handle, { src, mb, arg in
                 guard let src, let mb, let arg else { return }
+                preconditionOnLibreLoop()
                 let socket = Unmanaged<Socket>.fromOpaque(arg).takeUnretainedValue()
                 socket.relay.received(on: socket, from: src.pointee, packet: mb)
             }, Unmanaged.passUnretained(socket).toOpaque())
@@ -218,7 +218,7 @@ final class RecordingTap {
     }
 
     /// Hands the collected packets to the recorder (which writes on its own queue).
-    func flush(to recorder: Recorder, now: UInt64) {
+    func flush(to recorder: any CallRecorder, now: UInt64) {
         let batch = pending
         pending = []
         pending.reserveCapacity(batch.count)

@@ -1,4 +1,5 @@
-import Recording
+import CallTrackCore
+import Foundation
 
 /// Media direction of an SDP stream (RFC 3264).
 public enum MediaDirection: String, Sendable {
@@ -173,6 +174,17 @@ public struct SessionDescription: Sendable, Equatable {
         return keeping(payloadTypes: keep)
     }
 
+    /// What each audio payload type carries, for the recorder: `a=rtpmap` names, else the static table.
+    public var payloadTypes: PayloadTypes {
+        var named: [UInt8: AudioCodec] = [:]
+        for line in audioRange.map({ lines[$0] }) ?? [] where line.hasPrefix("a=rtpmap:") {
+            let parts = line.dropFirst("a=rtpmap:".count).split(separator: " ")
+            guard parts.count >= 2, let pt = UInt8(parts[0]), let name = parts[1].split(separator: "/").first else { continue }
+            named[pt] = AudioCodec(encodingName: String(name))
+        }
+        return PayloadTypes(order: audioPayloadTypes.compactMap { UInt8($0) }, named: named)
+    }
+
     /// The encoding name of an audio payload type: its `a=rtpmap`, else the static table (RFC 3551).
     public func encodingName(ofPayloadType pt: String) -> String? {
         if let range = audioRange, let map = lines[range].first(where: { $0.hasPrefix("a=rtpmap:\(pt) ") }) {
@@ -239,5 +251,3 @@ public struct SessionDescription: Sendable, Equatable {
         return template.relayed(through: address, port: port, origin: &origin)
     }
 }
-
-import Foundation

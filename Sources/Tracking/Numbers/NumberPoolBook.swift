@@ -34,12 +34,6 @@ public final class NumberPoolBook: Sendable {
         }
     }
 
-    enum NumberRole: Sendable {
-        case dynamic(project: String, pool: String)
-        case staticNumber(project: String, pool: String)
-        case offline(project: String, channel: String)
-    }
-
     struct State {
         var byClient: [String: Reservation] = [:]
         var byNumber: [PhoneNumber: Reservation] = [:]
@@ -92,7 +86,7 @@ public final class NumberPoolBook: Sendable {
     /// A call this long after its reservation expired is still attributed (flagged late).
     public let lateGrace: TimeInterval
     private let projects: [String: Project]
-    private let roles: [PhoneNumber: NumberRole]
+    private let plan: NumberPlan
     private let state = Mutex(State())
     private let persist: @Sendable (TrackingChange) -> Void
     /// A visitor's stored visits, oldest first (read from storage when they get a number).
@@ -111,20 +105,15 @@ public final class NumberPoolBook: Sendable {
         self.history = history
         maxNumbersPerAddress = config.tracking.maxNumbersPerAddress
         var projects: [String: Project] = [:]
-        var roles: [PhoneNumber: NumberRole] = [:]
+        let plan = NumberPlan(config: config)
         let n = config.numbering
         for p in config.projects {
             var pools: [Pool] = []
             for pool in p.pools {
-                let numbers = pool.numbers.compactMap { PhoneNumber.normalise($0, numbering: n) }
-                guard let s = pool.static.flatMap({ PhoneNumber.normalise($0, numbering: n) }) else { continue }
+                let numbers = plan.numbers(project: p.key, pool: pool.name)
+                guard let s = numbers.staticNumber else { continue }
                 pools.append(Pool(projectKey: p.key, name: pool.name, regions: Set(pool.regions.map { $0.lowercased() }),
-                                  numbers: numbers, staticNumber: s))
-                for number in numbers { roles[number] = .dynamic(project: p.key, pool: pool.name) }
-                roles[s] = .staticNumber(project: p.key, pool: pool.name)
-            }
-            for o in p.offline {
-                if let number = PhoneNumber.normalise(o.number, numbering: n) { roles[number] = .offline(project: p.key, channel: o.channel) }
+                                  numbers: numbers.dynamic, staticNumber: s))
             }
             var project = Project(key: p.key, ttl: TimeInterval(p.reservationTTLSeconds), model: p.attribution, pools: pools,
                                   siteNumberTemplate: p.siteNumbers.first, nationalDigits: n.nationalNumberLength)
@@ -132,9 +121,9 @@ public final class NumberPoolBook: Sendable {
             projects[p.key] = project
         }
         self.projects = projects
-        self.roles = roles
+        self.plan = plan
         state.withLock { s in
-            for r in snapshot.reservations where roles[r.number] != nil {
+            for r in snapshot.reservations where plan[r.number] != nil {
                 s.byClient[Self.clientKey(r.projectKey, r.clientID)] = r
                 s.byNumber[r.number] = r
                 s.persistedExpiry[r.id] = r.expiresAt
@@ -329,13 +318,14 @@ public final class NumberPoolBook: Sendable {
 
     /// Who a call to `number` belongs to, at the moment its INVITE arrives. Nil for a number no pool knows.
     public func attribute(_ number: PhoneNumber, at now: Date = Date()) -> Attribution? {
-        guard let role = roles[number] else { return nil }
-        switch role {
-        case .offline(_, let channel):
+        guard let entry = plan[number] else { return nil }
+        let projectKey = entry.projectKey
+        switch entry.role {
+        case .offline(let channel):
             return Attribution(kind: .offline, source: "offline", medium: channel, channel: channel)
-        case .staticNumber(_, let pool):
+        case .staticNumber(let pool):
             return .unattributed(.static, pool: pool)
-        case .dynamic(let projectKey, let pool):
+        case .dynamic(let pool):
             guard let project = projects[projectKey] else { return nil }
             var changes: [TrackingChange] = []
             let result: Attribution = state.withLock { s in
@@ -396,4 +386,13 @@ public final class NumberPoolBook: Sendable {
 
     /// Visitors refused a number since start because their address held its share, per project.
     public func addressLimitedCount(projectKey: String) -> Int { state.withLock { $0.addressLimited[projectKey] ?? 0 } }
+}
+
+extension NumberPoolBook: CallAttributor {
+    public func attribute(_ number: PhoneNumber) -> Attribution? { attribute(number, at: Date()) }
+
+    public func callEnded(_ attribution: Attribution, number: PhoneNumber) {
+        guard attribution.kind == .dynamic, let reservation = attribution.reservationID else { return }
+        release(reservationID: reservation, number: number)
+    }
 }

@@ -39,15 +39,13 @@ public final class CallRouter: Sendable {
                   password: t.passwordEnv.flatMap { environment[$0] }, register: t.register)
         }
         self.trunks = trunks
+        let projects = Dictionary(config.projects.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
         var targets: [PhoneNumber: ForwardingTarget] = [:]
-        for p in config.projects {
+        for entry in NumberPlan(config: config).all {
+            guard let p = projects[entry.projectKey] else { continue }
             let trunk = p.trunk.flatMap { name in trunks.first { $0.name == name } }
-            let numbers = p.pools.flatMap { $0.numbers + ($0.static.map { [$0] } ?? []) } + p.offline.map(\.number)
-            for raw in numbers {
-                guard let did = PhoneNumber.normalise(raw, numbering: config.numbering) else { continue }
-                targets[did] = ForwardingTarget(projectKey: p.key, did: did, uri: p.forwardTo, trunk: trunk,
-                                                ringTimeoutSeconds: p.ringTimeoutSeconds, record: p.record)
-            }
+            targets[entry.number] = ForwardingTarget(projectKey: p.key, did: entry.number, uri: p.forwardTo, trunk: trunk,
+                                                     ringTimeoutSeconds: p.ringTimeoutSeconds, record: p.record)
         }
         self.targets = targets
     }

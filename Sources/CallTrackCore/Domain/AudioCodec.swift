@@ -1,6 +1,4 @@
-import CLibre
-
-/// An RTP payload format as negotiated in SDP, and how the recorder turns it into samples.
+/// An RTP payload format as negotiated in SDP: what the relay names and the recorder decodes.
 public enum AudioCodec: Equatable, Sendable {
     case pcmu, pcma, g722, opus, g729, gsm, telephoneEvent, comfortNoise
     case other(String)
@@ -41,7 +39,7 @@ public enum AudioCodec: Equatable, Sendable {
     }
 
     /// Sample rate the decoded audio has.
-    var sampleRate: Int {
+    public var sampleRate: Int {
         switch self {
         case .g722, .opus: 16000
         default: 8000
@@ -49,7 +47,7 @@ public enum AudioCodec: Equatable, Sendable {
     }
 
     /// The RTP timestamp clock (G.722 keeps 8 kHz for historical reasons, Opus always 48 kHz).
-    var rtpClockRate: Int {
+    public var rtpClockRate: Int {
         switch self {
         case .opus: 48000
         default: 8000
@@ -74,32 +72,20 @@ public enum AudioCodec: Equatable, Sendable {
     }
 }
 
-/// Payload type → codec, for one direction of a call, read from the SDP of the side that sends.
-public struct PayloadMap: Sendable, Equatable {
-    private(set) var codecs: [UInt8: AudioCodec] = [:]
+/// Payload type → codec for one direction of a call, as the SDP of the side that sends lists them
+/// (Telephony's `SessionDescription` reads them; nothing else parses SDP).
+public struct PayloadTypes: Sendable, Equatable {
+    private let named: [UInt8: AudioCodec]
     /// Payload types in the order the m= line lists them (the first is the preferred one).
-    private(set) var order: [UInt8] = []
+    public let order: [UInt8]
 
-    /// Reads `m=audio` and `a=rtpmap` lines of an SDP body.
-    public init(sdp: String) {
-        var inAudio = false
-        for raw in sdp.split(whereSeparator: \.isNewline) {  // "\r\n" is one Character
-            let line = raw.trimmingCharacters(in: .whitespaces)
-            if line.hasPrefix("m=") {
-                inAudio = line.hasPrefix("m=audio ") && order.isEmpty
-                if inAudio { order = line.split(separator: " ").dropFirst(3).compactMap { UInt8($0) } }
-                continue
-            }
-            guard inAudio, line.hasPrefix("a=rtpmap:") else { continue }
-            let parts = line.dropFirst("a=rtpmap:".count).split(separator: " ")
-            guard parts.count >= 2, let pt = UInt8(parts[0]) else { continue }
-            let name = parts[1].split(separator: "/").first.map(String.init) ?? ""
-            codecs[pt] = AudioCodec(encodingName: name)
-        }
-        for pt in order where codecs[pt] == nil { codecs[pt] = AudioCodec.staticType(pt) }
+    /// `named` holds the `a=rtpmap` entries; a type without one is looked up in the static table.
+    public init(order: [UInt8], named: [UInt8: AudioCodec] = [:]) {
+        self.order = order
+        self.named = named
     }
 
-    public func codec(_ pt: UInt8) -> AudioCodec? { codecs[pt] ?? AudioCodec.staticType(pt) }
+    public func codec(_ pt: UInt8) -> AudioCodec? { named[pt] ?? AudioCodec.staticType(pt) }
 
     /// The audio codec this side will send most likely: the first listed one that is not DTMF or CN.
     public var primary: AudioCodec? { audioCodecs.first }
@@ -112,10 +98,8 @@ public struct PayloadMap: Sendable, Equatable {
     /// The codec a call negotiated: the first audio codec of the answer (the callee's SDP) that the
     /// offer (the caller's) lists too; else whichever side's first. Not the offer's first: a phone
     /// offering Opus to a PCMU-only callee talks PCMU.
-    public static func negotiated(caller: PayloadMap, callee: PayloadMap) -> AudioCodec? {
+    public static func negotiated(caller: PayloadTypes, callee: PayloadTypes) -> AudioCodec? {
         let offered = Set(caller.audioCodecs.map { $0.name.lowercased() })
         return callee.audioCodecs.first { offered.contains($0.name.lowercased()) } ?? callee.primary ?? caller.primary
     }
 }
-
-import Foundation

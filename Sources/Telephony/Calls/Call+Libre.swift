@@ -1,0 +1,129 @@
+import CLibre
+import CallTrackCore
+import Foundation
+
+/// The libre side of a call: the session calls CallTrack makes, and the C callbacks that bring
+/// libre's events back to `Call` (each leg's address is their context pointer).
+extension Call {
+    /// Accepts the caller's INVITE with a 183 at once; false if libre cannot.
+    func accept(_ msg: UnsafePointer<sip_msg>) -> Bool {
+        var sess: OpaquePointer?
+        let err = ct_sipsess_accept(&sess, board.sessionSocket, msg, 183, "Session Progress", board.settings.contactUser,
+                                    nil, offerHandler, answerHandler, establishedHandler, infoHandler, closeHandler,
+                                    context(caller), SwitchBoard.capabilityHeaders)
+        guard err == 0, let sess else { return false }
+        caller.session = sess
+        return true
+    }
+
+    /// Sends the forwarded INVITE with `offer` to the project's target; false if it cannot be sent.
+    func connect(offer: SessionDescription, callerNumber: String, callerName: String) -> Bool {
+        let fromURI = "sip:\(callerNumber.isEmpty ? "anonymous" : callerNumber)@\(address)"
+        // libre writes the Route as <proxy;lr>: the configured URI goes in without its own ;lr.
+        let route = target.trunk?.proxy.map { $0.replacingOccurrences(of: ";lr", with: "", options: .caseInsensitive) }
+        authContext = target.trunk.flatMap { t in
+            t.username.map { TrunkAuth(username: $0, password: t.password ?? "", logger: board.logger, trunk: t.name) }
+        }
+        var sess: OpaquePointer?
+        // libre sends the INVITE from inside connect: its Max-Forwards is asked for by Call-ID, not yet known.
+        board.pendingMaxForwards = maxForwards
+        let err = withMBuf(offer.text) { mb in
+            ct_sipsess_connect(
+                &sess, board.sessionSocket, target.uri, callerName.isEmpty ? nil : DisplayName.quotedContent(callerName), fromURI,
+                board.settings.contactUser, route, mb,
+                authContext == nil ? nil : TrunkAuth.credentialsHandler, authContext.map { Unmanaged.passUnretained($0).toOpaque() },
+                offerHandler, answerHandler, progressHandler, establishedHandler, infoHandler, closeHandler, context(callee),
+                "X-CallTrack-Hops: \(hops)\r\n" + SwitchBoard.capabilityHeaders)
+        }
+        board.pendingMaxForwards = nil
+        guard err == 0, let sess else {
+            board.logger.error("cannot call forwarding target", metadata: ["uri": "\(target.uri)", "error": "\(err)"])
+            return false
+        }
+        callee.session = sess
+        if let dialog = sipsess_dialog(sess), let id = sip_dialog_callid(dialog) {
+            let callID = String(cString: id)
+            board.register(callee, callID: callID)
+            board.outboundMaxForwards[callID] = maxForwards
+        }
+        return true
+    }
+
+    /// A provisional response to the caller, with early media when `sdp` is given.
+    func sendProgress(code: UInt16, reason: String, sdp: SessionDescription?) {
+        _ = withMBuf(sdp?.text) { mb in ct_sipsess_progress(caller.session, code, reason, mb, nil) }
+    }
+
+    /// The caller's 200 OK; false if libre cannot send it.
+    func answerCaller(sdp: SessionDescription) -> Bool {
+        withMBuf(sdp.text) { mb in ct_sipsess_answer(caller.session, 200, "OK", mb, SwitchBoard.capabilityHeaders) } == 0
+    }
+
+    /// A re-INVITE of CallTrack's own on `leg`.
+    func modify(_ leg: Leg, sdp: SessionDescription) {
+        guard let session = leg.session else { return }
+        _ = withMBuf(sdp.text) { mb in sipsess_modify(session, mb) }
+    }
+
+    /// A final error response to the caller's INVITE, unless the caller's leg is over.
+    func reject(_ leg: Leg, _ response: CallOutcome.Response) {
+        guard leg.side == .caller, !leg.closed, let s = leg.session else { return }
+        _ = ct_sipsess_reject(s, response.code, response.reason)
+        leg.closed = true
+    }
+
+    /// INFO (DTMF, say) from one leg goes to the other as it came.
+    func info(from leg: Leg, _ msg: UnsafePointer<sip_msg>) {
+        _ = sip_reply(board.sip, msg, 200, "OK")
+        guard let session = (leg.side == .caller ? callee : caller).session else { return }
+        let ctype = "\(msg.pointee.ctyp.type.string)/\(msg.pointee.ctyp.subtype.string)"
+        _ = withMBuf(msg.body ?? "") { mb in sipsess_info(session, ctype, mb, nil, nil) }
+    }
+
+    private func context(_ leg: Leg) -> UnsafeMutableRawPointer { Unmanaged.passUnretained(leg).toOpaque() }
+}
+
+// MARK: libre callbacks (free functions: C cannot call methods)
+
+/// The leg behind a callback's context pointer, on libre's thread.
+private func leg(_ arg: UnsafeMutableRawPointer?) -> Call.Leg? {
+    preconditionOnLibreLoop()
+    return arg.map { Unmanaged<Call.Leg>.fromOpaque($0).takeUnretainedValue() }
+}
+
+private let offerHandler: @convention(c) (UnsafeMutablePointer<UnsafeMutablePointer<mbuf>?>?, UnsafePointer<sip_msg>?, UnsafeMutableRawPointer?) -> Int32 = { desc, msg, arg in
+    guard let desc, let msg, let leg = leg(arg) else { return EINVAL }
+    switch leg.call.offer(from: leg, body: msg.body) {
+    case .success(let answer):
+        desc.pointee = makeMBuf(answer.text)
+        return 0
+    case .failure(.unacceptableAddress): return EADDRNOTAVAIL  // libre answers 488
+    case .failure(.noState): return EPROTO
+    }
+}
+
+private let answerHandler: @convention(c) (UnsafePointer<sip_msg>?, UnsafeMutableRawPointer?) -> Int32 = { msg, arg in
+    guard let msg, let leg = leg(arg) else { return 0 }
+    leg.call.answer(from: leg, body: msg.body)
+    return 0
+}
+
+private let progressHandler: @convention(c) (UnsafePointer<sip_msg>?, UnsafeMutableRawPointer?) -> Void = { msg, arg in
+    guard let msg, let leg = leg(arg) else { return }
+    leg.call.progress(msg)
+}
+
+private let establishedHandler: @convention(c) (UnsafePointer<sip_msg>?, UnsafeMutableRawPointer?) -> Void = { msg, arg in
+    guard let msg, let leg = leg(arg) else { return }
+    leg.call.established(leg, body: msg.body)
+}
+
+private let infoHandler: @convention(c) (OpaquePointer?, UnsafePointer<sip_msg>?, UnsafeMutableRawPointer?) -> Void = { _, msg, arg in
+    guard let msg, let leg = leg(arg) else { return }
+    leg.call.info(from: leg, msg)
+}
+
+private let closeHandler: @convention(c) (Int32, UnsafePointer<sip_msg>?, UnsafeMutableRawPointer?) -> Void = { err, msg, arg in
+    guard let leg = leg(arg) else { return }
+    leg.call.closed(leg, err: err, code: msg?.pointee.scode ?? 0, text: msg?.pointee.reason.string ?? "")
+}
