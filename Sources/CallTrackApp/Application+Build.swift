@@ -15,13 +15,15 @@ import Tracking
 /// drains first (HTTP stays up meanwhile), then HTTP stops, and the record writer ends
 /// last, once the engine has finished the event stream.
 public func buildApplication(config: CallTrackConfig, environment: [String: String], logger: Logger) throws -> ServiceGroup {
-    let database: Database
+    // One connection for the batch writers, one read-only connection for what HTTP reads.
+    let database: Database, reads: Database
     do {
         database = try Database(path: config.storage.database)
+        reads = try Database(path: config.storage.database, readOnly: true)
     } catch {
         throw StartupError("storage.database: cannot open \(config.storage.database): \(error)")
     }
-    let store = SQLiteCallRecordStore(database: database)
+    let store = SQLiteCallRecordStore(database: database, reads: reads)
     let events = CallEventBus()
     let recorder = Recorder(root: config.storage.recordings, events: events, logger: logger)
     try repairInterruptedRecordings(store: store, recorder: recorder, logger: logger)
@@ -32,7 +34,7 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
 
     let writer = BatchWriter(name: "call records", changes: events.subscribe(), logger: logger) { try store.apply($0) }
 
-    let trackingStore = SQLiteTrackingStore(database: database)
+    let trackingStore = SQLiteTrackingStore(database: database, reads: reads)
     let (trackingChanges, trackingSink) = AsyncStream<TrackingChange>.makeStream(bufferingPolicy: .unbounded)
     let numbers = NumberPoolBook(config: config, snapshot: try trackingStore.snapshot(),
                                  history: { project, client in (try? trackingStore.visits(projectKey: project, clientID: client)) ?? [] },

@@ -157,11 +157,12 @@ struct CallJSON: Encodable {
     }
 
     init(_ r: CallRecord, dtmf: [DTMFEvent]? = nil) {
-        id = r.id.rawValue; project = r.projectKey; trunk = r.trunk; did = r.did; didDialled = r.didDialled
-        caller = r.caller; callerName = r.callerName; forwardTo = r.forwardTo; sipCallID = r.sipCallID
+        let s = r.start
+        id = s.id.rawValue; project = s.projectKey; trunk = s.trunk; did = s.did; didDialled = s.didDialled
+        caller = s.caller; callerName = s.callerName; forwardTo = s.forwardTo; sipCallID = s.sipCallID
         status = r.status.rawValue; missedReason = r.missedReason?.rawValue; sipCode = r.sipCode
         hangupBy = r.hangupBy?.rawValue; endReason = r.endReason
-        startedAt = Self.format(r.startedAt); ringingAt = r.ringingAt.map(Self.format)
+        startedAt = Self.format(s.startedAt); ringingAt = r.ringingAt.map(Self.format)
         answeredAt = r.answeredAt.map(Self.format); endedAt = r.endedAt.map(Self.format)
         ringSeconds = r.ringSeconds.map(Self.round); talkSeconds = r.talkSeconds.map(Self.round)
         media = Media(callerToCallee: r.callerToCallee, calleeToCaller: r.calleeToCaller)
@@ -172,7 +173,7 @@ struct CallJSON: Encodable {
                                  durationSeconds: info.seconds.map(Self.round), bytes: info.bytes, sampleRate: info.sampleRate,
                                  url: playable ? "/v1/calls/\(r.id.rawValue)/recording" : nil)
         }
-        attribution = r.attribution.map(AttributionJSON.init)
+        attribution = s.attribution.map(AttributionJSON.init)
         self.dtmf = dtmf?.map { DTMFJSON(side: $0.side, digit: $0.digit, atSeconds: Self.round($0.atSeconds)) }
     }
 

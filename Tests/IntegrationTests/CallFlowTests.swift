@@ -35,182 +35,169 @@ struct CallFlowTests {
 
     @Test("Answered call: audio both ways, record answered with ring and talk time")
     func answeredCall() async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        try await run(callee: Scenario.calleeAnswers(ringMilliseconds: 500), caller: Scenario.callerHangsUp,
-                      server: server, pause: 3000)
-        let call = try await onlyCall(server)
-        #expect(call["status"] as? String == "answered")
-        #expect(call["missed_reason"] is NSNull)
-        #expect(call["did"] as? String == "+74990000001")
-        #expect(call["did_dialled"] as? String == "84990000001")
-        #expect(call["caller"] as? String == "79161234567")
-        #expect(call["project"] as? String == "shop")
-        #expect(call["hangup_by"] as? String == "caller")
-        #expect(call["sip_code"] as? Int == 200)
-        let ring = try #require(call["ring_seconds"] as? Double)
-        let talk = try #require(call["talk_seconds"] as? Double)
-        #expect(ring >= 0.4 && ring < 3, "ring \(ring)")
-        #expect(talk >= 2.5 && talk < 8, "talk \(talk)")
-        // 3 s of the pcap's 30 ms packets is 100 per direction; allow for start-up timing.
-        #expect(media(call, "caller_to_callee") > 70, "\(call)")
-        #expect(media(call, "callee_to_caller") > 70, "\(call)")
-        #expect(call["ringing_at"] is String)
-        let metrics = String(decoding: try await server.get("/metrics", token: nil).body, as: UTF8.self)
-        #expect(metrics.contains("calltrack_calls_total{status=\"answered\"} 1"), "\(metrics)")
-        #expect(metrics.contains("calltrack_active_calls 0"))
-        try await server.stop()
+        try await withServer { server in
+            try await run(callee: Scenario.calleeAnswers(ringMilliseconds: 500), caller: Scenario.callerHangsUp,
+                          server: server, pause: 3000)
+            let call = try await onlyCall(server)
+            #expect(call["status"] as? String == "answered")
+            #expect(call["missed_reason"] is NSNull)
+            #expect(call["did"] as? String == "+74990000001")
+            #expect(call["did_dialled"] as? String == "84990000001")
+            #expect(call["caller"] as? String == "79161234567")
+            #expect(call["project"] as? String == "shop")
+            #expect(call["hangup_by"] as? String == "caller")
+            #expect(call["sip_code"] as? Int == 200)
+            let ring = try #require(call["ring_seconds"] as? Double)
+            let talk = try #require(call["talk_seconds"] as? Double)
+            #expect(ring >= 0.4 && ring < 3, "ring \(ring)")
+            #expect(talk >= 2.5 && talk < 8, "talk \(talk)")
+            // 3 s of the pcap's 30 ms packets is 100 per direction; allow for start-up timing.
+            #expect(media(call, "caller_to_callee") > 70, "\(call)")
+            #expect(media(call, "callee_to_caller") > 70, "\(call)")
+            #expect(call["ringing_at"] is String)
+            let metrics = String(decoding: try await server.get("/metrics", token: nil).body, as: UTF8.self)
+            #expect(metrics.contains("calltrack_calls_total{status=\"answered\"} 1"), "\(metrics)")
+            #expect(metrics.contains("calltrack_active_calls 0"))
+        }
     }
 
     @Test("Early media: the callee's 183 with SDP reaches the caller, then the answer")
     func earlyMedia() async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        try await run(callee: Scenario.calleeEarlyMedia, caller: Scenario.callerHangsUp, server: server, pause: 1500)
-        let call = try await onlyCall(server)
-        #expect(call["status"] as? String == "answered")
-        #expect(media(call, "callee_to_caller") > 20)
-        try await server.stop()
+        try await withServer { server in
+            try await run(callee: Scenario.calleeEarlyMedia, caller: Scenario.callerHangsUp, server: server, pause: 1500)
+            let call = try await onlyCall(server)
+            #expect(call["status"] as? String == "answered")
+            #expect(media(call, "callee_to_caller") > 20)
+        }
     }
 
     @Test("Caller cancels while ringing: callee gets CANCEL, record missed/cancelled")
     func callerCancels() async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        try await run(callee: Scenario.calleeRingsUntilCancel, caller: Scenario.callerCancels, server: server)
-        let call = try await onlyCall(server)
-        #expect(call["status"] as? String == "missed")
-        #expect(call["missed_reason"] as? String == "cancelled")
-        #expect(call["hangup_by"] as? String == "caller")
-        #expect(call["sip_code"] as? Int == 487)
-        try await server.stop()
+        try await withServer { server in
+            try await run(callee: Scenario.calleeRingsUntilCancel, caller: Scenario.callerCancels, server: server)
+            let call = try await onlyCall(server)
+            #expect(call["status"] as? String == "missed")
+            #expect(call["missed_reason"] as? String == "cancelled")
+            #expect(call["hangup_by"] as? String == "caller")
+            #expect(call["sip_code"] as? Int == 487)
+        }
     }
 
     @Test("Callee busy: 486 reaches the caller, record missed/busy")
     func calleeBusy() async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        try await run(callee: Scenario.calleeRejects(486, "Busy Here"), caller: Scenario.callerExpects(486), server: server)
-        let call = try await onlyCall(server)
-        #expect(call["status"] as? String == "missed")
-        #expect(call["missed_reason"] as? String == "busy")
-        #expect(call["sip_code"] as? Int == 486)
-        try await server.stop()
+        try await withServer { server in
+            try await run(callee: Scenario.calleeRejects(486, "Busy Here"), caller: Scenario.callerExpects(486), server: server)
+            let call = try await onlyCall(server)
+            #expect(call["status"] as? String == "missed")
+            #expect(call["missed_reason"] as? String == "busy")
+            #expect(call["sip_code"] as? Int == 486)
+        }
     }
 
     @Test("Callee declines: 603 reaches the caller, record missed/rejected")
     func calleeDeclines() async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        try await run(callee: Scenario.calleeRejects(603, "Decline"), caller: Scenario.callerExpects(603), server: server)
-        let call = try await onlyCall(server)
-        #expect(call["missed_reason"] as? String == "rejected")
-        try await server.stop()
+        try await withServer { server in
+            try await run(callee: Scenario.calleeRejects(603, "Decline"), caller: Scenario.callerExpects(603), server: server)
+            let call = try await onlyCall(server)
+            #expect(call["missed_reason"] as? String == "rejected")
+        }
     }
 
     @Test("Ring timeout: callee gets CANCEL, caller 480, record missed/no_answer")
     func ringTimeout() async throws {
         var options = CallTrackServer.Options()
         options.ringTimeoutSeconds = 2
-        let server = try CallTrackServer(options: options)
-        try await server.start()
-        let started = ContinuousClock.now
-        try await run(callee: Scenario.calleeRingsUntilCancel, caller: Scenario.callerExpects(480), server: server)
-        #expect(ContinuousClock.now - started >= .seconds(2))
-        let call = try await onlyCall(server)
-        #expect(call["status"] as? String == "missed")
-        #expect(call["missed_reason"] as? String == "no_answer")
-        #expect(call["end_reason"] as? String == "ring_timeout")
-        #expect(call["sip_code"] as? Int == 480)
-        try await server.stop()
+        try await withServer(options: options) { server in
+            let started = ContinuousClock.now
+            try await run(callee: Scenario.calleeRingsUntilCancel, caller: Scenario.callerExpects(480), server: server)
+            #expect(ContinuousClock.now - started >= .seconds(2))
+            let call = try await onlyCall(server)
+            #expect(call["status"] as? String == "missed")
+            #expect(call["missed_reason"] as? String == "no_answer")
+            #expect(call["end_reason"] as? String == "ring_timeout")
+            #expect(call["sip_code"] as? Int == 480)
+        }
     }
 
     @Test("Callee hangs up first: BYE reaches the caller, record answered, hangup_by callee")
     func calleeHangsUp() async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        try await run(callee: Scenario.calleeHangsUp, caller: Scenario.callerWaitsForBye, server: server, pause: 1500)
-        let call = try await onlyCall(server)
-        #expect(call["status"] as? String == "answered")
-        #expect(call["hangup_by"] as? String == "callee")
-        #expect(call["end_reason"] as? String == "callee_bye")
-        try await server.stop()
+        try await withServer { server in
+            try await run(callee: Scenario.calleeHangsUp, caller: Scenario.callerWaitsForBye, server: server, pause: 1500)
+            let call = try await onlyCall(server)
+            #expect(call["status"] as? String == "answered")
+            #expect(call["hangup_by"] as? String == "callee")
+            #expect(call["end_reason"] as? String == "callee_bye")
+        }
     }
 
     @Test("Hold and resume re-INVITEs and INFO pass through with SDP rewritten")
     func holdAndResume() async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        try await run(callee: Scenario.calleeSeesHoldAndResume, caller: Scenario.callerHoldsAndResumes, server: server)
-        let call = try await onlyCall(server)
-        #expect(call["status"] as? String == "answered")
-        #expect(call["hangup_by"] as? String == "caller")
-        try await server.stop()
+        try await withServer { server in
+            try await run(callee: Scenario.calleeSeesHoldAndResume, caller: Scenario.callerHoldsAndResumes, server: server)
+            let call = try await onlyCall(server)
+            #expect(call["status"] as? String == "answered")
+            #expect(call["hangup_by"] as? String == "caller")
+        }
     }
 
     @Test("Delayed offer: an INVITE without SDP is answered with CallTrack's offer")
     func delayedOffer() async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        try await run(callee: Scenario.calleeAnswers(), caller: Scenario.callerDelayedOffer, server: server, pause: 2000)
-        let call = try await onlyCall(server)
-        #expect(call["status"] as? String == "answered")
-        #expect(media(call, "caller_to_callee") > 30)
-        #expect(media(call, "callee_to_caller") > 30)
-        try await server.stop()
+        try await withServer { server in
+            try await run(callee: Scenario.calleeAnswers(), caller: Scenario.callerDelayedOffer, server: server, pause: 2000)
+            let call = try await onlyCall(server)
+            #expect(call["status"] as? String == "answered")
+            #expect(media(call, "caller_to_callee") > 30)
+            #expect(media(call, "callee_to_caller") > 30)
+        }
     }
 
     @Test("Untrusted source gets 403 and the callee never sees an INVITE")
     func untrustedSource() async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        let p = server.ports
-        // The callee's port is watched by a bare socket: nothing may arrive there.
-        let callee = try UDPProbe(port: p.callee)
-        let caller = try SIPp("caller", scenario: Scenario.callerExpects(403), localPort: p.caller, mediaPort: p.callerMedia,
-                              target: "127.0.0.1:\(p.sip)", service: "84990000001", localIP: "127.0.0.2")
-        #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
-        try await Task.sleep(for: .milliseconds(500))
-        #expect(callee.received().isEmpty, "the forwarding target received SIP from an untrusted call")
-        #expect(try await server.calls().isEmpty)
-        // Refusals are logged in aggregate, at most a line per interval: wait for the line.
-        let deadline = ContinuousClock.now + .seconds(3)
-        while !server.log().contains("untrusted_source=1"), ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(100))
+        try await withServer { server in
+            let p = server.ports
+            // The callee's port is watched by a bare socket: nothing may arrive there.
+            let callee = try UDPProbe(port: p.callee)
+            let caller = try SIPp("caller", scenario: Scenario.callerExpects(403), localPort: p.caller, mediaPort: p.callerMedia,
+                                  target: "127.0.0.1:\(p.sip)", service: "84990000001", localIP: "127.0.0.2")
+            #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(callee.received().isEmpty, "the forwarding target received SIP from an untrusted call")
+            #expect(try await server.calls().isEmpty)
+            // Refusals are logged in aggregate, at most a line per interval: wait for the line.
+            let deadline = ContinuousClock.now + .seconds(3)
+            while !server.log().contains("untrusted_source=1"), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(server.log().contains("SIP requests refused (source not allowed"), "\(server.log().suffix(2000))")
+            #expect(server.log().contains("untrusted_source=1"))
+            let metrics = String(decoding: try await server.get("/metrics", token: nil).body, as: UTF8.self)
+            #expect(metrics.contains("calltrack_invites_refused_total{reason=\"untrusted_source\"} 1"), "\(metrics)")
         }
-        #expect(server.log().contains("SIP requests refused (source not allowed"), "\(server.log().suffix(2000))")
-        #expect(server.log().contains("untrusted_source=1"))
-        let metrics = String(decoding: try await server.get("/metrics", token: nil).body, as: UTF8.self)
-        #expect(metrics.contains("calltrack_invites_refused_total{reason=\"untrusted_source\"} 1"), "\(metrics)")
-        try await server.stop()
     }
 
     @Test("Unknown DID gets 404")
     func unknownNumber() async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        try await run(callee: nil, caller: Scenario.callerExpects(404), server: server, dialled: "74990009999")
-        #expect(try await server.calls().isEmpty)
-        try await server.stop()
+        try await withServer { server in
+            try await run(callee: nil, caller: Scenario.callerExpects(404), server: server, dialled: "74990009999")
+            #expect(try await server.calls().isEmpty)
+        }
     }
 
     @Test("OPTIONS keep-alive from a trunk gets 200")
     func optionsKeepAlive() async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        try await run(callee: nil, caller: Scenario.options, server: server)
-        try await server.stop()
+        try await withServer { server in
+            try await run(callee: nil, caller: Scenario.options, server: server)
+        }
     }
 
     @Test("A caller over TCP reaches a callee over UDP")
     func tcpCaller() async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        try await run(callee: Scenario.calleeAnswers(), caller: Scenario.callerHangsUp, server: server, transport: "t1")
-        let call = try await onlyCall(server)
-        #expect(call["status"] as? String == "answered")
-        #expect(media(call, "caller_to_callee") > 10)
-        try await server.stop()
+        try await withServer { server in
+            try await run(callee: Scenario.calleeAnswers(), caller: Scenario.callerHangsUp, server: server, transport: "t1")
+            let call = try await onlyCall(server)
+            #expect(call["status"] as? String == "answered")
+            #expect(media(call, "caller_to_callee") > 10)
+        }
     }
 
     @Test("Digest auth to the trunk: CallTrack answers the challenge with the configured credentials")
@@ -218,13 +205,12 @@ struct CallFlowTests {
         var options = CallTrackServer.Options()
         options.trunkUsername = "calltrack"
         options.trunkPassword = "s3cret-from-env"
-        let server = try CallTrackServer(options: options)
-        try await server.start()
-        try await run(callee: Scenario.calleeRequiresAuth(username: "calltrack", password: "s3cret-from-env"),
-                      caller: Scenario.callerHangsUp, server: server)
-        let call = try await onlyCall(server)
-        #expect(call["status"] as? String == "answered")
-        try await server.stop()
+        try await withServer(options: options) { server in
+            try await run(callee: Scenario.calleeRequiresAuth(username: "calltrack", password: "s3cret-from-env"),
+                          caller: Scenario.callerHangsUp, server: server)
+            let call = try await onlyCall(server)
+            #expect(call["status"] as? String == "answered")
+        }
     }
 
     @Test("register: true registers the trunk with digest auth")
@@ -238,9 +224,9 @@ struct CallFlowTests {
         let registrar = try SIPp("registrar", scenario: Scenario.registrar(username: "calltrack", password: "reg-pass"),
                                  localPort: ports.sip + 45, mediaPort: ports.calleeMedia, target: nil, timeoutSeconds: 15)
         try await Task.sleep(for: .milliseconds(200))
-        let server = try CallTrackServer(ports: ports, options: options)
-        try await server.start()
-        #expect(try await registrar.wait() == 0, "\(registrar.diagnostics())\n\(server.log().suffix(2000))")
-        try await server.stop()
+        try await withServer(ports: ports, options: options) { server in
+            let status = try await registrar.wait()
+            #expect(status == 0, "\(registrar.diagnostics())\n\(server.log().suffix(2000))")
+        }
     }
 }

@@ -6,35 +6,34 @@ import Testing
 struct LifecycleTests {
     @Test("50 concurrent calls with audio: all answered, all recorded, none left open")
     func fiftyConcurrentCalls() async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        let p = server.ports
-        let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 200), localPort: p.callee,
-                              mediaPort: p.calleeMedia, target: nil, calls: 50, pauseMilliseconds: 4000, timeoutSeconds: 60)
-        try await Task.sleep(for: .milliseconds(200))
-        // 50 calls/s: every call is set up within a second and all 50 talk at the same time for 4 s.
-        let caller = try SIPp("caller", scenario: Scenario.callerHangsUp, localPort: p.caller, mediaPort: p.callerMedia,
-                              target: "127.0.0.1:\(p.sip)", service: "84990000002", calls: 50, rate: 50,
-                              concurrent: 50, pauseMilliseconds: 4000, timeoutSeconds: 60)
-        // Sample while calls are up: the server reports them as active.
-        try await Task.sleep(for: .milliseconds(2500))
-        let health = try await server.get("/healthz", token: nil)
-        let active = (try JSONSerialization.jsonObject(with: health.body) as? [String: Any])?["active_calls"] as? Int ?? -1
-        #expect(active == 50, "active calls mid-test: \(active)")
-        #expect(try await caller.wait(timeout: .seconds(90)) == 0, "\(caller.diagnostics())")
-        #expect(try await callee.wait(timeout: .seconds(90)) == 0, "\(callee.diagnostics())")
-        let calls = try await server.finishedCalls(count: 50, timeout: .seconds(15))
-        #expect(calls.count == 50)
-        #expect(calls.allSatisfy { $0["status"] as? String == "answered" }, "\(calls.map { $0["status"] ?? "" })")
-        for call in calls {
-            let media = call["media"] as? [String: Any]
-            let a = (media?["caller_to_callee"] as? [String: Any])?["packets"] as? Int ?? 0
-            let b = (media?["callee_to_caller"] as? [String: Any])?["packets"] as? Int ?? 0
-            #expect(a > 80 && b > 80, "call \(call["id"] ?? "") relayed \(a)/\(b) packets")
+        try await withServer { server in
+            let p = server.ports
+            let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 200), localPort: p.callee,
+                                  mediaPort: p.calleeMedia, target: nil, calls: 50, pauseMilliseconds: 4000, timeoutSeconds: 60)
+            try await Task.sleep(for: .milliseconds(200))
+            // 50 calls/s: every call is set up within a second and all 50 talk at the same time for 4 s.
+            let caller = try SIPp("caller", scenario: Scenario.callerHangsUp, localPort: p.caller, mediaPort: p.callerMedia,
+                                  target: "127.0.0.1:\(p.sip)", service: "84990000002", calls: 50, rate: 50,
+                                  concurrent: 50, pauseMilliseconds: 4000, timeoutSeconds: 60)
+            // Sample while calls are up: the server reports them as active.
+            try await Task.sleep(for: .milliseconds(2500))
+            let health = try await server.get("/healthz", token: nil)
+            let active = (try JSONSerialization.jsonObject(with: health.body) as? [String: Any])?["active_calls"] as? Int ?? -1
+            #expect(active == 50, "active calls mid-test: \(active)")
+            #expect(try await caller.wait(timeout: .seconds(90)) == 0, "\(caller.diagnostics())")
+            #expect(try await callee.wait(timeout: .seconds(90)) == 0, "\(callee.diagnostics())")
+            let calls = try await server.finishedCalls(count: 50, timeout: .seconds(15))
+            #expect(calls.count == 50)
+            #expect(calls.allSatisfy { $0["status"] as? String == "answered" }, "\(calls.map { $0["status"] ?? "" })")
+            for call in calls {
+                let media = call["media"] as? [String: Any]
+                let a = (media?["caller_to_callee"] as? [String: Any])?["packets"] as? Int ?? 0
+                let b = (media?["callee_to_caller"] as? [String: Any])?["packets"] as? Int ?? 0
+                #expect(a > 80 && b > 80, "call \(call["id"] ?? "") relayed \(a)/\(b) packets")
+            }
+            let after = try await server.get("/healthz", token: nil)
+            #expect((try JSONSerialization.jsonObject(with: after.body) as? [String: Any])?["active_calls"] as? Int == 0)
         }
-        let after = try await server.get("/healthz", token: nil)
-        #expect((try JSONSerialization.jsonObject(with: after.body) as? [String: Any])?["active_calls"] as? Int == 0)
-        try await server.stop()
     }
 
     @Test("Restart keeps every finished call record")

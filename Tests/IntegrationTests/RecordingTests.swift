@@ -50,30 +50,29 @@ struct RecordingTests {
 
     @Test("Each channel holds what that side sent, aligned, and the file lasts as long as the call")
     func channelsMatchWhatEachSideSent() async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        let call = try await recordedCall(server, callerPcap: try pcap(Audio.packets(callerSignal), "caller"),
-                                          calleePcap: try pcap(Audio.packets(calleeSignal, ssrc: 0xabcdef), "callee"),
-                                          talk: 4000)
-        let (wav, _) = try await download(server, call)
-        #expect(wav.channels == 2)
-        #expect(wav.sampleRate == 8000)
-        #expect(wav.declaredDataBytes == wav.fileBytes - 44)
-        let talk = try #require(call["talk_seconds"] as? Double)
-        #expect(abs(wav.seconds - talk) <= 0.03, "file \(wav.seconds) s, call \(talk) s")
-        #expect((call["recording"] as? [String: Any])?["status"] as? String == "recorded")
+        try await withServer { server in
+            let call = try await recordedCall(server, callerPcap: try pcap(Audio.packets(callerSignal), "caller"),
+                                              calleePcap: try pcap(Audio.packets(calleeSignal, ssrc: 0xabcdef), "callee"),
+                                              talk: 4000)
+            let (wav, _) = try await download(server, call)
+            #expect(wav.channels == 2)
+            #expect(wav.sampleRate == 8000)
+            #expect(wav.declaredDataBytes == wav.fileBytes - 44)
+            let talk = try #require(call["talk_seconds"] as? Double)
+            #expect(abs(wav.seconds - talk) <= 0.03, "file \(wav.seconds) s, call \(talk) s")
+            #expect((call["recording"] as? [String: Any])?["status"] as? String == "recorded")
 
-        // Left = caller, right = callee: each correlates with its own signal and not with the other.
-        let left = Audio.bestMatch(recorded: wav.left, reference: callerSignal, start: 8000, window: 8000, maxLag: 4000)
-        let right = Audio.bestMatch(recorded: wav.right, reference: calleeSignal, start: 8000, window: 8000, maxLag: 4000)
-        #expect(left.correlation > 0.95, "left/caller correlation \(left)")
-        #expect(right.correlation > 0.95, "right/callee correlation \(right)")
-        let crossed = Audio.bestMatch(recorded: wav.left, reference: calleeSignal, start: 8000, window: 8000, maxLag: 4000)
-        #expect(crossed.correlation < 0.5, "left also matches the callee: \(crossed)")
-        // Still aligned later in the call: the same lag holds two seconds on.
-        #expect(Audio.correlation(wav.left, callerSignal, start: 24000, window: 4000, lag: left.lag) > 0.95)
-        #expect(Audio.correlation(wav.right, calleeSignal, start: 24000, window: 4000, lag: right.lag) > 0.95)
-        try await server.stop()
+            // Left = caller, right = callee: each correlates with its own signal and not with the other.
+            let left = Audio.bestMatch(recorded: wav.left, reference: callerSignal, start: 8000, window: 8000, maxLag: 4000)
+            let right = Audio.bestMatch(recorded: wav.right, reference: calleeSignal, start: 8000, window: 8000, maxLag: 4000)
+            #expect(left.correlation > 0.95, "left/caller correlation \(left)")
+            #expect(right.correlation > 0.95, "right/callee correlation \(right)")
+            let crossed = Audio.bestMatch(recorded: wav.left, reference: calleeSignal, start: 8000, window: 8000, maxLag: 4000)
+            #expect(crossed.correlation < 0.5, "left also matches the callee: \(crossed)")
+            // Still aligned later in the call: the same lag holds two seconds on.
+            #expect(Audio.correlation(wav.left, callerSignal, start: 24000, window: 4000, lag: left.lag) > 0.95)
+            #expect(Audio.correlation(wav.right, calleeSignal, start: 24000, window: 4000, lag: right.lag) > 0.95)
+        }
     }
 
     @Test("Lost packets become silence of their length; reordered and duplicated ones land in place")
@@ -91,77 +90,74 @@ struct RecordingTests {
         duplicate.time += 0.005
         sent.append(duplicate)
         sent.sort { $0.time < $1.time }
-        let server = try CallTrackServer()
-        try await server.start()
-        let call = try await recordedCall(server, callerPcap: try pcap(sent, "lossy"),
-                                          calleePcap: try pcap(Audio.packets(calleeSignal, ssrc: 0xabcdef), "callee"),
-                                          talk: 4000)
-        let (wav, _) = try await download(server, call)
-        let talk = try #require(call["talk_seconds"] as? Double)
-        #expect(abs(wav.seconds - talk) <= 0.03, "file \(wav.seconds) s, call \(talk) s")
-        // The window spans pitch changes, so only the true lag matches (a steady tone would match every period).
-        let match = Audio.bestMatch(recorded: wav.left, reference: callerSignal, start: 1600, window: 8000, maxLag: 4000)
-        #expect(match.correlation > 0.95, "\(match)")
-        // Frame by frame at that one lag: dropped frames are silent, all others match (no shift anywhere).
-        var checked = 0
-        for frame in 5..<150 {
-            let start = frame * 160
-            guard start + match.lag + 160 <= wav.left.count else { break }
-            let recorded = wav.left[(start + match.lag)..<(start + match.lag + 160)]
-            if dropped.contains(frame) {
-                #expect(recorded.allSatisfy { $0 == 0 }, "frame \(frame) was dropped but is not silent")
-            } else {
-                let c = Audio.correlation(wav.left, callerSignal, start: start, window: 160, lag: match.lag)
-                #expect(c > 0.9, "frame \(frame) correlation \(c)")
+        try await withServer { server in
+            let call = try await recordedCall(server, callerPcap: try pcap(sent, "lossy"),
+                                              calleePcap: try pcap(Audio.packets(calleeSignal, ssrc: 0xabcdef), "callee"),
+                                              talk: 4000)
+            let (wav, _) = try await download(server, call)
+            let talk = try #require(call["talk_seconds"] as? Double)
+            #expect(abs(wav.seconds - talk) <= 0.03, "file \(wav.seconds) s, call \(talk) s")
+            // The window spans pitch changes, so only the true lag matches (a steady tone would match every period).
+            let match = Audio.bestMatch(recorded: wav.left, reference: callerSignal, start: 1600, window: 8000, maxLag: 4000)
+            #expect(match.correlation > 0.95, "\(match)")
+            // Frame by frame at that one lag: dropped frames are silent, all others match (no shift anywhere).
+            var checked = 0
+            for frame in 5..<150 {
+                let start = frame * 160
+                guard start + match.lag + 160 <= wav.left.count else { break }
+                let recorded = wav.left[(start + match.lag)..<(start + match.lag + 160)]
+                if dropped.contains(frame) {
+                    #expect(recorded.allSatisfy { $0 == 0 }, "frame \(frame) was dropped but is not silent")
+                } else {
+                    let c = Audio.correlation(wav.left, callerSignal, start: start, window: 160, lag: match.lag)
+                    #expect(c > 0.9, "frame \(frame) correlation \(c)")
+                }
+                checked += 1
             }
-            checked += 1
+            #expect(checked > 120)
         }
-        #expect(checked > 120)
-        try await server.stop()
     }
 
     @Test("Download: Range gives 206 with the right bytes; no token 401; unknown call or no recording 404")
     func download() async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        let call = try await recordedCall(server, callerPcap: SIPp.audioPcap, calleePcap: SIPp.audioPcap, talk: 1500)
-        let (_, full) = try await download(server, call)
-        let url = try #require((call["recording"] as? [String: Any])?["url"] as? String)
-        let part = try await server.get(url, headers: ["Range": "bytes=1000-1999"])
-        #expect(part.status == 206)
-        #expect(part.body == full[1000..<2000])
-        #expect(part.headers["content-range"] == "bytes 1000-1999/\(full.count)")
-        let head = try await server.get(url, headers: ["Range": "bytes=0-43"])
-        #expect(head.body == full[0..<44])
-        let tail = try await server.get(url, headers: ["Range": "bytes=-100"])
-        #expect(tail.status == 206 && tail.body == full[(full.count - 100)...])
-        #expect(try await server.get(url, headers: ["Range": "bytes=\(full.count + 10)-"]).status == 416)
-        // An end past any size (past Int.max even) means "to the end".
-        let huge = try await server.get(url, headers: ["Range": "bytes=0-99999999999999999999"])
-        #expect(huge.status == 206 && huge.body == full, "\(huge.status)")
-        #expect(huge.headers["content-range"] == "bytes 0-\(full.count - 1)/\(full.count)")
-        #expect(try await server.get(url, token: nil).status == 401)
-        #expect(try await server.get("/v1/calls/ffffffffffffffffffffff/recording").status == 404)
-        #expect(try await server.get("/v1/calls/..%2F..%2Fetc%2Fpasswd/recording").status == 404)
-        // A missed call has nothing to download.
-        try await server.placeBusyCalls(1, dialling: "84990000001")
-        let missed = try #require(try await server.calls().first { $0["status"] as? String == "missed" })
-        #expect(try await server.get("/v1/calls/\(missed["id"] as! String)/recording").status == 404)
-        try await server.stop()
+        try await withServer { server in
+            let call = try await recordedCall(server, callerPcap: SIPp.audioPcap, calleePcap: SIPp.audioPcap, talk: 1500)
+            let (_, full) = try await download(server, call)
+            let url = try #require((call["recording"] as? [String: Any])?["url"] as? String)
+            let part = try await server.get(url, headers: ["Range": "bytes=1000-1999"])
+            #expect(part.status == 206)
+            #expect(part.body == full[1000..<2000])
+            #expect(part.headers["content-range"] == "bytes 1000-1999/\(full.count)")
+            let head = try await server.get(url, headers: ["Range": "bytes=0-43"])
+            #expect(head.body == full[0..<44])
+            let tail = try await server.get(url, headers: ["Range": "bytes=-100"])
+            #expect(tail.status == 206 && tail.body == full[(full.count - 100)...])
+            #expect(try await server.get(url, headers: ["Range": "bytes=\(full.count + 10)-"]).status == 416)
+            // An end past any size (past Int.max even) means "to the end".
+            let huge = try await server.get(url, headers: ["Range": "bytes=0-99999999999999999999"])
+            #expect(huge.status == 206 && huge.body == full, "\(huge.status)")
+            #expect(huge.headers["content-range"] == "bytes 0-\(full.count - 1)/\(full.count)")
+            #expect(try await server.get(url, token: nil).status == 401)
+            #expect(try await server.get("/v1/calls/ffffffffffffffffffffff/recording").status == 404)
+            #expect(try await server.get("/v1/calls/..%2F..%2Fetc%2Fpasswd/recording").status == 404)
+            // A missed call has nothing to download.
+            try await server.placeBusyCalls(1, dialling: "84990000001")
+            let missed = try #require(try await server.calls().first { $0["status"] as? String == "missed" })
+            #expect(try await server.get("/v1/calls/\(missed["id"] as! String)/recording").status == 404)
+        }
     }
 
     @Test("record: false records nothing")
     func recordFalse() async throws {
         var options = CallTrackServer.Options()
         options.record = false
-        let server = try CallTrackServer(options: options)
-        try await server.start()
-        let call = try await recordedCall(server, callerPcap: SIPp.audioPcap, calleePcap: SIPp.audioPcap, talk: 1000)
-        #expect((call["recording"] as? [String: Any])?["status"] as? String == "disabled")
-        let folder = server.directory.appendingPathComponent("recordings").path
-        let files = FileManager.default.enumerator(atPath: folder)?.allObjects as? [String] ?? []
-        #expect(!files.contains { $0.hasSuffix(".wav") })
-        try await server.stop()
+        try await withServer(options: options) { server in
+            let call = try await recordedCall(server, callerPcap: SIPp.audioPcap, calleePcap: SIPp.audioPcap, talk: 1000)
+            #expect((call["recording"] as? [String: Any])?["status"] as? String == "disabled")
+            let folder = server.directory.appendingPathComponent("recordings").path
+            let files = FileManager.default.enumerator(atPath: folder)?.allObjects as? [String] ?? []
+            #expect(!files.contains { $0.hasSuffix(".wav") })
+        }
     }
 
     @Test("An unwritable recordings folder: calls still connect, each record says why, the log says it once")
@@ -170,44 +166,42 @@ struct RecordingTests {
         let blocker = FileManager.default.temporaryDirectory.appendingPathComponent("not-a-folder-\(UUID().uuidString)").path
         try "this is a file".write(toFile: blocker, atomically: true, encoding: .utf8)
         options.recordingsPath = blocker + "/recordings"
-        let server = try CallTrackServer(options: options)
-        try await server.start()
-        let p = server.ports
-        let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 100), localPort: p.callee,
-                              mediaPort: p.calleeMedia, target: nil, calls: 2)
-        try await Task.sleep(for: .milliseconds(200))
-        let caller = try SIPp("caller", scenario: Scenario.callerHangsUp, localPort: p.caller, mediaPort: p.callerMedia,
-                              target: "127.0.0.1:\(p.sip)", service: "84990000001", calls: 2, pauseMilliseconds: 1000)
-        #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
-        _ = try await callee.wait()
-        let calls = try await server.finishedCalls(count: 2)
-        for call in calls {
-            #expect(call["status"] as? String == "answered")
-            let recording = call["recording"] as? [String: Any]
-            #expect(recording?["status"] as? String == "failed")
-            #expect((recording?["reason"] as? String)?.contains("folder") == true, "\(String(describing: recording))")
+        try await withServer(options: options) { server in
+            let p = server.ports
+            let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 100), localPort: p.callee,
+                                  mediaPort: p.calleeMedia, target: nil, calls: 2)
+            try await Task.sleep(for: .milliseconds(200))
+            let caller = try SIPp("caller", scenario: Scenario.callerHangsUp, localPort: p.caller, mediaPort: p.callerMedia,
+                                  target: "127.0.0.1:\(p.sip)", service: "84990000001", calls: 2, pauseMilliseconds: 1000)
+            #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
+            _ = try await callee.wait()
+            let calls = try await server.finishedCalls(count: 2)
+            for call in calls {
+                #expect(call["status"] as? String == "answered")
+                let recording = call["recording"] as? [String: Any]
+                #expect(recording?["status"] as? String == "failed")
+                #expect((recording?["reason"] as? String)?.contains("folder") == true, "\(String(describing: recording))")
+            }
+            let log = server.log()
+            #expect(log.components(separatedBy: "cannot record calls").count == 2, "logged more or less than once:\n\(log)")
         }
-        let log = server.log()
-        #expect(log.components(separatedBy: "cannot record calls").count == 2, "logged more or less than once:\n\(log)")
-        try await server.stop()
     }
 
     @Test("telephone-event packets are not audio: their digit goes into the call record")
     func dtmfDigits() async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        let call = try await recordedCall(server, callerPcap: "/usr/share/sip-tester/dtmf_2833_5.pcap",
-                                          calleePcap: SIPp.audioPcap, talk: 1500)
-        let id = try #require(call["id"] as? String)
-        let detail = try JSONSerialization.jsonObject(with: try await server.get("/v1/calls/\(id)").body) as? [String: Any]
-        let dtmf = try #require(detail?["dtmf"] as? [[String: Any]])
-        #expect(dtmf.count == 1, "\(dtmf)")
-        #expect(dtmf.first?["digit"] as? String == "5")
-        #expect(dtmf.first?["side"] as? String == "caller")
-        let (wav, _) = try await download(server, call)
-        #expect(wav.left.allSatisfy { $0 == 0 }, "DTMF events were written as audio")
-        #expect(wav.right.contains { $0 != 0 })
-        try await server.stop()
+        try await withServer { server in
+            let call = try await recordedCall(server, callerPcap: "/usr/share/sip-tester/dtmf_2833_5.pcap",
+                                              calleePcap: SIPp.audioPcap, talk: 1500)
+            let id = try #require(call["id"] as? String)
+            let detail = try JSONSerialization.jsonObject(with: try await server.get("/v1/calls/\(id)").body) as? [String: Any]
+            let dtmf = try #require(detail?["dtmf"] as? [[String: Any]])
+            #expect(dtmf.count == 1, "\(dtmf)")
+            #expect(dtmf.first?["digit"] as? String == "5")
+            #expect(dtmf.first?["side"] as? String == "caller")
+            let (wav, _) = try await download(server, call)
+            #expect(wav.left.allSatisfy { $0 == 0 }, "DTMF events were written as audio")
+            #expect(wav.right.contains { $0 != 0 })
+        }
     }
 
     @Test("A key held for 2.5 s while audio keeps flowing leaves that side's audio where and as loud as it was")
@@ -309,20 +303,19 @@ struct RecordingTests {
         }
         let callerPackets = encoded(callerSignal, payloadType: UInt8(payloadType), ssrc: 0x1111, encode)
         let calleePackets = encoded(calleeSignal, payloadType: UInt8(payloadType), ssrc: 0x2222, encode)
-        let server = try CallTrackServer()
-        try await server.start()
-        let call = try await staticCodecCall(server, payloadType: payloadType, callerPackets: callerPackets, calleePackets: calleePackets)
-        let recording = try #require(call["recording"] as? [String: Any])
-        #expect(recording["status"] as? String == "recorded", "\(recording)")
-        #expect(recording["reason"] is NSNull, "\(recording)")
-        let (wav, _) = try await download(server, call)
-        #expect(wav.sampleRate == 8000)
-        // A lossy codec: each channel still follows its own signal (and not the other's).
-        let left = Audio.bestMatch(recorded: wav.left, reference: callerSignal, start: 8000, window: 8000, maxLag: 4000)
-        let right = Audio.bestMatch(recorded: wav.right, reference: calleeSignal, start: 8000, window: 8000, maxLag: 4000)
-        #expect(left.correlation > 0.8, "caller channel \(left)")
-        #expect(right.correlation > 0.8, "callee channel \(right)")
-        try await server.stop()
+        try await withServer { server in
+            let call = try await staticCodecCall(server, payloadType: payloadType, callerPackets: callerPackets, calleePackets: calleePackets)
+            let recording = try #require(call["recording"] as? [String: Any])
+            #expect(recording["status"] as? String == "recorded", "\(recording)")
+            #expect(recording["reason"] is NSNull, "\(recording)")
+            let (wav, _) = try await download(server, call)
+            #expect(wav.sampleRate == 8000)
+            // A lossy codec: each channel still follows its own signal (and not the other's).
+            let left = Audio.bestMatch(recorded: wav.left, reference: callerSignal, start: 8000, window: 8000, maxLag: 4000)
+            let right = Audio.bestMatch(recorded: wav.right, reference: calleeSignal, start: 8000, window: 8000, maxLag: 4000)
+            #expect(left.correlation > 0.8, "caller channel \(left)")
+            #expect(right.correlation > 0.8, "callee channel \(right)")
+        }
     }
 
     @Test("A phone offering Opus first to a callee that answers only PCMA is recorded at the rate that flows: 8 kHz")
@@ -339,65 +332,62 @@ struct RecordingTests {
             a=rtpmap:101 telephone-event/8000
             a=sendrecv
             """
-        let server = try CallTrackServer()
-        try await server.start()
-        let p = server.ports
-        let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 100,
-                                                                         pcap: try pcap(Audio.packets(calleeSignal, ssrc: 0xabcdef), "callee")),
-                              localPort: p.callee, mediaPort: p.calleeMedia, target: nil)
-        try await Task.sleep(for: .milliseconds(200))
-        let caller = try SIPp("caller", scenario: Scenario.callerHangsUp(pcap: try pcap(Audio.packets(callerSignal), "caller"), sdpBody: offer),
-                              localPort: p.caller, mediaPort: p.callerMedia, target: "127.0.0.1:\(p.sip)", service: "84990000001",
-                              pauseMilliseconds: 3000)
-        #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
-        #expect(try await callee.wait() == 0, "\(callee.diagnostics())")
-        let call = try await finishedRecording(server)
-        let (wav, _) = try await download(server, call)
-        #expect(wav.sampleRate == 8000, "a PCMA call recorded at \(wav.sampleRate) Hz")
-        let left = Audio.bestMatch(recorded: wav.left, reference: callerSignal, start: 8000, window: 8000, maxLag: 4000)
-        #expect(left.correlation > 0.95, "\(left)")
-        try await server.stop()
+        try await withServer { server in
+            let p = server.ports
+            let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 100,
+                                                                             pcap: try pcap(Audio.packets(calleeSignal, ssrc: 0xabcdef), "callee")),
+                                  localPort: p.callee, mediaPort: p.calleeMedia, target: nil)
+            try await Task.sleep(for: .milliseconds(200))
+            let caller = try SIPp("caller", scenario: Scenario.callerHangsUp(pcap: try pcap(Audio.packets(callerSignal), "caller"), sdpBody: offer),
+                                  localPort: p.caller, mediaPort: p.callerMedia, target: "127.0.0.1:\(p.sip)", service: "84990000001",
+                                  pauseMilliseconds: 3000)
+            #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
+            #expect(try await callee.wait() == 0, "\(callee.diagnostics())")
+            let call = try await finishedRecording(server)
+            let (wav, _) = try await download(server, call)
+            #expect(wav.sampleRate == 8000, "a PCMA call recorded at \(wav.sampleRate) Hz")
+            let left = Audio.bestMatch(recorded: wav.left, reference: callerSignal, start: 8000, window: 8000, maxLag: 4000)
+            #expect(left.correlation > 0.95, "\(left)")
+        }
     }
 
     @Test("A static payload type CallTrack cannot decode (G.723, no rtpmap): failed with the codec named, no silent file")
     func undecodableStaticType() async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        var packets: [Audio.Packet] = []
-        for i in 0..<100 {
-            let sequence = UInt16(3000 + i), timestamp = UInt32(8000 + i * 240)
-            packets.append(Audio.Packet(time: Double(i) * 0.03, sequence: sequence, timestamp: timestamp, ssrc: 0x3333,
-                                        payloadType: 4, payload: [UInt8](repeating: 0x55, count: 24)))
+        try await withServer { server in
+            var packets: [Audio.Packet] = []
+            for i in 0..<100 {
+                let sequence = UInt16(3000 + i), timestamp = UInt32(8000 + i * 240)
+                packets.append(Audio.Packet(time: Double(i) * 0.03, sequence: sequence, timestamp: timestamp, ssrc: 0x3333,
+                                            payloadType: 4, payload: [UInt8](repeating: 0x55, count: 24)))
+            }
+            let call = try await staticCodecCall(server, payloadType: 4, callerPackets: packets, calleePackets: packets)
+            #expect(call["status"] as? String == "answered")
+            let recording = try #require(call["recording"] as? [String: Any])
+            #expect(recording["status"] as? String == "failed", "\(recording)")
+            #expect((recording["reason"] as? String)?.contains("G723") == true, "\(recording)")
+            #expect(recording["url"] is NSNull)
         }
-        let call = try await staticCodecCall(server, payloadType: 4, callerPackets: packets, calleePackets: packets)
-        #expect(call["status"] as? String == "answered")
-        let recording = try #require(call["recording"] as? [String: Any])
-        #expect(recording["status"] as? String == "failed", "\(recording)")
-        #expect((recording["reason"] as? String)?.contains("G723") == true, "\(recording)")
-        #expect(recording["url"] is NSNull)
-        try await server.stop()
     }
 
     @Test("A codec CallTrack cannot decode: the call connects, the record says why there is no recording")
     func undecodableCodec() async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        let p = server.ports
-        let amr = Scenario.sdp(codec: (96, "AMR/8000"))
-        let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 100, audio: false, sdpBody: amr),
-                              localPort: p.callee, mediaPort: p.calleeMedia, target: nil)
-        try await Task.sleep(for: .milliseconds(200))
-        let caller = try SIPp("caller", scenario: Scenario.callerHangsUp(pcap: SIPp.audioPcap, sdpBody: amr), localPort: p.caller,
-                              mediaPort: p.callerMedia, target: "127.0.0.1:\(p.sip)", service: "84990000001")
-        #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
-        #expect(try await callee.wait() == 0, "\(callee.diagnostics())")
-        let call = try #require(try await server.finishedCalls(count: 1).first)
-        #expect(call["status"] as? String == "answered")
-        let recording = try #require(call["recording"] as? [String: Any])
-        #expect(recording["status"] as? String == "failed")
-        #expect((recording["reason"] as? String)?.contains("AMR") == true, "\(recording)")
-        #expect(recording["url"] is NSNull)
-        try await server.stop()
+        try await withServer { server in
+            let p = server.ports
+            let amr = Scenario.sdp(codec: (96, "AMR/8000"))
+            let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 100, audio: false, sdpBody: amr),
+                                  localPort: p.callee, mediaPort: p.calleeMedia, target: nil)
+            try await Task.sleep(for: .milliseconds(200))
+            let caller = try SIPp("caller", scenario: Scenario.callerHangsUp(pcap: SIPp.audioPcap, sdpBody: amr), localPort: p.caller,
+                                  mediaPort: p.callerMedia, target: "127.0.0.1:\(p.sip)", service: "84990000001")
+            #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
+            #expect(try await callee.wait() == 0, "\(callee.diagnostics())")
+            let call = try #require(try await server.finishedCalls(count: 1).first)
+            #expect(call["status"] as? String == "answered")
+            let recording = try #require(call["recording"] as? [String: Any])
+            #expect(recording["status"] as? String == "failed")
+            #expect((recording["reason"] as? String)?.contains("AMR") == true, "\(recording)")
+            #expect(recording["url"] is NSNull)
+        }
     }
 
     @Test("A read-only recordings folder and a disk that fills mid-call: calls connect, records say why",
@@ -418,19 +408,18 @@ struct RecordingTests {
         // 64 KiB holds two seconds of stereo 8 kHz audio: a 4 s call fills it.
         let small = try Tmpfs(options: "size=64k")
         options.recordingsPath = small.path
-        let full = try CallTrackServer(options: options)
-        try await full.start()
-        let long = try await recordedCall(full, callerPcap: SIPp.audioPcap, calleePcap: SIPp.audioPcap, talk: 4000)
-        #expect(long["status"] as? String == "answered")
-        let cut = try #require(long["recording"] as? [String: Any])
-        #expect(cut["status"] as? String == "failed")
-        #expect((cut["reason"] as? String)?.contains("disk full") == true, "\(cut)")
-        // What was written before the disk filled is still a valid file.
-        if let url = cut["url"] as? String {
-            let wav = try Audio.parseWAV(try await full.get(url).body)
-            #expect(wav.declaredDataBytes == wav.fileBytes - 44)
+        try await withServer(options: options) { full in
+            let long = try await recordedCall(full, callerPcap: SIPp.audioPcap, calleePcap: SIPp.audioPcap, talk: 4000)
+            #expect(long["status"] as? String == "answered")
+            let cut = try #require(long["recording"] as? [String: Any])
+            #expect(cut["status"] as? String == "failed")
+            #expect((cut["reason"] as? String)?.contains("disk full") == true, "\(cut)")
+            // What was written before the disk filled is still a valid file.
+            if let url = cut["url"] as? String {
+                let wav = try Audio.parseWAV(try await full.get(url).body)
+                #expect(wav.declaredDataBytes == wav.fileBytes - 44)
+            }
+            #expect(full.log().components(separatedBy: "recording stopped").count == 2, "logged more or less than once")
         }
-        #expect(full.log().components(separatedBy: "recording stopped").count == 2, "logged more or less than once")
-        try await full.stop()
     }
 }

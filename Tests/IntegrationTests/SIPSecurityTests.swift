@@ -19,226 +19,216 @@ struct SIPSecurityTests {
 
     @Test("An untrusted INVITE gets one stateless 403, never retransmitted")
     func statelessRefusal() async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        let stranger = try RawSIP(ip: "127.0.0.2")
-        let m = RawMessage(port: stranger.port, ip: "127.0.0.2")
-        // 201 bytes in must not become eleven 403s over 32 s (an amplifier for spoofed sources).
-        stranger.send(m.request("INVITE", uri: uri(server), cseq: 1, body: RawMessage.sdp(ip: "127.0.0.2", port: 40000)),
-                      to: server.ports.sip)
-        let got = try await stranger.collect(for: .milliseconds(2600))
-        #expect(got.count == 1, "\(got.count) responses: \(got.map { $0.prefix(40) })")
-        #expect(got.first?.hasPrefix("SIP/2.0 403") == true)
-        try await server.stop()
+        try await withServer { server in
+            let stranger = try RawSIP(ip: "127.0.0.2")
+            let m = RawMessage(port: stranger.port, ip: "127.0.0.2")
+            // 201 bytes in must not become eleven 403s over 32 s (an amplifier for spoofed sources).
+            stranger.send(m.request("INVITE", uri: uri(server), cseq: 1, body: RawMessage.sdp(ip: "127.0.0.2", port: 40000)),
+                          to: server.ports.sip)
+            let got = try await stranger.collect(for: .milliseconds(2600))
+            #expect(got.count == 1, "\(got.count) responses: \(got.map { $0.prefix(40) })")
+            #expect(got.first?.hasPrefix("SIP/2.0 403") == true)
+        }
     }
 
     @Test("sip.untrusted: drop answers strangers nothing")
     func dropUntrusted() async throws {
         var options = CallTrackServer.Options()
         options.sipExtra = ["untrusted: drop"]
-        let server = try CallTrackServer(options: options)
-        try await server.start()
-        let stranger = try RawSIP(ip: "127.0.0.2")
-        let m = RawMessage(port: stranger.port, ip: "127.0.0.2")
-        stranger.send(m.request("INVITE", uri: uri(server), cseq: 1), to: server.ports.sip)
-        stranger.send(m.request("OPTIONS", uri: uri(server), cseq: 2), to: server.ports.sip)
-        #expect(try await stranger.collect(for: .seconds(1)).isEmpty)
-        #expect(try await metrics(server).contains("calltrack_invites_refused_total{reason=\"untrusted_source\"} 2"))
-        try await server.stop()
+        try await withServer(options: options) { server in
+            let stranger = try RawSIP(ip: "127.0.0.2")
+            let m = RawMessage(port: stranger.port, ip: "127.0.0.2")
+            stranger.send(m.request("INVITE", uri: uri(server), cseq: 1), to: server.ports.sip)
+            stranger.send(m.request("OPTIONS", uri: uri(server), cseq: 2), to: server.ports.sip)
+            #expect(try await stranger.collect(for: .seconds(1)).isEmpty)
+            #expect(try await metrics(server).contains("calltrack_invites_refused_total{reason=\"untrusted_source\"} 2"))
+        }
     }
 
     @Test("A flood from one stranger is answered at most 20 times a second and logged in aggregate")
     func floodIsRateLimitedAndLoggedInAggregate() async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        let stranger = try RawSIP(ip: "127.0.0.2")
-        for i in 0..<400 {
-            var m = RawMessage(port: stranger.port, ip: "127.0.0.2")
-            m.callID = "flood-\(i)"
-            stranger.send(m.request("INVITE", uri: uri(server), cseq: 1), to: server.ports.sip)
+        try await withServer { server in
+            let stranger = try RawSIP(ip: "127.0.0.2")
+            for i in 0..<400 {
+                var m = RawMessage(port: stranger.port, ip: "127.0.0.2")
+                m.callID = "flood-\(i)"
+                stranger.send(m.request("INVITE", uri: uri(server), cseq: 1), to: server.ports.sip)
+            }
+            let answers = try await stranger.collect(for: .milliseconds(2500))
+            // Sent within a second or two: at most 20 per second are answered.
+            #expect(answers.count <= 60, "\(answers.count) answers to 400 INVITEs")
+            #expect(answers.count >= 20)
+            let text = try await metrics(server)
+            #expect(text.contains("calltrack_invites_refused_total{reason=\"rate_limited\"}"))
+            #expect(!text.contains("calltrack_invites_refused_total{reason=\"rate_limited\"} 0"))
+            try await Task.sleep(for: .milliseconds(1200))
+            let lines = server.log().components(separatedBy: "\n").filter { $0.contains("refused") }
+            #expect(lines.count <= 2, "one line per interval, not one per request: \(lines.count) lines")
+            #expect(lines.first?.contains("127.0.0.2") == true, "\(lines)")
         }
-        let answers = try await stranger.collect(for: .milliseconds(2500))
-        // Sent within a second or two: at most 20 per second are answered.
-        #expect(answers.count <= 60, "\(answers.count) answers to 400 INVITEs")
-        #expect(answers.count >= 20)
-        let text = try await metrics(server)
-        #expect(text.contains("calltrack_invites_refused_total{reason=\"rate_limited\"}"))
-        #expect(!text.contains("calltrack_invites_refused_total{reason=\"rate_limited\"} 0"))
-        try await Task.sleep(for: .milliseconds(1200))
-        let lines = server.log().components(separatedBy: "\n").filter { $0.contains("refused") }
-        #expect(lines.count <= 2, "one line per interval, not one per request: \(lines.count) lines")
-        #expect(lines.first?.contains("127.0.0.2") == true, "\(lines)")
-        try await server.stop()
     }
 
     @Test("Malformed INVITEs get 400, reach nobody and leave no call record")
     func malformed() async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        let probe = try UDPProbe(port: server.ports.callee)
-        let caller = try RawSIP()
-        let sdp = RawMessage.sdp(port: 40000)
-        let cases: [(String, (RawMessage) -> String)] = [
-            ("negative Content-Length", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, contentLength: "-5") }),
-            ("non-numeric Content-Length", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, contentLength: "abc") }),
-            ("overflowing Content-Length", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp,
-                                                       contentLength: "99999999999999999999") }),
-            ("Content-Length past the datagram", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, contentLength: "2000") }),
-            ("Content-Length short of the body", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, contentLength: "20") }),
-            ("no To", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, omit: ["To"]) }),
-            ("no CSeq", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, omit: ["CSeq"]) }),
-            ("no Call-ID", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, omit: ["Call-ID"]) }),
-            ("no From", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, omit: ["From"]) }),
-        ]
-        for (name, build) in cases {
-            let m = RawMessage(port: caller.port)
-            caller.send(build(m), to: server.ports.sip)
-            let got = try await caller.collect(for: .milliseconds(400))
-            #expect(got.count == 1 && got[0].hasPrefix("SIP/2.0 400"), "\(name): \(got.map { $0.prefix(60) })")
+        try await withServer { server in
+            let probe = try UDPProbe(port: server.ports.callee)
+            let caller = try RawSIP()
+            let sdp = RawMessage.sdp(port: 40000)
+            let cases: [(String, (RawMessage) -> String)] = [
+                ("negative Content-Length", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, contentLength: "-5") }),
+                ("non-numeric Content-Length", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, contentLength: "abc") }),
+                ("overflowing Content-Length", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp,
+                                                           contentLength: "99999999999999999999") }),
+                ("Content-Length past the datagram", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, contentLength: "2000") }),
+                ("Content-Length short of the body", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, contentLength: "20") }),
+                ("no To", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, omit: ["To"]) }),
+                ("no CSeq", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, omit: ["CSeq"]) }),
+                ("no Call-ID", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, omit: ["Call-ID"]) }),
+                ("no From", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, omit: ["From"]) }),
+            ]
+            for (name, build) in cases {
+                let m = RawMessage(port: caller.port)
+                caller.send(build(m), to: server.ports.sip)
+                let got = try await caller.collect(for: .milliseconds(400))
+                #expect(got.count == 1 && got[0].hasPrefix("SIP/2.0 400"), "\(name): \(got.map { $0.prefix(60) })")
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(probe.received().isEmpty, "a malformed INVITE was forwarded")
+            #expect(try await server.calls().isEmpty)
+            #expect(try await metrics(server).contains("calltrack_invites_refused_total{reason=\"malformed\"} 9"))
         }
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(probe.received().isEmpty, "a malformed INVITE was forwarded")
-        #expect(try await server.calls().isEmpty)
-        #expect(try await metrics(server).contains("calltrack_invites_refused_total{reason=\"malformed\"} 9"))
-        try await server.stop()
     }
 
     @Test("Max-Forwards is honoured (483) and decremented; Route has one ;lr; INVITE and 200 carry Allow and Supported")
     func maxForwardsAndCapabilities() async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        let caller = try RawSIP()
-        let exhausted = RawMessage(port: caller.port)
-        caller.send(exhausted.request("INVITE", uri: uri(server), cseq: 1, body: RawMessage.sdp(port: 40000), maxForwards: "0"),
-                    to: server.ports.sip)
-        _ = try await caller.response(483, cseq: "1 INVITE")
+        try await withServer { server in
+            let caller = try RawSIP()
+            let exhausted = RawMessage(port: caller.port)
+            caller.send(exhausted.request("INVITE", uri: uri(server), cseq: 1, body: RawMessage.sdp(port: 40000), maxForwards: "0"),
+                        to: server.ports.sip)
+            _ = try await caller.response(483, cseq: "1 INVITE")
 
-        let callee = try RawCallee(port: server.ports.callee, mediaPort: server.ports.calleeMedia)
-        let m = RawMessage(port: caller.port)
-        caller.send(m.request("INVITE", uri: uri(server), cseq: 1, body: RawMessage.sdp(port: 40000), maxForwards: "5"),
-                    to: server.ports.sip)
-        let ok = try await caller.response(200, cseq: "1 INVITE")
-        caller.send(m.inDialog("ACK", uri: uri(server), cseq: 1, answer: ok), to: server.ports.sip)
-        let forwarded = try #require(callee.invites().first)
-        #expect(RawSIP.header("Max-Forwards", in: forwarded).flatMap { Int($0) } == 4, "\(forwarded)")
-        #expect(RawSIP.header("Route", in: forwarded) == "<sip:127.0.0.1:\(server.ports.callee);lr>", "\(forwarded)")
-        #expect(RawSIP.header("Allow", in: forwarded)?.contains("INVITE") == true)
-        #expect(RawSIP.header("Supported", in: forwarded) != nil)
-        #expect(RawSIP.header("Allow", in: ok)?.contains("BYE") == true, "\(ok)")
-        #expect(RawSIP.header("Supported", in: ok) != nil)
-        caller.send(m.inDialog("BYE", uri: uri(server), cseq: 2, answer: ok), to: server.ports.sip)
-        _ = try await caller.response(200, cseq: "2 BYE")
-        callee.stop()
-        try await server.stop()
+            let callee = try RawCallee(port: server.ports.callee, mediaPort: server.ports.calleeMedia)
+            let m = RawMessage(port: caller.port)
+            caller.send(m.request("INVITE", uri: uri(server), cseq: 1, body: RawMessage.sdp(port: 40000), maxForwards: "5"),
+                        to: server.ports.sip)
+            let ok = try await caller.response(200, cseq: "1 INVITE")
+            caller.send(m.inDialog("ACK", uri: uri(server), cseq: 1, answer: ok), to: server.ports.sip)
+            let forwarded = try #require(callee.invites().first)
+            #expect(RawSIP.header("Max-Forwards", in: forwarded).flatMap { Int($0) } == 4, "\(forwarded)")
+            #expect(RawSIP.header("Route", in: forwarded) == "<sip:127.0.0.1:\(server.ports.callee);lr>", "\(forwarded)")
+            #expect(RawSIP.header("Allow", in: forwarded)?.contains("INVITE") == true)
+            #expect(RawSIP.header("Supported", in: forwarded) != nil)
+            #expect(RawSIP.header("Allow", in: ok)?.contains("BYE") == true, "\(ok)")
+            #expect(RawSIP.header("Supported", in: ok) != nil)
+            caller.send(m.inDialog("BYE", uri: uri(server), cseq: 2, answer: ok), to: server.ports.sip)
+            _ = try await caller.response(200, cseq: "2 BYE")
+            callee.stop()
+        }
     }
 
     @Test("Require: 100rel gets 420 with Unsupported: 100rel")
     func unsupportedExtension() async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        let probe = try UDPProbe(port: server.ports.callee)
-        let caller = try RawSIP()
-        let m = RawMessage(port: caller.port)
-        caller.send(m.request("INVITE", uri: uri(server), cseq: 1, body: RawMessage.sdp(port: 40000), headers: ["Require: 100rel"]),
-                    to: server.ports.sip)
-        let refusal = try await caller.response(420, cseq: "1 INVITE")
-        #expect(RawSIP.header("Unsupported", in: refusal) == "100rel")
-        try await Task.sleep(for: .milliseconds(200))
-        #expect(probe.received().isEmpty)
-        try await server.stop()
+        try await withServer { server in
+            let probe = try UDPProbe(port: server.ports.callee)
+            let caller = try RawSIP()
+            let m = RawMessage(port: caller.port)
+            caller.send(m.request("INVITE", uri: uri(server), cseq: 1, body: RawMessage.sdp(port: 40000), headers: ["Require: 100rel"]),
+                        to: server.ports.sip)
+            let refusal = try await caller.response(420, cseq: "1 INVITE")
+            #expect(RawSIP.header("Unsupported", in: refusal) == "100rel")
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(probe.received().isEmpty)
+        }
     }
 
     @Test("In-dialog requests from a stranger with the right Call-ID and tags get 403 and change nothing")
     func strangerInDialog() async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        let callee = try RawCallee(port: server.ports.callee, mediaPort: server.ports.calleeMedia)
-        let caller = try RawSIP()
-        var m = RawMessage(port: caller.port)
-        m.fromDisplay = "Bare Name"
-        let ok = try await establish(caller, m, server)
-        let stranger = try RawSIP(ip: "127.0.0.2")
-        stranger.send(m.inDialog("BYE", uri: uri(server), cseq: 2, answer: ok, fromIP: "127.0.0.2", fromPort: stranger.port),
-                      to: server.ports.sip)
-        stranger.send(m.inDialog("INVITE", uri: uri(server), cseq: 3, answer: ok,
-                                 body: RawMessage.sdp(ip: "127.0.0.2", port: 40100), fromIP: "127.0.0.2", fromPort: stranger.port),
-                      to: server.ports.sip)
-        let answers = try await stranger.collect(for: .milliseconds(600))
-        #expect(answers.count == 2 && answers.allSatisfy { $0.hasPrefix("SIP/2.0 403") }, "\(answers.map { $0.prefix(40) })")
-        #expect(!callee.received.contains { $0.hasPrefix("BYE ") || ($0.hasPrefix("INVITE ") && $0.contains("40100")) })
-        #expect(try await server.calls().first?["status"] as? String == "in_progress")
-        // The real caller still ends its call.
-        caller.send(m.inDialog("BYE", uri: uri(server), cseq: 4, answer: ok), to: server.ports.sip)
-        _ = try await caller.response(200, cseq: "4 BYE")
-        let call = try #require(try await server.finishedCalls(count: 1).first)
-        #expect(call["status"] as? String == "answered")
-        #expect(call["hangup_by"] as? String == "caller")
-        #expect(call["caller_name"] as? String == "Bare Name", "unquoted display names keep every word")
-        callee.stop()
-        try await server.stop()
+        try await withServer { server in
+            let callee = try RawCallee(port: server.ports.callee, mediaPort: server.ports.calleeMedia)
+            let caller = try RawSIP()
+            var m = RawMessage(port: caller.port)
+            m.fromDisplay = "Bare Name"
+            let ok = try await establish(caller, m, server)
+            let stranger = try RawSIP(ip: "127.0.0.2")
+            stranger.send(m.inDialog("BYE", uri: uri(server), cseq: 2, answer: ok, fromIP: "127.0.0.2", fromPort: stranger.port),
+                          to: server.ports.sip)
+            stranger.send(m.inDialog("INVITE", uri: uri(server), cseq: 3, answer: ok,
+                                     body: RawMessage.sdp(ip: "127.0.0.2", port: 40100), fromIP: "127.0.0.2", fromPort: stranger.port),
+                          to: server.ports.sip)
+            let answers = try await stranger.collect(for: .milliseconds(600))
+            #expect(answers.count == 2 && answers.allSatisfy { $0.hasPrefix("SIP/2.0 403") }, "\(answers.map { $0.prefix(40) })")
+            #expect(!callee.received.contains { $0.hasPrefix("BYE ") || ($0.hasPrefix("INVITE ") && $0.contains("40100")) })
+            #expect(try await server.calls().first?["status"] as? String == "in_progress")
+            // The real caller still ends its call.
+            caller.send(m.inDialog("BYE", uri: uri(server), cseq: 4, answer: ok), to: server.ports.sip)
+            _ = try await caller.response(200, cseq: "4 BYE")
+            let call = try #require(try await server.finishedCalls(count: 1).first)
+            #expect(call["status"] as? String == "answered")
+            #expect(call["hangup_by"] as? String == "caller")
+            #expect(call["caller_name"] as? String == "Bare Name", "unquoted display names keep every word")
+            callee.stop()
+        }
     }
 
     @Test("A Contact naming a host is never resolved: the BYE goes to the address the INVITE came from",
           arguments: ["<sip:caller@unreachable.invalid:5999>", "<sip:caller@127.0.0.1:5999;maddr=unreachable.invalid>"])
     func hostnameContact(contact: String) async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        let callee = try SIPp("callee", scenario: Scenario.calleeHangsUp, localPort: server.ports.callee,
-                              mediaPort: server.ports.calleeMedia, target: nil, pauseMilliseconds: 800)
-        try await Task.sleep(for: .milliseconds(200))
-        let caller = try RawSIP()
-        let m = RawMessage(port: caller.port)
-        _ = try await establish(caller, m, server, contact: contact)
-        let bye = try await caller.wait(timeout: .seconds(6), for: "BYE from CallTrack") { $0.hasPrefix("BYE ") }
-        caller.send(RawMessage.reply(to: bye, 200, "OK"), to: server.ports.sip)
-        #expect(try await callee.wait() == 0, "\(callee.diagnostics())")
-        let call = try #require(try await server.finishedCalls(count: 1).first)
-        #expect(call["hangup_by"] as? String == "callee")
-        try await server.stop()
+        try await withServer { server in
+            let callee = try SIPp("callee", scenario: Scenario.calleeHangsUp, localPort: server.ports.callee,
+                                  mediaPort: server.ports.calleeMedia, target: nil, pauseMilliseconds: 800)
+            try await Task.sleep(for: .milliseconds(200))
+            let caller = try RawSIP()
+            let m = RawMessage(port: caller.port)
+            _ = try await establish(caller, m, server, contact: contact)
+            let bye = try await caller.wait(timeout: .seconds(6), for: "BYE from CallTrack") { $0.hasPrefix("BYE ") }
+            caller.send(RawMessage.reply(to: bye, 200, "OK"), to: server.ports.sip)
+            #expect(try await callee.wait() == 0, "\(callee.diagnostics())")
+            let call = try #require(try await server.finishedCalls(count: 1).first)
+            #expect(call["hangup_by"] as? String == "callee")
+        }
     }
 
     @Test("A codec dropped by one re-INVITE comes back with the next: telephone-event is not lost for good")
     func codecsAfterNarrowingReinvite() async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        let callee = try RawCallee(port: server.ports.callee, mediaPort: server.ports.calleeMedia)
-        let caller = try RawSIP()
-        let m = RawMessage(port: caller.port)
-        let ok = try await establish(caller, m, server)
-        #expect(RawSIP.body(of: ok).contains("telephone-event"))
-        caller.send(m.inDialog("INVITE", uri: uri(server), cseq: 2, answer: ok, body: RawMessage.sdp(port: 40002, payloads: "8")),
-                    to: server.ports.sip)
-        let narrow = try await caller.response(200, cseq: "2 INVITE")
-        caller.send(m.inDialog("ACK", uri: uri(server), cseq: 2, answer: ok), to: server.ports.sip)
-        #expect(!RawSIP.body(of: narrow).contains("telephone-event"))
-        try await Task.sleep(for: .milliseconds(300))
-        caller.send(m.inDialog("INVITE", uri: uri(server), cseq: 3, answer: ok,
-                               body: RawMessage.sdp(port: 40002, payloads: "8 101")), to: server.ports.sip)
-        let wide = try await caller.response(200, cseq: "3 INVITE")
-        caller.send(m.inDialog("ACK", uri: uri(server), cseq: 3, answer: ok), to: server.ports.sip)
-        #expect(RawSIP.body(of: wide).contains("telephone-event"), "\(wide)")
-        caller.send(m.inDialog("BYE", uri: uri(server), cseq: 4, answer: ok), to: server.ports.sip)
-        _ = try await caller.response(200, cseq: "4 BYE")
-        callee.stop()
-        try await server.stop()
+        try await withServer { server in
+            let callee = try RawCallee(port: server.ports.callee, mediaPort: server.ports.calleeMedia)
+            let caller = try RawSIP()
+            let m = RawMessage(port: caller.port)
+            let ok = try await establish(caller, m, server)
+            #expect(RawSIP.body(of: ok).contains("telephone-event"))
+            caller.send(m.inDialog("INVITE", uri: uri(server), cseq: 2, answer: ok, body: RawMessage.sdp(port: 40002, payloads: "8")),
+                        to: server.ports.sip)
+            let narrow = try await caller.response(200, cseq: "2 INVITE")
+            caller.send(m.inDialog("ACK", uri: uri(server), cseq: 2, answer: ok), to: server.ports.sip)
+            #expect(!RawSIP.body(of: narrow).contains("telephone-event"))
+            try await Task.sleep(for: .milliseconds(300))
+            caller.send(m.inDialog("INVITE", uri: uri(server), cseq: 3, answer: ok,
+                                   body: RawMessage.sdp(port: 40002, payloads: "8 101")), to: server.ports.sip)
+            let wide = try await caller.response(200, cseq: "3 INVITE")
+            caller.send(m.inDialog("ACK", uri: uri(server), cseq: 3, answer: ok), to: server.ports.sip)
+            #expect(RawSIP.body(of: wide).contains("telephone-event"), "\(wide)")
+            caller.send(m.inDialog("BYE", uri: uri(server), cseq: 4, answer: ok), to: server.ports.sip)
+            _ = try await caller.response(200, cseq: "4 BYE")
+            callee.stop()
+        }
     }
 
     @Test("SIP over TCP listens with a real accept backlog, not libre's 5")
     func tcpBacklog() async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        let ss = Process()
-        ss.executableURL = URL(fileURLWithPath: "/usr/bin/ss")
-        ss.arguments = ["-ltnH", "sport = :\(server.ports.sip)"]
-        let pipe = Pipe()
-        ss.standardOutput = pipe
-        try ss.run()
-        ss.waitUntilExit()
-        let line = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        // ss shows a listening socket's backlog in the Send-Q column.
-        let columns = line.split(separator: " ", omittingEmptySubsequences: true)
-        #expect(columns.count >= 3 && Int(columns[2]) ?? 0 >= 1024, "\(line)")
-        try await server.stop()
+        try await withServer { server in
+            let ss = Process()
+            ss.executableURL = URL(fileURLWithPath: "/usr/bin/ss")
+            ss.arguments = ["-ltnH", "sport = :\(server.ports.sip)"]
+            let pipe = Pipe()
+            ss.standardOutput = pipe
+            try ss.run()
+            ss.waitUntilExit()
+            let line = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            // ss shows a listening socket's backlog in the Send-Q column.
+            let columns = line.split(separator: " ", omittingEmptySubsequences: true)
+            #expect(columns.count >= 3 && Int(columns[2]) ?? 0 >= 1024, "\(line)")
+        }
     }
 }
 
@@ -281,22 +271,21 @@ struct LoopTests {
         defer { kamailio.stop() }
         var options = CallTrackServer.Options()
         options.proxyPort = proxyPort
-        let server = try CallTrackServer(ports: ports, options: options)
-        try await server.start()
-        try await Task.sleep(for: .milliseconds(500))
-        let caller = try RawSIP()
-        let m = RawMessage(port: caller.port)
-        caller.send(m.request("INVITE", uri: "sip:84990000001@127.0.0.1:\(ports.sip)", cseq: 1, body: RawMessage.sdp(port: 40000)),
-                    to: ports.sip)
-        let refusal = try await caller.response(482, cseq: "1 INVITE")
-        caller.send(m.request("ACK", uri: "sip:84990000001@127.0.0.1:\(ports.sip)", cseq: 1,
-                              toTag: RawSIP.tag(RawSIP.header("To", in: refusal))), to: ports.sip)
-        try await Task.sleep(for: .milliseconds(500))
-        let calls = try await server.finishedCalls(count: 1)
-        #expect(calls.count == 1, "\(calls.count) legs for one INVITE")
-        #expect(calls.first?["sip_code"] as? Int == 482)
-        let text = String(decoding: try await server.get("/metrics", token: nil).body, as: UTF8.self)
-        #expect(text.contains("calltrack_invites_refused_total{reason=\"loop\"} 1"), "\(text)")
-        try await server.stop()
+        try await withServer(ports: ports, options: options) { server in
+            try await Task.sleep(for: .milliseconds(500))
+            let caller = try RawSIP()
+            let m = RawMessage(port: caller.port)
+            caller.send(m.request("INVITE", uri: "sip:84990000001@127.0.0.1:\(ports.sip)", cseq: 1, body: RawMessage.sdp(port: 40000)),
+                        to: ports.sip)
+            let refusal = try await caller.response(482, cseq: "1 INVITE")
+            caller.send(m.request("ACK", uri: "sip:84990000001@127.0.0.1:\(ports.sip)", cseq: 1,
+                                  toTag: RawSIP.tag(RawSIP.header("To", in: refusal))), to: ports.sip)
+            try await Task.sleep(for: .milliseconds(500))
+            let calls = try await server.finishedCalls(count: 1)
+            #expect(calls.count == 1, "\(calls.count) legs for one INVITE")
+            #expect(calls.first?["sip_code"] as? Int == 482)
+            let text = String(decoding: try await server.get("/metrics", token: nil).body, as: UTF8.self)
+            #expect(text.contains("calltrack_invites_refused_total{reason=\"loop\"} 1"), "\(text)")
+        }
     }
 }

@@ -20,53 +20,51 @@ struct TrackingFlowTests {
 
     @Test("Chromium shows a pool number in the page's format and tel: link; the call is attributed to the ad click")
     func browserToAttributedCall() async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        let url = "http://127.0.0.1:\(server.ports.http)/demo/shop?utm_source=google&utm_medium=cpc&utm_campaign=tables&utm_term=buy+table"
-        let dom = try Browser.renderedDOM(url)
-        let shown: String = try #require(Browser.text(ofID: "phone-main", in: dom), "\(dom)")
-        #expect(shown.range(of: #"^\+7 \(499\) 000-00-0[12]$"#, options: .regularExpression) != nil, "shown: \(shown)")
-        #expect(Browser.text(ofID: "phone-national", in: dom)?.hasPrefix("8 499 000-00-0") == true)
-        let link = try #require(Browser.href(ofID: "phone-link", in: dom))
-        #expect(link.hasPrefix("tel:+7499000000"), "link: \(link)")
-        let digits = String(shown.filter { $0.isNumber })
-        #expect(link == "tel:+" + digits)
-        // Elements matching the project's number_selector get the number too.
-        #expect(dom.contains("<b class=\"showroom-phone\">\(shown)</b>"), "\(dom)")
+        try await withServer { server in
+            let url = "http://127.0.0.1:\(server.ports.http)/demo/shop?utm_source=google&utm_medium=cpc&utm_campaign=tables&utm_term=buy+table"
+            let dom = try Browser.renderedDOM(url)
+            let shown: String = try #require(Browser.text(ofID: "phone-main", in: dom), "\(dom)")
+            #expect(shown.range(of: #"^\+7 \(499\) 000-00-0[12]$"#, options: .regularExpression) != nil, "shown: \(shown)")
+            #expect(Browser.text(ofID: "phone-national", in: dom)?.hasPrefix("8 499 000-00-0") == true)
+            let link = try #require(Browser.href(ofID: "phone-link", in: dom))
+            #expect(link.hasPrefix("tel:+7499000000"), "link: \(link)")
+            let digits = String(shown.filter { $0.isNumber })
+            #expect(link == "tel:+" + digits)
+            // Elements matching the project's number_selector get the number too.
+            #expect(dom.contains("<b class=\"showroom-phone\">\(shown)</b>"), "\(dom)")
 
-        let record = try await call(server, dialling: "8" + digits.dropFirst())
-        let a = try #require(record["attribution"] as? [String: Any], "\(record)")
-        #expect(a["kind"] as? String == "dynamic")
-        #expect(a["source"] as? String == "google")
-        #expect(a["medium"] as? String == "cpc")
-        #expect(a["campaign"] as? String == "tables")
-        #expect(a["keyword"] as? String == "buy table")
-        #expect((a["landing_page"] as? String)?.contains("/demo/shop") == true)
-        #expect(a["late"] as? Bool == false)
-        try await server.stop()
+            let record = try await call(server, dialling: "8" + digits.dropFirst())
+            let a = try #require(record["attribution"] as? [String: Any], "\(record)")
+            #expect(a["kind"] as? String == "dynamic")
+            #expect(a["source"] as? String == "google")
+            #expect(a["medium"] as? String == "cpc")
+            #expect(a["campaign"] as? String == "tables")
+            #expect(a["keyword"] as? String == "buy table")
+            #expect((a["landing_page"] as? String)?.contains("/demo/shop") == true)
+            #expect(a["late"] as? Bool == false)
+        }
     }
 
     @Test("Pool of 2 + static: three visitors get two numbers and the static one; a static call lowers accuracy")
     func exhaustionAndAccuracy() async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        let demo = "http://127.0.0.1:\(server.ports.http)/demo/shop"
-        let shown = try (0..<3).map { _ in try Browser.text(ofID: "phone-plain", in: Browser.renderedDOM(demo)) ?? "" }
-        #expect(Set(shown).count == 3, "\(shown)")
-        #expect(shown.contains("84990000000"), "the third visitor should see the static number: \(shown)")
-        #expect(shown.contains("84990000001") && shown.contains("84990000002"), "\(shown)")
+        try await withServer { server in
+            let demo = "http://127.0.0.1:\(server.ports.http)/demo/shop"
+            let shown = try (0..<3).map { _ in try Browser.text(ofID: "phone-plain", in: Browser.renderedDOM(demo)) ?? "" }
+            #expect(Set(shown).count == 3, "\(shown)")
+            #expect(shown.contains("84990000000"), "the third visitor should see the static number: \(shown)")
+            #expect(shown.contains("84990000001") && shown.contains("84990000002"), "\(shown)")
 
-        _ = try await call(server, dialling: "84990000001", index: 1)
-        var health = try #require(try await server.get("/v1/projects/shop/health").json)
-        #expect(health["accuracy_percent"] as? Double == 100)
-        _ = try await call(server, dialling: "84990000000", index: 2)
-        health = try #require(try await server.get("/v1/projects/shop/health").json)
-        #expect(health["accuracy_percent"] as? Double == 50, "\(health)")
-        #expect(health["calls"] as? Int == 2)
-        #expect(health["static_calls"] as? Int == 2 - 1)
-        #expect((health["pool_exhausted_count"] as? Int ?? 0) >= 1)
-        #expect(try await server.get("/v1/projects/shop/health", token: nil).status == 401)
-        try await server.stop()
+            _ = try await call(server, dialling: "84990000001", index: 1)
+            var health = try #require(try await server.get("/v1/projects/shop/health").json)
+            #expect(health["accuracy_percent"] as? Double == 100)
+            _ = try await call(server, dialling: "84990000000", index: 2)
+            health = try #require(try await server.get("/v1/projects/shop/health").json)
+            #expect(health["accuracy_percent"] as? Double == 50, "\(health)")
+            #expect(health["calls"] as? Int == 2)
+            #expect(health["static_calls"] as? Int == 2 - 1)
+            #expect((health["pool_exhausted_count"] as? Int ?? 0) >= 1)
+            #expect(try await server.get("/v1/projects/shop/health", token: nil).status == 401)
+        }
     }
 
     @Test("Restart keeps live reservations and visit history")
@@ -88,101 +86,96 @@ struct TrackingFlowTests {
     func lateCall() async throws {
         var options = CallTrackServer.Options()
         options.reservationTTLSeconds = 10
-        let server = try CallTrackServer(options: options)
-        try await server.start()
-        let r = try await server.reserve(clientID: "slow", page: "http://shop.test/?gclid=abc")
-        try await Task.sleep(for: .seconds(11))
-        let record = try await call(server, dialling: try #require(r["number"] as? String))
-        let a = try #require(record["attribution"] as? [String: Any])
-        #expect(a["late"] as? Bool == true)
-        #expect(a["source"] as? String == "google" && a["medium"] as? String == "cpc")
-        try await server.stop()
+        try await withServer(options: options) { server in
+            let r = try await server.reserve(clientID: "slow", page: "http://shop.test/?gclid=abc")
+            try await Task.sleep(for: .seconds(11))
+            let record = try await call(server, dialling: try #require(r["number"] as? String))
+            let a = try #require(record["attribution"] as? [String: Any])
+            #expect(a["late"] as? Bool == true)
+            #expect(a["source"] as? String == "google" && a["medium"] as? String == "cpc")
+        }
     }
 
     @Test("CORS only for the project's origins; bad JSON 400 naming the field; oversize 413")
     func badInput() async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        let path = "/v1/projects/shop/reservations"
-        let ok = Data(#"{"client_id":"x1","page":"http://shop.test/"}"#.utf8)
-        let allowed = try await server.post(path, body: ok, headers: ["Content-Type": "application/json", "Origin": "http://shop.test"])
-        #expect(allowed.status == 200)
-        #expect(allowed.headers["access-control-allow-origin"] == "http://shop.test")
-        let foreign = try await server.post(path, body: ok, headers: ["Content-Type": "application/json", "Origin": "http://evil.test"])
-        #expect(foreign.status == 403)
-        #expect(foreign.headers["access-control-allow-origin"] == nil)
-        let malformed = try await server.post(path, body: Data("{not json".utf8))
-        #expect(malformed.status == 400)
-        let missing = try await server.post(path, body: Data(#"{"page":"http://shop.test/"}"#.utf8))
-        #expect(missing.status == 400)
-        #expect((missing.json?["error"] as? [String: Any])?["field"] as? String == "client_id")
-        let badPage = try await server.post(path, body: Data(#"{"client_id":"a","page":"javascript:alert(1)"}"#.utf8))
-        #expect((badPage.json?["error"] as? [String: Any])?["field"] as? String == "page")
-        let huge = try await server.post(path, body: Data(repeating: 0x61, count: 64 * 1024))
-        #expect(huge.status == 413)
-        #expect(try await server.post("/v1/projects/nope/reservations", body: ok).status == 404)
-        try await server.stop()
+        try await withServer { server in
+            let path = "/v1/projects/shop/reservations"
+            let ok = Data(#"{"client_id":"x1","page":"http://shop.test/"}"#.utf8)
+            let allowed = try await server.post(path, body: ok, headers: ["Content-Type": "application/json", "Origin": "http://shop.test"])
+            #expect(allowed.status == 200)
+            #expect(allowed.headers["access-control-allow-origin"] == "http://shop.test")
+            let foreign = try await server.post(path, body: ok, headers: ["Content-Type": "application/json", "Origin": "http://evil.test"])
+            #expect(foreign.status == 403)
+            #expect(foreign.headers["access-control-allow-origin"] == nil)
+            let malformed = try await server.post(path, body: Data("{not json".utf8))
+            #expect(malformed.status == 400)
+            let missing = try await server.post(path, body: Data(#"{"page":"http://shop.test/"}"#.utf8))
+            #expect(missing.status == 400)
+            #expect((missing.json?["error"] as? [String: Any])?["field"] as? String == "client_id")
+            let badPage = try await server.post(path, body: Data(#"{"client_id":"a","page":"javascript:alert(1)"}"#.utf8))
+            #expect((badPage.json?["error"] as? [String: Any])?["field"] as? String == "page")
+            let huge = try await server.post(path, body: Data(repeating: 0x61, count: 64 * 1024))
+            #expect(huge.status == 413)
+            #expect(try await server.post("/v1/projects/nope/reservations", body: ok).status == 404)
+        }
     }
 
     @Test("Reservations are rate-limited per address: 429 past the limit")
     func rateLimit() async throws {
         var options = CallTrackServer.Options()
         options.reservationsPerMinute = 5
-        let server = try CallTrackServer(options: options)
-        try await server.start()
-        var statuses: [Int] = []
-        for i in 0..<8 {
-            let body = Data(#"{"client_id":"c\#(i)","page":"http://shop.test/"}"#.utf8)
-            statuses.append(try await server.post("/v1/projects/shop/reservations", body: body).status)
+        try await withServer(options: options) { server in
+            var statuses: [Int] = []
+            for i in 0..<8 {
+                let body = Data(#"{"client_id":"c\#(i)","page":"http://shop.test/"}"#.utf8)
+                statuses.append(try await server.post("/v1/projects/shop/reservations", body: body).status)
+            }
+            #expect(statuses.prefix(5).allSatisfy { $0 == 200 }, "\(statuses)")
+            #expect(statuses.suffix(3).allSatisfy { $0 == 429 }, "\(statuses)")
         }
-        #expect(statuses.prefix(5).allSatisfy { $0 == 200 }, "\(statuses)")
-        #expect(statuses.suffix(3).allSatisfy { $0 == 429 }, "\(statuses)")
-        try await server.stop()
     }
 
     @Test("Click-to-reveal: numbers are masked and no pool number is taken until the visitor clicks")
     func clickToReveal() async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        let dom = try Browser.renderedDOM("http://127.0.0.1:\(server.ports.http)/demo/shop?reveal=1")
-        #expect(dom.contains("calltrack-reveal"), "\(dom)")
-        #expect(dom.contains("+7 (495) 123-\u{2022}\u{2022}-\u{2022}\u{2022}"), "\(dom)")
-        #expect(!dom.contains("499"), "a pool number was shown before any click")
-        let health = try #require(try await server.get("/v1/projects/shop/health").json)
-        #expect(health["live_reservations"] as? Int == 0)
-        #expect(health["visits"] as? Int == 0)
-        try await server.stop()
+        try await withServer { server in
+            let dom = try Browser.renderedDOM("http://127.0.0.1:\(server.ports.http)/demo/shop?reveal=1")
+            #expect(dom.contains("calltrack-reveal"), "\(dom)")
+            #expect(dom.contains("+7 (495) 123-\u{2022}\u{2022}-\u{2022}\u{2022}"), "\(dom)")
+            #expect(!dom.contains("499"), "a pool number was shown before any click")
+            let health = try #require(try await server.get("/v1/projects/shop/health").json)
+            #expect(health["live_reservations"] as? Int == 0)
+            #expect(health["visits"] as? Int == 0)
+        }
     }
 
     @Test("The snippet on the business's own site (another origin): click-to-reveal reserves on click and swaps")
     func crossOriginSiteWithReveal() async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        let sitePort = server.ports.sip + 46
-        let site = FileManager.default.temporaryDirectory.appendingPathComponent("site-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: site, withIntermediateDirectories: true)
-        // The business's page: its own number, the snippet from CallTrack, and a visitor who clicks the masked number.
-        try """
-            <!doctype html><html><body>
-            <p>Call <span id="phone">8 (495) 123-45-67</span></p>
-            <script src="http://127.0.0.1:\(server.ports.http)/v1/projects/shop/snippet.js?reveal=1"></script>
-            <script>setTimeout(function () { document.querySelector('.calltrack-reveal').click(); }, 200);</script>
-            </body></html>
-            """.write(to: site.appendingPathComponent("index.html"), atomically: true, encoding: .utf8)
-        let web = Process()
-        // Debian's python3 directly: a wrapper (pyenv's shim) would survive the kill and keep the port.
-        web.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        web.arguments = ["-m", "http.server", String(sitePort), "--bind", "127.0.0.1", "--directory", site.path]
-        web.standardOutput = FileHandle.nullDevice
-        web.standardError = FileHandle.nullDevice
-        try web.run()
-        defer { kill(web.processIdentifier, SIGKILL) }
-        try await Task.sleep(for: .milliseconds(500))
-        let dom = try Browser.renderedDOM("http://127.0.0.1:\(sitePort)/index.html?utm_source=vk&utm_medium=social")
-        let shown = try #require(Browser.text(ofID: "phone", in: dom), "\(dom)")
-        #expect(shown.range(of: #"^8 \(499\) 000-00-0[12]$"#, options: .regularExpression) != nil, "shown: \(shown)")
-        let health = try #require(try await server.get("/v1/projects/shop/health").json)
-        #expect(health["live_reservations"] as? Int == 1)
-        try await server.stop()
+        try await withServer { server in
+            let sitePort = server.ports.sip + 46
+            let site = FileManager.default.temporaryDirectory.appendingPathComponent("site-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: site, withIntermediateDirectories: true)
+            // The business's page: its own number, the snippet from CallTrack, and a visitor who clicks the masked number.
+            try """
+                <!doctype html><html><body>
+                <p>Call <span id="phone">8 (495) 123-45-67</span></p>
+                <script src="http://127.0.0.1:\(server.ports.http)/v1/projects/shop/snippet.js?reveal=1"></script>
+                <script>setTimeout(function () { document.querySelector('.calltrack-reveal').click(); }, 200);</script>
+                </body></html>
+                """.write(to: site.appendingPathComponent("index.html"), atomically: true, encoding: .utf8)
+            let web = Process()
+            // Debian's python3 directly: a wrapper (pyenv's shim) would survive the kill and keep the port.
+            web.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            web.arguments = ["-m", "http.server", String(sitePort), "--bind", "127.0.0.1", "--directory", site.path]
+            web.standardOutput = FileHandle.nullDevice
+            web.standardError = FileHandle.nullDevice
+            try web.run()
+            defer { kill(web.processIdentifier, SIGKILL) }
+            try await Task.sleep(for: .milliseconds(500))
+            let dom = try Browser.renderedDOM("http://127.0.0.1:\(sitePort)/index.html?utm_source=vk&utm_medium=social")
+            let shown = try #require(Browser.text(ofID: "phone", in: dom), "\(dom)")
+            #expect(shown.range(of: #"^8 \(499\) 000-00-0[12]$"#, options: .regularExpression) != nil, "shown: \(shown)")
+            let health = try #require(try await server.get("/v1/projects/shop/health").json)
+            #expect(health["live_reservations"] as? Int == 1)
+        }
     }
 }

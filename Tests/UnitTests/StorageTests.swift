@@ -48,6 +48,25 @@ struct StorageTests {
         #expect(try reopened.finaliseInterruptedCalls() == 0)
     }
 
+    @Test("HTTP reads go through a read-only connection of their own: they see what the writer committed, and cannot write")
+    func readOnlyConnection() throws {
+        let (_, path) = try store()
+        let writer = try Database(path: path)
+        let reads = try Database(path: path, readOnly: true)
+        let store = SQLiteCallRecordStore(database: writer, reads: reads)
+        let id = CallID.next()
+        try store.apply([start(id, at: Date())])
+        #expect(try store.call(id: id)?.start.caller == "79161234567")
+        // The writer holds its write lock while the reader reads: WAL lets both go on.
+        try writer.write { batch in
+            batch.execute("UPDATE calls SET caller = 'changed' WHERE id = ?", [id.rawValue])
+            #expect((try? reads.scalar("SELECT caller FROM calls WHERE id = ?", [id.rawValue]))?.string == "79161234567")
+        }
+        #expect(try store.call(id: id)?.start.caller == "changed")
+        #expect(throws: DatabaseError.self) { try reads.execute("DELETE FROM calls") }
+        do { try reads.execute("DELETE FROM calls") } catch let error as DatabaseError { #expect(error.kind == .readOnly) }
+    }
+
     @Test func pagingNewestFirst() throws {
         let (store, _) = try store()
         let ids = (0..<5).map { _ in CallID.next() }

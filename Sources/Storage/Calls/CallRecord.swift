@@ -1,18 +1,10 @@
 import CallTrackCore
 import Foundation
 
-/// A call as stored and reported: who called which tracking number, where it went, how it ended.
+/// A call as stored and reported: who called which tracking number and where it went (as the call
+/// started), then how it went and ended.
 public struct CallRecord: Sendable, Equatable {
-    public var id: CallID
-    public var projectKey: String
-    public var trunk: String
-    public var didDialled: String
-    public var did: String
-    public var caller: String
-    public var callerName: String?
-    public var forwardTo: String
-    public var sipCallID: String
-    public var startedAt: Date
+    public var start: CallStart
     public var ringingAt: Date?
     public var answeredAt: Date?
     public var endedAt: Date?
@@ -27,13 +19,13 @@ public struct CallRecord: Sendable, Equatable {
     public var interrupted: Bool
     /// What became of the recording; nil for calls never answered.
     public var recording: RecordingInfo?
-    /// Where the call came from; nil for numbers no pool knows.
-    public var attribution: Attribution?
+
+    public var id: CallID { start.id }
 
     /// Seconds from the start until the callee answered, or until the end of a missed call.
     public var ringSeconds: Double? {
         guard let end = answeredAt ?? endedAt else { return nil }
-        return max(0, end.timeIntervalSince(startedAt))
+        return max(0, end.timeIntervalSince(start.startedAt))
     }
 
     /// Seconds of conversation, from answer to end.

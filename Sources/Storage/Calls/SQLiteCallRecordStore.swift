@@ -4,9 +4,13 @@ import Foundation
 /// Call records in SQLite.
 public final class SQLiteCallRecordStore: CallRecordStore, RecordingIndex {
     let db: Database
+    /// Where the HTTP API's reads go: a read-only connection of their own, so that they never
+    /// queue behind the batch writer (the same connection when none is given).
+    let reader: Database
 
-    public init(database: Database) {
+    public init(database: Database, reads: Database? = nil) {
         db = database
+        reader = reads ?? database
     }
 
     private static let columns = """
@@ -24,12 +28,12 @@ public final class SQLiteCallRecordStore: CallRecordStore, RecordingIndex {
         if let project { conditions.append("project = ?"); args.append(project) }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         args.append(limit)
-        return try db.query("SELECT \(Self.columns) FROM calls \(whereClause) ORDER BY id DESC LIMIT ?", args)
+        return try reader.query("SELECT \(Self.columns) FROM calls \(whereClause) ORDER BY id DESC LIMIT ?", args)
             .compactMap(Self.record)
     }
 
     public func call(id: CallID) throws -> CallRecord? {
-        try db.query("SELECT \(Self.columns) FROM calls WHERE id = ?", [id.rawValue]).first.flatMap(Self.record)
+        try reader.query("SELECT \(Self.columns) FROM calls WHERE id = ?", [id.rawValue]).first.flatMap(Self.record)
     }
 
     /// Applies a batch of events in one transaction.
@@ -76,7 +80,7 @@ public final class SQLiteCallRecordStore: CallRecordStore, RecordingIndex {
     }
 
     public func dtmf(callID: CallID) throws -> [DTMFEvent] {
-        try db.query("SELECT side, digit, at_seconds FROM call_dtmf WHERE call_id = ? ORDER BY at_seconds, rowid",
+        try reader.query("SELECT side, digit, at_seconds FROM call_dtmf WHERE call_id = ? ORDER BY at_seconds, rowid",
                      [callID.rawValue]).map {
             DTMFEvent(callID: callID, side: $0["side"].string ?? "", digit: $0["digit"].string ?? "", atSeconds: $0["at_seconds"].double ?? 0)
         }
@@ -133,11 +137,21 @@ public final class SQLiteCallRecordStore: CallRecordStore, RecordingIndex {
     private static func record(_ row: Row) -> CallRecord? {
         guard let id = row["id"].string.flatMap(CallID.init) else { return nil }
         func date(_ column: String) -> Date? { row[column].double.map(Date.init(timeIntervalSince1970:)) }
-        return CallRecord(
+        let start = CallStart(
             id: id, projectKey: row["project"].string ?? "", trunk: row["trunk"].string ?? "",
             didDialled: row["did_dialled"].string ?? "", did: row["did"].string ?? "", caller: row["caller"].string ?? "",
             callerName: row["caller_name"].string, forwardTo: row["forward_to"].string ?? "",
             sipCallID: row["sip_call_id"].string ?? "", startedAt: date("started_at") ?? Date(timeIntervalSince1970: 0),
+            attribution: row["number_kind"].string.flatMap(Attribution.Kind.init).map {
+                Attribution(kind: $0, poolName: row["pool"].string, clientID: row["client_id"].string,
+                            reservationID: row["reservation_id"].string, late: (row["late"].int ?? 0) != 0,
+                            source: row["source"].string, medium: row["medium"].string, campaign: row["campaign"].string,
+                            keyword: row["keyword"].string, content: row["content"].string,
+                            landingPage: row["landing_page"].string, referrer: row["referrer"].string,
+                            channel: row["channel"].string)
+            })
+        return CallRecord(
+            start: start,
             ringingAt: date("ringing_at"), answeredAt: date("answered_at"), endedAt: date("ended_at"),
             status: CallStatus(rawValue: row["status"].string ?? "") ?? .inProgress,
             missedReason: row["missed_reason"].string.flatMap(MissedReason.init), sipCode: row["sip_code"].int,
@@ -149,14 +163,6 @@ public final class SQLiteCallRecordStore: CallRecordStore, RecordingIndex {
                 RecordingInfo(status: $0, path: row["recording_path"].string, reason: row["recording_reason"].string,
                               bytes: row["recording_bytes"].int, seconds: row["recording_seconds"].double,
                               sampleRate: row["recording_sample_rate"].int)
-            },
-            attribution: row["number_kind"].string.flatMap(Attribution.Kind.init).map {
-                Attribution(kind: $0, poolName: row["pool"].string, clientID: row["client_id"].string,
-                            reservationID: row["reservation_id"].string, late: (row["late"].int ?? 0) != 0,
-                            source: row["source"].string, medium: row["medium"].string, campaign: row["campaign"].string,
-                            keyword: row["keyword"].string, content: row["content"].string,
-                            landingPage: row["landing_page"].string, referrer: row["referrer"].string,
-                            channel: row["channel"].string)
             })
     }
 }

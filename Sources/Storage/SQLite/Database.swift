@@ -78,13 +78,15 @@ public final class Database: Sendable {
     private let state: Mutex<State?>
     public let path: String
 
-    /// Opens (creating if needed) the database file and its parent folder.
-    public init(path: String) throws {
+    /// Opens (creating if needed) the database file and its parent folder, and migrates it.
+    /// `readOnly` opens a second connection to a database another one keeps up to date: in WAL
+    /// mode its reads neither wait for that connection's writes nor hold them up.
+    public init(path: String, readOnly: Bool = false) throws {
         self.path = path
         let dir = (path as NSString).deletingLastPathComponent
-        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        if !dir.isEmpty && !readOnly { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         var handle: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &handle, flags, nil)
         guard rc == SQLITE_OK, let handle else {
             let msg = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
@@ -94,6 +96,7 @@ public final class Database: Sendable {
         sqlite3_extended_result_codes(handle, 1)
         sqlite3_busy_timeout(handle, 5000)
         state = Mutex(State(handle: handle))
+        if readOnly { return }
         let mode = try scalar("PRAGMA journal_mode = WAL")?.string
         guard mode?.lowercased() == "wal" else {
             throw DatabaseError(code: SQLITE_ERROR, message: "WAL mode not available (journal_mode=\(mode ?? "?"))", sql: nil)

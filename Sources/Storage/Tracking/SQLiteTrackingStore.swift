@@ -5,9 +5,13 @@ import Tracking
 /// Visits, reservations and number releases in SQLite, so a restart keeps them.
 public final class SQLiteTrackingStore: Sendable {
     let db: Database
+    /// Where the HTTP API's reads go: a read-only connection of their own, so that they never
+    /// queue behind the batch writer (the same connection when none is given).
+    let reader: Database
 
-    public init(database: Database) {
+    public init(database: Database, reads: Database? = nil) {
         db = database
+        reader = reads ?? database
     }
 
     public func apply(_ changes: [TrackingChange]) throws {
@@ -61,18 +65,18 @@ public final class SQLiteTrackingStore: Sendable {
     /// A project's pool health over the period since `since` (see `PoolHealth`).
     public func health(projectKey: String, since: Date, now: Date = Date(), ttlSeconds: Double) throws -> PoolHealth {
         let t0 = since.timeIntervalSince1970
-        let calls = try db.query("""
+        let calls = try reader.query("""
             SELECT count(*) AS calls, coalesce(sum(number_kind = 'static'), 0) AS static_calls FROM calls
             WHERE project = ? AND started_at >= ?
             """, [projectKey, t0]).first
-        let visits = try db.scalar("SELECT count(*) FROM visits WHERE project = ? AND at >= ?", [projectKey, t0])?.int ?? 0
-        let exhausted = try db.scalar("SELECT coalesce(sum(count), 0) FROM pool_exhaustions WHERE project = ? AND at >= ?",
+        let visits = try reader.scalar("SELECT count(*) FROM visits WHERE project = ? AND at >= ?", [projectKey, t0])?.int ?? 0
+        let exhausted = try reader.scalar("SELECT coalesce(sum(count), 0) FROM pool_exhaustions WHERE project = ? AND at >= ?",
                                       [projectKey, (t0 / 60).rounded(.down) * 60])?.int ?? 0
-        let addressLimited = try db.scalar("SELECT coalesce(sum(count), 0) FROM address_limited WHERE project = ? AND at >= ?",
+        let addressLimited = try reader.scalar("SELECT coalesce(sum(count), 0) FROM address_limited WHERE project = ? AND at >= ?",
                                            [projectKey, (t0 / 60).rounded(.down) * 60])?.int ?? 0
         // Each reservation holds its number from creation until released or expired: the peak overlap is
         // the most numbers the pool needed at once.
-        let intervals = try db.query("""
+        let intervals = try reader.query("""
             SELECT created_at, min(expires_at, coalesce(released_at, expires_at)) AS held_until, expires_at FROM reservations
             WHERE project = ? AND expires_at >= ?
             """, [projectKey, t0])
@@ -124,7 +128,7 @@ public final class SQLiteTrackingStore: Sendable {
 
     /// One visitor's latest visits, oldest first.
     public func visits(projectKey: String, clientID: String, limit: Int = 50) throws -> [Visit] {
-        try db.query("""
+        try reader.query("""
             SELECT project, client_id, at, page, referrer, source, medium, campaign, keyword, content, gclid, yclid, region
             FROM visits WHERE project = ? AND client_id = ? ORDER BY at DESC LIMIT ?
             """, [projectKey, clientID, limit]).reversed().map { r in

@@ -25,16 +25,10 @@ final class Call {
 
     let id: CallID
     unowned let board: SwitchBoard
-    let trunk: Trunk
-    let target: ForwardingTarget
-    let dialled: String
+    /// What the front door read of the caller's INVITE: trunk, target, dialled number, hops, offer.
+    let invite: AdmittedInvite
     let relay: MediaRelay
-    let hops: Int
-    /// Max-Forwards of the outbound INVITE: the caller's, less one.
-    let maxForwards: Int
     let attribution: Attribution?
-    /// The caller's offer, read by the front door; nil for a delayed offer (CallTrack offers to the callee itself).
-    let callerOffer: SessionDescription?
     let started = Date()
     private(set) var state = State.routing
     private(set) lazy var caller = Leg(call: self, side: .caller)
@@ -45,12 +39,19 @@ final class Call {
 
     init(board: SwitchBoard, admission: AdmittedInvite, relay: MediaRelay, attribution: Attribution?) {
         id = CallID.next()
+        self.board = board
+        invite = admission
+        self.relay = relay
         self.attribution = attribution
-        self.board = board; trunk = admission.trunk; target = admission.target; dialled = admission.dialled
-        self.relay = relay; hops = admission.hops + 1; maxForwards = max(0, min(admission.maxForwards, 70) - 1)
-        callerOffer = admission.offer
     }
 
+    var target: ForwardingTarget { invite.target }
+    /// The caller's offer; nil for a delayed offer (CallTrack then offers to the callee itself).
+    var callerOffer: SessionDescription? { invite.offer }
+    /// `X-CallTrack-Hops` of the forwarded INVITE: one more than the caller's.
+    var hops: Int { invite.hops + 1 }
+    /// Max-Forwards of the forwarded INVITE: the caller's, less one.
+    var maxForwards: Int { max(0, min(invite.maxForwards, 70) - 1) }
     var address: String { board.settings.advertisedAddress }
     private var delayedOffer: Bool { callerOffer == nil }
 
@@ -63,10 +64,10 @@ final class Call {
         caller.peer = IPAddress(msg.pointee.src.addressText)
         relay.setSignallingPeer(.caller, caller.peer)
         board.logger.debug("call started", metadata: [
-            "call": "\(id)", "did": "\(target.did)", "caller": "\(callerNumber)", "trunk": "\(trunk.name)",
+            "call": "\(id)", "did": "\(target.did)", "caller": "\(callerNumber)", "trunk": "\(invite.trunk.name)",
         ])
         board.events.publish(.started(CallStart(
-            id: id, projectKey: target.projectKey, trunk: trunk.name, didDialled: dialled, did: target.did.e164,
+            id: id, projectKey: target.projectKey, trunk: invite.trunk.name, didDialled: invite.dialled, did: target.did.e164,
             caller: callerNumber, callerName: callerName.isEmpty ? nil : callerName, forwardTo: target.uri,
             sipCallID: msg.callID, startedAt: started, attribution: attribution)))
 

@@ -227,3 +227,21 @@ struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
+
+/// Runs `body` against a started CallTrack and always stops it afterwards. When `body` throws,
+/// the error carries the end of the server's log, so a failing test shows what CallTrack said.
+func withServer<T>(ports: TestPorts = .next(), options: CallTrackServer.Options = CallTrackServer.Options(),
+                   _ body: (CallTrackServer) async throws -> T) async throws -> T {
+    let server = try CallTrackServer(ports: ports, options: options)
+    try await server.start()
+    let result: T
+    do {
+        result = try await body(server)
+    } catch {
+        _ = try? await server.stop()
+        let tail = server.log().split(separator: "\n").suffix(40).joined(separator: "\n")
+        throw TestFailure("\(error)\n--- the last lines of CallTrack's log ---\n\(tail)")
+    }
+    try await server.stop()
+    return result
+}
