@@ -58,10 +58,10 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
                                projects: config.projects.map { PublicProject(config: $0, numbering: config.numbering) },
                                numbers: numbers, tracking: trackingStore,
                                reservationsPerMinute: config.http.reservationsPerMinute, regionHeader: config.http.regionHeader,
-                               trustedProxies: config.http.trustedProxies.compactMap(CIDR.init),
+                               trustedProxies: config.http.trustedProxies,
                                sipReady: { engine.isReady },
                                activeCalls: { engine.activeCallCount }, connections: connections)
-    let listen = try HostPort.parse(config.http.listen, key: "http.listen")
+    let listen = config.http.listen
     let http = Application(
         router: buildRouter(deps),
         server: .http1(configuration: .init(additionalChannelHandlers: connections.channelHandlers())),

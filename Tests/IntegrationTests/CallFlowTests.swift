@@ -36,7 +36,7 @@ struct CallFlowTests {
     @Test("Answered call: audio both ways, record answered with ring and talk time")
     func answeredCall() async throws {
         try await withServer { server in
-            try await run(callee: Scenario.calleeAnswers(ringMilliseconds: 500), caller: Scenario.callerHangsUp,
+            try await run(callee: Scenario.calleeAnswers(ringMilliseconds: 500), caller: Scenario.callerHangsUp(),
                           server: server, pause: 3000)
             let call = try await onlyCall(server)
             #expect(call["status"] as? String == "answered")
@@ -64,7 +64,7 @@ struct CallFlowTests {
     @Test("Early media: the callee's 183 with SDP reaches the caller, then the answer")
     func earlyMedia() async throws {
         try await withServer { server in
-            try await run(callee: Scenario.calleeEarlyMedia, caller: Scenario.callerHangsUp, server: server, pause: 1500)
+            try await run(callee: Scenario.calleeEarlyMedia, caller: Scenario.callerHangsUp(), server: server, pause: 1500)
             let call = try await onlyCall(server)
             #expect(call["status"] as? String == "answered")
             #expect(media(call, "callee_to_caller") > 20)
@@ -122,7 +122,7 @@ struct CallFlowTests {
     @Test("Callee hangs up first: BYE reaches the caller, record answered, hangup_by callee")
     func calleeHangsUp() async throws {
         try await withServer { server in
-            try await run(callee: Scenario.calleeHangsUp, caller: Scenario.callerWaitsForBye, server: server, pause: 1500)
+            try await run(callee: Scenario.calleeHangsUp, caller: Scenario.callerWaitsForBye(), server: server, pause: 1500)
             let call = try await onlyCall(server)
             #expect(call["status"] as? String == "answered")
             #expect(call["hangup_by"] as? String == "callee")
@@ -193,7 +193,7 @@ struct CallFlowTests {
     @Test("A caller over TCP reaches a callee over UDP")
     func tcpCaller() async throws {
         try await withServer { server in
-            try await run(callee: Scenario.calleeAnswers(), caller: Scenario.callerHangsUp, server: server, transport: "t1")
+            try await run(callee: Scenario.calleeAnswers(), caller: Scenario.callerHangsUp(), server: server, transport: "t1")
             let call = try await onlyCall(server)
             #expect(call["status"] as? String == "answered")
             #expect(media(call, "caller_to_callee") > 10)
@@ -207,7 +207,7 @@ struct CallFlowTests {
         options.trunkPassword = "s3cret-from-env"
         try await withServer(options: options) { server in
             try await run(callee: Scenario.calleeRequiresAuth(username: "calltrack", password: "s3cret-from-env"),
-                          caller: Scenario.callerHangsUp, server: server)
+                          caller: Scenario.callerHangsUp(), server: server)
             let call = try await onlyCall(server)
             #expect(call["status"] as? String == "answered")
         }

@@ -12,7 +12,7 @@ struct LifecycleTests {
                                   mediaPort: p.calleeMedia, target: nil, calls: 50, pauseMilliseconds: 4000, timeoutSeconds: 60)
             try await Task.sleep(for: .milliseconds(200))
             // 50 calls/s: every call is set up within a second and all 50 talk at the same time for 4 s.
-            let caller = try SIPp("caller", scenario: Scenario.callerHangsUp, localPort: p.caller, mediaPort: p.callerMedia,
+            let caller = try SIPp("caller", scenario: Scenario.callerHangsUp(), localPort: p.caller, mediaPort: p.callerMedia,
                                   target: "127.0.0.1:\(p.sip)", service: "84990000002", calls: 50, rate: 50,
                                   concurrent: 50, pauseMilliseconds: 4000, timeoutSeconds: 60)
             // Sample while calls are up: the server reports them as active.
@@ -62,7 +62,7 @@ struct LifecycleTests {
         let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 100), localPort: p.callee,
                               mediaPort: p.calleeMedia, target: nil, calls: 3)
         try await Task.sleep(for: .milliseconds(200))
-        let caller = try SIPp("caller", scenario: Scenario.callerWaitsForBye, localPort: p.caller, mediaPort: p.callerMedia,
+        let caller = try SIPp("caller", scenario: Scenario.callerWaitsForBye(), localPort: p.caller, mediaPort: p.callerMedia,
                               target: "127.0.0.1:\(p.sip)", service: "84990000001", calls: 3, rate: 10)
         try await Task.sleep(for: .milliseconds(1500))
         let status = try await server.stop(signal: SIGTERM)
@@ -98,7 +98,7 @@ struct LifecycleTests {
         let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 100), localPort: p.callee,
                               mediaPort: p.calleeMedia, target: nil, calls: 1, pauseMilliseconds: 1500)
         try await Task.sleep(for: .milliseconds(200))
-        let first = try SIPp("caller", scenario: Scenario.callerHangsUp, localPort: p.caller, mediaPort: p.callerMedia,
+        let first = try SIPp("caller", scenario: Scenario.callerHangsUp(), localPort: p.caller, mediaPort: p.callerMedia,
                              target: "127.0.0.1:\(p.sip)", service: "84990000001", pauseMilliseconds: 2500)
         try await Task.sleep(for: .milliseconds(800))
         kill(server.process!.processIdentifier, SIGTERM)
@@ -165,7 +165,7 @@ struct CrashRecoveryTests {
         let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 100), localPort: p.callee,
                               mediaPort: p.calleeMedia, target: nil, timeoutSeconds: 6)
         try await Task.sleep(for: .milliseconds(200))
-        let caller = try SIPp("caller", scenario: Scenario.callerWaitsForBye, localPort: p.caller, mediaPort: p.callerMedia,
+        let caller = try SIPp("caller", scenario: Scenario.callerWaitsForBye(), localPort: p.caller, mediaPort: p.callerMedia,
                               target: "127.0.0.1:\(p.sip)", service: "84990000001", timeoutSeconds: 6)
         // Wait until the answer is stored and some audio is on disk, then kill without warning.
         let deadline = ContinuousClock.now + .seconds(5)

@@ -171,7 +171,7 @@ struct RecordingTests {
             let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 100), localPort: p.callee,
                                   mediaPort: p.calleeMedia, target: nil, calls: 2)
             try await Task.sleep(for: .milliseconds(200))
-            let caller = try SIPp("caller", scenario: Scenario.callerHangsUp, localPort: p.caller, mediaPort: p.callerMedia,
+            let caller = try SIPp("caller", scenario: Scenario.callerHangsUp(), localPort: p.caller, mediaPort: p.callerMedia,
                                   target: "127.0.0.1:\(p.sip)", service: "84990000001", calls: 2, pauseMilliseconds: 1000)
             #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
             _ = try await callee.wait()

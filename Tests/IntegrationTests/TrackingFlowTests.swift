@@ -10,7 +10,7 @@ struct TrackingFlowTests {
         let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 100, audio: false), localPort: p.callee,
                               mediaPort: p.calleeMedia, target: nil)
         try await Task.sleep(for: .milliseconds(200))
-        let caller = try SIPp("caller", scenario: Scenario.callerHangsUp, localPort: p.caller, mediaPort: p.callerMedia,
+        let caller = try SIPp("caller", scenario: Scenario.callerHangsUp(), localPort: p.caller, mediaPort: p.callerMedia,
                               target: "127.0.0.1:\(p.sip)", service: number, pauseMilliseconds: 300)
         #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
         _ = try await callee.wait()

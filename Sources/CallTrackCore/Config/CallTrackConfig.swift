@@ -24,8 +24,12 @@ public struct CallTrackConfig: Codable, Sendable, Equatable {
         self.trunks = trunks; self.projects = projects
     }
 
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case sip, http, storage, admin, numbering, recording, tracking, trunks, projects
+    }
+
     public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
         sip = try c.decodeIfPresent(SIPConfig.self, forKey: .sip) ?? .init()
         http = try c.decodeIfPresent(HTTPConfig.self, forKey: .http) ?? .init()
         storage = try c.decodeIfPresent(StorageConfig.self, forKey: .storage) ?? .init()
@@ -40,7 +44,7 @@ public struct CallTrackConfig: Codable, Sendable, Equatable {
 
 public struct SIPConfig: Codable, Sendable, Equatable {
     /// `udp:HOST:PORT` / `tcp:HOST:PORT` entries.
-    public var listen: [String]
+    public var listen: [SIPListenAddress]
     /// The address written into SDP and Contact; defaults to the first listen host.
     public var advertisedAddress: String?
     public var rtpPorts: PortRange
@@ -57,7 +61,9 @@ public struct SIPConfig: Codable, Sendable, Equatable {
     public var mediaLatching: MediaLatching
 
     public init(
-        listen: [String] = ["udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"], advertisedAddress: String? = nil,
+        listen: [SIPListenAddress] = [.init(transport: .udp, address: .init(host: "127.0.0.1", port: 5060)),
+                                      .init(transport: .tcp, address: .init(host: "127.0.0.1", port: 5060))],
+        advertisedAddress: String? = nil,
         rtpPorts: PortRange = .init(), rtpTimeoutSeconds: Int = 60, drainSeconds: Int = 30,
         userAgent: String = "CallTrack", untrusted: UntrustedSourcePolicy = .reject,
         maxRequestsPerSecondPerSource: Int = 20, mediaLatching: MediaLatching = .signalling
@@ -68,7 +74,7 @@ public struct SIPConfig: Codable, Sendable, Equatable {
         self.mediaLatching = mediaLatching
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case listen, advertisedAddress = "advertised_address", rtpPorts = "rtp_ports"
         case rtpTimeoutSeconds = "rtp_timeout_seconds", drainSeconds = "drain_seconds", userAgent = "user_agent"
         case untrusted, maxRequestsPerSecondPerSource = "max_requests_per_second_per_source"
@@ -77,8 +83,8 @@ public struct SIPConfig: Codable, Sendable, Equatable {
 
     public init(from decoder: Decoder) throws {
         let d = SIPConfig()
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        listen = try c.decodeIfPresent([String].self, forKey: .listen) ?? d.listen
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
+        listen = try c.decodeIfPresent([SIPListenAddress].self, forKey: .listen) ?? d.listen
         advertisedAddress = try c.decodeIfPresent(String.self, forKey: .advertisedAddress)
         rtpPorts = try c.decodeIfPresent(PortRange.self, forKey: .rtpPorts) ?? d.rtpPorts
         rtpTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .rtpTimeoutSeconds) ?? d.rtpTimeoutSeconds
@@ -113,17 +119,23 @@ public struct PortRange: Codable, Sendable, Equatable {
     public var min: Int
     public var max: Int
     public init(min: Int = 20000, max: Int = 29999) { self.min = min; self.max = max }
+    enum CodingKeys: String, CodingKey, CaseIterable { case min, max }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
+        min = try c.decode(Int.self, forKey: .min)
+        max = try c.decode(Int.self, forKey: .max)
+    }
 }
 
 public struct HTTPConfig: Codable, Sendable, Equatable {
     /// `HOST:PORT`.
-    public var listen: String
+    public var listen: HostPort
     /// Reservation requests allowed per client address and minute (the snippet sends one a minute per tab).
     public var reservationsPerMinute: Int
     /// Header a trusted reverse proxy sets with the visitor's region, for pools limited to regions.
     public var regionHeader: String?
     /// Reverse proxies (CIDRs) whose `X-Forwarded-For` names the client and whose region header is believed.
-    public var trustedProxies: [String]
+    public var trustedProxies: [CIDR]
     /// HTTP connections open at once; lowered at start if the file descriptor limit needs it for SIP and RTP.
     public var maxConnections: Int
     /// A connection with no request in progress is closed after this long.
@@ -131,25 +143,25 @@ public struct HTTPConfig: Codable, Sendable, Equatable {
     /// A request must arrive whole (head and body) within this long of its first byte.
     public var requestTimeoutSeconds: Int
 
-    public init(listen: String = "127.0.0.1:8080", reservationsPerMinute: Int = 120, regionHeader: String? = nil,
-                trustedProxies: [String] = [], maxConnections: Int = 1024, idleTimeoutSeconds: Int = 30,
+    public init(listen: HostPort = .init(host: "127.0.0.1", port: 8080), reservationsPerMinute: Int = 120,
+                regionHeader: String? = nil, trustedProxies: [CIDR] = [], maxConnections: Int = 1024, idleTimeoutSeconds: Int = 30,
                 requestTimeoutSeconds: Int = 10) {
         self.listen = listen; self.reservationsPerMinute = reservationsPerMinute; self.regionHeader = regionHeader
         self.trustedProxies = trustedProxies; self.maxConnections = maxConnections
         self.idleTimeoutSeconds = idleTimeoutSeconds; self.requestTimeoutSeconds = requestTimeoutSeconds
     }
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case listen, reservationsPerMinute = "reservations_per_minute", regionHeader = "region_header"
         case trustedProxies = "trusted_proxies", maxConnections = "max_connections"
         case idleTimeoutSeconds = "idle_timeout_seconds", requestTimeoutSeconds = "request_timeout_seconds"
     }
     public init(from decoder: Decoder) throws {
         let d = HTTPConfig()
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        listen = try c.decodeIfPresent(String.self, forKey: .listen) ?? d.listen
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
+        listen = try c.decodeIfPresent(HostPort.self, forKey: .listen) ?? d.listen
         reservationsPerMinute = try c.decodeIfPresent(Int.self, forKey: .reservationsPerMinute) ?? d.reservationsPerMinute
         regionHeader = try c.decodeIfPresent(String.self, forKey: .regionHeader)
-        trustedProxies = try c.decodeIfPresent([String].self, forKey: .trustedProxies) ?? d.trustedProxies
+        trustedProxies = try c.decodeIfPresent([CIDR].self, forKey: .trustedProxies) ?? d.trustedProxies
         maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? d.maxConnections
         idleTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .idleTimeoutSeconds) ?? d.idleTimeoutSeconds
         requestTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .requestTimeoutSeconds) ?? d.requestTimeoutSeconds
@@ -162,10 +174,12 @@ public struct StorageConfig: Codable, Sendable, Equatable {
     public init(database: String = "data/calltrack.sqlite", recordings: String = "recordings") {
         self.database = database; self.recordings = recordings
     }
+    enum CodingKeys: String, CodingKey, CaseIterable { case database, recordings }
     public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        database = try c.decodeIfPresent(String.self, forKey: .database) ?? StorageConfig().database
-        recordings = try c.decodeIfPresent(String.self, forKey: .recordings) ?? StorageConfig().recordings
+        let d = StorageConfig()
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
+        database = try c.decodeIfPresent(String.self, forKey: .database) ?? d.database
+        recordings = try c.decodeIfPresent(String.self, forKey: .recordings) ?? d.recordings
     }
 }
 
@@ -173,9 +187,9 @@ public struct AdminConfig: Codable, Sendable, Equatable {
     /// Name of the environment variable holding comma-separated admin tokens.
     public var tokensEnv: String
     public init(tokensEnv: String = "CALLTRACK_ADMIN_TOKENS") { self.tokensEnv = tokensEnv }
-    enum CodingKeys: String, CodingKey { case tokensEnv = "tokens_env" }
+    enum CodingKeys: String, CodingKey, CaseIterable { case tokensEnv = "tokens_env" }
     public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
         tokensEnv = try c.decodeIfPresent(String.self, forKey: .tokensEnv) ?? AdminConfig().tokensEnv
     }
 }
@@ -190,12 +204,12 @@ public struct NumberingConfig: Codable, Sendable, Equatable {
     public init(countryCode: String = "7", trunkPrefix: String = "8", nationalNumberLength: Int = 10) {
         self.countryCode = countryCode; self.trunkPrefix = trunkPrefix; self.nationalNumberLength = nationalNumberLength
     }
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case countryCode = "country_code", trunkPrefix = "trunk_prefix", nationalNumberLength = "national_number_length"
     }
     public init(from decoder: Decoder) throws {
         let d = NumberingConfig()
-        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
         countryCode = try c.decodeIfPresent(String.self, forKey: .countryCode) ?? d.countryCode
         trunkPrefix = try c.decodeIfPresent(String.self, forKey: .trunkPrefix) ?? d.trunkPrefix
         nationalNumberLength = try c.decodeIfPresent(Int.self, forKey: .nationalNumberLength) ?? d.nationalNumberLength
@@ -211,10 +225,10 @@ public struct RecordingConfig: Codable, Sendable, Equatable {
     public init(retentionDays: Int = 0, sweepIntervalSeconds: Int = 3600) {
         self.retentionDays = retentionDays; self.sweepIntervalSeconds = sweepIntervalSeconds
     }
-    enum CodingKeys: String, CodingKey { case retentionDays = "retention_days", sweepIntervalSeconds = "sweep_interval_seconds" }
+    enum CodingKeys: String, CodingKey, CaseIterable { case retentionDays = "retention_days", sweepIntervalSeconds = "sweep_interval_seconds" }
     public init(from decoder: Decoder) throws {
         let d = RecordingConfig()
-        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
         retentionDays = try c.decodeIfPresent(Int.self, forKey: .retentionDays) ?? d.retentionDays
         sweepIntervalSeconds = try c.decodeIfPresent(Int.self, forKey: .sweepIntervalSeconds) ?? d.sweepIntervalSeconds
     }
@@ -232,13 +246,13 @@ public struct TrackingConfig: Codable, Sendable, Equatable {
         self.visitRetentionDays = visitRetentionDays; self.sweepIntervalSeconds = sweepIntervalSeconds
         self.maxNumbersPerAddress = maxNumbersPerAddress
     }
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case visitRetentionDays = "visit_retention_days", sweepIntervalSeconds = "sweep_interval_seconds"
         case maxNumbersPerAddress = "max_numbers_per_address"
     }
     public init(from decoder: Decoder) throws {
         let d = TrackingConfig()
-        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
         visitRetentionDays = try c.decodeIfPresent(Int.self, forKey: .visitRetentionDays) ?? d.visitRetentionDays
         sweepIntervalSeconds = try c.decodeIfPresent(Int.self, forKey: .sweepIntervalSeconds) ?? d.sweepIntervalSeconds
         maxNumbersPerAddress = try c.decodeIfPresent(Int.self, forKey: .maxNumbersPerAddress) ?? d.maxNumbersPerAddress
@@ -248,27 +262,28 @@ public struct TrackingConfig: Codable, Sendable, Equatable {
 public struct TrunkConfig: Codable, Sendable, Equatable {
     public var name: String
     /// CIDRs allowed to send calls into CallTrack through this trunk.
-    public var allow: [String]
+    public var allow: [CIDR]
     /// SIP URI that outbound calls through this trunk are routed to.
     public var proxy: String?
     public var username: String?
     /// Environment variable holding the digest password.
     public var passwordEnv: String?
     public var register: Bool
-    public init(name: String, allow: [String] = [], proxy: String? = nil, username: String? = nil,
+    public init(name: String, allow: [CIDR] = [], proxy: String? = nil, username: String? = nil,
                 passwordEnv: String? = nil, register: Bool = false) {
         self.name = name; self.allow = allow; self.proxy = proxy; self.username = username
         self.passwordEnv = passwordEnv; self.register = register
     }
-    enum CodingKeys: String, CodingKey { case name, allow, proxy, username, passwordEnv = "password_env", register }
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, allow, proxy, username, passwordEnv = "password_env", register }
     public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
-        allow = try c.decodeIfPresent([String].self, forKey: .allow) ?? []
+        let d = TrunkConfig(name: name)
+        allow = try c.decodeIfPresent([CIDR].self, forKey: .allow) ?? d.allow
         proxy = try c.decodeIfPresent(String.self, forKey: .proxy)
         username = try c.decodeIfPresent(String.self, forKey: .username)
         passwordEnv = try c.decodeIfPresent(String.self, forKey: .passwordEnv)
-        register = try c.decodeIfPresent(Bool.self, forKey: .register) ?? false
+        register = try c.decodeIfPresent(Bool.self, forKey: .register) ?? d.register
     }
 }
 
@@ -306,7 +321,7 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
         self.pools = pools; self.offline = offline; self.webhooks = webhooks
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case key, name, origins, siteNumbers = "site_numbers", forwardTo = "forward_to", trunk
         case numberSelector = "number_selector", clickToReveal = "click_to_reveal"
         case ringTimeoutSeconds = "ring_timeout_seconds", reservationTTLSeconds = "reservation_ttl_seconds"
@@ -314,22 +329,23 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
     }
 
     public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
         key = try c.decode(String.self, forKey: .key)
-        name = try c.decodeIfPresent(String.self, forKey: .name) ?? key
-        origins = try c.decodeIfPresent([String].self, forKey: .origins) ?? []
-        siteNumbers = try c.decodeIfPresent([String].self, forKey: .siteNumbers) ?? []
-        numberSelector = try c.decodeIfPresent(String.self, forKey: .numberSelector)
-        clickToReveal = try c.decodeIfPresent(Bool.self, forKey: .clickToReveal) ?? false
         forwardTo = try c.decode(String.self, forKey: .forwardTo)
+        let d = ProjectConfig(key: key, name: key, forwardTo: forwardTo)
+        name = try c.decodeIfPresent(String.self, forKey: .name) ?? d.name
+        origins = try c.decodeIfPresent([String].self, forKey: .origins) ?? d.origins
+        siteNumbers = try c.decodeIfPresent([String].self, forKey: .siteNumbers) ?? d.siteNumbers
+        numberSelector = try c.decodeIfPresent(String.self, forKey: .numberSelector)
+        clickToReveal = try c.decodeIfPresent(Bool.self, forKey: .clickToReveal) ?? d.clickToReveal
         trunk = try c.decodeIfPresent(String.self, forKey: .trunk)
-        ringTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .ringTimeoutSeconds) ?? 30
-        reservationTTLSeconds = try c.decodeIfPresent(Int.self, forKey: .reservationTTLSeconds) ?? 360
-        attribution = try c.decodeIfPresent(AttributionModel.self, forKey: .attribution) ?? .lastNonDirect
-        record = try c.decodeIfPresent(Bool.self, forKey: .record) ?? true
-        pools = try c.decodeIfPresent([PoolConfig].self, forKey: .pools) ?? []
-        offline = try c.decodeIfPresent([OfflineNumberConfig].self, forKey: .offline) ?? []
-        webhooks = try c.decodeIfPresent([WebhookConfig].self, forKey: .webhooks) ?? []
+        ringTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .ringTimeoutSeconds) ?? d.ringTimeoutSeconds
+        reservationTTLSeconds = try c.decodeIfPresent(Int.self, forKey: .reservationTTLSeconds) ?? d.reservationTTLSeconds
+        attribution = try c.decodeIfPresent(AttributionModel.self, forKey: .attribution) ?? d.attribution
+        record = try c.decodeIfPresent(Bool.self, forKey: .record) ?? d.record
+        pools = try c.decodeIfPresent([PoolConfig].self, forKey: .pools) ?? d.pools
+        offline = try c.decodeIfPresent([OfflineNumberConfig].self, forKey: .offline) ?? d.offline
+        webhooks = try c.decodeIfPresent([WebhookConfig].self, forKey: .webhooks) ?? d.webhooks
     }
 }
 
@@ -342,8 +358,9 @@ public struct PoolConfig: Codable, Sendable, Equatable {
     public init(name: String, regions: [String] = [], numbers: [String], static staticNumber: String?) {
         self.name = name; self.regions = regions; self.numbers = numbers; self.static = staticNumber
     }
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, regions, numbers, `static` }
     public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
         regions = try c.decodeIfPresent([String].self, forKey: .regions) ?? []
         numbers = try c.decodeIfPresent([String].self, forKey: .numbers) ?? []
@@ -355,10 +372,42 @@ public struct OfflineNumberConfig: Codable, Sendable, Equatable {
     public var number: String
     public var channel: String
     public init(number: String, channel: String) { self.number = number; self.channel = channel }
+    enum CodingKeys: String, CodingKey, CaseIterable { case number, channel }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
+        number = try c.decode(String.self, forKey: .number)
+        channel = try c.decode(String.self, forKey: .channel)
+    }
 }
 
 public struct WebhookConfig: Codable, Sendable, Equatable {
     public var url: String
     public var secretEnv: String?
-    enum CodingKeys: String, CodingKey { case url, secretEnv = "secret_env" }
+    enum CodingKeys: String, CodingKey, CaseIterable { case url, secretEnv = "secret_env" }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
+        url = try c.decode(String.self, forKey: .url)
+        secretEnv = try c.decodeIfPresent(String.self, forKey: .secretEnv)
+    }
+}
+
+/// Any key of a mapping, to see what it really holds.
+private struct AnyKey: CodingKey {
+    let stringValue: String
+    let intValue: Int?
+    init(stringValue: String) { self.stringValue = stringValue; intValue = nil }
+    init?(intValue: Int) { stringValue = String(intValue); self.intValue = intValue }
+}
+
+extension Decoder {
+    /// The keyed container, after refusing any key `Keys` does not name: a misspelt setting must
+    /// fail the start, not silently do nothing. The decoding keys are the only schema.
+    func strictContainer<Keys: CodingKey & CaseIterable>(keyedBy keys: Keys.Type) throws -> KeyedDecodingContainer<Keys> {
+        let known = Keys.allCases.map(\.stringValue)
+        for key in try container(keyedBy: AnyKey.self).allKeys where !known.contains(key.stringValue) {
+            throw ConfigError(key: ConfigError.path(codingPath + [key]),
+                              "unknown key (known keys here: \(known.sorted().joined(separator: ", ")))")
+        }
+        return try container(keyedBy: keys)
+    }
 }

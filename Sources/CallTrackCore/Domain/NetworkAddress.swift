@@ -79,9 +79,13 @@ public struct CIDR: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// `HOST:PORT`, with IPv6 hosts in brackets.
-public struct HostPort: Sendable, Equatable {
+public struct HostPort: Sendable, Equatable, ConfigText {
     public let host: String
     public let port: Int
+
+    public init(host: String, port: Int) { self.host = host; self.port = port }
+    public init(configText text: String, key: String) throws { self = try Self.parse(text, key: key) }
+    public var configText: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
     public static func parse(_ text: String, key: String) throws -> HostPort {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
@@ -98,10 +102,14 @@ public struct HostPort: Sendable, Equatable {
 }
 
 /// One `sip.listen` entry: `udp:HOST:PORT` or `tcp:HOST:PORT`.
-public struct SIPListenAddress: Sendable, Equatable {
+public struct SIPListenAddress: Sendable, Equatable, ConfigText {
     public enum Transport: String, Sendable { case udp, tcp }
     public let transport: Transport
     public let address: HostPort
+
+    public init(transport: Transport, address: HostPort) { self.transport = transport; self.address = address }
+    public init(configText text: String, key: String) throws { self = try Self.parse(text, key: key) }
+    public var configText: String { "\(transport.rawValue):\(address.configText)" }
 
     public static func parse(_ text: String, key: String) throws -> SIPListenAddress {
         guard let colon = text.firstIndex(of: ":"),
@@ -151,5 +159,34 @@ public struct SIPURI: Sendable, Equatable {
         guard !hostPart.isEmpty, hostPart.allSatisfy({ hostChars.contains($0) }) else { return nil }
         host = hostPart
         port = portValue
+    }
+}
+
+extension CIDR: ConfigText {
+    public init(configText text: String, key: String) throws {
+        guard let cidr = CIDR(text) else {
+            throw ConfigError(key: key, "\"\(text)\" is not a CIDR like 192.0.2.0/24 or an IP address")
+        }
+        self = cidr
+    }
+    public var configText: String { description }
+}
+
+/// A configuration value written as one string (`udp:127.0.0.1:5060`, `10.0.0.0/8`): decoding
+/// parses it once, and a string that does not parse fails the start naming its key.
+public protocol ConfigText: Codable {
+    init(configText: String, key: String) throws
+    var configText: String { get }
+}
+
+extension ConfigText {
+    public init(from decoder: Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        try self.init(configText: text, key: ConfigError.path(decoder.codingPath))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(configText)
     }
 }

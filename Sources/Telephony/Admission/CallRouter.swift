@@ -35,7 +35,7 @@ public final class CallRouter: Sendable {
     public init(config: CallTrackConfig, environment: [String: String]) {
         numbering = config.numbering
         let trunks = config.trunks.map { t in
-            Trunk(name: t.name, allow: t.allow.compactMap(CIDR.init), proxy: t.proxy, username: t.username,
+            Trunk(name: t.name, allow: t.allow, proxy: t.proxy, username: t.username,
                   password: t.passwordEnv.flatMap { environment[$0] }, register: t.register)
         }
         self.trunks = trunks

@@ -28,9 +28,7 @@ public final class SIPEngine: Service {
     public init(config: CallTrackConfig, router: CallRouter, events: CallEventBus, statistics: CallStatistics,
                 recorder: any CallRecorder, attributor: any CallAttributor, logger: Logger) throws {
         self.recorder = recorder
-        let listen = try config.sip.listen.enumerated().map { i, entry in
-            try SIPListenAddress.parse(entry, key: "sip.listen[\(i)]")
-        }
+        let listen = config.sip.listen
         let bound = listen[0].address.host
         let advertised = config.sip.advertisedAddress ?? (bound == "0.0.0.0" || bound == "::" ? "127.0.0.1" : bound)
         let contact: String

@@ -85,7 +85,7 @@ extension CallTrackServer {
                                                                          sdpBody: Scenario.sdp(mediaPort: probePort)),
                               localPort: ports.callee, mediaPort: ports.calleeMedia, target: nil)
         try await Task.sleep(for: .milliseconds(200))
-        let caller = try SIPp("caller", scenario: Scenario.callerHangsUp, localPort: ports.caller, mediaPort: ports.callerMedia,
+        let caller = try SIPp("caller", scenario: Scenario.callerHangsUp(), localPort: ports.caller, mediaPort: ports.callerMedia,
                               target: "127.0.0.1:\(ports.sip)", service: "84990000001", pauseMilliseconds: talkMilliseconds)
         return (probe, callee, caller)
     }
