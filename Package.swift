@@ -110,6 +110,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The HTTP API's statuses in process, on Hummingbird's live test server.
+        .testTarget(
+            name: "APITests",
+            dependencies: [
+                "CallTrackCore", "HTTPAPI", "Storage", "Tracking",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
         .testTarget(
             name: "IntegrationTests",
             // CCodecs' encoders make G.729 and GSM audio for the recording tests.

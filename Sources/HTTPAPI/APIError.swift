@@ -25,9 +25,10 @@ public struct APIError: HTTPResponseError {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let data = try JSONEncoder().encode(Body(error: .init(code: code, message: message, field: field)))
-        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
-        if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"calltrack\"" }
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        var response = try context.responseEncoder.encode(Body(error: .init(code: code, message: message, field: field)),
+                                                          from: request, context: context)
+        response.status = status
+        if status == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer realm=\"calltrack\"" }
+        return response
     }
 }

@@ -11,8 +11,8 @@ public struct APIDependencies: Sendable {
     public let adminTokens: [String]
     public let statistics: CallStatistics
     public let projects: [PublicProject]
-    public let numbers: NumberPoolBook?
-    public let tracking: SQLiteTrackingStore?
+    public let numbers: NumberPoolBook
+    public let tracking: SQLiteTrackingStore
     /// Reservations allowed per client address and minute.
     public let reservationsPerMinute: Int
     /// A header set by a trusted reverse proxy with the visitor's region (used when the snippet sends none).
@@ -27,7 +27,7 @@ public struct APIDependencies: Sendable {
     public let connections: HTTPConnectionRegistry?
 
     public init(calls: any CallRecordStore, recordingsFolder: String, adminTokens: [String], statistics: CallStatistics,
-                projects: [PublicProject] = [], numbers: NumberPoolBook? = nil, tracking: SQLiteTrackingStore? = nil,
+                projects: [PublicProject] = [], numbers: NumberPoolBook, tracking: SQLiteTrackingStore,
                 reservationsPerMinute: Int = 120, regionHeader: String? = nil, trustedProxies: [CIDR] = [],
                 sipReady: @escaping @Sendable () -> Bool = { true }, activeCalls: @escaping @Sendable () -> Int,
                 connections: HTTPConnectionRegistry? = nil) {
@@ -43,8 +43,8 @@ public struct APIDependencies: Sendable {
 public func buildRouter(_ deps: APIDependencies) -> Router<APIRequestContext> {
     let router = Router(context: APIRequestContext.self)
     let startedAt = Date()
-    router.get("healthz") { _, _ -> Response in
-        struct Health: Encodable {
+    router.get("healthz") { request, context -> Response in
+        struct Health: ResponseEncodable {
             let status: String
             let activeCalls: Int
             let uptimeSeconds: Int
@@ -53,9 +53,10 @@ public func buildRouter(_ deps: APIDependencies) -> Router<APIRequestContext> {
         // 503 while SIP is not listening yet (start) or no longer takes calls (draining), so that a
         // load balancer or a test waits for the SIP side, not just for HTTP.
         let ready = deps.sipReady()
-        return try JSONResponse.make(Health(status: ready ? "ok" : "unavailable", activeCalls: deps.activeCalls(),
-                                            uptimeSeconds: Int(Date().timeIntervalSince(startedAt))),
-                                     status: ready ? .ok : .serviceUnavailable)
+        var response = try Health(status: ready ? "ok" : "unavailable", activeCalls: deps.activeCalls(),
+                                  uptimeSeconds: Int(Date().timeIntervalSince(startedAt))).response(from: request, context: context)
+        response.status = ready ? .ok : .serviceUnavailable
+        return response
     }
     router.get("metrics") { _, _ -> Response in
         let s = deps.statistics.snapshot
@@ -99,37 +100,31 @@ public func buildRouter(_ deps: APIDependencies) -> Router<APIRequestContext> {
 
                 """
         }
-        if let numbers = deps.numbers {
-            let held = numbers.visitorsInMemory
-            text += """
-                # HELP calltrack_visitors_in_memory Visitor histories held in memory (visitors holding a number).
-                # TYPE calltrack_visitors_in_memory gauge
-                calltrack_visitors_in_memory \(held.histories)
-                # HELP calltrack_recent_visitors Recent visitors remembered to tell heartbeats from new visits.
-                # TYPE calltrack_recent_visitors gauge
-                calltrack_recent_visitors \(held.recent)
-                # HELP calltrack_reservations_address_limited_total Visitors given the static number because their address held its share.
-                # TYPE calltrack_reservations_address_limited_total counter
+        let numbers = deps.numbers
+        let held = numbers.visitorsInMemory
+        text += """
+            # HELP calltrack_visitors_in_memory Visitor histories held in memory (visitors holding a number).
+            # TYPE calltrack_visitors_in_memory gauge
+            calltrack_visitors_in_memory \(held.histories)
+            # HELP calltrack_recent_visitors Recent visitors remembered to tell heartbeats from new visits.
+            # TYPE calltrack_recent_visitors gauge
+            calltrack_recent_visitors \(held.recent)
+            # HELP calltrack_reservations_address_limited_total Visitors given the static number because their address held its share.
+            # TYPE calltrack_reservations_address_limited_total counter
 
-                """
-            for p in deps.projects {
-                text += "calltrack_reservations_address_limited_total{project=\"\(p.key)\"} \(numbers.addressLimitedCount(projectKey: p.key))\n"
-            }
+            """
+        for p in deps.projects {
+            text += "calltrack_reservations_address_limited_total{project=\"\(p.key)\"} \(numbers.addressLimitedCount(projectKey: p.key))\n"
         }
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                         body: .init(byteBuffer: ByteBuffer(string: text)))
     }
-    if let numbers = deps.numbers {
-        ReservationController(projects: deps.projects, numbers: numbers,
-                              limiter: RateLimiter(perMinute: deps.reservationsPerMinute),
-                              regionHeader: deps.regionHeader, trustedProxies: deps.trustedProxies).addRoutes(to: router)
-    }
+    ReservationController(projects: deps.projects, numbers: deps.numbers, limiter: RateLimiter(perMinute: deps.reservationsPerMinute),
+                          regionHeader: deps.regionHeader, trustedProxies: deps.trustedProxies).addRoutes(to: router)
     SnippetController(projects: deps.projects).addRoutes(to: router)
     let admin = router.group("v1").add(middleware: AdminAuthMiddleware(tokens: deps.adminTokens))
     CallController(store: deps.calls).addRoutes(to: admin)
     RecordingController(store: deps.calls, recordingsFolder: deps.recordingsFolder).addRoutes(to: admin)
-    if let tracking = deps.tracking, let numbers = deps.numbers {
-        HealthController(projects: deps.projects, tracking: tracking, numbers: numbers).addRoutes(to: admin)
-    }
+    HealthController(projects: deps.projects, tracking: deps.tracking, numbers: deps.numbers).addRoutes(to: admin)
     return router
 }

@@ -34,7 +34,7 @@ public struct CallController<Context: RequestContext>: Sendable {
         let records = try store.calls(limit: limit + 1, before: before, project: project)
         let page = Array(records.prefix(limit))
         let next = records.count > limit ? page.last?.id.rawValue : nil
-        return try JSONResponse.make(CallPage(calls: page.map { CallJSON($0) }, nextCursor: next))
+        return try CallPage(calls: page.map { CallJSON($0) }, nextCursor: next).response(from: request, context: context)
     }
 
     @Sendable func show(_ request: Request, context: Context) async throws -> Response {
@@ -42,23 +42,19 @@ public struct CallController<Context: RequestContext>: Sendable {
             throw APIError.notFound("no call with this id")
         }
         guard let record = try store.call(id: id) else { throw APIError.notFound("no call with this id") }
-        return try JSONResponse.make(CallJSON(record, dtmf: try store.dtmf(callID: id)))
+        return try CallJSON(record, dtmf: try store.dtmf(callID: id)).response(from: request, context: context)
     }
 }
 
-struct CallPage: Encodable {
+struct CallPage: ResponseEncodable {
     let calls: [CallJSON]
-    let nextCursor: String?
+    /// null, not absent, on the last page.
+    @Nullable var nextCursor: String?
     enum CodingKeys: String, CodingKey { case calls, nextCursor = "next_cursor" }
-    func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(calls, forKey: .calls)
-        try c.encode(nextCursor, forKey: .nextCursor)  // null, not absent, on the last page
-    }
 }
 
 /// The JSON shape of a call record (see docs/openapi.yaml).
-struct CallJSON: Encodable {
+struct CallJSON: ResponseEncodable {
     struct Media: Encodable {
         let callerToCallee: MediaCounters
         let calleeToCaller: MediaCounters
@@ -70,58 +66,52 @@ struct CallJSON: Encodable {
     let did: String
     let didDialled: String
     let caller: String
-    let callerName: String?
+    @Nullable var callerName: String?
     let forwardTo: String
     let sipCallID: String
     let status: String
-    let missedReason: String?
-    let sipCode: Int?
-    let hangupBy: String?
-    let endReason: String?
+    @Nullable var missedReason: String?
+    @Nullable var sipCode: Int?
+    @Nullable var hangupBy: String?
+    @Nullable var endReason: String?
     let startedAt: String
-    let ringingAt: String?
-    let answeredAt: String?
-    let endedAt: String?
-    let ringSeconds: Double?
-    let talkSeconds: Double?
+    @Nullable var ringingAt: String?
+    @Nullable var answeredAt: String?
+    @Nullable var endedAt: String?
+    @Nullable var ringSeconds: Double?
+    @Nullable var talkSeconds: Double?
     let media: Media
     let interrupted: Bool
-    let recording: RecordingJSON?
-    let attribution: AttributionJSON?
+    @Nullable var recording: RecordingJSON?
+    @Nullable var attribution: AttributionJSON?
     /// Only in the single-call view.
     let dtmf: [DTMFJSON]?
 
     struct RecordingJSON: Encodable {
         let status: String
-        let reason: String?
-        let durationSeconds: Double?
-        let bytes: Int?
-        let sampleRate: Int?
-        let url: String?
+        @Nullable var reason: String?
+        @Nullable var durationSeconds: Double?
+        @Nullable var bytes: Int?
+        @Nullable var sampleRate: Int?
+        @Nullable var url: String?
         enum CodingKeys: String, CodingKey {
             case status, reason, durationSeconds = "duration_seconds", bytes, sampleRate = "sample_rate", url
-        }
-        func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(status, forKey: .status); try c.encode(reason, forKey: .reason)
-            try c.encode(durationSeconds, forKey: .durationSeconds); try c.encode(bytes, forKey: .bytes)
-            try c.encode(sampleRate, forKey: .sampleRate); try c.encode(url, forKey: .url)
         }
     }
 
     struct AttributionJSON: Encodable {
         let kind: String
-        let pool: String?
-        let clientID: String?
+        @Nullable var pool: String?
+        @Nullable var clientID: String?
         let late: Bool
-        let source: String?
-        let medium: String?
-        let campaign: String?
-        let keyword: String?
-        let content: String?
-        let landingPage: String?
-        let referrer: String?
-        let channel: String?
+        @Nullable var source: String?
+        @Nullable var medium: String?
+        @Nullable var campaign: String?
+        @Nullable var keyword: String?
+        @Nullable var content: String?
+        @Nullable var landingPage: String?
+        @Nullable var referrer: String?
+        @Nullable var channel: String?
         enum CodingKeys: String, CodingKey {
             case kind, pool, clientID = "client_id", late, source, medium, campaign, keyword, content
             case landingPage = "landing_page", referrer, channel
@@ -130,14 +120,6 @@ struct CallJSON: Encodable {
             kind = a.kind.rawValue; pool = a.poolName; clientID = a.clientID; late = a.late; source = a.source
             medium = a.medium; campaign = a.campaign; keyword = a.keyword; content = a.content
             landingPage = a.landingPage; referrer = a.referrer; channel = a.channel
-        }
-        func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(kind, forKey: .kind); try c.encode(pool, forKey: .pool); try c.encode(clientID, forKey: .clientID)
-            try c.encode(late, forKey: .late); try c.encode(source, forKey: .source); try c.encode(medium, forKey: .medium)
-            try c.encode(campaign, forKey: .campaign); try c.encode(keyword, forKey: .keyword)
-            try c.encode(content, forKey: .content); try c.encode(landingPage, forKey: .landingPage)
-            try c.encode(referrer, forKey: .referrer); try c.encode(channel, forKey: .channel)
         }
     }
 
@@ -188,32 +170,5 @@ struct CallJSON: Encodable {
         func pad(_ v: Int32, _ n: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, n - s.count)) + s }
         return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
             + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(ms % 1000), 3))Z"
-    }
-
-    func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id); try c.encode(project, forKey: .project); try c.encode(trunk, forKey: .trunk)
-        try c.encode(did, forKey: .did); try c.encode(didDialled, forKey: .didDialled); try c.encode(caller, forKey: .caller)
-        try c.encode(callerName, forKey: .callerName); try c.encode(forwardTo, forKey: .forwardTo)
-        try c.encode(sipCallID, forKey: .sipCallID); try c.encode(status, forKey: .status)
-        try c.encode(missedReason, forKey: .missedReason); try c.encode(sipCode, forKey: .sipCode)
-        try c.encode(hangupBy, forKey: .hangupBy); try c.encode(endReason, forKey: .endReason)
-        try c.encode(startedAt, forKey: .startedAt); try c.encode(ringingAt, forKey: .ringingAt)
-        try c.encode(answeredAt, forKey: .answeredAt); try c.encode(endedAt, forKey: .endedAt)
-        try c.encode(ringSeconds, forKey: .ringSeconds); try c.encode(talkSeconds, forKey: .talkSeconds)
-        try c.encode(media, forKey: .media); try c.encode(interrupted, forKey: .interrupted)
-        try c.encode(recording, forKey: .recording)
-        try c.encode(attribution, forKey: .attribution)
-        if let dtmf { try c.encode(dtmf, forKey: .dtmf) }
-    }
-}
-
-enum JSONResponse {
-    static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = try encoder.encode(value)
-        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

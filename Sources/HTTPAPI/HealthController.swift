@@ -34,18 +34,33 @@ public struct HealthController<Context: RequestContext>: Sendable {
         let now = Date()
         let h = try tracking.health(projectKey: key, since: now.addingTimeInterval(-Double(days) * 86400), now: now,
                                     ttlSeconds: Double(project.ttlSeconds))
-        let body: [String: Any?] = [
-            "project": key, "period_days": days, "calls": h.calls, "static_calls": h.staticCalls,
-            "accuracy_percent": h.accuracyPercent, "visits": h.visits,
-            "pool_size": numbers.poolSize(projectKey: key), "live_reservations": numbers.liveReservations(projectKey: key),
-            "peak_concurrent_reservations": h.peakConcurrent, "pool_exhausted_count": h.exhausted,
-            "address_limited_count": h.addressLimited,
-            "recommended_pool_size": h.recommendedPoolSize, "quick_estimate_pool_size": h.quickEstimatePoolSize,
-            "average_visit_seconds": h.averageVisitSeconds.map { ($0 * 10).rounded() / 10 },
-            "recommended_reservation_ttl_seconds": h.recommendedTTLSeconds, "reservation_ttl_seconds": project.ttlSeconds,
-        ]
-        let data = try JSONSerialization.data(withJSONObject: body.mapValues { $0 ?? NSNull() }, options: [.sortedKeys])
-        return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return try PoolHealthJSON(
+            project: key, periodDays: days, calls: h.calls, staticCalls: h.staticCalls, visits: h.visits,
+            poolSize: numbers.poolSize(projectKey: key), liveReservations: numbers.liveReservations(projectKey: key),
+            peakConcurrentReservations: h.peakConcurrent, poolExhaustedCount: h.exhausted, addressLimitedCount: h.addressLimited,
+            recommendedPoolSize: h.recommendedPoolSize, quickEstimatePoolSize: h.quickEstimatePoolSize,
+            reservationTTLSeconds: project.ttlSeconds, accuracyPercent: h.accuracyPercent,
+            averageVisitSeconds: h.averageVisitSeconds.map { ($0 * 10).rounded() / 10 },
+            recommendedReservationTTLSeconds: h.recommendedTTLSeconds
+        ).response(from: request, context: context)
+    }
+}
+
+/// The JSON shape of a project's pool health (see docs/openapi.yaml).
+struct PoolHealthJSON: ResponseEncodable {
+    let project: String
+    let periodDays, calls, staticCalls, visits, poolSize, liveReservations, peakConcurrentReservations: Int
+    let poolExhaustedCount, addressLimitedCount, recommendedPoolSize, quickEstimatePoolSize, reservationTTLSeconds: Int
+    @Nullable var accuracyPercent: Double?
+    @Nullable var averageVisitSeconds: Double?
+    @Nullable var recommendedReservationTTLSeconds: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case project, periodDays = "period_days", calls, staticCalls = "static_calls", accuracyPercent = "accuracy_percent"
+        case visits, poolSize = "pool_size", liveReservations = "live_reservations"
+        case peakConcurrentReservations = "peak_concurrent_reservations", poolExhaustedCount = "pool_exhausted_count"
+        case addressLimitedCount = "address_limited_count", recommendedPoolSize = "recommended_pool_size"
+        case quickEstimatePoolSize = "quick_estimate_pool_size", averageVisitSeconds = "average_visit_seconds"
+        case recommendedReservationTTLSeconds = "recommended_reservation_ttl_seconds", reservationTTLSeconds = "reservation_ttl_seconds"
     }
 }

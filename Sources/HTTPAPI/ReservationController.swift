@@ -131,7 +131,7 @@ public struct ReservationController<Context: RemoteAddressRequestContext>: Senda
                                                address: address) else {
             throw APIError(.serviceUnavailable, code: "no_pool", message: "this project has no number pool")
         }
-        var response = ReservationJSON(assignment, ttl: project.ttlSeconds).response()
+        var response = try ReservationJSON(assignment, ttl: project.ttlSeconds).response(from: request, context: context)
         for field in cors { response.headers.append(field) }
         response.headers[.cacheControl] = "no-store"
         return response
@@ -178,38 +178,21 @@ struct ReservationRequest {
     }
 }
 
-struct ReservationJSON {
-    let reservationID: String?
+/// The JSON answer to a reservation (see docs/openapi.yaml).
+struct ReservationJSON: ResponseEncodable {
+    @Nullable var reservationID: String?
     let number: String
     let formatted: String
     let kind: String
-    let expiresAt: String?
+    @Nullable var expiresAt: String?
     let ttlSeconds: Int
+
+    enum CodingKeys: String, CodingKey {
+        case reservationID = "reservation_id", number, formatted, kind, expiresAt = "expires_at", ttlSeconds = "ttl_seconds"
+    }
 
     init(_ a: NumberAssignment, ttl: Int) {
         reservationID = a.reservation?.id; number = a.number.e164; formatted = a.formatted; kind = a.kind.rawValue
         expiresAt = a.reservation.map { CallJSON.format($0.expiresAt) }; ttlSeconds = ttl
-    }
-
-    /// Written by hand: this is the hottest route, and every value is a number, an id or a formatted
-    /// phone number (only `formatted` comes from configuration, and it is escaped).
-    func response() -> Response {
-        func quoted(_ s: String?) -> String {
-            guard let s else { return "null" }
-            var out = "\""
-            for u in s.unicodeScalars {
-                switch u {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-                default: out.unicodeScalars.append(u)
-                }
-            }
-            return out + "\""
-        }
-        let json = "{\"expires_at\":\(quoted(expiresAt)),\"formatted\":\(quoted(formatted)),\"kind\":\(quoted(kind)),"
-            + "\"number\":\(quoted(number)),\"reservation_id\":\(quoted(reservationID)),\"ttl_seconds\":\(ttlSeconds)}"
-        return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
-                        body: .init(byteBuffer: ByteBuffer(string: json)))
     }
 }

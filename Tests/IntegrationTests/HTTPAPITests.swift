@@ -1,23 +1,10 @@
 import Foundation
 import Testing
 
-/// The admin API over real HTTP: tokens, paging, ids.
+/// The admin API over real calls: paging through what SIP calls left (statuses are in APITests, in process).
 @Suite("HTTP API", .serialized)
 struct HTTPAPITests {
-    @Test("Admin routes need a valid bearer token; health does not")
-    func tokens() async throws {
-        try await withServer { server in
-            #expect(try await server.get("/healthz", token: nil).status == 200)
-            #expect(try await server.get("/v1/calls", token: nil).status == 401)
-            #expect(try await server.get("/v1/calls", token: "wrong").status == 401)
-            let denied = try await server.get("/v1/calls/0123456789abcdef012345", token: "test-admin-tok")
-            #expect(denied.status == 401)
-            #expect(denied.headers["www-authenticate"]?.contains("Bearer") == true)
-            #expect(try await server.get("/v1/calls").status == 200)
-        }
-    }
-
-    @Test("Calls are listed newest first in pages; bad parameters get 400 naming the field; unknown ids 404")
+    @Test("Calls are listed newest first in pages, and each one by its id")
     func paging() async throws {
         try await withServer { server in
             try await server.placeBusyCalls(5, dialling: "84990000001")
@@ -40,14 +27,6 @@ struct HTTPAPITests {
             let one = try await server.get("/v1/calls/\(id)")
             #expect(one.status == 200)
             #expect((try JSONSerialization.jsonObject(with: one.body) as? [String: Any])?["id"] as? String == id)
-
-            let bad = try await server.get("/v1/calls?limit=0")
-            #expect(bad.status == 400)
-            let error = (try JSONSerialization.jsonObject(with: bad.body) as? [String: Any])?["error"] as? [String: Any]
-            #expect(error?["field"] as? String == "limit")
-            #expect(try await server.get("/v1/calls?cursor=..%2Fetc").status == 400)
-            #expect(try await server.get("/v1/calls/ffffffffffffffffffffff").status == 404)
-            #expect(try await server.get("/v1/calls/..%2F..%2Fetc%2Fpasswd").status == 404)
         }
     }
 }

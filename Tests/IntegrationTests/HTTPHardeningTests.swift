@@ -95,19 +95,19 @@ struct HTTPHardeningTests {
 
     @Test("CORS: a page whose own name points at CallTrack (DNS rebinding) is refused; the demo on its IP is not")
     func dnsRebinding() async throws {
-        let server = try CallTrackServer()
-        try await server.start()
-        let port = server.ports.http
-        let body = "{\"client_id\":\"v1\",\"page\":\"http://shop.test/\"}"
-        func post(host: String) throws -> String {
-            let http = try RawHTTP(port: port)
-            http.send("POST /v1/projects/shop/reservations HTTP/1.1\r\nHost: \(host)\r\nOrigin: http://\(host)\r\n"
-                      + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body)
-            return http.readUntilClosed(timeout: .seconds(5)).data
+        try await withServer { server in
+            let port = server.ports.http
+            let body = "{\"client_id\":\"v1\",\"page\":\"http://shop.test/\"}"
+            func post(host: String) throws -> String {
+                let http = try RawHTTP(port: port)
+                http.send("POST /v1/projects/shop/reservations HTTP/1.1\r\nHost: \(host)\r\nOrigin: http://\(host)\r\n"
+                          + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body)
+                return http.readUntilClosed(timeout: .seconds(5)).data
+            }
+            let rebound = try post(host: "rebind.example:\(port)"), direct = try post(host: "127.0.0.1:\(port)")
+            #expect(rebound.hasPrefix("HTTP/1.1 403"))
+            #expect(direct.hasPrefix("HTTP/1.1 200"))
         }
-        #expect(try post(host: "rebind.example:\(port)").hasPrefix("HTTP/1.1 403"))
-        #expect(try post(host: "127.0.0.1:\(port)").hasPrefix("HTTP/1.1 200"))
-        try await server.stop()
     }
 
     @Test("One address holds at most max_numbers_per_address numbers; behind a trusted proxy the client address counts")

@@ -223,29 +223,28 @@ struct RecordingTests {
                                         payload: [5, end | 10, UInt8(duration >> 8), UInt8(duration & 0xff)]))
         }
         packets.sort { $0.time < $1.time }
-        let server = try CallTrackServer()
-        try await server.start()
-        let call = try await recordedCall(server, callerPcap: try pcap(packets, "held-key"),
-                                          calleePcap: try pcap(Audio.packets(calleeSignal, ssrc: 0xabcdef), "callee"), talk: 4500)
-        let (wav, _) = try await download(server, call)
-        // Where the caller's audio sits before the key, and how well each later half second matches
-        // the sent signal at that same place: the held key may not move or weaken it.
-        let before = Audio.bestMatch(recorded: wav.left, reference: signal, start: 2000, window: 4000, maxLag: 4000)
-        #expect(before.correlation > 0.95, "caller channel before the key: correlation \(before.correlation)")
-        let during = stride(from: 10000, to: 36000, by: 4000).map {
-            Audio.correlation(wav.left, signal, start: $0, window: 4000, lag: before.lag)
+        try await withServer { server in
+            let call = try await recordedCall(server, callerPcap: try pcap(packets, "held-key"),
+                                              calleePcap: try pcap(Audio.packets(calleeSignal, ssrc: 0xabcdef), "callee"), talk: 4500)
+            let (wav, _) = try await download(server, call)
+            // Where the caller's audio sits before the key, and how well each later half second matches
+            // the sent signal at that same place: the held key may not move or weaken it.
+            let before = Audio.bestMatch(recorded: wav.left, reference: signal, start: 2000, window: 4000, maxLag: 4000)
+            #expect(before.correlation > 0.95, "caller channel before the key: correlation \(before.correlation)")
+            let during = stride(from: 10000, to: 36000, by: 4000).map {
+                Audio.correlation(wav.left, signal, start: $0, window: 4000, lag: before.lag)
+            }
+            #expect(during.allSatisfy { $0 > 0.95 }, "caller channel while the key is held, per 0.5 s: \(during.map { ($0 * 100).rounded() / 100 })")
+            func decibels(_ window: ArraySlice<Int16>) -> Double {
+                let power = window.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(max(1, window.count))
+                return 10 * log10(max(power, 1))
+            }
+            let levels = stride(from: 4000, to: 32000, by: 800).map { decibels(wav.left[$0..<min($0 + 800, wav.left.count)]) }
+            #expect((levels.max() ?? 0) - (levels.min() ?? 0) < 3, "caller channel level per 100 ms: \(levels.map { Int($0) })")
+            let detail = try JSONSerialization.jsonObject(with: try await server.get("/v1/calls/\(call["id"] as! String)").body)
+            let dtmf = (detail as? [String: Any])?["dtmf"] as? [[String: Any]]
+            #expect(dtmf?.count == 1 && dtmf?.first?["digit"] as? String == "5", "\(String(describing: dtmf))")
         }
-        #expect(during.allSatisfy { $0 > 0.95 }, "caller channel while the key is held, per 0.5 s: \(during.map { ($0 * 100).rounded() / 100 })")
-        func decibels(_ window: ArraySlice<Int16>) -> Double {
-            let power = window.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(max(1, window.count))
-            return 10 * log10(max(power, 1))
-        }
-        let levels = stride(from: 4000, to: 32000, by: 800).map { decibels(wav.left[$0..<min($0 + 800, wav.left.count)]) }
-        #expect((levels.max() ?? 0) - (levels.min() ?? 0) < 3, "caller channel level per 100 ms: \(levels.map { Int($0) })")
-        let detail = try JSONSerialization.jsonObject(with: try await server.get("/v1/calls/\(call["id"] as! String)").body)
-        let dtmf = (detail as? [String: Any])?["dtmf"] as? [[String: Any]]
-        #expect(dtmf?.count == 1 && dtmf?.first?["digit"] as? String == "5", "\(String(describing: dtmf))")
-        try await server.stop()
     }
 
     /// A caller and a callee that both speak only a static payload type, offered the way phones do:
