@@ -23,10 +23,12 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
     } catch {
         throw StartupError("storage.database: cannot open \(config.storage.database): \(error)")
     }
-    let store = SQLiteCallRecordStore(database: database, reads: reads)
+    let store = SQLiteCallRecordStore(database: database, reads: reads, numbering: config.numbering)
     let events = CallEventBus()
     let recorder = Recorder(root: config.storage.recordings, events: events, logger: logger)
     try repairInterruptedRecordings(store: store, recorder: recorder, logger: logger)
+    let backfilled = try store.backfillLeads()
+    if backfilled > 0 { logger.info("calls stored before leads existed were added to leads", metadata: ["calls": "\(backfilled)"]) }
     let interrupted = try store.finaliseInterruptedCalls()
     if interrupted > 0 {
         logger.warning("calls left open by an unclean stop were marked interrupted", metadata: ["calls": "\(interrupted)"])

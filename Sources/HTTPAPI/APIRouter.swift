@@ -6,7 +6,7 @@ import Tracking
 
 /// Everything the HTTP API needs, passed in by the application assembly.
 public struct APIDependencies: Sendable {
-    public let calls: any CallRecordStore
+    public let calls: SQLiteCallRecordStore
     public let recordingsFolder: String
     public let adminTokens: [String]
     public let statistics: CallStatistics
@@ -26,7 +26,7 @@ public struct APIDependencies: Sendable {
     /// Open HTTP connections, for /metrics.
     public let connections: HTTPConnectionRegistry?
 
-    public init(calls: any CallRecordStore, recordingsFolder: String, adminTokens: [String], statistics: CallStatistics,
+    public init(calls: SQLiteCallRecordStore, recordingsFolder: String, adminTokens: [String], statistics: CallStatistics,
                 projects: [PublicProject] = [], numbers: NumberPoolBook, tracking: SQLiteTrackingStore,
                 reservationsPerMinute: Int = 120, regionHeader: String? = nil, trustedProxies: [CIDR] = [],
                 sipReady: @escaping @Sendable () -> Bool = { true }, activeCalls: @escaping @Sendable () -> Int,
@@ -126,5 +126,7 @@ public func buildRouter(_ deps: APIDependencies) -> Router<APIRequestContext> {
     CallController(store: deps.calls).addRoutes(to: admin)
     RecordingController(store: deps.calls, recordingsFolder: deps.recordingsFolder).addRoutes(to: admin)
     HealthController(projects: deps.projects, tracking: deps.tracking, numbers: deps.numbers).addRoutes(to: admin)
+    ReportController(projects: Dictionary(deps.projects.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a }),
+                     store: deps.calls, tracking: deps.tracking).addRoutes(to: admin)
     return router
 }

@@ -82,6 +82,7 @@ struct CallJSON: ResponseEncodable {
     @Nullable var talkSeconds: Double?
     let media: Media
     let interrupted: Bool
+    let firstTime: Bool
     @Nullable var recording: RecordingJSON?
     @Nullable var attribution: AttributionJSON?
     /// Only in the single-call view.
@@ -135,7 +136,7 @@ struct CallJSON: ResponseEncodable {
         case forwardTo = "forward_to", sipCallID = "sip_call_id", status, missedReason = "missed_reason"
         case sipCode = "sip_code", hangupBy = "hangup_by", endReason = "end_reason", startedAt = "started_at"
         case ringingAt = "ringing_at", answeredAt = "answered_at", endedAt = "ended_at"
-        case ringSeconds = "ring_seconds", talkSeconds = "talk_seconds", media, interrupted, recording, dtmf, attribution
+        case ringSeconds = "ring_seconds", talkSeconds = "talk_seconds", media, interrupted, firstTime = "first_time", recording, dtmf, attribution
     }
 
     init(_ r: CallRecord, dtmf: [DTMFEvent]? = nil) {
@@ -149,6 +150,7 @@ struct CallJSON: ResponseEncodable {
         ringSeconds = r.ringSeconds.map(Self.round); talkSeconds = r.talkSeconds.map(Self.round)
         media = Media(callerToCallee: r.callerToCallee, calleeToCaller: r.calleeToCaller)
         interrupted = r.interrupted
+        firstTime = r.firstTime
         recording = r.recording.map { info in
             let playable = [.recorded, .interrupted, .failed].contains(info.status) && info.path != nil
             return RecordingJSON(status: info.status.rawValue, reason: info.reason,

@@ -15,11 +15,15 @@ public struct PublicProject: Sendable {
     public let ttlSeconds: Int
     public let numberSelector: String?
     public let clickToReveal: Bool
+    /// Reports count calendar days here.
+    public let timeZone: TimeZone
+    public let currency: String
 
     public init(config p: ProjectConfig, numbering: NumberingConfig) {
         key = p.key; name = p.name; origins = Set(p.origins.map { $0.lowercased().trimmingSuffix("/") })
         siteNumbers = p.siteNumbers; nationalDigits = numbering.nationalNumberLength; ttlSeconds = p.reservationTTLSeconds
         numberSelector = p.numberSelector; clickToReveal = p.clickToReveal
+        timeZone = TimeZone(identifier: p.timezone) ?? .gmt; currency = p.currency
     }
 }
 

@@ -12,29 +12,11 @@ import Tracking
 /// (Hummingbird's live test server), without a CallTrack process or SIP.
 @Suite("HTTP API in process")
 struct APITests {
-    static let token = "api-test-token"
+    static let token = APIFixture.token
     static let reservations = "/v1/projects/shop/reservations"
 
-    /// Runs `body` against the API of a one-project configuration backed by a fresh SQLite file.
     private func withAPI(reservationsPerMinute: Int = 120, _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("api-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let config = try ConfigLoader.parse(yaml: """
-            projects:
-              - key: shop
-                forward_to: sip:+74951234567@127.0.0.1:5070
-                origins: [http://shop.test]
-                site_numbers: ["+7 (495) 123-45-67"]
-                pools: [{name: main, numbers: ["+74990000001", "+74990000002"], static: "+74990000000"}]
-            """)
-        let database = try Database(path: dir.appendingPathComponent("calltrack.sqlite").path)
-        let deps = APIDependencies(
-            calls: SQLiteCallRecordStore(database: database), recordingsFolder: dir.path, adminTokens: [Self.token],
-            statistics: CallStatistics(), projects: config.projects.map { PublicProject(config: $0, numbering: config.numbering) },
-            numbers: NumberPoolBook(config: config, persist: { _ in }), tracking: SQLiteTrackingStore(database: database),
-            reservationsPerMinute: reservationsPerMinute, activeCalls: { 0 })
-        try await Application(router: buildRouter(deps)).test(.live, body)
+        try await APIFixture.run(reservationsPerMinute: reservationsPerMinute) { client, _ in try await body(client) }
     }
 
     private func reserve(_ client: any TestClientProtocol, _ body: String, origin: String? = nil) async throws -> TestResponse {

@@ -67,6 +67,26 @@ struct StorageTests {
         do { try reads.execute("DELETE FROM calls") } catch let error as DatabaseError { #expect(error.kind == .readOnly) }
     }
 
+    @Test("Calls stored before leads existed become leads at the next start, the oldest call first")
+    func leadsBackfill() throws {
+        let (store, path) = try store()
+        let older = CallID.next(), newer = CallID.next(), anonymous = CallID.next()
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        try store.apply([start(older, at: t0), start(newer, at: t0 + 60)])
+        var hidden = start(anonymous, at: t0 + 120)
+        if case .started(var s) = hidden { s.caller = "anonymous"; hidden = .started(s) }
+        try store.apply([hidden])
+        // As an older CallTrack left them: no caller numbers, no leads.
+        let db = try Database(path: path)
+        try db.execute("UPDATE calls SET caller_e164 = NULL, first_time = 0")
+        try db.execute("DELETE FROM leads")
+        #expect(try store.backfillLeads() == 3)
+        #expect(try store.call(id: older)?.firstTime == true)
+        #expect(try store.call(id: newer)?.firstTime == false)
+        #expect(try store.call(id: anonymous)?.firstTime == false)
+        #expect(try store.backfillLeads() == 0, "runs once")
+    }
+
     @Test func pagingNewestFirst() throws {
         let (store, _) = try store()
         let ids = (0..<5).map { _ in CallID.next() }

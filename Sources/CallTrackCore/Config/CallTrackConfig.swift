@@ -309,11 +309,17 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
     public var pools: [PoolConfig]
     public var offline: [OfflineNumberConfig]
     public var webhooks: [WebhookConfig]
+    /// The IANA time zone whose calendar days the reports count in.
+    public var timezone: String
+    /// ISO 4217 code of the money in sales and costs.
+    public var currency: String
 
     public init(key: String, name: String, forwardTo: String, trunk: String? = nil, origins: [String] = [],
                 siteNumbers: [String] = [], ringTimeoutSeconds: Int = 30, reservationTTLSeconds: Int = 360,
                 attribution: AttributionModel = .lastNonDirect, record: Bool = true, pools: [PoolConfig] = [],
-                offline: [OfflineNumberConfig] = [], webhooks: [WebhookConfig] = []) {
+                offline: [OfflineNumberConfig] = [], webhooks: [WebhookConfig] = [], timezone: String = "UTC",
+                currency: String = "RUB") {
+        self.timezone = timezone; self.currency = currency
         self.key = key; self.name = name; self.forwardTo = forwardTo; self.trunk = trunk; self.origins = origins
         self.siteNumbers = siteNumbers; self.ringTimeoutSeconds = ringTimeoutSeconds
         numberSelector = nil; clickToReveal = false
@@ -325,7 +331,7 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
         case key, name, origins, siteNumbers = "site_numbers", forwardTo = "forward_to", trunk
         case numberSelector = "number_selector", clickToReveal = "click_to_reveal"
         case ringTimeoutSeconds = "ring_timeout_seconds", reservationTTLSeconds = "reservation_ttl_seconds"
-        case attribution, record, pools, offline, webhooks
+        case attribution, record, pools, offline, webhooks, timezone, currency
     }
 
     public init(from decoder: Decoder) throws {
@@ -346,6 +352,8 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
         pools = try c.decodeIfPresent([PoolConfig].self, forKey: .pools) ?? d.pools
         offline = try c.decodeIfPresent([OfflineNumberConfig].self, forKey: .offline) ?? d.offline
         webhooks = try c.decodeIfPresent([WebhookConfig].self, forKey: .webhooks) ?? d.webhooks
+        timezone = try c.decodeIfPresent(String.self, forKey: .timezone) ?? d.timezone
+        currency = try c.decodeIfPresent(String.self, forKey: .currency) ?? d.currency
     }
 }
 

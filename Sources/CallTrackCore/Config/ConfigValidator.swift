@@ -107,6 +107,12 @@ struct ConfigValidator {
             if !(1...600).contains(p.ringTimeoutSeconds) {
                 throw ConfigError(key: "\(key).ring_timeout_seconds", "must be between 1 and 600")
             }
+            if TimeZone(identifier: p.timezone) == nil {
+                throw ConfigError(key: "\(key).timezone", "\"\(p.timezone)\" is not an IANA time zone like Europe/Moscow")
+            }
+            if p.currency.count != 3 || !p.currency.allSatisfy({ $0.isASCII && $0.isUppercase }) {
+                throw ConfigError(key: "\(key).currency", "\"\(p.currency)\" is not an ISO 4217 code like RUB")
+            }
             if !(10...86400).contains(p.reservationTTLSeconds) {
                 throw ConfigError(key: "\(key).reservation_ttl_seconds", "must be between 10 and 86400")
             }

@@ -17,6 +17,8 @@ public struct CallRecord: Sendable, Equatable {
     public var calleeToCaller: MediaCounters
     /// CallTrack stopped (crash or kill) while the call was up; the times are as last known.
     public var interrupted: Bool
+    /// The caller's first call ever to the project: this call made them a lead.
+    public var firstTime: Bool
     /// What became of the recording; nil for calls never answered.
     public var recording: RecordingInfo?
 

@@ -8,9 +8,13 @@ public final class SQLiteCallRecordStore: CallRecordStore, RecordingIndex {
     /// queue behind the batch writer (the same connection when none is given).
     let reader: Database
 
-    public init(database: Database, reads: Database? = nil) {
+    /// How callers' numbers are read, to recognise a caller again whatever shape the trunk sends.
+    let numbering: NumberingConfig
+
+    public init(database: Database, reads: Database? = nil, numbering: NumberingConfig = NumberingConfig()) {
         db = database
         reader = reads ?? database
+        self.numbering = numbering
     }
 
     private static let columns = """
@@ -18,7 +22,7 @@ public final class SQLiteCallRecordStore: CallRecordStore, RecordingIndex {
         answered_at, ended_at, status, missed_reason, sip_code, hangup_by, end_reason, caller_packets, caller_bytes,
         callee_packets, callee_bytes, interrupted, recording_status, recording_path, recording_reason,
         recording_bytes, recording_seconds, recording_sample_rate, number_kind, pool, client_id, reservation_id, late,
-        source, medium, campaign, keyword, content, landing_page, referrer, channel
+        source, medium, campaign, keyword, content, landing_page, referrer, channel, first_time
         """
 
     public func calls(limit: Int, before: CallID?, project: String?) throws -> [CallRecord] {
@@ -52,6 +56,7 @@ public final class SQLiteCallRecordStore: CallRecordStore, RecordingIndex {
                               s.forwardTo, s.sipCallID, s.startedAt.timeIntervalSince1970, a?.kind.rawValue, a?.poolName,
                               a?.clientID, a?.reservationID, a?.late ?? false, a?.source, a?.medium, a?.campaign, a?.keyword,
                               a?.content, a?.landingPage, a?.referrer, a?.channel])
+                    addToLead(tx, s)
                 case .ringing(let id, let at):
                     tx.execute("UPDATE calls SET ringing_at = ? WHERE id = ? AND ringing_at IS NULL",
                                [at.timeIntervalSince1970, id.rawValue])
@@ -158,7 +163,7 @@ public final class SQLiteCallRecordStore: CallRecordStore, RecordingIndex {
             hangupBy: row["hangup_by"].string.flatMap(HangupParty.init), endReason: row["end_reason"].string,
             callerToCallee: MediaCounters(packets: row["caller_packets"].int ?? 0, bytes: row["caller_bytes"].int ?? 0),
             calleeToCaller: MediaCounters(packets: row["callee_packets"].int ?? 0, bytes: row["callee_bytes"].int ?? 0),
-            interrupted: (row["interrupted"].int ?? 0) != 0,
+            interrupted: (row["interrupted"].int ?? 0) != 0, firstTime: (row["first_time"].int ?? 0) != 0,
             recording: row["recording_status"].string.flatMap(RecordingStatus.init).map {
                 RecordingInfo(status: $0, path: row["recording_path"].string, reason: row["recording_reason"].string,
                               bytes: row["recording_bytes"].int, seconds: row["recording_seconds"].double,

@@ -90,6 +90,29 @@ enum Migrations {
             PRIMARY KEY (project, pool, at)
         );
         """,
+        // 5: leads (callers by E.164 number), sales, costs; reports read calls by project and start.
+        """
+        ALTER TABLE calls ADD COLUMN caller_e164 TEXT;
+        ALTER TABLE calls ADD COLUMN first_time INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX calls_project_started ON calls(project, started_at);
+        CREATE INDEX calls_caller ON calls(project, caller_e164);
+        CREATE TABLE leads (
+            project TEXT NOT NULL, phone TEXT NOT NULL, first_call_id TEXT NOT NULL, first_call_at REAL NOT NULL,
+            PRIMARY KEY (project, phone)
+        );
+        CREATE INDEX leads_first_call ON leads(project, first_call_at);
+        CREATE TABLE sales (
+            project TEXT NOT NULL, deal_id TEXT NOT NULL, call_id TEXT NOT NULL, phone TEXT, amount REAL NOT NULL,
+            created_at REAL NOT NULL, updated_at REAL NOT NULL,
+            PRIMARY KEY (project, deal_id)
+        );
+        CREATE INDEX sales_call ON sales(call_id);
+        CREATE TABLE costs (
+            project TEXT NOT NULL, date TEXT NOT NULL, source TEXT NOT NULL, medium TEXT NOT NULL,
+            campaign TEXT NOT NULL, keyword TEXT NOT NULL, amount REAL NOT NULL,
+            PRIMARY KEY (project, date, source, medium, campaign, keyword)
+        );
+        """,
     ]
 
     static func migrate(_ db: Database) throws {

@@ -1,0 +1,168 @@
+import CallTrackCore
+import Foundation
+import Tracking
+
+/// A caller, deduplicated per project by E.164 number, with what their first call came from.
+public struct Lead: Sendable, Equatable {
+    public var phone: String
+    public var firstCallID: String
+    public var firstCallAt: Date
+    public var calls: Int
+    public var source: String?
+    public var medium: String?
+    public var campaign: String?
+    public var keyword: String?
+    public var sales: Int
+    public var revenue: Double
+}
+
+/// What became of a sale posted by the CRM.
+public enum SaleOutcome: Sendable, Equatable {
+    case created, updated
+    /// No call with this id in any project, or no lead with this phone in the project.
+    case unknownCall, unknownPhone
+}
+
+/// Leads, sales and costs, and what a report reads. Leads are kept as calls start (in the event
+/// batch), so `first_time` is known the moment the call is stored.
+extension SQLiteCallRecordStore {
+    /// Makes the caller of a starting call a lead if they never called this project before.
+    func addToLead(_ batch: Database.WriteBatch, _ s: CallStart) {
+        let phone = PhoneNumber.normalise(s.caller, numbering: numbering)?.e164 ?? ""
+        batch.execute("UPDATE calls SET caller_e164 = ? WHERE id = ?", [phone, s.id.rawValue])
+        guard !phone.isEmpty else { return }
+        batch.execute("INSERT OR IGNORE INTO leads (project, phone, first_call_id, first_call_at) VALUES (?, ?, ?, ?)",
+                      [s.projectKey, phone, s.id.rawValue, s.startedAt.timeIntervalSince1970])
+        batch.execute("""
+            UPDATE calls SET first_time = 1 WHERE id = ?
+                AND EXISTS (SELECT 1 FROM leads WHERE project = ? AND phone = ? AND first_call_id = ?)
+            """, [s.id.rawValue, s.projectKey, phone, s.id.rawValue])
+    }
+
+    /// Calls stored before leads existed become leads, oldest first; runs once at start, in batches.
+    public func backfillLeads() throws -> Int {
+        var done = 0
+        while true {
+            let rows = try db.query("""
+                SELECT id, project, caller, started_at FROM calls WHERE caller_e164 IS NULL ORDER BY started_at LIMIT 1000
+                """)
+            if rows.isEmpty { return done }
+            try db.write { batch in
+                for row in rows {
+                    guard let id = row["id"].string.flatMap(CallID.init) else { continue }
+                    let start = CallStart(id: id, projectKey: row["project"].string ?? "", trunk: "", didDialled: "", did: "",
+                                          caller: row["caller"].string ?? "", callerName: nil, forwardTo: "", sipCallID: "",
+                                          startedAt: Date(timeIntervalSince1970: row["started_at"].double ?? 0))
+                    addToLead(batch, start)
+                }
+            }
+            done += rows.count
+        }
+    }
+
+    /// A sale for a call (`callID`) or for a caller's phone; it counts for the lead's first call.
+    /// The same `dealID` again updates the amount.
+    public func recordSale(project: String?, callID: CallID?, phone: String?, dealID: String, amount: Double,
+                           at now: Date = Date()) throws -> SaleOutcome {
+        let projectKey: String, countedCall: String, leadPhone: String?
+        if let callID {
+            guard let call = try db.query("SELECT project, caller_e164 FROM calls WHERE id = ?", [callID.rawValue]).first,
+                  let key = call["project"].string else { return .unknownCall }
+            projectKey = key
+            leadPhone = call["caller_e164"].string.flatMap { $0.isEmpty ? nil : $0 }
+            let first = try leadPhone.flatMap {
+                try db.scalar("SELECT first_call_id FROM leads WHERE project = ? AND phone = ?", [key, $0])?.string
+            }
+            countedCall = first ?? callID.rawValue
+        } else {
+            guard let project, let number = phone.flatMap({ PhoneNumber.normalise($0, numbering: numbering) }),
+                  let first = try db.scalar("SELECT first_call_id FROM leads WHERE project = ? AND phone = ?",
+                                            [project, number.e164])?.string else { return .unknownPhone }
+            projectKey = project
+            leadPhone = number.e164
+            countedCall = first
+        }
+        let exists = try db.scalar("SELECT 1 FROM sales WHERE project = ? AND deal_id = ?", [projectKey, dealID]) != nil
+        try db.write { batch in
+            batch.execute("""
+                INSERT INTO sales (project, deal_id, call_id, phone, amount, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (project, deal_id) DO UPDATE SET amount = excluded.amount, call_id = excluded.call_id,
+                    phone = excluded.phone, updated_at = excluded.updated_at
+                """, [projectKey, dealID, countedCall, leadPhone, amount, now.timeIntervalSince1970, now.timeIntervalSince1970])
+        }
+        return exists ? .updated : .created
+    }
+
+    /// Stores cost rows all at once (one transaction), replacing any with the same day, source,
+    /// medium, campaign and keyword.
+    public func importCosts(project: String, rows: [CostRow]) throws {
+        try db.write { batch in
+            for r in rows {
+                batch.execute("""
+                    INSERT INTO costs (project, date, source, medium, campaign, keyword, amount) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (project, date, source, medium, campaign, keyword) DO UPDATE SET amount = excluded.amount
+                    """, [project, r.date, r.source, r.medium, r.campaign ?? "", r.keyword ?? "", r.amount])
+            }
+        }
+    }
+
+    /// Cost rows of the days `from`…`to` (`YYYY-MM-DD`, inclusive).
+    public func costs(project: String, from: String, to: String) throws -> [CostRow] {
+        try reader.query("""
+            SELECT date, source, medium, campaign, keyword, amount FROM costs WHERE project = ? AND date >= ? AND date <= ?
+            """, [project, from, to]).map { r in
+            CostRow(date: r["date"].string ?? "", source: r["source"].string ?? "", medium: r["medium"].string ?? "",
+                    campaign: r["campaign"].string.flatMap { $0.isEmpty ? nil : $0 },
+                    keyword: r["keyword"].string.flatMap { $0.isEmpty ? nil : $0 }, amount: r["amount"].double ?? 0)
+        }
+    }
+
+    /// The calls of a project that started in [`from`, `to`), with the sales that count for each.
+    public func reportCalls(project: String, from: Date, to: Date) throws -> [ReportCall] {
+        try reader.query("""
+            SELECT c.id, c.started_at, c.answered_at, c.ended_at, c.status, c.caller_e164, c.first_time, c.number_kind,
+                c.source, c.medium, c.campaign, c.keyword, c.landing_page, c.did, c.channel, c.client_id,
+                coalesce(s.sales, 0) AS sales, coalesce(s.revenue, 0) AS revenue
+            FROM calls c LEFT JOIN (SELECT call_id, count(*) AS sales, sum(amount) AS revenue FROM sales GROUP BY call_id) s
+                ON s.call_id = c.id
+            WHERE c.project = ? AND c.started_at >= ? AND c.started_at < ?
+            """, [project, from.timeIntervalSince1970, to.timeIntervalSince1970]).map { r in
+            let started = r["started_at"].double ?? 0
+            let answered = r["answered_at"].double, ended = r["ended_at"].double
+            let ring = (answered ?? ended).map { max(0, $0 - started) }
+            let talk = answered.flatMap { a in ended.map { max(0, $0 - a) } } ?? 0
+            return ReportCall(
+                id: r["id"].string ?? "", startedAt: Date(timeIntervalSince1970: started), answered: answered != nil,
+                ringSeconds: ring, talkSeconds: talk, caller: r["caller_e164"].string.flatMap { $0.isEmpty ? nil : $0 },
+                firstTime: (r["first_time"].int ?? 0) != 0, kind: r["number_kind"].string.flatMap(Attribution.Kind.init),
+                source: r["source"].string, medium: r["medium"].string, campaign: r["campaign"].string,
+                keyword: r["keyword"].string, landingPage: r["landing_page"].string, number: r["did"].string ?? "",
+                channel: r["channel"].string, clientID: r["client_id"].string, sales: r["sales"].int ?? 0,
+                revenue: r["revenue"].double ?? 0)
+        }
+    }
+
+    /// Leads whose first call started in [`from`, `to`), oldest first.
+    public func leads(project: String, from: Date, to: Date) throws -> [Lead] {
+        try reader.query("""
+            SELECT l.phone, l.first_call_id, l.first_call_at, c.source, c.medium, c.campaign, c.keyword, c.number_kind, c.channel,
+                (SELECT count(*) FROM calls WHERE project = l.project AND caller_e164 = l.phone) AS calls,
+                (SELECT count(*) FROM sales WHERE project = l.project AND phone = l.phone) AS sales,
+                (SELECT coalesce(sum(amount), 0) FROM sales WHERE project = l.project AND phone = l.phone) AS revenue
+            FROM leads l JOIN calls c ON c.id = l.first_call_id
+            WHERE l.project = ? AND l.first_call_at >= ? AND l.first_call_at < ? ORDER BY l.first_call_at
+            """, [project, from.timeIntervalSince1970, to.timeIntervalSince1970]).map { r in
+            // The same group values as the report's: a static or offline number names itself.
+            let call = ReportCall(id: "", startedAt: Date(), answered: false, ringSeconds: nil, talkSeconds: 0, caller: nil,
+                                  firstTime: true, kind: r["number_kind"].string.flatMap(Attribution.Kind.init),
+                                  source: r["source"].string, medium: r["medium"].string, campaign: r["campaign"].string,
+                                  keyword: r["keyword"].string, number: "", channel: r["channel"].string)
+            let group = Report.build(calls: [call], costs: [], groupBy: [.source, .medium, .campaign, .keyword],
+                                     timeZone: .gmt).rows.first?.group ?? [:]
+            return Lead(phone: r["phone"].string ?? "", firstCallID: r["first_call_id"].string ?? "",
+                        firstCallAt: Date(timeIntervalSince1970: r["first_call_at"].double ?? 0), calls: r["calls"].int ?? 0,
+                        source: group["source"], medium: group["medium"], campaign: group["campaign"],
+                        keyword: group["keyword"], sales: r["sales"].int ?? 0, revenue: r["revenue"].double ?? 0)
+        }
+    }
+}
