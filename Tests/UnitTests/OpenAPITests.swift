@@ -15,7 +15,7 @@ struct OpenAPITests {
             ("/v1/calls/{id}/recording", "get"), ("/v1/projects/{key}/reservations", "post"),
             ("/v1/projects/{key}/snippet.js", "get"), ("/v1/projects/{key}/health", "get"), ("/demo/{key}", "get"),
             ("/v1/projects/{key}/report", "get"), ("/v1/projects/{key}/leads", "get"), ("/v1/calls/{id}/sale", "post"),
-            ("/v1/projects/{key}/sales", "post"), ("/v1/projects/{key}/costs", "put"),
+            ("/v1/projects/{key}/sales", "post"), ("/v1/projects/{key}/costs", "put"), ("/v1/projects/{key}/pool-plan", "get"),
         ]
         for (path, method) in routes {
             let item = paths[path] as? [String: Any]

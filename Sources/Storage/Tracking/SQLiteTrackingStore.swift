@@ -99,6 +99,36 @@ public final class SQLiteTrackingStore: Sendable {
                           days: max(1, now.timeIntervalSince(since) / 86400))
     }
 
+    /// What the pool planner replays: every visitor of the project since `since` (reservations as
+    /// they were held; visitors who got the static number, counted per minute, with the average
+    /// measured visit length), and how long after their visitor's last heartbeat attributed calls came.
+    public func plannerInput(projectKey: String, since: Date, ttlSeconds: Double) throws
+        -> (visits: [PoolPlanner.Visit], callDelays: [Double]) {
+        let t0 = since.timeIntervalSince1970
+        var visits = try reader.query("""
+            SELECT created_at, expires_at, released_at FROM reservations WHERE project = ? AND created_at >= ?
+            """, [projectKey, t0]).compactMap { r -> PoolPlanner.Visit? in
+            guard let created = r["created_at"].double, let expires = r["expires_at"].double else { return nil }
+            return PoolPlanner.Visit(arrival: Date(timeIntervalSince1970: created),
+                                     lastSeen: Date(timeIntervalSince1970: expires - ttlSeconds),
+                                     released: r["released_at"].double.map(Date.init(timeIntervalSince1970:)))
+        }
+        let average = visits.isEmpty ? 0 : visits.reduce(0) { $0 + $1.lastSeen.timeIntervalSince($1.arrival) } / Double(visits.count)
+        for r in try reader.query("SELECT at, count FROM pool_exhaustions WHERE project = ? AND at >= ?",
+                                  [projectKey, (t0 / 60).rounded(.down) * 60]) {
+            guard let at = r["at"].double else { continue }
+            for i in 0..<(r["count"].int ?? 0) {
+                let arrival = Date(timeIntervalSince1970: at + Double(i) * 60 / Double(max(1, r["count"].int ?? 1)))
+                visits.append(PoolPlanner.Visit(arrival: arrival, lastSeen: arrival.addingTimeInterval(average)))
+            }
+        }
+        let delays = try reader.query("""
+            SELECT c.started_at - (r.expires_at - ?) AS delay FROM calls c JOIN reservations r ON r.id = c.reservation_id
+            WHERE c.project = ? AND c.started_at >= ?
+            """, [ttlSeconds, projectKey, t0]).compactMap { $0["delay"].double }
+        return (visits, delays)
+    }
+
     /// What the number pools need back after a restart: live reservations (and those a late
     /// caller may still use), the visit histories of the visitors holding them, and release times.
     /// Its size follows the pools, never the number of visitors seen.
