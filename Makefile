@@ -54,6 +54,7 @@ bench: bench-deps
 	-service rtpengine-daemon stop >/dev/null 2>&1; service kamailio stop >/dev/null 2>&1; true
 	cd bench && python3 recordbench.py --binary ../.build/release/calltrack
 	python3 bench/floodbench.py --binary .build/release/calltrack
+	cd bench && python3 reportbench.py --binary ../.build/release/calltrack
 
 # 5,000 INVITEs/s from a stranger and 20,000 idle HTTP connections while a real call is made.
 bench-flood: bench-deps

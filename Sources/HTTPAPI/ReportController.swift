@@ -52,17 +52,23 @@ struct ReportController<Context: RequestContext>: Sendable {
         let format = query["format"].map(String.init) ?? "json"
         guard format == "json" || format == "csv" else { throw APIError.badRequest(field: "format", "format is json or csv") }
 
-        var calls = try store.reportCalls(project: project.key, from: period.start, to: period.end)
+        var builder = ReportBuilder(groupBy: dimensions, timeZone: project.timeZone)
+        // Under another model each visitor's history is read, after the scan (the scan holds the
+        // read connection); without one the calls go straight into the report.
+        var visited: [ReportCall] = []
+        try store.forEachReportCall(project: project.key, from: period.start, to: period.end,
+                                    landingPages: dimensions.contains(.landingPage) || model != nil, visitors: model != nil) { call in
+            if model != nil, call.kind == .dynamic, call.clientID != nil { visited.append(call) } else { builder.add(call) }
+        }
         if let model {
             var visits: [String: [Visit]] = [:]
-            calls = try calls.map { call in
-                guard call.kind == .dynamic, let client = call.clientID else { return call }
+            for call in visited {
+                let client = call.clientID ?? ""
                 if visits[client] == nil { visits[client] = try tracking.visits(projectKey: project.key, clientID: client) }
-                return call.reattributed(model, visits: visits[client] ?? [])
+                builder.add(call.reattributed(model, visits: visits[client] ?? []))
             }
         }
-        let costs = try store.costs(project: project.key, from: period.from, to: period.to)
-        let report = Report.build(calls: calls, costs: costs, groupBy: dimensions, timeZone: project.timeZone)
+        let report = builder.report(costs: try store.costs(project: project.key, from: period.from, to: period.to))
         if format == "csv" { return ReportCSV.response(report, dimensions: dimensions) }
         return try ReportJSON(project: project, period: period, model: model, report: report)
             .response(from: request, context: context)
@@ -71,8 +77,24 @@ struct ReportController<Context: RequestContext>: Sendable {
     @Sendable func leads(_ request: Request, context: Context) async throws -> Response {
         let project = try project(context)
         let period = try ReportPeriod(request, timeZone: project.timeZone)
-        let leads = try store.leads(project: project.key, from: period.start, to: period.end)
-        return try LeadsJSON(leads: leads.map(LeadsJSON.LeadJSON.init)).response(from: request, context: context)
+        var limit = 1000
+        if let raw = request.uri.queryParameters["limit"] {
+            guard let l = Int(String(raw)), (1...10_000).contains(l) else {
+                throw APIError.badRequest(field: "limit", "limit must be an integer from 1 to 10000")
+            }
+            limit = l
+        }
+        var after: String?
+        if let raw = request.uri.queryParameters["cursor"] {
+            guard let id = CallID(String(raw)) else {
+                throw APIError.badRequest(field: "cursor", "cursor must be the next_cursor of a previous page")
+            }
+            after = id.rawValue
+        }
+        let leads = try store.leads(project: project.key, from: period.start, to: period.end, limit: limit + 1, after: after)
+        let page = Array(leads.prefix(limit))
+        return try LeadsJSON(leads: page.map(LeadsJSON.LeadJSON.init), nextCursor: leads.count > limit ? page.last?.firstCallID : nil)
+            .response(from: request, context: context)
     }
 
     // MARK: Sales and costs

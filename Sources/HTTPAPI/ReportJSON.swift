@@ -115,6 +115,9 @@ struct LeadsJSON: ResponseEncodable {
     }
 
     let leads: [LeadJSON]
+    /// Pass as `cursor` for the next page; null on the last.
+    @Nullable var nextCursor: String?
+    enum CodingKeys: String, CodingKey { case leads, nextCursor = "next_cursor" }
 }
 
 /// The answer to a sale: `created` (201) or `updated` (200, the same deal again).

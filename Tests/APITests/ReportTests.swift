@@ -190,6 +190,16 @@ struct ReportTests {
             #expect(try json(repeatCall)["first_time"] as? Bool == false)
             let firstCall = try await send(client, .get, "/v1/calls/\(Self.calls[0].id.rawValue)")
             #expect(try json(firstCall)["first_time"] as? Bool == true)
+            // Pages of two, oldest first, until next_cursor is null.
+            var phones: [String] = [], cursor: String? = nil, pages = 0
+            repeat {
+                let page = try json(try await send(client, .get, "/v1/projects/shop/leads?from=2026-11-20&to=2026-11-21&limit=2"
+                                                   + (cursor.map { "&cursor=\($0)" } ?? "")))
+                phones += (page["leads"] as? [[String: Any]] ?? []).compactMap { $0["phone"] as? String }
+                cursor = page["next_cursor"] as? String
+                pages += 1
+            } while cursor != nil && pages < 10
+            #expect(pages == 3 && phones == leads.compactMap { $0["phone"] as? String })
         }
     }
 

@@ -117,41 +117,46 @@ extension SQLiteCallRecordStore {
         }
     }
 
-    /// The calls of a project that started in [`from`, `to`), with the sales that count for each.
-    public func reportCalls(project: String, from: Date, to: Date) throws -> [ReportCall] {
-        try reader.query("""
-            SELECT c.id, c.started_at, c.answered_at, c.ended_at, c.status, c.caller_e164, c.first_time, c.number_kind,
-                c.source, c.medium, c.campaign, c.keyword, c.landing_page, c.did, c.channel, c.client_id,
-                coalesce(s.sales, 0) AS sales, coalesce(s.revenue, 0) AS revenue
+    /// The calls of a project that started in [`from`, `to`), with the sales that count for each,
+    /// handed to `body` one at a time. Landing pages and visitor ids are read only when asked for
+    /// (they are long, and a month can hold a million calls).
+    public func forEachReportCall(project: String, from: Date, to: Date, landingPages: Bool, visitors: Bool,
+                                  _ body: (ReportCall) throws -> Void) throws {
+        let optional = (landingPages ? ", c.landing_page" : "") + (visitors ? ", c.client_id" : "")
+        try reader.forEachRow("""
+            SELECT c.started_at, c.answered_at, c.ended_at, c.caller_e164, c.first_time, c.number_kind, c.source, c.medium,
+                c.campaign, c.keyword, c.did, c.channel, coalesce(s.sales, 0) AS sales, coalesce(s.revenue, 0) AS revenue\(optional)
             FROM calls c LEFT JOIN (SELECT call_id, count(*) AS sales, sum(amount) AS revenue FROM sales GROUP BY call_id) s
                 ON s.call_id = c.id
             WHERE c.project = ? AND c.started_at >= ? AND c.started_at < ?
-            """, [project, from.timeIntervalSince1970, to.timeIntervalSince1970]).map { r in
+            """, [project, from.timeIntervalSince1970, to.timeIntervalSince1970]) { r in
             let started = r["started_at"].double ?? 0
             let answered = r["answered_at"].double, ended = r["ended_at"].double
-            let ring = (answered ?? ended).map { max(0, $0 - started) }
-            let talk = answered.flatMap { a in ended.map { max(0, $0 - a) } } ?? 0
-            return ReportCall(
-                id: r["id"].string ?? "", startedAt: Date(timeIntervalSince1970: started), answered: answered != nil,
-                ringSeconds: ring, talkSeconds: talk, caller: r["caller_e164"].string.flatMap { $0.isEmpty ? nil : $0 },
-                firstTime: (r["first_time"].int ?? 0) != 0, kind: r["number_kind"].string.flatMap(Attribution.Kind.init),
-                source: r["source"].string, medium: r["medium"].string, campaign: r["campaign"].string,
-                keyword: r["keyword"].string, landingPage: r["landing_page"].string, number: r["did"].string ?? "",
-                channel: r["channel"].string, clientID: r["client_id"].string, sales: r["sales"].int ?? 0,
-                revenue: r["revenue"].double ?? 0)
+            try body(ReportCall(
+                id: "", startedAt: Date(timeIntervalSince1970: started), answered: answered != nil,
+                ringSeconds: (answered ?? ended).map { max(0, $0 - started) },
+                talkSeconds: answered.flatMap { a in ended.map { max(0, $0 - a) } } ?? 0,
+                caller: r["caller_e164"].string.flatMap { $0.isEmpty ? nil : $0 }, firstTime: (r["first_time"].int ?? 0) != 0,
+                kind: r["number_kind"].string.flatMap(Attribution.Kind.init), source: r["source"].string,
+                medium: r["medium"].string, campaign: r["campaign"].string, keyword: r["keyword"].string,
+                landingPage: landingPages ? r["landing_page"].string : nil, number: r["did"].string ?? "",
+                channel: r["channel"].string, clientID: visitors ? r["client_id"].string : nil,
+                sales: r["sales"].int ?? 0, revenue: r["revenue"].double ?? 0))
         }
     }
 
-    /// Leads whose first call started in [`from`, `to`), oldest first.
-    public func leads(project: String, from: Date, to: Date) throws -> [Lead] {
+    /// Leads whose first call started in [`from`, `to`), oldest first: at most `limit`, after the
+    /// lead whose first call is `after` (the previous page's last).
+    public func leads(project: String, from: Date, to: Date, limit: Int = 1000, after: String? = nil) throws -> [Lead] {
         try reader.query("""
             SELECT l.phone, l.first_call_id, l.first_call_at, c.source, c.medium, c.campaign, c.keyword, c.number_kind, c.channel,
                 (SELECT count(*) FROM calls WHERE project = l.project AND caller_e164 = l.phone) AS calls,
                 (SELECT count(*) FROM sales WHERE project = l.project AND phone = l.phone) AS sales,
                 (SELECT coalesce(sum(amount), 0) FROM sales WHERE project = l.project AND phone = l.phone) AS revenue
             FROM leads l JOIN calls c ON c.id = l.first_call_id
-            WHERE l.project = ? AND l.first_call_at >= ? AND l.first_call_at < ? ORDER BY l.first_call_at
-            """, [project, from.timeIntervalSince1970, to.timeIntervalSince1970]).map { r in
+            WHERE l.project = ? AND l.first_call_at >= ? AND l.first_call_at < ? AND l.first_call_id > ?
+            ORDER BY l.first_call_id LIMIT ?
+            """, [project, from.timeIntervalSince1970, to.timeIntervalSince1970, after ?? "", limit]).map { r in
             // The same group values as the report's: a static or offline number names itself.
             let call = ReportCall(id: "", startedAt: Date(), answered: false, ringSeconds: nil, talkSeconds: 0, caller: nil,
                                   firstTime: true, kind: r["number_kind"].string.flatMap(Attribution.Kind.init),

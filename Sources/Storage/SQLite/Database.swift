@@ -148,6 +148,21 @@ public final class Database: Sendable {
         }
     }
 
+    /// Runs one statement and hands each row to `body` as it is read, keeping none: for results too
+    /// big to hold (a month of calls for a report).
+    public func forEachRow(_ sql: String, _ arguments: [SQLValueConvertible] = [], _ body: (Row) throws -> Void) throws {
+        // `body` runs on this thread, inside the lock, and never outlives the call: the box only
+        // tells the region checker so.
+        struct Sink: @unchecked Sendable { let body: (Row) throws -> Void }
+        try withoutActuallyEscaping(body) { body in
+            let sink = Sink(body: body)
+            try state.withLock { state in
+                guard state != nil else { throw DatabaseError(code: SQLITE_MISUSE, message: "closed", sql: sql) }
+                try Self.run(&state!, sql, arguments.map(\.sqlValue)) { @Sendable row in try sink.body(row) }
+            }
+        }
+    }
+
     /// Collects the statements `body` adds to a batch, then runs them all inside one
     /// BEGIN IMMEDIATE … COMMIT: all of them are written or, on any failure, none.
     public func write<T>(_ body: (WriteBatch) throws -> T) throws -> T {
@@ -175,7 +190,15 @@ public final class Database: Sendable {
         }
     }
 
+    /// Runs a statement and returns its rows.
     private static func run(_ state: inout State, _ sql: String, _ arguments: [SQLValue]) throws -> [Row] {
+        var rows: [Row] = []
+        try run(&state, sql, arguments) { rows.append($0) }
+        return rows
+    }
+
+    /// Runs a statement, handing each row to `each` as it is read.
+    private static func run(_ state: inout State, _ sql: String, _ arguments: [SQLValue], each: (Row) throws -> Void) throws {
         let stmt: OpaquePointer
         if let cached = state.statements[sql] {
             stmt = cached
@@ -202,7 +225,6 @@ public final class Database: Sendable {
                 throw DatabaseError(code: rc, message: String(cString: sqlite3_errmsg(state.handle)), sql: sql)
             }
         }
-        var rows: [Row] = []
         let n = sqlite3_column_count(stmt)
         var columns: [String: Int] = [:]
         for c in 0..<n { if let name = sqlite3_column_name(stmt, c) { columns[String(cString: name)] = Int(c) } }
@@ -223,9 +245,8 @@ public final class Database: Sendable {
                     if let text = sqlite3_column_text(stmt, c) { row.append(.text(String(cString: text))) } else { row.append(.null) }
                 }
             }
-            rows.append(Row(columns: columns, values: row))
+            try each(Row(columns: columns, values: row))
         }
-        return rows
     }
 }
 

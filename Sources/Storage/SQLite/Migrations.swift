@@ -100,7 +100,7 @@ enum Migrations {
             project TEXT NOT NULL, phone TEXT NOT NULL, first_call_id TEXT NOT NULL, first_call_at REAL NOT NULL,
             PRIMARY KEY (project, phone)
         );
-        CREATE INDEX leads_first_call ON leads(project, first_call_at);
+        CREATE INDEX leads_first_call ON leads(project, first_call_id);
         CREATE TABLE sales (
             project TEXT NOT NULL, deal_id TEXT NOT NULL, call_id TEXT NOT NULL, phone TEXT, amount REAL NOT NULL,
             created_at REAL NOT NULL, updated_at REAL NOT NULL,

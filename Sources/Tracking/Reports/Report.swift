@@ -117,44 +117,65 @@ public struct Report: Sendable, Equatable {
     /// the cost rows of the period. Rows come sorted by their group values.
     public static func build(calls: [ReportCall], costs: [CostRow], groupBy dimensions: [ReportDimension],
                              timeZone: TimeZone) -> Report {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = timeZone
-        var groups: [[String]: [ReportCall]] = [:]
-        for call in calls { groups[dimensions.map { value(of: $0, for: call, calendar: calendar) }, default: []].append(call) }
-        let withCosts = dimensions.allSatisfy(\.costsCarry)
-        var costByGroup: [[String]: Double] = [:]
-        if withCosts {
-            for row in costs { costByGroup[dimensions.map { value(of: $0, for: row) }, default: 0] += row.amount }
-        }
-        let keys = Set(groups.keys).union(costByGroup.keys).sorted { $0.lexicographicallyPrecedes($1) }
-        let rows = keys.map { key in
-            var m = metrics(groups[key] ?? [])
-            m.cost = withCosts ? (costByGroup[key] ?? 0) : nil
-            return ReportRow(group: Dictionary(uniqueKeysWithValues: zip(dimensions.map(\.rawValue), key)), metrics: m)
-        }
-        var totals = metrics(calls)
-        totals.cost = costs.reduce(0) { $0 + $1.amount }
-        return Report(rows: rows, totals: totals)
+        var builder = ReportBuilder(groupBy: dimensions, timeZone: timeZone)
+        for call in calls { builder.add(call) }
+        return builder.report(costs: costs)
     }
 
-    static func metrics(_ calls: [ReportCall]) -> ReportMetrics {
-        var m = ReportMetrics()
-        m.calls = calls.count
-        m.answered = calls.filter(\.answered).count
-        m.missed = m.calls - m.answered
-        m.uniqueCallers = Set(calls.compactMap(\.caller)).count
-        m.firstTimeCallers = calls.filter(\.firstTime).count
-        let rings = calls.compactMap(\.ringSeconds)
-        m.avgRingSeconds = rings.isEmpty ? nil : rings.reduce(0, +) / Double(rings.count)
-        m.talkSeconds = calls.reduce(0) { $0 + $1.talkSeconds }
-        m.sales = calls.reduce(0) { $0 + $1.sales }
-        m.revenue = calls.reduce(0) { $0 + $1.revenue }
-        return m
+    /// Running sums of one group.
+    struct Accumulator {
+        var calls = 0, answered = 0, firstTime = 0, sales = 0, rings = 0
+        var callers: Set<String> = []
+        var ringSeconds = 0.0, talkSeconds = 0.0, revenue = 0.0
+
+        mutating func add(_ call: ReportCall) {
+            calls += 1
+            if call.answered { answered += 1 }
+            if call.firstTime { firstTime += 1 }
+            if let caller = call.caller { callers.insert(caller) }
+            if let ring = call.ringSeconds { ringSeconds += ring; rings += 1 }
+            talkSeconds += call.talkSeconds
+            sales += call.sales
+            revenue += call.revenue
+        }
+
+        var metrics: ReportMetrics {
+            var m = ReportMetrics()
+            m.calls = calls; m.answered = answered; m.missed = calls - answered
+            m.uniqueCallers = callers.count; m.firstTimeCallers = firstTime
+            m.avgRingSeconds = rings == 0 ? nil : ringSeconds / Double(rings)
+            m.talkSeconds = talkSeconds; m.sales = sales; m.revenue = revenue
+            return m
+        }
+    }
+
+    /// Local day, hour and ISO weekday of instants, worked out once per quarter hour (every time
+    /// zone's offset is a whole number of quarter hours).
+    struct LocalClock {
+        private var calendar: Calendar
+        private var cache: [Int: (day: String, hour: String, weekday: String)] = [:]
+
+        init(timeZone: TimeZone) {
+            calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = timeZone
+        }
+
+        mutating func local(_ date: Date) -> (day: String, hour: String, weekday: String) {
+            let bucket = Int((date.timeIntervalSince1970 / 900).rounded(.down))
+            if let hit = cache[bucket] { return hit }
+            let c = calendar.dateComponents([.year, .month, .day, .hour, .weekday],
+                                            from: Date(timeIntervalSince1970: Double(bucket) * 900))
+            // ISO: 1 is Monday, 7 is Sunday.
+            let value = (day: String(format: "%04d-%02d-%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0),
+                         hour: String(format: "%02d", c.hour ?? 0), weekday: String(((c.weekday ?? 1) + 5) % 7 + 1))
+            cache[bucket] = value
+            return value
+        }
     }
 
     /// A call's value for one dimension. Calls without a website visit: a static number is
     /// `(static)`/`(none)`, an offline number its channel/`offline`, anything else `(unknown)`.
-    static func value(of dimension: ReportDimension, for call: ReportCall, calendar: Calendar) -> String {
+    static func value(of dimension: ReportDimension, for call: ReportCall, clock: inout LocalClock) -> String {
         let visit = call.kind == .dynamic && call.source != nil
         switch dimension {
         case .source, .medium, .campaign, .keyword, .landingPage:
@@ -175,13 +196,9 @@ public struct Report: Sendable, Equatable {
             }
         case .number: return call.number
         case .channel: return call.channel ?? none
-        case .day:
-            let c = calendar.dateComponents([.year, .month, .day], from: call.startedAt)
-            return String(format: "%04d-%02d-%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0)
-        case .hour: return String(format: "%02d", calendar.component(.hour, from: call.startedAt))
-        case .weekday:
-            // ISO: 1 is Monday, 7 is Sunday.
-            return String((calendar.component(.weekday, from: call.startedAt) + 5) % 7 + 1)
+        case .day: return clock.local(call.startedAt).day
+        case .hour: return clock.local(call.startedAt).hour
+        case .weekday: return clock.local(call.startedAt).weekday
         }
     }
 
@@ -199,4 +216,42 @@ public struct Report: Sendable, Equatable {
 
     static let none = "(none)"
     static let unknown = "(unknown)"
+}
+
+/// A report built one call at a time, in memory that grows with the number of groups, never with
+/// the number of calls.
+public struct ReportBuilder {
+    let dimensions: [ReportDimension]
+    private var clock: Report.LocalClock
+    private var groups: [[String]: Report.Accumulator] = [:]
+    private var all = Report.Accumulator()
+
+    public init(groupBy dimensions: [ReportDimension], timeZone: TimeZone) {
+        self.dimensions = dimensions
+        clock = Report.LocalClock(timeZone: timeZone)
+    }
+
+    public mutating func add(_ call: ReportCall) {
+        let key = dimensions.map { Report.value(of: $0, for: call, clock: &clock) }
+        groups[key, default: Report.Accumulator()].add(call)
+        all.add(call)
+    }
+
+    /// The rows (sorted by their group values) and totals, with `costs` (the period's cost rows).
+    public func report(costs: [CostRow]) -> Report {
+        let withCosts = dimensions.allSatisfy(\.costsCarry)
+        var costByGroup: [[String]: Double] = [:]
+        if withCosts {
+            for row in costs { costByGroup[dimensions.map { Report.value(of: $0, for: row) }, default: 0] += row.amount }
+        }
+        let keys = Set(groups.keys).union(costByGroup.keys).sorted { $0.lexicographicallyPrecedes($1) }
+        let rows = keys.map { key in
+            var m = (groups[key] ?? Report.Accumulator()).metrics
+            m.cost = withCosts ? (costByGroup[key] ?? 0) : nil
+            return ReportRow(group: Dictionary(uniqueKeysWithValues: zip(dimensions.map(\.rawValue), key)), metrics: m)
+        }
+        var totals = all.metrics
+        totals.cost = costs.reduce(0) { $0 + $1.amount }
+        return Report(rows: rows, totals: totals)
+    }
 }
