@@ -10,16 +10,14 @@ the calls list. Medians of five requests each.
     python3 bench/reportbench.py --binary .build/release/calltrack [--calls 1000000] [--visits 3000000]
 """
 import argparse
-import json
 import os
 import random
 import sqlite3
 import statistics
-import tempfile
 import time
 import urllib.request
 
-from startbench import CONFIG, rss_mb, start
+from startbench import rss_mb, save, start, workspace
 
 
 def timed(url, token="bench", runs=5):
@@ -83,12 +81,8 @@ def main():
     ap.add_argument("--visits", type=int, default=3_000_000)
     ap.add_argument("--out", default="bench/results/report.json")
     args = ap.parse_args()
-    work = tempfile.mkdtemp(prefix="calltrack-report-")
-    db = os.path.join(work, "calltrack.sqlite")
-    cfg = os.path.join(work, "calltrack.yaml")
     ports = dict(sip=17160, http=17180, callee=17170)
-    with open(cfg, "w") as f:
-        f.write(CONFIG.format(db=db, dir=work, **ports))
+    work, db, cfg = workspace("calltrack-report-", ports)
     proc, _ = start(args.binary, cfg, ports["http"])  # creates the schema
     proc.terminate(); proc.wait()
     now = time.time()
@@ -112,10 +106,7 @@ def main():
         result[name + "_bytes"] = size
     result["rss_mb"] = round(rss_mb(proc.pid), 1)
     proc.terminate(); proc.wait()
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2)
-    print(json.dumps(result, indent=2))
+    save(result, args.out)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,24 @@ def start(binary, cfg, http_port):
     raise SystemExit("calltrack did not start within 600 s")
 
 
+def workspace(prefix, ports):
+    """A fresh folder with a config for the shop project on `ports`; returns (folder, database, config)."""
+    work = tempfile.mkdtemp(prefix=prefix)
+    db = os.path.join(work, "calltrack.sqlite")
+    cfg = os.path.join(work, "calltrack.yaml")
+    with open(cfg, "w") as f:
+        f.write(CONFIG.format(db=db, dir=work, **ports))
+    return work, db, cfg
+
+
+def save(result, out):
+    """Writes the result as JSON to `out` and prints it."""
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, "w") as f:
+        json.dump(result, f, indent=2)
+    print(json.dumps(result, indent=2))
+
+
 def rss_mb(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -72,12 +90,8 @@ def main():
     ap.add_argument("--visits", type=int, default=3_000_000)
     ap.add_argument("--out", default="bench/results/start.json")
     args = ap.parse_args()
-    work = tempfile.mkdtemp(prefix="calltrack-start-")
-    db = os.path.join(work, "calltrack.sqlite")
-    cfg = os.path.join(work, "calltrack.yaml")
     ports = dict(sip=17060, http=17080, callee=17070)
-    with open(cfg, "w") as f:
-        f.write(CONFIG.format(db=db, dir=work, **ports))
+    work, db, cfg = workspace("calltrack-start-", ports)
 
     # A first start creates the schema; then the history goes straight into SQLite.
     proc, empty_start = start(args.binary, cfg, ports["http"])
@@ -110,10 +124,7 @@ def main():
     result = dict(binary=args.binary, visits=args.visits, database_mb=round(size_mb, 1),
                   empty_start_seconds=round(empty_start, 2), empty_rss_mb=round(empty_rss, 1),
                   start_seconds=round(full_start, 2), rss_mb=round(full_rss, 1), visitors_in_memory=in_memory, work=work)
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2)
-    print(json.dumps(result, indent=2))
+    save(result, args.out)
 
 
 if __name__ == "__main__":

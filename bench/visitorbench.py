@@ -17,7 +17,7 @@ import tempfile
 import time
 import urllib.request
 
-from startbench import rss_mb, start  # launching calltrack and reading its memory, as start-up measures them
+from startbench import rss_mb, save, start  # launching calltrack and reading its memory, as start-up measures them
 
 CONFIG = """
 sip:
@@ -107,10 +107,7 @@ def main():
 
     result = dict(binary=args.binary, reservations=per_source * len(sources), sources=len(sources),
                   seconds=round(seconds, 1), responses=codes, before=before, after=after, after_restart=restarted, work=work)
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2)
-    print(json.dumps(result, indent=2))
+    save(result, args.out)
 
 
 if __name__ == "__main__":
