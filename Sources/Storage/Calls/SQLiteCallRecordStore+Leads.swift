@@ -123,25 +123,37 @@ extension SQLiteCallRecordStore {
     public func forEachReportCall(project: String, from: Date, to: Date, landingPages: Bool, visitors: Bool,
                                   _ body: (ReportCall) throws -> Void) throws {
         let optional = (landingPages ? ", c.landing_page" : "") + (visitors ? ", c.client_id" : "")
-        try reader.forEachRow("""
+        struct Columns {
+            let started, answered, ended, caller, firstTime, kind, source, medium, campaign, keyword, did, channel: Cursor.Column
+            let sales, revenue: Cursor.Column
+            let landing, client: Cursor.Column?
+        }
+        try reader.scan("""
             SELECT c.started_at, c.answered_at, c.ended_at, c.caller_e164, c.first_time, c.number_kind, c.source, c.medium,
                 c.campaign, c.keyword, c.did, c.channel, coalesce(s.sales, 0) AS sales, coalesce(s.revenue, 0) AS revenue\(optional)
             FROM calls c LEFT JOIN (SELECT call_id, count(*) AS sales, sum(amount) AS revenue FROM sales GROUP BY call_id) s
                 ON s.call_id = c.id
             WHERE c.project = ? AND c.started_at >= ? AND c.started_at < ?
-            """, [project, from.timeIntervalSince1970, to.timeIntervalSince1970]) { r in
-            let started = r["started_at"].double ?? 0
-            let answered = r["answered_at"].double, ended = r["ended_at"].double
+            """, [project, from.timeIntervalSince1970, to.timeIntervalSince1970], columns: { c in
+            Columns(started: c.column("started_at"), answered: c.column("answered_at"), ended: c.column("ended_at"),
+                    caller: c.column("caller_e164"), firstTime: c.column("first_time"), kind: c.column("number_kind"),
+                    source: c.column("source"), medium: c.column("medium"), campaign: c.column("campaign"),
+                    keyword: c.column("keyword"), did: c.column("did"), channel: c.column("channel"), sales: c.column("sales"),
+                    revenue: c.column("revenue"), landing: landingPages ? c.column("landing_page") : nil,
+                    client: visitors ? c.column("client_id") : nil)
+        }) { r, col in
+            let started = r.double(col.started) ?? 0
+            let answered = r.double(col.answered), ended = r.double(col.ended)
             try body(ReportCall(
                 id: "", startedAt: Date(timeIntervalSince1970: started), answered: answered != nil,
                 ringSeconds: (answered ?? ended).map { max(0, $0 - started) },
                 talkSeconds: answered.flatMap { a in ended.map { max(0, $0 - a) } } ?? 0,
-                caller: r["caller_e164"].string.flatMap { $0.isEmpty ? nil : $0 }, firstTime: (r["first_time"].int ?? 0) != 0,
-                kind: r["number_kind"].string.flatMap(Attribution.Kind.init), source: r["source"].string,
-                medium: r["medium"].string, campaign: r["campaign"].string, keyword: r["keyword"].string,
-                landingPage: landingPages ? r["landing_page"].string : nil, number: r["did"].string ?? "",
-                channel: r["channel"].string, clientID: visitors ? r["client_id"].string : nil,
-                sales: r["sales"].int ?? 0, revenue: r["revenue"].double ?? 0))
+                caller: r.string(col.caller).flatMap { $0.isEmpty ? nil : $0 }, firstTime: (r.int(col.firstTime) ?? 0) != 0,
+                kind: r.string(col.kind).flatMap(Attribution.Kind.init), source: r.string(col.source),
+                medium: r.string(col.medium), campaign: r.string(col.campaign), keyword: r.string(col.keyword),
+                landingPage: col.landing.flatMap(r.string), number: r.string(col.did) ?? "",
+                channel: r.string(col.channel), clientID: col.client.flatMap(r.string),
+                sales: r.int(col.sales) ?? 0, revenue: r.double(col.revenue) ?? 0))
         }
     }
 

@@ -148,17 +148,22 @@ public final class Database: Sendable {
         }
     }
 
-    /// Runs one statement and hands each row to `body` as it is read, keeping none: for results too
-    /// big to hold (a month of calls for a report).
-    public func forEachRow(_ sql: String, _ arguments: [SQLValueConvertible] = [], _ body: (Row) throws -> Void) throws {
-        // `body` runs on this thread, inside the lock, and never outlives the call: the box only
-        // tells the region checker so.
-        struct Sink: @unchecked Sendable { let body: (Row) throws -> Void }
-        try withoutActuallyEscaping(body) { body in
-            let sink = Sink(body: body)
+    /// Runs one statement and hands each row to `body` in place, copying nothing: for results too big
+    /// to hold (a month of calls for a report). `columns` finds the columns `body` reads by name,
+    /// once, before the first row.
+    public func scan<Columns>(_ sql: String, _ arguments: [SQLValueConvertible] = [], columns: (Cursor) -> Columns,
+                              _ body: (Cursor, Columns) throws -> Void) throws {
+        var found: Columns?
+        try withoutActuallyEscaping({ (cursor: Cursor) throws in
+            if found == nil { found = columns(cursor) }
+            try body(cursor, found!)
+        }) { each in
+            // The closure runs on this thread, inside the lock, and never outlives the call: the
+            // box only tells the region checker so.
+            let sink = CursorSink(body: each)
             try state.withLock { state in
                 guard state != nil else { throw DatabaseError(code: SQLITE_MISUSE, message: "closed", sql: sql) }
-                try Self.run(&state!, sql, arguments.map(\.sqlValue)) { @Sendable row in try sink.body(row) }
+                try Self.step(&state!, sql, arguments.map(\.sqlValue)) { @Sendable cursor in try sink.body(cursor) }
             }
         }
     }
@@ -193,12 +198,14 @@ public final class Database: Sendable {
     /// Runs a statement and returns its rows.
     private static func run(_ state: inout State, _ sql: String, _ arguments: [SQLValue]) throws -> [Row] {
         var rows: [Row] = []
-        try run(&state, sql, arguments) { rows.append($0) }
+        try step(&state, sql, arguments) { cursor in
+            rows.append(Row(columns: cursor.columns, values: (0..<cursor.count).map { cursor.value(Int32($0)) }))
+        }
         return rows
     }
 
-    /// Runs a statement, handing each row to `each` as it is read.
-    private static func run(_ state: inout State, _ sql: String, _ arguments: [SQLValue], each: (Row) throws -> Void) throws {
+    /// Runs a statement, handing the cursor to `each` on every row.
+    private static func step(_ state: inout State, _ sql: String, _ arguments: [SQLValue], each: (Cursor) throws -> Void) throws {
         let stmt: OpaquePointer
         if let cached = state.statements[sql] {
             stmt = cached
@@ -225,27 +232,57 @@ public final class Database: Sendable {
                 throw DatabaseError(code: rc, message: String(cString: sqlite3_errmsg(state.handle)), sql: sql)
             }
         }
-        let n = sqlite3_column_count(stmt)
         var columns: [String: Int] = [:]
-        for c in 0..<n { if let name = sqlite3_column_name(stmt, c) { columns[String(cString: name)] = Int(c) } }
+        for c in 0..<sqlite3_column_count(stmt) {
+            if let name = sqlite3_column_name(stmt, c) { columns[String(cString: name)] = Int(c) }
+        }
+        let cursor = Cursor(stmt: stmt, columns: columns, count: Int(sqlite3_column_count(stmt)))
         while true {
             let rc = sqlite3_step(stmt)
             if rc == SQLITE_DONE { break }
             guard rc == SQLITE_ROW else {
                 throw DatabaseError(code: rc, message: String(cString: sqlite3_errmsg(state.handle)), sql: sql)
             }
-            var row: [SQLValue] = []
-            row.reserveCapacity(Int(n))
-            for c in 0..<n {
-                switch sqlite3_column_type(stmt, c) {
-                case SQLITE_INTEGER: row.append(.integer(sqlite3_column_int64(stmt, c)))
-                case SQLITE_FLOAT: row.append(.real(sqlite3_column_double(stmt, c)))
-                case SQLITE_NULL: row.append(.null)
-                default:
-                    if let text = sqlite3_column_text(stmt, c) { row.append(.text(String(cString: text))) } else { row.append(.null) }
-                }
-            }
-            try each(Row(columns: columns, values: row))
+            try each(cursor)
+        }
+    }
+}
+
+private struct CursorSink: @unchecked Sendable { let body: (Cursor) throws -> Void }
+
+/// The row a running statement stands on, read in place. Valid only inside the closure it is
+/// handed to. Columns are found by name (`column`), then read by the handle found.
+public struct Cursor {
+    public struct Column { fileprivate let index: Int32 }
+
+    fileprivate let stmt: OpaquePointer
+    fileprivate let columns: [String: Int]
+    fileprivate let count: Int
+
+    /// The handle of `name`; a name the query does not select is a programming error.
+    public func column(_ name: String) -> Column {
+        guard let i = columns[name] else { preconditionFailure("query selects no column \(name)") }
+        return Column(index: Int32(i))
+    }
+
+    public func double(_ c: Column) -> Double? {
+        sqlite3_column_type(stmt, c.index) == SQLITE_NULL ? nil : sqlite3_column_double(stmt, c.index)
+    }
+
+    public func int(_ c: Column) -> Int? {
+        sqlite3_column_type(stmt, c.index) == SQLITE_NULL ? nil : Int(sqlite3_column_int64(stmt, c.index))
+    }
+
+    public func string(_ c: Column) -> String? {
+        sqlite3_column_text(stmt, c.index).map { String(cString: $0) }
+    }
+
+    fileprivate func value(_ i: Int32) -> SQLValue {
+        switch sqlite3_column_type(stmt, i) {
+        case SQLITE_INTEGER: .integer(sqlite3_column_int64(stmt, i))
+        case SQLITE_FLOAT: .real(sqlite3_column_double(stmt, i))
+        case SQLITE_NULL: .null
+        default: sqlite3_column_text(stmt, i).map { .text(String(cString: $0)) } ?? .null
         }
     }
 }
