@@ -67,6 +67,38 @@ struct TrackingFlowTests {
         }
     }
 
+    @Test("Real calls into the report: two visitors from two ads call, the same person twice; a sale by phone and a cost import give ROI")
+    func callsIntoReport() async throws {
+        try await withServer { server in
+            // Two visitors from two ads get the two pool numbers; the same caller (sipp's 79161234567)
+            // calls both: the first call makes the lead, the second is a repeat.
+            let google = try await server.reserve(clientID: "g", page: "http://shop.test/?utm_source=google&utm_medium=cpc&utm_campaign=tables")
+            let yandex = try await server.reserve(clientID: "y", page: "http://shop.test/?utm_source=yandex&utm_medium=cpc&utm_campaign=chairs")
+            _ = try await call(server, dialling: try #require(google["number"] as? String), index: 1)
+            _ = try await call(server, dialling: try #require(yandex["number"] as? String), index: 2)
+            let sale = try await server.request("POST", "/v1/projects/shop/sales",
+                                                body: Data(#"{"phone": "8 916 123-45-67", "amount": 9000, "deal_id": "crm-7"}"#.utf8),
+                                                headers: ["Content-Type": "application/json"])
+            #expect(sale.status == 201, "\(String(decoding: sale.body, as: UTF8.self))")
+            let today = ISO8601DateFormatter.string(from: Date(), timeZone: .gmt, formatOptions: [.withFullDate])
+            let costs = try await server.request("PUT", "/v1/projects/shop/costs",
+                                                 body: Data("date,source,medium,campaign,keyword,amount\n\(today),google,cpc,tables,,1000\n\(today),yandex,cpc,chairs,,500\n".utf8),
+                                                 headers: ["Content-Type": "text/csv"])
+            #expect(costs.json?["imported"] as? Int == 2)
+            let report = try #require(try await server.get("/v1/projects/shop/report?from=\(today)&to=\(today)&group_by=source").json)
+            let rows = try #require(report["rows"] as? [[String: Any]])
+            let g = try #require(rows.first { ($0["group"] as? [String: String])?["source"] == "google" })
+            let y = try #require(rows.first { ($0["group"] as? [String: String])?["source"] == "yandex" })
+            // The sale counts for the lead's first call (google): ROI (9000 − 1000) / 1000 = 8.
+            #expect(g["calls"] as? Int == 1 && g["answered"] as? Int == 1 && g["first_time_callers"] as? Int == 1)
+            #expect(g["revenue"] as? Double == 9000 && g["cost"] as? Double == 1000 && g["roi"] as? Double == 8)
+            #expect(y["calls"] as? Int == 1 && y["first_time_callers"] as? Int == 0 && y["revenue"] as? Double == 0)
+            #expect(y["cost"] as? Double == 500 && y["roi"] as? Double == -1)
+            let totals = try #require(report["totals"] as? [String: Any])
+            #expect(totals["calls"] as? Int == 2 && totals["unique_callers"] as? Int == 1 && totals["cost"] as? Double == 1500)
+        }
+    }
+
     @Test("Restart keeps live reservations and visit history")
     func restartKeepsReservations() async throws {
         let server = try CallTrackServer()

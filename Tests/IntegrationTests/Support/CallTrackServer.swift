@@ -156,18 +156,25 @@ final class CallTrackServer: @unchecked Sendable {
         var json: [String: Any]? { try? JSONSerialization.jsonObject(with: body) as? [String: Any] }
     }
 
-    /// POSTs a JSON body (or raw bytes) to a public route.
-    func post(_ path: String, body: Data, headers: [String: String] = ["Content-Type": "application/json"]) async throws -> HTTPResult {
+    /// One HTTP request to the server; admin routes get the test token unless `token` is nil.
+    func request(_ method: String, _ path: String, body: Data? = nil, headers: [String: String] = [:],
+                 token: String? = CallTrackServer.adminToken) async throws -> HTTPResult {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(ports.http)\(path)")!)
-        request.httpMethod = "POST"
+        request.httpMethod = method
         request.httpBody = body
         request.timeoutInterval = 5
         for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         let (data, response) = try await URLSession.shared.data(for: request)
         let http = response as! HTTPURLResponse
         var h: [String: String] = [:]
         for (k, v) in http.allHeaderFields { h["\(k)".lowercased()] = "\(v)" }
         return HTTPResult(status: http.statusCode, body: data, headers: h)
+    }
+
+    /// POSTs a JSON body (or raw bytes) to a public route.
+    func post(_ path: String, body: Data, headers: [String: String] = ["Content-Type": "application/json"]) async throws -> HTTPResult {
+        try await request("POST", path, body: body, headers: headers, token: nil)
     }
 
     /// Reserves a number as the snippet would, for a visitor with `clientID` on `page`.
@@ -180,15 +187,7 @@ final class CallTrackServer: @unchecked Sendable {
     }
 
     func get(_ path: String, token: String? = CallTrackServer.adminToken, headers: [String: String] = [:]) async throws -> HTTPResult {
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(ports.http)\(path)")!)
-        request.timeoutInterval = 5
-        for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
-        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-        let (data, response) = try await URLSession.shared.data(for: request)
-        let http = response as! HTTPURLResponse
-        var headers: [String: String] = [:]
-        for (k, v) in http.allHeaderFields { headers["\(k)".lowercased()] = "\(v)" }
-        return HTTPResult(status: http.statusCode, body: data, headers: headers)
+        try await request("GET", path, headers: headers, token: token)
     }
 
     /// All call records, newest first, as JSON objects.
