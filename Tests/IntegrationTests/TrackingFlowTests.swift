@@ -75,7 +75,12 @@ struct TrackingFlowTests {
             let google = try await server.reserve(clientID: "g", page: "http://shop.test/?utm_source=google&utm_medium=cpc&utm_campaign=tables")
             let yandex = try await server.reserve(clientID: "y", page: "http://shop.test/?utm_source=yandex&utm_medium=cpc&utm_campaign=chairs")
             _ = try await call(server, dialling: try #require(google["number"] as? String), index: 1)
-            _ = try await call(server, dialling: try #require(yandex["number"] as? String), index: 2)
+            let yandexNumber = try #require(yandex["number"] as? String)
+            _ = try await call(server, dialling: yandexNumber, index: 2)
+            // The yandex number went back to the pool with that call: a busy call to it now knows no
+            // visitor, and a call to the static number has none either.
+            try await server.placeBusyCalls(1, dialling: yandexNumber)
+            _ = try await call(server, dialling: "84990000000", index: 4)
             let sale = try await server.request("POST", "/v1/projects/shop/sales",
                                                 body: Data(#"{"phone": "8 916 123-45-67", "amount": 9000, "deal_id": "crm-7"}"#.utf8),
                                                 headers: ["Content-Type": "application/json"])
@@ -94,8 +99,13 @@ struct TrackingFlowTests {
             #expect(g["revenue"] as? Double == 9000 && g["cost"] as? Double == 1000 && g["roi"] as? Double == 8)
             #expect(y["calls"] as? Int == 1 && y["first_time_callers"] as? Int == 0 && y["revenue"] as? Double == 0)
             #expect(y["cost"] as? Double == 500 && y["roi"] as? Double == -1)
+            let unknown = try #require(rows.first { ($0["group"] as? [String: String])?["source"] == "(unknown)" })
+            #expect(unknown["calls"] as? Int == 1 && unknown["missed"] as? Int == 1 && unknown["cost"] as? Double == 0)
+            let staticRow = try #require(rows.first { ($0["group"] as? [String: String])?["source"] == "(static)" })
+            #expect(staticRow["calls"] as? Int == 1 && staticRow["answered"] as? Int == 1)
             let totals = try #require(report["totals"] as? [String: Any])
-            #expect(totals["calls"] as? Int == 2 && totals["unique_callers"] as? Int == 1 && totals["cost"] as? Double == 1500)
+            #expect(totals["calls"] as? Int == 4 && totals["answered"] as? Int == 3 && totals["missed"] as? Int == 1)
+            #expect(totals["unique_callers"] as? Int == 1 && totals["first_time_callers"] as? Int == 1 && totals["cost"] as? Double == 1500)
         }
     }
 
