@@ -47,7 +47,7 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
                                      finishOnShutdown: { numbers.flush(); trackingSink.finish() }, logger: logger) { try trackingStore.apply($0) }
     let router = CallRouter(config: config, environment: environment)
     let statistics = CallStatistics()
-    let engine = try SIPEngine(config: config, router: router, events: events, statistics: statistics,
+    let engine = SIPEngine(config: config, router: router, events: events, statistics: statistics,
                                recorder: recorder, attributor: numbers, logger: logger)
 
     let connections = HTTPConnectionRegistry(limits: httpLimits(config, logger: logger))

@@ -1,3 +1,4 @@
+import CallTrackCore
 import Foundation
 import Hummingbird
 
@@ -30,5 +31,36 @@ public struct APIError: HTTPResponseError {
         response.status = status
         if status == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer realm=\"calltrack\"" }
         return response
+    }
+}
+
+extension Request {
+    /// The whole body, or 413 when it is over `limit` bytes.
+    mutating func body(upTo limit: Int) async throws -> ByteBuffer {
+        do { return try await collectBody(upTo: limit) } catch {
+            throw APIError(.contentTooLarge, code: "body_too_large", message: "the body is over \(limit) bytes")
+        }
+    }
+}
+
+/// `limit` and `cursor` of a paged list: the page size, and the id the previous page ended on.
+struct PageQuery {
+    let limit: Int
+    let after: CallID?
+
+    init(_ request: Request, defaultLimit: Int, maxLimit: Int) throws {
+        let query = request.uri.queryParameters
+        limit = try query["limit"].map { raw in
+            guard let v = Int(String(raw)), (1...maxLimit).contains(v) else {
+                throw APIError.badRequest(field: "limit", "limit must be an integer from 1 to \(maxLimit)")
+            }
+            return v
+        } ?? defaultLimit
+        after = try query["cursor"].map { raw in
+            guard let id = CallID(String(raw)) else {
+                throw APIError.badRequest(field: "cursor", "cursor must be the next_cursor of a previous page")
+            }
+            return id
+        }
     }
 }

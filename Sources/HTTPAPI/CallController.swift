@@ -15,25 +15,11 @@ public struct CallController<Context: RequestContext>: Sendable {
     }
 
     @Sendable func list(_ request: Request, context: Context) async throws -> Response {
-        let query = request.uri.queryParameters
-        var limit = 50
-        if let raw = query["limit"] {
-            guard let v = Int(String(raw)), (1...500).contains(v) else {
-                throw APIError.badRequest(field: "limit", "limit must be an integer from 1 to 500")
-            }
-            limit = v
-        }
-        var before: CallID?
-        if let raw = query["cursor"] {
-            guard let id = CallID(String(raw)) else {
-                throw APIError.badRequest(field: "cursor", "cursor must be the next_cursor of a previous page")
-            }
-            before = id
-        }
-        let project = query["project"].map(String.init)
-        let records = try store.calls(limit: limit + 1, before: before, project: project)
-        let page = Array(records.prefix(limit))
-        let next = records.count > limit ? page.last?.id.rawValue : nil
+        let paging = try PageQuery(request, defaultLimit: 50, maxLimit: 500)
+        let project = request.uri.queryParameters["project"].map(String.init)
+        let records = try store.calls(limit: paging.limit + 1, before: paging.after, project: project)
+        let page = Array(records.prefix(paging.limit))
+        let next = records.count > paging.limit ? page.last?.id.rawValue : nil
         return try CallPage(calls: page.map { CallJSON($0) }, nextCursor: next).response(from: request, context: context)
     }
 

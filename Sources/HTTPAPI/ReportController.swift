@@ -77,23 +77,12 @@ struct ReportController<Context: RequestContext>: Sendable {
     @Sendable func leads(_ request: Request, context: Context) async throws -> Response {
         let project = try project(context)
         let period = try ReportPeriod(request, timeZone: project.timeZone)
-        var limit = 1000
-        if let raw = request.uri.queryParameters["limit"] {
-            guard let l = Int(String(raw)), (1...10_000).contains(l) else {
-                throw APIError.badRequest(field: "limit", "limit must be an integer from 1 to 10000")
-            }
-            limit = l
-        }
-        var after: String?
-        if let raw = request.uri.queryParameters["cursor"] {
-            guard let id = CallID(String(raw)) else {
-                throw APIError.badRequest(field: "cursor", "cursor must be the next_cursor of a previous page")
-            }
-            after = id.rawValue
-        }
-        let leads = try store.leads(project: project.key, from: period.start, to: period.end, limit: limit + 1, after: after)
-        let page = Array(leads.prefix(limit))
-        return try LeadsJSON(leads: page.map(LeadsJSON.LeadJSON.init), nextCursor: leads.count > limit ? page.last?.firstCallID : nil)
+        let paging = try PageQuery(request, defaultLimit: 1000, maxLimit: 10_000)
+        let leads = try store.leads(project: project.key, from: period.start, to: period.end, limit: paging.limit + 1,
+                                    after: paging.after?.rawValue)
+        let page = Array(leads.prefix(paging.limit))
+        return try LeadsJSON(leads: page.map(LeadsJSON.LeadJSON.init),
+                             nextCursor: leads.count > paging.limit ? page.last?.firstCallID : nil)
             .response(from: request, context: context)
     }
 
@@ -102,10 +91,7 @@ struct ReportController<Context: RequestContext>: Sendable {
     /// The JSON object of a request body, or 400.
     private func object(_ request: Request) async throws -> [String: Any] {
         var request = request
-        let body: ByteBuffer
-        do { body = try await request.collectBody(upTo: Self.bodyLimit) } catch {
-            throw APIError(.contentTooLarge, code: "body_too_large", message: "the body is over \(Self.bodyLimit) bytes")
-        }
+        let body = try await request.body(upTo: Self.bodyLimit)
         guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any] else {
             throw APIError(.badRequest, code: "invalid_json", message: "the body must be a JSON object")
         }
@@ -158,10 +144,7 @@ struct ReportController<Context: RequestContext>: Sendable {
     @Sendable func importCosts(_ request: Request, context: Context) async throws -> Response {
         let project = try project(context)
         var request = request
-        let body: ByteBuffer
-        do { body = try await request.collectBody(upTo: Self.bodyLimit) } catch {
-            throw APIError(.contentTooLarge, code: "body_too_large", message: "the body is over \(Self.bodyLimit) bytes")
-        }
+        let body = try await request.body(upTo: Self.bodyLimit)
         let isCSV = request.headers[.contentType]?.lowercased().hasPrefix("text/csv") == true
         let rows = isCSV ? try CostImport.csv(String(buffer: body)) : try CostImport.json(Data(buffer: body))
         guard rows.count <= Self.maxCostRows else {

@@ -119,12 +119,7 @@ public struct ReservationController<Context: RemoteAddressRequestContext>: Senda
             throw APIError(.tooManyRequests, code: "rate_limited", message: "too many reservations from \(address); slow down")
         }
         var request = request
-        let body: ByteBuffer
-        do {
-            body = try await request.collectBody(upTo: Self.bodyLimit)
-        } catch {
-            throw APIError(.contentTooLarge, code: "body_too_large", message: "the body is over \(Self.bodyLimit) bytes")
-        }
+        let body = try await request.body(upTo: Self.bodyLimit)
         let input = try ReservationRequest(json: Data(buffer: body))
         var report = input.report
         // The region header is a trusted proxy's word: from anyone else it is ignored.

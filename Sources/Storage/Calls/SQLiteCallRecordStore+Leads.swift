@@ -174,8 +174,7 @@ extension SQLiteCallRecordStore {
                                   firstTime: true, kind: r["number_kind"].string.flatMap(Attribution.Kind.init),
                                   source: r["source"].string, medium: r["medium"].string, campaign: r["campaign"].string,
                                   keyword: r["keyword"].string, number: "", channel: r["channel"].string)
-            let group = Report.build(calls: [call], costs: [], groupBy: [.source, .medium, .campaign, .keyword],
-                                     timeZone: .gmt).rows.first?.group ?? [:]
+            let group = Report.group(of: call, by: [.source, .medium, .campaign, .keyword])
             return Lead(phone: r["phone"].string ?? "", firstCallID: r["first_call_id"].string ?? "",
                         firstCallAt: Date(timeIntervalSince1970: r["first_call_at"].double ?? 0), calls: r["calls"].int ?? 0,
                         source: group["source"], medium: group["medium"], campaign: group["campaign"],

@@ -26,7 +26,7 @@ public final class SIPEngine: Service {
 
     /// `attributor` says who is calling a tracking number; `recorder` records the calls of projects that record.
     public init(config: CallTrackConfig, router: CallRouter, events: CallEventBus, statistics: CallStatistics,
-                recorder: any CallRecorder, attributor: any CallAttributor, logger: Logger) throws {
+                recorder: any CallRecorder, attributor: any CallAttributor, logger: Logger) {
         self.recorder = recorder
         let listen = config.sip.listen
         let bound = listen[0].address.host

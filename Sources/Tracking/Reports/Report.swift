@@ -182,6 +182,12 @@ public struct Report: Sendable, Equatable {
         }
     }
 
+    /// A call's group values for `dimensions` (`["source": "google", …]`), as a report row shows them.
+    public static func group(of call: ReportCall, by dimensions: [ReportDimension], timeZone: TimeZone = .gmt) -> [String: String] {
+        var clock = LocalClock(timeZone: timeZone)
+        return Dictionary(uniqueKeysWithValues: dimensions.map { ($0.rawValue, value(of: $0, for: call, clock: &clock)) })
+    }
+
     /// A call's value for one dimension. Calls without a website visit: a static number is
     /// `(static)`/`(none)`, an offline number its channel/`offline`, anything else `(unknown)`.
     static func value(of dimension: ReportDimension, for call: ReportCall, clock: inout LocalClock) -> String {
