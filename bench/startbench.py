@@ -20,7 +20,7 @@ import urllib.request
 CONFIG = """
 sip:
   listen: [udp:127.0.0.1:{sip}]
-  rtp_ports: {{min: 36000, max: 36999}}
+  rtp_ports: {{min: {rtp}, max: {rtp_max}}}
 http:
   listen: 127.0.0.1:{http}
 storage:
@@ -38,7 +38,7 @@ projects:
     site_numbers: ["+7 (495) 123-45-67"]
     pools:
       - name: main
-        numbers: ["+74990000001", "+74990000002", "+74990000003"]
+        numbers: [{numbers}]
         static: "+74990000000"
 """
 
@@ -58,13 +58,15 @@ def start(binary, cfg, http_port):
     raise SystemExit("calltrack did not start within 600 s")
 
 
-def workspace(prefix, ports):
-    """A fresh folder with a config for the shop project on `ports`; returns (folder, database, config)."""
+def workspace(prefix, ports, rtp=36000, numbers=3):
+    """A fresh folder with a config for the shop project on `ports` (sip, http, callee), RTP ports from
+    `rtp`, and a pool of `numbers` numbers; returns (folder, database, config)."""
     work = tempfile.mkdtemp(prefix=prefix)
     db = os.path.join(work, "calltrack.sqlite")
     cfg = os.path.join(work, "calltrack.yaml")
+    pool = ", ".join(f'"+749900000{i:02d}"' for i in range(1, numbers + 1))
     with open(cfg, "w") as f:
-        f.write(CONFIG.format(db=db, dir=work, **ports))
+        f.write(CONFIG.format(db=db, dir=work, rtp=rtp, rtp_max=rtp + 999, numbers=pool, **ports))
     return work, db, cfg
 
 

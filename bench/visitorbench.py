@@ -13,37 +13,10 @@ import concurrent.futures
 import http.client
 import json
 import os
-import tempfile
 import time
 import urllib.request
 
-from startbench import rss_mb, save, start  # launching calltrack and reading its memory, as start-up measures them
-
-CONFIG = """
-sip:
-  listen: [udp:127.0.0.1:{sip}]
-  rtp_ports: {{min: 37000, max: 37999}}
-http:
-  listen: 127.0.0.1:{http}
-storage:
-  database: {dir}/calltrack.sqlite
-  recordings: {dir}/recordings
-trunks:
-  - name: carrier
-    allow: [127.0.0.1/32]
-    proxy: sip:127.0.0.1:{callee}
-projects:
-  - key: shop
-    forward_to: sip:+74951234567@127.0.0.1:{callee}
-    trunk: carrier
-    origins: [http://shop.test]
-    site_numbers: ["+7 (495) 123-45-67"]
-    pools:
-      - name: main
-        numbers: ["+74990000001", "+74990000002", "+74990000003", "+74990000004", "+74990000005",
-                  "+74990000006", "+74990000007", "+74990000008", "+74990000009", "+74990000010"]
-        static: "+74990000000"
-"""
+from startbench import rss_mb, save, start, workspace  # launching calltrack and reading its memory, as start-up measures them
 
 
 def db_mb(directory):
@@ -71,11 +44,8 @@ def main():
     ap.add_argument("--reservations", type=int, default=24000)
     ap.add_argument("--out", default="bench/results/visitors.json")
     args = ap.parse_args()
-    work = tempfile.mkdtemp(prefix="calltrack-visitors-")
-    cfg = os.path.join(work, "calltrack.yaml")
     ports = dict(sip=18060, http=18090, callee=18070)
-    with open(cfg, "w") as f:
-        f.write(CONFIG.format(dir=work, **ports))
+    work, _, cfg = workspace("calltrack-visitors-", ports, rtp=37000, numbers=10)
     proc, _ = start(args.binary, cfg, ports["http"])
     time.sleep(0.5)
     before = dict(rss_mb=round(rss_mb(proc.pid), 1), database_mb=round(db_mb(work), 2))
