@@ -15,11 +15,14 @@ import Tracking
 /// drains first (HTTP stays up meanwhile), then HTTP stops, and the record writer ends
 /// last, once the engine has finished the event stream.
 public func buildApplication(config: CallTrackConfig, environment: [String: String], logger: Logger) throws -> ServiceGroup {
-    // One connection for the batch writers, one read-only connection for what HTTP reads.
-    let database: Database, reads: Database
+    // One connection for the batch writers and two read-only ones: the admin API's (reports scan a
+    // month of calls while holding theirs) and the tracking path's (a visitor's history is read when
+    // they get a number), so that a report never holds up a reservation.
+    let database: Database, reads: Database, trackingReads: Database
     do {
         database = try Database(path: config.storage.database)
         reads = try Database(path: config.storage.database, readOnly: true)
+        trackingReads = try Database(path: config.storage.database, readOnly: true)
     } catch {
         throw StartupError("storage.database: cannot open \(config.storage.database): \(error)")
     }
@@ -36,7 +39,7 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
 
     let writer = BatchWriter(name: "call records", changes: events.subscribe(), logger: logger) { try store.apply($0) }
 
-    let trackingStore = SQLiteTrackingStore(database: database, reads: reads)
+    let trackingStore = SQLiteTrackingStore(database: database, reads: trackingReads)
     let (trackingChanges, trackingSink) = AsyncStream<TrackingChange>.makeStream(bufferingPolicy: .unbounded)
     let numbers = NumberPoolBook(config: config, snapshot: try trackingStore.snapshot(),
                                  history: { project, client in (try? trackingStore.visits(projectKey: project, clientID: client)) ?? [] },
