@@ -123,10 +123,15 @@ public func buildRouter(_ deps: APIDependencies) -> Router<APIRequestContext> {
                           regionHeader: deps.regionHeader, trustedProxies: deps.trustedProxies).addRoutes(to: router)
     SnippetController(projects: deps.projects).addRoutes(to: router)
     let admin = router.group("v1").add(middleware: AdminAuthMiddleware(tokens: deps.adminTokens))
-    CallController(store: deps.calls).addRoutes(to: admin)
-    RecordingController(store: deps.calls, recordingsFolder: deps.recordingsFolder).addRoutes(to: admin)
-    HealthController(projects: deps.projects, tracking: deps.tracking, numbers: deps.numbers).addRoutes(to: admin)
-    ReportController(projects: Dictionary(deps.projects.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a }),
-                     store: deps.calls, tracking: deps.tracking).addRoutes(to: admin)
+    CallController(store: deps.calls, projects: deps.projects).addRoutes(to: admin)
+    let recordings = RecordingController<APIRequestContext>(store: deps.calls, recordingsFolder: deps.recordingsFolder)
+    recordings.addRoutes(to: admin)
+    let health = HealthController<APIRequestContext>(projects: deps.projects, tracking: deps.tracking, numbers: deps.numbers)
+    health.addRoutes(to: admin)
+    let reports = ReportController<APIRequestContext>(projects: Dictionary(deps.projects.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a }),
+                                                      store: deps.calls, tracking: deps.tracking)
+    reports.addRoutes(to: admin)
+    DashboardController(projects: deps.projects, reports: reports, health: health, recordings: recordings, store: deps.calls,
+                        adminTokens: deps.adminTokens, trustedProxies: deps.trustedProxies).addRoutes(to: router)
     return router
 }

@@ -6,8 +6,12 @@ import Storage
 /// `GET /v1/calls` and `GET /v1/calls/{id}` (admin).
 public struct CallController<Context: RequestContext>: Sendable {
     let store: any CallRecordStore
+    let projects: [String: PublicProject]
 
-    public init(store: any CallRecordStore) { self.store = store }
+    public init(store: any CallRecordStore, projects: [PublicProject] = []) {
+        self.store = store
+        self.projects = Dictionary(projects.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+    }
 
     public func addRoutes(to group: RouterGroup<Context>) {
         group.get("calls", use: list)
@@ -16,8 +20,8 @@ public struct CallController<Context: RequestContext>: Sendable {
 
     @Sendable func list(_ request: Request, context: Context) async throws -> Response {
         let paging = try PageQuery(request, defaultLimit: 50, maxLimit: 500)
-        let project = request.uri.queryParameters["project"].map(String.init)
-        let records = try store.calls(limit: paging.limit + 1, before: paging.after, project: project)
+        let filter = try CallListQuery(request, projects: projects).filter
+        let records = try store.calls(limit: paging.limit + 1, before: paging.after, filter: filter)
         let page = Array(records.prefix(paging.limit))
         let next = records.count > paging.limit ? page.last?.id.rawValue : nil
         return try CallPage(calls: page.map { CallJSON($0) }, nextCursor: next).response(from: request, context: context)
@@ -29,6 +33,44 @@ public struct CallController<Context: RequestContext>: Sendable {
         }
         guard let record = try store.call(id: id) else { throw APIError.notFound("no call with this id") }
         return try CallJSON(record, dtmf: try store.dtmf(callID: id)).response(from: request, context: context)
+    }
+}
+
+/// The filters of a calls list: `project`, `from`/`to` (days in the project's time zone, UTC without a
+/// project), `status`, `source` (as the report shows it) and `number` (dialled or calling, any format).
+struct CallListQuery {
+    let filter: CallFilter
+
+    init(_ request: Request, projects: [String: PublicProject]) throws {
+        let query = request.uri.queryParameters
+        try self.init({ query[Substring($0)].map(String.init) }, projects: projects)
+    }
+
+    /// `value(name)` gives a parameter's decoded value.
+    init(_ value: (String) -> String?, projects: [String: PublicProject]) throws {
+        func text(_ name: String) throws -> String? {
+            guard let raw = value(name), !raw.isEmpty else { return nil }
+            guard raw.count <= 200 else { throw APIError.badRequest(field: name, "\(name) is at most 200 characters") }
+            return raw
+        }
+        var filter = CallFilter(source: try text("source"), number: try text("number"))
+        if let key = try text("project") {
+            // An unknown project lists nothing rather than failing: calls of a removed project stay readable.
+            filter.project = key
+        }
+        if let raw = try text("status") {
+            guard let status = CallStatus(rawValue: raw) else {
+                throw APIError.badRequest(field: "status", "status is answered, missed or in_progress")
+            }
+            filter.status = status
+        }
+        if try text("from") != nil || text("to") != nil {
+            let period = try ReportPeriod(from: try text("from"), to: try text("to"),
+                                          timeZone: filter.project.flatMap { projects[$0]?.timeZone } ?? .gmt)
+            filter.since = period.start
+            filter.until = period.end
+        }
+        self.filter = filter
     }
 }
 

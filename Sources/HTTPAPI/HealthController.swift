@@ -42,6 +42,12 @@ public struct HealthController<Context: RequestContext>: Sendable {
             }
             target = t
         }
+        return try plan(project, days: days, target: target).response(from: request, context: context)
+    }
+
+    /// The project's visitors of the last `days` replayed against other pools.
+    func plan(_ project: PublicProject, days: Int, target: Double) throws -> PoolPlanJSON {
+        let key = project.key
         let now = Date()
         let since = now.addingTimeInterval(-Double(days) * 86400)
         let (visits, delays) = try tracking.plannerInput(projectKey: key, since: since, ttlSeconds: Double(project.ttlSeconds))
@@ -49,7 +55,7 @@ public struct HealthController<Context: RequestContext>: Sendable {
         let plan = PoolPlanner.plan(visits, reservationSeconds: reservation, targetPercent: target,
                                     maxPoolSize: max(100, numbers.poolSize(projectKey: key) * 10))
         let health = try tracking.health(projectKey: key, since: since, now: now, ttlSeconds: Double(project.ttlSeconds))
-        return try PoolPlanJSON(
+        return PoolPlanJSON(
             project: key, periodDays: days, targetPercent: target, visitors: visits.count, callsMeasured: delays.count,
             currentPoolSize: numbers.poolSize(projectKey: key), currentReservationSeconds: project.ttlSeconds,
             reservationSeconds: reservation, recommendedPoolSize: plan.recommended?.poolSize,
@@ -57,18 +63,23 @@ public struct HealthController<Context: RequestContext>: Sendable {
                                                                                reservationSeconds: project.ttlSeconds)),
             options: plan.options.map { .init(poolSize: $0.poolSize, servedPercent: PoolPlanJSON.round($0.servedPercent)) },
             quickEstimatePoolSize: health.quickEstimatePoolSize, peakEstimatePoolSize: health.recommendedPoolSize
-        ).response(from: request, context: context)
+        )
     }
 
     @Sendable func health(_ request: Request, context: Context) async throws -> Response {
         guard let key = context.parameters.get("key"), let project = projects[key] else {
             throw APIError.notFound("no project with this key")
         }
-        let days = try days(request)
+        return try health(project, days: try days(request)).response(from: request, context: context)
+    }
+
+    /// Accuracy, pool use and recommendations for the last `days`.
+    func health(_ project: PublicProject, days: Int) throws -> PoolHealthJSON {
+        let key = project.key
         let now = Date()
         let h = try tracking.health(projectKey: key, since: now.addingTimeInterval(-Double(days) * 86400), now: now,
                                     ttlSeconds: Double(project.ttlSeconds))
-        return try PoolHealthJSON(
+        return PoolHealthJSON(
             project: key, periodDays: days, calls: h.calls, staticCalls: h.staticCalls, visits: h.visits,
             poolSize: numbers.poolSize(projectKey: key), liveReservations: numbers.liveReservations(projectKey: key),
             peakConcurrentReservations: h.peakConcurrent, poolExhaustedCount: h.exhausted, addressLimitedCount: h.addressLimited,
@@ -76,7 +87,7 @@ public struct HealthController<Context: RequestContext>: Sendable {
             reservationTTLSeconds: project.ttlSeconds, accuracyPercent: h.accuracyPercent,
             averageVisitSeconds: h.averageVisitSeconds.map { ($0 * 10).rounded() / 10 },
             recommendedReservationTTLSeconds: h.recommendedTTLSeconds
-        ).response(from: request, context: context)
+        )
     }
 }
 

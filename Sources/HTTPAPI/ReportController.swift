@@ -34,24 +34,18 @@ struct ReportController<Context: RequestContext>: Sendable {
     @Sendable func report(_ request: Request, context: Context) async throws -> Response {
         let project = try project(context)
         let period = try ReportPeriod(request, timeZone: project.timeZone)
-        let query = request.uri.queryParameters
-        var dimensions: [ReportDimension] = []
-        for name in (query["group_by"].map(String.init) ?? "source,medium").split(separator: ",") {
-            guard let d = ReportDimension(rawValue: String(name)), !dimensions.contains(d) else {
-                throw APIError.badRequest(field: "group_by", "group_by takes \(ReportDimension.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            dimensions.append(d)
-        }
-        var model: AttributionModel?
-        if let raw = query["model"].map(String.init) {
-            guard let m = AttributionModel(rawValue: raw) else {
-                throw APIError.badRequest(field: "model", "model is one of \(AttributionModel.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            model = m
-        }
-        let format = query["format"].map(String.init) ?? "json"
+        let query = try ReportQuery(request)
+        let format = request.uri.queryParameters["format"].map(String.init) ?? "json"
         guard format == "json" || format == "csv" else { throw APIError.badRequest(field: "format", "format is json or csv") }
+        let report = try build(project: project, period: period, groupBy: query.dimensions, model: query.model)
+        if format == "csv" { return ReportCSV.response(report, dimensions: query.dimensions) }
+        return try ReportJSON(project: project, period: period, model: query.model, report: report)
+            .response(from: request, context: context)
+    }
 
+    /// The project's calls in `period`, grouped, under the stored attribution or `model`.
+    func build(project: PublicProject, period: ReportPeriod, groupBy dimensions: [ReportDimension],
+               model: AttributionModel?) throws -> Report {
         var builder = ReportBuilder(groupBy: dimensions, timeZone: project.timeZone)
         // Under another model each visitor's history is read, after the scan (the scan holds the
         // read connection); without one the calls go straight into the report.
@@ -68,10 +62,7 @@ struct ReportController<Context: RequestContext>: Sendable {
                 builder.add(call.reattributed(model, visits: visits[client] ?? []))
             }
         }
-        let report = builder.report(costs: try store.costs(project: project.key, from: period.from, to: period.to))
-        if format == "csv" { return ReportCSV.response(report, dimensions: dimensions) }
-        return try ReportJSON(project: project, period: period, model: model, report: report)
-            .response(from: request, context: context)
+        return builder.report(costs: try store.costs(project: project.key, from: period.from, to: period.to))
     }
 
     @Sendable func leads(_ request: Request, context: Context) async throws -> Response {
@@ -155,16 +146,47 @@ struct ReportController<Context: RequestContext>: Sendable {
     }
 }
 
+/// `group_by` (default `source,medium`) and `model` of a report request.
+struct ReportQuery {
+    var dimensions: [ReportDimension] = []
+    var model: AttributionModel?
+
+    init(_ request: Request) throws {
+        let query = request.uri.queryParameters
+        try self.init(groupBy: query["group_by"].map(String.init), model: query["model"].map(String.init))
+    }
+
+    init(groupBy: String?, model rawModel: String?, defaultGroupBy: String = "source,medium") throws {
+        for name in (groupBy ?? defaultGroupBy).split(separator: ",") {
+            guard let d = ReportDimension(rawValue: String(name)), !dimensions.contains(d) else {
+                throw APIError.badRequest(field: "group_by", "group_by takes \(ReportDimension.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            dimensions.append(d)
+        }
+        if let raw = rawModel, !raw.isEmpty {
+            guard let m = AttributionModel(rawValue: raw) else {
+                throw APIError.badRequest(field: "model", "model is one of \(AttributionModel.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            model = m
+        }
+    }
+}
+
 /// A period of whole days in the project's time zone: [start of `from`, start of the day after `to`).
 struct ReportPeriod {
     let from: String, to: String
     let start: Date, end: Date
 
     init(_ request: Request, timeZone: TimeZone) throws {
+        let query = request.uri.queryParameters
+        try self.init(from: query["from"].map(String.init), to: query["to"].map(String.init), timeZone: timeZone)
+    }
+
+    init(from rawFrom: String?, to rawTo: String?, timeZone: TimeZone) throws {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
         func day(_ name: String, default value: Date) throws -> (String, Date) {
-            guard let raw = request.uri.queryParameters[Substring(name)].map(String.init) else {
+            guard let raw = name == "from" ? rawFrom : rawTo else {
                 let c = calendar.dateComponents([.year, .month, .day], from: value)
                 let text = String(format: "%04d-%02d-%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0)
                 return (text, calendar.startOfDay(for: value))
@@ -172,7 +194,7 @@ struct ReportPeriod {
             let parts = raw.split(separator: "-").compactMap { Int($0) }
             guard raw.count == 10, parts.count == 3,
                   let date = calendar.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2])),
-                  calendar.component(.day, from: date) == parts[2] else {
+                  calendar.dateComponents([.year, .month, .day], from: date) == DateComponents(year: parts[0], month: parts[1], day: parts[2]) else {
                 throw APIError.badRequest(field: name, "\(name) must be a date like 2026-11-01")
             }
             return (raw, date)

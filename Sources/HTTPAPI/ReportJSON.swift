@@ -153,21 +153,59 @@ enum CostImport {
     }
 
     static func csv(_ text: String) throws -> [CostRow] {
-        var lines = text.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.isEmpty }
+        var records = Self.records(text)
         let header = ["date", "source", "medium", "campaign", "keyword", "amount"]
-        guard let first = lines.first, first.split(separator: ",", omittingEmptySubsequences: false)
-            .map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) == header else {
+        guard let first = records.first, first.map({ $0.lowercased() }) == header else {
             throw APIError.badRequest(field: "header", "the first line must be \(header.joined(separator: ","))")
         }
-        lines.removeFirst()
-        return try lines.enumerated().map { i, line in
-            let f = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        records.removeFirst()
+        return try records.enumerated().map { i, f in
             let at = "row \(i + 2)"
             guard f.count == header.count else { throw APIError.badRequest(field: at, "\(at) needs \(header.count) fields") }
             func opt(_ s: String) -> String? { s.isEmpty ? nil : s }
             return try row(date: f[0], source: f[1], medium: f[2], campaign: opt(f[3]), keyword: opt(f[4]),
                            amount: Double(f[5]), at: at)
         }
+    }
+
+    /// CSV records (RFC 4180, as spreadsheets and ad platforms export them): a field in double quotes
+    /// may hold commas, line breaks and doubled quotes; unquoted fields are trimmed; blank lines and
+    /// a leading byte-order mark are skipped.
+    static func records(_ text: String) -> [[String]] {
+        var records: [[String]] = [], record: [String] = [], field = ""
+        var inQuotes = false, quoted = false
+        let chars = Array(text.hasPrefix("\u{FEFF}") ? text.dropFirst() : Substring(text))
+        func endField() {
+            record.append(quoted ? field : field.trimmingCharacters(in: .whitespaces))
+            field = ""; quoted = false
+        }
+        func endRecord() {
+            endField()
+            if record != [""] { records.append(record) }
+            record = []
+        }
+        var i = 0
+        while i < chars.count {
+            let c = chars[i]
+            if inQuotes {
+                if c == "\"" {
+                    if i + 1 < chars.count, chars[i + 1] == "\"" { field.append("\""); i += 1 } else { inQuotes = false }
+                } else {
+                    field.append(c)
+                }
+            } else if c == "\"", field.allSatisfy(\.isWhitespace) {
+                inQuotes = true; quoted = true; field = ""
+            } else if c == "," {
+                endField()
+            } else if c.isNewline {
+                endRecord()
+            } else {
+                field.append(c)
+            }
+            i += 1
+        }
+        if !field.isEmpty || !record.isEmpty || quoted { endRecord() }
+        return records
     }
 
     private static func row(date: String?, source: String?, medium: String?, campaign: String?, keyword: String?,

@@ -235,4 +235,18 @@ struct ReportTests {
             #expect(try stores.calls.costs(project: "shop", from: "2026-01-01", to: "2026-12-31").isEmpty, "nothing stored")
         }
     }
+
+    @Test("A spreadsheet's CSV: a byte-order mark, CRLF, quoted fields with commas, quotes and a line break")
+    func quotedCSV() async throws {
+        try await APIFixture.run { client, stores in
+            let csv = "\u{FEFF}Date,Source,Medium,Campaign,Keyword,Amount\r\n"
+                + "2026-11-20,google,cpc,\"tables, oak\",\"say \"\"oak\"\"\",\"1200.5\"\r\n\r\n"
+                + "2026-11-21, yandex ,cpc,\"two\nlines\",,800\r\n"
+            let r = try await send(client, .put, "/v1/projects/shop/costs", csv, contentType: "text/csv")
+            #expect(r.status == .ok, "\(String(buffer: r.body))")
+            let rows = try stores.calls.costs(project: "shop", from: "2026-11-01", to: "2026-11-30").sorted { $0.date < $1.date }
+            #expect(rows == [CostRow(date: "2026-11-20", source: "google", medium: "cpc", campaign: "tables, oak", keyword: "say \"oak\"", amount: 1200.5),
+                             CostRow(date: "2026-11-21", source: "yandex", medium: "cpc", campaign: "two\nlines", keyword: nil, amount: 800)])
+        }
+    }
 }

@@ -91,10 +91,10 @@ struct StorageTests {
         let (store, _) = try store()
         let ids = (0..<5).map { _ in CallID.next() }
         try store.apply(ids.map { start($0, at: Date()) })
-        let first = try store.calls(limit: 2, before: nil, project: nil)
+        let first = try store.calls(limit: 2, before: nil)
         #expect(first.map(\.id) == [ids[4], ids[3]])
-        let next = try store.calls(limit: 2, before: first.last?.id, project: nil)
+        let next = try store.calls(limit: 2, before: first.last?.id)
         #expect(next.map(\.id) == [ids[2], ids[1]])
-        #expect(try store.calls(limit: 10, before: nil, project: "other").isEmpty)
+        #expect(try store.calls(limit: 10, before: nil, filter: CallFilter(project: "other")).isEmpty)
     }
 }

@@ -141,6 +141,13 @@ struct TrackingTests {
         #expect(c.source == source && c.medium == medium)
     }
 
+    @Test("Tags in the page URL are form-decoded: + is a space, %2B a plus, %D0%B4 a Cyrillic letter")
+    func formDecodedTags() {
+        let r = VisitReport(page: "https://shop.example/?utm_source=google&utm_term=buy+oak+table&utm_campaign=c%2B%2B&utm_content=%D0%B4")
+            .completedFromPageURL()
+        #expect(r.utmTerm == "buy oak table" && r.utmCampaign == "c++" && r.utmContent == "д")
+    }
+
     @Test("Numbers keep the page's format")
     func formats() {
         let n = PhoneNumber(e164: "+74990000001")!

@@ -47,10 +47,29 @@ public struct RecordingInfo: Sendable, Equatable {
     public var sampleRate: Int?
 }
 
+/// Which calls a list shows; every part is optional.
+public struct CallFilter: Sendable, Equatable {
+    public var project: String?
+    /// Started at or after `since` and before `until`.
+    public var since: Date?
+    public var until: Date?
+    public var status: CallStatus?
+    /// A report's source value: a visit's source, an offline number's channel, `(static)` or `(unknown)`.
+    public var source: String?
+    /// The tracking number dialled or the caller's number, in any format the numbering plan reads.
+    public var number: String?
+
+    public init(project: String? = nil, since: Date? = nil, until: Date? = nil, status: CallStatus? = nil,
+                source: String? = nil, number: String? = nil) {
+        self.project = project; self.since = since; self.until = until; self.status = status
+        self.source = source; self.number = number
+    }
+}
+
 /// Reads call records; a protocol so that another database can stand behind the HTTP API.
 public protocol CallRecordStore: Sendable {
     /// Newest first; `before` continues a previous page.
-    func calls(limit: Int, before: CallID?, project: String?) throws -> [CallRecord]
+    func calls(limit: Int, before: CallID?, filter: CallFilter) throws -> [CallRecord]
     func call(id: CallID) throws -> CallRecord?
     /// The DTMF keys pressed during a call, in order.
     func dtmf(callID: CallID) throws -> [DTMFEvent]

@@ -25,11 +25,28 @@ public final class SQLiteCallRecordStore: CallRecordStore, RecordingIndex {
         source, medium, campaign, keyword, content, landing_page, referrer, channel, first_time
         """
 
-    public func calls(limit: Int, before: CallID?, project: String?) throws -> [CallRecord] {
+    public func calls(limit: Int, before: CallID?, filter: CallFilter = CallFilter()) throws -> [CallRecord] {
         var conditions: [String] = []
         var args: [SQLValueConvertible] = []
         if let before { conditions.append("id < ?"); args.append(before.rawValue) }
-        if let project { conditions.append("project = ?"); args.append(project) }
+        if let project = filter.project { conditions.append("project = ?"); args.append(project) }
+        if let since = filter.since { conditions.append("started_at >= ?"); args.append(since.timeIntervalSince1970) }
+        if let until = filter.until { conditions.append("started_at < ?"); args.append(until.timeIntervalSince1970) }
+        if let status = filter.status { conditions.append("status = ?"); args.append(status.rawValue) }
+        if let raw = filter.number {
+            let number = PhoneNumber.normalise(raw, numbering: numbering)?.e164 ?? raw
+            conditions.append("(did = ? OR caller_e164 = ?)"); args += [number, number]
+        }
+        // The same values a report groups by (Report.value(of:for:)).
+        let known = "((number_kind = 'dynamic' AND source IS NOT NULL) OR number_kind = 'static' OR (number_kind = 'offline' AND channel IS NOT NULL))"
+        switch filter.source {
+        case nil: break
+        case "(static)": conditions.append("number_kind = 'static'")
+        case "(unknown)": conditions.append("NOT coalesce(\(known), 0)")
+        case let source?:
+            conditions.append("((number_kind = 'dynamic' AND source = ?) OR (number_kind = 'offline' AND channel = ?))")
+            args += [source, source]
+        }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         args.append(limit)
         return try reader.query("SELECT \(Self.columns) FROM calls \(whereClause) ORDER BY id DESC LIMIT ?", args)

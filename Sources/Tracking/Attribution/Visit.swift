@@ -70,9 +70,12 @@ public struct VisitReport: Sendable, Equatable {
 
     /// UTM tags and click ids missing from the report are read from the page URL's query.
     public func completedFromPageURL() -> VisitReport {
-        guard let items = URLComponents(string: page)?.queryItems else { return self }
+        guard let items = URLComponents(string: page)?.percentEncodedQueryItems else { return self }
+        // Form encoding: `+` is a space (`utm_term=buy+table`), `%2B` a plus.
         func q(_ name: String) -> String? {
-            items.first { $0.name == name }?.value.flatMap { $0.isEmpty ? nil : $0 }
+            items.first { $0.name == name }?.value
+                .map { $0.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? $0 }
+                .flatMap { $0.isEmpty ? nil : $0 }
         }
         var r = self
         r.utmSource = utmSource ?? q("utm_source"); r.utmMedium = utmMedium ?? q("utm_medium")
