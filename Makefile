@@ -38,7 +38,8 @@ run: build
 	@mkdir -p data recordings
 	@if [ -z "$$CALLTRACK_ADMIN_TOKENS" ]; then \
 	  export CALLTRACK_ADMIN_TOKENS=$$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n'); \
-	  echo "admin token for this run: $$CALLTRACK_ADMIN_TOKENS (set CALLTRACK_ADMIN_TOKENS to choose one)"; \
+	  echo "admin token for this run: $$CALLTRACK_ADMIN_TOKENS (set CALLTRACK_ADMIN_TOKENS to choose one);"; \
+	  echo "sign in to the dashboard at http://127.0.0.1:8080/ with it"; \
 	  exec .build/debug/calltrack serve --config $(CONFIG); \
 	else exec .build/debug/calltrack serve --config $(CONFIG); fi
 

@@ -5,16 +5,21 @@ Fills the SQLite file with N calls over the last 30 days (default 1,000,000: sou
 keywords as a busy advertiser has them, a fifth of them repeat callers) and M visits (default
 3,000,000), plus a month of daily costs, then times, with the release build serving them:
 the month's report grouped by source and by keyword, the leads of the month, and the first page of
-the calls list. Medians of five requests each.
+the calls list; then, signed in as a browser, the dashboard's pages (the report page builds the
+month's report and its chart in one pass). Medians of five requests each.
 
     python3 bench/reportbench.py --binary .build/release/calltrack [--calls 1000000] [--visits 3000000]
 """
 import argparse
+import http.cookiejar
 import os
+import re
 import random
 import sqlite3
 import statistics
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 
 from startbench import rss_mb, save, start, workspace
@@ -28,6 +33,27 @@ def timed(url, token="bench", runs=5):
         began = time.monotonic()
         with urllib.request.urlopen(req, timeout=600) as r:
             size = len(r.read())
+        times.append(time.monotonic() - began)
+    return statistics.median(times), size
+
+
+def dashboard(http_base, token="bench"):
+    """An opener signed in to the dashboard (its session cookie in a jar)."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    page = opener.open(f"{http_base}/signin").read().decode()
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)
+    form = urllib.parse.urlencode(dict(csrf=csrf, token=token, next="/")).encode()
+    opener.open(urllib.request.Request(f"{http_base}/signin", data=form)).read()
+    return opener
+
+
+def timed_page(opener, url, runs=5):
+    times, size = [], 0
+    for _ in range(runs):
+        began = time.monotonic()
+        with opener.open(url, timeout=600) as r:
+            size = len(r.read())
+            assert "/signin" not in r.geturl(), "not signed in"
         times.append(time.monotonic() - began)
     return statistics.median(times), size
 
@@ -102,6 +128,19 @@ def main():
                       ("leads_month", f"{base}/projects/shop/leads?{period}"),
                       ("calls_first_page", f"{base}/calls?limit=50")]:
         seconds, size = timed(url)
+        result[name + "_seconds"] = round(seconds, 3)
+        result[name + "_bytes"] = size
+    http_base = f"http://127.0.0.1:{ports['http']}"
+    try:
+        opener = dashboard(http_base)
+    except urllib.error.HTTPError:  # a binary from before the dashboard, for a before/after run
+        opener = None
+    for name, path in [] if opener is None else [("dashboard_report", f"/?project=shop&{period}"),
+                       ("dashboard_calls", "/calls?project=shop"),
+                       ("dashboard_calls_filtered", "/calls?project=shop&status=missed&source=google"),
+                       ("dashboard_leads", f"/leads?project=shop&{period}"),
+                       ("dashboard_pool", "/pool?project=shop")]:
+        seconds, size = timed_page(opener, http_base + path, runs=1 if "pool" in name else 5)
         result[name + "_seconds"] = round(seconds, 3)
         result[name + "_bytes"] = size
     result["rss_mb"] = round(rss_mb(proc.pid), 1)

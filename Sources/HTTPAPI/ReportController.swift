@@ -46,23 +46,32 @@ struct ReportController<Context: RequestContext>: Sendable {
     /// The project's calls in `period`, grouped, under the stored attribution or `model`.
     func build(project: PublicProject, period: ReportPeriod, groupBy dimensions: [ReportDimension],
                model: AttributionModel?) throws -> Report {
-        var builder = ReportBuilder(groupBy: dimensions, timeZone: project.timeZone)
+        try build(project: project, period: period, groupings: [dimensions], model: model)[0]
+    }
+
+    /// One report per grouping from a single pass over the calls (the dashboard shows two).
+    func build(project: PublicProject, period: ReportPeriod, groupings: [[ReportDimension]],
+               model: AttributionModel?) throws -> [Report] {
+        var builders = groupings.map { ReportBuilder(groupBy: $0, timeZone: project.timeZone) }
+        func add(_ call: ReportCall) { for i in builders.indices { builders[i].add(call) } }
         // Under another model each visitor's history is read, after the scan (the scan holds the
         // read connection); without one the calls go straight into the report.
         var visited: [ReportCall] = []
         try store.forEachReportCall(project: project.key, from: period.start, to: period.end,
-                                    landingPages: dimensions.contains(.landingPage) || model != nil, visitors: model != nil) { call in
-            if model != nil, call.kind == .dynamic, call.clientID != nil { visited.append(call) } else { builder.add(call) }
+                                    landingPages: groupings.contains { $0.contains(.landingPage) } || model != nil,
+                                    visitors: model != nil) { call in
+            if model != nil, call.kind == .dynamic, call.clientID != nil { visited.append(call) } else { add(call) }
         }
         if let model {
             var visits: [String: [Visit]] = [:]
             for call in visited {
                 let client = call.clientID ?? ""
                 if visits[client] == nil { visits[client] = try tracking.visits(projectKey: project.key, clientID: client) }
-                builder.add(call.reattributed(model, visits: visits[client] ?? []))
+                add(call.reattributed(model, visits: visits[client] ?? []))
             }
         }
-        return builder.report(costs: try store.costs(project: project.key, from: period.from, to: period.to))
+        let costs = try store.costs(project: project.key, from: period.from, to: period.to)
+        return builders.map { $0.report(costs: costs) }
     }
 
     @Sendable func leads(_ request: Request, context: Context) async throws -> Response {

@@ -202,9 +202,18 @@ struct DashboardTests {
         #expect(problem.contains("row 2.amount"), "\(problem)")
         #expect(try await server.get("/v1/projects/shop/report?from=\(today)&to=\(today)").json?["totals"]
             .flatMap { ($0 as? [String: Any])?["cost"] as? Double } == 0)
-        _ = try await driver.run("document.getElementById('costs-csv').value = '';")
-        try await driver.type("#costs-csv", "date,source,medium,campaign,keyword,amount\n\(today),google,cpc,tables,buy table,1000\n"
-                              + "\(today),google,cpc,sofas,sofa,500\n\(today),yandex,cpc,chairs,office chair,500\n")
+        // The good costs come as a file, the way an ad platform's export does (quoted, CRLF).
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("costs-\(UUID().uuidString).csv")
+        try ("date,source,medium,campaign,keyword,amount\r\n\(today),google,cpc,tables,\"buy table\",1000\r\n"
+             + "\(today),google,cpc,sofas,sofa,500\r\n\(today),yandex,cpc,chairs,office chair,\"500\"\r\n").write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        try await driver.type("#costs-file", file.path)
+        var loaded = ""
+        for _ in 0..<50 where !loaded.contains("sofa") {
+            try await Task.sleep(for: .milliseconds(100))
+            loaded = try await driver.run("return document.getElementById('costs-csv').value;") as? String ?? ""
+        }
+        #expect(loaded.contains("office chair"), "the file went into the form: \(loaded)")
         try await driver.click("#costs-import")
         #expect(try await driver.text("#imported") == "Imported 3 rows.")
 

@@ -16,6 +16,8 @@ struct OpenAPITests {
             ("/v1/projects/{key}/snippet.js", "get"), ("/v1/projects/{key}/health", "get"), ("/demo/{key}", "get"),
             ("/v1/projects/{key}/report", "get"), ("/v1/projects/{key}/leads", "get"), ("/v1/calls/{id}/sale", "post"),
             ("/v1/projects/{key}/sales", "post"), ("/v1/projects/{key}/costs", "put"), ("/v1/projects/{key}/pool-plan", "get"),
+            ("/", "get"), ("/calls", "get"), ("/leads", "get"), ("/pool", "get"), ("/setup", "get"), ("/setup/costs", "post"),
+            ("/calls/{id}/audio", "get"), ("/signin", "get"), ("/signin", "post"), ("/signout", "post"),
         ]
         for (path, method) in routes {
             let item = paths[path] as? [String: Any]

@@ -135,8 +135,9 @@ struct DashboardController: Sendable {
             do { query = try ReportQuery(groupBy: p.value("group_by"), model: p.value("model"), defaultGroupBy: "source") } catch {
                 problems += Self.problem(error, p)
             }
-            let report = try reports.build(project: p.project, period: period, groupBy: query.dimensions, model: query.model)
-            let daily = try reports.build(project: p.project, period: period, groupBy: [.day, .source], model: query.model)
+            let built = try reports.build(project: p.project, period: period, groupings: [query.dimensions, [.day, .source]],
+                                          model: query.model)
+            let (report, daily) = (built[0], built[1])
             let t = p.text
             let groupOptions = Self.groupings.map { value, phrases in
                 "<option value=\"\(value)\"\(value == query.dimensions.map(\.rawValue).joined(separator: ",") ? " selected" : "")>"
@@ -422,6 +423,10 @@ struct DashboardController: Sendable {
     }
 
     @Sendable func importCosts(_ request: Request, context: Context) async throws -> Response {
+        // A stranger's body is not read at all.
+        guard let id = Self.cookies(request)["ct_session"], sessions.session(id) != nil else {
+            return Response(status: .seeOther, headers: [.location: "/signin"])
+        }
         var request = request
         let form = FormData.parse(String(buffer: try await request.body(upTo: ReportController<Context>.bodyLimit)))
         return try page(request, context: context, path: "/setup") { p in
