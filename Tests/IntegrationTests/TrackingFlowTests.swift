@@ -109,6 +109,56 @@ struct TrackingFlowTests {
         }
     }
 
+    @Test("The business's phone sees the source before answering: X-CallTrack-* headers (a Cyrillic keyword percent-encoded) and a [source/medium] name; a visitor's CRLF stays inside its header")
+    func sourceBeforeAnswer() async throws {
+        var options = CallTrackServer.Options()
+        options.projectExtra = ["caller_name_prefix: true"]
+        try await withServer(options: options) { server in
+            let p = server.ports
+            // «купить стол», as an ad platform puts it in the URL.
+            let keyword = "%D0%BA%D1%83%D0%BF%D0%B8%D1%82%D1%8C+%D1%81%D1%82%D0%BE%D0%BB"
+            let visitor = try await server.reserve(clientID: "k", page: "http://shop.test/?utm_source=google&utm_medium=cpc&utm_campaign=tables&utm_term=\(keyword)")
+            let attacker = try await server.reserve(clientID: "x", page: "http://shop.test/?utm_source=evil%0D%0AX-Injected:%201&utm_medium=cpc")
+            let callee = try RawCallee(port: p.callee, mediaPort: p.sip + 41)
+            defer { callee.stop() }
+            func invite(dialling number: String, index: Int) async throws -> (String, [String: Any]) {
+                let caller = try SIPp("caller", scenario: Scenario.callerHangsUp(), localPort: p.caller, mediaPort: p.callerMedia,
+                                      target: "127.0.0.1:\(p.sip)", service: number, pauseMilliseconds: 300)
+                #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
+                let record = try #require(try await server.finishedCalls(count: index).first)
+                // The INVITE of this call (the first of its Call-ID).
+                var seen: [String] = []
+                let invites = callee.received.filter { m in
+                    guard m.hasPrefix("INVITE"), let id = RawSIP.header("Call-ID", in: m), !seen.contains(id) else { return false }
+                    seen.append(id)
+                    return true
+                }
+                return (try #require(invites.count == index ? invites.last : nil, "\(invites.count) INVITEs"), record)
+            }
+            let (forwarded, record) = try await invite(dialling: try #require(visitor["number"] as? String), index: 1)
+            #expect(RawSIP.header("X-CallTrack-Source", in: forwarded) == "google")
+            #expect(RawSIP.header("X-CallTrack-Medium", in: forwarded) == "cpc")
+            #expect(RawSIP.header("X-CallTrack-Campaign", in: forwarded) == "tables")
+            #expect(RawSIP.header("X-CallTrack-Keyword", in: forwarded) == "%D0%BA%D1%83%D0%BF%D0%B8%D1%82%D1%8C%20%D1%81%D1%82%D0%BE%D0%BB")
+            #expect(RawSIP.header("X-CallTrack-Keyword", in: forwarded)?.removingPercentEncoding == "купить стол")
+            #expect(RawSIP.header("X-CallTrack-Number-Kind", in: forwarded) == "dynamic")
+            #expect(RawSIP.header("X-CallTrack-Call-ID", in: forwarded) == record["id"] as? String)
+            #expect(RawSIP.header("From", in: forwarded)?.hasPrefix("\"[google/cpc] Alice\" <sip:79161234567@") == true,
+                    "\(RawSIP.header("From", in: forwarded) ?? "")")
+
+            let (injected, _) = try await invite(dialling: try #require(attacker["number"] as? String), index: 2)
+            #expect(RawSIP.header("X-CallTrack-Source", in: injected) == "evil%0D%0AX-Injected%3A%201")
+            #expect(RawSIP.header("X-Injected", in: injected) == nil, "\(injected)")
+            #expect(RawSIP.header("From", in: injected)?.hasPrefix("\"[evilX-Injected: 1/cpc] Alice\"") == true,
+                    "control characters leave the name: \(RawSIP.header("From", in: injected) ?? "")")
+
+            let (toStatic, _) = try await invite(dialling: "84990000000", index: 3)
+            #expect(RawSIP.header("X-CallTrack-Number-Kind", in: toStatic) == "static")
+            #expect(RawSIP.header("X-CallTrack-Source", in: toStatic) == nil)
+            #expect(RawSIP.header("From", in: toStatic)?.hasPrefix("\"[static] Alice\"") == true)
+        }
+    }
+
     @Test("Restart keeps live reservations and visit history")
     func restartKeepsReservations() async throws {
         let server = try CallTrackServer()

@@ -186,6 +186,24 @@ struct FrontDoorTests {
         #expect(DisplayName.quotedContent("back\\slash\u{1}") == "back\\\\slash")
     }
 
+    @Test func sourceHeadersAreEncodedAndBounded() {
+        let visit = Attribution(kind: .dynamic, source: "google", medium: "cpc", campaign: "tables", keyword: "стол 1+1")
+        let lines = SourceHeaders.lines(callID: CallID("0123456789abcdef012345")!, attribution: visit)
+        #expect(lines == "X-CallTrack-Call-ID: 0123456789abcdef012345\r\nX-CallTrack-Number-Kind: dynamic\r\n"
+                + "X-CallTrack-Source: google\r\nX-CallTrack-Medium: cpc\r\nX-CallTrack-Campaign: tables\r\n"
+                + "X-CallTrack-Keyword: %D1%81%D1%82%D0%BE%D0%BB%201%2B1\r\n")
+        // A long value is cut at a whole character (never inside a %XX or a multi-byte letter).
+        let long = SourceHeaders.encode(String(repeating: "д", count: 100))
+        #expect(long.utf8.count == 252 && long.hasSuffix("%D0%B4"))
+        let offline = Attribution(kind: .offline, channel: "billboard")
+        #expect(SourceHeaders.lines(callID: CallID("0123456789abcdef012345")!, attribution: offline)
+            .contains("X-CallTrack-Source: billboard\r\nX-CallTrack-Medium: offline\r\n"))
+        #expect(SourceHeaders.displayName("Alice", attribution: visit) == "[google/cpc] Alice")
+        #expect(SourceHeaders.displayName("", attribution: offline) == "[billboard/offline]")
+        #expect(SourceHeaders.displayName("Alice", attribution: nil) == "Alice")
+        #expect(SourceHeaders.displayName("Alice", attribution: .unattributed(.static, pool: "main")) == "[static] Alice")
+    }
+
     @Test func perAddressLimitsCountAnIPv6ClientByItsSlash64() {
         #expect(IPAddress("192.0.2.7")?.limitKey == "192.0.2.7")
         #expect(IPAddress("2001:db8:1:2:aaaa::1")?.limitKey == IPAddress("2001:db8:1:2:bbbb::9")?.limitKey)

@@ -313,6 +313,8 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
     public var timezone: String
     /// ISO 4217 code of the money in sales and costs.
     public var currency: String
+    /// The forwarded call's display name starts with `[source/medium]`, for desk phones that show only the name.
+    public var callerNamePrefix: Bool
 
     public init(key: String, name: String, forwardTo: String, trunk: String? = nil, origins: [String] = [],
                 siteNumbers: [String] = [], ringTimeoutSeconds: Int = 30, reservationTTLSeconds: Int = 360,
@@ -322,7 +324,7 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
         self.timezone = timezone; self.currency = currency
         self.key = key; self.name = name; self.forwardTo = forwardTo; self.trunk = trunk; self.origins = origins
         self.siteNumbers = siteNumbers; self.ringTimeoutSeconds = ringTimeoutSeconds
-        numberSelector = nil; clickToReveal = false
+        numberSelector = nil; clickToReveal = false; callerNamePrefix = false
         self.reservationTTLSeconds = reservationTTLSeconds; self.attribution = attribution; self.record = record
         self.pools = pools; self.offline = offline; self.webhooks = webhooks
     }
@@ -331,7 +333,7 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
         case key, name, origins, siteNumbers = "site_numbers", forwardTo = "forward_to", trunk
         case numberSelector = "number_selector", clickToReveal = "click_to_reveal"
         case ringTimeoutSeconds = "ring_timeout_seconds", reservationTTLSeconds = "reservation_ttl_seconds"
-        case attribution, record, pools, offline, webhooks, timezone, currency
+        case attribution, record, pools, offline, webhooks, timezone, currency, callerNamePrefix = "caller_name_prefix"
     }
 
     public init(from decoder: Decoder) throws {
@@ -354,6 +356,7 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
         webhooks = try c.decodeIfPresent([WebhookConfig].self, forKey: .webhooks) ?? d.webhooks
         timezone = try c.decodeIfPresent(String.self, forKey: .timezone) ?? d.timezone
         currency = try c.decodeIfPresent(String.self, forKey: .currency) ?? d.currency
+        callerNamePrefix = try c.decodeIfPresent(Bool.self, forKey: .callerNamePrefix) ?? d.callerNamePrefix
     }
 }
 

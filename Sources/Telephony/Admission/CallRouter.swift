@@ -23,6 +23,8 @@ public struct ForwardingTarget: Sendable, Equatable {
     public let trunk: Trunk?
     public let ringTimeoutSeconds: Int
     public let record: Bool
+    /// The caller's display name starts with `[source/medium]` (`projects[].caller_name_prefix`).
+    public var callerNamePrefix = false
 }
 
 /// In-memory routing indexes, built from configuration so that the SIP path never reads the database.
@@ -45,7 +47,8 @@ public final class CallRouter: Sendable {
             guard let p = projects[entry.projectKey] else { continue }
             let trunk = p.trunk.flatMap { name in trunks.first { $0.name == name } }
             targets[entry.number] = ForwardingTarget(projectKey: p.key, did: entry.number, uri: p.forwardTo, trunk: trunk,
-                                                     ringTimeoutSeconds: p.ringTimeoutSeconds, record: p.record)
+                                                     ringTimeoutSeconds: p.ringTimeoutSeconds, record: p.record,
+                                                     callerNamePrefix: p.callerNamePrefix)
         }
         self.targets = targets
     }

@@ -24,16 +24,18 @@ extension Call {
         authContext = target.trunk.flatMap { t in
             t.username.map { TrunkAuth(username: $0, password: t.password ?? "", logger: board.logger, trunk: t.name) }
         }
+        let shownName = target.callerNamePrefix ? SourceHeaders.displayName(callerName, attribution: attribution) : callerName
         var sess: OpaquePointer?
         // libre sends the INVITE from inside connect: its Max-Forwards is asked for by Call-ID, not yet known.
         board.pendingMaxForwards = maxForwards
         let err = withMBuf(offer.text) { mb in
             ct_sipsess_connect(
-                &sess, board.sessionSocket, target.uri, callerName.isEmpty ? nil : DisplayName.quotedContent(callerName), fromURI,
+                &sess, board.sessionSocket, target.uri, shownName.isEmpty ? nil : DisplayName.quotedContent(shownName), fromURI,
                 board.settings.contactUser, route, mb,
                 authContext == nil ? nil : TrunkAuth.credentialsHandler, authContext.map { Unmanaged.passUnretained($0).toOpaque() },
                 offerHandler, answerHandler, progressHandler, establishedHandler, infoHandler, closeHandler, context(callee),
-                "X-CallTrack-Hops: \(hops)\r\n" + SwitchBoard.capabilityHeaders)
+                "X-CallTrack-Hops: \(hops)\r\n" + SourceHeaders.lines(callID: id, attribution: attribution)
+                    + SwitchBoard.capabilityHeaders)
         }
         board.pendingMaxForwards = nil
         guard err == 0, let sess else {

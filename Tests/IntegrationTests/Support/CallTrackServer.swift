@@ -33,6 +33,8 @@ final class CallTrackServer: @unchecked Sendable {
         /// Replaces the project's pools (YAML at the indentation of `pools:` items).
         var pools: String?
         var sipExtra: [String] = []
+        /// Extra `key: value` lines for the project.
+        var projectExtra: [String] = []
         var httpExtra: [String] = []
         var sections = ""
     }
@@ -78,6 +80,7 @@ final class CallTrackServer: @unchecked Sendable {
                 site_numbers: ["+7 (495) 123-45-67"]
                 number_selector: ".showroom-phone"
                 reservation_ttl_seconds: \(options.reservationTTLSeconds)
+            \(options.projectExtra.map { "    " + $0 }.joined(separator: "\n"))
                 pools:
             \(options.pools ?? """
                   - name: main

@@ -1,0 +1,62 @@
+import CallTrackCore
+
+/// What the business's PBX and the agent's phone learn before anyone answers: the call's source
+/// in `X-CallTrack-*` headers of the forwarded INVITE and, when the project asks, a `[source/medium]`
+/// prefix on the caller's display name. Every value comes from a visitor's UTM tags or the config,
+/// so it is percent-encoded (headers) or stripped of control characters (display name), and bounded.
+enum SourceHeaders {
+    /// The longest encoded header value; a longer one is cut at a whole character.
+    static let maxValueLength = 256
+
+    /// The report's view of the call: a visit's source and medium, an offline number's channel.
+    static func sourceAndMedium(_ a: Attribution?) -> (source: String, medium: String)? {
+        switch a?.kind {
+        case .dynamic?: a?.source.map { ($0, a?.medium ?? "(none)") }
+        case .offline?: a?.channel.map { ($0, "offline") }
+        default: nil
+        }
+    }
+
+    /// The extra header lines (each ending in CRLF) of the forwarded INVITE.
+    static func lines(callID: CallID, attribution a: Attribution?) -> String {
+        var fields: [(String, String?)] = [("Call-ID", callID.rawValue), ("Number-Kind", a?.kind.rawValue)]
+        if let (source, medium) = sourceAndMedium(a) {
+            fields += [("Source", source), ("Medium", medium)]
+            if a?.kind == .dynamic { fields += [("Campaign", a?.campaign), ("Keyword", a?.keyword)] }
+        }
+        return fields.compactMap { name, value in value.map { "X-CallTrack-\(name): \(encode($0))\r\n" } }.joined()
+    }
+
+    /// `[google/cpc] Alice`, `[billboard/offline]`, `[static] Alice`; the caller's name alone when nothing is known.
+    static func displayName(_ callerName: String, attribution a: Attribution?) -> String {
+        let tag: String
+        if let (source, medium) = sourceAndMedium(a) {
+            tag = "[\(String(source.prefix(32)))/\(String(medium.prefix(32)))]"
+        } else if a?.kind == .static {
+            tag = "[static]"
+        } else {
+            return callerName
+        }
+        return callerName.isEmpty ? tag : "\(tag) \(callerName)"
+    }
+
+    /// UTF-8 percent-encoded: only RFC 3986's unreserved characters stay as they are.
+    static func encode(_ value: String) -> String {
+        var out = ""
+        for c in value {
+            var piece = ""
+            for byte in String(c).utf8 {
+                switch byte {
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                     UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                    piece.unicodeScalars.append(UnicodeScalar(byte))
+                default:
+                    piece += "%" + (byte < 16 ? "0" : "") + String(byte, radix: 16, uppercase: true)
+                }
+            }
+            guard out.utf8.count + piece.utf8.count <= maxValueLength else { break }
+            out += piece
+        }
+        return out
+    }
+}
