@@ -131,6 +131,7 @@ public func buildRouter(_ deps: APIDependencies) -> Router<APIRequestContext> {
     let reports = ReportController<APIRequestContext>(projects: Dictionary(deps.projects.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a }),
                                                       store: deps.calls, tracking: deps.tracking)
     reports.addRoutes(to: admin)
+    ExportController<APIRequestContext>(projects: reports.projects, store: deps.calls).addRoutes(to: admin)
     DashboardController(projects: deps.projects, reports: reports, health: health, recordings: recordings, store: deps.calls,
                         adminTokens: deps.adminTokens, trustedProxies: deps.trustedProxies).addRoutes(to: router)
     return router

@@ -141,14 +141,19 @@ struct CallJSON: ResponseEncodable {
         @Nullable var landingPage: String?
         @Nullable var referrer: String?
         @Nullable var channel: String?
+        @Nullable var gclid: String?
+        @Nullable var yclid: String?
+        @Nullable var gaClientID: String?
+        @Nullable var ymClientID: String?
         enum CodingKeys: String, CodingKey {
             case kind, pool, clientID = "client_id", late, source, medium, campaign, keyword, content
-            case landingPage = "landing_page", referrer, channel
+            case landingPage = "landing_page", referrer, channel, gclid, yclid, gaClientID = "ga_client_id", ymClientID = "ym_client_id"
         }
         init(_ a: Attribution) {
             kind = a.kind.rawValue; pool = a.poolName; clientID = a.clientID; late = a.late; source = a.source
             medium = a.medium; campaign = a.campaign; keyword = a.keyword; content = a.content
             landingPage = a.landingPage; referrer = a.referrer; channel = a.channel
+            gclid = a.gclid; yclid = a.yclid; gaClientID = a.gaClientID; ymClientID = a.ymClientID
         }
     }
 

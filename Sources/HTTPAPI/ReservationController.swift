@@ -159,6 +159,14 @@ struct ReservationRequest {
             guard s.utf8.count <= max else { throw APIError.badRequest(field: key, "\(key) is longer than \(max) bytes") }
             return s.isEmpty ? nil : s
         }
+        /// An analytics client id: digits and dots only (`1234567890.1700000000` for GA, digits for Metrica).
+        func analyticsID(_ key: String, max: Int) throws -> String? {
+            guard let value = try string(key, max: max) else { return nil }
+            guard value.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }) else {
+                throw APIError.badRequest(field: key, "\(key) is digits and dots")
+            }
+            return value
+        }
         guard let id = try string("client_id", max: 128, required: true),
               id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) else {
             throw APIError.badRequest(field: "client_id", "client_id must be 1-128 letters, digits, '.', '_' or '-'")
@@ -177,7 +185,8 @@ struct ReservationRequest {
             page: page, referrer: referrer, utmSource: try string("utm_source", max: 256),
             utmMedium: try string("utm_medium", max: 256), utmCampaign: try string("utm_campaign", max: 256),
             utmTerm: try string("utm_term", max: 256), utmContent: try string("utm_content", max: 256),
-            gclid: try string("gclid", max: 512), yclid: try string("yclid", max: 512), region: try string("region", max: 64))
+            gclid: try string("gclid", max: 512), yclid: try string("yclid", max: 512), region: try string("region", max: 64),
+            gaClientID: try analyticsID("ga_client_id", max: 64), ymClientID: try analyticsID("ym_client_id", max: 32))
     }
 }
 

@@ -138,6 +138,10 @@ let snippetScript = #"""
             ['utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content', 'gclid', 'yclid'].forEach(function (k) {
               if (q.get(k)) body[k] = q.get(k);
             });
+            // The analytics counters' own visitor ids, so calls can be sent to GA4 and Metrica.
+            var ga = cookie('_ga'), ym = cookie('_ym_uid');
+            if (ga && /^GA\d\.\d+\.\d+\.\d+$/.test(ga)) body.ga_client_id = ga.split('.').slice(-2).join('.');
+            if (ym && /^\d{1,32}$/.test(ym)) body.ym_client_id = ym;
             fetch(api + '/v1/projects/' + cfg.key + '/reservations', {
               method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body)
             }).then(function (r) { return r.ok ? r.json() : null; }).then(function (res) {

@@ -72,6 +72,11 @@ struct APITests {
             let missing = try await reserve(client, #"{"page":"http://shop.test/"}"#)
             #expect(missing.status == .badRequest && errorField(missing) == "client_id")
             #expect(errorField(try await reserve(client, #"{"client_id":"a","page":"javascript:alert(1)"}"#)) == "page")
+            // Analytics client ids are digits and dots, bounded.
+            #expect(try await reserve(client, #"{"client_id":"g","page":"http://shop.test/","ga_client_id":"123.456","ym_client_id":"1700"}"#).status == .ok)
+            #expect(errorField(try await reserve(client, #"{"client_id":"a","page":"http://shop.test/","ym_client_id":"1;DROP"}"#)) == "ym_client_id")
+            let longGA = #"{"client_id":"a","page":"http://shop.test/","ga_client_id":""# + String(repeating: "1", count: 65) + #""}"#
+            #expect(errorField(try await reserve(client, longGA)) == "ga_client_id")
             #expect(try await reserve(client, String(repeating: "a", count: 64 * 1024)).status == .contentTooLarge)
         }
     }

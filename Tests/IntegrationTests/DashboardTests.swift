@@ -63,11 +63,14 @@ struct DashboardTests {
             let site = "http://shop.test/?utm_medium=cpc&utm_source="
             let answers = Scenario.calleeAnswers(ringMilliseconds: 100, audio: false)
             // 1. A google visitor; caller A answers and talks (recorded).
-            let g1 = try number(try await server.reserve(clientID: "g1", page: site + "google&utm_campaign=tables&utm_term=buy+table"))
+            // Its page has a gclid, and the site's GA and Metrica counters had set their visitor ids.
+            let g1 = try number(try await server.reserve(clientID: "g1", page: site + "google&utm_campaign=tables&utm_term=buy+table&gclid=Cj0KCQtest-1",
+                                                         extra: ["ym_client_id": "1700000000123456789", "ga_client_id": "123456789.1700000000"]))
             let first = try await dial(server, g1, from: "79160000001", callee: answers, callerScenario: Scenario.callerHangsUp(),
                                        talkMilliseconds: 2500, finished: 1)
             // 2. A yandex visitor; caller B, the business is busy.
-            let y1 = try number(try await server.reserve(clientID: "y1", page: site + "yandex&utm_campaign=chairs&utm_term=office+chair"))
+            let y1 = try number(try await server.reserve(clientID: "y1", page: site + "yandex&utm_campaign=chairs&utm_term=office+chair",
+                                                         extra: ["ym_client_id": "1700000000987654321"]))
             _ = try await dial(server, y1, from: "79160000002", callee: Scenario.calleeRejects(486, "Busy Here"),
                                callerScenario: Scenario.callerExpects(486), finished: 2)
             // 3. Another yandex visitor, whose keyword carries markup; caller C, nobody answers (ring timeout 2 s).
@@ -156,6 +159,40 @@ struct DashboardTests {
             check(try row(firstClick, "source", "google"), ["calls": 1, "first_time_callers": 1, "revenue": 15000, "cost": 1500,
                                                             "roi": 9], "google first click")
             check(try row(firstClick, "source", "yandex"), ["calls": 2, "missed": 2], "yandex first click")
+
+            // The exports for Metrica and Google Ads.
+            let a = try #require(first["attribution"] as? [String: Any])
+            #expect(a["gclid"] as? String == "Cj0KCQtest-1" && a["ga_client_id"] as? String == "123456789.1700000000"
+                    && a["ym_client_id"] as? String == "1700000000123456789", "\(a)")
+            let startedText = try #require(first["started_at"] as? String)
+            let started = try #require(ISO8601DateFormatter.withMilliseconds.date(from: startedText))
+            let metrica = try await server.get("/v1/projects/shop/exports/metrica-calls.csv?from=\(today)&to=\(today)")
+            #expect(metrica.status == 200 && metrica.headers["content-type"]?.hasPrefix("text/csv") == true)
+            let metricaLines = String(decoding: metrica.body, as: UTF8.self).components(separatedBy: "\r\n").filter { !$0.isEmpty }
+            #expect(metricaLines.first == "ClientId,DateTime,PhoneNumber,TalkDuration,HoldDuration,CallMissed,Tag,FirstTimeCaller,URL,StaticCall")
+            let metricaRows = metricaLines.dropFirst().map { $0.components(separatedBy: ",") }
+            // The two visitors with a Metrica id, the static call and the offline one; the others Metrica cannot match.
+            #expect(metricaRows.map { $0[6] } == ["google/cpc", "yandex/cpc", "(static)", "billboard/offline"], "\(metricaLines)")
+            if metricaRows.count == 4 {
+                let g = metricaRows[0]
+                #expect(g[0] == "1700000000123456789" && g[1] == String(Int(started.timeIntervalSince1970)) && g[2] == first["did"] as? String)
+                #expect(g[3] == String(Int(((first["talk_seconds"] as? Double) ?? 0).rounded())) && g[5] == "0" && g[7] == "1" && g[9] == "0")
+                #expect(g[8].hasPrefix("http://shop.test/?utm_medium=cpc&utm_source=google"), "\(g[8])")
+                #expect(metricaRows[1][0] == "1700000000987654321" && metricaRows[1][3] == "0" && metricaRows[1][5] == "1")
+                #expect(metricaRows[2][0] == "" && metricaRows[2][9] == "1" && metricaRows[3][9] == "1" && metricaRows[3][8] == "")
+            }
+            let ads = try await server.get("/v1/projects/shop/exports/google-ads-conversions.csv?from=\(today)&to=\(today)&conversion_name=Call%20from%20ad")
+            let adsLines = String(decoding: ads.body, as: UTF8.self).components(separatedBy: "\r\n").filter { !$0.isEmpty }
+            let utc = DateFormatter()
+            utc.locale = Locale(identifier: "en_US_POSIX"); utc.timeZone = TimeZone(identifier: "UTC"); utc.dateFormat = "yyyy-MM-dd HH:mm:ss"
+            #expect(adsLines.count == 3 && adsLines[0].hasPrefix("Parameters:TimeZone="), "\(adsLines)")
+            #expect(adsLines.dropFirst().first == "Google Click ID,Conversion Name,Conversion Time,Conversion Value,Conversion Currency")
+            #expect(adsLines.last == "Cj0KCQtest-1,Call from ad,\(utc.string(from: started)),15000,RUB")
+            let longCalls = try await server.get("/v1/projects/shop/exports/google-ads-conversions.csv?from=\(today)&to=\(today)&min_talk_seconds=3600")
+            #expect(String(decoding: longCalls.body, as: UTF8.self).components(separatedBy: "\r\n").filter { !$0.isEmpty }.count == 2)
+            #expect(try await server.get("/v1/projects/shop/exports/google-ads-conversions.csv?min_talk_seconds=-1").status == 400)
+            #expect(try await server.get("/v1/projects/nope/exports/metrica-calls.csv").status == 404)
+            #expect(try await server.get("/v1/projects/shop/exports/metrica-calls.csv", token: nil).status == 401)
 
             // The API's calls list takes the dashboard's filters.
             func listed(_ query: String) async throws -> [[String: Any]] {
@@ -300,5 +337,14 @@ struct DashboardTests {
         try await driver.open(site + "/calls?project=shop")
         #expect(try await driver.url.contains("/signin"))
         #expect(try await server.get("/calls/\(id)/audio", token: nil).status == 401)
+    }
+}
+
+extension ISO8601DateFormatter {
+    /// `2026-11-24T20:17:40.426Z`, as the API writes times.
+    static var withMilliseconds: ISO8601DateFormatter {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f
     }
 }

@@ -19,6 +19,12 @@ public struct Attribution: Sendable, Equatable {
     public var referrer: String?
     /// For offline numbers: the channel from the config (billboard, Avito…).
     public var channel: String?
+    /// The ad click of the visit (Google Ads, Yandex Direct), for offline conversion uploads.
+    public var gclid: String?
+    public var yclid: String?
+    /// The visitor's Google Analytics (`_ga`) and Yandex Metrica (`_ym_uid`) client ids.
+    public var gaClientID: String?
+    public var ymClientID: String?
 
     public static func unattributed(_ kind: Kind, pool: String?) -> Attribution {
         Attribution(kind: kind, poolName: pool, late: false)
@@ -26,7 +32,9 @@ public struct Attribution: Sendable, Equatable {
 
     public init(kind: Kind, poolName: String? = nil, clientID: String? = nil, reservationID: String? = nil, late: Bool = false,
                 source: String? = nil, medium: String? = nil, campaign: String? = nil, keyword: String? = nil,
-                content: String? = nil, landingPage: String? = nil, referrer: String? = nil, channel: String? = nil) {
+                content: String? = nil, landingPage: String? = nil, referrer: String? = nil, channel: String? = nil,
+                gclid: String? = nil, yclid: String? = nil, gaClientID: String? = nil, ymClientID: String? = nil) {
+        self.gclid = gclid; self.yclid = yclid; self.gaClientID = gaClientID; self.ymClientID = ymClientID
         self.kind = kind; self.poolName = poolName; self.clientID = clientID; self.reservationID = reservationID
         self.late = late; self.source = source; self.medium = medium; self.campaign = campaign; self.keyword = keyword
         self.content = content; self.landingPage = landingPage; self.referrer = referrer; self.channel = channel

@@ -22,7 +22,8 @@ public final class SQLiteCallRecordStore: CallRecordStore, RecordingIndex {
         answered_at, ended_at, status, missed_reason, sip_code, hangup_by, end_reason, caller_packets, caller_bytes,
         callee_packets, callee_bytes, interrupted, recording_status, recording_path, recording_reason,
         recording_bytes, recording_seconds, recording_sample_rate, number_kind, pool, client_id, reservation_id, late,
-        source, medium, campaign, keyword, content, landing_page, referrer, channel, first_time
+        source, medium, campaign, keyword, content, landing_page, referrer, channel, first_time, gclid, yclid,
+        ga_client_id, ym_client_id
         """
 
     public func calls(limit: Int, before: CallID?, filter: CallFilter = CallFilter()) throws -> [CallRecord] {
@@ -67,12 +68,12 @@ public final class SQLiteCallRecordStore: CallRecordStore, RecordingIndex {
                     tx.execute("""
                         INSERT OR IGNORE INTO calls (id, project, trunk, did_dialled, did, caller, caller_name, forward_to,
                             sip_call_id, started_at, number_kind, pool, client_id, reservation_id, late, source, medium,
-                            campaign, keyword, content, landing_page, referrer, channel)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            campaign, keyword, content, landing_page, referrer, channel, gclid, yclid, ga_client_id, ym_client_id)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """, [s.id.rawValue, s.projectKey, s.trunk, s.didDialled, s.did, s.caller, s.callerName,
                               s.forwardTo, s.sipCallID, s.startedAt.timeIntervalSince1970, a?.kind.rawValue, a?.poolName,
                               a?.clientID, a?.reservationID, a?.late ?? false, a?.source, a?.medium, a?.campaign, a?.keyword,
-                              a?.content, a?.landingPage, a?.referrer, a?.channel])
+                              a?.content, a?.landingPage, a?.referrer, a?.channel, a?.gclid, a?.yclid, a?.gaClientID, a?.ymClientID])
                     addToLead(tx, s)
                 case .ringing(let id, let at):
                     tx.execute("UPDATE calls SET ringing_at = ? WHERE id = ? AND ringing_at IS NULL",
@@ -170,7 +171,8 @@ public final class SQLiteCallRecordStore: CallRecordStore, RecordingIndex {
                             source: row["source"].string, medium: row["medium"].string, campaign: row["campaign"].string,
                             keyword: row["keyword"].string, content: row["content"].string,
                             landingPage: row["landing_page"].string, referrer: row["referrer"].string,
-                            channel: row["channel"].string)
+                            channel: row["channel"].string, gclid: row["gclid"].string, yclid: row["yclid"].string,
+                            gaClientID: row["ga_client_id"].string, ymClientID: row["ym_client_id"].string)
             })
         return CallRecord(
             start: start,

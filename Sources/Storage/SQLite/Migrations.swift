@@ -113,6 +113,15 @@ enum Migrations {
             PRIMARY KEY (project, date, source, medium, campaign, keyword)
         );
         """,
+        // 6: the visitor's analytics client ids, and the ad click ids a call inherits, for the exports to ad platforms.
+        """
+        ALTER TABLE visits ADD COLUMN ga_client_id TEXT;
+        ALTER TABLE visits ADD COLUMN ym_client_id TEXT;
+        ALTER TABLE calls ADD COLUMN gclid TEXT;
+        ALTER TABLE calls ADD COLUMN yclid TEXT;
+        ALTER TABLE calls ADD COLUMN ga_client_id TEXT;
+        ALTER TABLE calls ADD COLUMN ym_client_id TEXT;
+        """,
     ]
 
     static func migrate(_ db: Database) throws {

@@ -34,9 +34,9 @@ public final class SQLiteTrackingStore: Sendable {
                 case .visit(let v):
                     tx.execute("""
                         INSERT INTO visits (project, client_id, at, page, referrer, source, medium, campaign, keyword, content,
-                            gclid, yclid, region) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            gclid, yclid, region, ga_client_id, ym_client_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """, [v.projectKey, v.clientID, v.at.timeIntervalSince1970, v.page, v.referrer, v.source, v.medium,
-                              v.campaign, v.keyword, v.content, v.gclid, v.yclid, v.region])
+                              v.campaign, v.keyword, v.content, v.gclid, v.yclid, v.region, v.gaClientID, v.ymClientID])
                 case .reserved(let r):
                     tx.execute("""
                         INSERT INTO reservations (id, project, client_id, number, pool, created_at, expires_at, client_address)
@@ -159,14 +159,15 @@ public final class SQLiteTrackingStore: Sendable {
     /// One visitor's latest visits, oldest first.
     public func visits(projectKey: String, clientID: String, limit: Int = 50) throws -> [Visit] {
         try reader.query("""
-            SELECT project, client_id, at, page, referrer, source, medium, campaign, keyword, content, gclid, yclid, region
+            SELECT project, client_id, at, page, referrer, source, medium, campaign, keyword, content, gclid, yclid, region,
+                ga_client_id, ym_client_id
             FROM visits WHERE project = ? AND client_id = ? ORDER BY at DESC LIMIT ?
             """, [projectKey, clientID, limit]).reversed().map { r in
             Visit(projectKey: r["project"].string ?? "", clientID: r["client_id"].string ?? "",
                   at: Date(timeIntervalSince1970: r["at"].double ?? 0), page: r["page"].string ?? "", referrer: r["referrer"].string,
                   source: r["source"].string ?? "", medium: r["medium"].string ?? "", campaign: r["campaign"].string,
                   keyword: r["keyword"].string, content: r["content"].string, gclid: r["gclid"].string, yclid: r["yclid"].string,
-                  region: r["region"].string)
+                  region: r["region"].string, gaClientID: r["ga_client_id"].string, ymClientID: r["ym_client_id"].string)
         }
     }
 

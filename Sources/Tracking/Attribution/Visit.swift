@@ -16,10 +16,14 @@ public struct Visit: Sendable, Equatable, Codable {
     public var gclid: String?
     public var yclid: String?
     public var region: String?
+    /// The visitor's Google Analytics and Yandex Metrica client ids, when the site has those counters.
+    public var gaClientID: String?
+    public var ymClientID: String?
 
     public init(projectKey: String, clientID: String, at: Date, page: String, referrer: String?, source: String,
                 medium: String, campaign: String?, keyword: String?, content: String?, gclid: String?, yclid: String?,
-                region: String?) {
+                region: String?, gaClientID: String? = nil, ymClientID: String? = nil) {
+        self.gaClientID = gaClientID; self.ymClientID = ymClientID
         self.projectKey = projectKey; self.clientID = clientID; self.at = at; self.page = page; self.referrer = referrer
         self.source = source; self.medium = medium; self.campaign = campaign; self.keyword = keyword; self.content = content
         self.gclid = gclid; self.yclid = yclid; self.region = region
@@ -59,10 +63,13 @@ public struct VisitReport: Sendable, Equatable {
     public var gclid: String?
     public var yclid: String?
     public var region: String?
+    public var gaClientID: String?
+    public var ymClientID: String?
 
     public init(page: String, referrer: String? = nil, utmSource: String? = nil, utmMedium: String? = nil,
                 utmCampaign: String? = nil, utmTerm: String? = nil, utmContent: String? = nil, gclid: String? = nil,
-                yclid: String? = nil, region: String? = nil) {
+                yclid: String? = nil, region: String? = nil, gaClientID: String? = nil, ymClientID: String? = nil) {
+        self.gaClientID = gaClientID; self.ymClientID = ymClientID
         self.page = page; self.referrer = referrer; self.utmSource = utmSource; self.utmMedium = utmMedium
         self.utmCampaign = utmCampaign; self.utmTerm = utmTerm; self.utmContent = utmContent; self.gclid = gclid
         self.yclid = yclid; self.region = region
@@ -121,9 +128,13 @@ extension AttributionModel {
 
 extension Attribution {
     /// A dynamic-number attribution crediting `visit` (nil: the visitor's history is empty).
-    init(poolName: String, reservation: Reservation, late: Bool, visit: Visit?) {
+    /// The click ids come from the visit the model picked; the analytics client ids, which belong to
+    /// the visitor rather than to one visit, from their latest visit that had them.
+    init(poolName: String, reservation: Reservation, late: Bool, visit: Visit?, history: [Visit] = []) {
         self.init(kind: .dynamic, poolName: poolName, clientID: reservation.clientID, reservationID: reservation.id, late: late,
                   source: visit?.source, medium: visit?.medium, campaign: visit?.campaign, keyword: visit?.keyword,
-                  content: visit?.content, landingPage: visit?.page, referrer: visit?.referrer)
+                  content: visit?.content, landingPage: visit?.page, referrer: visit?.referrer,
+                  gclid: visit?.gclid, yclid: visit?.yclid, gaClientID: history.last { $0.gaClientID != nil }?.gaClientID,
+                  ymClientID: history.last { $0.ymClientID != nil }?.ymClientID)
     }
 }

@@ -157,7 +157,8 @@ public final class NumberPoolBook: Sendable {
         let visit = Visit(projectKey: projectKey, clientID: clientID, at: now, page: Visit.bounded(report.page),
                           referrer: report.referrer.map { Visit.bounded($0) },
                           source: source, medium: medium, campaign: report.utmCampaign, keyword: report.utmTerm,
-                          content: report.utmContent, gclid: report.gclid, yclid: report.yclid, region: report.region)
+                          content: report.utmContent, gclid: report.gclid, yclid: report.yclid, region: report.region,
+                          gaClientID: report.gaClientID, ymClientID: report.ymClientID)
         var changes: [TrackingChange] = []
         var needsHistory = false
         let assignment: NumberAssignment? = state.withLock { s in
@@ -244,6 +245,9 @@ public final class NumberPoolBook: Sendable {
     private static func fingerprint(_ v: Visit) -> Int {
         var h = Hasher()
         h.combine(v.page); h.combine(v.source); h.combine(v.medium); h.combine(v.campaign); h.combine(v.keyword)
+        // An analytics client id that turns up later (its counter's script ran after the snippet) is
+        // kept as a visit of its own, so the call can carry it.
+        h.combine(v.gaClientID); h.combine(v.ymClientID)
         return h.finalize()
     }
 
@@ -334,9 +338,9 @@ public final class NumberPoolBook: Sendable {
                 guard let r = s.byNumber[number] ?? { late = true; return s.expired[number] }() else {
                     return .unattributed(.dynamic, pool: pool)
                 }
-                let history = s.visits[Self.clientKey(projectKey, r.clientID)] ?? []
-                return Attribution(poolName: pool, reservation: r, late: late,
-                                   visit: project.model.pick(from: history.filter { $0.at <= now }))
+                let history = (s.visits[Self.clientKey(projectKey, r.clientID)] ?? []).filter { $0.at <= now }
+                return Attribution(poolName: pool, reservation: r, late: late, visit: project.model.pick(from: history),
+                                   history: history)
             }
             changes.forEach(persist)
             return result
