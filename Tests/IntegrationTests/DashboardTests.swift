@@ -211,6 +211,31 @@ struct DashboardTests {
         }
     }
 
+    @Test("The snippet passes the site's Google Analytics and Metrica visitor ids; the call carries them")
+    func analyticsIDs() async throws {
+        try await withServer { server in
+            let driver = try await WebDriver(port: server.ports.sip + 47)
+            defer { Task { await driver.quit() } }
+            let demo = "http://127.0.0.1:\(server.ports.http)/demo/shop"
+            try await driver.open(demo)
+            // The counters' cookies, as their scripts set them.
+            _ = try await driver.run("document.cookie = '_ga=GA1.1.987654321.1700000001; path=/'; document.cookie = '_ym_uid=1700000000555; path=/';")
+            try await driver.open(demo + "?utm_source=google&utm_medium=cpc&gclid=Cj0-browser")
+            var shown = ""
+            for _ in 0..<50 where !shown.contains("499") {
+                try await Task.sleep(for: .milliseconds(100))
+                shown = try await driver.text("#phone-plain") ?? ""
+            }
+            let digits = String(shown.filter(\.isNumber))
+            #expect(digits.hasPrefix("8499000000"), "shown: \(shown)")
+            let record = try await dial(server, digits, from: "79160000009", callee: Scenario.calleeAnswers(ringMilliseconds: 100, audio: false),
+                                        callerScenario: Scenario.callerHangsUp(), finished: 1)
+            let a = try #require(record["attribution"] as? [String: Any])
+            #expect(a["ga_client_id"] as? String == "987654321.1700000001" && a["ym_client_id"] as? String == "1700000000555", "\(a)")
+            #expect(a["gclid"] as? String == "Cj0-browser" && a["source"] as? String == "google")
+        }
+    }
+
     /// The dashboard as a person uses it; screenshots go to .build/test-artifacts/.
     private func browse(_ driver: WebDriver, server: CallTrackServer, today: String, recordedCall: [String: Any]) async throws {
         let site = "http://127.0.0.1:\(server.ports.http)"
