@@ -15,14 +15,16 @@ import Tracking
 /// drains first (HTTP stays up meanwhile), then HTTP stops, and the record writer ends
 /// last, once the engine has finished the event stream.
 public func buildApplication(config: CallTrackConfig, environment: [String: String], logger: Logger) throws -> ServiceGroup {
-    // One connection for the batch writers and two read-only ones: the admin API's (reports scan a
-    // month of calls while holding theirs) and the tracking path's (a visitor's history is read when
-    // they get a number), so that a report never holds up a reservation.
-    let database: Database, reads: Database, trackingReads: Database
+    // One connection for the batch writers and three read-only ones: the admin API's (reports scan a
+    // month of calls while holding theirs), the tracking path's (a visitor's history is read when
+    // they get a number) and the SIP path's, so that a report never holds up a reservation or a call.
+    let database: Database, reads: Database, trackingReads: Database, callerReads: Database
     do {
         database = try Database(path: config.storage.database)
         reads = try Database(path: config.storage.database, readOnly: true)
         trackingReads = try Database(path: config.storage.database, readOnly: true)
+        // The SIP path's question (has this caller called before?) never waits behind a report.
+        callerReads = try Database(path: config.storage.database, readOnly: true)
     } catch {
         throw StartupError("storage.database: cannot open \(config.storage.database): \(error)")
     }
@@ -50,8 +52,9 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
                                      finishOnShutdown: { numbers.flush(); trackingSink.finish() }, logger: logger) { try trackingStore.apply($0) }
     let router = CallRouter(config: config, environment: environment)
     let statistics = CallStatistics()
+    let callers = SQLiteCallRecordStore(database: database, reads: callerReads, numbering: config.numbering)
     let engine = SIPEngine(config: config, router: router, events: events, statistics: statistics,
-                               recorder: recorder, attributor: numbers, logger: logger)
+                           recorder: recorder, attributor: numbers, callerHistory: callers, logger: logger)
 
     let connections = HTTPConnectionRegistry(limits: httpLimits(config, logger: logger))
     let tokens = (environment[config.admin.tokensEnv] ?? "").split(separator: ",")

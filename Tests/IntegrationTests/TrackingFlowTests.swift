@@ -109,7 +109,7 @@ struct TrackingFlowTests {
         }
     }
 
-    @Test("The business's phone sees the source before answering: X-CallTrack-* headers (a Cyrillic keyword percent-encoded) and a [source/medium] name; a visitor's CRLF stays inside its header")
+    @Test("The business's phone sees the source before answering: X-CallTrack-* headers (a Cyrillic keyword percent-encoded, first time or not) and a [source/medium] name; a visitor's CRLF stays inside its header")
     func sourceBeforeAnswer() async throws {
         var options = CallTrackServer.Options()
         options.projectExtra = ["caller_name_prefix: true"]
@@ -142,6 +142,7 @@ struct TrackingFlowTests {
             #expect(RawSIP.header("X-CallTrack-Keyword", in: forwarded) == "%D0%BA%D1%83%D0%BF%D0%B8%D1%82%D1%8C%20%D1%81%D1%82%D0%BE%D0%BB")
             #expect(RawSIP.header("X-CallTrack-Keyword", in: forwarded)?.removingPercentEncoding == "купить стол")
             #expect(RawSIP.header("X-CallTrack-Number-Kind", in: forwarded) == "dynamic")
+            #expect(RawSIP.header("X-CallTrack-First-Time", in: forwarded) == "yes", "the caller's first call")
             #expect(RawSIP.header("X-CallTrack-Call-ID", in: forwarded) == record["id"] as? String)
             #expect(RawSIP.header("From", in: forwarded)?.hasPrefix("\"[google/cpc] Alice\" <sip:79161234567@") == true,
                     "\(RawSIP.header("From", in: forwarded) ?? "")")
@@ -149,6 +150,7 @@ struct TrackingFlowTests {
             let (injected, _) = try await invite(dialling: try #require(attacker["number"] as? String), index: 2)
             #expect(RawSIP.header("X-CallTrack-Source", in: injected) == "evil%0D%0AX-Injected%3A%201")
             #expect(RawSIP.header("X-Injected", in: injected) == nil, "\(injected)")
+            #expect(RawSIP.header("X-CallTrack-First-Time", in: injected) == "no", "the same caller again")
             #expect(RawSIP.header("From", in: injected)?.hasPrefix("\"[evilX-Injected: 1/cpc] Alice\"") == true,
                     "control characters leave the name: \(RawSIP.header("From", in: injected) ?? "")")
 

@@ -192,6 +192,8 @@ struct FrontDoorTests {
         #expect(lines == "X-CallTrack-Call-ID: 0123456789abcdef012345\r\nX-CallTrack-Number-Kind: dynamic\r\n"
                 + "X-CallTrack-Source: google\r\nX-CallTrack-Medium: cpc\r\nX-CallTrack-Campaign: tables\r\n"
                 + "X-CallTrack-Keyword: %D1%81%D1%82%D0%BE%D0%BB%201%2B1\r\n")
+        #expect(SourceHeaders.lines(callID: CallID("0123456789abcdef012345")!, attribution: nil, firstTime: true)
+            == "X-CallTrack-Call-ID: 0123456789abcdef012345\r\nX-CallTrack-First-Time: yes\r\n")
         // A long value is cut at a whole character (never inside a %XX or a multi-byte letter).
         let long = SourceHeaders.encode(String(repeating: "д", count: 100))
         #expect(long.utf8.count == 252 && long.hasSuffix("%D0%B4"))

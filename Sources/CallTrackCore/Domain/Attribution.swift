@@ -42,6 +42,13 @@ public struct Attribution: Sendable, Equatable {
 }
 
 /// What the telephony side asks of tracking. Both run on libre's thread: in-memory work only.
+/// Whether a caller has called a project before (a lead already), for `X-CallTrack-First-Time`.
+/// Asked off the SIP thread; may read storage.
+public protocol CallerHistory: Sendable {
+    /// Nil when the number cannot be read as a phone number.
+    func hasCalledBefore(projectKey: String, caller: String) throws -> Bool?
+}
+
 public protocol CallAttributor: Sendable {
     /// Who is calling this tracking number now (the visit behind a dynamic number, a static or
     /// offline number's channel); nil for a number no project tracks.

@@ -25,7 +25,12 @@ public enum SaleOutcome: Sendable, Equatable {
 
 /// Leads, sales and costs, and what a report reads. Leads are kept as calls start (in the event
 /// batch), so `first_time` is known the moment the call is stored.
-extension SQLiteCallRecordStore {
+extension SQLiteCallRecordStore: CallerHistory {
+    public func hasCalledBefore(projectKey: String, caller: String) throws -> Bool? {
+        guard let phone = PhoneNumber.normalise(caller, numbering: numbering)?.e164 else { return nil }
+        return try reader.scalar("SELECT 1 FROM leads WHERE project = ? AND phone = ?", [projectKey, phone]) != nil
+    }
+
     /// Makes the caller of a starting call a lead if they never called this project before.
     func addToLead(_ batch: Database.WriteBatch, _ s: CallStart) {
         let phone = PhoneNumber.normalise(s.caller, numbering: numbering)?.e164 ?? ""

@@ -34,7 +34,7 @@ extension Call {
                 board.settings.contactUser, route, mb,
                 authContext == nil ? nil : TrunkAuth.credentialsHandler, authContext.map { Unmanaged.passUnretained($0).toOpaque() },
                 offerHandler, answerHandler, progressHandler, establishedHandler, infoHandler, closeHandler, context(callee),
-                "X-CallTrack-Hops: \(hops)\r\n" + SourceHeaders.lines(callID: id, attribution: attribution)
+                "X-CallTrack-Hops: \(hops)\r\n" + SourceHeaders.lines(callID: id, attribution: attribution, firstTime: firstTimeCaller)
                     + SwitchBoard.capabilityHeaders)
         }
         board.pendingMaxForwards = nil

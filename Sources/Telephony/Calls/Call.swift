@@ -34,6 +34,10 @@ final class Call {
     private(set) lazy var caller = Leg(call: self, side: .caller)
     private(set) lazy var callee = Leg(call: self, side: .callee)
     let ringTimer = LibreTimer()
+    /// How long the forwarded INVITE waits for the caller lookup (`CallerLookup`).
+    let lookupTimer = LibreTimer()
+    /// Whether the caller never called this project before; nil when not known.
+    var firstTimeCaller: Bool?
     /// The trunk's credentials while the forwarded INVITE may be challenged.
     var authContext: TrunkAuth?
 
@@ -84,6 +88,26 @@ final class Call {
         let offer = callerOffer?.relayed(through: address, port: relay.calleePort, origin: &callee.origin)
             ?? SessionDescription.defaultOffer(address: address, port: relay.calleePort, origin: &callee.origin)
         callee.lastSent = offer
+        guard let lookup = board.callerHistory, !callerNumber.isEmpty else {
+            forward(offer, callerNumber: callerNumber, callerName: callerName)
+            return
+        }
+        // Whether the caller is new goes in the forwarded INVITE if storage answers in time.
+        let id = self.id
+        lookupTimer.start(milliseconds: CallerLookup.patienceMilliseconds) { [weak self] in
+            self?.forward(offer, callerNumber: callerNumber, callerName: callerName)
+        }
+        lookup.firstCall(projectKey: target.projectKey, caller: callerNumber) { board, before in
+            guard let call = board.call(id: id) else { return }
+            call.firstTimeCaller = before.map { !$0 }
+            call.forward(offer, callerNumber: callerNumber, callerName: callerName)
+        }
+    }
+
+    /// Sends the forwarded INVITE (once: the lookup's answer or its timer, whichever comes first).
+    private func forward(_ offer: SessionDescription, callerNumber: String, callerName: String) {
+        guard state == .routing else { return }
+        lookupTimer.cancel()
         guard connect(offer: offer, callerNumber: callerNumber, callerName: callerName) else {
             end(.failed(.forwardFailed))
             return
@@ -236,6 +260,7 @@ final class Call {
         let answeredAt: UInt64? = if case .answered(let at, _) = state { at } else { nil }
         state = .ended
         ringTimer.cancel()
+        lookupTimer.cancel()
         if let attribution { board.attributor.callEnded(attribution, number: target.did) }
         if let tap = relay.tap {
             let now = nowMilliseconds()

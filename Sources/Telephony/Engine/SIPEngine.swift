@@ -11,7 +11,7 @@ import Synchronization
 /// themselves, then CallTrack hangs up the rest and finishes the event stream.
 public final class SIPEngine: Service {
     /// The switchboard lives on libre's thread: this type reaches it only through `loop.submit`.
-    private let loop = LibreLoop<SwitchBoard>()
+    private let loop: LibreLoop<SwitchBoard>
     private let makeBoard: @Sendable () throws -> SwitchBoard
     private let events: CallEventBus
     private let statistics: CallStatistics
@@ -25,8 +25,12 @@ public final class SIPEngine: Service {
     public var isReady: Bool { listening.load(ordering: .relaxed) }
 
     /// `attributor` says who is calling a tracking number; `recorder` records the calls of projects that record.
+    /// `callerHistory`, when given, tells the business's PBX whether the caller is new (looked up while the call is routed).
     public init(config: CallTrackConfig, router: CallRouter, events: CallEventBus, statistics: CallStatistics,
-                recorder: any CallRecorder, attributor: any CallAttributor, logger: Logger) {
+                recorder: any CallRecorder, attributor: any CallAttributor, callerHistory: (any CallerHistory)? = nil,
+                logger: Logger) {
+        let loop = LibreLoop<SwitchBoard>()
+        self.loop = loop
         self.recorder = recorder
         let listen = config.sip.listen
         let bound = listen[0].address.host
@@ -47,6 +51,9 @@ public final class SIPEngine: Service {
         makeBoard = {
             let board = SwitchBoard(settings: settings, router: router, events: events, statistics: statistics,
                                     recorder: recorder, attributor: attributor, logger: logger)
+            board.callerHistory = callerHistory.map { history in
+                CallerLookup(history: history, backOnLoop: { job in loop.submit(job) })
+            }
             try board.open()
             return board
         }

@@ -31,6 +31,8 @@ final class SwitchBoard {
     let statistics: CallStatistics
     let recorder: any CallRecorder
     let attributor: any CallAttributor
+    /// Looks up whether a caller is new, off this thread (nil: not asked).
+    var callerHistory: CallerLookup?
 
     private(set) var sip: OpaquePointer?
     private(set) var sessionSocket: OpaquePointer?
@@ -220,6 +222,9 @@ final class SwitchBoard {
     // MARK: Call bookkeeping
 
     /// Called by a call once both legs are over; frees it on the next loop turn, outside libre's callbacks.
+    /// The live call with this id (a few hundred at most: a scan is cheap).
+    func call(id: CallID) -> Call? { calls.values.first { $0.id == id } }
+
     func callEnded(_ call: Call) {
         deferRelease { [self] in
             call.releaseResources()
