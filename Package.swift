@@ -17,6 +17,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.60.0"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.20.0"),
+        // Webhooks: HMAC-SHA256 signatures, and HTTPS with certificate checks.
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.21.0"),
     ],
     targets: [
         // The only module that includes libre's headers: umbrella header + shims for the
@@ -85,11 +88,22 @@ let package = Package(
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             ]
         ),
+        // The outbox's sender: signed webhooks, retried with backoff, one worker per endpoint.
+        .target(
+            name: "Delivery",
+            dependencies: [
+                "CallTrackCore", "Storage",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Assembly: builds the services from a config and runs them.
         .target(
             name: "CallTrackApp",
             dependencies: [
-                "CallTrackCore", "Tracking", "Telephony", "Storage", "HTTPAPI", "Recording",
+                "CallTrackCore", "Tracking", "Telephony", "Storage", "HTTPAPI", "Recording", "Delivery",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -122,8 +136,8 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            // CCodecs' encoders make G.729 and GSM audio for the recording tests.
-            dependencies: ["CallTrackCore", "CCodecs"]
+            // CCodecs' encoders make G.729 and GSM audio for the recording tests; Crypto checks webhook signatures.
+            dependencies: ["CallTrackCore", "CCodecs", .product(name: "Crypto", package: "swift-crypto")]
         ),
     ]
 )

@@ -1,4 +1,5 @@
 import CallTrackCore
+import Delivery
 import Foundation
 import HTTPAPI
 import Hummingbird
@@ -28,7 +29,9 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
     } catch {
         throw StartupError("storage.database: cannot open \(config.storage.database): \(error)")
     }
-    let store = SQLiteCallRecordStore(database: database, reads: reads, numbering: config.numbering)
+    let (routes, endpoints) = try webhookEndpoints(config, environment: environment)
+    let store = SQLiteCallRecordStore(database: database, reads: reads, numbering: config.numbering, webhooks: routes)
+    let outbox = SQLiteOutbox(database: database)
     let events = CallEventBus()
     let recorder = Recorder(root: config.storage.recordings, events: events, logger: logger)
     try repairInterruptedRecordings(store: store, recorder: recorder, logger: logger)
@@ -67,7 +70,7 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
                                numbers: numbers, tracking: trackingStore,
                                reservationsPerMinute: config.http.reservationsPerMinute, regionHeader: config.http.regionHeader,
                                trustedProxies: config.http.trustedProxies,
-                               sipReady: { engine.isReady },
+                               outbox: outbox, sipReady: { engine.isReady },
                                activeCalls: { engine.activeCallCount }, connections: connections)
     let listen = config.http.listen
     let http = Application(
@@ -79,17 +82,41 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
     let retention = RecordingRetention(index: store, root: config.storage.recordings, days: config.recording.retentionDays,
                                        intervalSeconds: config.recording.sweepIntervalSeconds, logger: logger)
 
+    let webhooks = WebhookSender(outbox: outbox, endpoints: endpoints, config: config.delivery,
+                                 renderCall: { id in try store.call(id: id).map(callJSONData) }, logger: logger)
+
     return ServiceGroup(configuration: .init(
         services: [
             .init(service: writer),
             .init(service: trackingWriter),
             .init(service: retention),
             .init(service: visitRetention),
+            .init(service: webhooks),
             .init(service: http),
             .init(service: engine),
         ],
         gracefulShutdownSignals: [.sigterm, .sigint],
         logger: logger))
+}
+
+/// The webhook endpoints of every project, with the signing secrets read from the environment;
+/// a secret's variable that is not set refuses the start, naming the key.
+func webhookEndpoints(_ config: CallTrackConfig, environment: [String: String]) throws -> (WebhookRoutes, [WebhookSender.Endpoint]) {
+    var routes: [String: [WebhookRoutes.Endpoint]] = [:]
+    var secrets: [String: [String: String]] = [:]
+    var order: [String] = []
+    for (i, p) in config.projects.enumerated() {
+        for (j, w) in p.webhooks.enumerated() {
+            let env = w.secretEnv ?? ""
+            guard let secret = environment[env], !secret.isEmpty else {
+                throw StartupError("projects[\(i)].webhooks[\(j)].secret_env: the environment variable \(env) is not set")
+            }
+            routes[p.key, default: []].append(.init(url: w.url, events: Set(w.events)))
+            if secrets[w.url] == nil { order.append(w.url) }
+            secrets[w.url, default: [:]][p.key] = secret
+        }
+    }
+    return (WebhookRoutes(routes), order.map { WebhookSender.Endpoint(url: $0, secrets: secrets[$0] ?? [:]) })
 }
 
 /// HTTP's limits, with its connections capped below what SIP and RTP need of the file descriptor

@@ -25,12 +25,15 @@ public struct APIDependencies: Sendable {
     public let sipReady: @Sendable () -> Bool
     /// Open HTTP connections, for /metrics.
     public let connections: HTTPConnectionRegistry?
+    /// The outbox of webhook deliveries: its log and retries.
+    public let outbox: SQLiteOutbox?
 
     public init(calls: SQLiteCallRecordStore, recordingsFolder: String, adminTokens: [String], statistics: CallStatistics,
                 projects: [PublicProject] = [], numbers: NumberPoolBook, tracking: SQLiteTrackingStore,
                 reservationsPerMinute: Int = 120, regionHeader: String? = nil, trustedProxies: [CIDR] = [],
-                sipReady: @escaping @Sendable () -> Bool = { true }, activeCalls: @escaping @Sendable () -> Int,
-                connections: HTTPConnectionRegistry? = nil) {
+                outbox: SQLiteOutbox? = nil, sipReady: @escaping @Sendable () -> Bool = { true },
+                activeCalls: @escaping @Sendable () -> Int, connections: HTTPConnectionRegistry? = nil) {
+        self.outbox = outbox
         self.sipReady = sipReady
         self.connections = connections
         self.projects = projects; self.numbers = numbers; self.tracking = tracking
@@ -116,6 +119,17 @@ public func buildRouter(_ deps: APIDependencies) -> Router<APIRequestContext> {
         for p in deps.projects {
             text += "calltrack_reservations_address_limited_total{project=\"\(p.key)\"} \(numbers.addressLimitedCount(projectKey: p.key))\n"
         }
+        if let backlog = try? deps.outbox?.backlog() {
+            text += """
+                # HELP calltrack_webhook_backlog Webhook deliveries waiting in the outbox, per endpoint.
+                # TYPE calltrack_webhook_backlog gauge
+
+                """
+            for (endpoint, count) in backlog.sorted(by: { $0.key < $1.key }) {
+                let label = endpoint.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+                text += "calltrack_webhook_backlog{endpoint=\"\(label)\"} \(count)\n"
+            }
+        }
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                         body: .init(byteBuffer: ByteBuffer(string: text)))
     }
@@ -132,6 +146,7 @@ public func buildRouter(_ deps: APIDependencies) -> Router<APIRequestContext> {
                                                       store: deps.calls, tracking: deps.tracking)
     reports.addRoutes(to: admin)
     ExportController<APIRequestContext>(projects: reports.projects, store: deps.calls).addRoutes(to: admin)
+    if let outbox = deps.outbox { DeliveryController<APIRequestContext>(outbox: outbox).addRoutes(to: admin) }
     DashboardController(projects: deps.projects, reports: reports, health: health, recordings: recordings, store: deps.calls,
                         adminTokens: deps.adminTokens, trustedProxies: deps.trustedProxies).addRoutes(to: router)
     return router

@@ -74,6 +74,13 @@ struct CallListQuery {
     }
 }
 
+/// A call as `GET /v1/calls/{id}` shows it (without the DTMF keys), for webhook bodies.
+public func callJSONData(_ record: CallRecord) throws -> Data {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return try encoder.encode(CallJSON(record))
+}
+
 struct CallPage: ResponseEncodable {
     let calls: [CallJSON]
     /// null, not absent, on the last page.

@@ -11,21 +11,24 @@ public struct CallTrackConfig: Codable, Sendable, Equatable {
     public var numbering: NumberingConfig
     public var recording: RecordingConfig
     public var tracking: TrackingConfig
+    public var delivery: DeliveryConfig
     public var trunks: [TrunkConfig]
     public var projects: [ProjectConfig]
 
     public init(
         sip: SIPConfig = .init(), http: HTTPConfig = .init(), storage: StorageConfig = .init(),
         admin: AdminConfig = .init(), numbering: NumberingConfig = .init(), recording: RecordingConfig = .init(),
-        tracking: TrackingConfig = .init(), trunks: [TrunkConfig] = [], projects: [ProjectConfig] = []
+        tracking: TrackingConfig = .init(), delivery: DeliveryConfig = .init(), trunks: [TrunkConfig] = [],
+        projects: [ProjectConfig] = []
     ) {
+        self.delivery = delivery
         self.sip = sip; self.http = http; self.storage = storage; self.admin = admin
         self.numbering = numbering; self.recording = recording; self.tracking = tracking
         self.trunks = trunks; self.projects = projects
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case sip, http, storage, admin, numbering, recording, tracking, trunks, projects
+        case sip, http, storage, admin, numbering, recording, tracking, delivery, trunks, projects
     }
 
     public init(from decoder: Decoder) throws {
@@ -37,6 +40,7 @@ public struct CallTrackConfig: Codable, Sendable, Equatable {
         numbering = try c.decodeIfPresent(NumberingConfig.self, forKey: .numbering) ?? .init()
         recording = try c.decodeIfPresent(RecordingConfig.self, forKey: .recording) ?? .init()
         tracking = try c.decodeIfPresent(TrackingConfig.self, forKey: .tracking) ?? .init()
+        delivery = try c.decodeIfPresent(DeliveryConfig.self, forKey: .delivery) ?? .init()
         trunks = try c.decodeIfPresent([TrunkConfig].self, forKey: .trunks) ?? []
         projects = try c.decodeIfPresent([ProjectConfig].self, forKey: .projects) ?? []
     }
@@ -392,13 +396,39 @@ public struct OfflineNumberConfig: Codable, Sendable, Equatable {
 }
 
 public struct WebhookConfig: Codable, Sendable, Equatable {
+    /// The events CallTrack sends (`events` may name any of them; default all).
+    public static let eventTypes = ["call.started", "call.answered", "call.ended", "call.missed", "recording.ready"]
+
     public var url: String
     public var secretEnv: String?
-    enum CodingKeys: String, CodingKey, CaseIterable { case url, secretEnv = "secret_env" }
+    public var events: [String]
+    public init(url: String, secretEnv: String?, events: [String] = WebhookConfig.eventTypes) {
+        self.url = url; self.secretEnv = secretEnv; self.events = events
+    }
+    enum CodingKeys: String, CodingKey, CaseIterable { case url, secretEnv = "secret_env", events }
     public init(from decoder: Decoder) throws {
         let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
         url = try c.decode(String.self, forKey: .url)
         secretEnv = try c.decodeIfPresent(String.self, forKey: .secretEnv)
+        events = try c.decodeIfPresent([String].self, forKey: .events) ?? Self.eventTypes
+    }
+}
+
+/// How the outbox retries deliveries (webhooks).
+public struct DeliveryConfig: Codable, Sendable, Equatable {
+    /// The first retry waits this long; each next one twice as long (at most an hour).
+    public var retryBaseSeconds: Double
+    /// A delivery still failing this long after its event is given up (`failed`).
+    public var maxAgeHours: Double
+    public init(retryBaseSeconds: Double = 10, maxAgeHours: Double = 24) {
+        self.retryBaseSeconds = retryBaseSeconds; self.maxAgeHours = maxAgeHours
+    }
+    enum CodingKeys: String, CodingKey, CaseIterable { case retryBaseSeconds = "retry_base_seconds", maxAgeHours = "max_age_hours" }
+    public init(from decoder: Decoder) throws {
+        let d = DeliveryConfig()
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
+        retryBaseSeconds = try c.decodeIfPresent(Double.self, forKey: .retryBaseSeconds) ?? d.retryBaseSeconds
+        maxAgeHours = try c.decodeIfPresent(Double.self, forKey: .maxAgeHours) ?? d.maxAgeHours
     }
 }
 

@@ -45,6 +45,12 @@ struct ConfigValidator {
         if config.tracking.maxNumbersPerAddress < 1 {
             throw ConfigError(key: "tracking.max_numbers_per_address", "must be at least 1")
         }
+        if !(config.delivery.retryBaseSeconds >= 0.1 && config.delivery.retryBaseSeconds <= 3600) {
+            throw ConfigError(key: "delivery.retry_base_seconds", "must be from 0.1 to 3600")
+        }
+        if !(config.delivery.maxAgeHours > 0 && config.delivery.maxAgeHours <= 24 * 30) {
+            throw ConfigError(key: "delivery.max_age_hours", "must be above 0 and at most 720 (30 days)")
+        }
         try validateTrunks()
         try validateProjects()
     }
@@ -141,8 +147,13 @@ struct ConfigValidator {
                 guard let url = URL(string: w.url), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
                     throw ConfigError(key: "\(key).webhooks[\(j)].url", "\"\(w.url)\" is not an http(s) URL")
                 }
-                if let env = w.secretEnv, !Self.isEnvName(env) {
-                    throw ConfigError(key: "\(key).webhooks[\(j)].secret_env", "must be an environment variable name")
+                guard let env = w.secretEnv, Self.isEnvName(env) else {
+                    throw ConfigError(key: "\(key).webhooks[\(j)].secret_env",
+                                      "must name the environment variable holding the signing secret")
+                }
+                for (k, event) in w.events.enumerated() where !WebhookConfig.eventTypes.contains(event) {
+                    throw ConfigError(key: "\(key).webhooks[\(j)].events[\(k)]",
+                                      "\"\(event)\" is not an event; events are \(WebhookConfig.eventTypes.joined(separator: ", "))")
                 }
             }
         }

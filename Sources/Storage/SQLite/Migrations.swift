@@ -122,6 +122,16 @@ enum Migrations {
         ALTER TABLE calls ADD COLUMN ga_client_id TEXT;
         ALTER TABLE calls ADD COLUMN ym_client_id TEXT;
         """,
+        // 7: the outbox of outgoing deliveries (webhooks), written with the change that causes each.
+        """
+        CREATE TABLE outbox (
+            id TEXT PRIMARY KEY, project TEXT NOT NULL, endpoint TEXT NOT NULL, event TEXT NOT NULL, call_id TEXT,
+            created_at REAL NOT NULL, status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL, last_result TEXT, delivered_at REAL, body TEXT
+        );
+        CREATE INDEX outbox_due ON outbox(endpoint, status, next_attempt_at);
+        CREATE INDEX outbox_status ON outbox(status);
+        """,
     ]
 
     static func migrate(_ db: Database) throws {

@@ -35,6 +35,8 @@ final class CallTrackServer: @unchecked Sendable {
         var sipExtra: [String] = []
         /// Extra `key: value` lines for the project.
         var projectExtra: [String] = []
+        /// Extra environment variables for the server process.
+        var environment: [String: String] = [:]
         var httpExtra: [String] = []
         var sections = ""
     }
@@ -107,6 +109,7 @@ final class CallTrackServer: @unchecked Sendable {
         env["CALLTRACK_TEST_TOKENS"] = Self.adminToken
         env["CALLTRACK_LOG_LEVEL"] = "debug"
         if let password = options.trunkPassword { env["CALLTRACK_TEST_TRUNK_PASSWORD"] = password }
+        for (k, v) in options.environment { env[k] = v }
         p.environment = env
         if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
         let logFile = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
