@@ -83,7 +83,13 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
                                        intervalSeconds: config.recording.sweepIntervalSeconds, logger: logger)
 
     let webhooks = WebhookSender(outbox: outbox, endpoints: endpoints, config: config.delivery,
-                                 renderCall: { id in try store.call(id: id).map(callJSONData) }, logger: logger)
+                                 renderSubject: { entry in
+                                     if entry.dealID != nil {
+                                         return try entry.dealID.flatMap { try store.sale(project: entry.project, dealID: $0) }
+                                             .map { ("sale", try saleJSONData($0)) }
+                                     }
+                                     return try entry.callID.flatMap { try store.call(id: $0) }.map { ("call", try callJSONData($0)) }
+                                 }, logger: logger)
 
     return ServiceGroup(configuration: .init(
         services: [
@@ -116,7 +122,16 @@ func webhookEndpoints(_ config: CallTrackConfig, environment: [String: String]) 
             secrets[w.url, default: [:]][p.key] = secret
         }
     }
-    return (WebhookRoutes(routes), order.map { WebhookSender.Endpoint(url: $0, secrets: secrets[$0] ?? [:]) })
+    var endpoints = order.map { WebhookSender.Endpoint(url: $0, secrets: secrets[$0] ?? [:]) }
+    for (i, p) in config.projects.enumerated() {
+        guard let g = p.ga4 else { continue }
+        guard let secret = environment[g.apiSecretEnv], !secret.isEmpty else {
+            throw StartupError("projects[\(i)].ga4.api_secret_env: the environment variable \(g.apiSecretEnv) is not set")
+        }
+        routes[p.key, default: []].append(.init(url: g.url, events: ["call.ended"], kind: .ga4))
+        if !endpoints.contains(where: { $0.url == g.url }) { endpoints.append(WebhookSender.Endpoint(url: g.url, ga4Secret: secret)) }
+    }
+    return (WebhookRoutes(routes), endpoints)
 }
 
 /// HTTP's limits, with its connections capped below what SIP and RTP need of the file descriptor

@@ -23,27 +23,34 @@ public enum WebhookSignature {
 /// within 10 s, or until it is `delivery.max_age_hours` old. Nothing is lost across restarts: the
 /// state lives in the outbox, and a delivery cut short by shutdown is sent again.
 public final class WebhookSender: Service {
-    /// A URL some projects send to, with each project's signing secret.
+    /// A URL some projects send to, with each project's signing secret; or a GA4 collect URL with its API secret.
     public struct Endpoint: Sendable {
         public let url: String
         public let secrets: [String: String]
-        public init(url: String, secrets: [String: String]) { self.url = url; self.secrets = secrets }
+        public let ga4Secret: String?
+        public init(url: String, secrets: [String: String] = [:], ga4Secret: String? = nil) {
+            self.url = url; self.secrets = secrets; self.ga4Secret = ga4Secret
+        }
     }
 
     private let outbox: SQLiteOutbox
     private let endpoints: [Endpoint]
     private let config: DeliveryConfig
-    /// The body of an event about a call: the call as `GET /v1/calls/{id}` shows it.
-    private let renderCall: @Sendable (CallID) throws -> Data?
+    /// What an event is about, as JSON under its key: `call` (as `GET /v1/calls/{id}` shows it) or `sale`.
+    private let renderSubject: @Sendable (OutboxEntry) throws -> (key: String, json: Data)?
     private let logger: Logger
     static let timeout: TimeAmount = .seconds(10)
     /// The longest a worker sleeps before looking at the outbox again (new events wake it no sooner).
     static let pollMilliseconds: Int64 = 200
 
     public init(outbox: SQLiteOutbox, endpoints: [Endpoint], config: DeliveryConfig,
-                renderCall: @escaping @Sendable (CallID) throws -> Data?, logger: Logger) {
-        self.outbox = outbox; self.endpoints = endpoints; self.config = config; self.renderCall = renderCall; self.logger = logger
+                renderSubject: @escaping @Sendable (OutboxEntry) throws -> (key: String, json: Data)?, logger: Logger) {
+        self.outbox = outbox; self.endpoints = endpoints; self.config = config; self.renderSubject = renderSubject
+        self.logger = logger
     }
+
+    /// Delivered and failed deliveries stay in the log this long.
+    static let logDays = 30.0
 
     public func run() async throws {
         // A service that returns ends the whole group: without endpoints, wait for the shutdown.
@@ -57,6 +64,14 @@ public final class WebhookSender: Service {
             await withTaskGroup(of: Void.self) { group in
                 for endpoint in self.endpoints {
                     group.addTask { await self.work(endpoint, client: client) }
+                }
+                group.addTask {
+                    // The log is bounded: old finished deliveries are forgotten, hourly.
+                    while !Task.isCancelled {
+                        let keep = max(Self.logDays * 86400, self.config.maxAgeHours * 3600)
+                        _ = try? self.outbox.prune(before: Date().addingTimeInterval(-keep))
+                        try? await Task.sleep(for: .seconds(3600))
+                    }
                 }
             }
         }
@@ -111,22 +126,28 @@ public final class WebhookSender: Service {
             body = stored
         } else {
             do {
-                guard let built = try envelope(entry) else { return .failure("the call is gone") }
+                guard let built = try envelope(entry) else { return .failure("what the event is about is gone") }
                 body = built
                 try outbox.setBody(entry.id, built)
             } catch {
                 return .failure("cannot build the body: \(error)")
             }
         }
-        var request = HTTPClientRequest(url: endpoint.url)
+        var request: HTTPClientRequest
+        if let secret = endpoint.ga4Secret {
+            let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-_"))
+            request = HTTPClientRequest(url: endpoint.url + "&api_secret=" + (secret.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""))
+        } else {
+            request = HTTPClientRequest(url: endpoint.url)
+            request.headers.add(name: "X-CallTrack-Event", value: entry.event)
+            request.headers.add(name: "X-CallTrack-Delivery", value: entry.id)
+            request.headers.add(name: "X-CallTrack-Signature",
+                                value: WebhookSignature.header(secret: endpoint.secrets[entry.project] ?? "",
+                                                               timestamp: Int(Date().timeIntervalSince1970), body: body))
+        }
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "User-Agent", value: "CallTrack")
-        request.headers.add(name: "X-CallTrack-Event", value: entry.event)
-        request.headers.add(name: "X-CallTrack-Delivery", value: entry.id)
-        request.headers.add(name: "X-CallTrack-Signature",
-                            value: WebhookSignature.header(secret: endpoint.secrets[entry.project] ?? "",
-                                                           timestamp: Int(Date().timeIntervalSince1970), body: body))
         request.body = .bytes(ByteBuffer(bytes: body))
         do {
             let response = try await client.execute(request, deadline: .now() + Self.timeout)
@@ -138,15 +159,38 @@ public final class WebhookSender: Service {
         }
     }
 
-    /// `{"call": …, "created_at", "id", "project", "type"}`.
+    /// A `phone_call` event for the visitor's GA client id, with the call's source and outcome.
+    static func ga4Body(call json: Data) throws -> Data? {
+        guard let call = try JSONSerialization.jsonObject(with: json) as? [String: Any],
+              let a = call["attribution"] as? [String: Any], let client = a["ga_client_id"] as? String else { return nil }
+        var params: [String: Any] = [
+            "call_id": call["id"] as? String ?? "", "answered": (call["status"] as? String) == "answered" ? 1 : 0,
+            "first_time": (call["first_time"] as? Bool) == true ? 1 : 0,
+            "duration_seconds": Int(((call["talk_seconds"] as? Double) ?? 0).rounded()),
+        ]
+        for key in ["source", "medium", "campaign"] { if let v = a[key] as? String { params[key] = String(v.prefix(100)) } }
+        return try JSONSerialization.data(withJSONObject: ["client_id": client, "events": [["name": "phone_call", "params": params]]],
+                                          options: [.sortedKeys])
+    }
+
+    /// `{"call" or "sale": …, "created_at", "id", "project", "type"}`, keys in order; for GA4 its
+    /// Measurement Protocol body.
     private func envelope(_ entry: OutboxEntry) throws -> Data? {
-        guard let callID = entry.callID, let call = try renderCall(callID) else { return nil }
-        func string(_ s: String) throws -> String { String(decoding: try JSONEncoder().encode(s), as: UTF8.self) }
-        var body = Data("{\"call\":".utf8)
-        body.append(call)
+        guard let subject = try renderSubject(entry) else { return nil }
+        if entry.event == "ga4.phone_call" { return try Self.ga4Body(call: subject.json) }
+        func string(_ s: String) throws -> Data { try JSONEncoder().encode(s) }
         let created = ISO8601DateFormatter.string(from: entry.createdAt, timeZone: .gmt,
                                                   formatOptions: [.withInternetDateTime, .withFractionalSeconds])
-        body.append(Data(",\"created_at\":\(try string(created)),\"id\":\(try string(entry.id)),\"project\":\(try string(entry.project)),\"type\":\(try string(entry.event))}".utf8))
+        let fields: [(String, Data)] = [(subject.key, subject.json), ("created_at", try string(created)), ("id", try string(entry.id)),
+                                        ("project", try string(entry.project)), ("type", try string(entry.event))]
+        var body = Data("{".utf8)
+        for (i, (key, value)) in fields.sorted(by: { $0.0 < $1.0 }).enumerated() {
+            if i > 0 { body.append(Data(",".utf8)) }
+            body.append(try string(key))
+            body.append(Data(":".utf8))
+            body.append(value)
+        }
+        body.append(Data("}".utf8))
         return body
     }
 }

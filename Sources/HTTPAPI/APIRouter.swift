@@ -148,6 +148,6 @@ public func buildRouter(_ deps: APIDependencies) -> Router<APIRequestContext> {
     ExportController<APIRequestContext>(projects: reports.projects, store: deps.calls).addRoutes(to: admin)
     if let outbox = deps.outbox { DeliveryController<APIRequestContext>(outbox: outbox).addRoutes(to: admin) }
     DashboardController(projects: deps.projects, reports: reports, health: health, recordings: recordings, store: deps.calls,
-                        adminTokens: deps.adminTokens, trustedProxies: deps.trustedProxies).addRoutes(to: router)
+                        outbox: deps.outbox, adminTokens: deps.adminTokens, trustedProxies: deps.trustedProxies).addRoutes(to: router)
     return router
 }

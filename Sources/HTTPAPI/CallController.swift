@@ -81,6 +81,23 @@ public func callJSONData(_ record: CallRecord) throws -> Data {
     return try encoder.encode(CallJSON(record))
 }
 
+/// A sale as a `sale.recorded` webhook carries it.
+public func saleJSONData(_ sale: Sale) throws -> Data {
+    struct SaleJSON: Encodable {
+        let dealID, project, callID, createdAt, updatedAt: String
+        @Nullable var phone: String?
+        let amount: Double
+        enum CodingKeys: String, CodingKey {
+            case dealID = "deal_id", project, callID = "call_id", createdAt = "created_at", updatedAt = "updated_at", phone, amount
+        }
+    }
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return try encoder.encode(SaleJSON(dealID: sale.dealID, project: sale.project, callID: sale.callID,
+                                       createdAt: CallJSON.format(sale.createdAt), updatedAt: CallJSON.format(sale.updatedAt),
+                                       phone: sale.phone, amount: MetricsJSON.round(sale.amount)))
+}
+
 struct CallPage: ResponseEncodable {
     let calls: [CallJSON]
     /// null, not absent, on the last page.

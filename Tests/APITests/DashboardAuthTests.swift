@@ -199,4 +199,30 @@ struct DashboardAuthTests {
         #expect(sessions.session(d, now: t) == nil, "kept busy, but older than the longest a session lives")
         #expect(DashboardSessions.randomToken() != DashboardSessions.randomToken() && DashboardSessions.randomToken().count == 64)
     }
+
+    @Test("Every phrase of the dashboard is in English and in Russian")
+    func everyPhraseTranslated() {
+        for phrase in Phrase.allCases {
+            #expect(DashboardText.english[phrase] != nil && DashboardText.russian[phrase] != nil, "\(phrase)")
+        }
+        #expect(DashboardText.russianPlural(1, "номер", "номера", "номеров") == "номер")
+        #expect(DashboardText.russianPlural(3, "номер", "номера", "номеров") == "номера")
+        #expect(DashboardText.russianPlural(12, "номер", "номера", "номеров") == "номеров")
+        #expect(DashboardText.russianPlural(21, "номер", "номера", "номеров") == "номер")
+    }
+
+    @Test("The deliveries page lists the outbox; a retry needs the CSRF token and a real id")
+    func deliveriesPage() async throws {
+        try await APIFixture.run { client, _ in
+            var browser = Browser()
+            _ = try await browser.signIn(client)
+            let page = try await browser.send(client, .get, "/deliveries?project=shop")
+            #expect(page.status == .ok && String(buffer: page.body).contains("id=\"no-deliveries\""))
+            let token = try #require(Browser.csrf(page))
+            let unknown = "evt_" + String(repeating: "0", count: 32)
+            #expect(try await browser.send(client, .post, "/deliveries/retry", form: ["csrf": "x", "id": unknown]).status == .forbidden)
+            #expect(try await browser.send(client, .post, "/deliveries/retry", form: ["csrf": token, "id": unknown]).status == .notFound)
+            #expect(try await browser.send(client, .post, "/deliveries/retry", form: ["csrf": token, "id": "../x"]).status == .notFound)
+        }
+    }
 }

@@ -211,28 +211,49 @@ struct DashboardTests {
         }
     }
 
-    @Test("The snippet passes the site's Google Analytics and Metrica visitor ids; the call carries them")
+    @Test("The snippet passes the site's Google Analytics and Metrica visitor ids; the call carries them, and GA4 gets phone_call for that client id")
     func analyticsIDs() async throws {
-        try await withServer { server in
+        let ports = TestPorts.next()
+        let ga4 = try WebhookReceiver(port: ports.sip + 48)
+        defer { ga4.stop() }
+        var options = CallTrackServer.Options()
+        options.environment = ["CALLTRACK_TEST_GA4_SECRET": "ga4-secret"]
+        options.projectExtra = ["ga4: {measurement_id: G-TEST123, api_secret_env: CALLTRACK_TEST_GA4_SECRET, endpoint: \"http://127.0.0.1:\(ga4.port)/mp/collect\"}"]
+        try await withServer(ports: ports, options: options) { server in
             let driver = try await WebDriver(port: server.ports.sip + 47)
-            defer { Task { await driver.quit() } }
-            let demo = "http://127.0.0.1:\(server.ports.http)/demo/shop"
-            try await driver.open(demo)
-            // The counters' cookies, as their scripts set them.
-            _ = try await driver.run("document.cookie = '_ga=GA1.1.987654321.1700000001; path=/'; document.cookie = '_ym_uid=1700000000555; path=/';")
-            try await driver.open(demo + "?utm_source=google&utm_medium=cpc&gclid=Cj0-browser")
-            var shown = ""
-            for _ in 0..<50 where !shown.contains("499") {
-                try await Task.sleep(for: .milliseconds(100))
-                shown = try await driver.text("#phone-plain") ?? ""
+            var record: [String: Any] = [:]
+            do {
+                let demo = "http://127.0.0.1:\(server.ports.http)/demo/shop"
+                try await driver.open(demo)
+                // The counters' cookies, as their scripts set them.
+                _ = try await driver.run("document.cookie = '_ga=GA1.1.987654321.1700000001; path=/'; document.cookie = '_ym_uid=1700000000555; path=/';")
+                try await driver.open(demo + "?utm_source=google&utm_medium=cpc&gclid=Cj0-browser")
+                var shown = ""
+                for _ in 0..<50 where !shown.contains("499") {
+                    try await Task.sleep(for: .milliseconds(100))
+                    shown = try await driver.text("#phone-plain") ?? ""
+                }
+                let digits = String(shown.filter(\.isNumber))
+                #expect(digits.hasPrefix("8499000000"), "shown: \(shown)")
+                record = try await dial(server, digits, from: "79160000009", callee: Scenario.calleeAnswers(ringMilliseconds: 100, audio: false),
+                                            callerScenario: Scenario.callerHangsUp(), finished: 1)
+                let a = try #require(record["attribution"] as? [String: Any])
+                #expect(a["ga_client_id"] as? String == "987654321.1700000001" && a["ym_client_id"] as? String == "1700000000555", "\(a)")
+                #expect(a["gclid"] as? String == "Cj0-browser" && a["source"] as? String == "google")
+                await driver.quit()
+            } catch {
+                await driver.quit()
+                throw error
             }
-            let digits = String(shown.filter(\.isNumber))
-            #expect(digits.hasPrefix("8499000000"), "shown: \(shown)")
-            let record = try await dial(server, digits, from: "79160000009", callee: Scenario.calleeAnswers(ringMilliseconds: 100, audio: false),
-                                        callerScenario: Scenario.callerHangsUp(), finished: 1)
-            let a = try #require(record["attribution"] as? [String: Any])
-            #expect(a["ga_client_id"] as? String == "987654321.1700000001" && a["ym_client_id"] as? String == "1700000000555", "\(a)")
-            #expect(a["gclid"] as? String == "Cj0-browser" && a["source"] as? String == "google")
+            // GA4's Measurement Protocol: one phone_call for the visitor's GA client id.
+            let sent = try await ga4.wait { !$0.isEmpty }
+            #expect(sent.count == 1 && sent[0].path == "/mp/collect?measurement_id=G-TEST123&api_secret=ga4-secret", "\(sent.map(\.path))")
+            let body = try #require(sent.first?.json)
+            #expect(body["client_id"] as? String == "987654321.1700000001")
+            let event = try #require((body["events"] as? [[String: Any]])?.first)
+            let params = try #require(event["params"] as? [String: Any])
+            #expect(event["name"] as? String == "phone_call" && params["source"] as? String == "google" && params["medium"] as? String == "cpc")
+            #expect(params["answered"] as? Int == 1 && params["first_time"] as? Int == 1 && params["call_id"] as? String == record["id"] as? String)
         }
     }
 

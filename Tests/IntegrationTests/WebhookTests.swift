@@ -72,6 +72,16 @@ struct WebhookTests {
             let wav = try await server.get(url)
             #expect(wav.status == 200 && wav.body.prefix(4) == Data("RIFF".utf8))
             #expect(try await server.get(url, token: nil).status == 401)
+            // A sale from the CRM goes out as sale.recorded, with the sale instead of the call.
+            let sale = try await server.request("POST", "/v1/calls/\(callID)/sale", body: Data(#"{"amount": 5000, "deal_id": "crm-9"}"#.utf8),
+                                                headers: ["Content-Type": "application/json"])
+            #expect(sale.status == 201)
+            let withSale = try await receiver.wait { $0.contains { $0.event == "sale.recorded" } }
+            let saleEvent = try #require(withSale.first { $0.event == "sale.recorded" })
+            #expect(Self.signatureHolds(saleEvent))
+            let saleBody = try #require(saleEvent.json?["sale"] as? [String: Any])
+            #expect(saleBody["deal_id"] as? String == "crm-9" && saleBody["amount"] as? Double == 5000 && saleBody["call_id"] as? String == callID)
+            #expect(saleEvent.json?["call"] == nil && saleEvent.json?["type"] as? String == "sale.recorded")
         }
     }
 

@@ -18,7 +18,7 @@ struct OpenAPITests {
             ("/v1/projects/{key}/sales", "post"), ("/v1/projects/{key}/costs", "put"), ("/v1/projects/{key}/pool-plan", "get"),
             ("/", "get"), ("/calls", "get"), ("/leads", "get"), ("/pool", "get"), ("/setup", "get"), ("/setup/costs", "post"),
             ("/calls/{id}/audio", "get"), ("/signin", "get"), ("/signin", "post"), ("/signout", "post"),
-            ("/v1/deliveries", "get"), ("/v1/deliveries/{id}/retry", "post"),
+            ("/v1/deliveries", "get"), ("/deliveries", "get"), ("/deliveries/retry", "post"), ("/v1/deliveries/{id}/retry", "post"),
             ("/v1/projects/{key}/exports/metrica-calls.csv", "get"), ("/v1/projects/{key}/exports/google-ads-conversions.csv", "get"),
         ]
         for (path, method) in routes {

@@ -319,6 +319,8 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
     public var currency: String
     /// The forwarded call's display name starts with `[source/medium]`, for desk phones that show only the name.
     public var callerNamePrefix: Bool
+    /// Google Analytics 4: a `phone_call` event per call of a visitor with a GA client id.
+    public var ga4: GA4Config?
 
     public init(key: String, name: String, forwardTo: String, trunk: String? = nil, origins: [String] = [],
                 siteNumbers: [String] = [], ringTimeoutSeconds: Int = 30, reservationTTLSeconds: Int = 360,
@@ -337,7 +339,7 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
         case key, name, origins, siteNumbers = "site_numbers", forwardTo = "forward_to", trunk
         case numberSelector = "number_selector", clickToReveal = "click_to_reveal"
         case ringTimeoutSeconds = "ring_timeout_seconds", reservationTTLSeconds = "reservation_ttl_seconds"
-        case attribution, record, pools, offline, webhooks, timezone, currency, callerNamePrefix = "caller_name_prefix"
+        case attribution, record, pools, offline, webhooks, timezone, currency, callerNamePrefix = "caller_name_prefix", ga4
     }
 
     public init(from decoder: Decoder) throws {
@@ -358,6 +360,7 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
         pools = try c.decodeIfPresent([PoolConfig].self, forKey: .pools) ?? d.pools
         offline = try c.decodeIfPresent([OfflineNumberConfig].self, forKey: .offline) ?? d.offline
         webhooks = try c.decodeIfPresent([WebhookConfig].self, forKey: .webhooks) ?? d.webhooks
+        ga4 = try c.decodeIfPresent(GA4Config.self, forKey: .ga4)
         timezone = try c.decodeIfPresent(String.self, forKey: .timezone) ?? d.timezone
         currency = try c.decodeIfPresent(String.self, forKey: .currency) ?? d.currency
         callerNamePrefix = try c.decodeIfPresent(Bool.self, forKey: .callerNamePrefix) ?? d.callerNamePrefix
@@ -397,7 +400,7 @@ public struct OfflineNumberConfig: Codable, Sendable, Equatable {
 
 public struct WebhookConfig: Codable, Sendable, Equatable {
     /// The events CallTrack sends (`events` may name any of them; default all).
-    public static let eventTypes = ["call.started", "call.answered", "call.ended", "call.missed", "recording.ready"]
+    public static let eventTypes = ["call.started", "call.answered", "call.ended", "call.missed", "recording.ready", "sale.recorded"]
 
     public var url: String
     public var secretEnv: String?
@@ -411,6 +414,29 @@ public struct WebhookConfig: Codable, Sendable, Equatable {
         url = try c.decode(String.self, forKey: .url)
         secretEnv = try c.decodeIfPresent(String.self, forKey: .secretEnv)
         events = try c.decodeIfPresent([String].self, forKey: .events) ?? Self.eventTypes
+    }
+}
+
+/// Google Analytics 4's Measurement Protocol for a project's calls.
+public struct GA4Config: Codable, Sendable, Equatable {
+    public static let collectURL = "https://www.google-analytics.com/mp/collect"
+    public var measurementID: String
+    public var apiSecretEnv: String
+    public var endpoint: String
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case measurementID = "measurement_id", apiSecretEnv = "api_secret_env", endpoint
+    }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
+        measurementID = try c.decode(String.self, forKey: .measurementID)
+        apiSecretEnv = try c.decode(String.self, forKey: .apiSecretEnv)
+        endpoint = try c.decodeIfPresent(String.self, forKey: .endpoint) ?? Self.collectURL
+    }
+    /// Where the events go, without the secret (the outbox's and the log's name for it).
+    public var url: String {
+        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-_"))
+        return endpoint + (endpoint.contains("?") ? "&" : "?") + "measurement_id="
+            + (measurementID.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")
     }
 }
 

@@ -143,6 +143,17 @@ struct ConfigValidator {
             for (j, o) in p.offline.enumerated() where o.channel.isEmpty {
                 throw ConfigError(key: "\(key).offline[\(j)].channel", "must not be empty")
             }
+            if let g = p.ga4 {
+                guard g.measurementID.range(of: "^G-[A-Z0-9]{4,20}$", options: .regularExpression) != nil else {
+                    throw ConfigError(key: "\(key).ga4.measurement_id", "must be a GA4 measurement id like G-ABC123XYZ")
+                }
+                guard Self.isEnvName(g.apiSecretEnv) else {
+                    throw ConfigError(key: "\(key).ga4.api_secret_env", "must name the environment variable holding the API secret")
+                }
+                guard let url = URL(string: g.endpoint), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                    throw ConfigError(key: "\(key).ga4.endpoint", "\"\(g.endpoint)\" is not an http(s) URL")
+                }
+            }
             for (j, w) in p.webhooks.enumerated() {
                 guard let url = URL(string: w.url), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
                     throw ConfigError(key: "\(key).webhooks[\(j)].url", "\"\(w.url)\" is not an http(s) URL")

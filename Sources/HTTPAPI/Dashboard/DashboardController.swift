@@ -14,6 +14,7 @@ struct DashboardController: Sendable {
     let health: HealthController<Context>
     let recordings: RecordingController<Context>
     let store: SQLiteCallRecordStore
+    let outbox: SQLiteOutbox?
     let adminTokens: [String]
     let trustedProxies: [CIDR]
     let sessions = DashboardSessions()
@@ -34,6 +35,8 @@ struct DashboardController: Sendable {
         router.get("signin", use: signInPage)
         router.post("signin", use: signIn)
         router.post("signout", use: signOut)
+        router.get("deliveries", use: deliveriesPage)
+        router.post("deliveries/retry", use: retryDelivery)
     }
 
     // MARK: Sessions
@@ -442,6 +445,55 @@ struct DashboardController: Sendable {
             } catch let error as APIError {
                 return setup(p, request: request, context: context, csv: csv, notice: Self.problem(error, p), status: .badRequest)
             }
+        }
+    }
+
+    // MARK: Deliveries
+
+    @Sendable func deliveriesPage(_ request: Request, context: Context) async throws -> Response {
+        try page(request, context: context, path: "/deliveries") { p in
+            let t = p.text
+            let entries = try outbox?.entries(status: nil, limit: 100, before: nil).filter { $0.project == p.project.key } ?? []
+            var body = "<p>\(html(t[.deliveriesIntro]))</p>"
+            if entries.isEmpty {
+                body += "<p id=\"no-deliveries\">\(html(t[.noDeliveries]))</p>"
+            } else {
+                let formatter = DateFormatter()
+                formatter.timeZone = p.project.timeZone
+                formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
+                let head = [t[.time], t[.event], t[.endpoint], t[.status], t[.attempts], t[.lastResult], t[.nextAttempt], ""]
+                    .map { "<th>\(html($0))</th>" }.joined()
+                body += "<table id=\"deliveries\"><thead><tr>\(head)</tr></thead><tbody>\n"
+                for e in entries {
+                    let retry = """
+                        <form method="post" action="/deliveries/retry"><input type="hidden" name="csrf" value="\(p.csrf)">\
+                        <input type="hidden" name="project" value="\(html(p.project.key))"><input type="hidden" name="id" value="\(html(e.id))">\
+                        <button>\(html(t[.retry]))</button></form>
+                        """
+                    body += "<tr data-delivery=\"\(html(e.id))\"><td>\(formatter.string(from: e.createdAt))</td><td>\(html(e.event))</td>"
+                        + "<td>\(html(e.endpoint))</td><td class=\"status\">\(html(e.status.rawValue))</td><td class=\"n\">\(e.attempts)</td>"
+                        + "<td>\(html(e.lastResult ?? ""))</td><td>\(e.nextAttemptAt.map { formatter.string(from: $0) } ?? "")</td>"
+                        + "<td>\(retry)</td></tr>\n"
+                }
+                body += "</tbody></table>"
+            }
+            let notice = p.value("retried") != nil ? "<div class=\"ok\" id=\"retried\">\(html(t[.retried]))</div>" : nil
+            return p.response(title: t[.deliveries], body: body, notice: notice)
+        }
+    }
+
+    @Sendable func retryDelivery(_ request: Request, context: Context) async throws -> Response {
+        guard let id = Self.cookies(request)["ct_session"], sessions.session(id) != nil else {
+            return Response(status: .seeOther, headers: [.location: "/signin"])
+        }
+        var request = request
+        let form = FormData.parse(String(buffer: try await request.body(upTo: 16 << 10)))
+        return try page(request, context: context, path: "/deliveries") { p in
+            guard let token = form["csrf"], constantTimeEquals(token, p.csrf) else { return Self.forbidden(p.text) }
+            guard let delivery = form["id"], DeliveryController<Context>.isEventID(delivery), try outbox?.retry(delivery) == true else {
+                throw APIError.notFound("no delivery with this id")
+            }
+            return Response(status: .seeOther, headers: [.location: p.link("/deliveries", [("retried", "1")])])
         }
     }
 

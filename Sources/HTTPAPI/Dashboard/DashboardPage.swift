@@ -34,7 +34,8 @@ struct DashboardPage {
 
     /// The whole page: head, navigation, `body`.
     func response(title: String, body: String, status: HTTPResponse.Status = .ok, notice: String? = nil) -> Response {
-        let nav: [(String, Phrase)] = [("/", .report), ("/calls", .calls), ("/leads", .leads), ("/pool", .pool), ("/setup", .setup)]
+        let nav: [(String, Phrase)] = [("/", .report), ("/calls", .calls), ("/leads", .leads), ("/pool", .pool),
+                                       ("/deliveries", .deliveries), ("/setup", .setup)]
         let links = nav.map { target, phrase in
             "<a href=\"\(html(link(target)))\"\(target == path ? " class=\"current\"" : "")>\(html(text[phrase]))</a>"
         }.joined()

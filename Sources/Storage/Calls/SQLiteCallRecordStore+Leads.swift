@@ -17,6 +17,14 @@ public struct Lead: Sendable, Equatable {
 }
 
 /// What became of a sale posted by the CRM.
+/// A sale the CRM reported, counted for its lead's first call.
+public struct Sale: Sendable, Equatable {
+    public let dealID, project, callID: String
+    public let phone: String?
+    public let amount: Double
+    public let createdAt, updatedAt: Date
+}
+
 public enum SaleOutcome: Sendable, Equatable {
     case created, updated
     /// No call with this id in any project, or no lead with this phone in the project.
@@ -94,8 +102,22 @@ extension SQLiteCallRecordStore: CallerHistory {
                 ON CONFLICT (project, deal_id) DO UPDATE SET amount = excluded.amount, call_id = excluded.call_id,
                     phone = excluded.phone, updated_at = excluded.updated_at
                 """, [projectKey, dealID, countedCall, leadPhone, amount, now.timeIntervalSince1970, now.timeIntervalSince1970])
+            if let call = CallID(countedCall) {
+                SQLiteOutbox.enqueue(batch, routes: webhooks, event: "sale.recorded", callID: call, project: projectKey, at: now,
+                                     dealID: dealID)
+            }
         }
         return exists ? .updated : .created
+    }
+
+    /// One sale as stored, for webhook bodies.
+    public func sale(project: String, dealID: String) throws -> Sale? {
+        try reader.query("SELECT * FROM sales WHERE project = ? AND deal_id = ?", [project, dealID]).first.map { r in
+            Sale(dealID: dealID, project: project, callID: r["call_id"].string ?? "", phone: r["phone"].string,
+                 amount: r["amount"].double ?? 0,
+                 createdAt: Date(timeIntervalSince1970: r["created_at"].double ?? 0),
+                 updatedAt: Date(timeIntervalSince1970: r["updated_at"].double ?? 0))
+        }
     }
 
     /// Stores cost rows all at once (one transaction), replacing any with the same day, source,

@@ -4,9 +4,13 @@ import Foundation
 /// Where each project's events go: the webhook endpoints and the events each takes.
 public struct WebhookRoutes: Sendable {
     public struct Endpoint: Sendable, Equatable {
+        /// A webhook takes the events it names; GA4 takes one `ga4.phone_call` per ended call of a
+        /// visitor with a Google Analytics client id.
+        public enum Kind: Sendable { case webhook, ga4 }
         public let url: String
         public let events: Set<String>
-        public init(url: String, events: Set<String>) { self.url = url; self.events = events }
+        public let kind: Kind
+        public init(url: String, events: Set<String>, kind: Kind = .webhook) { self.url = url; self.events = events; self.kind = kind }
     }
     let byProject: [String: [Endpoint]]
     public init(_ byProject: [String: [Endpoint]] = [:]) { self.byProject = byProject }
@@ -22,6 +26,8 @@ public struct OutboxEntry: Sendable, Equatable {
     public let endpoint: String
     public let event: String
     public let callID: CallID?
+    /// For `sale.recorded`: the CRM's deal.
+    public let dealID: String?
     public let createdAt: Date
     public let status: Status
     public let attempts: Int
@@ -51,24 +57,28 @@ public final class SQLiteOutbox: Sendable {
 
     /// Adds `event` for the call to every endpoint of the call's project that takes it (inside `batch`).
     static func enqueue(_ batch: Database.WriteBatch, routes: WebhookRoutes, event: String, callID: CallID, project: String?,
-                        at: Date) {
+                        at: Date, dealID: String? = nil) {
         for (key, endpoints) in routes.byProject where project == nil || project == key {
             for endpoint in endpoints where endpoint.events.contains(event) {
+                let ga4 = endpoint.kind == .ga4
                 // The project is checked against the stored call, so only its own endpoints get it.
                 batch.execute("""
-                    INSERT INTO outbox (id, project, endpoint, event, call_id, created_at, next_attempt_at)
-                    SELECT ?, project, ?, ?, id, ?, ? FROM calls WHERE id = ? AND project = ?
-                    """, [eventID(), endpoint.url, event, at.timeIntervalSince1970, at.timeIntervalSince1970, callID.rawValue, key])
+                    INSERT INTO outbox (id, project, endpoint, event, call_id, deal_id, created_at, next_attempt_at)
+                    SELECT ?, project, ?, ?, id, ?, ?, ? FROM calls WHERE id = ? AND project = ?
+                    \(ga4 ? "AND ga_client_id IS NOT NULL" : "")
+                    """, [eventID(), endpoint.url, ga4 ? "ga4.phone_call" : event, dealID, at.timeIntervalSince1970,
+                          at.timeIntervalSince1970, callID.rawValue, key])
             }
         }
     }
 
-    private static let columns = "id, project, endpoint, event, call_id, created_at, status, attempts, next_attempt_at, last_result, body"
+    private static let columns = "id, project, endpoint, event, call_id, deal_id, created_at, status, attempts, next_attempt_at, last_result, body"
 
     private static func entry(_ r: Row) -> OutboxEntry? {
         guard let id = r["id"].string, let status = r["status"].string.flatMap(OutboxEntry.Status.init) else { return nil }
         return OutboxEntry(id: id, project: r["project"].string ?? "", endpoint: r["endpoint"].string ?? "",
                            event: r["event"].string ?? "", callID: r["call_id"].string.flatMap(CallID.init),
+                           dealID: r["deal_id"].string,
                            createdAt: Date(timeIntervalSince1970: r["created_at"].double ?? 0), status: status,
                            attempts: r["attempts"].int ?? 0,
                            nextAttemptAt: status == .pending ? r["next_attempt_at"].double.map(Date.init(timeIntervalSince1970:)) : nil,
@@ -127,6 +137,17 @@ public final class SQLiteOutbox: Sendable {
     public func retry(_ id: String, now: Date = Date()) throws -> Bool {
         try db.execute("UPDATE outbox SET status = 'pending', next_attempt_at = ? WHERE id = ?", [now.timeIntervalSince1970, id])
         return try db.scalar("SELECT 1 FROM outbox WHERE id = ?", [id]) != nil
+    }
+
+    /// Forgets delivered and failed deliveries created before `date`: the log is kept that long, no longer.
+    @discardableResult
+    public func prune(before date: Date) throws -> Int {
+        let n = try db.scalar("SELECT count(*) FROM outbox WHERE status != 'pending' AND created_at < ?",
+                              [date.timeIntervalSince1970])?.int ?? 0
+        if n > 0 {
+            try db.execute("DELETE FROM outbox WHERE status != 'pending' AND created_at < ?", [date.timeIntervalSince1970])
+        }
+        return n
     }
 
     /// Pending deliveries per endpoint, for /metrics.

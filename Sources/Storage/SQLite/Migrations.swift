@@ -132,6 +132,10 @@ enum Migrations {
         CREATE INDEX outbox_due ON outbox(endpoint, status, next_attempt_at);
         CREATE INDEX outbox_status ON outbox(status);
         """,
+        // 8: a sale.recorded delivery names its deal.
+        """
+        ALTER TABLE outbox ADD COLUMN deal_id TEXT;
+        """,
     ]
 
     static func migrate(_ db: Database) throws {

@@ -44,12 +44,14 @@ final class WebDriver: @unchecked Sendable {
 
     func quit() async {
         if !session.isEmpty { _ = try? await call("DELETE", "/session/\(session)") }
-        if driver.isRunning { driver.terminate() }
+        // chromedriver does not always exit on SIGTERM. Wait for the exit: a Process freed while its
+        // child still runs can crash libdispatch.
+        if driver.isRunning { kill(driver.processIdentifier, SIGKILL); driver.waitUntilExit() }
         try? FileManager.default.removeItem(at: profile)
     }
 
     deinit {
-        if driver.isRunning { kill(driver.processIdentifier, SIGKILL) }
+        if driver.isRunning { kill(driver.processIdentifier, SIGKILL); driver.waitUntilExit() }
     }
 
     /// One WebDriver command; returns its `value`. Sent with curl: FoundationNetworking's client

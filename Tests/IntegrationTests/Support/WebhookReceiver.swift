@@ -5,6 +5,7 @@ import Foundation
 /// timeout); everything else gets 200. It keeps every request it answered 200.
 final class WebhookReceiver: @unchecked Sendable {
     struct Received {
+        let path: String
         let headers: [String: String]
         let body: Data
         var json: [String: Any]? { try? JSONSerialization.jsonObject(with: body) as? [String: Any] }
@@ -39,7 +40,7 @@ final class WebhookReceiver: @unchecked Sendable {
                         self.send_response(failures[n]); self.end_headers(); return
                     with lock:
                         with open(log, 'a') as f:
-                            f.write(json.dumps({'headers': {k.lower(): v for k, v in self.headers.items()},
+                            f.write(json.dumps({'path': self.path, 'headers': {k.lower(): v for k, v in self.headers.items()},
                                                 'body': base64.b64encode(body).decode()}) + '\\n')
                     self.send_response(200); self.end_headers(); self.wfile.write(b'ok')
                 def log_message(self, *args): pass
@@ -66,7 +67,7 @@ final class WebhookReceiver: @unchecked Sendable {
             guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                   let headers = o["headers"] as? [String: String], let b64 = o["body"] as? String,
                   let body = Data(base64Encoded: b64) else { return nil }
-            return Received(headers: headers, body: body)
+            return Received(path: o["path"] as? String ?? "", headers: headers, body: body)
         }
     }
 
