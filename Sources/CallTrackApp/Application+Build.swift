@@ -84,11 +84,13 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
 
     let webhooks = WebhookSender(outbox: outbox, endpoints: endpoints, config: config.delivery,
                                  renderSubject: { entry in
-                                     if entry.dealID != nil {
+                                     if entry.event == "sale.recorded" {
                                          return try entry.dealID.flatMap { try store.sale(project: entry.project, dealID: $0) }
                                              .map { ("sale", try saleJSONData($0)) }
                                      }
-                                     return try entry.callID.flatMap { try store.call(id: $0) }.map { ("call", try callJSONData($0)) }
+                                     guard let call = try entry.callID.flatMap({ try store.call(id: $0) }) else { return nil }
+                                     if entry.event == "ga4.phone_call" { return try WebhookSender.ga4Body(call).map { ("ga4", $0) } }
+                                     return ("call", try callJSONData(call))
                                  }, logger: logger)
 
     return ServiceGroup(configuration: .init(

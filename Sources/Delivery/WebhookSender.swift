@@ -36,7 +36,8 @@ public final class WebhookSender: Service {
     private let outbox: SQLiteOutbox
     private let endpoints: [Endpoint]
     private let config: DeliveryConfig
-    /// What an event is about, as JSON under its key: `call` (as `GET /v1/calls/{id}` shows it) or `sale`.
+    /// What an event is about, as JSON under its key: `call` (as `GET /v1/calls/{id}` shows it) or `sale`;
+    /// for `ga4.phone_call` the whole GA4 body.
     private let renderSubject: @Sendable (OutboxEntry) throws -> (key: String, json: Data)?
     private let logger: Logger
     static let timeout: TimeAmount = .seconds(10)
@@ -135,8 +136,7 @@ public final class WebhookSender: Service {
         }
         var request: HTTPClientRequest
         if let secret = endpoint.ga4Secret {
-            let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-_"))
-            request = HTTPClientRequest(url: endpoint.url + "&api_secret=" + (secret.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""))
+            request = HTTPClientRequest(url: endpoint.url + "&api_secret=" + secret.percentEncodedUnreserved)
         } else {
             request = HTTPClientRequest(url: endpoint.url)
             request.headers.add(name: "X-CallTrack-Event", value: entry.event)
@@ -160,24 +160,24 @@ public final class WebhookSender: Service {
     }
 
     /// A `phone_call` event for the visitor's GA client id, with the call's source and outcome.
-    static func ga4Body(call json: Data) throws -> Data? {
-        guard let call = try JSONSerialization.jsonObject(with: json) as? [String: Any],
-              let a = call["attribution"] as? [String: Any], let client = a["ga_client_id"] as? String else { return nil }
+    public static func ga4Body(_ call: CallRecord) throws -> Data? {
+        guard let a = call.start.attribution, let client = a.gaClientID else { return nil }
         var params: [String: Any] = [
-            "call_id": call["id"] as? String ?? "", "answered": (call["status"] as? String) == "answered" ? 1 : 0,
-            "first_time": (call["first_time"] as? Bool) == true ? 1 : 0,
-            "duration_seconds": Int(((call["talk_seconds"] as? Double) ?? 0).rounded()),
+            "call_id": call.id.rawValue, "answered": call.status == .answered ? 1 : 0, "first_time": call.firstTime ? 1 : 0,
+            "duration_seconds": Int((call.talkSeconds ?? 0).rounded()),
         ]
-        for key in ["source", "medium", "campaign"] { if let v = a[key] as? String { params[key] = String(v.prefix(100)) } }
+        for (key, value) in [("source", a.source), ("medium", a.medium), ("campaign", a.campaign)] {
+            if let value { params[key] = String(value.prefix(100)) }
+        }
         return try JSONSerialization.data(withJSONObject: ["client_id": client, "events": [["name": "phone_call", "params": params]]],
                                           options: [.sortedKeys])
     }
 
-    /// `{"call" or "sale": …, "created_at", "id", "project", "type"}`, keys in order; for GA4 its
-    /// Measurement Protocol body.
+    /// `{"call" or "sale": …, "created_at", "id", "project", "type"}`, keys in order; for GA4 the
+    /// Measurement Protocol body as rendered (`ga4Body`).
     private func envelope(_ entry: OutboxEntry) throws -> Data? {
         guard let subject = try renderSubject(entry) else { return nil }
-        if entry.event == "ga4.phone_call" { return try Self.ga4Body(call: subject.json) }
+        if entry.event == "ga4.phone_call" { return subject.json }
         func string(_ s: String) throws -> Data { try JSONEncoder().encode(s) }
         let created = ISO8601DateFormatter.string(from: entry.createdAt, timeZone: .gmt,
                                                   formatOptions: [.withInternetDateTime, .withFractionalSeconds])

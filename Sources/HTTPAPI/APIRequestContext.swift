@@ -14,7 +14,10 @@ public struct APIRequestContext: RequestContext, RemoteAddressRequestContext {
     }
 
     /// The one encoder of every JSON answer (models are `ResponseEncodable`): keys sorted, slashes as they are.
-    public var responseEncoder: JSONEncoder {
+    public var responseEncoder: JSONEncoder { Self.jsonEncoder() }
+
+    /// Keys sorted, slashes as they are: also the encoder of webhook bodies.
+    static func jsonEncoder() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder

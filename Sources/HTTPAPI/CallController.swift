@@ -76,9 +76,7 @@ struct CallListQuery {
 
 /// A call as `GET /v1/calls/{id}` shows it (without the DTMF keys), for webhook bodies.
 public func callJSONData(_ record: CallRecord) throws -> Data {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    return try encoder.encode(CallJSON(record))
+    try APIRequestContext.jsonEncoder().encode(CallJSON(record))
 }
 
 /// A sale as a `sale.recorded` webhook carries it.
@@ -91,9 +89,7 @@ public func saleJSONData(_ sale: Sale) throws -> Data {
             case dealID = "deal_id", project, callID = "call_id", createdAt = "created_at", updatedAt = "updated_at", phone, amount
         }
     }
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    return try encoder.encode(SaleJSON(dealID: sale.dealID, project: sale.project, callID: sale.callID,
+    return try APIRequestContext.jsonEncoder().encode(SaleJSON(dealID: sale.dealID, project: sale.project, callID: sale.callID,
                                        createdAt: CallJSON.format(sale.createdAt), updatedAt: CallJSON.format(sale.updatedAt),
                                        phone: sale.phone, amount: MetricsJSON.round(sale.amount)))
 }

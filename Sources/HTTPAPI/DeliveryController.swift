@@ -21,13 +21,7 @@ struct DeliveryController<Context: RequestContext>: Sendable {
             }
             status = s
         }
-        var limit = 100
-        if let raw = query["limit"] {
-            guard let v = Int(String(raw)), (1...1000).contains(v) else {
-                throw APIError.badRequest(field: "limit", "limit must be an integer from 1 to 1000")
-            }
-            limit = v
-        }
+        let limit = try PageQuery.limit(request, defaultLimit: 100, maxLimit: 1000)
         let cursor = query["cursor"].map(String.init)
         if let cursor, !Self.isEventID(cursor) {
             throw APIError.badRequest(field: "cursor", "cursor must be the next_cursor of a previous page")

@@ -15,12 +15,7 @@ struct ExportController<Context: RequestContext>: Sendable {
         group.get("projects/:key/exports/google-ads-conversions.csv", use: googleAds)
     }
 
-    private func project(_ context: Context) throws -> PublicProject {
-        guard let key = context.parameters.get("key"), let project = projects[key] else {
-            throw APIError.notFound("no project with this key")
-        }
-        return project
-    }
+    private func project(_ context: Context) throws -> PublicProject { try projects.project(context) }
 
     static var metricaHeader: [String] { ["ClientId", "DateTime", "PhoneNumber", "TalkDuration", "HoldDuration", "CallMissed", "Tag",
                                 "FirstTimeCaller", "URL", "StaticCall"] }

@@ -31,9 +31,7 @@ public struct HealthController<Context: RequestContext>: Sendable {
     }
 
     @Sendable func poolPlan(_ request: Request, context: Context) async throws -> Response {
-        guard let key = context.parameters.get("key"), let project = projects[key] else {
-            throw APIError.notFound("no project with this key")
-        }
+        let project = try projects.project(context)
         let days = try days(request)
         var target = 95.0
         if let raw = request.uri.queryParameters["target"] {
@@ -67,9 +65,7 @@ public struct HealthController<Context: RequestContext>: Sendable {
     }
 
     @Sendable func health(_ request: Request, context: Context) async throws -> Response {
-        guard let key = context.parameters.get("key"), let project = projects[key] else {
-            throw APIError.notFound("no project with this key")
-        }
+        let project = try projects.project(context)
         return try health(project, days: try days(request)).response(from: request, context: context)
     }
 

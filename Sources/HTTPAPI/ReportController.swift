@@ -22,12 +22,7 @@ struct ReportController<Context: RequestContext>: Sendable {
         group.put("projects/:key/costs", use: importCosts)
     }
 
-    private func project(_ context: Context) throws -> PublicProject {
-        guard let key = context.parameters.get("key"), let project = projects[key] else {
-            throw APIError.notFound("no project with this key")
-        }
-        return project
-    }
+    private func project(_ context: Context) throws -> PublicProject { try projects.project(context) }
 
     // MARK: Report and leads
 
@@ -141,16 +136,21 @@ struct ReportController<Context: RequestContext>: Sendable {
                                 request: request, context: context)
     }
 
+    /// Stores an import of cost rows (at most `maxCostRows`), all or nothing; the dashboard's form uses it too.
+    func store(costs rows: [CostRow], project: PublicProject) throws {
+        guard rows.count <= Self.maxCostRows else {
+            throw APIError.badRequest(field: "rows", "at most \(Self.maxCostRows) rows per import")
+        }
+        try store.importCosts(project: project.key, rows: rows)
+    }
+
     @Sendable func importCosts(_ request: Request, context: Context) async throws -> Response {
         let project = try project(context)
         var request = request
         let body = try await request.body(upTo: Self.bodyLimit)
         let isCSV = request.headers[.contentType]?.lowercased().hasPrefix("text/csv") == true
         let rows = isCSV ? try CostImport.csv(String(buffer: body)) : try CostImport.json(Data(buffer: body))
-        guard rows.count <= Self.maxCostRows else {
-            throw APIError.badRequest(field: "rows", "at most \(Self.maxCostRows) rows per import")
-        }
-        try store.importCosts(project: project.key, rows: rows)
+        try store(costs: rows, project: project)
         return try CostsImportedJSON(imported: rows.count).response(from: request, context: context)
     }
 }

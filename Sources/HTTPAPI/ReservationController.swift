@@ -42,6 +42,16 @@ func clientAddress(_ request: Request, peer: String?, trustedProxies: [CIDR]) ->
     return (peerIP.limitKey, true)
 }
 
+extension Dictionary where Key == String, Value == PublicProject {
+    /// The project named by the route's `:key`, or 404.
+    func project(_ context: some RequestContext) throws -> PublicProject {
+        guard let key = context.parameters.get("key"), let project = self[key] else {
+            throw APIError.notFound("no project with this key")
+        }
+        return project
+    }
+}
+
 extension String {
     func trimmingSuffix(_ suffix: String) -> String { hasSuffix(suffix) ? String(dropLast(suffix.count)) : self }
 }

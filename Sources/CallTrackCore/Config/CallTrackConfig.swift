@@ -434,9 +434,7 @@ public struct GA4Config: Codable, Sendable, Equatable {
     }
     /// Where the events go, without the secret (the outbox's and the log's name for it).
     public var url: String {
-        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-_"))
-        return endpoint + (endpoint.contains("?") ? "&" : "?") + "measurement_id="
-            + (measurementID.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")
+        endpoint + (endpoint.contains("?") ? "&" : "?") + "measurement_id=" + measurementID.percentEncodedUnreserved
     }
 }
 

@@ -42,6 +42,18 @@ public struct Attribution: Sendable, Equatable {
 }
 
 /// What the telephony side asks of tracking. Both run on libre's thread: in-memory work only.
+extension Attribution {
+    /// The source and medium a person would name: a visit's (when it had a source) or an offline
+    /// number's channel and `offline`; nil for the static number and for what is not known.
+    public var knownSource: (source: String, medium: String)? {
+        switch kind {
+        case .dynamic: source.map { ($0, medium ?? "(none)") }
+        case .offline: channel.map { ($0, "offline") }
+        case .static: nil
+        }
+    }
+}
+
 /// Whether a caller has called a project before (a lead already), for `X-CallTrack-First-Time`.
 /// Asked off the SIP thread; may read storage.
 public protocol CallerHistory: Sendable {

@@ -261,15 +261,8 @@ struct DashboardController: Sendable {
     static func callRow(_ r: CallRecord, formatter: DateFormatter, _ t: DashboardText) -> String {
         let s = r.start
         let a = s.attribution
-        let source: String, campaign: String
-        switch a?.kind {
-        case .dynamic? where a?.source != nil:
-            source = [a?.source, a?.medium].compactMap { $0 }.joined(separator: " / ")
-            campaign = [a?.campaign, a?.keyword].compactMap { $0 }.joined(separator: " / ")
-        case .static?: source = "(static)"; campaign = ""
-        case .offline?: source = (a?.channel ?? "(unknown)") + " / offline"; campaign = ""
-        default: source = "(unknown)"; campaign = ""
-        }
+        let source = a?.knownSource.map { "\($0.source) / \($0.medium)" } ?? (a?.kind == .static ? "(static)" : "(unknown)")
+        let campaign = a?.kind == .dynamic ? [a?.campaign, a?.keyword].compactMap { $0 }.joined(separator: " / ") : ""
         let caller = html(s.caller) + (s.callerName.map { " <small>\(html($0))</small>" } ?? "")
             + (r.firstTime ? "<span class=\"badge\">\(html(t[.newCaller]))</span>" : "")
         let talk = r.talkSeconds.map { String(format: "%d:%02d", Int($0) / 60, Int($0) % 60) } ?? ""
@@ -437,10 +430,7 @@ struct DashboardController: Sendable {
             let csv = form["csv"] ?? ""
             do {
                 let rows = try CostImport.csv(csv)
-                guard rows.count <= ReportController<Context>.maxCostRows else {
-                    throw APIError.badRequest(field: "rows", "at most \(ReportController<Context>.maxCostRows) rows per import")
-                }
-                try store.importCosts(project: p.project.key, rows: rows)
+                try reports.store(costs: rows, project: p.project)
                 return Response(status: .seeOther, headers: [.location: p.link("/setup", [("imported", String(rows.count))])])
             } catch let error as APIError {
                 return setup(p, request: request, context: context, csv: csv, notice: Self.problem(error, p), status: .badRequest)

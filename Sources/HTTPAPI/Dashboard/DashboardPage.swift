@@ -124,9 +124,4 @@ enum FormData {
 }
 
 /// Encodes a value for a query string.
-func formEncode(_ s: String) -> String {
-    s.addingPercentEncoding(withAllowedCharacters: unreserved) ?? ""
-}
-
-/// RFC 3986's unreserved characters, ASCII only.
-private let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+func formEncode(_ s: String) -> String { s.percentEncodedUnreserved }

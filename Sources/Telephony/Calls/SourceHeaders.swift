@@ -8,20 +8,11 @@ enum SourceHeaders {
     /// The longest encoded header value; a longer one is cut at a whole character.
     static let maxValueLength = 256
 
-    /// The report's view of the call: a visit's source and medium, an offline number's channel.
-    static func sourceAndMedium(_ a: Attribution?) -> (source: String, medium: String)? {
-        switch a?.kind {
-        case .dynamic?: a?.source.map { ($0, a?.medium ?? "(none)") }
-        case .offline?: a?.channel.map { ($0, "offline") }
-        default: nil
-        }
-    }
-
     /// The extra header lines (each ending in CRLF) of the forwarded INVITE.
     static func lines(callID: CallID, attribution a: Attribution?, firstTime: Bool? = nil) -> String {
         var fields: [(String, String?)] = [("Call-ID", callID.rawValue), ("Number-Kind", a?.kind.rawValue),
                                            ("First-Time", firstTime.map { $0 ? "yes" : "no" })]
-        if let (source, medium) = sourceAndMedium(a) {
+        if let (source, medium) = a?.knownSource {
             fields += [("Source", source), ("Medium", medium)]
             if a?.kind == .dynamic { fields += [("Campaign", a?.campaign), ("Keyword", a?.keyword)] }
         }
@@ -31,7 +22,7 @@ enum SourceHeaders {
     /// `[google/cpc] Alice`, `[billboard/offline]`, `[static] Alice`; the caller's name alone when nothing is known.
     static func displayName(_ callerName: String, attribution a: Attribution?) -> String {
         let tag: String
-        if let (source, medium) = sourceAndMedium(a) {
+        if let (source, medium) = a?.knownSource {
             tag = "[\(String(source.prefix(32)))/\(String(medium.prefix(32)))]"
         } else if a?.kind == .static {
             tag = "[static]"
@@ -41,20 +32,11 @@ enum SourceHeaders {
         return callerName.isEmpty ? tag : "\(tag) \(callerName)"
     }
 
-    /// UTF-8 percent-encoded: only RFC 3986's unreserved characters stay as they are.
+    /// Percent-encoded (`percentEncodedUnreserved`) and cut at a whole character.
     static func encode(_ value: String) -> String {
         var out = ""
         for c in value {
-            var piece = ""
-            for byte in String(c).utf8 {
-                switch byte {
-                case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                     UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                    piece.unicodeScalars.append(UnicodeScalar(byte))
-                default:
-                    piece += "%" + (byte < 16 ? "0" : "") + String(byte, radix: 16, uppercase: true)
-                }
-            }
+            let piece = String(c).percentEncodedUnreserved
             guard out.utf8.count + piece.utf8.count <= maxValueLength else { break }
             out += piece
         }

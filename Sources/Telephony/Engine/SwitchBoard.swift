@@ -221,10 +221,10 @@ final class SwitchBoard {
 
     // MARK: Call bookkeeping
 
-    /// Called by a call once both legs are over; frees it on the next loop turn, outside libre's callbacks.
     /// The live call with this id (a few hundred at most: a scan is cheap).
     func call(id: CallID) -> Call? { calls.values.first { $0.id == id } }
 
+    /// Called by a call once both legs are over; frees it on the next loop turn, outside libre's callbacks.
     func callEnded(_ call: Call) {
         deferRelease { [self] in
             call.releaseResources()
