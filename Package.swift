@@ -38,6 +38,8 @@ let package = Package(
             linkerSettings: [.linkedLibrary("spandsp"), .linkedLibrary("opus"), .linkedLibrary("bcg729"), .linkedLibrary("gsm"),
                              .linkedLibrary("soxr")]
         ),
+        // Missed-call e-mail: libcurl speaks SMTP with STARTTLS and AUTH and checks certificates.
+        .target(name: "CMail", path: "CMail", linkerSettings: [.linkedLibrary("curl")]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         // Domain types and configuration shared by every other module.
         .target(
@@ -88,11 +90,12 @@ let package = Package(
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             ]
         ),
-        // The outbox's sender: signed webhooks, retried with backoff, one worker per endpoint.
+        // The outbox's sender: signed webhooks, GA4 events, Metrica uploads and missed-call e-mail,
+        // retried with backoff, one worker per endpoint.
         .target(
             name: "Delivery",
             dependencies: [
-                "CallTrackCore", "Storage",
+                "CallTrackCore", "Storage", "CMail",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

@@ -128,8 +128,9 @@ def children_cpu():
     return r.ru_utime + r.ru_stime
 
 
-def run_load(target_port, callee_port, workdir, calls, rate, concurrent, hold_ms, audio, tag):
-    """Runs a sipp callee and caller; returns (successful calls, failed calls, wall seconds, sipp CPU seconds)."""
+def run_load(target_port, callee_port, workdir, calls, rate, concurrent, hold_ms, audio, tag, caller_args=()):
+    """Runs a sipp callee and caller; returns (successful calls, failed calls, wall seconds, sipp CPU seconds).
+    The caller's files (stats, and with caller_args such as -trace_rtt its other traces) stay in workdir/tag."""
     sipp_cpu0 = children_cpu()
     base = os.path.join(workdir, tag)
     os.makedirs(base, exist_ok=True)
@@ -143,7 +144,8 @@ def run_load(target_port, callee_port, workdir, calls, rate, concurrent, hold_ms
     caller = subprocess.Popen(["sipp", "-sf", scenario("caller.xml", audio, workdir), "-i", "127.0.0.1", "-p", "25090",
                                "-mi", "127.0.0.1", "-mp", "27000", "-s", "84990000001", "-m", str(calls), "-r", str(rate),
                                "-l", str(concurrent), "-d", str(hold_ms), "-stf", f"{base}/caller.csv",
-                               "-trace_err", "-error_file", f"{base}/caller-err.log", f"127.0.0.1:{target_port}"] + common,
+                               "-trace_err", "-error_file", f"{base}/caller-err.log", f"127.0.0.1:{target_port}"] + common
+                              + list(caller_args),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=base)
     caller.wait()
     wall = time.monotonic() - start

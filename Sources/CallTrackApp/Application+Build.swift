@@ -29,7 +29,7 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
     } catch {
         throw StartupError("storage.database: cannot open \(config.storage.database): \(error)")
     }
-    let (routes, endpoints) = try webhookEndpoints(config, environment: environment)
+    let (routes, endpoints) = try deliveryEndpoints(config, environment: environment)
     let store = SQLiteCallRecordStore(database: database, reads: reads, numbering: config.numbering, webhooks: routes)
     let outbox = SQLiteOutbox(database: database)
     let events = CallEventBus()
@@ -82,16 +82,15 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
     let retention = RecordingRetention(index: store, root: config.storage.recordings, days: config.recording.retentionDays,
                                        intervalSeconds: config.recording.sweepIntervalSeconds, logger: logger)
 
-    let webhooks = WebhookSender(outbox: outbox, endpoints: endpoints, config: config.delivery,
-                                 renderSubject: { entry in
-                                     if entry.event == "sale.recorded" {
-                                         return try entry.dealID.flatMap { try store.sale(project: entry.project, dealID: $0) }
-                                             .map { ("sale", try saleJSONData($0)) }
-                                     }
-                                     guard let call = try entry.callID.flatMap({ try store.call(id: $0) }) else { return nil }
-                                     if entry.event == "ga4.phone_call" { return try WebhookSender.ga4Body(call).map { ("ga4", $0) } }
-                                     return ("call", try callJSONData(call))
-                                 }, logger: logger)
+    let emails = Dictionary(uniqueKeysWithValues: config.projects.compactMap { p -> (String, MissedCallEmail)? in
+        guard let smtp = config.smtp, !p.notify.email.isEmpty else { return nil }
+        return (p.key, MissedCallEmail(from: smtp.from, to: p.notify.email, projectName: p.name,
+                                       timeZone: TimeZone(identifier: p.timezone) ?? .gmt, linkBase: config.http.linkBase))
+    })
+    let deliveries = OutboxSender(outbox: outbox, endpoints: endpoints, config: config.delivery,
+                                  renderer: OutboxRenderer(store: store, callJSON: callJSONData, saleJSON: saleJSONData, emails: emails),
+                                  smtp: config.smtp.map { SMTPRelay(config: $0, password: $0.passwordEnv.flatMap { environment[$0] }) },
+                                  logger: logger)
 
     return ServiceGroup(configuration: .init(
         services: [
@@ -99,7 +98,7 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
             .init(service: trackingWriter),
             .init(service: retention),
             .init(service: visitRetention),
-            .init(service: webhooks),
+            .init(service: deliveries),
             .init(service: http),
             .init(service: engine),
         ],
@@ -107,32 +106,49 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
         logger: logger))
 }
 
-/// The webhook endpoints of every project, with the signing secrets read from the environment;
-/// a secret's variable that is not set refuses the start, naming the key.
-func webhookEndpoints(_ config: CallTrackConfig, environment: [String: String]) throws -> (WebhookRoutes, [WebhookSender.Endpoint]) {
+/// Where every project's events go (webhooks, GA4, Metrica, e-mail), with the secrets read from the
+/// environment; a secret's variable that is not set refuses the start, naming the key.
+func deliveryEndpoints(_ config: CallTrackConfig, environment: [String: String]) throws -> (WebhookRoutes, [OutboxSender.Endpoint]) {
     var routes: [String: [WebhookRoutes.Endpoint]] = [:]
+    var endpoints: [OutboxSender.Endpoint] = []
+    func secret(_ env: String, key: String) throws -> String {
+        guard let value = environment[env], !value.isEmpty else {
+            throw StartupError("\(key): the environment variable \(env) is not set")
+        }
+        return value
+    }
+    /// Adds the endpoint once, however many projects send to it.
+    func add(_ url: String, _ channel: OutboxSender.Endpoint.Channel) {
+        if !endpoints.contains(where: { $0.url == url }) { endpoints.append(.init(url: url, channel: channel)) }
+    }
+    // A URL several projects send webhooks to is one endpoint, signed with each project's secret.
     var secrets: [String: [String: String]] = [:]
-    var order: [String] = []
     for (i, p) in config.projects.enumerated() {
         for (j, w) in p.webhooks.enumerated() {
-            let env = w.secretEnv ?? ""
-            guard let secret = environment[env], !secret.isEmpty else {
-                throw StartupError("projects[\(i)].webhooks[\(j)].secret_env: the environment variable \(env) is not set")
-            }
+            secrets[w.url, default: [:]][p.key] = try secret(w.secretEnv ?? "", key: "projects[\(i)].webhooks[\(j)].secret_env")
             routes[p.key, default: []].append(.init(url: w.url, events: Set(w.events)))
-            if secrets[w.url] == nil { order.append(w.url) }
-            secrets[w.url, default: [:]][p.key] = secret
+            add(w.url, .webhook(secrets: [:]))
         }
     }
-    var endpoints = order.map { WebhookSender.Endpoint(url: $0, secrets: secrets[$0] ?? [:]) }
+    endpoints = endpoints.map { .init(url: $0.url, channel: .webhook(secrets: secrets[$0.url] ?? [:])) }
     for (i, p) in config.projects.enumerated() {
-        guard let g = p.ga4 else { continue }
-        guard let secret = environment[g.apiSecretEnv], !secret.isEmpty else {
-            throw StartupError("projects[\(i)].ga4.api_secret_env: the environment variable \(g.apiSecretEnv) is not set")
+        if let g = p.ga4 {
+            let apiSecret = try secret(g.apiSecretEnv, key: "projects[\(i)].ga4.api_secret_env")
+            routes[p.key, default: []].append(.init(url: g.url, events: ["call.ended"], kind: .ga4))
+            add(g.url, .ga4(apiSecret: apiSecret))
         }
-        routes[p.key, default: []].append(.init(url: g.url, events: ["call.ended"], kind: .ga4))
-        if !endpoints.contains(where: { $0.url == g.url }) { endpoints.append(WebhookSender.Endpoint(url: g.url, ga4Secret: secret)) }
+        if let m = p.metrica {
+            let token = try secret(m.tokenEnv, key: "projects[\(i)].metrica.token_env")
+            routes[p.key, default: []].append(.init(url: m.url, events: ["call.ended"], kind: .metrica))
+            add(m.url, .metrica(token: token, uploadIntervalSeconds: m.uploadIntervalSeconds))
+        }
+        if !p.notify.email.isEmpty {
+            let url = "mailto:" + p.notify.email.joined(separator: ",")
+            routes[p.key, default: []].append(.init(url: url, events: ["call.missed"], kind: .email))
+            add(url, .email(recipients: p.notify.email))
+        }
     }
+    if let smtp = config.smtp, let env = smtp.passwordEnv { _ = try secret(env, key: "smtp.password_env") }
     return (WebhookRoutes(routes), endpoints)
 }
 

@@ -17,30 +17,13 @@ struct ExportController<Context: RequestContext>: Sendable {
 
     private func project(_ context: Context) throws -> PublicProject { try projects.project(context) }
 
-    static var metricaHeader: [String] { ["ClientId", "DateTime", "PhoneNumber", "TalkDuration", "HoldDuration", "CallMissed", "Tag",
-                                "FirstTimeCaller", "URL", "StaticCall"] }
-
-    /// Metrica's calls upload: calls of visitors whose `_ym_uid` the snippet sent, and calls to static
-    /// and offline numbers (`StaticCall` 1, no visitor). Times are Unix seconds; `Tag` is source/medium.
+    /// Metrica's calls upload (`ExportCall.metricaRow`): the same rows the scheduled upload sends.
     @Sendable func metrica(_ request: Request, context: Context) async throws -> Response {
         let project = try project(context)
         let period = try ReportPeriod(request, timeZone: project.timeZone)
-        var lines = [Self.metricaHeader.joined(separator: ",")]
+        var lines = [CSV.line(ExportCall.metricaHeader)]
         try store.forEachExportCall(project: project.key, from: period.start, to: period.end) { c in
-            let staticCall: Bool
-            let tag: String
-            switch c.kind {
-            case .dynamic? where c.ymClientID != nil:
-                staticCall = false; tag = "\(c.source ?? "(unknown)")/\(c.medium ?? "(none)")"
-            case .static?: staticCall = true; tag = "(static)"
-            case .offline?: staticCall = true; tag = "\(c.channel ?? "(unknown)")/offline"
-            default: return  // a visitor Metrica does not know
-            }
-            lines.append(CSV.line([
-                staticCall ? "" : c.ymClientID ?? "", String(Int(c.startedAt.timeIntervalSince1970)), c.did,
-                String(Int(c.talkSeconds.rounded())), String(Int(c.holdSeconds.rounded())), c.answered ? "0" : "1", tag,
-                c.firstTime ? "1" : "0", staticCall ? "" : c.landingPage ?? "", staticCall ? "1" : "0",
-            ]))
+            if let row = c.metricaRow { lines.append(CSV.line(row)) }
         }
         return CSV.response(lines, filename: "metrica-calls.csv")
     }
@@ -77,15 +60,7 @@ struct ExportController<Context: RequestContext>: Sendable {
     }
 }
 
-/// RFC 4180 CSV: a field with a comma, a quote or a line break goes in quotes, its quotes doubled.
-enum CSV {
-    static func field(_ s: String) -> String {
-        guard s.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline }) else { return s }
-        return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
-
-    static func line(_ fields: [String]) -> String { fields.map(field).joined(separator: ",") }
-
+extension CSV {
     static func response(_ lines: [String], filename: String) -> Response {
         Response(status: .ok, headers: [
             .contentType: "text/csv; charset=utf-8",

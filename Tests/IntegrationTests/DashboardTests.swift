@@ -217,14 +217,24 @@ struct DashboardTests {
         }
     }
 
-    @Test("The snippet passes the site's Google Analytics and Metrica visitor ids; the call carries them, and GA4 gets phone_call for that client id")
+    @Test("""
+        The snippet passes the site's Google Analytics and Metrica visitor ids; the call carries them, GA4 gets phone_call \
+        for that client id, and Metrica's scheduled upload (refused once) carries the calls ended meanwhile in one file
+        """)
     func analyticsIDs() async throws {
         let ports = TestPorts.next()
         let ga4 = try WebhookReceiver(port: ports.sip + 48)
         defer { ga4.stop() }
+        // Metrica's API stand-in refuses the first upload.
+        let metrica = try WebhookReceiver(port: ports.sip + 49, failures: [503])
+        defer { metrica.stop() }
         var options = CallTrackServer.Options()
-        options.environment = ["CALLTRACK_TEST_GA4_SECRET": "ga4-secret"]
-        options.projectExtra = ["ga4: {measurement_id: G-TEST123, api_secret_env: CALLTRACK_TEST_GA4_SECRET, endpoint: \"http://127.0.0.1:\(ga4.port)/mp/collect\"}"]
+        options.environment = ["CALLTRACK_TEST_GA4_SECRET": "ga4-secret", "CALLTRACK_TEST_METRICA_TOKEN": "y0_metrica-token"]
+        options.projectExtra = [
+            "ga4: {measurement_id: G-TEST123, api_secret_env: CALLTRACK_TEST_GA4_SECRET, endpoint: \"http://127.0.0.1:\(ga4.port)/mp/collect\"}",
+            "metrica: {counter_id: 12345678, token_env: CALLTRACK_TEST_METRICA_TOKEN, endpoint: \"http://127.0.0.1:\(metrica.port)\", upload_interval_seconds: 8}",
+        ]
+        options.sections = "delivery: {retry_base_seconds: 0.5}"
         try await withServer(ports: ports, options: options) { server in
             let driver = try await WebDriver(port: server.ports.sip + 47)
             var record: [String: Any] = [:]
@@ -260,7 +270,49 @@ struct DashboardTests {
             let params = try #require(event["params"] as? [String: Any])
             #expect(event["name"] as? String == "phone_call" && params["source"] as? String == "google" && params["medium"] as? String == "cpc")
             #expect(params["answered"] as? Int == 1 && params["first_time"] as? Int == 1 && params["call_id"] as? String == record["id"] as? String)
+
+            // Metrica: the first upload (this call) was refused; calls ended within the upload interval
+            // after it (another visitor's, and one to the static number from the site's footer) go up with it in the next upload.
+            let other = try number(try await server.reserve(clientID: "m2", page: "http://shop.test/?utm_source=yandex&utm_medium=cpc",
+                                                            extra: ["ym_client_id": "1700000000777"]))
+            _ = try await dial(server, other, from: "79160000010", callee: Scenario.calleeRejects(486, "Busy Here"),
+                               callerScenario: Scenario.callerExpects(486), finished: 2)
+            _ = try await dial(server, "84990000000", from: "79160000011", callee: Scenario.calleeAnswers(ringMilliseconds: 100, audio: false),
+                               callerScenario: Scenario.callerHangsUp(), finished: 3)
+            let uploads = try await metrica.wait(timeout: .seconds(40)) { got in
+                got.flatMap(Self.metricaRows).count >= 3
+            }
+            let rows = uploads.flatMap(Self.metricaRows)
+            #expect(rows.count == 3 && uploads.count <= 2, "each call once, at most two uploads: \(rows)")
+            #expect(Self.metricaRows(uploads[0]).count >= 2, "the refused call and the next went up together: \(rows)")
+            for upload in uploads {
+                #expect(upload.path == "/management/v1/counter/12345678/offline_conversions/upload_calls?client_id_type=CLIENT_ID")
+                #expect(upload.headers["authorization"] == "OAuth y0_metrica-token")
+                #expect(upload.headers["content-type"]?.hasPrefix("multipart/form-data; boundary=") == true)
+            }
+            let byClient = Dictionary(rows.map { ($0[0], $0) }, uniquingKeysWith: { a, _ in a })
+            #expect(byClient["1700000000555"]?[5] == "0" && byClient["1700000000555"]?[6] == "google/cpc", "\(rows)")
+            #expect(byClient["1700000000777"]?[5] == "1" && byClient["1700000000777"]?[6] == "yandex/cpc", "\(rows)")
+            #expect(byClient[""]?[9] == "1" && byClient[""]?[6] == "(static)", "\(rows)")
+            // The delivery log: the refused call's row took two attempts.
+            let log = try #require(try await server.get("/v1/deliveries?status=delivered").json?["deliveries"] as? [[String: Any]])
+            let uploaded = log.filter { $0["event"] as? String == "metrica.call" }
+            #expect(uploaded.count == 3 && uploaded.contains { $0["attempts"] as? Int == 2 }, "\(uploaded)")
         }
+    }
+
+    /// The CSV rows of a Metrica upload: the multipart field `file`, header checked, then its rows.
+    static func metricaRows(_ upload: WebhookReceiver.Received) -> [[String]] {
+        let text = String(decoding: upload.body, as: UTF8.self)
+        guard let boundary = upload.headers["content-type"]?.components(separatedBy: "boundary=").last,
+              let part = text.components(separatedBy: "--" + boundary).dropFirst().first,
+              part.contains("Content-Disposition: form-data; name=\"file\"; filename=\"calls.csv\""),
+              let csv = part.components(separatedBy: "\r\n\r\n").dropFirst().first else { return [] }
+        let lines = csv.components(separatedBy: "\r\n").filter { !$0.isEmpty }
+        guard lines.first == "ClientId,DateTime,PhoneNumber,TalkDuration,HoldDuration,CallMissed,Tag,FirstTimeCaller,URL,StaticCall" else {
+            return []
+        }
+        return lines.dropFirst().map { $0.components(separatedBy: ",") }
     }
 
     /// The dashboard as a person uses it; screenshots go to .build/test-artifacts/.

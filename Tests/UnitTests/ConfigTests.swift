@@ -63,6 +63,21 @@ struct ConfigTests {
         ("projects:\n  - key: a\n    forward_to: sip:1@h\n    pools: [{name: p, numbers: [\"+74990000001\", \"84990000001\"], static: \"+74990000000\"}]\n", "projects[0].pools[0].numbers[1]"),
         ("projects:\n  - key: a\n    forward_to: sip:1@h\n    offline: [{number: \"+74990000001\"}]\n", "projects[0].offline[0].channel"),
         ("projects:\n  - key: a\n    forward_to: sip:1@h\n    colour: blue\n", "projects[0].colour"),
+        ("projects:\n  - key: a\n    forward_to: sip:1@h\n    ga4: {measurement_id: UA-1, api_secret_env: S}\n", "projects[0].ga4.measurement_id"),
+        ("projects:\n  - key: a\n    forward_to: sip:1@h\n    metrica: {counter_id: 12ab, token_env: T}\n", "projects[0].metrica.counter_id"),
+        ("projects:\n  - key: a\n    forward_to: sip:1@h\n    metrica: {counter_id: 1}\n", "projects[0].metrica.token_env"),
+        ("projects:\n  - key: a\n    forward_to: sip:1@h\n    metrica: {counter_id: 1, token_env: T, endpoint: ftp://x}\n", "projects[0].metrica.endpoint"),
+        ("projects:\n  - key: a\n    forward_to: sip:1@h\n    metrica: {counter_id: 1, token_env: T, upload_interval_seconds: 0}\n",
+         "projects[0].metrica.upload_interval_seconds"),
+        ("projects:\n  - key: a\n    forward_to: sip:1@h\n    notify: {email: [a@b.c]}\n", "projects[0].notify.email"),
+        ("smtp: {host: 127.0.0.1, from: a@b.c}\nprojects:\n  - key: a\n    forward_to: sip:1@h\n    notify: {email: [\"a b@c\"]}\n",
+         "projects[0].notify.email[0]"),
+        ("smtp: {host: 127.0.0.1, from: nobody}\n", "smtp.from"),
+        ("smtp: {host: 127.0.0.1, port: 0, from: a@b.c}\n", "smtp.port"),
+        ("smtp: {host: \"mail host\", from: a@b.c}\n", "smtp.host"),
+        ("smtp: {host: 127.0.0.1, from: a@b.c, username: u}\n", "smtp.password_env"),
+        ("smtp: {host: 127.0.0.1, from: a@b.c, password_env: P}\n", "smtp.password_env"),
+        ("http:\n  public_url: calls.example\n", "http.public_url"),
     ])
     func namesKey(yaml: String, key: String) {
         let e = error(yaml)

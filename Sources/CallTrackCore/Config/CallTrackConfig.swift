@@ -12,6 +12,8 @@ public struct CallTrackConfig: Codable, Sendable, Equatable {
     public var recording: RecordingConfig
     public var tracking: TrackingConfig
     public var delivery: DeliveryConfig
+    /// The mail relay missed-call e-mails go through (`projects[].notify.email`).
+    public var smtp: SMTPConfig?
     public var trunks: [TrunkConfig]
     public var projects: [ProjectConfig]
 
@@ -22,13 +24,14 @@ public struct CallTrackConfig: Codable, Sendable, Equatable {
         projects: [ProjectConfig] = []
     ) {
         self.delivery = delivery
+        smtp = nil
         self.sip = sip; self.http = http; self.storage = storage; self.admin = admin
         self.numbering = numbering; self.recording = recording; self.tracking = tracking
         self.trunks = trunks; self.projects = projects
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case sip, http, storage, admin, numbering, recording, tracking, delivery, trunks, projects
+        case sip, http, storage, admin, numbering, recording, tracking, delivery, smtp, trunks, projects
     }
 
     public init(from decoder: Decoder) throws {
@@ -41,6 +44,7 @@ public struct CallTrackConfig: Codable, Sendable, Equatable {
         recording = try c.decodeIfPresent(RecordingConfig.self, forKey: .recording) ?? .init()
         tracking = try c.decodeIfPresent(TrackingConfig.self, forKey: .tracking) ?? .init()
         delivery = try c.decodeIfPresent(DeliveryConfig.self, forKey: .delivery) ?? .init()
+        smtp = try c.decodeIfPresent(SMTPConfig.self, forKey: .smtp)
         trunks = try c.decodeIfPresent([TrunkConfig].self, forKey: .trunks) ?? []
         projects = try c.decodeIfPresent([ProjectConfig].self, forKey: .projects) ?? []
     }
@@ -146,6 +150,8 @@ public struct HTTPConfig: Codable, Sendable, Equatable {
     public var idleTimeoutSeconds: Int
     /// A request must arrive whole (head and body) within this long of its first byte.
     public var requestTimeoutSeconds: Int
+    /// Where people reach CallTrack's HTTP (behind its proxy), for links in e-mails; default `http://` + `listen`.
+    public var publicURL: String?
 
     public init(listen: HostPort = .init(host: "127.0.0.1", port: 8080), reservationsPerMinute: Int = 120,
                 regionHeader: String? = nil, trustedProxies: [CIDR] = [], maxConnections: Int = 1024, idleTimeoutSeconds: Int = 30,
@@ -153,8 +159,15 @@ public struct HTTPConfig: Codable, Sendable, Equatable {
         self.listen = listen; self.reservationsPerMinute = reservationsPerMinute; self.regionHeader = regionHeader
         self.trustedProxies = trustedProxies; self.maxConnections = maxConnections
         self.idleTimeoutSeconds = idleTimeoutSeconds; self.requestTimeoutSeconds = requestTimeoutSeconds
+        publicURL = nil
+    }
+    /// `public_url` without a trailing slash, or the listen address.
+    public var linkBase: String {
+        guard let url = publicURL else { return "http://\(listen.host.contains(":") ? "[\(listen.host)]" : listen.host):\(listen.port)" }
+        return url.hasSuffix("/") ? String(url.dropLast()) : url
     }
     enum CodingKeys: String, CodingKey, CaseIterable {
+        case publicURL = "public_url"
         case listen, reservationsPerMinute = "reservations_per_minute", regionHeader = "region_header"
         case trustedProxies = "trusted_proxies", maxConnections = "max_connections"
         case idleTimeoutSeconds = "idle_timeout_seconds", requestTimeoutSeconds = "request_timeout_seconds"
@@ -169,6 +182,7 @@ public struct HTTPConfig: Codable, Sendable, Equatable {
         maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? d.maxConnections
         idleTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .idleTimeoutSeconds) ?? d.idleTimeoutSeconds
         requestTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .requestTimeoutSeconds) ?? d.requestTimeoutSeconds
+        publicURL = try c.decodeIfPresent(String.self, forKey: .publicURL)
     }
 }
 
@@ -321,6 +335,10 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
     public var callerNamePrefix: Bool
     /// Google Analytics 4: a `phone_call` event per call of a visitor with a GA client id.
     public var ga4: GA4Config?
+    /// Yandex Metrica: the project's calls uploaded as offline calls, on a schedule.
+    public var metrica: MetricaConfig?
+    /// Who hears about missed calls.
+    public var notify: NotifyConfig
 
     public init(key: String, name: String, forwardTo: String, trunk: String? = nil, origins: [String] = [],
                 siteNumbers: [String] = [], ringTimeoutSeconds: Int = 30, reservationTTLSeconds: Int = 360,
@@ -330,7 +348,7 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
         self.timezone = timezone; self.currency = currency
         self.key = key; self.name = name; self.forwardTo = forwardTo; self.trunk = trunk; self.origins = origins
         self.siteNumbers = siteNumbers; self.ringTimeoutSeconds = ringTimeoutSeconds
-        numberSelector = nil; clickToReveal = false; callerNamePrefix = false
+        numberSelector = nil; clickToReveal = false; callerNamePrefix = false; notify = NotifyConfig()
         self.reservationTTLSeconds = reservationTTLSeconds; self.attribution = attribution; self.record = record
         self.pools = pools; self.offline = offline; self.webhooks = webhooks
     }
@@ -340,6 +358,7 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
         case numberSelector = "number_selector", clickToReveal = "click_to_reveal"
         case ringTimeoutSeconds = "ring_timeout_seconds", reservationTTLSeconds = "reservation_ttl_seconds"
         case attribution, record, pools, offline, webhooks, timezone, currency, callerNamePrefix = "caller_name_prefix", ga4
+        case metrica, notify
     }
 
     public init(from decoder: Decoder) throws {
@@ -361,6 +380,8 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
         offline = try c.decodeIfPresent([OfflineNumberConfig].self, forKey: .offline) ?? d.offline
         webhooks = try c.decodeIfPresent([WebhookConfig].self, forKey: .webhooks) ?? d.webhooks
         ga4 = try c.decodeIfPresent(GA4Config.self, forKey: .ga4)
+        metrica = try c.decodeIfPresent(MetricaConfig.self, forKey: .metrica)
+        notify = try c.decodeIfPresent(NotifyConfig.self, forKey: .notify) ?? NotifyConfig()
         timezone = try c.decodeIfPresent(String.self, forKey: .timezone) ?? d.timezone
         currency = try c.decodeIfPresent(String.self, forKey: .currency) ?? d.currency
         callerNamePrefix = try c.decodeIfPresent(Bool.self, forKey: .callerNamePrefix) ?? d.callerNamePrefix
@@ -435,6 +456,70 @@ public struct GA4Config: Codable, Sendable, Equatable {
     /// Where the events go, without the secret (the outbox's and the log's name for it).
     public var url: String {
         endpoint + (endpoint.contains("?") ? "&" : "?") + "measurement_id=" + measurementID.percentEncodedUnreserved
+    }
+}
+
+/// Yandex Metrica's offline calls upload for a project's counter.
+public struct MetricaConfig: Codable, Sendable, Equatable {
+    public static let apiURL = "https://api-metrika.yandex.net"
+    public var counterID: String
+    public var tokenEnv: String
+    public var endpoint: String
+    /// Calls wait this long to go up together: one upload carries every call ended meanwhile.
+    public var uploadIntervalSeconds: Double
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case counterID = "counter_id", tokenEnv = "token_env", endpoint, uploadIntervalSeconds = "upload_interval_seconds"
+    }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
+        // A counter id is a number; YAML may give it as one.
+        if let n = try? c.decode(Int.self, forKey: .counterID) { counterID = String(n) } else {
+            counterID = try c.decode(String.self, forKey: .counterID)
+        }
+        tokenEnv = try c.decode(String.self, forKey: .tokenEnv)
+        endpoint = try c.decodeIfPresent(String.self, forKey: .endpoint) ?? Self.apiURL
+        uploadIntervalSeconds = try c.decodeIfPresent(Double.self, forKey: .uploadIntervalSeconds) ?? 600
+    }
+    /// The upload's URL: the outbox's and the log's name for it.
+    public var url: String {
+        (endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint)
+            + "/management/v1/counter/\(counterID)/offline_conversions/upload_calls?client_id_type=CLIENT_ID"
+    }
+}
+
+/// Who is told about a project's calls.
+public struct NotifyConfig: Codable, Sendable, Equatable {
+    /// Addresses that get an e-mail per missed call (through `smtp`).
+    public var email: [String]
+    public init(email: [String] = []) { self.email = email }
+    enum CodingKeys: String, CodingKey, CaseIterable { case email }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
+        email = try c.decodeIfPresent([String].self, forKey: .email) ?? []
+    }
+}
+
+/// The mail relay: STARTTLS whenever the server offers it, and always before a password is sent;
+/// port 465 speaks TLS from the start.
+public struct SMTPConfig: Codable, Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    public var username: String?
+    public var passwordEnv: String?
+    public var from: String
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case host, port, username, passwordEnv = "password_env", from
+    }
+    public init(host: String, port: Int = 25, username: String? = nil, passwordEnv: String? = nil, from: String) {
+        self.host = host; self.port = port; self.username = username; self.passwordEnv = passwordEnv; self.from = from
+    }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
+        host = try c.decode(String.self, forKey: .host)
+        port = try c.decodeIfPresent(Int.self, forKey: .port) ?? 25
+        username = try c.decodeIfPresent(String.self, forKey: .username)
+        passwordEnv = try c.decodeIfPresent(String.self, forKey: .passwordEnv)
+        from = try c.decode(String.self, forKey: .from)
     }
 }
 

@@ -51,8 +51,45 @@ struct ConfigValidator {
         if !(config.delivery.maxAgeHours > 0 && config.delivery.maxAgeHours <= 24 * 30) {
             throw ConfigError(key: "delivery.max_age_hours", "must be above 0 and at most 720 (30 days)")
         }
+        if let url = config.http.publicURL, !Self.isHTTPURL(url) {
+            throw ConfigError(key: "http.public_url", "\"\(url)\" is not an http(s) URL")
+        }
+        try validateSMTP()
         try validateTrunks()
         try validateProjects()
+    }
+
+    private func validateSMTP() throws {
+        let notified = config.projects.firstIndex { !$0.notify.email.isEmpty }
+        guard let smtp = config.smtp else {
+            if let i = notified { throw ConfigError(key: "projects[\(i)].notify.email", "needs an smtp block to send through") }
+            return
+        }
+        if smtp.host.isEmpty || smtp.host.contains(where: { $0.isWhitespace || $0 == "/" || $0 == "@" }) {
+            throw ConfigError(key: "smtp.host", "\"\(smtp.host)\" is not a host name or address")
+        }
+        if !(1...65535).contains(smtp.port) { throw ConfigError(key: "smtp.port", "must be from 1 to 65535") }
+        if !Self.isEmailAddress(smtp.from) { throw ConfigError(key: "smtp.from", "\"\(smtp.from)\" is not an e-mail address") }
+        if let user = smtp.username, user.isEmpty || user.contains(where: { $0.isNewline }) {
+            throw ConfigError(key: "smtp.username", "must not be empty")
+        }
+        switch (smtp.username, smtp.passwordEnv) {
+        case (nil, _?): throw ConfigError(key: "smtp.password_env", "needs smtp.username")
+        case (_?, nil): throw ConfigError(key: "smtp.password_env", "must name the environment variable holding the password")
+        case (_, let env?) where !Self.isEnvName(env):
+            throw ConfigError(key: "smtp.password_env", "must name the environment variable holding the password")
+        default: break
+        }
+    }
+
+    /// A plain `local@domain` address: nothing that could end a header or start another.
+    static func isEmailAddress(_ s: String) -> Bool {
+        s.count <= 254 && s.range(of: "^[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+$", options: .regularExpression) != nil
+    }
+
+    static func isHTTPURL(_ s: String) -> Bool {
+        guard let url = URL(string: s), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else { return false }
+        return true
     }
 
     private func validateSIP() throws {
@@ -150,12 +187,30 @@ struct ConfigValidator {
                 guard Self.isEnvName(g.apiSecretEnv) else {
                     throw ConfigError(key: "\(key).ga4.api_secret_env", "must name the environment variable holding the API secret")
                 }
-                guard let url = URL(string: g.endpoint), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                guard Self.isHTTPURL(g.endpoint) else {
                     throw ConfigError(key: "\(key).ga4.endpoint", "\"\(g.endpoint)\" is not an http(s) URL")
                 }
             }
+            if let m = p.metrica {
+                guard !m.counterID.isEmpty, m.counterID.count <= 20, m.counterID.allSatisfy(\.isASCIIDigit) else {
+                    throw ConfigError(key: "\(key).metrica.counter_id", "must be the counter's number, like 12345678")
+                }
+                guard Self.isEnvName(m.tokenEnv) else {
+                    throw ConfigError(key: "\(key).metrica.token_env", "must name the environment variable holding the OAuth token")
+                }
+                guard Self.isHTTPURL(m.endpoint), !m.endpoint.contains("?") else {
+                    throw ConfigError(key: "\(key).metrica.endpoint", "\"\(m.endpoint)\" is not an http(s) URL without a query")
+                }
+                guard (1...86400).contains(m.uploadIntervalSeconds) else {
+                    throw ConfigError(key: "\(key).metrica.upload_interval_seconds", "must be from 1 to 86400")
+                }
+            }
+            if p.notify.email.count > 20 { throw ConfigError(key: "\(key).notify.email", "takes at most 20 addresses") }
+            for (j, address) in p.notify.email.enumerated() where !Self.isEmailAddress(address) {
+                throw ConfigError(key: "\(key).notify.email[\(j)]", "\"\(address)\" is not an e-mail address")
+            }
             for (j, w) in p.webhooks.enumerated() {
-                guard let url = URL(string: w.url), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                guard Self.isHTTPURL(w.url) else {
                     throw ConfigError(key: "\(key).webhooks[\(j)].url", "\"\(w.url)\" is not an http(s) URL")
                 }
                 guard let env = w.secretEnv, Self.isEnvName(env) else {

@@ -127,7 +127,7 @@ struct DashboardText {
         .costsTitle: "Import ad costs",
         .costsHelp: "CSV with the header date,source,medium,campaign,keyword,amount. A row for the same day, source, medium, campaign and keyword replaces the earlier amount; a bad row stops the whole import.",
         .costsFile: "CSV file", .costsImport: "Import", .checkField: "Check the field",
-        .deliveries: "Deliveries", .deliveriesIntro: "Webhooks and analytics events sent from the outbox, newest first.",
+        .deliveries: "Deliveries", .deliveriesIntro: "Webhooks, analytics events and e-mails sent from the outbox, newest first.",
         .event: "Event", .endpoint: "Endpoint", .attempts: "Attempts", .lastResult: "Last result", .nextAttempt: "Next attempt",
         .retry: "Send again", .noDeliveries: "Nothing has been sent yet.", .retried: "Queued to be sent again.",
     ]
@@ -163,7 +163,7 @@ struct DashboardText {
         .costsTitle: "Загрузка расходов на рекламу",
         .costsHelp: "CSV с заголовком date,source,medium,campaign,keyword,amount. Строка за тот же день, источник, тип трафика, кампанию и ключевое слово заменяет прежнюю сумму; ошибка в любой строке отменяет всю загрузку.",
         .costsFile: "Файл CSV", .costsImport: "Загрузить", .checkField: "Проверьте поле",
-        .deliveries: "Отправки", .deliveriesIntro: "Вебхуки и события аналитики из очереди отправки, новые сверху.",
+        .deliveries: "Отправки", .deliveriesIntro: "Вебхуки, события аналитики и письма из очереди отправки, новые сверху.",
         .event: "Событие", .endpoint: "Адрес", .attempts: "Попытки", .lastResult: "Последний ответ",
         .nextAttempt: "Следующая попытка", .retry: "Отправить снова", .noDeliveries: "Пока ничего не отправлялось.",
         .retried: "Поставлено в очередь на повторную отправку.",

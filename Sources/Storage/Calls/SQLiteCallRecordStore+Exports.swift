@@ -19,11 +19,47 @@ public struct ExportCall: Sendable, Equatable {
     public var talkSeconds: Double { answeredAt.flatMap { a in endedAt.map { max(0, $0.timeIntervalSince(a)) } } ?? 0 }
     /// Seconds the caller waited: until the answer, or until the call ended unanswered.
     public var holdSeconds: Double { (answeredAt ?? endedAt).map { max(0, $0.timeIntervalSince(startedAt)) } ?? 0 }
+
+    public static let metricaHeader = ["ClientId", "DateTime", "PhoneNumber", "TalkDuration", "HoldDuration", "CallMissed", "Tag",
+                                       "FirstTimeCaller", "URL", "StaticCall"]
+
+    /// The call as a row of Metrica's calls upload: a visitor whose `_ym_uid` the snippet sent, or a
+    /// static or offline number (`StaticCall` 1, no visitor); nil for a visitor Metrica does not know.
+    /// Times are Unix seconds; `Tag` is source/medium.
+    public var metricaRow: [String]? {
+        let staticCall: Bool
+        let tag: String
+        switch kind {
+        case .dynamic? where ymClientID != nil:
+            staticCall = false; tag = "\(source ?? "(unknown)")/\(medium ?? "(none)")"
+        case .static?: staticCall = true; tag = "(static)"
+        case .offline?: staticCall = true; tag = "\(channel ?? "(unknown)")/offline"
+        default: return nil
+        }
+        return [
+            staticCall ? "" : ymClientID ?? "", String(Int(startedAt.timeIntervalSince1970)), did,
+            String(Int(talkSeconds.rounded())), String(Int(holdSeconds.rounded())), answered ? "0" : "1", tag,
+            firstTime ? "1" : "0", staticCall ? "" : landingPage ?? "", staticCall ? "1" : "0",
+        ]
+    }
 }
 
 extension SQLiteCallRecordStore {
     /// The project's finished calls that started in [`from`, `to`), oldest first, one at a time.
     public func forEachExportCall(project: String, from: Date, to: Date, _ body: (ExportCall) throws -> Void) throws {
+        try forEachExportCall(where: "c.project = ? AND c.started_at >= ? AND c.started_at < ? AND c.status != 'in_progress'",
+                              [project, from.timeIntervalSince1970, to.timeIntervalSince1970], body)
+    }
+
+    /// One finished call as the exports read it.
+    public func exportCall(id: CallID) throws -> ExportCall? {
+        var found: ExportCall?
+        try forEachExportCall(where: "c.id = ? AND c.status != 'in_progress'", [id.rawValue]) { found = $0 }
+        return found
+    }
+
+    private func forEachExportCall(where condition: String, _ arguments: [SQLValueConvertible],
+                                   _ body: (ExportCall) throws -> Void) throws {
         struct Columns {
             let started, answered, ended, did, kind, source, medium, campaign, landing, channel, gclid, ym, firstTime, revenue: Cursor.Column
         }
@@ -31,10 +67,8 @@ extension SQLiteCallRecordStore {
             SELECT c.started_at, c.answered_at, c.ended_at, c.did, c.number_kind, c.source, c.medium, c.campaign,
                 c.landing_page, c.channel, c.gclid, c.ym_client_id, c.first_time,
                 (SELECT coalesce(sum(amount), 0) FROM sales s WHERE s.call_id = c.id) AS revenue
-            FROM calls c
-            WHERE c.project = ? AND c.started_at >= ? AND c.started_at < ? AND c.status != 'in_progress'
-            ORDER BY c.started_at
-            """, [project, from.timeIntervalSince1970, to.timeIntervalSince1970], columns: { c in
+            FROM calls c WHERE \(condition) ORDER BY c.started_at
+            """, arguments, columns: { c in
             Columns(started: c.column("started_at"), answered: c.column("answered_at"), ended: c.column("ended_at"),
                     did: c.column("did"), kind: c.column("number_kind"), source: c.column("source"), medium: c.column("medium"),
                     campaign: c.column("campaign"), landing: c.column("landing_page"), channel: c.column("channel"),

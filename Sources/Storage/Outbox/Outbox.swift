@@ -1,12 +1,27 @@
 import CallTrackCore
 import Foundation
 
-/// Where each project's events go: the webhook endpoints and the events each takes.
+/// Where each project's events go: the endpoints (webhooks, analytics, e-mail) and the events each takes.
 public struct WebhookRoutes: Sendable {
     public struct Endpoint: Sendable, Equatable {
-        /// A webhook takes the events it names; GA4 takes one `ga4.phone_call` per ended call of a
-        /// visitor with a Google Analytics client id.
-        public enum Kind: Sendable { case webhook, ga4 }
+        /// A webhook takes the events it names. The others turn one event into a delivery of their own:
+        /// GA4 a `ga4.phone_call` per ended call of a visitor with a Google Analytics client id,
+        /// Metrica a `metrica.call` per ended call it can place (a visitor with `_ym_uid`, or a static
+        /// or offline number), e-mail an `email.missed_call` per missed call.
+        public enum Kind: Sendable {
+            case webhook, ga4, metrica, email
+
+            /// The outbox event a source event becomes for this kind of endpoint, and the SQL condition
+            /// on the call (`calls` columns) for it to be sent at all.
+            func delivery(of event: String) -> (event: String, condition: String) {
+                switch self {
+                case .webhook: (event, "")
+                case .ga4: ("ga4.phone_call", "AND ga_client_id IS NOT NULL")
+                case .metrica: ("metrica.call", "AND (ym_client_id IS NOT NULL OR number_kind IN ('static', 'offline'))")
+                case .email: ("email.missed_call", "")
+                }
+            }
+        }
         public let url: String
         public let events: Set<String>
         public let kind: Kind
@@ -60,13 +75,12 @@ public final class SQLiteOutbox: Sendable {
                         at: Date, dealID: String? = nil) {
         for (key, endpoints) in routes.byProject where project == nil || project == key {
             for endpoint in endpoints where endpoint.events.contains(event) {
-                let ga4 = endpoint.kind == .ga4
+                let delivery = endpoint.kind.delivery(of: event)
                 // The project is checked against the stored call, so only its own endpoints get it.
                 batch.execute("""
                     INSERT INTO outbox (id, project, endpoint, event, call_id, deal_id, created_at, next_attempt_at)
-                    SELECT ?, project, ?, ?, id, ?, ?, ? FROM calls WHERE id = ? AND project = ?
-                    \(ga4 ? "AND ga_client_id IS NOT NULL" : "")
-                    """, [eventID(), endpoint.url, ga4 ? "ga4.phone_call" : event, dealID, at.timeIntervalSince1970,
+                    SELECT ?, project, ?, ?, id, ?, ?, ? FROM calls WHERE id = ? AND project = ? \(delivery.condition)
+                    """, [eventID(), endpoint.url, delivery.event, dealID, at.timeIntervalSince1970,
                           at.timeIntervalSince1970, callID.rawValue, key])
             }
         }
@@ -86,7 +100,7 @@ public final class SQLiteOutbox: Sendable {
     }
 
     /// The endpoint's deliveries due by `now`, oldest first.
-    public func due(endpoint: String, now: Date, limit: Int = 50) throws -> [OutboxEntry] {
+    public func due(endpoint: String, now: Date, limit: Int) throws -> [OutboxEntry] {
         try db.query("""
             SELECT \(Self.columns) FROM outbox WHERE endpoint = ? AND status = 'pending' AND next_attempt_at <= ?
             ORDER BY created_at, rowid LIMIT ?
@@ -104,19 +118,29 @@ public final class SQLiteOutbox: Sendable {
         try db.execute("UPDATE outbox SET body = ? WHERE id = ? AND body IS NULL", [String(decoding: body, as: UTF8.self), id])
     }
 
-    public func delivered(_ id: String, result: String, at: Date) throws {
-        try db.execute("""
-            UPDATE outbox SET status = 'delivered', attempts = attempts + 1, last_result = ?, delivered_at = ?, body = NULL
-            WHERE id = ?
-            """, [result, at.timeIntervalSince1970, id])
+    /// Marks deliveries sent together (one upload) delivered, in one transaction.
+    public func delivered(_ ids: [String], result: String, at: Date) throws {
+        try db.write { tx in
+            for id in ids {
+                tx.execute("""
+                    UPDATE outbox SET status = 'delivered', attempts = attempts + 1, last_result = ?, delivered_at = ?, body = NULL
+                    WHERE id = ?
+                    """, [result, at.timeIntervalSince1970, id])
+            }
+        }
     }
 
-    /// Records a failed attempt: retried at `next`, or given up (`failed`) when `next` is nil.
-    public func attemptFailed(_ id: String, result: String, next: Date?) throws {
-        try db.execute("""
-            UPDATE outbox SET attempts = attempts + 1, last_result = ?, status = ?, next_attempt_at = coalesce(?, next_attempt_at)
-            WHERE id = ?
-            """, [String(result.prefix(200)), next == nil ? "failed" : "pending", next?.timeIntervalSince1970, id])
+    /// Records a failed attempt of each delivery: retried at its `next`, or given up (`failed`) when that is nil.
+    public func attemptFailed(_ attempts: [(id: String, next: Date?)], result: String) throws {
+        try db.write { tx in
+            for (id, next) in attempts {
+                tx.execute("""
+                    UPDATE outbox SET attempts = attempts + 1, last_result = ?, status = ?,
+                        next_attempt_at = coalesce(?, next_attempt_at)
+                    WHERE id = ?
+                    """, [String(result.prefix(200)), next == nil ? "failed" : "pending", next?.timeIntervalSince1970, id])
+            }
+        }
     }
 
     /// The delivery log, newest first, optionally of one status; `before` continues a page.

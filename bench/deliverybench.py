@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""CallTrack delivery benchmark: webhooks from the outbox, side by side with no webhooks.
+
+  1. Call setup at 50 calls/s (1 s calls, no audio) with no webhooks, and with every event of every
+     call webhooked to a receiver that is down (the port refuses connections), then to one that
+     accepts connections and never answers (each attempt waits out the 10 s timeout): sipp's INVITE
+     to 200 OK times (median, 99th percentile), failed calls, CallTrack's CPU.
+  2. The backlog those runs left, drained once the receiver comes back: deliveries per second.
+  3. Delivery throughput with the receiver up during the load: deliveries per second, and how long
+     after the last call every event has arrived.
+Prints a Markdown table; writes bench/results/deliveries-<timestamp>.md.
+"""
+import argparse, glob, http.server, json, os, socket, statistics, subprocess, sys, tempfile, threading, time, urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from callbench import cpu_seconds, run_load  # noqa: E402
+
+SIP, HTTP, CALLEE, RECEIVER = 25060, 28080, 25070, 28090
+
+
+class Receiver:
+    """A webhook receiver on RECEIVER that answers 204 to everything (HTTP/1.1, kept alive), counting."""
+
+    def __init__(self):
+        count = self.count = [0]
+        lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with lock:
+                    count[0] += 1
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        http.server.ThreadingHTTPServer.allow_reuse_address = True
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", RECEIVER), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Blackhole:
+    """Accepts connections on RECEIVER and never answers."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", RECEIVER))
+        self.sock.listen(1024)
+        self.held = []
+        self.running = True
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while self.running:
+            try:
+                conn, _ = self.sock.accept()
+                self.held.append(conn)
+            except OSError:
+                return
+
+    def stop(self):
+        self.running = False
+        self.sock.close()
+        for c in self.held:
+            c.close()
+
+
+class CallTrack:
+    def __init__(self, binary, workdir, webhooks):
+        config = os.path.join(workdir, "bench.yaml")
+        hooks = f'\n    webhooks: [{{url: "http://127.0.0.1:{RECEIVER}/hook", secret_env: BENCH_SECRET}}]' if webhooks else ""
+        open(config, "w").write(f"""
+sip:
+  listen: [udp:127.0.0.1:{SIP}]
+  rtp_ports: {{min: 30000, max: 49999}}
+  drain_seconds: 1
+http:
+  listen: 127.0.0.1:{HTTP}
+storage:
+  database: {workdir}/bench.sqlite
+  recordings: {workdir}/recordings
+delivery:
+  retry_base_seconds: 1
+trunks:
+  - name: bench
+    allow: [127.0.0.1/32]
+    proxy: sip:127.0.0.1:{CALLEE}
+projects:
+  - key: bench
+    forward_to: sip:+74951234567@127.0.0.1:{CALLEE}
+    trunk: bench
+    record: false{hooks}
+    pools: [{{name: main, numbers: ["+74990000001"], static: "+74990000000"}}]
+""")
+        env = dict(os.environ, CALLTRACK_ADMIN_TOKENS="bench", CALLTRACK_LOG_LEVEL="warning", BENCH_SECRET="bench-secret")
+        self.log = open(os.path.join(workdir, "calltrack.log"), "w")
+        self.proc = subprocess.Popen([binary, "serve", "--config", config], env=env, stdout=self.log, stderr=self.log)
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{HTTP}/healthz", timeout=1)
+                return
+            except Exception:
+                time.sleep(0.05)
+        raise SystemExit("calltrack did not start")
+
+    def backlog(self):
+        text = urllib.request.urlopen(f"http://127.0.0.1:{HTTP}/metrics", timeout=5).read().decode()
+        return sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines() if line.startswith("calltrack_webhook_backlog{"))
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def setup_times(base):
+    """INVITE to 200 OK of every call, in ms, from sipp's -trace_rtt file."""
+    times = []
+    for path in glob.glob(os.path.join(base, "*_rtt.csv")):
+        for line in open(path).read().splitlines()[1:]:
+            parts = line.split(";")
+            if len(parts) >= 2:
+                times.append(float(parts[1]))
+    return sorted(times)
+
+
+def drain(ct, seconds_max=300):
+    """Seconds until the backlog is empty, and the backlog at the start."""
+    start_backlog, start = ct.backlog(), time.monotonic()
+    while ct.backlog() > 0:
+        if time.monotonic() - start > seconds_max:
+            return None, start_backlog
+        time.sleep(0.1)
+    return time.monotonic() - start, start_backlog
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--binary", default=".build/release/calltrack")
+    ap.add_argument("--rate", type=int, default=50)
+    ap.add_argument("--seconds", type=int, default=20)
+    args = ap.parse_args()
+    workdir = tempfile.mkdtemp(prefix="calltrack-deliveries-")
+    calls = args.rate * args.seconds
+    rows = []
+
+    def load(label, webhooks, receiver):
+        ctdir = os.path.join(workdir, f"ct-{len(rows)}")
+        os.makedirs(ctdir)
+        peer = {"down": None, "hanging": Blackhole, "up": Receiver}[receiver]() if webhooks else None
+        ct = CallTrack(args.binary, ctdir, webhooks)
+        cpu0 = cpu_seconds(ct.proc.pid)
+        tag = f"load-{len(rows)}"
+        ok, failed, wall, _ = run_load(SIP, CALLEE, workdir, calls, args.rate, args.rate * 4, 1000, None, tag,
+                                       caller_args=["-trace_rtt", "-rtt_freq", "1"])
+        times = setup_times(os.path.join(workdir, tag))
+        row = dict(test=label, calls=calls, ok=ok, failed=failed,
+                   setup_median_ms=round(statistics.median(times), 2) if times else None,
+                   setup_p99_ms=round(times[int(len(times) * 0.99) - 1], 2) if times else None,
+                   cpu=round(cpu_seconds(ct.proc.pid) - cpu0, 2))
+        if webhooks:
+            if receiver != "up":
+                # The receiver comes back: the backlog drains.
+                if peer:
+                    peer.stop()
+                peer = Receiver()
+            seconds, backlog = drain(ct)
+            row["backlog"] = backlog
+            row["drain_s"] = None if seconds is None else round(seconds, 2)
+            row["deliveries_per_s"] = None if not seconds else round(backlog / seconds)
+            row["received"] = peer.count[0]
+            peer.stop()
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+        ct.stop()
+
+    load("no webhooks", False, None)
+    load("every event to a receiver that is down (refused), then back", True, "down")
+    load("every event to a receiver that hangs (10 s timeouts), then back", True, "hanging")
+    load("every event to a receiver that is up", True, "up")
+
+    lines = ["| run | calls | ok | failed | setup median ms | setup p99 ms | CallTrack CPU s during the load | backlog after the load | drain s | deliveries/s draining | received |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        cell = lambda k: "" if r.get(k) is None else r[k]
+        lines.append(f"| {r['test']} | {r['calls']} | {r['ok']} | {r['failed']} | {cell('setup_median_ms')} | {cell('setup_p99_ms')} | "
+                     f"{r['cpu']} | {cell('backlog')} | {cell('drain_s')} | {cell('deliveries_per_s')} | {cell('received')} |")
+    table = "\n".join(lines)
+    print(table)
+    out = os.path.join(HERE, "results")
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, time.strftime("deliveries-%Y%m%d-%H%M%S.md"))
+    open(path, "w").write(f"# Delivery benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores\n\n{table}\n")
+    print(f"written to {path}; work files in {workdir}")
+
+
+if __name__ == "__main__":
+    main()
