@@ -56,6 +56,7 @@ bench: bench-deps
 	cd bench && python3 recordbench.py --binary ../.build/release/calltrack
 	python3 bench/floodbench.py --binary .build/release/calltrack
 	cd bench && python3 reportbench.py --binary ../.build/release/calltrack
+	cd bench && python3 deliverybench.py --binary ../.build/release/calltrack
 
 # 5,000 INVITEs/s from a stranger and 20,000 idle HTTP connections while a real call is made.
 bench-flood: bench-deps

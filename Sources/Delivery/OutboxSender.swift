@@ -97,11 +97,13 @@ public final class OutboxSender: Service {
             for group in groups {
                 if Task.isShuttingDownGracefully { break }
                 let (built, unbuildable) = bodies(group)
-                if !unbuildable.isEmpty { record(.failure("what the event is about is gone"), unbuildable, endpoint, &failing) }
+                if !unbuildable.isEmpty {
+                    record(.failure("what the event is about is gone"), unbuildable.map { ($0, nil) }, endpoint, &failing)
+                }
                 if built.isEmpty { continue }
                 let outcome = await send(built, to: endpoint, client: client)
                 if case .metrica = endpoint.channel { lastUpload = Date() }
-                record(outcome, built.map(\.entry), endpoint, &failing)
+                record(outcome, built.map { ($0.entry, $0.body) }, endpoint, &failing)
             }
             if due.isEmpty || failing != nil {
                 // Sleep until the next delivery is due, but look again soon for new events.
@@ -112,15 +114,14 @@ public final class OutboxSender: Service {
         }
     }
 
-    /// Each entry's body: as stored by its first attempt, or rendered now and stored, so that every
-    /// retry sends the same bytes.
+    /// Each entry's body: as stored by a failed attempt, or rendered now (and stored if this attempt
+    /// fails, so that every retry sends the same bytes).
     private func bodies(_ entries: [OutboxEntry]) -> (built: [(entry: OutboxEntry, body: Data)], unbuildable: [OutboxEntry]) {
         var built: [(entry: OutboxEntry, body: Data)] = [], unbuildable: [OutboxEntry] = []
         for entry in entries {
             if let body = entry.body {
                 built.append((entry, body))
             } else if let body = try? renderer.body(entry) {
-                try? outbox.setBody(entry.id, body)
                 built.append((entry, body))
             } else {
                 unbuildable.append(entry)
@@ -129,7 +130,9 @@ public final class OutboxSender: Service {
         return (built, unbuildable)
     }
 
-    private func record(_ outcome: Outcome, _ entries: [OutboxEntry], _ endpoint: Endpoint, _ failing: inout String?) {
+    private func record(_ outcome: Outcome, _ attempted: [(entry: OutboxEntry, body: Data?)], _ endpoint: Endpoint,
+                        _ failing: inout String?) {
+        let entries = attempted.map(\.entry)
         let name = endpoint.url
         switch outcome {
         case .success(let result):
@@ -139,12 +142,12 @@ public final class OutboxSender: Service {
                 failing = nil
             }
         case .failure(let reason):
-            var attempts: [(id: String, next: Date?)] = []
-            for entry in entries {
+            var attempts: [(id: String, next: Date?, body: Data?)] = []
+            for (entry, body) in attempted {
                 let age = Date().timeIntervalSince(entry.createdAt)
                 let wait = min(3600, config.retryBaseSeconds * pow(2, Double(min(entry.attempts, 20))))
                 let giveUp = age + wait > config.maxAgeHours * 3600
-                attempts.append((entry.id, giveUp ? nil : Date().addingTimeInterval(wait)))
+                attempts.append((entry.id, giveUp ? nil : Date().addingTimeInterval(wait), entry.body == nil ? body : nil))
                 if giveUp {
                     logger.error("delivery given up", metadata: ["endpoint": "\(name)", "event": "\(entry.id)", "type": "\(entry.event)"])
                 }

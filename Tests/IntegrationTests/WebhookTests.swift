@@ -127,6 +127,49 @@ struct WebhookTests {
         }
     }
 
+    @Test("The database's disk fills: a call still connects and the log says why; once space is freed its record and webhooks are written, nothing lost",
+          .enabled(if: Tmpfs.available, "needs root to mount a tmpfs"))
+    func fullDisk() async throws {
+        let ports = TestPorts.next()
+        let receiver = try WebhookReceiver(port: ports.sip + 48)
+        defer { receiver.stop() }
+        let disk = try Tmpfs(options: "size=8m")
+        var options = Self.options(receiverPort: receiver.port)
+        options.databasePath = disk.path + "/calltrack.sqlite"
+        try await withServer(ports: ports, options: options) { server in
+            // Fill what is left of the disk.
+            let filler = disk.path + "/filler"
+            #expect(FileManager.default.createFile(atPath: filler, contents: nil))
+            let handle = try #require(FileHandle(forWritingAtPath: filler))
+            let chunk = Data(repeating: 0, count: 16 * 1024)
+            while (try? handle.write(contentsOf: chunk)) != nil {}
+            try? handle.close()
+
+            let p = server.ports
+            let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 100, audio: false), localPort: p.callee,
+                                  mediaPort: p.calleeMedia, target: nil)
+            try await Task.sleep(for: .milliseconds(200))
+            let caller = try SIPp("caller", scenario: Scenario.callerHangsUp(), localPort: p.caller, mediaPort: p.callerMedia,
+                                  target: "127.0.0.1:\(p.sip)", service: "84990000001", pauseMilliseconds: 500)
+            #expect(try await caller.wait() == 0, "the call connects: \(caller.diagnostics())")
+            _ = try await callee.wait()
+            for _ in 0..<100 where !server.log().contains("cannot write call records") {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let log = server.log()
+            #expect(log.contains("cannot write call records; calls go on") && log.contains("database or disk is full"), "\(log.suffix(1500))")
+            #expect(log.components(separatedBy: "cannot write call records").count == 2, "said once")
+            #expect(receiver.received.isEmpty)
+
+            try FileManager.default.removeItem(atPath: filler)
+            let calls = try await server.finishedCalls(count: 1)
+            #expect(calls.first?["status"] as? String == "answered")
+            let got = try await receiver.wait { Set($0.map(\.event)).isSuperset(of: ["call.started", "call.answered", "call.ended"]) }
+            #expect(got.allSatisfy(Self.signatureHolds))
+            #expect(server.log().contains("writing call records again; nothing was lost"))
+        }
+    }
+
     @Test("A webhook whose secret variable is not set, or with an unknown event, refuses the start naming the key")
     func badWebhookConfig() async throws {
         var options = Self.options(receiverPort: 9)

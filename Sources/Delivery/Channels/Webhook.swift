@@ -1,3 +1,4 @@
+import CallTrackCore
 import Crypto
 import Foundation
 import Storage
@@ -8,26 +9,41 @@ public enum WebhookSignature {
         var signed = Data("\(timestamp).".utf8)
         signed.append(body)
         let mac = HMAC<SHA256>.authenticationCode(for: signed, using: SymmetricKey(data: Data(secret.utf8)))
-        return "t=\(timestamp),v1=" + mac.map { String(format: "%02x", $0) }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        var hex = [UInt8]()
+        hex.reserveCapacity(64)
+        for byte in mac { hex += [digits[Int(byte >> 4)], digits[Int(byte & 15)]] }
+        return "t=\(timestamp),v1=" + String(decoding: hex, as: UTF8.self)
     }
 }
 
 enum WebhookEnvelope {
     /// `{"call" or "sale": …, "created_at", "id", "project", "type"}`, keys in order.
-    static func body(_ entry: OutboxEntry, key: String, json: Data) throws -> Data {
-        func string(_ s: String) throws -> Data { try JSONEncoder().encode(s) }
-        let created = ISO8601DateFormatter.string(from: entry.createdAt, timeZone: .gmt,
-                                                  formatOptions: [.withInternetDateTime, .withFractionalSeconds])
-        let fields: [(String, Data)] = [(key, json), ("created_at", try string(created)), ("id", try string(entry.id)),
-                                        ("project", try string(entry.project)), ("type", try string(entry.event))]
+    static func body(_ entry: OutboxEntry, key: String, json: Data) -> Data {
         var body = Data("{".utf8)
+        let fields: [(String, Data)] = [(key, json), ("created_at", string(entry.createdAt.iso8601Milliseconds)),
+                                        ("id", string(entry.id)), ("project", string(entry.project)), ("type", string(entry.event))]
         for (i, (key, value)) in fields.sorted(by: { $0.0 < $1.0 }).enumerated() {
-            if i > 0 { body.append(Data(",".utf8)) }
-            body.append(try string(key))
-            body.append(Data(":".utf8))
+            if i > 0 { body.append(UInt8(ascii: ",")) }
+            body.append(string(key))
+            body.append(UInt8(ascii: ":"))
             body.append(value)
         }
-        body.append(Data("}".utf8))
+        body.append(UInt8(ascii: "}"))
         return body
+    }
+
+    /// A JSON string: quotes, backslashes and control characters escaped.
+    static func string(_ s: String) -> Data {
+        var out = Data("\"".utf8)
+        for unit in s.utf8 {
+            switch unit {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), unit]
+            case 0..<0x20: out += Data(String(format: "\\u%04x", unit).utf8)
+            default: out.append(unit)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+        return out
     }
 }

@@ -113,11 +113,6 @@ public final class SQLiteOutbox: Sendable {
             .double.map(Date.init(timeIntervalSince1970:))
     }
 
-    /// Keeps the body the first attempt built.
-    public func setBody(_ id: String, _ body: Data) throws {
-        try db.execute("UPDATE outbox SET body = ? WHERE id = ? AND body IS NULL", [String(decoding: body, as: UTF8.self), id])
-    }
-
     /// Marks deliveries sent together (one upload) delivered, in one transaction.
     public func delivered(_ ids: [String], result: String, at: Date) throws {
         try db.write { tx in
@@ -130,15 +125,17 @@ public final class SQLiteOutbox: Sendable {
         }
     }
 
-    /// Records a failed attempt of each delivery: retried at its `next`, or given up (`failed`) when that is nil.
-    public func attemptFailed(_ attempts: [(id: String, next: Date?)], result: String) throws {
+    /// Records a failed attempt of each delivery: retried at its `next`, or given up (`failed`) when that
+    /// is nil; the body the attempt sent is kept (when none was), so that every retry sends the same bytes.
+    public func attemptFailed(_ attempts: [(id: String, next: Date?, body: Data?)], result: String) throws {
         try db.write { tx in
-            for (id, next) in attempts {
+            for (id, next, body) in attempts {
                 tx.execute("""
                     UPDATE outbox SET attempts = attempts + 1, last_result = ?, status = ?,
-                        next_attempt_at = coalesce(?, next_attempt_at)
+                        next_attempt_at = coalesce(?, next_attempt_at), body = coalesce(body, ?)
                     WHERE id = ?
-                    """, [String(result.prefix(200)), next == nil ? "failed" : "pending", next?.timeIntervalSince1970, id])
+                    """, [String(result.prefix(200)), next == nil ? "failed" : "pending", next?.timeIntervalSince1970,
+                          body.map { String(decoding: $0, as: UTF8.self) }, id])
             }
         }
     }

@@ -27,6 +27,8 @@ final class CallTrackServer: @unchecked Sendable {
         var reservationsPerMinute = 120
         /// Where recordings go; defaults to a folder in the test's directory.
         var recordingsPath: String?
+        /// The SQLite file; defaults to one in the test's directory.
+        var databasePath: String?
         /// Where the trunk's REGISTER (and route) goes; defaults to the callee.
         var proxyPort: Int?
         /// Extra `key: value` lines for the sip and http sections, and whole extra top-level sections.
@@ -62,7 +64,7 @@ final class CallTrackServer: @unchecked Sendable {
             \(options.httpExtra.map { "  " + $0 }.joined(separator: "\n"))
             \(options.sections)
             storage:
-              database: \(directory.path)/calltrack.sqlite
+              database: \(options.databasePath ?? directory.path + "/calltrack.sqlite")
               recordings: \(options.recordingsPath ?? directory.path + "/recordings")
             admin:
               tokens_env: CALLTRACK_TEST_TOKENS
