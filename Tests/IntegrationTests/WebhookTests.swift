@@ -182,5 +182,35 @@ struct WebhookTests {
         let other = try CallTrackServer(options: events)
         await #expect(throws: (any Error).self) { try await other.start() }
         #expect(other.log().contains("projects[0].webhooks[0].events[0]"), "\(other.log().suffix(400))")
+        var metrica = CallTrackServer.Options()
+        metrica.projectExtra = ["metrica: {counter_id: 12345678, token_env: CALLTRACK_TEST_UNSET_TOKEN}"]
+        let third = try CallTrackServer(options: metrica)
+        await #expect(throws: (any Error).self) { try await third.start() }
+        #expect(third.log().contains("projects[0].metrica.token_env: the environment variable CALLTRACK_TEST_UNSET_TOKEN is not set"),
+                "\(third.log().suffix(400))")
+    }
+
+    @Test("An https endpoint whose certificate nobody vouches for gets nothing; the delivery stays pending with the reason, logged once")
+    func untrustedCertificate() async throws {
+        let ports = TestPorts.next()
+        let receiver = try WebhookReceiver(port: ports.sip + 48, tls: true)
+        defer { receiver.stop() }
+        var options = Self.options(receiverPort: receiver.port)
+        options.projectExtra = ["webhooks: [{url: \"https://127.0.0.1:\(receiver.port)/hook\", secret_env: CALLTRACK_TEST_WEBHOOK_SECRET}]"]
+        try await withServer(ports: ports, options: options) { server in
+            try await server.placeBusyCalls(1, dialling: "84990000001")
+            _ = try await server.finishedCalls(count: 1)
+            var tried: [[String: Any]] = []
+            for _ in 0..<100 {
+                let log = try await server.get("/v1/deliveries?status=pending").json?["deliveries"] as? [[String: Any]] ?? []
+                tried = log.filter { ($0["attempts"] as? Int ?? 0) > 0 }
+                if tried.count >= 2 { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(tried.count >= 2, "\(tried)")
+            #expect(tried.allSatisfy { ($0["last_result"] as? String ?? "").lowercased().contains("certificate") }, "\(tried)")
+            #expect(receiver.received.isEmpty)
+            #expect(server.log().components(separatedBy: "delivery endpoint fails").count == 2, "logged once")
+        }
     }
 }

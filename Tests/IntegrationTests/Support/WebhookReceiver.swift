@@ -17,13 +17,14 @@ final class WebhookReceiver: @unchecked Sendable {
     private let process = Process()
     private let directory: URL
 
-    init(port: Int, failures: [Int] = []) throws {
+    /// With `tls`, HTTPS with a self-signed certificate for 127.0.0.1 (which no checking client trusts).
+    init(port: Int, failures: [Int] = [], tls: Bool = false) throws {
         self.port = port
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("receiver-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let script = """
-            import base64, http.server, json, sys, threading, time
-            port, log, failures = int(sys.argv[1]), sys.argv[2], [int(x) for x in sys.argv[3:]]
+            import base64, http.server, json, ssl, subprocess, sys, threading, time
+            port, log, tls, failures = int(sys.argv[1]), sys.argv[2], sys.argv[3] == '1', [int(x) for x in sys.argv[4:]]
             lock, count, first = threading.Lock(), [0], []
             class Handler(http.server.BaseHTTPRequestHandler):
                 def do_POST(self):
@@ -44,17 +45,27 @@ final class WebhookReceiver: @unchecked Sendable {
                                                 'body': base64.b64encode(body).decode()}) + '\\n')
                     self.send_response(200); self.end_headers(); self.wfile.write(b'ok')
                 def log_message(self, *args): pass
-            http.server.ThreadingHTTPServer(('127.0.0.1', port), Handler).serve_forever()
+            server = http.server.ThreadingHTTPServer(('127.0.0.1', port), Handler)
+            if tls:
+                key, cert = log + '.key', log + '.crt'
+                subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert,
+                                '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
+                               check=True, capture_output=True)
+                context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+                context.load_cert_chain(cert, key)
+                server.socket = context.wrap_socket(server.socket, server_side=True)
+            server.serve_forever()
             """
         let scriptPath = directory.appendingPathComponent("receiver.py").path
         try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
         // Debian's python3 directly: a wrapper (pyenv's shim) would survive the kill and keep the port.
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [scriptPath, String(port), directory.appendingPathComponent("log.jsonl").path] + failures.map(String.init)
+        process.arguments = [scriptPath, String(port), directory.appendingPathComponent("log.jsonl").path, tls ? "1" : "0"]
+            + failures.map(String.init)
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        Thread.sleep(forTimeInterval: 0.4)
+        Thread.sleep(forTimeInterval: tls ? 1.0 : 0.4)
     }
 
     func stop() { if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() } }
