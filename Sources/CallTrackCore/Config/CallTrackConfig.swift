@@ -80,9 +80,15 @@ public struct SIPConfig: Codable, Sendable, Equatable {
         self.rtpTimeoutSeconds = rtpTimeoutSeconds; self.drainSeconds = drainSeconds; self.userAgent = userAgent
         self.untrusted = untrusted; self.maxRequestsPerSecondPerSource = maxRequestsPerSecondPerSource
         self.mediaLatching = mediaLatching
+        relayThreads = Self.defaultRelayThreads
     }
 
+    /// Threads relaying media, each with its own event loop: one per core by default.
+    public var relayThreads: Int
+    public static var defaultRelayThreads: Int { ProcessInfo.processInfo.activeProcessorCount }
+
     enum CodingKeys: String, CodingKey, CaseIterable {
+        case relayThreads = "relay_threads"
         case listen, advertisedAddress = "advertised_address", rtpPorts = "rtp_ports"
         case rtpTimeoutSeconds = "rtp_timeout_seconds", drainSeconds = "drain_seconds", userAgent = "user_agent"
         case untrusted, maxRequestsPerSecondPerSource = "max_requests_per_second_per_source"
@@ -102,6 +108,7 @@ public struct SIPConfig: Codable, Sendable, Equatable {
         maxRequestsPerSecondPerSource = try c.decodeIfPresent(Int.self, forKey: .maxRequestsPerSecondPerSource)
             ?? d.maxRequestsPerSecondPerSource
         mediaLatching = try c.decodeIfPresent(MediaLatching.self, forKey: .mediaLatching) ?? d.mediaLatching
+        relayThreads = try c.decodeIfPresent(Int.self, forKey: .relayThreads) ?? d.relayThreads
     }
 }
 

@@ -93,6 +93,9 @@ struct ConfigValidator {
     }
 
     private func validateSIP() throws {
+        if !(1...256).contains(config.sip.relayThreads) {
+            throw ConfigError(key: "sip.relay_threads", "must be from 1 to 256 (default: one per core)")
+        }
         if config.sip.listen.isEmpty { throw ConfigError(key: "sip.listen", "needs at least one udp:HOST:PORT or tcp:HOST:PORT") }
         if let adv = config.sip.advertisedAddress, IPAddress(adv) == nil {
             throw ConfigError(key: "sip.advertised_address", "must be an IP address, not \"\(adv)\"")

@@ -227,16 +227,8 @@ final class Call {
         guard target.record else { return board.recorder.disabled(callID: id) }
         board.recorder.begin(callID: id, answeredAt: date, caller: caller.lastReceived?.payloadTypes ?? PayloadTypes(order: []),
                              callee: callee.lastReceived?.payloadTypes ?? PayloadTypes(order: []))
-        relay.tap = RecordingTap(callID: id, answeredAt: answeredAt)
+        relay.startRecording(callID: id, answeredAt: answeredAt)
     }
-
-    /// Hands collected packets to the recorder; called by the board's timer.
-    func flushRecording(now: UInt64) {
-        guard let tap = relay.tap, !tap.pending.isEmpty else { return }
-        tap.flush(to: board.recorder, now: now)
-    }
-
-    var isRecording: Bool { relay.tap != nil }
 
     // MARK: Ending
 
@@ -262,11 +254,9 @@ final class Call {
         ringTimer.cancel()
         lookupTimer.cancel()
         if let attribution { board.attributor.callEnded(attribution, number: target.did) }
-        if let tap = relay.tap {
+        if relay.isRecording {
             let now = nowMilliseconds()
-            tap.flush(to: board.recorder, now: now)
-            board.recorder.end(callID: id, talkMilliseconds: Int(now &- (answeredAt ?? now)))
-            relay.tap = nil
+            relay.finishRecording(talkMilliseconds: Int(now &- (answeredAt ?? now)))
         }
         board.logger.debug("call ended", metadata: [
             "call": "\(id)", "status": "\(outcome.status.rawValue)", "reason": "\(outcome.reason.name)", "code": "\(outcome.code)",

@@ -2,10 +2,12 @@ import CLibre
 import Foundation
 import Synchronization
 
-/// libre's event loop on a dedicated thread, and the one object that lives there.
+/// A libre event loop on a dedicated thread, and the one object that lives there.
 ///
-/// libre is single-threaded: every libre object, and `Owner` (the switchboard, which owns them
-/// all: calls, legs, relays), is touched only on this thread. `start` builds the owner there;
+/// libre runs one loop per thread: every libre object, and `Owner` (the switchboard, which owns
+/// the calls and legs; or a relay worker, which owns its calls' media sockets), is touched only on
+/// its loop's thread. The first loop (`main`) initialises libre; the others (`re_thread_init`) get
+/// their own file descriptor table, timers and queue. `start` builds the owner there;
 /// other threads reach it only through `submit`, whose closure the loop hands the owner, so no
 /// other thread ever holds it. Code entered from libre's C callbacks checks where it runs with
 /// `preconditionOnLibreLoop()`.
@@ -18,6 +20,13 @@ final class LibreLoop<Owner: AnyObject>: Sendable {
     private let exited = Atomic<Bool>(false)
     /// Written and read on the loop thread only (after `start` builds it, before the thread ends).
     private nonisolated(unsafe) var owner: Owner?
+    private let name: String
+    private let main: Bool
+
+    init(name: String = "libre", main: Bool = true) {
+        self.name = name
+        self.main = main
+    }
 
     /// Starts the thread; `make` runs on it after `libre_init` and before `re_main`, and builds the
     /// owner. Throws what `make` throws (a port that cannot be bound, say).
@@ -26,7 +35,7 @@ final class LibreLoop<Owner: AnyObject>: Sendable {
             let thread = Thread { [self] in
                 self.threadBody(maxFileDescriptors: maxFileDescriptors, make: make, started: started)
             }
-            thread.name = "libre"
+            thread.name = name
             thread.stackSize = 8 << 20
             thread.start()
         }
@@ -35,7 +44,7 @@ final class LibreLoop<Owner: AnyObject>: Sendable {
     private func threadBody(maxFileDescriptors: Int32, make: () throws -> Owner,
                             started: CheckedContinuation<Void, Error>) {
         ct_set_current_loop(Unmanaged.passUnretained(self).toOpaque())
-        var err = libre_init()
+        var err = main ? libre_init() : re_thread_init()
         // libre indexes handlers by fd number: size the table before the first socket.
         if err == 0 { err = fd_setsize(maxFileDescriptors) }
         var mq: OpaquePointer?
@@ -58,7 +67,7 @@ final class LibreLoop<Owner: AnyObject>: Sendable {
             started.resume(throwing: error)
             queue.withLock { $0 = nil }
             _ = mem_deref(UnsafeMutableRawPointer(mq))
-            libre_close()
+            if main { libre_close() }
             finishThread()
             return
         }
@@ -72,6 +81,7 @@ final class LibreLoop<Owner: AnyObject>: Sendable {
     }
 
     private func finishThread() {
+        if !main { re_thread_close() }
         ct_set_current_loop(nil)
         exited.store(true, ordering: .sequentiallyConsistent)
         let c = finished.withLock { c in defer { c = nil }; return c }

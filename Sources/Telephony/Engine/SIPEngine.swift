@@ -19,6 +19,8 @@ public final class SIPEngine: Service {
     private let logger: Logger
 
     private let recorder: any CallRecorder
+    /// The media relay's threads: started before SIP, stopped after it.
+    private let relayThreads: RelayThreads
     private let listening = Atomic<Bool>(false)
 
     /// True once SIP listens, until shutdown begins: what `/healthz` reports.
@@ -32,6 +34,8 @@ public final class SIPEngine: Service {
         let loop = LibreLoop<SwitchBoard>()
         self.loop = loop
         self.recorder = recorder
+        let relayThreads = RelayThreads(count: config.sip.relayThreads, recorder: recorder)
+        self.relayThreads = relayThreads
         let listen = config.sip.listen
         let bound = listen[0].address.host
         let advertised = config.sip.advertisedAddress ?? (bound == "0.0.0.0" || bound == "::" ? "127.0.0.1" : bound)
@@ -50,7 +54,7 @@ public final class SIPEngine: Service {
             maxRequestsPerSecondPerSource: config.sip.maxRequestsPerSecondPerSource, mediaLatching: config.sip.mediaLatching)
         makeBoard = {
             let board = SwitchBoard(settings: settings, router: router, events: events, statistics: statistics,
-                                    recorder: recorder, attributor: attributor, logger: logger)
+                                    recorder: recorder, attributor: attributor, relayThreads: relayThreads, logger: logger)
             board.callerHistory = callerHistory.map { history in
                 CallerLookup(history: history, backOnLoop: { job in loop.submit(job) })
             }
@@ -70,8 +74,10 @@ public final class SIPEngine: Service {
         Self.raiseFileLimit()
         signal(SIGPIPE, SIG_IGN)
         do {
+            try await relayThreads.start(maxFileDescriptors: Self.maxFileDescriptors)
             try await loop.start(maxFileDescriptors: Self.maxFileDescriptors, make: makeBoard)
         } catch {
+            await relayThreads.stop()
             events.finish()
             throw error
         }
@@ -100,6 +106,8 @@ public final class SIPEngine: Service {
         loop.submit { $0.close() }
         try? await Task.sleep(for: .milliseconds(100))
         await loop.stop()
+        // The relay threads close the last calls' sockets and hand over their recordings first.
+        await relayThreads.stop()
         // The last recordings are finalised on the recorder's queue: wait for them before ending the stream.
         await recorder.waitUntilIdle()
         events.finish()

@@ -31,6 +31,8 @@ final class SwitchBoard {
     let statistics: CallStatistics
     let recorder: any CallRecorder
     let attributor: any CallAttributor
+    /// The threads the calls' media goes through.
+    let relayThreads: RelayThreads
     /// Looks up whether a caller is new, off this thread (nil: not asked).
     var callerHistory: CallerLookup?
 
@@ -60,11 +62,11 @@ final class SwitchBoard {
     var pendingMaxForwards: Int?
     private let sweepTimer = LibreTimer()
     private let releaseTimer = LibreTimer()
-    private let recordingTimer = LibreTimer()
     private var pendingRelease: [() -> Void] = []
 
     init(settings: Settings, router: CallRouter, events: CallEventBus, statistics: CallStatistics,
-         recorder: any CallRecorder, attributor: any CallAttributor, logger: Logger) {
+         recorder: any CallRecorder, attributor: any CallAttributor, relayThreads: RelayThreads, logger: Logger) {
+        self.relayThreads = relayThreads
         self.statistics = statistics
         self.attributor = attributor
         self.recorder = recorder
@@ -136,7 +138,6 @@ final class SwitchBoard {
 
         registerTrunks()
         scheduleSweep()
-        scheduleRecordingFlush()
         logger.info("SIP listening", metadata: [
             "listen": "\(settings.listen.map { "\($0.transport.rawValue):\($0.address.host):\($0.address.port)" })",
             "rtp_ports": "\(settings.rtpPorts.min)-\(settings.rtpPorts.max)",
@@ -167,7 +168,7 @@ final class SwitchBoard {
             _ = sip_reply(sip, msg, 500, "Server Internal Error")
             return
         }
-        guard let relay = MediaRelay(bindAddress: settings.rtpBindAddress, portPool: portPool, statistics: statistics,
+        guard let relay = MediaRelay(threads: relayThreads, bindAddress: settings.rtpBindAddress, portPool: portPool, statistics: statistics,
                                      latching: settings.mediaLatching, policy: mediaPolicy) else {
             statistics.record(.noRTPPorts)
             logger.error("no free RTP ports", metadata: ["available": "\(portPool.available)"])
@@ -253,15 +254,6 @@ final class SwitchBoard {
         }
     }
 
-    /// Every 250 ms the packets copied for recording go to the recorder's queue in one batch per call.
-    private func scheduleRecordingFlush() {
-        recordingTimer.start(milliseconds: 250) { [self] in
-            let now = nowMilliseconds()
-            for call in calls.values where call.isRecording { call.flushRecording(now: now) }
-            scheduleRecordingFlush()
-        }
-    }
-
     // MARK: Shutdown
 
     func startDraining() {
@@ -275,7 +267,6 @@ final class SwitchBoard {
 
     func close() {
         sweepTimer.cancel()
-        recordingTimer.cancel()
         for r in registrations { _ = mem_deref(UnsafeMutableRawPointer(r)) }
         registrations.removeAll()
         if let s = sessionSocket { sipsess_close_all(s) }
