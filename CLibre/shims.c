@@ -1,5 +1,7 @@
+#define _GNU_SOURCE
 #include "CLibre.h"
 #include <dirent.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -354,4 +356,9 @@ void ct_set_current_loop(void *loop)
 void *ct_current_loop(void)
 {
 	return current_loop;
+}
+
+void ct_set_thread_name(const char *name)
+{
+	(void)pthread_setname_np(pthread_self(), name);
 }

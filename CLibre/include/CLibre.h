@@ -98,6 +98,8 @@ int ct_sipreg_register(struct sipreg **regp, struct sip *sip, const char *reg_ur
 /** Which libre loop the calling thread runs (NULL on any other thread): libre objects may be
    touched only on their loop's thread, and Swift checks it with this. */
 void ct_set_current_loop(void *loop);
+/* Names the calling thread as `top -H` and /proc show it (at most 15 characters). */
+void ct_set_thread_name(const char *name);
 void *ct_current_loop(void);
 
 #endif

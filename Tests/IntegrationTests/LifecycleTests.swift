@@ -4,26 +4,28 @@ import Testing
 /// Load, restart, shutdown and configuration errors of a real CallTrack process.
 @Suite("Lifecycle", .serialized)
 struct LifecycleTests {
-    @Test("50 concurrent calls with audio: all answered, all recorded, none left open")
-    func fiftyConcurrentCalls() async throws {
-        try await withServer { server in
+    @Test("100 concurrent calls with audio on two relay threads: all answered, media both ways on every call, all recorded, both threads relaying, none left open")
+    func hundredConcurrentCalls() async throws {
+        var options = CallTrackServer.Options()
+        options.sipExtra = ["relay_threads: 2"]
+        try await withServer(options: options) { server in
             let p = server.ports
             let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 200), localPort: p.callee,
-                                  mediaPort: p.calleeMedia, target: nil, calls: 50, pauseMilliseconds: 4000, timeoutSeconds: 60)
+                                  mediaPort: p.calleeMedia, target: nil, calls: 100, pauseMilliseconds: 4000, timeoutSeconds: 90)
             try await Task.sleep(for: .milliseconds(200))
-            // 50 calls/s: every call is set up within a second and all 50 talk at the same time for 4 s.
+            // 50 calls/s: every call is set up within two seconds and all 100 talk at the same time for a while.
             let caller = try SIPp("caller", scenario: Scenario.callerHangsUp(), localPort: p.caller, mediaPort: p.callerMedia,
-                                  target: "127.0.0.1:\(p.sip)", service: "84990000002", calls: 50, rate: 50,
-                                  concurrent: 50, pauseMilliseconds: 4000, timeoutSeconds: 60)
+                                  target: "127.0.0.1:\(p.sip)", service: "84990000002", calls: 100, rate: 50,
+                                  concurrent: 100, pauseMilliseconds: 4000, timeoutSeconds: 90)
             // Sample while calls are up: the server reports them as active.
-            try await Task.sleep(for: .milliseconds(2500))
+            try await Task.sleep(for: .milliseconds(3000))
             let health = try await server.get("/healthz", token: nil)
             let active = (try JSONSerialization.jsonObject(with: health.body) as? [String: Any])?["active_calls"] as? Int ?? -1
-            #expect(active == 50, "active calls mid-test: \(active)")
-            #expect(try await caller.wait(timeout: .seconds(90)) == 0, "\(caller.diagnostics())")
-            #expect(try await callee.wait(timeout: .seconds(90)) == 0, "\(callee.diagnostics())")
-            let calls = try await server.finishedCalls(count: 50, timeout: .seconds(15))
-            #expect(calls.count == 50)
+            #expect(active == 100, "active calls mid-test: \(active)")
+            #expect(try await caller.wait(timeout: .seconds(120)) == 0, "\(caller.diagnostics())")
+            #expect(try await callee.wait(timeout: .seconds(120)) == 0, "\(callee.diagnostics())")
+            let calls = try await server.finishedCalls(count: 100, timeout: .seconds(20))
+            #expect(calls.count == 100)
             #expect(calls.allSatisfy { $0["status"] as? String == "answered" }, "\(calls.map { $0["status"] ?? "" })")
             for call in calls {
                 let media = call["media"] as? [String: Any]
@@ -31,6 +33,23 @@ struct LifecycleTests {
                 let b = (media?["callee_to_caller"] as? [String: Any])?["packets"] as? Int ?? 0
                 #expect(a > 80 && b > 80, "call \(call["id"] ?? "") relayed \(a)/\(b) packets")
             }
+            // Every call recorded, about as long as it talked.
+            let recordings = try await server.finishedRecordings(count: 100)
+            for recording in recordings {
+                #expect(recording["status"] as? String == "recorded", "\(recording)")
+                #expect((recording["duration_seconds"] as? Double ?? 0) > 3.5, "\(recording)")
+            }
+            // Both relay threads carried media (CPU time of their own).
+            let pid = try #require(server.pid)
+            var relayCPU: [String: Int] = [:]
+            for task in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? [] {
+                let name = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/comm", encoding: .utf8))?
+                    .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+                guard name.hasPrefix("relay-"), let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/stat", encoding: .utf8),
+                      let fields = stat.split(separator: ")").last?.split(separator: " ") else { continue }
+                relayCPU[name] = (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
+            }
+            #expect(relayCPU.keys.sorted() == ["relay-0", "relay-1"] && relayCPU.values.allSatisfy { $0 > 0 }, "\(relayCPU)")
             let after = try await server.get("/healthz", token: nil)
             #expect((try JSONSerialization.jsonObject(with: after.body) as? [String: Any])?["active_calls"] as? Int == 0)
         }

@@ -43,6 +43,8 @@ final class LibreLoop<Owner: AnyObject>: Sendable {
 
     private func threadBody(maxFileDescriptors: Int32, make: () throws -> Owner,
                             started: CheckedContinuation<Void, Error>) {
+        // Named where `top -H` and /proc show it (Foundation's Thread.name does not reach the OS on Linux).
+        ct_set_thread_name(String(name.prefix(15)))
         ct_set_current_loop(Unmanaged.passUnretained(self).toOpaque())
         var err = main ? libre_init() : re_thread_init()
         // libre indexes handlers by fd number: size the table before the first socket.

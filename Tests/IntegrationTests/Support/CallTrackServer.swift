@@ -216,6 +216,20 @@ final class CallTrackServer: @unchecked Sendable {
     }
 
     /// Waits until `count` calls have a final status, then returns them (newest first).
+    /// The calls' recordings once `count` of them are no longer being written.
+    func finishedRecordings(count: Int, timeout: Duration = .seconds(20)) async throws -> [[String: Any]] {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let recordings = try await calls().compactMap { $0["recording"] as? [String: Any] }
+            let done = recordings.filter { ($0["status"] as? String) != "recording" }
+            if done.count >= count { return done }
+            if ContinuousClock.now > deadline {
+                throw TestFailure("expected \(count) finished recordings, have \(done.count) of \(recordings.count)")
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
     func finishedCalls(count: Int, timeout: Duration = .seconds(10)) async throws -> [[String: Any]] {
         let deadline = ContinuousClock.now + timeout
         while true {
