@@ -1,0 +1,282 @@
+#!/usr/bin/env python3
+"""CallTrack media relay benchmark with a light RTP load generator (bench/rtpload/rtpload.c).
+
+Sets up N calls through CallTrack with a minimal SIP caller and callee written here (no media in
+sipp: sipp with audio needs this machine's two cores by itself), then rtpload plays both ends of
+every call's RTP (50 packets a second each way, G.711 size) for a while and counts loss,
+duplication and reordering; CallTrack's relay threads' CPU is read from /proc. Runs each number
+of calls with 1 and with 2 relay threads.
+Prints a Markdown table; writes bench/results/relay-<timestamp>.md.
+"""
+import argparse, json, os, re, select, socket, subprocess, tempfile, time, urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SIP, HTTP, UAC, UAS = 25060, 28080, 25090, 25070
+CALLER_MEDIA, CALLEE_MEDIA = 21000, 21002
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def build_rtpload(workdir):
+    out = os.path.join(workdir, "rtpload")
+    subprocess.run(["cc", "-O2", "-o", out, os.path.join(HERE, "rtpload", "rtpload.c")], check=True)
+    return out
+
+
+def thread_cpu(pid):
+    """CPU seconds per thread name of a process."""
+    out = {}
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            name = open(f"/proc/{pid}/task/{task}/comm").read().strip()
+            fields = open(f"/proc/{pid}/task/{task}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[name] = out.get(name, 0) + (int(fields[11]) + int(fields[12])) / CLK
+    return out
+
+
+class CallTrack:
+    def __init__(self, binary, workdir, relay_threads):
+        config = os.path.join(workdir, "bench.yaml")
+        open(config, "w").write(f"""
+sip:
+  listen: [udp:127.0.0.1:{SIP}]
+  rtp_ports: {{min: 40000, max: 59999}}
+  rtp_timeout_seconds: 300
+  drain_seconds: 1
+  relay_threads: {relay_threads}
+http:
+  listen: 127.0.0.1:{HTTP}
+storage:
+  database: {workdir}/bench.sqlite
+  recordings: {workdir}/recordings
+trunks:
+  - name: bench
+    allow: [127.0.0.1/32]
+    proxy: sip:127.0.0.1:{UAS}
+projects:
+  - key: bench
+    forward_to: sip:+74951234567@127.0.0.1:{UAS}
+    trunk: bench
+    record: false
+    pools: [{{name: main, numbers: ["+74990000001"], static: "+74990000000"}}]
+""")
+        env = dict(os.environ, CALLTRACK_ADMIN_TOKENS="bench", CALLTRACK_LOG_LEVEL="warning")
+        self.log = open(os.path.join(workdir, "calltrack.log"), "w")
+        self.proc = subprocess.Popen([binary, "serve", "--config", config], env=env, stdout=self.log, stderr=self.log)
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{HTTP}/healthz", timeout=1)
+                return
+            except Exception:
+                time.sleep(0.05)
+        raise SystemExit("calltrack did not start")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def sdp(port):
+    return (f"v=0\r\no=load 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            f"m=audio {port} RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n")
+
+
+def message(first_line, headers, body=""):
+    lines = [first_line] + [f"{k}: {v}" for k, v in headers] + [f"Content-Length: {len(body.encode())}", "", ""]
+    return ("\r\n".join(lines) + body).encode()
+
+
+def parse(data):
+    text = data.decode(errors="replace")
+    head, _, body = text.partition("\r\n\r\n")
+    lines = head.split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers.setdefault(k.strip().lower(), []).append(v.strip())
+    return lines[0], headers, body
+
+
+def media_port(body):
+    m = re.search(r"^m=audio (\d+)", body, re.M)
+    return int(m.group(1)) if m else None
+
+
+class Signalling:
+    """A minimal SIP caller (UAC) and callee (UAS) on loopback, for many calls at once."""
+
+    def __init__(self):
+        self.uac = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.uac.bind(("127.0.0.1", UAC))
+        self.uas = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.uas.bind(("127.0.0.1", UAS))
+        for s in (self.uac, self.uas):
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        self.calls = {}        # call-id -> dict(relay_caller, to_tag, contact, state)
+        self.relay_callee = []  # CallTrack's callee-side relay ports, one per forwarded INVITE
+        self.answered_invites = {}
+
+    def close(self):
+        self.uac.close()
+        self.uas.close()
+
+    def invite(self, i):
+        cid = f"load-{i}-{time.time_ns()}@127.0.0.1"
+        self.calls[cid] = {"i": i, "state": "calling", "sent": time.monotonic()}
+        self.send_invite(cid)
+
+    def send_invite(self, cid):
+        i = self.calls[cid]["i"]
+        self.uac.sendto(message(f"INVITE sip:84990000001@127.0.0.1:{SIP} SIP/2.0", [
+            ("Via", f"SIP/2.0/UDP 127.0.0.1:{UAC};branch=z9hG4bK-inv-{i}"), ("From", f"<sip:79160000000@127.0.0.1:{UAC}>;tag=a{i}"),
+            ("To", f"<sip:84990000001@127.0.0.1:{SIP}>"), ("Call-ID", cid), ("CSeq", "1 INVITE"),
+            ("Contact", f"<sip:79160000000@127.0.0.1:{UAC}>"), ("Max-Forwards", "70"), ("Content-Type", "application/sdp")],
+            sdp(CALLER_MEDIA)), ("127.0.0.1", SIP))
+
+    def bye(self, cid):
+        c = self.calls[cid]
+        self.uac.sendto(message(f"BYE {c['contact']} SIP/2.0", [
+            ("Via", f"SIP/2.0/UDP 127.0.0.1:{UAC};branch=z9hG4bK-bye-{c['i']}"), ("From", f"<sip:79160000000@127.0.0.1:{UAC}>;tag=a{c['i']}"),
+            ("To", f"<sip:84990000001@127.0.0.1:{SIP}>;tag={c['to_tag']}"), ("Call-ID", cid), ("CSeq", "2 BYE"),
+            ("Max-Forwards", "70")]), ("127.0.0.1", SIP))
+        c["state"] = "ending"
+
+    def pump(self, timeout):
+        ready, _, _ = select.select([self.uac, self.uas], [], [], timeout)
+        for s in ready:
+            while True:
+                try:
+                    data, addr = s.recvfrom(65535)
+                except BlockingIOError:
+                    break
+                (self.on_uac if s is self.uac else self.on_uas)(data, addr)
+                s.setblocking(False)
+            s.setblocking(True)
+
+    def on_uac(self, data, addr):
+        first, h, body = parse(data)
+        if not first.startswith("SIP/2.0"):
+            return
+        code = int(first.split()[1])
+        cid = h.get("call-id", [""])[0]
+        c = self.calls.get(cid)
+        if not c or code < 200:
+            return
+        if "INVITE" in h.get("cseq", [""])[0]:
+            to_tag = re.search(r"tag=([^;>\s]+)", h["to"][0])
+            contact = re.search(r"<([^>]+)>", h.get("contact", [""])[0])
+            c["to_tag"] = to_tag.group(1) if to_tag else ""
+            c["contact"] = contact.group(1) if contact else f"sip:127.0.0.1:{SIP}"
+            self.uac.sendto(message(f"ACK {c['contact']} SIP/2.0", [
+                ("Via", f"SIP/2.0/UDP 127.0.0.1:{UAC};branch=z9hG4bK-ack-{c['i']}"),
+                ("From", f"<sip:79160000000@127.0.0.1:{UAC}>;tag=a{c['i']}"), ("To", h["to"][0]), ("Call-ID", cid),
+                ("CSeq", "1 ACK"), ("Max-Forwards", "70")]), ("127.0.0.1", SIP))
+            if code == 200 and c["state"] == "calling":
+                c["relay_caller"] = media_port(body)
+                c["state"] = "up"
+            elif code != 200:
+                c["state"] = f"failed {code}"
+        elif "BYE" in h.get("cseq", [""])[0]:
+            c["state"] = "ended"
+
+    def on_uas(self, data, addr):
+        first, h, body = parse(data)
+        method = first.split()[0]
+        if method in ("ACK",) or first.startswith("SIP/2.0"):
+            return
+        cid = h.get("call-id", [""])[0]
+        to = h["to"][0]
+        if method == "INVITE":
+            tag = self.answered_invites.get(cid)
+            if tag is None:
+                tag = f"b{len(self.answered_invites)}"
+                self.answered_invites[cid] = tag
+                self.relay_callee.append(media_port(body))
+            reply_body, extra = sdp(CALLEE_MEDIA), [("Contact", f"<sip:callee@127.0.0.1:{UAS}>"), ("Content-Type", "application/sdp")]
+        else:
+            tag, reply_body, extra = self.answered_invites.get(cid, "x"), "", []
+        if "tag=" not in to:
+            to += f";tag={tag}"
+        headers = [("Via", v) for v in h.get("via", [])] + [("From", h["from"][0]), ("To", to), ("Call-ID", cid),
+                                                             ("CSeq", h["cseq"][0])] + extra
+        self.uas.sendto(message("SIP/2.0 200 OK", headers, reply_body), addr)
+
+
+def run(binary, rtpload, workdir, calls, relay_threads, seconds, setup_rate):
+    ct = CallTrack(binary, workdir, relay_threads)
+    sig = Signalling()
+    try:
+        start = time.monotonic()
+        for i in range(calls):
+            sig.invite(i)
+            while time.monotonic() < start + (i + 1) / setup_rate:
+                sig.pump(0.002)
+        deadline = time.monotonic() + 30
+        while any(c["state"] == "calling" for c in sig.calls.values()) and time.monotonic() < deadline:
+            sig.pump(0.05)
+            for cid, c in sig.calls.items():
+                if c["state"] == "calling" and time.monotonic() - c["sent"] > 2:
+                    c["sent"] = time.monotonic()
+                    sig.send_invite(cid)
+        up = [c for c in sig.calls.values() if c["state"] == "up"]
+        if len(up) != calls or len(sig.relay_callee) != calls:
+            raise SystemExit(f"{len(up)} of {calls} calls up ({len(sig.relay_callee)} forwarded)")
+        # rtpload needs no pairing of the two legs: each stream is one call leg's port.
+        spec = "".join(f"{c['relay_caller']} {p}\n" for c, p in zip(up, sig.relay_callee))
+        before = thread_cpu(ct.proc.pid)
+        out = subprocess.run([rtpload, str(seconds), str(CALLER_MEDIA), str(CALLEE_MEDIA)], input=spec.encode(),
+                             capture_output=True, check=True)
+        after = thread_cpu(ct.proc.pid)
+        result = json.loads(out.stdout)
+        relay_cpu = sum(after.get(k, 0) - before.get(k, 0) for k in after if k.startswith("relay-"))
+        total_cpu = sum(after.values()) - sum(before.values())
+        for cid in list(sig.calls):
+            sig.bye(cid)
+        deadline = time.monotonic() + 20
+        while any(c["state"] == "ending" for c in sig.calls.values()) and time.monotonic() < deadline:
+            sig.pump(0.05)
+        result.update(relay_threads=relay_threads, relay_cpu=round(relay_cpu, 2), calltrack_cpu=round(total_cpu, 2),
+                      packets_per_second=round(result["received"] / result["seconds"]),
+                      relay_cpu_per_call_minute=round(relay_cpu / (calls * result["seconds"] / 60), 4))
+        return result
+    finally:
+        sig.close()
+        ct.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--binary", default=".build/release/calltrack")
+    ap.add_argument("--calls", default="250,500,1000,1500,2000")
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--setup-rate", type=int, default=200)
+    args = ap.parse_args()
+    workdir = tempfile.mkdtemp(prefix="calltrack-relay-")
+    subprocess.run(["sysctl", "-q", "-w", "net.core.rmem_max=33554432", "net.core.wmem_max=33554432"], check=False)
+    rtpload = build_rtpload(workdir)
+    rows = []
+    for threads in [int(t) for t in args.threads.split(",")]:
+        for calls in [int(c) for c in args.calls.split(",")]:
+            d = os.path.join(workdir, f"t{threads}-c{calls}")
+            os.makedirs(d)
+            r = run(args.binary, rtpload, d, calls, threads, args.seconds, args.setup_rate)
+            rows.append(r)
+            print(json.dumps(r), flush=True)
+    lines = ["| relay threads | calls | packets sent | lost | duplicated | reordered | packets/s relayed | relay threads' CPU s | relay CPU s per call-minute | CallTrack CPU s | generator's worst send lag ms |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        lines.append(f"| {r['relay_threads']} | {r['calls']} | {r['sent']} | {r['lost']} | {r['duplicated']} | {r['reordered']} | "
+                     f"{r['packets_per_second']} | {r['relay_cpu']} | {r['relay_cpu_per_call_minute']} | {r['calltrack_cpu']} | {r['send_lag_ms']} |")
+    table = "\n".join(lines)
+    print(table)
+    out = os.path.join(HERE, "results")
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, time.strftime("relay-%Y%m%d-%H%M%S.md"))
+    open(path, "w").write(f"# Relay benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, {args.seconds} s of RTP\n\n{table}\n")
+    print(f"written to {path}; work files in {workdir}")
+
+
+if __name__ == "__main__":
+    main()
