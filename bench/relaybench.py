@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""CallTrack media relay benchmark with a light RTP load generator (bench/rtpload/rtpload.c).
+"""CallTrack media relay benchmark with a light RTP load generator (bench/rtpload/rtpload.c), beside rtpengine.
 
 Sets up N calls through CallTrack with a minimal SIP caller and callee written here (no media in
 sipp: sipp with audio needs this machine's two cores by itself), then rtpload plays both ends of
 every call's RTP (50 packets a second each way, G.711 size) for a while and counts loss,
 duplication and reordering; CallTrack's relay threads' CPU is read from /proc. Runs each number
-of calls with 1 and with 2 relay threads.
+of calls with 1 and with 2 relay threads, and the same load through Debian's rtpengine (userspace,
+`--num-threads` the same, calls set up over its ng protocol) for its CPU beside CallTrack's.
 Prints a Markdown table; writes bench/results/relay-<timestamp>.md.
 """
 import argparse, json, os, re, select, socket, subprocess, tempfile, time, urllib.request
@@ -36,7 +37,7 @@ def thread_cpu(pid):
 
 
 class CallTrack:
-    def __init__(self, binary, workdir, relay_threads):
+    def __init__(self, binary, workdir, relay_threads, callgrind=False):
         config = os.path.join(workdir, "bench.yaml")
         open(config, "w").write(f"""
 sip:
@@ -63,8 +64,17 @@ projects:
 """)
         env = dict(os.environ, CALLTRACK_ADMIN_TOKENS="bench", CALLTRACK_LOG_LEVEL="warning")
         self.log = open(os.path.join(workdir, "calltrack.log"), "w")
-        self.proc = subprocess.Popen([binary, "serve", "--config", config], env=env, stdout=self.log, stderr=self.log)
-        for _ in range(200):
+        command = [binary, "serve", "--config", config]
+        if callgrind:
+            # Valgrind 3.19 cannot read the DWARF 5 the Swift toolchain writes: a copy without it (symbols stay).
+            stripped = os.path.join(workdir, "calltrack-nodebug")
+            subprocess.run(["objcopy", "--strip-debug", binary, stripped], check=True)
+            command[0] = stripped
+            # Counting starts off; `callgrind_control --zero` and `--dump` bracket the media.
+            self.profile = os.path.join(workdir, "callgrind.out")
+            command = ["valgrind", "--tool=callgrind", "--separate-threads=yes", f"--callgrind-out-file={self.profile}"] + command
+        self.proc = subprocess.Popen(command, env=env, stdout=self.log, stderr=self.log)
+        for _ in range(2000 if callgrind else 200):
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{HTTP}/healthz", timeout=1)
                 return
@@ -203,8 +213,97 @@ class Signalling:
         self.uas.sendto(message("SIP/2.0 200 OK", headers, reply_body), addr)
 
 
-def run(binary, rtpload, workdir, calls, relay_threads, seconds, setup_rate):
-    ct = CallTrack(binary, workdir, relay_threads)
+def callgrind_totals(profile):
+    """Instructions per thread of the last dump: {thread number: Ir}."""
+    totals = {}
+    for name in os.listdir(os.path.dirname(profile)):
+        m = re.match(re.escape(os.path.basename(profile)) + r"\.(\d+)-(\d+)$", name)
+        if not m:
+            continue
+        for line in open(os.path.join(os.path.dirname(profile), name)):
+            if line.startswith("totals:") or line.startswith("summary:"):
+                totals[int(m.group(2))] = max(totals.get(int(m.group(2)), 0), int(line.split()[1]))
+    return totals
+
+
+def bencode(v):
+    if isinstance(v, dict):
+        return b"d" + b"".join(bencode(k) + bencode(v[k]) for k in sorted(v)) + b"e"
+    if isinstance(v, list):
+        return b"l" + b"".join(bencode(x) for x in v) + b"e"
+    if isinstance(v, int):
+        return b"i%de" % v
+    b = v.encode() if isinstance(v, str) else v
+    return b"%d:%s" % (len(b), b)
+
+
+class RTPEngine:
+    """Debian's rtpengine in userspace (no kernel forwarding), told about each call over its ng
+    control protocol directly (no SIP proxy), on loopback."""
+
+    NG = 22222
+
+    def __init__(self, workdir, threads):
+        args = ["rtpengine", "--interface=127.0.0.1", f"--listen-ng=127.0.0.1:{self.NG}", "--port-min=40000",
+                "--port-max=59999", "--table=-1", "--foreground", "--log-stderr", "--log-level=4",
+                f"--pidfile={workdir}/rtpengine.pid", f"--num-threads={threads}"]
+        self.proc = subprocess.Popen(args, stdout=open(f"{workdir}/rtpengine.log", "w"), stderr=subprocess.STDOUT, cwd=workdir)
+        self.ng = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.ng.settimeout(5)
+        self.cookie = 0
+        time.sleep(1)
+
+    def command(self, **fields):
+        self.cookie += 1
+        cookie = str(self.cookie).encode()
+        self.ng.sendto(cookie + b" " + bencode(fields), ("127.0.0.1", self.NG))
+        while True:
+            data, _ = self.ng.recvfrom(65535)
+            if data.startswith(cookie + b" "):
+                text = data.decode(errors="replace")
+                if "2:ok" not in text.split("result", 1)[-1][:12]:
+                    raise SystemExit(f"rtpengine refused {fields.get('command')}: {text[:300]}")
+                return text
+
+    def call(self, i):
+        """(the port the caller sends to, the port the callee sends to) of a new call."""
+        cid = f"load-{i}"
+        offer = self.command(command="offer", **{"call-id": cid, "from-tag": f"a{i}", "sdp": sdp(CALLER_MEDIA)})
+        answer = self.command(command="answer", **{"call-id": cid, "from-tag": f"a{i}", "to-tag": f"b{i}", "sdp": sdp(CALLEE_MEDIA)})
+        return media_port(answer), media_port(offer)
+
+    def delete(self, i):
+        self.command(command="delete", **{"call-id": f"load-{i}", "from-tag": f"a{i}"})
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def run_rtpengine(rtpload, workdir, calls, threads, seconds):
+    engine = RTPEngine(workdir, threads)
+    try:
+        ports = [engine.call(i) for i in range(calls)]
+        before = sum(thread_cpu(engine.proc.pid).values())
+        out = subprocess.run([rtpload, str(seconds), str(CALLER_MEDIA), str(CALLEE_MEDIA)],
+                             input="".join(f"{a} {b}\n" for a, b in ports).encode(), capture_output=True, check=True)
+        cpu = sum(thread_cpu(engine.proc.pid).values()) - before
+        for i in range(calls):
+            engine.delete(i)
+        result = json.loads(out.stdout)
+        result.update(relay=f"rtpengine, --num-threads={threads}", relay_threads=threads, relay_cpu=round(cpu, 2),
+                      calltrack_cpu="", packets_per_second=round(result["received"] / result["seconds"]),
+                      relay_cpu_per_call_minute=round(cpu / (calls * result["seconds"] / 60), 4))
+        return result
+    finally:
+        engine.stop()
+
+
+def run(binary, rtpload, workdir, calls, relay_threads, seconds, setup_rate, callgrind=False):
+    ct = CallTrack(binary, workdir, relay_threads, callgrind)
     sig = Signalling()
     try:
         start = time.monotonic()
@@ -225,10 +324,23 @@ def run(binary, rtpload, workdir, calls, relay_threads, seconds, setup_rate):
         # rtpload needs no pairing of the two legs: each stream is one call leg's port.
         spec = "".join(f"{c['relay_caller']} {p}\n" for c, p in zip(up, sig.relay_callee))
         before = thread_cpu(ct.proc.pid)
+        if callgrind:
+            subprocess.run(["callgrind_control", "--zero", str(ct.proc.pid)], check=True, capture_output=True)
         out = subprocess.run([rtpload, str(seconds), str(CALLER_MEDIA), str(CALLEE_MEDIA)], input=spec.encode(),
                              capture_output=True, check=True)
+        if ct.proc.poll() is not None:
+            raise SystemExit(f"CallTrack exited during the load (status {ct.proc.returncode}): see {workdir}/calltrack.log")
         after = thread_cpu(ct.proc.pid)
         result = json.loads(out.stdout)
+        if callgrind:
+            for old in os.listdir(workdir):
+                if old.startswith("callgrind.out."):
+                    os.remove(os.path.join(workdir, old))
+            subprocess.run(["callgrind_control", "--dump", str(ct.proc.pid)], check=True, capture_output=True)
+            totals = callgrind_totals(ct.profile)
+            # The relay thread is the busiest; everything else (SIP timers, HTTP) is idle meanwhile.
+            result.update(instructions_per_packet=round(sum(totals.values()) / max(1, result["received"])),
+                          relay_thread_instructions_per_packet=round(max(totals.values(), default=0) / max(1, result["received"])))
         relay_cpu = sum(after.get(k, 0) - before.get(k, 0) for k in after if k.startswith("relay-"))
         total_cpu = sum(after.values()) - sum(before.values())
         for cid in list(sig.calls):
@@ -236,7 +348,7 @@ def run(binary, rtpload, workdir, calls, relay_threads, seconds, setup_rate):
         deadline = time.monotonic() + 20
         while any(c["state"] == "ending" for c in sig.calls.values()) and time.monotonic() < deadline:
             sig.pump(0.05)
-        result.update(relay_threads=relay_threads, relay_cpu=round(relay_cpu, 2), calltrack_cpu=round(total_cpu, 2),
+        result.update(relay="CallTrack", relay_threads=relay_threads, relay_cpu=round(relay_cpu, 2), calltrack_cpu=round(total_cpu, 2),
                       packets_per_second=round(result["received"] / result["seconds"]),
                       relay_cpu_per_call_minute=round(relay_cpu / (calls * result["seconds"] / 60), 4))
         return result
@@ -250,12 +362,22 @@ def main():
     ap.add_argument("--binary", default=".build/release/calltrack")
     ap.add_argument("--calls", default="250,500,1000,1500,2000")
     ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--rtpengine", action=argparse.BooleanOptionalAction, default=True,
+                    help="the same loads through rtpengine (userspace) too")
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--setup-rate", type=int, default=200)
+    ap.add_argument("--callgrind", type=int, metavar="CALLS",
+                    help="instead: count instructions per relayed packet under valgrind's callgrind, with this many calls")
     args = ap.parse_args()
     workdir = tempfile.mkdtemp(prefix="calltrack-relay-")
     subprocess.run(["sysctl", "-q", "-w", "net.core.rmem_max=33554432", "net.core.wmem_max=33554432"], check=False)
     rtpload = build_rtpload(workdir)
+    if args.callgrind:
+        r = run(args.binary, rtpload, workdir, args.callgrind, 1, args.seconds, 20, callgrind=True)
+        print(json.dumps(r))
+        print(f"{r['instructions_per_packet']} instructions per relayed packet in all ({r['relay_thread_instructions_per_packet']} "
+              f"on the relay thread), {r['calls']} calls, {r['received']} packets relayed, lost {r['lost']}")
+        return
     rows = []
     for threads in [int(t) for t in args.threads.split(",")]:
         for calls in [int(c) for c in args.calls.split(",")]:
@@ -264,10 +386,15 @@ def main():
             r = run(args.binary, rtpload, d, calls, threads, args.seconds, args.setup_rate)
             rows.append(r)
             print(json.dumps(r), flush=True)
-    lines = ["| relay threads | calls | packets sent | lost | duplicated | reordered | packets/s relayed | relay threads' CPU s | relay CPU s per call-minute | CallTrack CPU s | generator's worst send lag ms |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+            if args.rtpengine:
+                os.makedirs(d + "-rtpengine")
+                r = run_rtpengine(rtpload, d + "-rtpengine", calls, threads, args.seconds)
+                rows.append(r)
+                print(json.dumps(r), flush=True)
+    lines = ["| relay | threads | calls | packets sent | lost | duplicated | reordered | packets/s relayed | relay threads' CPU s | relay CPU s per call-minute | CallTrack CPU s | generator's worst send lag ms |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
-        lines.append(f"| {r['relay_threads']} | {r['calls']} | {r['sent']} | {r['lost']} | {r['duplicated']} | {r['reordered']} | "
+        lines.append(f"| {r['relay']} | {r['relay_threads']} | {r['calls']} | {r['sent']} | {r['lost']} | {r['duplicated']} | {r['reordered']} | "
                      f"{r['packets_per_second']} | {r['relay_cpu']} | {r['relay_cpu_per_call_minute']} | {r['calltrack_cpu']} | {r['send_lag_ms']} |")
     table = "\n".join(lines)
     print(table)

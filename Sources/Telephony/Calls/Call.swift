@@ -233,8 +233,9 @@ final class Call {
     // MARK: Ending
 
     func checkMedia(now: UInt64, timeoutMilliseconds: UInt64) {
-        guard case .answered(_, let onHold) = state, !onHold, now > relay.lastMediaAt,
-              now - relay.lastMediaAt > timeoutMilliseconds else { return }
+        // Read once: the relay thread moves it forward meanwhile, past `now` even.
+        let lastMedia = relay.lastMediaAt
+        guard case .answered(_, let onHold) = state, !onHold, now > lastMedia, now - lastMedia > timeoutMilliseconds else { return }
         end(.answered(by: .calltrack, .rtpTimeout))
     }
 
