@@ -5,7 +5,7 @@ SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_PACKAGES := libre-dev librem-dev libsqlite3-dev libspandsp-dev libopus-dev libbcg729-dev libgsm1-dev libsoxr-dev libcurl4-openssl-dev
 TEST_PACKAGES := sip-tester chromium chromium-driver kamailio iproute2 python3-aiosmtpd
-BENCH_PACKAGES := sip-tester procps wrk kamailio kamailio-extra-modules rtpengine-daemon
+BENCH_PACKAGES := sip-tester procps wrk kamailio kamailio-extra-modules rtpengine-daemon gcc
 CONFIG ?= config/calltrack.yaml
 
 .PHONY: all build run test bench bench-flood deps test-deps bench-deps clean
@@ -57,6 +57,7 @@ bench: bench-deps
 	python3 bench/floodbench.py --binary .build/release/calltrack
 	cd bench && python3 reportbench.py --binary ../.build/release/calltrack
 	cd bench && python3 deliverybench.py --binary ../.build/release/calltrack
+	cd bench && python3 relaybench.py --binary ../.build/release/calltrack
 
 # 5,000 INVITEs/s from a stranger and 20,000 idle HTTP connections while a real call is made.
 bench-flood: bench-deps

@@ -23,6 +23,13 @@ def build_rtpload(workdir):
     return out
 
 
+def rss_kib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
 def thread_cpu(pid):
     """CPU seconds per thread name of a process."""
     out = {}
@@ -306,6 +313,7 @@ def run(binary, rtpload, workdir, calls, relay_threads, seconds, setup_rate, cal
     ct = CallTrack(binary, workdir, relay_threads, callgrind)
     sig = Signalling()
     try:
+        idle_rss = rss_kib(ct.proc.pid)
         start = time.monotonic()
         for i in range(calls):
             sig.invite(i)
@@ -323,6 +331,7 @@ def run(binary, rtpload, workdir, calls, relay_threads, seconds, setup_rate, cal
             raise SystemExit(f"{len(up)} of {calls} calls up ({len(sig.relay_callee)} forwarded)")
         # rtpload needs no pairing of the two legs: each stream is one call leg's port.
         spec = "".join(f"{c['relay_caller']} {p}\n" for c, p in zip(up, sig.relay_callee))
+        calls_rss = rss_kib(ct.proc.pid)
         before = thread_cpu(ct.proc.pid)
         if callgrind:
             subprocess.run(["callgrind_control", "--zero", str(ct.proc.pid)], check=True, capture_output=True)
@@ -348,6 +357,7 @@ def run(binary, rtpload, workdir, calls, relay_threads, seconds, setup_rate, cal
         deadline = time.monotonic() + 20
         while any(c["state"] == "ending" for c in sig.calls.values()) and time.monotonic() < deadline:
             sig.pump(0.05)
+        result.update(kib_per_call=round((calls_rss - idle_rss) / calls, 1))
         result.update(relay="CallTrack", relay_threads=relay_threads, relay_cpu=round(relay_cpu, 2), calltrack_cpu=round(total_cpu, 2),
                       packets_per_second=round(result["received"] / result["seconds"]),
                       relay_cpu_per_call_minute=round(relay_cpu / (calls * result["seconds"] / 60), 4))
@@ -391,11 +401,11 @@ def main():
                 r = run_rtpengine(rtpload, d + "-rtpengine", calls, threads, args.seconds)
                 rows.append(r)
                 print(json.dumps(r), flush=True)
-    lines = ["| relay | threads | calls | packets sent | lost | duplicated | reordered | packets/s relayed | relay threads' CPU s | relay CPU s per call-minute | CallTrack CPU s | generator's worst send lag ms |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| relay | threads | calls | packets sent | lost | duplicated | reordered | packets/s relayed | relay threads' CPU s | relay CPU s per call-minute | CallTrack CPU s | CallTrack RSS KiB per call | generator's worst send lag ms |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         lines.append(f"| {r['relay']} | {r['relay_threads']} | {r['calls']} | {r['sent']} | {r['lost']} | {r['duplicated']} | {r['reordered']} | "
-                     f"{r['packets_per_second']} | {r['relay_cpu']} | {r['relay_cpu_per_call_minute']} | {r['calltrack_cpu']} | {r['send_lag_ms']} |")
+                     f"{r['packets_per_second']} | {r['relay_cpu']} | {r['relay_cpu_per_call_minute']} | {r['calltrack_cpu']} | {r.get('kib_per_call', '')} | {r['send_lag_ms']} |")
     table = "\n".join(lines)
     print(table)
     out = os.path.join(HERE, "results")

@@ -64,7 +64,7 @@ def workspace(prefix, ports, rtp=36000, numbers=3):
     work = tempfile.mkdtemp(prefix=prefix)
     db = os.path.join(work, "calltrack.sqlite")
     cfg = os.path.join(work, "calltrack.yaml")
-    pool = ", ".join(f'"+749900000{i:02d}"' for i in range(1, numbers + 1))
+    pool = ", ".join(f'"+7499{i:07d}"' for i in range(1, numbers + 1))
     with open(cfg, "w") as f:
         f.write(CONFIG.format(db=db, dir=work, rtp=rtp, rtp_max=rtp + 999, numbers=pool, **ports))
     return work, db, cfg

@@ -43,9 +43,11 @@ def main():
     ap.add_argument("--binary", required=True)
     ap.add_argument("--reservations", type=int, default=24000)
     ap.add_argument("--out", default="bench/results/visitors.json")
+    ap.add_argument("--numbers", type=int, default=10,
+                    help="pool size: with 1000 and 1000 reservations every visitor holds a live number (memory per reservation)")
     args = ap.parse_args()
     ports = dict(sip=18060, http=18090, callee=18070)
-    work, _, cfg = workspace("calltrack-visitors-", ports, rtp=37000, numbers=10)
+    work, _, cfg = workspace("calltrack-visitors-", ports, rtp=37000, numbers=args.numbers)
     proc, _ = start(args.binary, cfg, ports["http"])
     time.sleep(0.5)
     before = dict(rss_mb=round(rss_mb(proc.pid), 1), database_mb=round(db_mb(work), 2))
