@@ -26,6 +26,8 @@ struct ConfigTests {
         #expect(config.storage.database == "data/calltrack.sqlite")
         #expect(config.sip.untrusted == .reject && config.sip.maxRequestsPerSecondPerSource == 20)
         #expect(config.sip.mediaLatching == .signalling)
+        #expect(config.sip.relayThreads == ProcessInfo.processInfo.activeProcessorCount && config.sip.relayThreads >= 1)
+        #expect(config.smtp == nil && config.http.publicURL == nil && config.http.linkBase == "http://127.0.0.1:8080")
         #expect(config.http.maxConnections == 1024 && config.http.idleTimeoutSeconds == 30 && config.http.requestTimeoutSeconds == 10)
         #expect(config.tracking == TrackingConfig(visitRetentionDays: 90, sweepIntervalSeconds: 3600, maxNumbersPerAddress: 5))
     }
@@ -44,6 +46,7 @@ struct ConfigTests {
         ("trunks:\n  - name: t\n    proxy: http://x\n", "trunks[0].proxy"),
         ("sip:\n  untrusted: ignore\n", "sip.untrusted"),
         ("sip:\n  media_latching: sometimes\n", "sip.media_latching"),
+        ("sip:\n  relay_threads: 0\n", "sip.relay_threads"),
         ("sip:\n  max_requests_per_second_per_source: 0\n", "sip.max_requests_per_second_per_source"),
         ("http:\n  trusted_proxies: [proxy.example]\n", "http.trusted_proxies[0]"),
         ("http:\n  region_header: X-Region\n", "http.region_header"),
