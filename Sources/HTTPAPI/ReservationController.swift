@@ -15,6 +15,7 @@ public struct PublicProject: Sendable {
     public let ttlSeconds: Int
     public let numberSelector: String?
     public let clickToReveal: Bool
+    public let cookieDomain: String?
     /// Reports count calendar days here.
     public let timeZone: TimeZone
     public let currency: String
@@ -22,7 +23,7 @@ public struct PublicProject: Sendable {
     public init(config p: ProjectConfig, numbering: NumberingConfig) {
         key = p.key; name = p.name; origins = Set(p.origins.map { $0.lowercased().trimmingSuffix("/") })
         siteNumbers = p.siteNumbers; nationalDigits = numbering.nationalNumberLength; ttlSeconds = p.reservationTTLSeconds
-        numberSelector = p.numberSelector; clickToReveal = p.clickToReveal
+        numberSelector = p.numberSelector; clickToReveal = p.clickToReveal; cookieDomain = p.cookieDomain
         timeZone = TimeZone(identifier: p.timezone) ?? .gmt; currency = p.currency
     }
 }
@@ -77,6 +78,7 @@ public struct ReservationController<Context: RemoteAddressRequestContext>: Senda
     public func addRoutes(to router: Router<Context>) {
         router.post("v1/projects/:key/reservations", use: reserve)
         router.on("v1/projects/:key/reservations", method: .options, use: preflight)
+        router.get("v1/projects/:key/amp", use: amp)
     }
 
     private func project(_ context: Context) throws -> PublicProject {
@@ -148,6 +150,56 @@ public struct ReservationController<Context: RemoteAddressRequestContext>: Senda
         for field in cors { response.headers.append(field) }
         response.headers[.cacheControl] = "no-store"
         return response
+    }
+}
+
+extension ReservationController {
+    /// `GET /v1/projects/{key}/amp?__amp_source_origin=…&client_id=…`: the number for an AMP page's
+    /// `<amp-call-tracking>`, reserved for the AMP client id (`CLIENT_ID(_ct_cid)` in its config URL),
+    /// as `{"phoneNumber", "formattedPhoneNumber"}`. AMP's CORS: the source origin must be one of the
+    /// project's origins, and the request may come from it or from an AMP cache.
+    @Sendable func amp(_ request: Request, context: Context) async throws -> Response {
+        let project = try project(context)
+        let query = request.uri.queryParameters
+        guard let source = query["__amp_source_origin"].map({ String($0).lowercased().trimmingSuffix("/") }),
+              project.origins.contains(source) else {
+            throw APIError(.forbidden, code: "origin_not_allowed", message: "__amp_source_origin is not one of this project's origins")
+        }
+        var headers: HTTPFields = [HTTPField.Name("AMP-Access-Control-Allow-Source-Origin")!: source,
+                                   .accessControlExposeHeaders: "AMP-Access-Control-Allow-Source-Origin",
+                                   .cacheControl: "no-store", .vary: "Origin"]
+        if let origin = request.headers[.origin]?.lowercased() {
+            guard origin == source || Self.isAMPCache(origin) else {
+                throw APIError(.forbidden, code: "origin_not_allowed", message: "origin \(origin) is neither the page's nor an AMP cache")
+            }
+            headers[.accessControlAllowOrigin] = origin
+            headers[.accessControlAllowCredentials] = "true"
+        }
+        let (address, _) = clientAddress(request, peer: context.remoteAddress?.ipAddress)
+        guard limiter.allow(address) else {
+            throw APIError(.tooManyRequests, code: "rate_limited", message: "too many reservations from \(address); slow down")
+        }
+        // The same checks as the snippet's reservation: the AMP page's URL stands for the visit.
+        var fields: [String: Any] = ["client_id": query["client_id"].map { String($0) } ?? "",
+                                     "page": query["page"].map { String($0) } ?? source + "/"]
+        for key in ["utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "gclid", "yclid"] {
+            if let value = query[Substring(key)] { fields[key] = String(value) }
+        }
+        let input = try ReservationRequest(json: try JSONSerialization.data(withJSONObject: fields))
+        guard let assignment = numbers.reserve(projectKey: project.key, clientID: input.clientID, report: input.report,
+                                               address: address) else {
+            throw APIError(.serviceUnavailable, code: "no_pool", message: "this project has no number pool")
+        }
+        let body = try JSONSerialization.data(withJSONObject: ["phoneNumber": assignment.number.e164,
+                                                               "formattedPhoneNumber": assignment.formatted], options: [.sortedKeys])
+        headers[.contentType] = "application/json"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// `https://cdn.ampproject.org` and its per-site subdomains (`https://shop-example.cdn.ampproject.org`).
+    static func isAMPCache(_ origin: String) -> Bool {
+        origin == "https://cdn.ampproject.org" || (origin.hasPrefix("https://") && origin.hasSuffix(".cdn.ampproject.org")
+            && !origin.dropFirst(8).dropLast(".cdn.ampproject.org".count).contains(where: { $0 == "/" || $0 == ":" || $0 == "@" }))
     }
 }
 

@@ -22,6 +22,12 @@ public struct SnippetController<Context: RequestContext>: Sendable {
         return p
     }
 
+    /// The snippet's version: `snippet.js?v=2` names this script's behaviour, and changes when it does.
+    static var version: Int { snippetVersion }
+
+    /// The script with the project's settings. `ETag` lets a browser revalidate for nothing; the plain
+    /// URL is cached 5 minutes (a settings change reaches visitors within that), the versioned one of
+    /// the current version a day; any other version gets the current script, cached 5 minutes.
     @Sendable func snippet(_ request: Request, context: Context) async throws -> Response {
         let p = try project(context.parameters.get("key"))
         // ?reveal=1 previews click-to-reveal on a project that does not use it (the demo page passes it on).
@@ -33,11 +39,28 @@ public struct SnippetController<Context: RequestContext>: Sendable {
             "reveal": reveal,
         ]
         if let selector = p.numberSelector { config["selector"] = selector }
+        if let domain = p.cookieDomain { config["cookieDomain"] = domain }
+        if request.uri.queryParameters["timing"] == "1" { config["timing"] = true }
         let json = String(decoding: try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]), as: UTF8.self)
         let js = snippetScript.replacingOccurrences(of: "__CONFIG__", with: json)
-        return Response(status: .ok, headers: [.contentType: "application/javascript; charset=utf-8",
-                                               .cacheControl: "public, max-age=300"],
-                        body: .init(byteBuffer: ByteBuffer(string: js)))
+        let etag = "\"" + Self.fingerprint(js) + "\""
+        let pinned = request.uri.queryParameters["v"].map { $0 == "\(Self.version)" } ?? false
+        let headers: HTTPFields = [.contentType: "application/javascript; charset=utf-8", .eTag: etag,
+                                   .cacheControl: pinned ? "public, max-age=86400" : "public, max-age=300"]
+        if let asked = request.headers[.ifNoneMatch], asked.split(separator: ",").contains(where: {
+            $0.trimmingCharacters(in: .whitespaces) == etag || $0.trimmingCharacters(in: .whitespaces) == "*"
+        }) {
+            return Response(status: .notModified, headers: headers)
+        }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: js)))
+    }
+
+    /// FNV-1a over the script: the same text, the same tag, across restarts and nodes.
+    static func fingerprint(_ text: String) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
     }
 
     @Sendable func demo(_ request: Request, context: Context) async throws -> Response {
@@ -61,7 +84,25 @@ public struct SnippetController<Context: RequestContext>: Sendable {
             <p>Plain digits: <span id="phone-plain">\(formats[2])</span></p>
             <p><a id="phone-link" href="tel:+7\(d)">Tap to call</a></p>
             <p>Showroom: <b class="showroom-phone">call the showroom</b></p>
+            <p data-calltrack-noswap>Head office (never swapped): <span id="phone-office">\(formats[0])</span></p>
+            <nav><a id="nav-contacts" href="#contacts">Contacts (a single-page view)</a></nav>
+            <main id="view"></main>
+            <script type="application/ld+json" id="jsonld">{"@context": "https://schema.org", "@type": "Store", "telephone": "\(formats[0])"}</script>
             <script src="/v1/projects/\(p.key)/snippet.js\(request.uri.queryParameters["reveal"] == "1" ? "?reveal=1" : "")"></script>
+            <script>
+            // What real sites do after load: a popup 2 s later, and a single-page navigation.
+            setTimeout(function () {
+              var popup = document.createElement('div');
+              popup.id = 'popup';
+              popup.innerHTML = 'Questions? Call <a id="popup-link" href="tel:+7\(d)">\(formats[1])</a>';
+              document.body.appendChild(popup);
+            }, 2000);
+            document.getElementById('nav-contacts').addEventListener('click', function (e) {
+              e.preventDefault();
+              history.pushState({}, '', '#contacts');
+              document.getElementById('view').innerHTML = '<h2>Contacts</h2><p id="contacts-phone">\(formats[0])</p>';
+            });
+            </script>
             </body></html>
             """
         return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
@@ -70,7 +111,14 @@ public struct SnippetController<Context: RequestContext>: Sendable {
 
 }
 
-/// The snippet: no dependencies; keeps the business number when CallTrack cannot be reached.
+/// The snippet's version (`snippet.js?v=`): raised whenever the script's behaviour changes.
+let snippetVersion = 2
+
+/// The snippet: no dependencies; keeps the business number when CallTrack cannot be reached. It swaps
+/// the numbers on the page when its number arrives, then whatever the page adds or changes later
+/// (popups, chat widgets, a single-page app's next view: a MutationObserver, debounced, scanning only
+/// what changed and never its own edits), and never inside scripts, styles, form fields, editable
+/// content or `data-calltrack-noswap`.
 let snippetScript = #"""
         (function () {
           var cfg = __CONFIG__;
@@ -89,7 +137,11 @@ let snippetScript = #"""
               id = ga ? ga.split('.').slice(-2).join('.') : cookie('_ym_uid');
             }
             if (!id) id = Date.now().toString(36) + '.' + Math.random().toString(36).slice(2, 10);
-            document.cookie = '_ct_cid=' + encodeURIComponent(id) + '; path=/; max-age=31536000; SameSite=Lax';
+            // The shared domain (www. and m. as one visitor) where this page is in it; a browser ignores it elsewhere.
+            var shared = (cfg.cookieDomain || '').replace(/^\./, '').toLowerCase(), host = location.hostname.toLowerCase();
+            var inShared = shared && (host === shared || host.slice(-shared.length - 1) === '.' + shared);
+            document.cookie = '_ct_cid=' + encodeURIComponent(id) + '; path=/; max-age=31536000; SameSite=Lax' +
+              (inShared ? '; domain=' + shared : '');
             return id;
           }
           var national = function (s) { return s.replace(/\D/g, '').slice(-cfg.digits); };
@@ -108,28 +160,117 @@ let snippetScript = #"""
               return cfg.numbers.indexOf(national(m)) >= 0 || (current && national(m) === current.old) ? rewrite(m, digits) : m;
             });
           }
-          function eachText(fn) {
-            var walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT), n, list = [];
+          // Never edited: code, styles, form fields, editable content, and what the site marks.
+          var untouchable = /^(SCRIPT|STYLE|NOSCRIPT|TEXTAREA|INPUT|SELECT|OPTION|TEMPLATE|IFRAME)$/;
+          // (Attributes, not isContentEditable: that one makes the browser recompute styles on a busy page.)
+          function untouched(el) {
+            if (untouchable.test(el.nodeName) || el.hasAttribute('data-calltrack-noswap')) return true;
+            var editable = el.getAttribute('contenteditable');
+            return editable !== null && editable !== 'false';
+          }
+          function inUntouched(node) {
+            for (var e = node.nodeType === 1 ? node : node.parentNode; e && e.nodeType === 1; e = e.parentNode) {
+              if (untouched(e)) return true;
+            }
+            return false;
+          }
+          // The text nodes under root (root itself when it is one) that may be edited.
+          function eachText(root, fn) {
+            if (!root || inUntouched(root)) return;
+            if (root.nodeType === 3) return fn(root);
+            if (root.nodeType !== 1) return;
+            var walker = document.createTreeWalker(root, NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT, {
+              acceptNode: function (n) {
+                return n.nodeType === 3 ? NodeFilter.FILTER_ACCEPT : untouched(n) ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_SKIP;
+              }
+            }), n, list = [];
             while ((n = walker.nextNode())) list.push(n);
             list.forEach(fn);
           }
-          function swap() {
+          function within(root, selector) {
+            if (root.nodeType !== 1) return [];
+            var found = Array.prototype.slice.call(root.querySelectorAll(selector));
+            if (root.matches(selector)) found.push(root);
+            return found.filter(function (el) { return !inUntouched(el); });
+          }
+          // Swaps the numbers under root; swap() does the whole page.
+          function swapIn(root) {
             if (!current) return;
             var d = national(current.number);
-            eachText(function (n) {
+            eachText(root, function (n) {
               var t = replaceIn(n.nodeValue, d);
               if (t !== n.nodeValue) n.nodeValue = t;
             });
-            if (cfg.selector) {
-              var marked = document.querySelectorAll(cfg.selector);
-              for (var s = 0; s < marked.length; s++) marked[s].textContent = current.formatted;
-            }
-            var links = document.querySelectorAll('a[href^="tel:"]');
-            for (var j = 0; j < links.length; j++) {
-              var h = links[j].getAttribute('href'), r = replaceIn(h, d);
-              if (r !== h) links[j].setAttribute('href', r);
-            }
-            current.old = d;
+            if (cfg.selector) within(root, cfg.selector).forEach(function (el) {
+              if (el.textContent !== current.formatted) el.textContent = current.formatted;
+            });
+            within(root, 'a[href^="tel:"]').forEach(function (a) {
+              var h = a.getAttribute('href'), r = replaceIn(h, d);
+              if (r !== h) a.setAttribute('href', r);
+            });
+          }
+          var swap = timed(function () {
+            edit(function () { swapIn(document.body); });
+            if (current) current.old = national(current.number);
+          });
+          // What the page changes later is swapped too: the changed nodes only, a moment after the
+          // change (one pass for a burst), and never in reaction to the snippet's own edits.
+          var observer = null, pending = [], timer = null;
+          function edit(fn) {
+            fn();
+            if (observer) observer.takeRecords();
+          }
+          var phoneLike = /\+?\d[\d\s().\-]{6,}\d/;
+          function later(node) {
+            // A text that changed to something without a number in it needs nothing: on a busy page
+            // (a ticker, a price board) that is nearly every change.
+            if (node.nodeType === 3 && !phoneLike.test(node.nodeValue)) return;
+            pending.push(node);
+            if (!timer) timer = setTimeout(flush, 50);
+          }
+          // With ?timing=1 on the script's URL, the snippet's work shows in the browser's performance
+          // timeline as "calltrack" measures (DevTools' Performance panel, performance.getEntriesByName).
+          function timed(fn) {
+            return function () {
+              if (!cfg.timing) return fn.apply(this, arguments);
+              var t0 = performance.now();
+              try { return fn.apply(this, arguments); } finally { performance.measure('calltrack', { start: t0, end: performance.now() }); }
+            };
+          }
+          var flush = timed(function () {
+            timer = null;
+            var roots = pending;
+            pending = [];
+            edit(function () {
+              roots.forEach(function (n) {
+                if (!n.isConnected) return;
+                if (current) swapIn(n);
+                else if (cfg.reveal && !heartbeat) mask(n);
+              });
+            });
+          });
+          function watch() {
+            if (!window.MutationObserver || !document.body) return;
+            observer = new MutationObserver(timed(function (records) {
+              for (var i = 0; i < records.length; i++) {
+                var r = records[i];
+                if (r.type === 'childList') for (var j = 0; j < r.addedNodes.length; j++) later(r.addedNodes[j]);
+                else later(r.target);
+              }
+            }));
+            observer.observe(document.body, { childList: true, subtree: true, characterData: true, attributes: true,
+                                              attributeFilter: ['href'] });
+            // A single-page app's navigation: the next view is swapped whole.
+            ['pushState', 'replaceState'].forEach(function (m) {
+              var original = history[m];
+              if (typeof original !== 'function') return;
+              history[m] = function () {
+                var result = original.apply(this, arguments);
+                later(document.body);
+                return result;
+              };
+            });
+            window.addEventListener('popstate', function () { later(document.body); });
           }
           function reserve() {
             if (!window.fetch) return;
@@ -148,15 +289,15 @@ let snippetScript = #"""
               if (!res) return;
               var old = current ? current.old : null;
               current = { number: res.number, kind: res.kind, formatted: res.formatted, old: old };
-              unmask();
+              edit(unmask);
               swap();
             }).catch(function () { /* CallTrack unreachable: the page keeps the business number */ });
           }
           // Click-to-reveal: numbers are shown masked until the visitor clicks one, and only then is a
           // pool number reserved, so a tight pool serves the visitors who want to call.
           var masks = [];
-          function mask() {
-            eachText(function (n) {
+          function mask(root) {
+            eachText(root, function (n) {
               var text = n.nodeValue, m, last = 0, frag = document.createDocumentFragment();
               pattern.lastIndex = 0;
               while ((m = pattern.exec(text))) {
@@ -188,6 +329,10 @@ let snippetScript = #"""
             heartbeat = setInterval(function () { if (document.visibilityState === 'visible') reserve(); }, 60000);
           }
           window.CallTrack = { swap: swap, reveal: start, number: function () { return current && current.number; } };
-          if (cfg.reveal) mask(); else start();
+          function begin() {
+            if (cfg.reveal) edit(function () { mask(document.body); }); else start();
+            watch();
+          }
+          if (document.body) begin(); else document.addEventListener('DOMContentLoaded', begin);
         })();
         """#

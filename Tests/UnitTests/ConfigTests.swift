@@ -81,6 +81,7 @@ struct ConfigTests {
         ("smtp: {host: 127.0.0.1, from: a@b.c, username: u}\n", "smtp.password_env"),
         ("smtp: {host: 127.0.0.1, from: a@b.c, password_env: P}\n", "smtp.password_env"),
         ("http:\n  public_url: calls.example\n", "http.public_url"),
+        ("projects:\n  - key: a\n    forward_to: sip:1@h\n    cookie_domain: \"shop example\"\n", "projects[0].cookie_domain"),
     ])
     func namesKey(yaml: String, key: String) {
         let e = error(yaml)

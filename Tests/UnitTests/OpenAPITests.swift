@@ -20,6 +20,7 @@ struct OpenAPITests {
             ("/calls/{id}/audio", "get"), ("/signin", "get"), ("/signin", "post"), ("/signout", "post"),
             ("/v1/deliveries", "get"), ("/deliveries", "get"), ("/deliveries/retry", "post"), ("/v1/deliveries/{id}/retry", "post"),
             ("/v1/projects/{key}/exports/metrica-calls.csv", "get"), ("/v1/projects/{key}/exports/google-ads-conversions.csv", "get"),
+            ("/v1/projects/{key}/amp", "get"),
         ]
         for (path, method) in routes {
             let item = paths[path] as? [String: Any]

@@ -325,6 +325,8 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
     public var numberSelector: String?
     /// Tight pools: show the number masked and reserve only when the visitor clicks it.
     public var clickToReveal: Bool
+    /// The visitor cookie's domain (`.shop.example`), so that `www.` and `m.` share one visitor.
+    public var cookieDomain: String?
     public var forwardTo: String
     public var trunk: String?
     public var ringTimeoutSeconds: Int
@@ -365,7 +367,7 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
         case numberSelector = "number_selector", clickToReveal = "click_to_reveal"
         case ringTimeoutSeconds = "ring_timeout_seconds", reservationTTLSeconds = "reservation_ttl_seconds"
         case attribution, record, pools, offline, webhooks, timezone, currency, callerNamePrefix = "caller_name_prefix", ga4
-        case metrica, notify
+        case metrica, notify, cookieDomain = "cookie_domain"
     }
 
     public init(from decoder: Decoder) throws {
@@ -389,6 +391,7 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
         ga4 = try c.decodeIfPresent(GA4Config.self, forKey: .ga4)
         metrica = try c.decodeIfPresent(MetricaConfig.self, forKey: .metrica)
         notify = try c.decodeIfPresent(NotifyConfig.self, forKey: .notify) ?? NotifyConfig()
+        cookieDomain = try c.decodeIfPresent(String.self, forKey: .cookieDomain)
         timezone = try c.decodeIfPresent(String.self, forKey: .timezone) ?? d.timezone
         currency = try c.decodeIfPresent(String.self, forKey: .currency) ?? d.currency
         callerNamePrefix = try c.decodeIfPresent(Bool.self, forKey: .callerNamePrefix) ?? d.callerNamePrefix

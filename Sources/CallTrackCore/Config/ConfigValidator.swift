@@ -208,6 +208,12 @@ struct ConfigValidator {
                     throw ConfigError(key: "\(key).metrica.upload_interval_seconds", "must be from 1 to 86400")
                 }
             }
+            if let domain = p.cookieDomain {
+                let bare = domain.hasPrefix(".") ? String(domain.dropFirst()) : domain
+                guard bare.range(of: "^([a-z0-9-]+\\.)+[a-z0-9-]+$", options: [.regularExpression, .caseInsensitive]) != nil else {
+                    throw ConfigError(key: "\(key).cookie_domain", "\"\(domain)\" is not a domain like .shop.example")
+                }
+            }
             if p.notify.email.count > 20 { throw ConfigError(key: "\(key).notify.email", "takes at most 20 addresses") }
             for (j, address) in p.notify.email.enumerated() where !Self.isEmailAddress(address) {
                 throw ConfigError(key: "\(key).notify.email[\(j)]", "\"\(address)\" is not an e-mail address")

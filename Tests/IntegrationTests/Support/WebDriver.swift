@@ -10,7 +10,9 @@ final class WebDriver: @unchecked Sendable {
     private static let elementKey = "element-6066-11e4-a52e-4f735466cecf"
 
     /// Starts chromedriver on `port` and opens a browser with a fresh profile.
-    init(port: Int, language: String = "en-US") async throws {
+    /// `arguments` go to Chromium besides the usual ones (say, `--host-resolver-rules` to reach a
+    /// test site by name without any DNS query).
+    init(port: Int, language: String = "en-US", arguments: [String] = []) async throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver"), let chromium = Browser.binary else {
             throw TestFailure("chromium and chromedriver are not installed (make test installs them)")
         }
@@ -31,7 +33,7 @@ final class WebDriver: @unchecked Sendable {
                 "binary": chromium,
                 "args": ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
                          "--user-data-dir=\(profile.path)", "--window-size=1280,1000", "--lang=\(language)",
-                         "--autoplay-policy=no-user-gesture-required"],
+                         "--autoplay-policy=no-user-gesture-required"] + arguments,
                 "prefs": ["intl.accept_languages": language],
             ] as [String: Any],
         ] as [String: Any]]]
