@@ -27,4 +27,24 @@ struct OpenAPITests {
             #expect(item?[method] != nil, "\(method.uppercased()) \(path) is not described")
         }
     }
+
+    @Test("docs/openapi.yaml is a valid OpenAPI 3.1 document (openapi-spec-validator, which make test installs)")
+    func validDocument() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let validator = Process()
+        validator.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        validator.arguments = ["python3", "-m", "openapi_spec_validator", root.appendingPathComponent("docs/openapi.yaml").path]
+        let output = Pipe()
+        validator.standardOutput = output
+        validator.standardError = output
+        try validator.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        validator.waitUntilExit()
+        #expect(validator.terminationStatus == 0 && text.contains(": OK"), "\(text.suffix(2000))")
+        let doc = try #require(try Yams.load(yaml: String(contentsOf: root.appendingPathComponent("docs/openapi.yaml"), encoding: .utf8))
+            as? [String: Any])
+        #expect(doc["openapi"] as? String == "3.1.0")
+        let webhooks = try #require(doc["webhooks"] as? [String: Any])
+        #expect(Set(webhooks.keys) == ["call.started", "call.answered", "call.ended", "call.missed", "recording.ready", "sale.recorded"])
+    }
 }
