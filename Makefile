@@ -4,11 +4,11 @@
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_PACKAGES := libre-dev librem-dev libsqlite3-dev libspandsp-dev libopus-dev libbcg729-dev libgsm1-dev libsoxr-dev libcurl4-openssl-dev
-TEST_PACKAGES := sip-tester chromium chromium-driver kamailio iproute2 python3-aiosmtpd
+TEST_PACKAGES := sip-tester chromium chromium-driver kamailio iproute2 python3-aiosmtpd systemd
 BENCH_PACKAGES := sip-tester procps wrk kamailio kamailio-extra-modules rtpengine-daemon gcc
 CONFIG ?= config/calltrack.yaml
 
-.PHONY: all build run test bench bench-flood deps test-deps bench-deps clean
+.PHONY: all build run test bench bench-flood deps test-deps bench-deps clean install
 
 all: build
 
@@ -66,6 +66,12 @@ bench: bench-deps
 bench-flood: bench-deps
 	swift build -c release
 	python3 bench/floodbench.py --binary .build/release/calltrack
+
+# The release binary, /etc/calltrack/{calltrack.yaml,calltrack.env} (kept if present) and the systemd
+# unit (docs/deploy.md). PREFIX (/usr/local) and DESTDIR as usual; BINARY skips the build.
+install:
+	@if [ -z "$(BINARY)" ]; then $(MAKE) deps && swift build -c release --product calltrack; fi
+	$(SUDO) env PREFIX=$(or $(PREFIX),/usr/local) DESTDIR=$(DESTDIR) deploy/install.sh $(or $(BINARY),.build/release/calltrack)
 
 clean:
 	rm -rf .build data/*.sqlite*
