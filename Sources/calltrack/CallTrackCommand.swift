@@ -22,7 +22,15 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let cfg = try loadConfig(config)
         let level = ProcessInfo.processInfo.environment["CALLTRACK_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .info
+        // CALLTRACK_LOG_FORMAT=json: one JSON object per line; text (the default) otherwise.
+        let format = ProcessInfo.processInfo.environment["CALLTRACK_LOG_FORMAT"] ?? "text"
+        guard format == "json" || format == "text" else {
+            FileHandle.standardError.write(Data("calltrack: CALLTRACK_LOG_FORMAT must be json or text, not \"\(format)\"\n".utf8))
+            throw ExitCode(1)
+        }
+        let json = format == "json"
         LoggingSystem.bootstrap { label in
+            if json { return JSONLogHandler(label: label, level: level) }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler

@@ -55,6 +55,49 @@ struct LifecycleTests {
         }
     }
 
+    @Test("CALLTRACK_LOG_FORMAT=json: every line is a JSON object, and every line about a call carries its call id, project and SIP Call-ID")
+    func jsonLogs() async throws {
+        var options = CallTrackServer.Options()
+        options.environment = ["CALLTRACK_LOG_FORMAT": "json"]
+        try await withServer(options: options) { server in
+            let p = server.ports
+            let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 100, audio: false), localPort: p.callee,
+                                  mediaPort: p.calleeMedia, target: nil)
+            try await Task.sleep(for: .milliseconds(200))
+            let caller = try SIPp("caller", scenario: Scenario.callerHangsUp(), localPort: p.caller, mediaPort: p.callerMedia,
+                                  target: "127.0.0.1:\(p.sip)", service: "84990000001", pauseMilliseconds: 500)
+            #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
+            _ = try await callee.wait()
+            try await server.placeBusyCalls(1, dialling: "84990000001")
+            let calls = try await server.finishedCalls(count: 2)
+            try await Task.sleep(for: .milliseconds(300))
+            var lines: [[String: Any]] = []
+            for line in server.log().split(separator: "\n") where !line.isEmpty {
+                let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                #expect(object != nil, "not a JSON object: \(line)")
+                if let object { lines.append(object) }
+            }
+            #expect(lines.allSatisfy { $0["time"] is String && $0["level"] is String && $0["message"] is String })
+            for call in calls {
+                let id = try #require(call["id"] as? String), sipCallID = try #require(call["sip_call_id"] as? String)
+                // A line is about the call when any of its values names it.
+                let about = lines.filter { $0.values.contains { ($0 as? String) == id || ($0 as? String) == sipCallID } }
+                #expect(about.count >= 2, "\(id): \(about)")
+                for line in about {
+                    #expect(line["call"] as? String == id && line["project"] as? String == "shop" && line["sip_call_id"] as? String == sipCallID,
+                            "\(line)")
+                }
+                #expect(about.contains { $0["message"] as? String == "call started" } && about.contains { $0["message"] as? String == "call ended" })
+            }
+        }
+        // An unknown format is refused, not ignored.
+        var wrong = CallTrackServer.Options()
+        wrong.environment = ["CALLTRACK_LOG_FORMAT": "xml"]
+        let server = try CallTrackServer(options: wrong)
+        await #expect(throws: (any Error).self) { try await server.start() }
+        #expect(server.log().contains("CALLTRACK_LOG_FORMAT must be json or text"), "\(server.log().suffix(300))")
+    }
+
     @Test("Restart keeps every finished call record")
     func restartKeepsRecords() async throws {
         let server = try CallTrackServer()

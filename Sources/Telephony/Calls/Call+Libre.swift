@@ -22,7 +22,7 @@ extension Call {
         // libre writes the Route as <proxy;lr>: the configured URI goes in without its own ;lr.
         let route = target.trunk?.proxy.map { $0.replacingOccurrences(of: ";lr", with: "", options: .caseInsensitive) }
         authContext = target.trunk.flatMap { t in
-            t.username.map { TrunkAuth(username: $0, password: t.password ?? "", logger: board.logger, trunk: t.name) }
+            t.username.map { TrunkAuth(username: $0, password: t.password ?? "", logger: logger, trunk: t.name) }
         }
         let shownName = target.callerNamePrefix ? SourceHeaders.displayName(callerName, attribution: attribution) : callerName
         var sess: OpaquePointer?
@@ -39,7 +39,7 @@ extension Call {
         }
         board.pendingMaxForwards = nil
         guard err == 0, let sess else {
-            board.logger.error("cannot call forwarding target", metadata: ["uri": "\(target.uri)", "error": "\(err)"])
+            logger.error("cannot call forwarding target", metadata: ["uri": "\(target.uri)", "error": "\(err)"])
             return false
         }
         callee.session = sess

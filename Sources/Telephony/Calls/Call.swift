@@ -1,5 +1,6 @@
 import CLibre
 import CallTrackCore
+import Logging
 import Foundation
 
 /// One tracked call: the caller's inbound leg bridged to the callee's outbound leg.
@@ -40,6 +41,8 @@ final class Call {
     var firstTimeCaller: Bool?
     /// The trunk's credentials while the forwarded INVITE may be challenged.
     var authContext: TrunkAuth?
+    /// The board's logger with the call's id, project and SIP Call-ID on every line.
+    let logger: Logger
 
     init(board: SwitchBoard, admission: AdmittedInvite, relay: MediaRelay, attribution: Attribution?) {
         id = CallID.next()
@@ -47,6 +50,11 @@ final class Call {
         invite = admission
         self.relay = relay
         self.attribution = attribution
+        var logger = board.logger
+        logger[metadataKey: "call"] = "\(id)"
+        logger[metadataKey: "project"] = "\(admission.target.projectKey)"
+        logger[metadataKey: "sip_call_id"] = "\(admission.callID)"
+        self.logger = logger
     }
 
     var target: ForwardingTarget { invite.target }
@@ -67,8 +75,8 @@ final class Call {
         board.register(caller, callID: msg.callID)
         caller.peer = IPAddress(msg.pointee.src.addressText)
         relay.setSignallingPeer(.caller, caller.peer)
-        board.logger.debug("call started", metadata: [
-            "call": "\(id)", "did": "\(target.did)", "caller": "\(callerNumber)", "trunk": "\(invite.trunk.name)",
+        logger.debug("call started", metadata: [
+            "did": "\(target.did)", "caller": "\(callerNumber)", "trunk": "\(invite.trunk.name)",
         ])
         board.events.publish(.started(CallStart(
             id: id, projectKey: target.projectKey, trunk: invite.trunk.name, didDialled: invite.dialled, did: target.did.e164,
@@ -259,8 +267,8 @@ final class Call {
             let now = nowMilliseconds()
             relay.finishRecording(talkMilliseconds: Int(now &- (answeredAt ?? now)))
         }
-        board.logger.debug("call ended", metadata: [
-            "call": "\(id)", "status": "\(outcome.status.rawValue)", "reason": "\(outcome.reason.name)", "code": "\(outcome.code)",
+        logger.debug("call ended", metadata: [
+            "status": "\(outcome.status.rawValue)", "reason": "\(outcome.reason.name)", "code": "\(outcome.code)",
         ])
         board.statistics.record(status: outcome.status)
         board.events.publish(.ended(CallEnd(
