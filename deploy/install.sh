@@ -23,7 +23,8 @@ install -D -m 644 "$here/deploy/calltrack.service" "$unit"
 sed -i "s|/usr/local/bin/calltrack|$prefix/bin/calltrack|" "$unit"
 # A listen port below 1024 (SIP on 5060 and HTTP behind a proxy need none) needs one capability.
 dropin="$dest/etc/systemd/system/calltrack.service.d/low-ports.conf"
-if grep -Eq '^[^#]*listen:.*:([0-9]{1,3}|10[01][0-9]|102[0-3])([],[:space:]]|$)' "$dest/etc/calltrack/calltrack.yaml"; then
+# (A port follows a colon that does not belong to an IPv6 address: "[::1]:5060" has none below 1024.)
+if grep -Eq '^[^#]*listen:.*[^:[]:([0-9]{1,3}|10[01][0-9]|102[0-3])([],[:space:]]|$)' "$dest/etc/calltrack/calltrack.yaml"; then
   install -d -m 755 "$(dirname "$dropin")"
   printf '[Service]\nAmbientCapabilities=CAP_NET_BIND_SERVICE\nCapabilityBoundingSet=CAP_NET_BIND_SERVICE\n' > "$dropin"
 else

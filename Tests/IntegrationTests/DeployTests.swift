@@ -72,5 +72,11 @@ struct DeployTests {
         #expect(try String(contentsOfFile: dest.path + "/etc/calltrack/calltrack.yaml", encoding: .utf8) == config)
         let dropin = try String(contentsOfFile: dest.path + "/etc/systemd/system/calltrack.service.d/low-ports.conf", encoding: .utf8)
         #expect(dropin.contains("AmbientCapabilities=CAP_NET_BIND_SERVICE"))
+        // IPv6 loopback on high ports needs nothing, for all the colons in "[::1]".
+        let v6 = original.replacingOccurrences(of: "listen: 127.0.0.1:8080", with: "listen: \"[::1]:8080\"")
+            .replacingOccurrences(of: "udp:127.0.0.1:5060", with: "udp:[::1]:5060")
+        #expect(v6 != original)
+        let v6dest = try Self.stage(config: v6)
+        #expect(!FileManager.default.fileExists(atPath: v6dest.path + "/etc/systemd/system/calltrack.service.d/low-ports.conf"))
     }
 }
