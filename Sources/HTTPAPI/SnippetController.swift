@@ -59,8 +59,7 @@ public struct SnippetController<Context: RequestContext>: Sendable {
     static func fingerprint(_ text: String) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
-        let hex = String(hash, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+        return Hex.fixed(hash)
     }
 
     @Sendable func demo(_ request: Request, context: Context) async throws -> Response {

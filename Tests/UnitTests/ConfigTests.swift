@@ -155,6 +155,15 @@ struct AddressTests {
         #expect(SIPURI("sip:a@b:99999") == nil)
     }
 
+    @Test func hex() {
+        #expect(Hex.fixed(0) == "0000000000000000" && Hex.fixed(UInt64.max) == "ffffffffffffffff")
+        #expect(Hex.fixed(0xabc, width: 4) == "0abc" && Hex.fixed(0x12345, width: 4) == "2345")
+        #expect(Hex.bytes([0, 15, 16, 255]) == "000f10ff")
+        let token = Hex.random(words: 2)
+        #expect(token.count == 32 && token.allSatisfy(\.isHexDigit) && token != Hex.random(words: 2))
+        #expect(IPAddress("2001:db8:1:2:3:4:5:6")?.limitKey == "20010db800010002::/64")
+    }
+
     @Test func callIDs() {
         let a = CallID.next(), b = CallID.next()
         #expect(a < b)

@@ -23,12 +23,7 @@ public struct CallID: Hashable, Sendable, Comparable, CustomStringConvertible, C
         let ms = UInt64(max(0, date.timeIntervalSince1970 * 1000))
         let seq = sequence.wrappingAdd(1, ordering: .relaxed).oldValue & 0xffff
         let random = UInt32.random(in: 0..<0x100_0000)
-        return CallID(unchecked: hex(ms, width: 12) + hex(UInt64(seq), width: 4) + hex(UInt64(random), width: 6))
-    }
-
-    private static func hex(_ v: UInt64, width: Int) -> String {
-        let s = String(v, radix: 16)
-        return String(repeating: "0", count: max(0, width - s.count)) + s.suffix(width)
+        return CallID(unchecked: Hex.fixed(ms, width: 12) + Hex.fixed(UInt64(seq), width: 4) + Hex.fixed(UInt64(random), width: 6))
     }
 
     public static func < (a: CallID, b: CallID) -> Bool { a.rawValue < b.rawValue }

@@ -11,7 +11,7 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
     /// network hands out as many addresses as it likes).
     public var limitKey: String {
         guard isIPv6 else { return text }
-        return bytes.prefix(8).map { String(format: "%02x", $0) }.joined() + "::/64"
+        return Hex.bytes(bytes.prefix(8)) + "::/64"
     }
 
     /// The bytes per-address limits count by (see `limitKey`).

@@ -9,11 +9,7 @@ public enum WebhookSignature {
         var signed = Data("\(timestamp).".utf8)
         signed.append(body)
         let mac = HMAC<SHA256>.authenticationCode(for: signed, using: SymmetricKey(data: Data(secret.utf8)))
-        let digits = Array("0123456789abcdef".utf8)
-        var hex = [UInt8]()
-        hex.reserveCapacity(64)
-        for byte in mac { hex += [digits[Int(byte >> 4)], digits[Int(byte & 15)]] }
-        return "t=\(timestamp),v1=" + String(decoding: hex, as: UTF8.self)
+        return "t=\(timestamp),v1=" + Hex.bytes(mac)
     }
 }
 
@@ -39,7 +35,7 @@ enum WebhookEnvelope {
         for unit in s.utf8 {
             switch unit {
             case UInt8(ascii: "\""), UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), unit]
-            case 0..<0x20: out += Data(String(format: "\\u%04x", unit).utf8)
+            case 0..<0x20: out += Data(("\\u" + Hex.fixed(UInt64(unit), width: 4)).utf8)
             default: out.append(unit)
             }
         }

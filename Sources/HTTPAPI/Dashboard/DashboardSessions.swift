@@ -1,3 +1,4 @@
+import CallTrackCore
 import Foundation
 import Synchronization
 
@@ -54,14 +55,7 @@ final class DashboardSessions: Sendable {
     }
 
     /// 32 random bytes as hex, from the system's generator.
-    static func randomToken() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<4).map { _ in
-            let v = generator.next() as UInt64
-            let hex = String(v, radix: 16)
-            return String(repeating: "0", count: 16 - hex.count) + hex
-        }.joined()
-    }
+    static func randomToken() -> String { Hex.random(words: 4) }
 }
 
 /// Compares without an early exit, so response time does not reveal how much of a secret matched.

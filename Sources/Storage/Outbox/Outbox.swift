@@ -62,13 +62,7 @@ public final class SQLiteOutbox: Sendable {
     public init(database: Database) { db = database }
 
     /// An event id: `evt_` and 128 random bits.
-    static func eventID() -> String {
-        var g = SystemRandomNumberGenerator()
-        return "evt_" + (0..<2).map { _ in
-            let hex = String(g.next() as UInt64, radix: 16)
-            return String(repeating: "0", count: 16 - hex.count) + hex
-        }.joined()
-    }
+    static func eventID() -> String { "evt_" + Hex.random(words: 2) }
 
     /// Adds `event` for the call to every endpoint of the call's project that takes it (inside `batch`).
     static func enqueue(_ batch: Database.WriteBatch, routes: WebhookRoutes, event: String, callID: CallID, project: String?,

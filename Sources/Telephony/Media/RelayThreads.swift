@@ -72,9 +72,9 @@ final class RelayWorker {
 
     /// Ends a call's recording: what is left goes to the recorder, then the end, in that order.
     func finishRecording(_ id: Int, talkMilliseconds: Int) {
-        guard let relay = relays[id], let tap = relay.tap else { return }
-        tap.flush(to: recorder, now: nowMilliseconds())
-        recorder.end(callID: tap.callID, talkMilliseconds: talkMilliseconds)
+        guard let relay = relays[id], let callID = relay.tap?.callID else { return }
+        relay.flushRecording(to: recorder, now: nowMilliseconds())
+        recorder.end(callID: callID, talkMilliseconds: talkMilliseconds)
         relay.tap = nil
     }
 }
