@@ -60,14 +60,7 @@ struct LifecycleTests {
         var options = CallTrackServer.Options()
         options.environment = ["CALLTRACK_LOG_FORMAT": "json"]
         try await withServer(options: options) { server in
-            let p = server.ports
-            let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 100, audio: false), localPort: p.callee,
-                                  mediaPort: p.calleeMedia, target: nil)
-            try await Task.sleep(for: .milliseconds(200))
-            let caller = try SIPp("caller", scenario: Scenario.callerHangsUp(), localPort: p.caller, mediaPort: p.callerMedia,
-                                  target: "127.0.0.1:\(p.sip)", service: "84990000001", pauseMilliseconds: 500)
-            #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
-            _ = try await callee.wait()
+            try await server.placeAnsweredCall(dialling: "84990000001")
             try await server.placeBusyCalls(1, dialling: "84990000001")
             let calls = try await server.finishedCalls(count: 2)
             try await Task.sleep(for: .milliseconds(300))

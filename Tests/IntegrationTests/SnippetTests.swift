@@ -5,24 +5,6 @@ import Testing
 /// page adds later, single-page navigation, what it must never touch, and what it costs a busy page.
 @Suite("The snippet on real pages", .serialized)
 struct SnippetTests {
-    /// Serves `pages` (name → HTML) from 127.0.0.1:`port` with Python's http.server; returns the process.
-    static func site(port: Int, pages: [String: String]) throws -> Process {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("site-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        for (name, html) in pages { try html.write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8) }
-        let web = Process()
-        // Debian's python3 directly: a wrapper (pyenv's shim) would survive the kill and keep the port.
-        web.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        web.arguments = ["-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", folder.path]
-        web.standardOutput = FileHandle.nullDevice
-        web.standardError = FileHandle.nullDevice
-        try web.run()
-        Thread.sleep(forTimeInterval: 0.5)
-        return web
-    }
-
-    static func stop(_ web: Process) { kill(web.processIdentifier, SIGKILL); web.waitUntilExit() }
-
     /// Polls `css`'s text until it holds a pool number (8 499 …) or `seconds` pass.
     static func swapped(_ driver: WebDriver, _ css: String, seconds: Double = 5) async throws -> String {
         var text = ""
@@ -60,8 +42,8 @@ struct SnippetTests {
                 </script>
                 </body></html>
                 """
-            let web = try Self.site(port: server.ports.sip + 46, pages: ["index.html": page])
-            defer { Self.stop(web) }
+            let web = try PythonHelper.site(port: server.ports.sip + 46, pages: ["index.html": page])
+            defer { web.stop() }
             let driver = try await WebDriver(port: server.ports.sip + 47)
             do {
                 try await driver.open("http://127.0.0.1:\(server.ports.sip + 46)/index.html?utm_source=google&utm_medium=cpc")
@@ -124,8 +106,8 @@ struct SnippetTests {
                 <script src="http://127.0.0.1:\(server.ports.http)/v1/projects/shop/snippet.js?timing=1"></script>
                 </body></html>
                 """
-            let web = try Self.site(port: server.ports.sip + 46, pages: ["busy.html": page])
-            defer { Self.stop(web) }
+            let web = try PythonHelper.site(port: server.ports.sip + 46, pages: ["busy.html": page])
+            defer { web.stop() }
             let driver = try await WebDriver(port: server.ports.sip + 47)
             do {
                 try await driver.open("http://127.0.0.1:\(server.ports.sip + 46)/busy.html")
@@ -200,8 +182,8 @@ struct SnippetTests {
                 <!doctype html><html><body><p id="first">8 (495) 123-45-67</p>
                 <script src="http://127.0.0.1:\(server.ports.http)/v1/projects/shop/snippet.js"></script></body></html>
                 """
-            let web = try Self.site(port: ports.sip + 46, pages: ["index.html": page])
-            defer { Self.stop(web) }
+            let web = try PythonHelper.site(port: ports.sip + 46, pages: ["index.html": page])
+            defer { web.stop() }
             let driver = try await WebDriver(port: ports.sip + 47, arguments: [
                 "--host-resolver-rules=MAP www.shop.test 127.0.0.1, MAP m.shop.test 127.0.0.1, MAP other.test 127.0.0.1"])
             do {

@@ -6,14 +6,7 @@ import Testing
 struct TrackingFlowTests {
     /// Dials `number` through CallTrack with a callee that answers; returns the finished call.
     private func call(_ server: CallTrackServer, dialling number: String, index: Int = 1) async throws -> [String: Any] {
-        let p = server.ports
-        let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 100, audio: false), localPort: p.callee,
-                              mediaPort: p.calleeMedia, target: nil)
-        try await Task.sleep(for: .milliseconds(200))
-        let caller = try SIPp("caller", scenario: Scenario.callerHangsUp(), localPort: p.caller, mediaPort: p.callerMedia,
-                              target: "127.0.0.1:\(p.sip)", service: number, pauseMilliseconds: 300)
-        #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
-        _ = try await callee.wait()
+        try await server.placeAnsweredCall(dialling: number, talkMilliseconds: 300)
         let calls = try await server.finishedCalls(count: index)
         return try #require(calls.first)
     }
@@ -207,25 +200,15 @@ struct TrackingFlowTests {
     func crossOriginSiteWithReveal() async throws {
         try await withServer { server in
             let sitePort = server.ports.sip + 46
-            let site = FileManager.default.temporaryDirectory.appendingPathComponent("site-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: site, withIntermediateDirectories: true)
             // The business's page: its own number, the snippet from CallTrack, and a visitor who clicks the masked number.
-            try """
+            let web = try PythonHelper.site(port: sitePort, pages: ["index.html": """
                 <!doctype html><html><body>
                 <p>Call <span id="phone">8 (495) 123-45-67</span></p>
                 <script src="http://127.0.0.1:\(server.ports.http)/v1/projects/shop/snippet.js?reveal=1"></script>
                 <script>setTimeout(function () { document.querySelector('.calltrack-reveal').click(); }, 200);</script>
                 </body></html>
-                """.write(to: site.appendingPathComponent("index.html"), atomically: true, encoding: .utf8)
-            let web = Process()
-            // Debian's python3 directly: a wrapper (pyenv's shim) would survive the kill and keep the port.
-            web.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-            web.arguments = ["-m", "http.server", String(sitePort), "--bind", "127.0.0.1", "--directory", site.path]
-            web.standardOutput = FileHandle.nullDevice
-            web.standardError = FileHandle.nullDevice
-            try web.run()
-            defer { kill(web.processIdentifier, SIGKILL) }
-            try await Task.sleep(for: .milliseconds(500))
+                """])
+            defer { web.stop() }
             let dom = try Browser.renderedDOM("http://127.0.0.1:\(sitePort)/index.html?utm_source=vk&utm_medium=social")
             let shown = try #require(Browser.text(ofID: "phone", in: dom), "\(dom)")
             #expect(shown.range(of: #"^8 \(499\) 000-00-0[12]$"#, options: .regularExpression) != nil, "shown: \(shown)")

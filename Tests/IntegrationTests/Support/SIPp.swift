@@ -64,6 +64,17 @@ final class SIPp: @unchecked Sendable {
 }
 
 extension CallTrackServer {
+    /// Places one call that the callee answers (no audio); the caller hangs up after `talkMilliseconds`.
+    func placeAnsweredCall(dialling number: String, talkMilliseconds: Int = 500) async throws {
+        let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 100, audio: false), localPort: ports.callee,
+                              mediaPort: ports.calleeMedia, target: nil)
+        try await Task.sleep(for: .milliseconds(200))
+        let caller = try SIPp("caller", scenario: Scenario.callerHangsUp(), localPort: ports.caller, mediaPort: ports.callerMedia,
+                              target: "127.0.0.1:\(ports.sip)", service: number, pauseMilliseconds: talkMilliseconds)
+        #expect(try await caller.wait() == 0, "the call connects: \(caller.diagnostics())")
+        _ = try await callee.wait()
+    }
+
     /// Places `count` calls that the callee answers busy: quick, finished records for storage tests.
     func placeBusyCalls(_ count: Int, dialling number: String) async throws {
         let callee = try SIPp("callee", scenario: Scenario.calleeRejects(486, "Busy Here"), localPort: ports.callee,

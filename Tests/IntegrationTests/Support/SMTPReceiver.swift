@@ -17,17 +17,14 @@ final class SMTPReceiver: @unchecked Sendable {
     }
 
     let port: Int
-    private let process = Process()
-    private let directory: URL
+    private let helper: PythonHelper
 
     init(port: Int, refusals: Int = 0, startTLS: Bool = false) throws {
         self.port = port
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("smtp-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let script = """
-            import json, ssl, subprocess, sys, threading
+            import json, ssl, sys, threading
             from aiosmtpd.controller import Controller
-            port, log, refusals, tls = int(sys.argv[1]), sys.argv[2], [int(sys.argv[3])], sys.argv[4] == '1'
+            port, log, refusals = int(sys.argv[1]), sys.argv[2], [int(sys.argv[3])]
             class Handler:
                 async def handle_DATA(self, server, session, envelope):
                     if refusals[0] > 0:
@@ -38,46 +35,28 @@ final class SMTPReceiver: @unchecked Sendable {
                                             'data': envelope.original_content.decode('utf-8', 'replace')}) + '\\n')
                     return '250 OK'
             context = None
-            if tls:
-                key, cert = log + '.key', log + '.crt'
-                subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert,
-                                '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
-                               check=True, capture_output=True)
+            if len(sys.argv) > 4:
                 context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-                context.load_cert_chain(cert, key)
+                context.load_cert_chain(sys.argv[5], sys.argv[4])
             Controller(Handler(), hostname='127.0.0.1', port=port, tls_context=context).start()
             threading.Event().wait()
             """
-        let scriptPath = directory.appendingPathComponent("smtp.py").path
-        try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [scriptPath, String(port), directory.appendingPathComponent("mail.jsonl").path, String(refusals),
-                             startTLS ? "1" : "0"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        Thread.sleep(forTimeInterval: startTLS ? 1.2 : 0.6)
+        let tls = startTLS ? try PythonHelper.selfSignedCertificate() : nil
+        helper = try PythonHelper(name: "smtp", script: script, settle: 0.8) { folder in
+            [String(port), folder.appendingPathComponent("mail.jsonl").path, String(refusals)] + (tls.map { [$0.key, $0.certificate] } ?? [])
+        }
     }
 
-    func stop() { if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() } }
-    deinit { stop() }
+    func stop() { helper.stop() }
 
     var received: [Message] {
-        let text = (try? String(contentsOf: directory.appendingPathComponent("mail.jsonl"), encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").compactMap { line in
-            guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let data = o["data"] as? String else { return nil }
+        helper.jsonLines("mail.jsonl").compactMap { o in
+            guard let data = o["data"] as? String else { return nil }
             return Message(from: o["from"] as? String ?? "", to: o["to"] as? [String] ?? [], data: data)
         }
     }
 
     func wait(timeout: Duration = .seconds(30), until done: ([Message]) -> Bool) async throws -> [Message] {
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            let got = received
-            if done(got) { return got }
-            if ContinuousClock.now > deadline { throw TestFailure("the mail server got \(got.count) messages") }
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        try await waitFor(timeout: timeout, { received }, until: done, failure: { "the mail server got \($0.count) messages" })
     }
 }

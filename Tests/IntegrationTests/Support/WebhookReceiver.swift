@@ -14,17 +14,15 @@ final class WebhookReceiver: @unchecked Sendable {
     }
 
     let port: Int
-    private let process = Process()
-    private let directory: URL
+    private let helper: PythonHelper
 
     /// With `tls`, HTTPS with a self-signed certificate for 127.0.0.1 (which no checking client trusts).
     init(port: Int, failures: [Int] = [], tls: Bool = false) throws {
         self.port = port
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("receiver-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let script = """
-            import base64, http.server, json, ssl, subprocess, sys, threading, time
-            port, log, tls, failures = int(sys.argv[1]), sys.argv[2], sys.argv[3] == '1', [int(x) for x in sys.argv[4:]]
+            import base64, http.server, json, ssl, sys, threading, time
+            port, log, key, cert = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+            failures = [int(x) for x in sys.argv[5:]]
             lock, count, first = threading.Lock(), [0], []
             class Handler(http.server.BaseHTTPRequestHandler):
                 def do_POST(self):
@@ -46,37 +44,25 @@ final class WebhookReceiver: @unchecked Sendable {
                     self.send_response(200); self.end_headers(); self.wfile.write(b'ok')
                 def log_message(self, *args): pass
             server = http.server.ThreadingHTTPServer(('127.0.0.1', port), Handler)
-            if tls:
-                key, cert = log + '.key', log + '.crt'
-                subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert,
-                                '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
-                               check=True, capture_output=True)
+            if key:
                 context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
                 context.load_cert_chain(cert, key)
                 server.socket = context.wrap_socket(server.socket, server_side=True)
             server.serve_forever()
             """
-        let scriptPath = directory.appendingPathComponent("receiver.py").path
-        try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
-        // Debian's python3 directly: a wrapper (pyenv's shim) would survive the kill and keep the port.
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [scriptPath, String(port), directory.appendingPathComponent("log.jsonl").path, tls ? "1" : "0"]
-            + failures.map(String.init)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        Thread.sleep(forTimeInterval: tls ? 1.0 : 0.4)
+        let certificate = tls ? try PythonHelper.selfSignedCertificate() : nil
+        helper = try PythonHelper(name: "receiver", script: script) { folder in
+            [String(port), folder.appendingPathComponent("log.jsonl").path, certificate?.key ?? "", certificate?.certificate ?? ""]
+                + failures.map(String.init)
+        }
     }
 
-    func stop() { if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() } }
-    deinit { stop() }
+    func stop() { helper.stop() }
 
     /// The requests answered 200, in order.
     var received: [Received] {
-        let text = (try? String(contentsOf: directory.appendingPathComponent("log.jsonl"), encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").compactMap { line in
-            guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let headers = o["headers"] as? [String: String], let b64 = o["body"] as? String,
+        helper.jsonLines("log.jsonl").compactMap { o in
+            guard let headers = o["headers"] as? [String: String], let b64 = o["body"] as? String,
                   let body = Data(base64Encoded: b64) else { return nil }
             return Received(path: o["path"] as? String ?? "", headers: headers, body: body)
         }
@@ -84,12 +70,6 @@ final class WebhookReceiver: @unchecked Sendable {
 
     /// Waits until `done` holds for what arrived.
     func wait(timeout: Duration = .seconds(40), until done: ([Received]) -> Bool) async throws -> [Received] {
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            let got = received
-            if done(got) { return got }
-            if ContinuousClock.now > deadline { throw TestFailure("the receiver got \(got.map(\.event))") }
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        try await waitFor(timeout: timeout, { received }, until: done, failure: { "the receiver got \($0.map(\.event))" })
     }
 }
