@@ -123,6 +123,16 @@ projects:
         self.proc.wait(timeout=30)
 
 
+def save_results(prefix, title, table):
+    """Prints the Markdown table and writes it to bench/results/<prefix>-<timestamp>.md under `title`."""
+    print(table)
+    out = os.path.join(HERE, "results")
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, time.strftime(f"{prefix}-%Y%m%d-%H%M%S.md"))
+    open(path, "w").write(f"# {title}, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores\n\n{table}\n")
+    return path
+
+
 def children_cpu():
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
@@ -226,11 +236,7 @@ def main():
                      f"{'' if r['cpu'] is None else r['cpu']} | {'' if r['cpu_per_call_min'] is None else r['cpu_per_call_min']} | "
                      f"{'' if r['rss_mib'] is None else r['rss_mib']} | {'' if r['disk_per_call_min'] is None else r['disk_per_call_min']} |")
     table = "\n".join(lines)
-    print(table)
-    out = os.path.join(HERE, "results")
-    os.makedirs(out, exist_ok=True)
-    path = os.path.join(out, time.strftime("calls-%Y%m%d-%H%M%S.md"))
-    open(path, "w").write(f"# Call benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores\n\n{table}\n")
+    path = save_results("calls", "Call benchmark", table)
     print(f"written to {path}; work files in {workdir}")
 
 

@@ -15,7 +15,7 @@ import argparse, glob, http.server, json, os, socket, statistics, subprocess, sy
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from callbench import cpu_seconds, run_load  # noqa: E402
+from callbench import cpu_seconds, run_load, save_results  # noqa: E402
 
 SIP, HTTP, CALLEE, RECEIVER = 25060, 28080, 25070, 28090
 
@@ -218,11 +218,7 @@ def main():
         lines.append(f"| {r['test']} | {r['calls']} | {r['ok']} | {r['failed']} | {cell('setup_mean_ms')} | {cell('setup_p99_ms')} | {cell('setup_max_ms')} | "
                      f"{r['cpu']} | {cell('backlog')} | {cell('drain_s')} | {cell('deliveries_per_s')} | {cell('received')} |")
     table = "\n".join(lines)
-    print(table)
-    out = os.path.join(HERE, "results")
-    os.makedirs(out, exist_ok=True)
-    path = os.path.join(out, time.strftime("deliveries-%Y%m%d-%H%M%S.md"))
-    open(path, "w").write(f"# Delivery benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores\n\n{table}\n")
+    path = save_results("deliveries", "Delivery benchmark", table)
     print(f"written to {path}; work files in {workdir}")
 
 

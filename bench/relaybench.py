@@ -9,9 +9,11 @@ of calls with 1 and with 2 relay threads, and the same load through Debian's rtp
 `--num-threads` the same, calls set up over its ng protocol) for its CPU beside CallTrack's.
 Prints a Markdown table; writes bench/results/relay-<timestamp>.md.
 """
-import argparse, json, os, re, select, socket, subprocess, tempfile, time, urllib.request
+import argparse, json, os, re, select, socket, subprocess, sys, tempfile, time, urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from callbench import save_results  # noqa: E402
 SIP, HTTP, UAC, UAS = 25060, 28080, 25090, 25070
 CALLER_MEDIA, CALLEE_MEDIA = 21000, 21002
 CLK = os.sysconf("SC_CLK_TCK")
@@ -407,11 +409,7 @@ def main():
         lines.append(f"| {r['relay']} | {r['relay_threads']} | {r['calls']} | {r['sent']} | {r['lost']} | {r['duplicated']} | {r['reordered']} | "
                      f"{r['packets_per_second']} | {r['relay_cpu']} | {r['relay_cpu_per_call_minute']} | {r['calltrack_cpu']} | {r.get('kib_per_call', '')} | {r['send_lag_ms']} |")
     table = "\n".join(lines)
-    print(table)
-    out = os.path.join(HERE, "results")
-    os.makedirs(out, exist_ok=True)
-    path = os.path.join(out, time.strftime("relay-%Y%m%d-%H%M%S.md"))
-    open(path, "w").write(f"# Relay benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, {args.seconds} s of RTP\n\n{table}\n")
+    path = save_results("relay", f"Relay benchmark, {args.seconds} s of RTP", table)
     print(f"written to {path}; work files in {workdir}")
 
 

@@ -119,6 +119,15 @@ public struct ReservationController<Context: RemoteAddressRequestContext>: Senda
         HTTPAPI.clientAddress(request, peer: peer, trustedProxies: trustedProxies)
     }
 
+    /// The client's address, once the per-address limit on reservations (the snippet's and AMP's) lets it through.
+    func admittedAddress(_ request: Request, _ context: Context) throws -> (address: String, viaTrustedProxy: Bool) {
+        let client = clientAddress(request, peer: context.remoteAddress?.ipAddress)
+        guard limiter.allow(client.address) else {
+            throw APIError(.tooManyRequests, code: "rate_limited", message: "too many reservations from \(client.address); slow down")
+        }
+        return client
+    }
+
     @Sendable func preflight(_ request: Request, context: Context) async throws -> Response {
         var headers = try Self.cors(request, try project(context))
         headers[.accessControlAllowMethods] = "POST, OPTIONS"
@@ -130,10 +139,7 @@ public struct ReservationController<Context: RemoteAddressRequestContext>: Senda
     @Sendable func reserve(_ request: Request, context: Context) async throws -> Response {
         let project = try project(context)
         let cors = try Self.cors(request, project)
-        let (address, viaTrustedProxy) = clientAddress(request, peer: context.remoteAddress?.ipAddress)
-        guard limiter.allow(address) else {
-            throw APIError(.tooManyRequests, code: "rate_limited", message: "too many reservations from \(address); slow down")
-        }
+        let (address, viaTrustedProxy) = try admittedAddress(request, context)
         var request = request
         let body = try await request.body(upTo: Self.bodyLimit)
         let input = try ReservationRequest(json: Data(buffer: body))
@@ -175,10 +181,7 @@ extension ReservationController {
             headers[.accessControlAllowOrigin] = origin
             headers[.accessControlAllowCredentials] = "true"
         }
-        let (address, _) = clientAddress(request, peer: context.remoteAddress?.ipAddress)
-        guard limiter.allow(address) else {
-            throw APIError(.tooManyRequests, code: "rate_limited", message: "too many reservations from \(address); slow down")
-        }
+        let (address, _) = try admittedAddress(request, context)
         // The same checks as the snippet's reservation: the AMP page's URL stands for the visit.
         var fields: [String: Any] = ["client_id": query["client_id"].map { String($0) } ?? "",
                                      "page": query["page"].map { String($0) } ?? source + "/"]
