@@ -25,6 +25,15 @@ def build_rtpload(workdir):
     return out
 
 
+def build_dispatch_main(workdir):
+    """The main-queue loop valgrind needs under a Swift async main (see the file)."""
+    out = os.path.join(workdir, "dispatch_main.so")
+    lib = "/opt/swift/usr/lib/swift/linux"
+    subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", out, os.path.join(HERE, "valgrind", "dispatch_main.c"),
+                    f"-L{lib}", f"-Wl,-rpath,{lib}", "-ldispatch"], check=True)
+    return out
+
+
 def rss_kib(pid):
     for line in open(f"/proc/{pid}/status"):
         if line.startswith("VmRSS:"):
@@ -81,6 +90,7 @@ projects:
             command[0] = stripped
             # Counting starts off; `callgrind_control --zero` and `--dump` bracket the media.
             self.profile = os.path.join(workdir, "callgrind.out")
+            env["LD_PRELOAD"] = build_dispatch_main(workdir)
             command = ["valgrind", "--tool=callgrind", "--separate-threads=yes", f"--callgrind-out-file={self.profile}"] + command
         self.proc = subprocess.Popen(command, env=env, stdout=self.log, stderr=self.log)
         for _ in range(2000 if callgrind else 200):

@@ -65,8 +65,6 @@ final class MediaRelay {
         guard var local = sa.make(address, port: port) else { return nil }
         var handle: OpaquePointer?
         guard udp_listen(&handle, &local, nil, nil) == 0, let handle else { return nil }
-        // libre allocates 8 KiB per received packet by default; RTP fits in far less.
-        udp_rxsz_set(handle, 2048)
         return handle
     }
 
@@ -146,15 +144,16 @@ final class RelayCounters: Sendable {
 
     func touch() { lastMediaAt.store(nowMilliseconds(), ordering: .relaxed) }
 
-    func count(_ direction: Direction, bytes: Int) {
+    /// Only the relay thread writes: a load and a store, no read-modify-write.
+    func count(_ direction: Direction, packets: Int, bytes: Int) {
         switch direction {
-        case .callerToCallee: Self.add(forwardPackets, forwardBytes, bytes)
-        case .calleeToCaller: Self.add(backwardPackets, backwardBytes, bytes)
+        case .callerToCallee: Self.add(forwardPackets, forwardBytes, packets, bytes)
+        case .calleeToCaller: Self.add(backwardPackets, backwardBytes, packets, bytes)
         }
     }
 
-    private static func add(_ packets: borrowing Atomic<Int>, _ total: borrowing Atomic<Int>, _ bytes: Int) {
-        packets.store(packets.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
+    private static func add(_ packets: borrowing Atomic<Int>, _ total: borrowing Atomic<Int>, _ count: Int, _ bytes: Int) {
+        packets.store(packets.load(ordering: .relaxed) &+ count, ordering: .relaxed)
         total.store(total.load(ordering: .relaxed) &+ bytes, ordering: .relaxed)
     }
 
