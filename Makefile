@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_PACKAGES := libre-dev librem-dev libsqlite3-dev libspandsp-dev libopus-dev libbcg729-dev libgsm1-dev libsoxr-dev libcurl4-openssl-dev
-TEST_PACKAGES := sip-tester chromium chromium-driver kamailio iproute2 python3-aiosmtpd systemd
+TEST_PACKAGES := sip-tester chromium chromium-driver kamailio iproute2 python3-aiosmtpd python3-prometheus-client systemd
 BENCH_PACKAGES := sip-tester procps wrk kamailio kamailio-extra-modules rtpengine-daemon gcc
 CONFIG ?= config/calltrack.yaml
 

@@ -20,6 +20,9 @@ let package = Package(
         // Webhooks: HMAC-SHA256 signatures, and HTTPS with certificate checks.
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.0.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.21.0"),
+        // Operating metrics: counted through swift-metrics, exposed as Prometheus text.
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
     ],
     targets: [
         // The only module that includes libre's headers: umbrella header + shims for the
@@ -44,7 +47,7 @@ let package = Package(
         // Domain types and configuration shared by every other module.
         .target(
             name: "CallTrackCore",
-            dependencies: [.product(name: "Yams", package: "Yams")]
+            dependencies: [.product(name: "Yams", package: "Yams"), .product(name: "Metrics", package: "swift-metrics")]
         ),
         // Routing: which trunk may send calls, which DID belongs to which project.
         .target(name: "Tracking", dependencies: ["CallTrackCore"]),
@@ -54,6 +57,7 @@ let package = Package(
             dependencies: [
                 "CLibre", "CallTrackCore",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             cSettings: [.define("HAVE_INTTYPES_H")]
@@ -88,6 +92,7 @@ let package = Package(
                 // The connection guard sits in Hummingbird's channel pipeline.
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         // The outbox's sender: signed webhooks, GA4 events, Metrica uploads and missed-call e-mail,
@@ -108,6 +113,8 @@ let package = Package(
             dependencies: [
                 "CallTrackCore", "Tracking", "Telephony", "Storage", "HTTPAPI", "Recording", "Delivery",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -134,6 +141,7 @@ let package = Package(
                 "CallTrackCore", "HTTPAPI", "Storage", "Tracking",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),

@@ -4,6 +4,8 @@ import Foundation
 import HTTPAPI
 import Hummingbird
 import Logging
+import Metrics
+import Prometheus
 import Recording
 import ServiceLifecycle
 import Storage
@@ -15,7 +17,19 @@ import Tracking
 /// Order matters for shutdown: ServiceGroup stops services in reverse, so the SIP engine
 /// drains first (HTTP stays up meanwhile), then HTTP stops, and the record writer ends
 /// last, once the engine has finished the event stream.
-public func buildApplication(config: CallTrackConfig, environment: [String: String], logger: Logger) throws -> ServiceGroup {
+/// Makes Prometheus swift-metrics' backend for the whole process (once, before anything counts),
+/// and returns its registry for `/metrics`.
+public func bootstrapMetrics() -> PrometheusCollectorRegistry {
+    let registry = PrometheusCollectorRegistry()
+    var factory = PrometheusMetricsFactory(registry: registry)
+    factory.durationHistogramBuckets = Telemetry.buckets.mapValues { $0.map { Duration.nanoseconds(Int64($0 * 1e9)) } }
+    MetricsSystem.bootstrap(factory)
+    Telemetry.start()
+    return registry
+}
+
+public func buildApplication(config: CallTrackConfig, environment: [String: String], metrics: PrometheusCollectorRegistry,
+                             logger: Logger) throws -> ServiceGroup {
     // One connection for the batch writers and three read-only ones: the admin API's (reports scan a
     // month of calls while holding theirs), the tracking path's (a visitor's history is read when
     // they get a number) and the SIP path's, so that a report never holds up a reservation or a call.
@@ -33,7 +47,7 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
     let store = SQLiteCallRecordStore(database: database, reads: reads, numbering: config.numbering, webhooks: routes)
     let outbox = SQLiteOutbox(database: database)
     let events = CallEventBus()
-    let recorder = Recorder(root: config.storage.recordings, events: events, logger: logger)
+    let recorder = Recording.Recorder(root: config.storage.recordings, events: events, logger: logger)
     try repairInterruptedRecordings(store: store, recorder: recorder, logger: logger)
     let backfilled = try store.backfillLeads()
     if backfilled > 0 { logger.info("calls stored before leads existed were added to leads", metadata: ["calls": "\(backfilled)"]) }
@@ -70,7 +84,7 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
                                numbers: numbers, tracking: trackingStore,
                                reservationsPerMinute: config.http.reservationsPerMinute, regionHeader: config.http.regionHeader,
                                trustedProxies: config.http.trustedProxies,
-                               outbox: outbox, sipReady: { engine.isReady },
+                               outbox: outbox, metrics: metrics, sipReady: { engine.isReady },
                                activeCalls: { engine.activeCallCount }, connections: connections)
     let listen = config.http.listen
     let http = Application(
@@ -172,7 +186,7 @@ func httpLimits(_ config: CallTrackConfig, logger: Logger) -> HTTPConnectionLimi
 }
 
 /// Makes the WAV files a crash left open playable and marks their calls' recordings interrupted.
-func repairInterruptedRecordings(store: SQLiteCallRecordStore, recorder: Recorder, logger: Logger) throws {
+func repairInterruptedRecordings(store: SQLiteCallRecordStore, recorder: Recording.Recorder, logger: Logger) throws {
     let open = try store.recordingsInProgress()
     for (id, path) in open {
         if let fixed = recorder.repairInterrupted(relativePath: path) {

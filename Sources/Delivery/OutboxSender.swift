@@ -156,6 +156,7 @@ public final class OutboxSender: Service {
                 }
             }
             try? outbox.attemptFailed(attempts, result: reason)
+            Telemetry.deliveryFailed(endpoint: name)
             if failing == nil {
                 logger.warning("delivery endpoint fails; deliveries are kept and retried",
                                metadata: ["endpoint": "\(name)", "reason": "\(reason)"])

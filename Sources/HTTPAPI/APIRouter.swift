@@ -1,6 +1,7 @@
 import CallTrackCore
 import Foundation
 import Hummingbird
+import Prometheus
 import Storage
 import Tracking
 
@@ -27,13 +28,16 @@ public struct APIDependencies: Sendable {
     public let connections: HTTPConnectionRegistry?
     /// The outbox of webhook deliveries: its log and retries.
     public let outbox: SQLiteOutbox?
+    /// Where the process's metrics are collected (swift-metrics' backend), shown on `/metrics`.
+    public let metrics: PrometheusCollectorRegistry
 
     public init(calls: SQLiteCallRecordStore, recordingsFolder: String, adminTokens: [String], statistics: CallStatistics,
                 projects: [PublicProject] = [], numbers: NumberPoolBook, tracking: SQLiteTrackingStore,
                 reservationsPerMinute: Int = 120, regionHeader: String? = nil, trustedProxies: [CIDR] = [],
-                outbox: SQLiteOutbox? = nil, sipReady: @escaping @Sendable () -> Bool = { true },
+                outbox: SQLiteOutbox? = nil, metrics: PrometheusCollectorRegistry, sipReady: @escaping @Sendable () -> Bool = { true },
                 activeCalls: @escaping @Sendable () -> Int, connections: HTTPConnectionRegistry? = nil) {
         self.outbox = outbox
+        self.metrics = metrics
         self.sipReady = sipReady
         self.connections = connections
         self.projects = projects; self.numbers = numbers; self.tracking = tracking
@@ -61,77 +65,10 @@ public func buildRouter(_ deps: APIDependencies) -> Router<APIRequestContext> {
         response.status = ready ? .ok : .serviceUnavailable
         return response
     }
+    let sampler = MetricsSampler(registry: deps.metrics, deps: deps)
     router.get("metrics") { _, _ -> Response in
-        let s = deps.statistics.snapshot
-        var text = """
-            # HELP calltrack_active_calls Calls up or being set up.
-            # TYPE calltrack_active_calls gauge
-            calltrack_active_calls \(deps.activeCalls())
-            # HELP calltrack_calls_total Calls ended since start, by final status.
-            # TYPE calltrack_calls_total counter
-            calltrack_calls_total{status="answered"} \(s.answered)
-            calltrack_calls_total{status="missed"} \(s.missed)
-            # HELP calltrack_invites_refused_total SIP requests refused before reaching a call, by reason.
-            # TYPE calltrack_invites_refused_total counter
-
-            """
-        for refusal in CallStatistics.Refusal.allCases {
-            text += "calltrack_invites_refused_total{reason=\"\(refusal.rawValue)\"} \(s.refused[refusal] ?? 0)\n"
-        }
-        text += """
-            # HELP calltrack_rtp_packets_dropped_total RTP and RTCP packets a relay dropped instead of forwarding, by reason.
-            # TYPE calltrack_rtp_packets_dropped_total counter
-
-            """
-        for drop in CallStatistics.MediaDrop.allCases {
-            text += "calltrack_rtp_packets_dropped_total{reason=\"\(drop.rawValue)\"} \(s.mediaDropped[drop] ?? 0)\n"
-        }
-        if let c = deps.connections {
-            text += """
-                # HELP calltrack_http_connections Open HTTP connections.
-                # TYPE calltrack_http_connections gauge
-                calltrack_http_connections \(c.openConnections)
-                # HELP calltrack_http_connections_max The cap on open HTTP connections.
-                # TYPE calltrack_http_connections_max gauge
-                calltrack_http_connections_max \(c.limits.maxConnections)
-                # HELP calltrack_http_connections_evicted_total Idle or slow connections closed at the cap to make room.
-                # TYPE calltrack_http_connections_evicted_total counter
-                calltrack_http_connections_evicted_total \(c.evictedConnections)
-                # HELP calltrack_http_connections_refused_total New connections closed at the cap because every one was busy.
-                # TYPE calltrack_http_connections_refused_total counter
-                calltrack_http_connections_refused_total \(c.refusedConnections)
-
-                """
-        }
-        let numbers = deps.numbers
-        let held = numbers.visitorsInMemory
-        text += """
-            # HELP calltrack_visitors_in_memory Visitor histories held in memory (visitors holding a number).
-            # TYPE calltrack_visitors_in_memory gauge
-            calltrack_visitors_in_memory \(held.histories)
-            # HELP calltrack_recent_visitors Recent visitors remembered to tell heartbeats from new visits.
-            # TYPE calltrack_recent_visitors gauge
-            calltrack_recent_visitors \(held.recent)
-            # HELP calltrack_reservations_address_limited_total Visitors given the static number because their address held its share.
-            # TYPE calltrack_reservations_address_limited_total counter
-
-            """
-        for p in deps.projects {
-            text += "calltrack_reservations_address_limited_total{project=\"\(p.key)\"} \(numbers.addressLimitedCount(projectKey: p.key))\n"
-        }
-        if let backlog = try? deps.outbox?.backlog() {
-            text += """
-                # HELP calltrack_webhook_backlog Webhook deliveries waiting in the outbox, per endpoint.
-                # TYPE calltrack_webhook_backlog gauge
-
-                """
-            for (endpoint, count) in backlog.sorted(by: { $0.key < $1.key }) {
-                let label = endpoint.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-                text += "calltrack_webhook_backlog{endpoint=\"\(label)\"} \(count)\n"
-            }
-        }
-        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                        body: .init(byteBuffer: ByteBuffer(string: text)))
+        Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                 body: .init(byteBuffer: ByteBuffer(string: sampler.text())))
     }
     ReservationController(projects: deps.projects, numbers: deps.numbers, limiter: RateLimiter(perMinute: deps.reservationsPerMinute),
                           regionHeader: deps.regionHeader, trustedProxies: deps.trustedProxies).addRoutes(to: router)

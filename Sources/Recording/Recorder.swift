@@ -38,8 +38,8 @@ public final class Recorder: CallRecorder, @unchecked Sendable {
                 let file = try WAVFile(path: root + "/" + relative, sampleRate: rate)
                 writers[callID] = CallRecordingWriter(callID: callID, file: file, relativePath: relative,
                                                       caller: caller, callee: callee)
-                events.publish(.recording(RecordingSummary(callID: callID, status: .recording, path: relative, bytes: 0,
-                                                           seconds: 0, sampleRate: rate, reason: nil)))
+                publish(RecordingSummary(callID: callID, status: .recording, path: relative, bytes: 0,
+                                                           seconds: 0, sampleRate: rate, reason: nil))
             } catch let problem as RecordingProblem {
                 fail(callID, reason: problem.description, kind: problem.kind)
             } catch {
@@ -49,8 +49,8 @@ public final class Recorder: CallRecorder, @unchecked Sendable {
     }
 
     public func disabled(callID: CallID) {
-        events.publish(.recording(RecordingSummary(callID: callID, status: .disabled, path: nil, bytes: 0, seconds: 0,
-                                                   sampleRate: 0, reason: "record: false for this project")))
+        publish(RecordingSummary(callID: callID, status: .disabled, path: nil, bytes: 0, seconds: 0,
+                                                   sampleRate: 0, reason: "record: false for this project"))
     }
 
     /// Places the packets and writes what is older than the jitter window.
@@ -82,14 +82,14 @@ public final class Recorder: CallRecorder, @unchecked Sendable {
             guard writer.audioPackets > 0 else {
                 try? FileManager.default.removeItem(atPath: root + "/" + writer.relativePath)
                 let why = writer.undecodableCodec.map { "codec \($0) cannot be decoded" } ?? "no audio packets reached CallTrack"
-                events.publish(.recording(RecordingSummary(callID: callID, status: .failed, path: nil, bytes: 0, seconds: 0,
-                                                           sampleRate: 0, reason: "\(why); the call was not recorded")))
+                publish(RecordingSummary(callID: callID, status: .failed, path: nil, bytes: 0, seconds: 0,
+                                                           sampleRate: 0, reason: "\(why); the call was not recorded"))
                 return
             }
-            events.publish(.recording(RecordingSummary(
+            publish(RecordingSummary(
                 callID: callID, status: .recorded, path: writer.relativePath, bytes: file.fileBytes,
                 seconds: file.durationSeconds, sampleRate: file.sampleRate,
-                reason: writer.undecodableCodec.map { "some packets used \($0), which cannot be decoded: silence there" })))
+                reason: writer.undecodableCodec.map { "some packets used \($0), which cannot be decoded: silence there" }))
         }
     }
 
@@ -102,17 +102,27 @@ public final class Recorder: CallRecorder, @unchecked Sendable {
         writers.removeValue(forKey: writer.callID)
         let problem = error as? RecordingProblem
         // What was written before the failure stays playable: the header covers it.
-        events.publish(.recording(RecordingSummary(
+        publish(RecordingSummary(
             callID: writer.callID, status: .failed, path: writer.file.dataBytes > 0 ? writer.relativePath : nil,
             bytes: writer.file.fileBytes, seconds: writer.file.durationSeconds, sampleRate: writer.file.sampleRate,
-            reason: "recording stopped: \(problem?.description ?? "\(error)")")))
+            reason: "recording stopped: \(problem?.description ?? "\(error)")"))
         report(kind: problem?.kind ?? "io_error", "recording stopped", problem?.description ?? "\(error)")
     }
 
     private func fail(_ callID: CallID, reason: String, kind: String?) {
-        events.publish(.recording(RecordingSummary(callID: callID, status: .failed, path: nil, bytes: 0, seconds: 0,
-                                                   sampleRate: 0, reason: reason)))
+        publish(RecordingSummary(callID: callID, status: .failed, path: nil, bytes: 0, seconds: 0,
+                                                   sampleRate: 0, reason: reason))
         if let kind { report(kind: kind, "cannot record calls", reason) }
+    }
+
+    /// Announces a recording's state; a finished file or a failure is also counted for the operators.
+    private func publish(_ summary: RecordingSummary) {
+        switch summary.status {
+        case .recorded: Telemetry.recordingWritten(bytes: summary.bytes)
+        case .failed: Telemetry.recordingFailed()
+        default: break
+        }
+        events.publish(.recording(summary))
     }
 
     /// Logs a storage problem the first time it happens; later calls only store it with the call.

@@ -1,3 +1,4 @@
+import CallTrackCore
 import AsyncAlgorithms
 import Foundation
 import Logging
@@ -48,7 +49,10 @@ public final class BatchWriter<Change: Sendable>: Service {
         while true {
             attempt += 1
             do {
+                let start = ContinuousClock.now
                 try apply(batch)
+                let took = ContinuousClock.now - start
+                Telemetry.databaseBatch(store: name, seconds: Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18)
                 if let stoppedAt {
                     logger.notice("writing \(name) again; nothing was lost",
                                   metadata: ["stopped_seconds": "\(Int((ContinuousClock.now - stoppedAt).components.seconds))"])

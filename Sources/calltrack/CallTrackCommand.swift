@@ -36,8 +36,10 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "calltrack")
+        let metrics = bootstrapMetrics()
         do {
-            let group = try buildApplication(config: cfg, environment: ProcessInfo.processInfo.environment, logger: logger)
+            let group = try buildApplication(config: cfg, environment: ProcessInfo.processInfo.environment, metrics: metrics,
+                                             logger: logger)
             try await group.run()
         } catch {
             FileHandle.standardError.write(Data("calltrack: \(error)\n".utf8))

@@ -2,6 +2,7 @@ import CallTrackCore
 import Foundation
 import HTTPAPI
 import Hummingbird
+import Prometheus
 import HummingbirdTesting
 import Storage
 import Tracking
@@ -38,7 +39,8 @@ enum APIFixture {
             calls: stores.calls, recordingsFolder: dir.path, adminTokens: [token],
             statistics: CallStatistics(), projects: config.projects.map { PublicProject(config: $0, numbering: config.numbering) },
             numbers: NumberPoolBook(config: config, persist: { _ in }), tracking: stores.tracking,
-            reservationsPerMinute: reservationsPerMinute, outbox: SQLiteOutbox(database: database), activeCalls: { 0 })
+            reservationsPerMinute: reservationsPerMinute, outbox: SQLiteOutbox(database: database),
+            metrics: PrometheusCollectorRegistry(), activeCalls: { 0 })
         try await Application(router: buildRouter(deps)).test(.live) { client in try await body(client, stores) }
     }
 }

@@ -7,7 +7,7 @@ import Testing
 struct HTTPHardeningTests {
     func metric(_ server: CallTrackServer, _ name: String) async throws -> Int? {
         let text = String(decoding: try await server.get("/metrics", token: nil).body, as: UTF8.self)
-        return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Int($0.split(separator: " ").last ?? "") }
+        return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }.map { Int($0) }
     }
 
     func reservation(_ port: Int, client: String, headers: [String] = [], from ip: String = "127.0.0.1") throws -> String {

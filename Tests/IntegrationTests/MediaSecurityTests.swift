@@ -13,7 +13,7 @@ struct MediaSecurityTests {
     func metric(_ server: CallTrackServer, _ name: String) async throws -> Int {
         let text = String(decoding: try await server.get("/metrics", token: nil).body, as: UTF8.self)
         let line = text.split(separator: "\n").first { $0.hasPrefix(name + " ") }
-        return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? -1
+        return line.flatMap { Double($0.split(separator: " ").last ?? "") }.map { Int($0) } ?? -1
     }
 
     @Test("A port sprayer hears nothing and injects nothing into a live call")

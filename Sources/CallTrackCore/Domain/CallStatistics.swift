@@ -1,6 +1,8 @@
+import Metrics
 import Synchronization
 
-/// Running totals of the SIP side, for `/metrics`. Written by Telephony, read by HTTP.
+/// What the SIP and media paths count per request and per packet: each reason's counter is made
+/// once here, so counting is one atomic add in the metrics backend.
 public final class CallStatistics: Sendable {
     /// Why a SIP request was refused before any call existed.
     public enum Refusal: String, CaseIterable, Sendable {
@@ -21,21 +23,22 @@ public final class CallStatistics: Sendable {
         case noAddress = "no_address"
     }
 
-    public struct Snapshot: Sendable {
-        public var answered = 0
-        public var missed = 0
-        public var refused: [Refusal: Int] = [:]
-        public var mediaDropped: [MediaDrop: Int] = [:]
-    }
-
-    private let totals = Mutex(Snapshot())
-    /// Counted per packet, so kept apart from the mutex.
-    private let strangerDrops = Atomic<Int>(0)
-    private let loopDrops = Atomic<Int>(0)
-    private let noAddressDrops = Atomic<Int>(0)
+    private let refused: [Refusal: Counter]
+    private let dropped: [MediaDrop: Counter]
+    private let ended: [CallStatus: Counter]
     private let active = Atomic<Int>(0)
 
-    public init() {}
+    public init() {
+        refused = Dictionary(uniqueKeysWithValues: Refusal.allCases.map {
+            ($0, Counter(label: "calltrack_invites_refused_total", dimensions: [("reason", $0.rawValue)]))
+        })
+        dropped = Dictionary(uniqueKeysWithValues: MediaDrop.allCases.map {
+            ($0, Counter(label: "calltrack_rtp_packets_dropped_total", dimensions: [("reason", $0.rawValue)]))
+        })
+        ended = Dictionary(uniqueKeysWithValues: [CallStatus.answered, .missed].map {
+            ($0, Counter(label: "calltrack_calls_total", dimensions: [("status", $0.rawValue)]))
+        })
+    }
 
     /// Calls up or being set up; written by the switchboard whenever its set of calls changes.
     public var activeCalls: Int {
@@ -44,33 +47,14 @@ public final class CallStatistics: Sendable {
     }
 
     public func record(status: CallStatus) {
-        totals.withLock { t in
-            switch status {
-            case .answered: t.answered += 1
-            case .missed: t.missed += 1
-            case .inProgress: break
-            }
-        }
+        ended[status]?.increment()
     }
 
     public func record(_ refusal: Refusal, count: Int = 1) {
-        totals.withLock { $0.refused[refusal, default: 0] += count }
+        refused[refusal]?.increment(by: Int64(count))
     }
 
-    public func record(_ drop: MediaDrop) {
-        switch drop {
-        case .stranger: strangerDrops.add(1, ordering: .relaxed)
-        case .loop: loopDrops.add(1, ordering: .relaxed)
-        case .noAddress: noAddressDrops.add(1, ordering: .relaxed)
-        }
-    }
-
-    public var snapshot: Snapshot {
-        var s = totals.withLock { $0 }
-        s.mediaDropped = [
-            .stranger: strangerDrops.load(ordering: .relaxed), .loop: loopDrops.load(ordering: .relaxed),
-            .noAddress: noAddressDrops.load(ordering: .relaxed),
-        ]
-        return s
+    public func record(_ drop: MediaDrop, count: Int = 1) {
+        dropped[drop]?.increment(by: Int64(count))
     }
 }

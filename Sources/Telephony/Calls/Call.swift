@@ -55,6 +55,7 @@ final class Call {
         logger[metadataKey: "project"] = "\(admission.target.projectKey)"
         logger[metadataKey: "sip_call_id"] = "\(admission.callID)"
         self.logger = logger
+        Telemetry.callStarted(project: admission.target.projectKey)
     }
 
     var target: ForwardingTarget { invite.target }
@@ -142,6 +143,7 @@ final class Call {
         guard case .early(let ringing) = state else { return }
         let code = msg.pointee.scode
         if !ringing && (180...183).contains(code) {
+            Telemetry.callSetup(.ringing, seconds: Date().timeIntervalSince(started))
             state = .early(ringing: true)
             board.events.publish(.ringing(callID: id, at: Date()))
         }
@@ -219,6 +221,7 @@ final class Call {
         callee.atAnswer = callee.lastReceived
         relay.touch()
         let now = Date()
+        Telemetry.callSetup(.answer, seconds: now.timeIntervalSince(started))
         board.events.publish(.answered(callID: id, at: now))
         startRecording(at: now, answeredAt: answeredAt)
     }
@@ -244,6 +247,7 @@ final class Call {
         // Read once: the relay thread moves it forward meanwhile, past `now` even.
         let lastMedia = relay.lastMediaAt
         guard case .answered(_, let onHold) = state, !onHold, now > lastMedia, now - lastMedia > timeoutMilliseconds else { return }
+        Telemetry.mediaTimeout()
         end(.answered(by: .calltrack, .rtpTimeout))
     }
 
@@ -271,6 +275,7 @@ final class Call {
             "status": "\(outcome.status.rawValue)", "reason": "\(outcome.reason.name)", "code": "\(outcome.code)",
         ])
         board.statistics.record(status: outcome.status)
+        Telemetry.callEnded(project: target.projectKey, status: outcome.status)
         board.events.publish(.ended(CallEnd(
             id: id, endedAt: Date(), status: outcome.status, missedReason: outcome.missedReason, sipCode: outcome.code,
             hangupBy: outcome.by, endReason: outcome.reason,

@@ -20,7 +20,7 @@ final class LibreLoop<Owner: AnyObject>: Sendable {
     private let exited = Atomic<Bool>(false)
     /// Written and read on the loop thread only (after `start` builds it, before the thread ends).
     private nonisolated(unsafe) var owner: Owner?
-    private let name: String
+    let name: String
     private let main: Bool
 
     init(name: String = "libre", main: Bool = true) {

@@ -1,5 +1,6 @@
 import CLibre
 import CallTrackCore
+import Metrics
 import Synchronization
 
 /// Relays one call's RTP and RTCP between the caller and the callee, packet for packet, on the
@@ -13,10 +14,12 @@ import Synchronization
 /// else is dropped and counted. Media never goes to CallTrack's own sockets.
 final class PacketRelay {
     final class Socket {
-        unowned let relay: PacketRelay
+        /// The relay holds its sockets and closes them (ending their listening) before it goes.
+        unowned(unsafe) let relay: PacketRelay
         let side: LegSide
         let isRTCP: Bool
         var handle: OpaquePointer?
+        var fd: Int32 = -1
         /// Where the SDP says to send.
         var announced: sa?
         /// Where packets actually come from (symmetric RTP), once learned.
@@ -48,6 +51,10 @@ final class PacketRelay {
     private var signallingIP: [LegSide: IPAddress] = [:]
     /// Copies of the RTP packets for the recorder, while the call is recorded.
     var tap: RecordingTap?
+    /// The relay thread's receive buffers, shared by its calls.
+    private var buffers: Datagrams?
+    /// The relay thread's count of packets relayed (all its calls, RTP and RTCP).
+    private var relayed: Counter?
 
     /// Takes over four bound sockets (caller RTP and RTCP, callee RTP and RTCP) that no loop listens on yet.
     init(sockets handles: RelaySockets, portPool: RTPPortPool, statistics: CallStatistics, latching: MediaLatching,
@@ -68,17 +75,21 @@ final class PacketRelay {
         for (socket, handle) in zip(sockets, handles.handles) { socket.handle = handle }
     }
 
-    /// Starts listening on this thread's loop.
-    func attach() {
+    /// Starts listening on this thread's loop, reading through the thread's own buffers.
+    func attach(buffers: Datagrams, relayed: Counter) {
+        self.buffers = buffers
+        self.relayed = relayed
         for socket in sockets {
             guard let handle = socket.handle else { continue }
-            udp_handler_set(handle, { src, mb, arg in
-                guard let src, let mb, let arg else { return }
+            // AF_INET6 gives the IPv6 socket when there is one, else the IPv4 one.
+            socket.fd = udp_sock_fd(handle, AF_INET6)
+            // The socket's destructor ends this listening (libre's fd_close on this thread) before it closes the fd.
+            _ = fd_listen(socket.fd, Int32(FD_READ), { _, arg in
+                guard let arg else { return }
                 preconditionOnLibreLoop()
                 let socket = Unmanaged<Socket>.fromOpaque(arg).takeUnretainedValue()
-                socket.relay.received(on: socket, from: src.pointee, packet: mb)
+                socket.relay.readable(socket)
             }, Unmanaged.passUnretained(socket).toOpaque())
-            _ = udp_thread_attach(handle)
         }
     }
 
@@ -143,31 +154,64 @@ final class PacketRelay {
         return nil
     }
 
-    private func received(on socket: Socket, from src: sa, packet: UnsafeMutablePointer<mbuf>) {
+    /// Reads every packet waiting on `socket` at once, and sends the peer's on from the other side's socket at once.
+    private func readable(_ socket: Socket) {
+        guard let buffers = buffers?.pointer else { return }
+        let count = Int(ct_datagrams_read(buffers, socket.fd))
+        guard count > 0 else { return }
         let now = nowMilliseconds()
-        if let drop = refusal(of: src, on: socket, now: now) {
-            statistics.record(drop)
-            return
-        }
-        let size = mbuf_get_left(packet)
-        if !socket.isRTCP {
-            counters.lastMediaAt.store(now, ordering: .relaxed)
-            if let tap, let start = mbuf_buf(packet) {
+        var passed: UInt32 = 0, passedCount = 0, passedBytes = 0
+        for i in 0..<count {
+            var size = 0
+            guard let bytes = ct_datagram_bytes(buffers, Int32(i), &size), size > 0 else { continue }
+            if let drop = refusal(of: ct_datagram_source(buffers, Int32(i)).pointee, on: socket, now: now) {
+                statistics.record(drop)
+                continue
+            }
+            passed |= 1 << UInt32(i)
+            passedCount += 1
+            passedBytes += size
+            if !socket.isRTCP, let tap {
                 tap.append(side: socket.side == .caller ? .caller : .callee,
-                           bytes: Array(UnsafeBufferPointer(start: start, count: size)), at: now)
+                           bytes: Array(UnsafeBufferPointer(start: bytes, count: size)), at: now)
             }
         }
+        guard passed != 0 else { return }
+        if !socket.isRTCP { counters.lastMediaAt.store(now, ordering: .relaxed) }
         let outIndex = (socket.side == .caller ? 2 : 0) + (socket.isRTCP ? 1 : 0)
         guard outIndex < sockets.count else { return }
         let out = sockets[outIndex]
-        guard let handle = out.handle, var dst = out.destination else {
-            statistics.record(.noAddress)
+        guard out.fd >= 0, var dst = out.destination else {
+            statistics.record(.noAddress, count: passedCount)
             return
         }
-        if udp_send(handle, &dst, packet) == 0, !socket.isRTCP {
-            counters.count(socket.side == .caller ? .callerToCallee : .calleeToCaller, bytes: size)
+        let sent = Int(ct_datagrams_send(buffers, out.fd, &dst, passed))
+        relayed?.increment(by: Int64(sent))
+        if !socket.isRTCP, sent > 0 {
+            let bytes = sent == passedCount ? passedBytes : Self.sizeOfFirst(sent, of: passed, in: buffers)
+            counters.count(socket.side == .caller ? .callerToCallee : .calleeToCaller, packets: sent, bytes: bytes)
         }
     }
+
+    /// The bytes of the first `count` datagrams marked in `which` (when a send took only some).
+    private static func sizeOfFirst(_ count: Int, of which: UInt32, in buffers: OpaquePointer) -> Int {
+        var total = 0, left = count
+        for i in 0..<Int(CT_DATAGRAMS) where left > 0 && which & (1 << UInt32(i)) != 0 {
+            var size = 0
+            _ = ct_datagram_bytes(buffers, Int32(i), &size)
+            total += size
+            left -= 1
+        }
+        return total
+    }
+}
+
+/// One relay thread's receive buffers (`CT_DATAGRAMS` packets of `CT_DATAGRAM_SIZE` bytes), used by
+/// every call on the thread in turn.
+final class Datagrams {
+    let pointer: OpaquePointer?
+    init() { pointer = ct_datagrams_new() }
+    deinit { ct_datagrams_free(pointer) }
 }
 
 /// The loop-side half of a recording: collects packet copies until the next hand-over to the recorder.

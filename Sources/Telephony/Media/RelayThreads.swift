@@ -1,6 +1,7 @@
 import CLibre
 import CallTrackCore
 import Foundation
+import Metrics
 import Synchronization
 
 /// The media relay's threads (`sip.relay_threads`): each runs its own libre loop, and each call's
@@ -19,7 +20,9 @@ final class RelayThreads: Sendable {
 
     func start(maxFileDescriptors: Int32) async throws {
         for worker in workers {
-            try await worker.start(maxFileDescriptors: maxFileDescriptors) { [recorder] in RelayWorker(recorder: recorder) }
+            try await worker.start(maxFileDescriptors: maxFileDescriptors) { [recorder] in
+                RelayWorker(name: worker.name, recorder: recorder)
+            }
         }
     }
 
@@ -41,14 +44,19 @@ final class RelayWorker {
     private var relays: [Int: PacketRelay] = [:]
     private let recorder: any CallRecorder
     private let flushTimer = LibreTimer()
+    /// Where this thread's calls read their packets into.
+    private let buffers = Datagrams()
+    /// Packets this thread relayed: one counter per thread, so threads never share its cache line.
+    private let relayed: Counter
 
-    init(recorder: any CallRecorder) {
+    init(name: String, recorder: any CallRecorder) {
         self.recorder = recorder
+        relayed = Counter(label: "calltrack_rtp_packets_relayed_total", dimensions: [("thread", name)])
         scheduleFlush()
     }
 
     func adopt(_ id: Int, _ relay: PacketRelay) {
-        relay.attach()
+        relay.attach(buffers: buffers, relayed: relayed)
         relays[id] = relay
     }
 

@@ -161,6 +161,7 @@ public final class NumberPoolBook: Sendable {
                           gaClientID: report.gaClientID, ymClientID: report.ymClientID)
         var changes: [TrackingChange] = []
         var needsHistory = false
+        var kind = Telemetry.ReservationKind.dynamic, exhaustedPool: String?
         let assignment: NumberAssignment? = state.withLock { s in
             expire(&s, now: now, changes: &changes)
             if !s.pendingExhaustions.isEmpty, now.timeIntervalSince(s.exhaustionsReportedAt) >= 1 {
@@ -182,12 +183,14 @@ public final class NumberPoolBook: Sendable {
                     s.persistedExpiry[live.id] = live.expiresAt
                     changes.append(.reserved(live))
                 }
+                kind = .renewed
                 return assignmentFor(live, project)
             }
             guard let pool = pool(for: project, region: report.region) else { return nil }
             if let address, s.perAddress[Self.clientKey(projectKey, address), default: 0] >= maxNumbersPerAddress {
                 s.addressLimited[projectKey, default: 0] += 1
                 countShortfall(&s, project: projectKey, pool: pool.name, byAddress: true, now: now, into: &changes)
+                kind = .static
                 return NumberAssignment(kind: .static, number: pool.staticNumber, formatted: project.format(pool.staticNumber),
                                         reservation: nil)
             }
@@ -195,6 +198,8 @@ public final class NumberPoolBook: Sendable {
             let free = exhausted ? [] : pool.numbers.filter { s.byNumber.index(forKey: $0) == nil }  // no copy of the value
             guard let number = free.min(by: { (s.releasedAt[$0] ?? .distantPast) < (s.releasedAt[$1] ?? .distantPast) }) else {
                 countShortfall(&s, project: projectKey, pool: pool.name, byAddress: false, now: now, into: &changes)
+                kind = .static
+                exhaustedPool = pool.name
                 return NumberAssignment(kind: .static, number: pool.staticNumber,
                                         formatted: project.format(pool.staticNumber),
                                         reservation: nil)
@@ -218,6 +223,8 @@ public final class NumberPoolBook: Sendable {
         }
         changes.forEach(persist)
         if needsHistory { loadHistory(projectKey: projectKey, clientID: clientID) }
+        if assignment != nil { Telemetry.reservation(project: projectKey, kind: kind) }
+        if let exhaustedPool { Telemetry.poolExhausted(project: projectKey, pool: exhaustedPool) }
         return assignment
     }
 
@@ -373,6 +380,16 @@ public final class NumberPoolBook: Sendable {
     /// How many dynamic numbers a project's pools hold.
     public func poolSize(projectKey: String) -> Int {
         projects[projectKey]?.pools.reduce(0) { $0 + $1.numbers.count } ?? 0
+    }
+
+    /// Each pool's numbers and how many of them are held now, for the metrics.
+    public func poolUse() -> [(project: String, pool: String, held: Int, size: Int)] {
+        let taken = state.withLock { $0.taken }
+        return projects.values.flatMap { project in
+            project.pools.map { pool in
+                (project.key, pool.name, taken[Self.clientKey(project.key, pool.name), default: 0], pool.numbers.count)
+            }
+        }.sorted { ($0.project, $0.pool) < ($1.project, $1.pool) }
     }
 
     /// Live reservations per project (for health figures).

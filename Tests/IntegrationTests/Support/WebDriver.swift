@@ -85,6 +85,17 @@ final class WebDriver: @unchecked Sendable {
 
     private var base: String { "/session/\(session)" }
 
+    /// The page's address once it satisfies `done` (a click's navigation has landed), or after `timeout` as it is.
+    func url(within timeout: Duration = .seconds(5), until done: (String) -> Bool) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        var current = try await url
+        while !done(current) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+            current = try await url
+        }
+        return current
+    }
+
     func open(_ url: String) async throws { try await call("POST", "\(base)/url", ["url": url]) }
 
     var url: String { get async throws { try await call("GET", "\(base)/url") as? String ?? "" } }
