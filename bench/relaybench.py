@@ -41,8 +41,8 @@ def rss_kib(pid):
     return 0
 
 
-def thread_cpu(pid):
-    """CPU seconds per thread name of a process."""
+def thread_cpu(pid, field=None):
+    """CPU seconds per thread name of a process: user and system, or only "user" or "system"."""
     out = {}
     for task in os.listdir(f"/proc/{pid}/task"):
         try:
@@ -50,7 +50,8 @@ def thread_cpu(pid):
             fields = open(f"/proc/{pid}/task/{task}/stat").read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        out[name] = out.get(name, 0) + (int(fields[11]) + int(fields[12])) / CLK
+        ticks = {"user": int(fields[11]), "system": int(fields[12])}
+        out[name] = out.get(name, 0) + (ticks[field] if field else sum(ticks.values())) / CLK
     return out
 
 
@@ -307,13 +308,16 @@ def run_rtpengine(rtpload, workdir, calls, threads, seconds):
     try:
         ports = [engine.call(i) for i in range(calls)]
         before = sum(thread_cpu(engine.proc.pid).values())
+        before_user = sum(thread_cpu(engine.proc.pid, "user").values())
         out = subprocess.run([rtpload, str(seconds), str(CALLER_MEDIA), str(CALLEE_MEDIA)],
                              input="".join(f"{a} {b}\n" for a, b in ports).encode(), capture_output=True, check=True)
         cpu = sum(thread_cpu(engine.proc.pid).values()) - before
+        user = sum(thread_cpu(engine.proc.pid, "user").values()) - before_user
         for i in range(calls):
             engine.delete(i)
         result = json.loads(out.stdout)
         result.update(relay=f"rtpengine, --num-threads={threads}", relay_threads=threads, relay_cpu=round(cpu, 2),
+                      relay_user_cpu=round(user, 2),
                       calltrack_cpu="", packets_per_second=round(result["received"] / result["seconds"]),
                       relay_cpu_per_call_minute=round(cpu / (calls * result["seconds"] / 60), 4))
         return result
@@ -345,6 +349,7 @@ def run(binary, rtpload, workdir, calls, relay_threads, seconds, setup_rate, cal
         spec = "".join(f"{c['relay_caller']} {p}\n" for c, p in zip(up, sig.relay_callee))
         calls_rss = rss_kib(ct.proc.pid)
         before = thread_cpu(ct.proc.pid)
+        before_user = thread_cpu(ct.proc.pid, "user")
         if callgrind:
             subprocess.run(["callgrind_control", "--zero", str(ct.proc.pid)], check=True, capture_output=True)
         out = subprocess.run([rtpload, str(seconds), str(CALLER_MEDIA), str(CALLEE_MEDIA)], input=spec.encode(),
@@ -352,6 +357,7 @@ def run(binary, rtpload, workdir, calls, relay_threads, seconds, setup_rate, cal
         if ct.proc.poll() is not None:
             raise SystemExit(f"CallTrack exited during the load (status {ct.proc.returncode}): see {workdir}/calltrack.log")
         after = thread_cpu(ct.proc.pid)
+        after_user = thread_cpu(ct.proc.pid, "user")
         result = json.loads(out.stdout)
         if callgrind:
             for old in os.listdir(workdir):
@@ -363,6 +369,7 @@ def run(binary, rtpload, workdir, calls, relay_threads, seconds, setup_rate, cal
             result.update(instructions_per_packet=round(sum(totals.values()) / max(1, result["received"])),
                           relay_thread_instructions_per_packet=round(max(totals.values(), default=0) / max(1, result["received"])))
         relay_cpu = sum(after.get(k, 0) - before.get(k, 0) for k in after if k.startswith("relay-"))
+        relay_user = sum(after_user.get(k, 0) - before_user.get(k, 0) for k in after_user if k.startswith("relay-"))
         total_cpu = sum(after.values()) - sum(before.values())
         for cid in list(sig.calls):
             sig.bye(cid)
@@ -370,7 +377,8 @@ def run(binary, rtpload, workdir, calls, relay_threads, seconds, setup_rate, cal
         while any(c["state"] == "ending" for c in sig.calls.values()) and time.monotonic() < deadline:
             sig.pump(0.05)
         result.update(kib_per_call=round((calls_rss - idle_rss) / calls, 1))
-        result.update(relay="CallTrack", relay_threads=relay_threads, relay_cpu=round(relay_cpu, 2), calltrack_cpu=round(total_cpu, 2),
+        result.update(relay="CallTrack", relay_threads=relay_threads, relay_cpu=round(relay_cpu, 2), relay_user_cpu=round(relay_user, 2),
+                      calltrack_cpu=round(total_cpu, 2),
                       packets_per_second=round(result["received"] / result["seconds"]),
                       relay_cpu_per_call_minute=round(relay_cpu / (calls * result["seconds"] / 60), 4))
         return result
@@ -413,11 +421,11 @@ def main():
                 r = run_rtpengine(rtpload, d + "-rtpengine", calls, threads, args.seconds)
                 rows.append(r)
                 print(json.dumps(r), flush=True)
-    lines = ["| relay | threads | calls | packets sent | lost | duplicated | reordered | packets/s relayed | relay threads' CPU s | relay CPU s per call-minute | CallTrack CPU s | CallTrack RSS KiB per call | generator's worst send lag ms |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| relay | threads | calls | packets sent | lost | duplicated | reordered | packets/s relayed | relay threads' CPU s | of it user space | relay CPU s per call-minute | CallTrack CPU s | CallTrack RSS KiB per call | generator's worst send lag ms |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         lines.append(f"| {r['relay']} | {r['relay_threads']} | {r['calls']} | {r['sent']} | {r['lost']} | {r['duplicated']} | {r['reordered']} | "
-                     f"{r['packets_per_second']} | {r['relay_cpu']} | {r['relay_cpu_per_call_minute']} | {r['calltrack_cpu']} | {r.get('kib_per_call', '')} | {r['send_lag_ms']} |")
+                     f"{r['packets_per_second']} | {r['relay_cpu']} | {r['relay_user_cpu']} | {r['relay_cpu_per_call_minute']} | {r['calltrack_cpu']} | {r.get('kib_per_call', '')} | {r['send_lag_ms']} |")
     table = "\n".join(lines)
     path = save_results("relay", f"Relay benchmark, {args.seconds} s of RTP", table)
     print(f"written to {path}; work files in {workdir}")

@@ -102,18 +102,17 @@ void ct_set_current_loop(void *loop);
 void ct_set_thread_name(const char *name);
 void *ct_current_loop(void);
 
-/* Batched datagram I/O for the media relay (datagrams.c): one relay thread's buffers. */
-#define CT_DATAGRAMS 16
+/* The media relay's packet I/O (datagrams.c): one relay thread's receive buffer. */
 #define CT_DATAGRAM_SIZE 2048
-struct ct_datagrams;
-struct ct_datagrams *ct_datagrams_new(void);
-void ct_datagrams_free(struct ct_datagrams *d);
-/** Reads what waits on fd, at most CT_DATAGRAMS, without blocking: how many (0 when none).
-   A datagram longer than CT_DATAGRAM_SIZE reads as length 0. */
-int ct_datagrams_read(struct ct_datagrams *d, int fd);
-const uint8_t *ct_datagram_bytes(const struct ct_datagrams *d, int i, size_t *length);
-const struct sa *ct_datagram_source(const struct ct_datagrams *d, int i);
-/** Sends the datagrams whose bit is set in `which` to dst from fd, in one system call: how many went. */
-int ct_datagrams_send(struct ct_datagrams *d, int fd, const struct sa *dst, uint32_t which);
+struct ct_datagram {
+	struct sa source;
+	size_t length;
+	uint8_t bytes[CT_DATAGRAM_SIZE];
+};
+/** Reads one datagram waiting on fd without blocking: 1, or 0 when none was waiting. One longer
+   than CT_DATAGRAM_SIZE reads as length 0. */
+int ct_datagram_read(struct ct_datagram *d, int fd);
+/** Sends the datagram's bytes to dst from fd: 1 when all of them went. */
+int ct_datagram_send(const struct ct_datagram *d, int fd, const struct sa *dst);
 
 #endif

@@ -145,15 +145,15 @@ final class RelayCounters: Sendable {
     func touch() { lastMediaAt.store(nowMilliseconds(), ordering: .relaxed) }
 
     /// Only the relay thread writes: a load and a store, no read-modify-write.
-    func count(_ direction: Direction, packets: Int, bytes: Int) {
+    func count(_ direction: Direction, bytes: Int) {
         switch direction {
-        case .callerToCallee: Self.add(forwardPackets, forwardBytes, packets, bytes)
-        case .calleeToCaller: Self.add(backwardPackets, backwardBytes, packets, bytes)
+        case .callerToCallee: Self.add(forwardPackets, forwardBytes, bytes)
+        case .calleeToCaller: Self.add(backwardPackets, backwardBytes, bytes)
         }
     }
 
-    private static func add(_ packets: borrowing Atomic<Int>, _ total: borrowing Atomic<Int>, _ count: Int, _ bytes: Int) {
-        packets.store(packets.load(ordering: .relaxed) &+ count, ordering: .relaxed)
+    private static func add(_ packets: borrowing Atomic<Int>, _ total: borrowing Atomic<Int>, _ bytes: Int) {
+        packets.store(packets.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
         total.store(total.load(ordering: .relaxed) &+ bytes, ordering: .relaxed)
     }
 

@@ -51,8 +51,8 @@ final class PacketRelay {
     private var signallingIP: [LegSide: IPAddress] = [:]
     /// Copies of the RTP packets for the recorder, while the call is recorded.
     var tap: RecordingTap?
-    /// The relay thread's receive buffers, shared by its calls.
-    private var buffers: Datagrams?
+    /// The relay thread's receive buffer, shared by its calls.
+    private var buffer: ReceiveBuffer?
     /// The relay thread's count of packets relayed (all its calls, RTP and RTCP).
     private var relayed: Counter?
 
@@ -75,9 +75,9 @@ final class PacketRelay {
         for (socket, handle) in zip(sockets, handles.handles) { socket.handle = handle }
     }
 
-    /// Starts listening on this thread's loop, reading through the thread's own buffers.
-    func attach(buffers: Datagrams, relayed: Counter) {
-        self.buffers = buffers
+    /// Starts listening on this thread's loop, reading into the thread's own buffer.
+    func attach(buffer: ReceiveBuffer, relayed: Counter) {
+        self.buffer = buffer
         self.relayed = relayed
         for socket in sockets {
             guard let handle = socket.handle else { continue }
@@ -154,64 +154,45 @@ final class PacketRelay {
         return nil
     }
 
-    /// Reads every packet waiting on `socket` at once, and sends the peer's on from the other side's socket at once.
+    /// Reads the packet waiting on `socket` and, when it is the leg's peer's, sends it on from the
+    /// other side's socket.
     private func readable(_ socket: Socket) {
-        guard let buffers = buffers?.pointer else { return }
-        let count = Int(ct_datagrams_read(buffers, socket.fd))
-        guard count > 0 else { return }
+        guard let buffer, ct_datagram_read(buffer.packet, socket.fd) == 1 else { return }
+        let packet = buffer.packet
+        let size = packet.pointee.length
+        guard size > 0 else { return }
         let now = nowMilliseconds()
-        var passed: UInt32 = 0, passedCount = 0, passedBytes = 0
-        for i in 0..<count {
-            var size = 0
-            guard let bytes = ct_datagram_bytes(buffers, Int32(i), &size), size > 0 else { continue }
-            if let drop = refusal(of: ct_datagram_source(buffers, Int32(i)).pointee, on: socket, now: now) {
-                statistics.record(drop)
-                continue
-            }
-            passed |= 1 << UInt32(i)
-            passedCount += 1
-            passedBytes += size
-            if !socket.isRTCP, let tap {
+        if let drop = refusal(of: packet.pointee.source, on: socket, now: now) {
+            statistics.record(drop)
+            return
+        }
+        if !socket.isRTCP {
+            counters.lastMediaAt.store(now, ordering: .relaxed)
+            if let tap {
                 tap.append(side: socket.side == .caller ? .caller : .callee,
-                           bytes: Array(UnsafeBufferPointer(start: bytes, count: size)), at: now)
+                           bytes: Array(UnsafeRawBufferPointer(start: buffer.bytes, count: size)), at: now)
             }
         }
-        guard passed != 0 else { return }
-        if !socket.isRTCP { counters.lastMediaAt.store(now, ordering: .relaxed) }
         let outIndex = (socket.side == .caller ? 2 : 0) + (socket.isRTCP ? 1 : 0)
         guard outIndex < sockets.count else { return }
         let out = sockets[outIndex]
         guard out.fd >= 0, var dst = out.destination else {
-            statistics.record(.noAddress, count: passedCount)
+            statistics.record(.noAddress)
             return
         }
-        let sent = Int(ct_datagrams_send(buffers, out.fd, &dst, passed))
-        relayed?.increment(by: Int64(sent))
-        if !socket.isRTCP, sent > 0 {
-            let bytes = sent == passedCount ? passedBytes : Self.sizeOfFirst(sent, of: passed, in: buffers)
-            counters.count(socket.side == .caller ? .callerToCallee : .calleeToCaller, packets: sent, bytes: bytes)
-        }
-    }
-
-    /// The bytes of the first `count` datagrams marked in `which` (when a send took only some).
-    private static func sizeOfFirst(_ count: Int, of which: UInt32, in buffers: OpaquePointer) -> Int {
-        var total = 0, left = count
-        for i in 0..<Int(CT_DATAGRAMS) where left > 0 && which & (1 << UInt32(i)) != 0 {
-            var size = 0
-            _ = ct_datagram_bytes(buffers, Int32(i), &size)
-            total += size
-            left -= 1
-        }
-        return total
+        guard ct_datagram_send(packet, out.fd, &dst) == 1 else { return }
+        relayed?.increment()
+        if !socket.isRTCP { counters.count(socket.side == .caller ? .callerToCallee : .calleeToCaller, bytes: size) }
     }
 }
 
-/// One relay thread's receive buffers (`CT_DATAGRAMS` packets of `CT_DATAGRAM_SIZE` bytes), used by
-/// every call on the thread in turn.
-final class Datagrams {
-    let pointer: OpaquePointer?
-    init() { pointer = ct_datagrams_new() }
-    deinit { ct_datagrams_free(pointer) }
+/// One relay thread's receive buffer, used by every call on the thread in turn.
+final class ReceiveBuffer {
+    let packet = UnsafeMutablePointer<ct_datagram>.allocate(capacity: 1)
+    /// Where the packet's bytes start.
+    let bytes: UnsafeRawPointer
+    init() { bytes = UnsafeRawPointer(packet) + MemoryLayout<ct_datagram>.offset(of: \ct_datagram.bytes)! }
+    deinit { packet.deallocate() }
 }
 
 /// The loop-side half of a recording: collects packet copies until the next hand-over to the recorder.

@@ -45,7 +45,7 @@ final class RelayWorker {
     private let recorder: any CallRecorder
     private let flushTimer = LibreTimer()
     /// Where this thread's calls read their packets into.
-    private let buffers = Datagrams()
+    private let buffer = ReceiveBuffer()
     /// Packets this thread relayed: one counter per thread, so threads never share its cache line.
     private let relayed: Counter
 
@@ -56,7 +56,7 @@ final class RelayWorker {
     }
 
     func adopt(_ id: Int, _ relay: PacketRelay) {
-        relay.attach(buffers: buffers, relayed: relayed)
+        relay.attach(buffer: buffer, relayed: relayed)
         relays[id] = relay
     }
 
