@@ -25,9 +25,11 @@ deps:
 
 test-deps: deps
 	$(call install_missing,$(TEST_PACKAGES))
-	@# The OpenAPI document is checked with a real validator (PyPI's openapi-spec-validator).
-	@python3 -c "import openapi_spec_validator" 2>/dev/null || python3 -m pip install -q openapi-spec-validator \
-	  || python3 -m pip install -q --break-system-packages openapi-spec-validator
+	@# The OpenAPI document is checked with a real validator (PyPI's openapi-spec-validator), and real
+	@# responses against its schemas with jsonschema.
+	@python3 -c "import openapi_spec_validator, jsonschema, yaml" 2>/dev/null \
+	  || python3 -m pip install -q openapi-spec-validator jsonschema pyyaml \
+	  || python3 -m pip install -q --break-system-packages openapi-spec-validator jsonschema pyyaml
 	@# Debian starts its own kamailio on install; the tests run their own on loopback.
 	-@service kamailio stop >/dev/null 2>&1; true
 
