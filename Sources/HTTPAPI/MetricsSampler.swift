@@ -14,16 +14,24 @@ final class MetricsSampler: Sendable {
     /// Endpoints seen with a backlog: each keeps its series, at 0 once drained.
     private let endpoints = Mutex<Set<String>>([])
     private let startedAt = Date().timeIntervalSince1970
+    /// The last text and when it was made.
+    private let last = Mutex<(at: ContinuousClock.Instant, text: String)?>(nil)
 
     init(registry: PrometheusCollectorRegistry, deps: APIDependencies) {
         self.registry = registry
         self.deps = deps
     }
 
-    /// The registry as Prometheus text, after reading the current figures into it.
+    /// The registry as Prometheus text, after reading the current figures into it. Anyone may ask
+    /// (no token), so the figures are read at most five times a second and the text shared meanwhile.
     func text() -> String {
-        sample()
-        return registry.emitToString()
+        last.withLock { last in
+            if let last, ContinuousClock.now - last.at < .milliseconds(200) { return last.text }
+            sample()
+            let text = registry.emitToString()
+            last = (ContinuousClock.now, text)
+            return text
+        }
     }
 
     private func sample() {
@@ -50,10 +58,12 @@ final class MetricsSampler: Sendable {
             gauge("calltrack_pool_numbers", "Numbers in a pool.", labels).set(Double(use.size))
         }
         if let backlog = try? deps.outbox?.backlog() {
-            let all = endpoints.withLock { $0.formUnion(backlog.keys); return $0 }
+            var waiting: [String: Int] = [:]
+            for (endpoint, count) in backlog { waiting[Telemetry.endpointLabel(endpoint), default: 0] += count }
+            let all = endpoints.withLock { $0.formUnion(waiting.keys); return $0 }
             for endpoint in all.sorted() {
-                gauge("calltrack_outbox_backlog", "Deliveries waiting in the outbox, per endpoint.", [("endpoint", endpoint)])
-                    .set(Double(backlog[endpoint] ?? 0))
+                gauge("calltrack_outbox_backlog", "Deliveries waiting in the outbox, per endpoint (scheme, host and port).",
+                      [("endpoint", endpoint)]).set(Double(waiting[endpoint] ?? 0))
             }
         }
         sampleProcess()

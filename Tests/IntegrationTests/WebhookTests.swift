@@ -106,7 +106,7 @@ struct WebhookTests {
             let tried = try #require(pending.first { ($0["attempts"] as? Int ?? 0) > 0 }, "\(pending)")
             #expect((tried["last_result"] as? String)?.isEmpty == false, "\(tried)")
             let metrics = String(decoding: try await server.get("/metrics", token: nil).body, as: UTF8.self)
-            #expect(metrics.contains("calltrack_outbox_backlog{endpoint=\"http://127.0.0.1:\(ports.sip + 48)/hook\"} 3"), "\(metrics)")
+            #expect(metrics.contains("calltrack_outbox_backlog{endpoint=\"http://127.0.0.1:\(ports.sip + 48)\"} 3"), "\(metrics)")
             #expect(try await server.stop(signal: SIGKILL) == SIGKILL)
 
             let receiver = try WebhookReceiver(port: ports.sip + 48)

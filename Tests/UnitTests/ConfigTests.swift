@@ -164,6 +164,16 @@ struct AddressTests {
         #expect(IPAddress("2001:db8:1:2:3:4:5:6")?.limitKey == "20010db800010002::/64")
     }
 
+    @Test("/metrics names a delivery endpoint by scheme, host and port only: no path, query, user or e-mail address")
+    func endpointLabels() {
+        #expect(Telemetry.endpointLabel("https://crm.example.com/hooks/T0/B0/secret?token=x") == "https://crm.example.com")
+        #expect(Telemetry.endpointLabel("https://user:pw@crm.example.com:8443/hook") == "https://crm.example.com:8443")
+        #expect(Telemetry.endpointLabel("http://127.0.0.1:9/hook") == "http://127.0.0.1:9")
+        #expect(Telemetry.endpointLabel("http://[2001:db8::1]:8080/hook") == "http://[2001:db8::1]:8080")
+        #expect(Telemetry.endpointLabel("mailto:sales@shop.test,boss@shop.test") == "mailto")
+        #expect(Telemetry.endpointLabel("not a url") == "other")
+    }
+
     @Test func callIDs() {
         let a = CallID.next(), b = CallID.next()
         #expect(a < b)

@@ -1,3 +1,4 @@
+import Foundation
 import Metrics
 
 /// What CallTrack counts as it happens, for the people who run it, through swift-metrics: the
@@ -59,7 +60,18 @@ public enum Telemetry {
 
     /// A delivery attempt an endpoint did not take (it stays in the outbox and is retried).
     public static func deliveryFailed(endpoint: String) {
-        Counter(label: "calltrack_delivery_failures_total", dimensions: [("endpoint", endpoint)]).increment()
+        Counter(label: "calltrack_delivery_failures_total", dimensions: [("endpoint", endpointLabel(endpoint))]).increment()
+    }
+
+    /// What `/metrics`, which needs no token, may say of a delivery endpoint: its scheme, host and
+    /// port. A webhook's path or query often is its secret, and e-mail addresses are personal; the
+    /// admin API's delivery log has the whole endpoint.
+    public static func endpointLabel(_ endpoint: String) -> String {
+        if endpoint.hasPrefix("mailto:") { return "mailto" }
+        guard let url = URLComponents(string: endpoint), let scheme = url.scheme, let host = url.host else { return "other" }
+        let bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        let shownHost = bare.contains(":") ? "[\(bare)]" : bare
+        return "\(scheme)://\(shownHost)" + (url.port.map { ":\($0)" } ?? "")
     }
 
     /// How long one batch of changes took to write to the database (`store`: which writer).
