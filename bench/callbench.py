@@ -60,22 +60,26 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / CLK
 
 
-class CallTrack:
-    def __init__(self, binary, workdir, sip_port=25060, http_port=28080, callee_port=25070, record=False):
-        self.http_port = http_port
-        self.recordings = os.path.join(workdir, "recordings")
-        config = os.path.join(workdir, "bench.yaml")
-        open(config, "w").write(f"""
+ONE_NUMBER = '[{name: main, numbers: ["+74990000001"], static: "+74990000000"}]'
+
+
+def bench_config(workdir, sip_port, http_port, callee_port, sip="", http="", project="", sections="", pools=ONE_NUMBER,
+                 name="bench"):
+    """Writes the config every benchmark starts from and returns its path: SIP and HTTP on loopback,
+    one trunk from 127.0.0.1 and one project that forwards to the callee on `callee_port`. `sip`,
+    `http` and `project` are extra lines for those sections, `sections` whole extra sections."""
+    def lines(text, indent):
+        return "".join(f"\n{indent}{line}" for line in text.strip().splitlines())
+    path = os.path.join(workdir, f"{name}.yaml")
+    open(path, "w").write(f"""
 sip:
-  listen: [udp:127.0.0.1:{sip_port}]
-  rtp_ports: {{min: 30000, max: 49999}}
-  rtp_timeout_seconds: 120
-  drain_seconds: 1
+  listen: [udp:127.0.0.1:{sip_port}]{lines(sip, "  ")}
 http:
-  listen: 127.0.0.1:{http_port}
+  listen: 127.0.0.1:{http_port}{lines(http, "  ")}
 storage:
-  database: {workdir}/bench.sqlite
+  database: {workdir}/{name}.sqlite
   recordings: {workdir}/recordings
+{sections.strip()}
 trunks:
   - name: bench
     allow: [127.0.0.1/32]
@@ -83,21 +87,36 @@ trunks:
 projects:
   - key: bench
     forward_to: sip:+74951234567@127.0.0.1:{callee_port}
-    trunk: bench
-    ring_timeout_seconds: 30
-    record: {"true" if record else "false"}
-    pools: [{{name: main, numbers: ["+74990000001"], static: "+74990000000"}}]
+    trunk: bench{lines(project, "    ")}
+    pools: {pools}
 """)
-        env = dict(os.environ, CALLTRACK_ADMIN_TOKENS="bench", CALLTRACK_LOG_LEVEL="warning")
-        self.log = open(os.path.join(workdir, "calltrack.log"), "w")
-        self.proc = subprocess.Popen([binary, "serve", "--config", config], env=env, stdout=self.log, stderr=self.log)
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{http_port}/healthz", timeout=1)
-                return
-            except Exception:
-                time.sleep(0.05)
-        raise SystemExit("calltrack did not start")
+    return path
+
+
+def start_calltrack(binary, workdir, config, http_port, env=None, wrap=(), attempts=200):
+    """Starts `calltrack serve` (under `wrap`, valgrind say) with the benchmark's admin token and
+    its log in the work folder, and waits for /healthz: (process, log file)."""
+    env = dict(os.environ, CALLTRACK_ADMIN_TOKENS="bench", CALLTRACK_LOG_LEVEL="warning", **(env or {}))
+    log = open(os.path.join(workdir, "calltrack.log"), "w")
+    proc = subprocess.Popen(list(wrap) + [binary, "serve", "--config", config], env=env, stdout=log, stderr=log)
+    for _ in range(attempts):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{http_port}/healthz", timeout=1)
+            return proc, log
+        except Exception:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit(f"calltrack did not start: see {log.name}")
+
+
+class CallTrack:
+    def __init__(self, binary, workdir, sip_port=25060, http_port=28080, callee_port=25070, record=False):
+        self.http_port = http_port
+        self.recordings = os.path.join(workdir, "recordings")
+        config = bench_config(workdir, sip_port, http_port, callee_port,
+                              sip="rtp_ports: {min: 30000, max: 49999}\nrtp_timeout_seconds: 120\ndrain_seconds: 1",
+                              project=f"ring_timeout_seconds: 30\nrecord: {'true' if record else 'false'}")
+        self.proc, self.log = start_calltrack(binary, workdir, config, http_port)
 
     def cpu(self):
         return cpu_seconds(self.proc.pid)

@@ -15,7 +15,7 @@ import argparse, glob, http.server, json, os, socket, statistics, subprocess, sy
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from callbench import cpu_seconds, run_load, save_results  # noqa: E402
+from callbench import bench_config, cpu_seconds, run_load, save_results, start_calltrack  # noqa: E402
 
 SIP, HTTP, CALLEE, RECEIVER = 25060, 28080, 25070, 28090
 
@@ -80,45 +80,14 @@ class Blackhole:
 
 class CallTrack:
     def __init__(self, binary, workdir, webhooks):
-        config = os.path.join(workdir, "bench.yaml")
-        hooks = f'\n    webhooks: [{{url: "http://127.0.0.1:{RECEIVER}/hook", secret_env: BENCH_SECRET}}]' if webhooks else ""
-        open(config, "w").write(f"""
-sip:
-  listen: [udp:127.0.0.1:{SIP}]
-  rtp_ports: {{min: 30000, max: 49999}}
-  drain_seconds: 1
-http:
-  listen: 127.0.0.1:{HTTP}
-storage:
-  database: {workdir}/bench.sqlite
-  recordings: {workdir}/recordings
-delivery:
-  retry_base_seconds: 1
-trunks:
-  - name: bench
-    allow: [127.0.0.1/32]
-    proxy: sip:127.0.0.1:{CALLEE}
-projects:
-  - key: bench
-    forward_to: sip:+74951234567@127.0.0.1:{CALLEE}
-    trunk: bench
-    record: false{hooks}
-    pools: [{{name: main, numbers: ["+74990000001"], static: "+74990000000"}}]
-""")
-        env = dict(os.environ, CALLTRACK_ADMIN_TOKENS="bench", CALLTRACK_LOG_LEVEL="warning", BENCH_SECRET="bench-secret")
-        self.log = open(os.path.join(workdir, "calltrack.log"), "w")
-        self.proc = subprocess.Popen([binary, "serve", "--config", config], env=env, stdout=self.log, stderr=self.log)
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{HTTP}/healthz", timeout=1)
-                return
-            except Exception:
-                time.sleep(0.05)
-        raise SystemExit("calltrack did not start")
+        hooks = f'webhooks: [{{url: "http://127.0.0.1:{RECEIVER}/hook", secret_env: BENCH_SECRET}}]' if webhooks else ""
+        config = bench_config(workdir, SIP, HTTP, CALLEE, sip="rtp_ports: {min: 30000, max: 49999}\ndrain_seconds: 1",
+                              sections="delivery:\n  retry_base_seconds: 1", project="record: false\n" + hooks)
+        self.proc, self.log = start_calltrack(binary, workdir, config, HTTP, env={"BENCH_SECRET": "bench-secret"})
 
     def backlog(self):
         text = urllib.request.urlopen(f"http://127.0.0.1:{HTTP}/metrics", timeout=5).read().decode()
-        return sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines() if line.startswith("calltrack_webhook_backlog{"))
+        return sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines() if line.startswith("calltrack_outbox_backlog{"))
 
     def stop(self):
         self.proc.terminate()

@@ -13,7 +13,7 @@ import argparse, json, os, re, select, socket, subprocess, sys, tempfile, time, 
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from callbench import save_results  # noqa: E402
+from callbench import bench_config, save_results, start_calltrack  # noqa: E402
 SIP, HTTP, UAC, UAS = 25060, 28080, 25090, 25070
 CALLER_MEDIA, CALLEE_MEDIA = 21000, 21002
 CLK = os.sysconf("SC_CLK_TCK")
@@ -57,50 +57,21 @@ def thread_cpu(pid, field=None):
 
 class CallTrack:
     def __init__(self, binary, workdir, relay_threads, callgrind=False):
-        config = os.path.join(workdir, "bench.yaml")
-        open(config, "w").write(f"""
-sip:
-  listen: [udp:127.0.0.1:{SIP}]
-  rtp_ports: {{min: 40000, max: 59999}}
-  rtp_timeout_seconds: 300
-  drain_seconds: 1
-  relay_threads: {relay_threads}
-http:
-  listen: 127.0.0.1:{HTTP}
-storage:
-  database: {workdir}/bench.sqlite
-  recordings: {workdir}/recordings
-trunks:
-  - name: bench
-    allow: [127.0.0.1/32]
-    proxy: sip:127.0.0.1:{UAS}
-projects:
-  - key: bench
-    forward_to: sip:+74951234567@127.0.0.1:{UAS}
-    trunk: bench
-    record: false
-    pools: [{{name: main, numbers: ["+74990000001"], static: "+74990000000"}}]
-""")
-        env = dict(os.environ, CALLTRACK_ADMIN_TOKENS="bench", CALLTRACK_LOG_LEVEL="warning")
-        self.log = open(os.path.join(workdir, "calltrack.log"), "w")
-        command = [binary, "serve", "--config", config]
+        config = bench_config(workdir, SIP, HTTP, UAS, project="record: false",
+                              sip=f"rtp_ports: {{min: 40000, max: 59999}}\nrtp_timeout_seconds: 300\ndrain_seconds: 1\n"
+                                  f"relay_threads: {relay_threads}")
+        wrap, env = (), {}
         if callgrind:
             # Valgrind 3.19 cannot read the DWARF 5 the Swift toolchain writes: a copy without it (symbols stay).
             stripped = os.path.join(workdir, "calltrack-nodebug")
             subprocess.run(["objcopy", "--strip-debug", binary, stripped], check=True)
-            command[0] = stripped
+            binary = stripped
             # Counting starts off; `callgrind_control --zero` and `--dump` bracket the media.
             self.profile = os.path.join(workdir, "callgrind.out")
-            env["LD_PRELOAD"] = build_dispatch_main(workdir)
-            command = ["valgrind", "--tool=callgrind", "--separate-threads=yes", f"--callgrind-out-file={self.profile}"] + command
-        self.proc = subprocess.Popen(command, env=env, stdout=self.log, stderr=self.log)
-        for _ in range(2000 if callgrind else 200):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{HTTP}/healthz", timeout=1)
-                return
-            except Exception:
-                time.sleep(0.05)
-        raise SystemExit("calltrack did not start")
+            env = {"LD_PRELOAD": build_dispatch_main(workdir)}
+            wrap = ("valgrind", "--tool=callgrind", "--separate-threads=yes", f"--callgrind-out-file={self.profile}")
+        self.proc, self.log = start_calltrack(binary, workdir, config, HTTP, env=env, wrap=wrap,
+                                              attempts=2000 if callgrind else 200)
 
     def stop(self):
         self.proc.terminate()

@@ -12,42 +12,13 @@ import callbench  # noqa: E402  (same folder: sipp load and CPU helpers)
 
 def start(binary, workdir, http_port=28180, sip_port=25160, callee_port=25170):
     numbers = ", ".join(f'"+7499100{i:04d}"' for i in range(200))
-    config = os.path.join(workdir, "reserve.yaml")
-    open(config, "w").write(f"""
-sip:
-  listen: [udp:127.0.0.1:{sip_port}]
-  rtp_ports: {{min: 30000, max: 39999}}
-http:
-  listen: 127.0.0.1:{http_port}
-  reservations_per_minute: 100000000
-storage:
-  database: {workdir}/reserve.sqlite
-  recordings: {workdir}/recordings
-trunks:
-  - name: bench
-    allow: [127.0.0.1/32]
-    proxy: sip:127.0.0.1:{callee_port}
-projects:
-  - key: bench
-    forward_to: sip:+74951234567@127.0.0.1:{callee_port}
-    trunk: bench
-    record: false
-    origins: [http://shop.test]
-    site_numbers: ["+7 (495) 123-45-67"]
-    pools: [{{name: main, numbers: [{numbers}], static: "+74990000000"}}]
-    offline: [{{number: "+74990000001", channel: bench-calls}}]
-""")
-    env = dict(os.environ, CALLTRACK_ADMIN_TOKENS="bench", CALLTRACK_LOG_LEVEL="warning")
-    proc = subprocess.Popen([binary, "serve", "--config", config], env=env,
-                            stdout=open(os.path.join(workdir, "calltrack.log"), "w"), stderr=subprocess.STDOUT)
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{http_port}/healthz", timeout=1)
-            return proc
-        except Exception:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("calltrack did not start")
+    config = callbench.bench_config(
+        workdir, sip_port, http_port, callee_port, name="reserve", sip="rtp_ports: {min: 30000, max: 39999}",
+        http="reservations_per_minute: 100000000",
+        project='record: false\norigins: [http://shop.test]\nsite_numbers: ["+7 (495) 123-45-67"]\n'
+                'offline: [{number: "+74990000001", channel: bench-calls}]',
+        pools=f'[{{name: main, numbers: [{numbers}], static: "+74990000000"}}]')
+    return callbench.start_calltrack(binary, workdir, config, http_port)[0]
 
 
 def wrk(url, seconds, connections, script=None):
