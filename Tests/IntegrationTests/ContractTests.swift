@@ -241,15 +241,8 @@ struct ContractTests {
             print(f"{len(samples)} responses checked", file=sys.stderr)
             sys.exit(1 if problems else 0)
             """
-        let run = Process()
-        run.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        run.arguments = ["python3", "-c", script, root.appendingPathComponent("docs/openapi.yaml").path,
-                         dir.appendingPathComponent("samples.json").path]
-        let output = Pipe()
-        run.standardOutput = output
-        try run.run()
-        let problems = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        run.waitUntilExit()
-        #expect(run.terminationStatus == 0, "\(problems)")
+        let (status, problems) = try runCommand(["python3", "-c", script, root.appendingPathComponent("docs/openapi.yaml").path,
+                                                 dir.appendingPathComponent("samples.json").path])
+        #expect(status == 0, "\(problems)")
     }
 }

@@ -6,28 +6,13 @@ import Testing
 struct DeployTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// Runs a command; returns its exit status and everything it printed.
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = arguments
-        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return (p.terminationStatus, text)
-    }
-
     static func stage(config: String? = nil) throws -> URL {
         let dest = FileManager.default.temporaryDirectory.appendingPathComponent("stage-\(UUID().uuidString)")
         if let config {
             try FileManager.default.createDirectory(at: dest.appendingPathComponent("etc/calltrack"), withIntermediateDirectories: true)
             try config.write(to: dest.appendingPathComponent("etc/calltrack/calltrack.yaml"), atomically: true, encoding: .utf8)
         }
-        let (status, output) = try run([root.appendingPathComponent("deploy/install.sh").path, CallTrackServer.binary],
+        let (status, output) = try runCommand([root.appendingPathComponent("deploy/install.sh").path, CallTrackServer.binary],
                                        environment: ["DESTDIR": dest.path, "PREFIX": "/usr/local"])
         guard status == 0 else { throw TestFailure("install.sh failed: \(output)") }
         return dest
@@ -54,12 +39,12 @@ struct DeployTests {
         let check = dest.appendingPathComponent("calltrack.service")
         try unit.replacingOccurrences(of: "/usr/local/bin/calltrack", with: dest.path + "/usr/local/bin/calltrack")
             .write(to: check, atomically: true, encoding: .utf8)
-        let (status, output) = try Self.run(["systemd-analyze", "verify", check.path])
+        let (status, output) = try runCommand(["systemd-analyze", "verify", check.path])
         #expect(status == 0 && output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(output)")
         // And it would notice a mistake.
         try unit.replacingOccurrences(of: "/usr/local/bin/calltrack", with: dest.path + "/usr/local/bin/calltrack")
             .replacingOccurrences(of: "LimitNOFILE=32768", with: "LimitNOFILE=lots").write(to: check, atomically: true, encoding: .utf8)
-        let (_, complaint) = try Self.run(["systemd-analyze", "verify", check.path])
+        let (_, complaint) = try runCommand(["systemd-analyze", "verify", check.path])
         #expect(complaint.contains("LimitNOFILE") || complaint.contains("lots"), "\(complaint)")
     }
 

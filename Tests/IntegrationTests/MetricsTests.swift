@@ -13,26 +13,15 @@ struct MetricsTests {
         let script = """
             import json, sys
             from prometheus_client.parser import text_string_to_metric_families
-            for family in text_string_to_metric_families(sys.stdin.read()):
+            for family in text_string_to_metric_families(open(sys.argv[1]).read()):
                 for s in family.samples:
                     print(json.dumps({"name": s.name, "labels": s.labels, "value": s.value}))
             """
         let input = dir.appendingPathComponent("metrics.txt")
         try text.write(to: input, atomically: true, encoding: .utf8)
-        let run = Process()
-        run.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        run.arguments = ["-c", script]
-        run.standardInput = try FileHandle(forReadingFrom: input)
-        let output = Pipe(), errors = Pipe()
-        run.standardOutput = output
-        run.standardError = errors
-        try run.run()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        run.waitUntilExit()
-        guard run.terminationStatus == 0 else {
-            throw TestFailure("prometheus_client refused the text: \(String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))")
-        }
-        return String(decoding: out, as: UTF8.self).split(separator: "\n").compactMap {
+        let (status, out) = try runCommand(["/usr/bin/python3", "-c", script, input.path])
+        guard status == 0 else { throw TestFailure("prometheus_client refused the text: \(out)") }
+        return out.split(separator: "\n").compactMap {
             guard let o = try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] else { return nil }
             return (o["name"] as? String ?? "", o["labels"] as? [String: String] ?? [:], (o["value"] as? NSNumber)?.doubleValue ?? .nan)
         }
