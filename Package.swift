@@ -1,6 +1,12 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// The HTTP API's files built into the binary (`PackageResources.<name>_<extension>`).
+let httpResources = [
+    "snippet.js", "dashboard.css", "dashboard.js", "phrases.en.json", "phrases.ru.json",
+] + ["layout", "message", "signin", "report", "chart", "calls", "leads", "pool", "setup", "deliveries", "demo"]
+    .map { "Templates/\($0).mustache" }
+
 let package = Package(
     name: "CallTrack",
     platforms: [.macOS(.v14)],
@@ -23,6 +29,8 @@ let package = Package(
         // Operating metrics: counted through swift-metrics, exposed as Prometheus text.
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
+        // The dashboard's pages: Mustache templates escape every value unless a template says otherwise.
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.0.0"),
     ],
     targets: [
         // The only module that includes libre's headers: umbrella header + shims for the
@@ -82,7 +90,8 @@ let package = Package(
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
             ]
         ),
-        // HTTP API on Hummingbird.
+        // HTTP API and dashboard on Hummingbird. The snippet, the dashboard's templates, style, script and
+        // phrases are files under Resources/, built into the binary (nothing to install beside it).
         .target(
             name: "HTTPAPI",
             dependencies: [
@@ -93,7 +102,9 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-            ]
+                .product(name: "Mustache", package: "swift-mustache"),
+            ],
+            resources: httpResources.map { .embedInCode("Resources/" + $0) }
         ),
         // The outbox's sender: signed webhooks, GA4 events, Metrica uploads and missed-call e-mail,
         // retried with backoff, one worker per endpoint.

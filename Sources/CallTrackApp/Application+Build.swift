@@ -43,8 +43,11 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
     } catch {
         throw StartupError("storage.database: cannot open \(config.storage.database): \(error)")
     }
-    let (routes, endpoints) = try deliveryEndpoints(config, environment: environment)
-    let store = SQLiteCallRecordStore(database: database, reads: reads, numbering: config.numbering, webhooks: routes)
+    let plan: DeliveryPlan
+    do { plan = try DeliveryPlan(config: config, environment: environment) } catch let error as DeliveryPlanError {
+        throw StartupError(error.description)
+    }
+    let store = SQLiteCallRecordStore(database: database, reads: reads, numbering: config.numbering, deliveries: plan.routes)
     let outbox = SQLiteOutbox(database: database)
     let events = CallEventBus()
     let recorder = Recording.Recorder(root: config.storage.recordings, events: events, logger: logger)
@@ -79,13 +82,13 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
     if tokens.isEmpty {
         logger.warning("no admin tokens: set \(config.admin.tokensEnv) to use the admin API; it answers 401 until then")
     }
-    let deps = APIDependencies(calls: store, recordingsFolder: config.storage.recordings, adminTokens: tokens, statistics: statistics,
+    let deps = APIDependencies(calls: store, tracking: trackingStore, outbox: outbox, recordingsFolder: config.storage.recordings,
+                               adminTokens: tokens, statistics: statistics,
                                projects: config.projects.map { PublicProject(config: $0, numbering: config.numbering) },
-                               numbers: numbers, tracking: trackingStore,
-                               reservationsPerMinute: config.http.reservationsPerMinute, regionHeader: config.http.regionHeader,
-                               trustedProxies: config.http.trustedProxies,
-                               outbox: outbox, metrics: metrics, sipReady: { engine.isReady },
-                               activeCalls: { engine.activeCallCount }, connections: connections)
+                               numbers: numbers, reservationsPerMinute: config.http.reservationsPerMinute,
+                               regionHeader: config.http.regionHeader, trustedProxies: config.http.trustedProxies,
+                               metrics: metrics, sipReady: { engine.isReady }, activeCalls: { engine.activeCallCount },
+                               connections: connections)
     let listen = config.http.listen
     let http = Application(
         router: buildRouter(deps),
@@ -96,13 +99,9 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
     let retention = RecordingRetention(index: store, root: config.storage.recordings, days: config.recording.retentionDays,
                                        intervalSeconds: config.recording.sweepIntervalSeconds, logger: logger)
 
-    let emails = Dictionary(uniqueKeysWithValues: config.projects.compactMap { p -> (String, MissedCallEmail)? in
-        guard let smtp = config.smtp, !p.notify.email.isEmpty else { return nil }
-        return (p.key, MissedCallEmail(from: smtp.from, to: p.notify.email, projectName: p.name,
-                                       timeZone: TimeZone(identifier: p.timezone) ?? .gmt, linkBase: config.http.linkBase))
-    })
-    let deliveries = OutboxSender(outbox: outbox, endpoints: endpoints, config: config.delivery,
-                                  renderer: OutboxRenderer(store: store, callJSON: callJSONData, saleJSON: saleJSONData, emails: emails),
+    let deliveries = OutboxSender(outbox: outbox, channels: plan.channels,
+                                  source: DeliverySource(calls: store, callJSON: callJSONData, saleJSON: saleJSONData),
+                                  config: config.delivery,
                                   smtp: config.smtp.map { SMTPRelay(config: $0, password: $0.passwordEnv.flatMap { environment[$0] }) },
                                   logger: logger)
 
@@ -118,52 +117,6 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
         ],
         gracefulShutdownSignals: [.sigterm, .sigint],
         logger: logger))
-}
-
-/// Where every project's events go (webhooks, GA4, Metrica, e-mail), with the secrets read from the
-/// environment; a secret's variable that is not set refuses the start, naming the key.
-func deliveryEndpoints(_ config: CallTrackConfig, environment: [String: String]) throws -> (WebhookRoutes, [OutboxSender.Endpoint]) {
-    var routes: [String: [WebhookRoutes.Endpoint]] = [:]
-    var endpoints: [OutboxSender.Endpoint] = []
-    func secret(_ env: String, key: String) throws -> String {
-        guard let value = environment[env], !value.isEmpty else {
-            throw StartupError("\(key): the environment variable \(env) is not set")
-        }
-        return value
-    }
-    /// Adds the endpoint once, however many projects send to it.
-    func add(_ url: String, _ channel: OutboxSender.Endpoint.Channel) {
-        if !endpoints.contains(where: { $0.url == url }) { endpoints.append(.init(url: url, channel: channel)) }
-    }
-    // A URL several projects send webhooks to is one endpoint, signed with each project's secret.
-    var secrets: [String: [String: String]] = [:]
-    for (i, p) in config.projects.enumerated() {
-        for (j, w) in p.webhooks.enumerated() {
-            secrets[w.url, default: [:]][p.key] = try secret(w.secretEnv ?? "", key: "projects[\(i)].webhooks[\(j)].secret_env")
-            routes[p.key, default: []].append(.init(url: w.url, events: Set(w.events)))
-            add(w.url, .webhook(secrets: [:]))
-        }
-    }
-    endpoints = endpoints.map { .init(url: $0.url, channel: .webhook(secrets: secrets[$0.url] ?? [:])) }
-    for (i, p) in config.projects.enumerated() {
-        if let g = p.ga4 {
-            let apiSecret = try secret(g.apiSecretEnv, key: "projects[\(i)].ga4.api_secret_env")
-            routes[p.key, default: []].append(.init(url: g.url, events: ["call.ended"], kind: .ga4))
-            add(g.url, .ga4(apiSecret: apiSecret))
-        }
-        if let m = p.metrica {
-            let token = try secret(m.tokenEnv, key: "projects[\(i)].metrica.token_env")
-            routes[p.key, default: []].append(.init(url: m.url, events: ["call.ended"], kind: .metrica))
-            add(m.url, .metrica(token: token, uploadIntervalSeconds: m.uploadIntervalSeconds))
-        }
-        if !p.notify.email.isEmpty {
-            let url = "mailto:" + p.notify.email.joined(separator: ",")
-            routes[p.key, default: []].append(.init(url: url, events: ["call.missed"], kind: .email))
-            add(url, .email(recipients: p.notify.email))
-        }
-    }
-    if let smtp = config.smtp, let env = smtp.passwordEnv { _ = try secret(env, key: "smtp.password_env") }
-    return (WebhookRoutes(routes), endpoints)
 }
 
 /// HTTP's limits, with its connections capped below what SIP and RTP need of the file descriptor

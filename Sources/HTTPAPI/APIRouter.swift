@@ -5,15 +5,20 @@ import Prometheus
 import Storage
 import Tracking
 
-/// Everything the HTTP API needs, passed in by the application assembly.
+/// Everything the HTTP API needs, passed in by the application assembly. Stored state is reached
+/// through the repository protocols only, whatever database stands behind them.
 public struct APIDependencies: Sendable {
-    public let calls: SQLiteCallRecordStore
+    public let calls: any CallRepository
+    public let tracking: any TrackingRepository
+    /// The outbox of deliveries: its log and retries.
+    public let outbox: (any OutboxRepository)?
+    /// Signed-in dashboard browsers.
+    public let sessions: any DashboardSessionRepository
     public let recordingsFolder: String
     public let adminTokens: [String]
     public let statistics: CallStatistics
     public let projects: [PublicProject]
     public let numbers: NumberPoolBook
-    public let tracking: SQLiteTrackingStore
     /// Reservations allowed per client address and minute.
     public let reservationsPerMinute: Int
     /// A header set by a trusted reverse proxy with the visitor's region (used when the snippet sends none).
@@ -26,23 +31,20 @@ public struct APIDependencies: Sendable {
     public let sipReady: @Sendable () -> Bool
     /// Open HTTP connections, for /metrics.
     public let connections: HTTPConnectionRegistry?
-    /// The outbox of webhook deliveries: its log and retries.
-    public let outbox: SQLiteOutbox?
     /// Where the process's metrics are collected (swift-metrics' backend), shown on `/metrics`.
     public let metrics: PrometheusCollectorRegistry
 
-    public init(calls: SQLiteCallRecordStore, recordingsFolder: String, adminTokens: [String], statistics: CallStatistics,
-                projects: [PublicProject] = [], numbers: NumberPoolBook, tracking: SQLiteTrackingStore,
-                reservationsPerMinute: Int = 120, regionHeader: String? = nil, trustedProxies: [CIDR] = [],
-                outbox: SQLiteOutbox? = nil, metrics: PrometheusCollectorRegistry, sipReady: @escaping @Sendable () -> Bool = { true },
-                activeCalls: @escaping @Sendable () -> Int, connections: HTTPConnectionRegistry? = nil) {
-        self.outbox = outbox
-        self.metrics = metrics
-        self.sipReady = sipReady
-        self.connections = connections
-        self.projects = projects; self.numbers = numbers; self.tracking = tracking
-        self.reservationsPerMinute = reservationsPerMinute; self.regionHeader = regionHeader; self.trustedProxies = trustedProxies
-        self.calls = calls; self.recordingsFolder = recordingsFolder; self.adminTokens = adminTokens; self.statistics = statistics; self.activeCalls = activeCalls
+    public init(calls: any CallRepository, tracking: any TrackingRepository, outbox: (any OutboxRepository)? = nil,
+                sessions: any DashboardSessionRepository = InMemoryDashboardSessions(), recordingsFolder: String, adminTokens: [String],
+                statistics: CallStatistics, projects: [PublicProject] = [], numbers: NumberPoolBook, reservationsPerMinute: Int = 120,
+                regionHeader: String? = nil, trustedProxies: [CIDR] = [], metrics: PrometheusCollectorRegistry,
+                sipReady: @escaping @Sendable () -> Bool = { true }, activeCalls: @escaping @Sendable () -> Int,
+                connections: HTTPConnectionRegistry? = nil) {
+        self.calls = calls; self.tracking = tracking; self.outbox = outbox; self.sessions = sessions
+        self.recordingsFolder = recordingsFolder; self.adminTokens = adminTokens; self.statistics = statistics
+        self.projects = projects; self.numbers = numbers; self.reservationsPerMinute = reservationsPerMinute
+        self.regionHeader = regionHeader; self.trustedProxies = trustedProxies; self.metrics = metrics
+        self.sipReady = sipReady; self.activeCalls = activeCalls; self.connections = connections
     }
 }
 
@@ -68,23 +70,23 @@ public func buildRouter(_ deps: APIDependencies) -> Router<APIRequestContext> {
     let sampler = MetricsSampler(registry: deps.metrics, deps: deps)
     router.get("metrics") { _, _ -> Response in
         Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                 body: .init(byteBuffer: ByteBuffer(string: sampler.text())))
+                 body: .init(byteBuffer: ByteBuffer(string: await sampler.text())))
     }
     ReservationController(projects: deps.projects, numbers: deps.numbers, limiter: RateLimiter(perMinute: deps.reservationsPerMinute),
                           regionHeader: deps.regionHeader, trustedProxies: deps.trustedProxies).addRoutes(to: router)
     SnippetController(projects: deps.projects).addRoutes(to: router)
+    let projects = Dictionary(deps.projects.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+    let reports = ReportService(calls: deps.calls, tracking: deps.tracking)
+    let pools = PoolHealthService(tracking: deps.tracking, numbers: deps.numbers)
     let admin = router.group("v1").add(middleware: AdminAuthMiddleware(tokens: deps.adminTokens))
-    CallController(store: deps.calls, projects: deps.projects).addRoutes(to: admin)
-    let recordings = RecordingController<APIRequestContext>(store: deps.calls, recordingsFolder: deps.recordingsFolder)
-    recordings.addRoutes(to: admin)
-    let health = HealthController<APIRequestContext>(projects: deps.projects, tracking: deps.tracking, numbers: deps.numbers)
-    health.addRoutes(to: admin)
-    let reports = ReportController<APIRequestContext>(projects: Dictionary(deps.projects.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a }),
-                                                      store: deps.calls, tracking: deps.tracking)
-    reports.addRoutes(to: admin)
-    ExportController<APIRequestContext>(projects: reports.projects, store: deps.calls).addRoutes(to: admin)
-    if let outbox = deps.outbox { DeliveryController<APIRequestContext>(outbox: outbox).addRoutes(to: admin) }
-    DashboardController(projects: deps.projects, reports: reports, health: health, recordings: recordings, store: deps.calls,
-                        outbox: deps.outbox, adminTokens: deps.adminTokens, trustedProxies: deps.trustedProxies).addRoutes(to: router)
+    CallController(calls: deps.calls, projects: projects).addRoutes(to: admin)
+    RecordingController(calls: deps.calls, recordingsFolder: deps.recordingsFolder).addRoutes(to: admin)
+    HealthController(projects: projects, pools: pools).addRoutes(to: admin)
+    ReportController(projects: projects, calls: deps.calls, reports: reports).addRoutes(to: admin)
+    ExportController(projects: projects, calls: deps.calls).addRoutes(to: admin)
+    if let outbox = deps.outbox { DeliveryController(outbox: outbox).addRoutes(to: admin) }
+    Dashboard(projects: deps.projects, calls: deps.calls, reports: reports, pools: pools, outbox: deps.outbox,
+              recordings: RecordingController(calls: deps.calls, recordingsFolder: deps.recordingsFolder), sessions: deps.sessions,
+              adminTokens: deps.adminTokens, trustedProxies: deps.trustedProxies).addRoutes(to: router)
     return router
 }

@@ -36,10 +36,10 @@ enum APIFixture {
         let stores = Stores(calls: SQLiteCallRecordStore(database: database, numbering: config.numbering),
                             tracking: SQLiteTrackingStore(database: database))
         let deps = APIDependencies(
-            calls: stores.calls, recordingsFolder: dir.path, adminTokens: [token],
-            statistics: CallStatistics(), projects: config.projects.map { PublicProject(config: $0, numbering: config.numbering) },
-            numbers: NumberPoolBook(config: config, persist: { _ in }), tracking: stores.tracking,
-            reservationsPerMinute: reservationsPerMinute, outbox: SQLiteOutbox(database: database),
+            calls: stores.calls, tracking: stores.tracking, outbox: SQLiteOutbox(database: database), recordingsFolder: dir.path,
+            adminTokens: [token], statistics: CallStatistics(),
+            projects: config.projects.map { PublicProject(config: $0, numbering: config.numbering) },
+            numbers: NumberPoolBook(config: config, persist: { _ in }), reservationsPerMinute: reservationsPerMinute,
             metrics: PrometheusCollectorRegistry(), activeCalls: { 0 })
         try await Application(router: buildRouter(deps)).test(.live) { client in try await body(client, stores) }
     }

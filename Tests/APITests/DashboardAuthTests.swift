@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Storage
 import Testing
 
 /// The dashboard's door: sessions, CSRF, sign-in limits, and what a stranger gets.
@@ -187,17 +188,17 @@ struct DashboardAuthTests {
 
     @Test("Sessions are bounded: the least recently used one makes room at the cap; idle and old ones end")
     func sessionTable() {
-        let sessions = DashboardSessions(capacity: 3)
+        let sessions = InMemoryDashboardSessions(capacity: 3)
         let a = sessions.create(now: 0).id, b = sessions.create(now: 1).id, c = sessions.create(now: 2).id
         #expect(sessions.session(a, now: 3) != nil)  // a is used again: b is now the least recently used
         let d = sessions.create(now: 4).id
         #expect(sessions.count == 3)
         #expect(sessions.session(b, now: 5) == nil && sessions.session(a, now: 5) != nil && sessions.session(d, now: 5) != nil)
-        #expect(sessions.session(c, now: 5 + DashboardSessions.idleSeconds) == nil, "idle too long")
+        #expect(sessions.session(c, now: 5 + DashboardSessionPolicy.idleSeconds) == nil, "idle too long")
         var t = 5.0
-        while t < DashboardSessions.maxAgeSeconds + 10 { _ = sessions.session(d, now: t); t += 3600 }
+        while t < DashboardSessionPolicy.maxAgeSeconds + 10 { _ = sessions.session(d, now: t); t += 3600 }
         #expect(sessions.session(d, now: t) == nil, "kept busy, but older than the longest a session lives")
-        #expect(DashboardSessions.randomToken() != DashboardSessions.randomToken() && DashboardSessions.randomToken().count == 64)
+        #expect(DashboardSessionPolicy.randomToken() != DashboardSessionPolicy.randomToken() && DashboardSessionPolicy.randomToken().count == 64)
     }
 
     @Test("Every phrase of the dashboard is in English and in Russian")

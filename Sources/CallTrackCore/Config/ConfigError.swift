@@ -6,7 +6,7 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable, Equatable {
     public var description: String { key.isEmpty ? problem : "\(key): \(problem)" }
 
     /// `projects[0].pools[1].static` for a decoder's coding path.
-    static func path(_ keys: [CodingKey]) -> String {
+    public static func path(_ keys: [CodingKey]) -> String {
         var out = ""
         for k in keys {
             if let i = k.intValue { out += "[\(i)]" } else { out += out.isEmpty ? k.stringValue : ".\(k.stringValue)" }

@@ -53,9 +53,7 @@ public struct NumberPlan: Sendable {
                         numbers.dynamic.append(n)
                     }
                 }
-                numbers.staticNumber = pool.static.flatMap {
-                    claim($0, key: "\(key).static", project: p.key, role: .staticNumber(pool: pool.name))
-                }
+                numbers.staticNumber = claim(pool.static, key: "\(key).static", project: p.key, role: .staticNumber(pool: pool.name))
                 pools[Self.poolKey(p.key, pool.name)] = numbers
             }
             for (j, o) in p.offline.enumerated() {

@@ -63,6 +63,12 @@ public enum Telemetry {
         Counter(label: "calltrack_delivery_failures_total", dimensions: [("endpoint", endpointLabel(endpoint))]).increment()
     }
 
+    /// An outbox read or write that failed (`operation`: due, delivered, attempt failed, …); the
+    /// log says why. A "delivered" that could not be written means that delivery goes again.
+    public static func outboxError(operation: String) {
+        Counter(label: "calltrack_outbox_errors_total", dimensions: [("operation", operation)]).increment()
+    }
+
     /// What `/metrics`, which needs no token, may say of a delivery endpoint: its scheme, host and
     /// port. A webhook's path or query often is its secret, and e-mail addresses are personal; the
     /// admin API's delivery log has the whole endpoint.

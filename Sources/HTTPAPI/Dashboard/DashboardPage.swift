@@ -1,23 +1,45 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Storage
 
 /// What every dashboard page knows about the request it answers: who is signed in, in which
-/// language, for which project, and the query it came with.
+/// language, for which project, and the query it came with; and how a page is drawn (the layout
+/// template around the page's own).
 struct DashboardPage {
     let text: DashboardText
     let project: PublicProject
     let projects: [PublicProject]
     /// The signed-in session's CSRF token, for the forms on the page.
     let csrf: String
-    /// Allows the page's own inline script and nothing else (Content-Security-Policy).
-    let nonce = DashboardSessions.randomToken()
+    /// Allows the page's own script and nothing else (Content-Security-Policy).
+    let nonce = DashboardSessionPolicy.randomToken()
     let path: String
     let query: [String: String]
     /// Set when `?lang=` chose the language, so that a cookie keeps it.
     let languageChosen: Bool
 
     var language: DashboardLanguage { text.language }
+
+    /// The page for a signed-in request; nil when no project is configured.
+    init?(_ request: Request, context: DashboardContext, projects: [PublicProject], path: String) throws {
+        let query = FormData.parse(request.uri.query ?? "")
+        // A form names its project among its fields.
+        let key = query["project"] ?? context.form["project"]
+        guard let project = key.flatMap({ key in projects.first { $0.key == key } }) ?? projects.first else { return nil }
+        text = DashboardText(language: Self.language(request, query: query))
+        self.project = project
+        self.projects = projects
+        csrf = try context.signedIn().session.csrf
+        self.path = path
+        self.query = query
+        languageChosen = query["lang"].flatMap(DashboardLanguage.init) != nil
+    }
+
+    /// `?lang=` first, then the `ct_lang` cookie, then Accept-Language.
+    static func language(_ request: Request, query: [String: String]) -> DashboardLanguage {
+        DashboardLanguage.choose(query: query["lang"], cookie: Cookies(request)["ct_lang"], acceptLanguage: request.headers[.acceptLanguage])
+    }
 
     /// A query parameter, `nil` when absent or empty.
     func value(_ name: String) -> String? { query[name].flatMap { $0.isEmpty ? nil : $0 } }
@@ -28,39 +50,65 @@ struct DashboardPage {
     }
 
     static func url(_ path: String, _ parameters: [(String, String?)]) -> String {
-        let items = parameters.compactMap { name, value in value.flatMap { $0.isEmpty ? nil : "\(name)=\(formEncode($0))" } }
+        let items = parameters.compactMap { name, value in value.flatMap { $0.isEmpty ? nil : "\(name)=\(FormData.encode($0))" } }
         return items.isEmpty ? path : path + "?" + items.joined(separator: "&")
     }
 
-    /// The whole page: head, navigation, `body`.
-    func response(title: String, body: String, status: HTTPResponse.Status = .ok, notice: String? = nil) -> Response {
+    /// A message above the page's own content.
+    struct Notice {
+        let kind: String
+        let id: String?
+        let text: String
+
+        static func error(_ text: String, id: String? = nil) -> Notice { Notice(kind: "error", id: id, text: text) }
+        static func ok(_ text: String, id: String) -> Notice { Notice(kind: "ok", id: id, text: text) }
+    }
+
+    /// What the layout template draws around every page (templates see stored properties only).
+    struct Layout {
+        struct Link { let href: String; let label: String; let current: Bool }
+        struct Option { let value: String; let label: String; let selected: Bool }
+        let title: String
+        let lang: String
+        let nav: [Link]
+        let projectName: String
+        /// The project switch, when there is more than one project.
+        let projectOptions: [Option]
+        let projectPicker: Bool
+        let path: String
+        let languageSwitch: String
+        let otherLanguage: String
+        let otherLanguageName: String
+        let csrf: String
+        let nonce: String
+        let notices: [Notice]
+        let script: Bool
+    }
+
+    private struct Rendering {
+        let page: Layout
+        let t: [String: String]
+        let content: Any
+    }
+
+    /// The page: the layout around the template `name`, which reads `content`.
+    func render(_ name: String, title: String, content: Any, status: HTTPResponse.Status = .ok, notices: [Notice] = [],
+                script: Bool = false) -> Response {
         let nav: [(String, Phrase)] = [("/", .report), ("/calls", .calls), ("/leads", .leads), ("/pool", .pool),
                                        ("/deliveries", .deliveries), ("/setup", .setup)]
-        let links = nav.map { target, phrase in
-            "<a href=\"\(html(link(target)))\"\(target == path ? " class=\"current\"" : "")>\(html(text[phrase]))</a>"
-        }.joined()
-        let otherLanguage: DashboardLanguage = language == .en ? .ru : .en
+        let other: DashboardLanguage = language == .en ? .ru : .en
         var switchQuery = query
-        switchQuery["lang"] = otherLanguage.rawValue
-        let switchLink = Self.url(path, switchQuery.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
-        let projectPicker = projects.count < 2 ? "<span class=\"project\">\(html(project.name))</span>" : """
-            <form method="get" action="\(html(path))" class="project"><select name="project" aria-label="\(html(text[.project]))">\
-            \(projects.map { "<option value=\"\(html($0.key))\"\($0.key == project.key ? " selected" : "")>\(html($0.name))</option>" }.joined())\
-            </select><button>\(html(text[.show]))</button></form>
-            """
-        let page = """
-            <!doctype html>
-            <html lang="\(language.rawValue)"><head><meta charset="utf-8">
-            <meta name="viewport" content="width=device-width, initial-scale=1">
-            <title>\(html(title)) · CallTrack</title>
-            <style>\(Self.style)</style></head>
-            <body><header><strong>CallTrack</strong>\(projectPicker)<nav>\(links)</nav>
-            <a id="language" href="\(html(switchLink))" lang="\(otherLanguage.rawValue)">\(otherLanguage.name)</a>
-            <form method="post" action="/signout"><input type="hidden" name="csrf" value="\(csrf)">\
-            <button id="sign-out">\(html(text[.signOut]))</button></form></header>
-            <main><h1>\(html(title))</h1>\(notice ?? "")\(body)</main></body></html>
-            """
-        var response = Self.htmlResponse(page, status: status, nonce: nonce)
+        switchQuery["lang"] = other.rawValue
+        let layout = Layout(
+            title: title, lang: language.rawValue,
+            nav: nav.map { Layout.Link(href: link($0.0), label: text[$0.1], current: $0.0 == path) },
+            projectName: project.name,
+            projectOptions: projects.count < 2 ? [] : projects.map { .init(value: $0.key, label: $0.name, selected: $0.key == project.key) },
+            projectPicker: projects.count > 1,
+            path: path, languageSwitch: Self.url(path, switchQuery.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }),
+            otherLanguage: other.rawValue, otherLanguageName: other.name, csrf: csrf, nonce: nonce, notices: notices, script: script)
+        let html = DashboardTemplates.render(name, Rendering(page: layout, t: text.all, content: content))
+        var response = Self.htmlResponse(html, status: status, nonce: nonce)
         if languageChosen { response.headers.append(HTTPField(name: .setCookie, value: Self.languageCookie(language))) }
         return response
     }
@@ -69,59 +117,24 @@ struct DashboardPage {
         "ct_lang=\(language.rawValue); Path=/; Max-Age=31536000; SameSite=Strict"
     }
 
-    /// An HTML answer with the headers every dashboard page carries: nothing cached, not framed,
-    /// scripts only with this page's nonce, no outside requests of any kind.
+    /// A page of one message (a form that expired, no projects configured).
+    static func message(_ text: String, language: DashboardLanguage, status: HTTPResponse.Status) -> Response {
+        struct Message { let lang: String; let text: String }
+        return htmlResponse(DashboardTemplates.render("message", Message(lang: language.rawValue, text: text)), status: status)
+    }
+
+    /// An HTML answer with the headers every dashboard page carries: nothing cached, not framed, the
+    /// dashboard's own style sheet, its script only with this page's nonce, no outside requests.
     static func htmlResponse(_ page: String, status: HTTPResponse.Status = .ok, nonce: String? = nil) -> Response {
         let scripts = nonce.map { "'nonce-\($0)'" } ?? "'none'"
         return Response(status: status, headers: [
             .contentType: "text/html; charset=utf-8",
             .cacheControl: "no-store",
-            .contentSecurityPolicy: "default-src 'none'; script-src \(scripts); style-src 'unsafe-inline'; img-src 'self'; "
+            .contentSecurityPolicy: "default-src 'none'; script-src \(scripts); style-src 'self'; img-src 'self'; "
                 + "media-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
             HTTPField.Name("X-Frame-Options")!: "DENY",
             HTTPField.Name("X-Content-Type-Options")!: "nosniff",
             HTTPField.Name("Referrer-Policy")!: "no-referrer",
         ], body: .init(byteBuffer: ByteBuffer(string: page)))
     }
-
-    static let style = """
-        body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#222;background:#f6f7f9}
-        header{display:flex;gap:16px;align-items:center;padding:8px 16px;background:#1f3b5c;color:#fff;flex-wrap:wrap}
-        header a{color:#dde7f3;text-decoration:none}header a.current{color:#fff;font-weight:bold;border-bottom:2px solid #fff}
-        header nav{display:flex;gap:14px;flex:1}header form{margin:0}main{padding:8px 16px 32px;max-width:1200px}
-        h1{font-size:20px}h2{font-size:16px;margin-top:24px}table{border-collapse:collapse;background:#fff;width:100%}
-        th,td{border-bottom:1px solid #e3e6ea;padding:4px 8px;text-align:left;vertical-align:middle}
-        td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}td.n{white-space:nowrap}tfoot td{font-weight:bold}
-        form.filters{display:flex;gap:8px;flex-wrap:wrap;align-items:end;margin:8px 0 16px}
-        form.filters label{display:flex;flex-direction:column;font-size:12px;color:#555}
-        .warning{background:#fff4d6;border:1px solid #e7c45a;padding:8px 12px;margin:8px 0}
-        .error{background:#fde7e7;border:1px solid #d66;padding:8px 12px;margin:8px 0}
-        .ok{background:#e5f5e9;border:1px solid #6b6;padding:8px 12px;margin:8px 0}
-        .badge{background:#3a9d5d;color:#fff;border-radius:3px;padding:0 4px;font-size:11px;margin-left:4px}
-        .missed{color:#b03030}svg{background:#fff;width:100%;max-width:900px;height:auto}
-        .legend{list-style:none;padding:0;display:flex;gap:12px;flex-wrap:wrap}
-        .swatch{display:inline-block;width:10px;height:10px;margin-right:4px}
-        pre{background:#fff;border:1px solid #ccc;padding:8px;white-space:pre-wrap}audio{height:28px}
-        #plan{width:auto;min-width:360px}dl{display:grid;grid-template-columns:max-content auto;gap:4px 16px}dd{margin:0;font-weight:bold}
-        textarea{width:100%;max-width:800px;height:160px}.signin{max-width:360px;margin:80px auto;background:#fff;padding:24px}
-        .signin input{width:100%;box-sizing:border-box;margin:4px 0 12px;padding:6px}
-        """
 }
-
-/// `application/x-www-form-urlencoded`: what forms send in a query or a POST body.
-enum FormData {
-    /// The fields of `raw`; a field repeated keeps its first value; at most `limit` fields.
-    static func parse(_ raw: String, limit: Int = 64) -> [String: String] {
-        var fields: [String: String] = [:]
-        for pair in raw.split(separator: "&").prefix(limit) {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            func decode(_ s: Substring) -> String? { s.replacingOccurrences(of: "+", with: " ").removingPercentEncoding }
-            guard let name = decode(parts[0]), fields[name] == nil else { continue }
-            fields[name] = parts.count > 1 ? decode(parts[1]) ?? "" : ""
-        }
-        return fields
-    }
-}
-
-/// Encodes a value for a query string.
-func formEncode(_ s: String) -> String { s.percentEncodedUnreserved }

@@ -97,75 +97,17 @@ struct DashboardText {
         return (negative ? "−" : "") + whole + (parts.count > 1 ? mark + parts[1] : "")
     }
 
-    static let english: [Phrase: String] = [
-        .report: "Report", .calls: "Calls", .leads: "Leads", .pool: "Number pool", .setup: "Setup", .signOut: "Sign out",
-        .signIn: "Sign in", .signInTitle: "Sign in to CallTrack", .token: "Admin token", .wrongToken: "This token is not valid.",
-        .formExpired: "The form has expired. Please try again.",
-        .tooManyAttempts: "Too many attempts from your address. Wait a minute and try again.",
-        .project: "Project", .from: "From", .to: "To", .groupBy: "Group by", .model: "Attribution", .asRecorded: "As recorded",
-        .lastClick: "Last click", .lastNonDirect: "Last non-direct click", .firstClick: "First click", .show: "Show",
-        .source: "Source", .medium: "Medium", .campaign: "Campaign", .keyword: "Keyword", .landingPage: "Landing page",
-        .number: "Number", .channel: "Channel", .day: "Day", .hour: "Hour", .weekday: "Weekday",
-        .answered: "Answered", .missed: "Missed", .uniqueCallers: "Unique callers", .firstTimeCallers: "First-time callers",
-        .avgRing: "Avg ring, s", .talkMinutes: "Talk, min", .sales: "Sales", .revenue: "Revenue", .cost: "Cost",
-        .costPerCall: "Cost per call", .costPerLead: "Cost per lead", .roi: "ROI",
-        .total: "Total", .chartTitle: "Calls per day by source", .noCalls: "No calls in this period.",
-        .time: "Time", .caller: "Caller", .duration: "Talk", .status: "Status", .recording: "Recording", .any: "Any",
-        .inProgress: "in progress", .newCaller: "new", .nextPage: "Next page", .noRecording: "no recording",
-        .noAnswer: "no answer", .busy: "busy", .cancelled: "caller hung up", .failed: "failed", .rejected: "rejected",
-        .phone: "Phone", .firstCall: "First call", .noLeads: "No leads in this period.",
-        .poolSize: "Numbers in the pool", .liveReservations: "Held now", .visits: "Visits, 7 days", .callsWeek: "Calls, 7 days",
-        .staticCalls: "Calls to the static number, 7 days", .accuracy: "Accuracy", .peak: "Most held at once",
-        .exhausted: "Times the pool ran out", .averageVisit: "Average visit, s", .reservationSeconds: "Reservation time, s",
-        .recommendedReservation: "Recommended reservation time, s", .planner: "Planner",
-        .plannerIntro: "The last 7 days of your own visitors replayed against other pool sizes.",
-        .visitorsMeasured: "Visitors replayed", .servedPercent: "Visitors who get a number", .recommendedPool: "Recommended pool",
-        .currentPool: "current", .quickEstimate: "Quick estimate (visits per day / 100 + 1)",
-        .peakEstimate: "Peak estimate (most held at once × 1.2)", .noVisits: "No visits recorded yet.",
-        .poolEnough: "The pool is big enough for the visitors measured.",
-        .snippetTitle: "Snippet for the website", .snippetHelp: "Paste this tag into every page of the site, before </body>.",
-        .costsTitle: "Import ad costs",
-        .costsHelp: "CSV with the header date,source,medium,campaign,keyword,amount. A row for the same day, source, medium, campaign and keyword replaces the earlier amount; a bad row stops the whole import.",
-        .costsFile: "CSV file", .costsImport: "Import", .checkField: "Check the field",
-        .deliveries: "Deliveries", .deliveriesIntro: "Webhooks, analytics events and e-mails sent from the outbox, newest first.",
-        .event: "Event", .endpoint: "Endpoint", .attempts: "Attempts", .lastResult: "Last result", .nextAttempt: "Next attempt",
-        .retry: "Send again", .noDeliveries: "Nothing has been sent yet.", .retried: "Queued to be sent again.",
-    ]
+    /// The phrases of each language, from `Resources/phrases.en.json` and `phrases.ru.json`.
+    static let english = phrases(PackageResources.phrases_en_json)
+    static let russian = phrases(PackageResources.phrases_ru_json)
 
-    static let russian: [Phrase: String] = [
-        .report: "Отчёт", .calls: "Звонки", .leads: "Лиды", .pool: "Пул номеров", .setup: "Настройка", .signOut: "Выйти",
-        .signIn: "Войти", .signInTitle: "Вход в CallTrack", .token: "Токен администратора", .wrongToken: "Токен не подходит.",
-        .formExpired: "Форма устарела. Попробуйте ещё раз.",
-        .tooManyAttempts: "Слишком много попыток с вашего адреса. Подождите минуту и попробуйте снова.",
-        .project: "Проект", .from: "С", .to: "По", .groupBy: "Группировка", .model: "Атрибуция", .asRecorded: "Как записано",
-        .lastClick: "Последний клик", .lastNonDirect: "Последний значимый переход", .firstClick: "Первый клик", .show: "Показать",
-        .source: "Источник", .medium: "Тип трафика", .campaign: "Кампания", .keyword: "Ключевое слово",
-        .landingPage: "Страница входа", .number: "Номер", .channel: "Канал", .day: "День", .hour: "Час", .weekday: "День недели",
-        .answered: "Отвечено", .missed: "Пропущено", .uniqueCallers: "Уникальные", .firstTimeCallers: "Новые",
-        .avgRing: "Ожидание, с", .talkMinutes: "Разговор, мин", .sales: "Продажи", .revenue: "Выручка", .cost: "Расходы",
-        .costPerCall: "Цена звонка", .costPerLead: "Цена лида", .roi: "ROI",
-        .total: "Итого", .chartTitle: "Звонки по дням и источникам", .noCalls: "За этот период звонков нет.",
-        .time: "Время", .caller: "Звонящий", .duration: "Разговор", .status: "Статус", .recording: "Запись", .any: "Любой",
-        .inProgress: "идёт", .newCaller: "новый", .nextPage: "Дальше", .noRecording: "нет записи",
-        .noAnswer: "не ответили", .busy: "занято", .cancelled: "звонящий положил трубку", .failed: "ошибка",
-        .rejected: "отклонён",
-        .phone: "Телефон", .firstCall: "Первый звонок", .noLeads: "За этот период лидов нет.",
-        .poolSize: "Номеров в пуле", .liveReservations: "Занято сейчас", .visits: "Визиты за 7 дней", .callsWeek: "Звонки за 7 дней",
-        .staticCalls: "Звонки на статический номер за 7 дней", .accuracy: "Точность", .peak: "Больше всего занято сразу",
-        .exhausted: "Сколько раз пул кончался", .averageVisit: "Средний визит, с", .reservationSeconds: "Время резерва, с",
-        .recommendedReservation: "Рекомендуемое время резерва, с", .planner: "Планировщик",
-        .plannerIntro: "Ваши посетители за последние 7 дней, проигранные на пулах другого размера.",
-        .visitorsMeasured: "Посетителей проиграно", .servedPercent: "Посетителей с номером", .recommendedPool: "Рекомендуемый пул",
-        .currentPool: "сейчас", .quickEstimate: "Быстрая оценка (визиты в день / 100 + 1)",
-        .peakEstimate: "Оценка по пику (больше всего сразу × 1,2)", .noVisits: "Визитов пока нет.",
-        .poolEnough: "Пула хватает для измеренных посетителей.",
-        .snippetTitle: "Код для сайта", .snippetHelp: "Вставьте этот тег на каждую страницу сайта перед </body>.",
-        .costsTitle: "Загрузка расходов на рекламу",
-        .costsHelp: "CSV с заголовком date,source,medium,campaign,keyword,amount. Строка за тот же день, источник, тип трафика, кампанию и ключевое слово заменяет прежнюю сумму; ошибка в любой строке отменяет всю загрузку.",
-        .costsFile: "Файл CSV", .costsImport: "Загрузить", .checkField: "Проверьте поле",
-        .deliveries: "Отправки", .deliveriesIntro: "Вебхуки, события аналитики и письма из очереди отправки, новые сверху.",
-        .event: "Событие", .endpoint: "Адрес", .attempts: "Попытки", .lastResult: "Последний ответ",
-        .nextAttempt: "Следующая попытка", .retry: "Отправить снова", .noDeliveries: "Пока ничего не отправлялось.",
-        .retried: "Поставлено в очередь на повторную отправку.",
-    ]
+    private static func phrases(_ json: [UInt8]) -> [Phrase: String] {
+        let table = (try? JSONDecoder().decode([String: String].self, from: Data(json))) ?? [:]
+        return Dictionary(uniqueKeysWithValues: Phrase.allCases.compactMap { p in table["\(p)"].map { (p, $0) } })
+    }
+
+    /// Every phrase by its name (`signOut`), for the templates' `{{t.signOut}}`.
+    var all: [String: String] {
+        Dictionary(uniqueKeysWithValues: Phrase.allCases.map { ("\($0)", self[$0]) })
+    }
 }

@@ -66,11 +66,3 @@ public struct CallFilter: Sendable, Equatable {
     }
 }
 
-/// Reads call records; a protocol so that another database can stand behind the HTTP API.
-public protocol CallRecordStore: Sendable {
-    /// Newest first; `before` continues a previous page.
-    func calls(limit: Int, before: CallID?, filter: CallFilter) throws -> [CallRecord]
-    func call(id: CallID) throws -> CallRecord?
-    /// The DTMF keys pressed during a call, in order.
-    func dtmf(callID: CallID) throws -> [DTMFEvent]
-}

@@ -103,7 +103,7 @@ extension SQLiteCallRecordStore: CallerHistory {
                     phone = excluded.phone, updated_at = excluded.updated_at
                 """, [projectKey, dealID, countedCall, leadPhone, amount, now.timeIntervalSince1970, now.timeIntervalSince1970])
             if let call = CallID(countedCall) {
-                SQLiteOutbox.enqueue(batch, routes: webhooks, event: "sale.recorded", callID: call, project: projectKey, at: now,
+                SQLiteOutbox.enqueue(batch, routes: deliveries, event: .saleRecorded, callID: call, project: projectKey, at: now,
                                      dealID: dealID)
             }
         }

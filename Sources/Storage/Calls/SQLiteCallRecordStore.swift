@@ -2,7 +2,7 @@ import CallTrackCore
 import Foundation
 
 /// Call records in SQLite.
-public final class SQLiteCallRecordStore: CallRecordStore, RecordingIndex {
+public final class SQLiteCallRecordStore: CallRepository, RecordingIndex {
     let db: Database
     /// Where the HTTP API's reads go: a read-only connection of their own, so that they never
     /// queue behind the batch writer (the same connection when none is given).
@@ -11,12 +11,12 @@ public final class SQLiteCallRecordStore: CallRecordStore, RecordingIndex {
     /// How callers' numbers are read, to recognise a caller again whatever shape the trunk sends.
     let numbering: NumberingConfig
 
-    /// Which events go to which webhook endpoints: written to the outbox with each batch.
-    let webhooks: WebhookRoutes
+    /// Which events go to which delivery endpoints: written to the outbox with each batch.
+    let deliveries: DeliveryRoutes
 
     public init(database: Database, reads: Database? = nil, numbering: NumberingConfig = NumberingConfig(),
-                webhooks: WebhookRoutes = WebhookRoutes()) {
-        self.webhooks = webhooks
+                deliveries: DeliveryRoutes = DeliveryRoutes()) {
+        self.deliveries = deliveries
         db = database
         reader = reads ?? database
         self.numbering = numbering
@@ -80,13 +80,13 @@ public final class SQLiteCallRecordStore: CallRecordStore, RecordingIndex {
                               a?.clientID, a?.reservationID, a?.late ?? false, a?.source, a?.medium, a?.campaign, a?.keyword,
                               a?.content, a?.landingPage, a?.referrer, a?.channel, a?.gclid, a?.yclid, a?.gaClientID, a?.ymClientID])
                     addToLead(tx, s)
-                    SQLiteOutbox.enqueue(tx, routes: webhooks, event: "call.started", callID: s.id, project: s.projectKey, at: s.startedAt)
+                    SQLiteOutbox.enqueue(tx, routes: deliveries, event: .callStarted, callID: s.id, project: s.projectKey, at: s.startedAt)
                 case .ringing(let id, let at):
                     tx.execute("UPDATE calls SET ringing_at = ? WHERE id = ? AND ringing_at IS NULL",
                                [at.timeIntervalSince1970, id.rawValue])
                 case .answered(let id, let at):
                     tx.execute("UPDATE calls SET answered_at = ? WHERE id = ?", [at.timeIntervalSince1970, id.rawValue])
-                    SQLiteOutbox.enqueue(tx, routes: webhooks, event: "call.answered", callID: id, project: nil, at: at)
+                    SQLiteOutbox.enqueue(tx, routes: deliveries, event: .callAnswered, callID: id, project: nil, at: at)
                 case .ended(let e):
                     tx.execute("""
                         UPDATE calls SET ended_at = ?, status = ?, missed_reason = ?, sip_code = ?, hangup_by = ?,
@@ -95,9 +95,9 @@ public final class SQLiteCallRecordStore: CallRecordStore, RecordingIndex {
                         """, [e.endedAt.timeIntervalSince1970, e.status.rawValue, e.missedReason?.rawValue, e.sipCode,
                               e.hangupBy.rawValue, e.endReason.name, e.callerToCallee.packets, e.callerToCallee.bytes,
                               e.calleeToCaller.packets, e.calleeToCaller.bytes, e.id.rawValue])
-                    SQLiteOutbox.enqueue(tx, routes: webhooks, event: "call.ended", callID: e.id, project: nil, at: e.endedAt)
+                    SQLiteOutbox.enqueue(tx, routes: deliveries, event: .callEnded, callID: e.id, project: nil, at: e.endedAt)
                     if e.status == .missed {
-                        SQLiteOutbox.enqueue(tx, routes: webhooks, event: "call.missed", callID: e.id, project: nil, at: e.endedAt)
+                        SQLiteOutbox.enqueue(tx, routes: deliveries, event: .callMissed, callID: e.id, project: nil, at: e.endedAt)
                     }
                 case .recording(let r):
                     tx.execute("""
@@ -106,7 +106,7 @@ public final class SQLiteCallRecordStore: CallRecordStore, RecordingIndex {
                         WHERE id = ?
                         """, [r.status.rawValue, r.path, r.reason, r.bytes, r.seconds, r.sampleRate, r.callID.rawValue])
                     if r.status == .recorded || r.status == .interrupted {
-                        SQLiteOutbox.enqueue(tx, routes: webhooks, event: "recording.ready", callID: r.callID, project: nil, at: Date())
+                        SQLiteOutbox.enqueue(tx, routes: deliveries, event: .recordingReady, callID: r.callID, project: nil, at: Date())
                     }
                 case .dtmf(let d):
                     tx.execute("INSERT INTO call_dtmf (call_id, side, digit, at_seconds) VALUES (?, ?, ?, ?)",

@@ -3,7 +3,7 @@ import Foundation
 import Tracking
 
 /// Visits, reservations and number releases in SQLite, so a restart keeps them.
-public final class SQLiteTrackingStore: Sendable {
+public final class SQLiteTrackingStore: TrackingRepository {
     let db: Database
     /// Where the HTTP API's reads go: a read-only connection of their own, so that they never
     /// queue behind the batch writer (the same connection when none is given).
