@@ -1,5 +1,4 @@
 import Metrics
-import Synchronization
 
 /// What the SIP and media paths count per request and per packet: each reason's counter is made
 /// once here, so counting is one atomic add in the metrics backend.
@@ -26,7 +25,6 @@ public final class CallStatistics: Sendable {
     private let refused: [Refusal: Counter]
     private let dropped: [MediaDrop: Counter]
     private let ended: [CallStatus: Counter]
-    private let active = Atomic<Int>(0)
 
     public init() {
         refused = Dictionary(uniqueKeysWithValues: Refusal.allCases.map {
@@ -38,12 +36,6 @@ public final class CallStatistics: Sendable {
         ended = Dictionary(uniqueKeysWithValues: [CallStatus.answered, .missed].map {
             ($0, Counter(label: "calltrack_calls_total", dimensions: [("status", $0.rawValue)]))
         })
-    }
-
-    /// Calls up or being set up; written by the switchboard whenever its set of calls changes.
-    public var activeCalls: Int {
-        get { active.load(ordering: .relaxed) }
-        set { active.store(newValue, ordering: .relaxed) }
     }
 
     public func record(status: CallStatus) {

@@ -8,7 +8,7 @@ extension Call {
     /// Accepts the caller's INVITE with a 183 at once; false if libre cannot.
     func accept(_ msg: UnsafePointer<sip_msg>) -> Bool {
         var sess: OpaquePointer?
-        let err = ct_sipsess_accept(&sess, board.sessionSocket, msg, 183, "Session Progress", board.settings.contactUser,
+        let err = ct_sipsess_accept(&sess, host.sessionSocket, msg, 183, "Session Progress", services.settings.contactUser,
                                     nil, offerHandler, answerHandler, establishedHandler, infoHandler, closeHandler,
                                     context(caller), SwitchBoard.capabilityHeaders)
         guard err == 0, let sess else { return false }
@@ -27,17 +27,17 @@ extension Call {
         let shownName = target.callerNamePrefix ? SourceHeaders.displayName(callerName, attribution: attribution) : callerName
         var sess: OpaquePointer?
         // libre sends the INVITE from inside connect: its Max-Forwards is asked for by Call-ID, not yet known.
-        board.pendingMaxForwards = maxForwards
+        host.sending(maxForwards: maxForwards)
         let err = withMBuf(offer.text) { mb in
             ct_sipsess_connect(
-                &sess, board.sessionSocket, target.uri, shownName.isEmpty ? nil : DisplayName.quotedContent(shownName), fromURI,
-                board.settings.contactUser, route, mb,
+                &sess, host.sessionSocket, target.uri, shownName.isEmpty ? nil : DisplayName.quotedContent(shownName), fromURI,
+                services.settings.contactUser, route, mb,
                 authContext == nil ? nil : TrunkAuth.credentialsHandler, authContext.map { Unmanaged.passUnretained($0).toOpaque() },
                 offerHandler, answerHandler, progressHandler, establishedHandler, infoHandler, closeHandler, context(callee),
                 "X-CallTrack-Hops: \(hops)\r\n" + SourceHeaders.lines(callID: id, attribution: attribution, firstTime: firstTimeCaller)
                     + SwitchBoard.capabilityHeaders)
         }
-        board.pendingMaxForwards = nil
+        host.sending(maxForwards: nil)
         guard err == 0, let sess else {
             logger.error("cannot call forwarding target", metadata: ["uri": "\(target.uri)", "error": "\(err)"])
             return false
@@ -45,8 +45,8 @@ extension Call {
         callee.session = sess
         if let dialog = sipsess_dialog(sess), let id = sip_dialog_callid(dialog) {
             let callID = String(cString: id)
-            board.register(callee, callID: callID)
-            board.outboundMaxForwards[callID] = maxForwards
+            host.register(callee, callID: callID)
+            host.sent(callID: callID, maxForwards: maxForwards)
         }
         return true
     }
@@ -76,7 +76,7 @@ extension Call {
 
     /// INFO (DTMF, say) from one leg goes to the other as it came.
     func info(from leg: Leg, _ msg: UnsafePointer<sip_msg>) {
-        _ = sip_reply(board.sip, msg, 200, "OK")
+        _ = sip_reply(host.sip, msg, 200, "OK")
         guard let session = (leg.side == .caller ? callee : caller).session else { return }
         let ctype = "\(msg.pointee.ctyp.type.string)/\(msg.pointee.ctyp.subtype.string)"
         _ = withMBuf(msg.body ?? "") { mb in sipsess_info(session, ctype, mb, nil, nil) }
@@ -87,10 +87,11 @@ extension Call {
 
 // MARK: libre callbacks (free functions: C cannot call methods)
 
-/// The leg behind a callback's context pointer, on libre's thread.
+/// The leg behind a callback's context pointer, on its call's loop.
 private func leg(_ arg: UnsafeMutableRawPointer?) -> Call.Leg? {
-    preconditionOnLibreLoop()
-    return arg.map { Unmanaged<Call.Leg>.fromOpaque($0).takeUnretainedValue() }
+    guard let leg = arg.map({ Unmanaged<Call.Leg>.fromOpaque($0).takeUnretainedValue() }) else { return nil }
+    leg.call.services.loop.precondition()
+    return leg
 }
 
 private let offerHandler: @convention(c) (UnsafeMutablePointer<UnsafeMutablePointer<mbuf>?>?, UnsafePointer<sip_msg>?, UnsafeMutableRawPointer?) -> Int32 = { desc, msg, arg in

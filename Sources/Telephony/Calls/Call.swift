@@ -25,7 +25,9 @@ final class Call {
     }
 
     let id: CallID
-    unowned let board: SwitchBoard
+    /// The switchboard's handles and leg bookkeeping.
+    unowned let host: any CallHost
+    let services: CallServices
     /// What the front door read of the caller's INVITE: trunk, target, dialled number, hops, offer.
     let invite: AdmittedInvite
     let relay: MediaRelay
@@ -41,16 +43,17 @@ final class Call {
     var firstTimeCaller: Bool?
     /// The trunk's credentials while the forwarded INVITE may be challenged.
     var authContext: TrunkAuth?
-    /// The board's logger with the call's id, project and SIP Call-ID on every line.
+    /// The node's logger with the call's id, project and SIP Call-ID on every line.
     let logger: Logger
 
-    init(board: SwitchBoard, admission: AdmittedInvite, relay: MediaRelay, attribution: Attribution?) {
+    init(host: any CallHost, services: CallServices, admission: AdmittedInvite, relay: MediaRelay, attribution: Attribution?) {
         id = CallID.next()
-        self.board = board
+        self.host = host
+        self.services = services
         invite = admission
         self.relay = relay
         self.attribution = attribution
-        var logger = board.logger
+        var logger = services.logger
         logger[metadataKey: "call"] = "\(id)"
         logger[metadataKey: "project"] = "\(admission.target.projectKey)"
         logger[metadataKey: "sip_call_id"] = "\(admission.callID)"
@@ -65,7 +68,7 @@ final class Call {
     var hops: Int { invite.hops + 1 }
     /// Max-Forwards of the forwarded INVITE: the caller's, less one.
     var maxForwards: Int { max(0, min(invite.maxForwards, 70) - 1) }
-    var address: String { board.settings.advertisedAddress }
+    var address: String { services.settings.advertisedAddress }
     private var delayedOffer: Bool { callerOffer == nil }
 
     // MARK: Setup
@@ -73,13 +76,13 @@ final class Call {
     func start(invite msg: UnsafePointer<sip_msg>) {
         let callerNumber = msg.pointee.from.uri.user.string
         let callerName = DisplayName.parse(msg.pointee.from.val.string) ?? ""
-        board.register(caller, callID: msg.callID)
+        host.register(caller, callID: msg.callID)
         caller.peer = IPAddress(msg.pointee.src.addressText)
         relay.setSignallingPeer(.caller, caller.peer)
         logger.debug("call started", metadata: [
             "did": "\(target.did)", "caller": "\(callerNumber)", "trunk": "\(invite.trunk.name)",
         ])
-        board.events.publish(.started(CallStart(
+        services.events.publish(.started(CallStart(
             id: id, projectKey: target.projectKey, trunk: invite.trunk.name, didDialled: invite.dialled, did: target.did.e164,
             caller: callerNumber, callerName: callerName.isEmpty ? nil : callerName, forwardTo: target.uri,
             sipCallID: msg.callID, startedAt: started, attribution: attribution)))
@@ -90,14 +93,14 @@ final class Call {
             relay.setRemote(.caller, description: offer)
         }
         guard accept(msg) else {
-            _ = sip_treply(nil, board.sip, msg, 500, "Server Internal Error")
+            _ = sip_treply(nil, host.sip, msg, 500, "Server Internal Error")
             end(.failed(.acceptFailed, code: 500, "Server Internal Error", tellCaller: false))
             return
         }
         let offer = callerOffer?.relayed(through: address, port: relay.calleePort, origin: &callee.origin)
             ?? SessionDescription.defaultOffer(address: address, port: relay.calleePort, origin: &callee.origin)
         callee.lastSent = offer
-        guard let lookup = board.callerHistory, !callerNumber.isEmpty else {
+        guard let lookup = services.callerLookup, !callerNumber.isEmpty else {
             forward(offer, callerNumber: callerNumber, callerName: callerName)
             return
         }
@@ -131,7 +134,7 @@ final class Call {
     /// Whether media may go where `description` says (see `MediaAddressPolicy`).
     func acceptable(_ description: SessionDescription) -> Bool {
         guard let ep = description.audioEndpoint else { return true }
-        return board.mediaPolicy.refusal(address: ep.address, port: ep.port) == nil
+        return services.mediaPolicy.refusal(address: ep.address, port: ep.port) == nil
     }
 
     private func port(_ side: LegSide) -> UInt16 { side == .caller ? relay.callerPort : relay.calleePort }
@@ -145,7 +148,7 @@ final class Call {
         if !ringing && (180...183).contains(code) {
             Telemetry.callSetup(.ringing, seconds: Date().timeIntervalSince(started))
             state = .early(ringing: true)
-            board.events.publish(.ringing(callID: id, at: Date()))
+            services.events.publish(.ringing(callID: id, at: Date()))
         }
         var sdp: SessionDescription?
         if let body = msg.body, let d = SessionDescription(body), acceptable(d) {
@@ -222,7 +225,7 @@ final class Call {
         relay.touch()
         let now = Date()
         Telemetry.callSetup(.answer, seconds: now.timeIntervalSince(started))
-        board.events.publish(.answered(callID: id, at: now))
+        services.events.publish(.answered(callID: id, at: now))
         startRecording(at: now, answeredAt: answeredAt)
     }
 
@@ -235,8 +238,8 @@ final class Call {
     // MARK: Recording
 
     private func startRecording(at date: Date, answeredAt: UInt64) {
-        guard target.record else { return board.recorder.disabled(callID: id) }
-        board.recorder.begin(callID: id, answeredAt: date, caller: caller.lastReceived?.payloadTypes ?? PayloadTypes(order: []),
+        guard target.record else { return services.recorder.disabled(callID: id) }
+        services.recorder.begin(callID: id, answeredAt: date, caller: caller.lastReceived?.payloadTypes ?? PayloadTypes(order: []),
                              callee: callee.lastReceived?.payloadTypes ?? PayloadTypes(order: []))
         relay.startRecording(callID: id, answeredAt: answeredAt)
     }
@@ -266,7 +269,7 @@ final class Call {
         state = .ended
         ringTimer.cancel()
         lookupTimer.cancel()
-        if let attribution { board.attributor.callEnded(attribution, number: target.did) }
+        if let attribution { services.attributor.callEnded(attribution, number: target.did) }
         if relay.isRecording {
             let now = nowMilliseconds()
             relay.finishRecording(talkMilliseconds: Int(now &- (answeredAt ?? now)))
@@ -274,13 +277,13 @@ final class Call {
         logger.debug("call ended", metadata: [
             "status": "\(outcome.status.rawValue)", "reason": "\(outcome.reason.name)", "code": "\(outcome.code)",
         ])
-        board.statistics.record(status: outcome.status)
+        services.statistics.record(status: outcome.status)
         Telemetry.callEnded(project: target.projectKey, status: outcome.status)
-        board.events.publish(.ended(CallEnd(
+        services.events.publish(.ended(CallEnd(
             id: id, endedAt: Date(), status: outcome.status, missedReason: outcome.missedReason, sipCode: outcome.code,
             hangupBy: outcome.by, endReason: outcome.reason,
             callerToCallee: relay.callerToCallee, calleeToCaller: relay.calleeToCaller)))
-        board.callEnded(self)
+        host.callEnded(self)
     }
 
     /// Frees the libre sessions (libre sends BYE or CANCEL where still needed) and the relay's
@@ -289,7 +292,7 @@ final class Call {
         for leg in [caller, callee] {
             if let s = leg.session { _ = mem_deref(UnsafeMutableRawPointer(s)) }
             leg.session = nil
-            board.unregister(leg)
+            host.unregister(leg)
         }
         relay.close()
         authContext = nil

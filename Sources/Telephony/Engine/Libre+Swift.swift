@@ -70,10 +70,12 @@ func withMBuf<R>(_ text: String?, _ body: (UnsafeMutablePointer<mbuf>?) -> R) ->
 /// Milliseconds of libre's monotonic clock.
 func nowMilliseconds() -> UInt64 { tmr_jiffies() }
 
-/// A libre timer owned by Swift: the struct lives at a stable address until `deinit`.
+/// A libre timer owned by Swift: the struct lives at a stable address until `deinit`. It fires on the
+/// loop it was made on.
 final class LibreTimer {
     private let tmrPointer: UnsafeMutablePointer<tmr>
     private var action: (() -> Void)?
+    private let loop = LoopIdentity.current()
 
     init() {
         tmrPointer = .allocate(capacity: 1)
@@ -90,8 +92,8 @@ final class LibreTimer {
         self.action = action
         tmr_start(tmrPointer, milliseconds, { arg in
             guard let arg else { return }
-            preconditionOnLibreLoop()
             let timer = Unmanaged<LibreTimer>.fromOpaque(arg).takeUnretainedValue()
+            timer.loop.precondition()
             let action = timer.action
             timer.action = nil
             action?()

@@ -9,8 +9,8 @@ import Synchronization
 /// its loop's thread. The first loop (`main`) initialises libre; the others (`re_thread_init`) get
 /// their own file descriptor table, timers and queue. `start` builds the owner there;
 /// other threads reach it only through `submit`, whose closure the loop hands the owner, so no
-/// other thread ever holds it. Code entered from libre's C callbacks checks where it runs with
-/// `preconditionOnLibreLoop()`.
+/// other thread ever holds it. Code entered from libre's C callbacks checks that it runs on its own
+/// object's loop (`LoopIdentity`).
 final class LibreLoop<Owner: AnyObject>: Sendable {
     private let jobs = Mutex<[@Sendable (Owner) -> Void]>([])
     /// libre's mqueue; only `mqueue_push` touches it off the loop thread, which libre allows.
@@ -119,10 +119,24 @@ final class LibreLoop<Owner: AnyObject>: Sendable {
     }
 }
 
-/// Stops the process when called off a libre loop's thread: a libre object touched from another
-/// thread corrupts libre's state silently, so this fails loudly instead. Every C callback checks it.
-func preconditionOnLibreLoop(file: StaticString = #fileID, line: UInt = #line) {
-    precondition(ct_current_loop() != nil, "libre object used off libre's thread", file: file, line: line)
+/// Which libre loop an object lives on. The object takes the identity of the loop it is made on and
+/// checks it at every entry from C (as swift-nio's `NIOLoopBound` checks its event loop): with a SIP
+/// loop and several relay loops, "on some libre thread" is not enough, and a libre object touched
+/// from another thread corrupts libre's state silently, so this stops the process instead.
+struct LoopIdentity: Equatable, @unchecked Sendable {
+    /// The `LibreLoop` running the thread (set by its thread for its whole life).
+    private let loop: UnsafeMutableRawPointer
+
+    /// The loop of the calling thread; stops the process off every libre loop.
+    static func current(file: StaticString = #fileID, line: UInt = #line) -> LoopIdentity {
+        guard let loop = ct_current_loop() else { preconditionFailure("libre object made off libre's threads", file: file, line: line) }
+        return LoopIdentity(loop: loop)
+    }
+
+    /// Stops the process unless the calling thread runs this loop.
+    func precondition(file: StaticString = #fileID, line: UInt = #line) {
+        Swift.precondition(ct_current_loop() == loop, "libre object used off its own loop's thread", file: file, line: line)
+    }
 }
 
 /// The mqueue's context: a C callback cannot name a generic type, so it calls this instead.

@@ -52,12 +52,13 @@ public final class SIPEngine: Service {
             rtpPorts: config.sip.rtpPorts, rtpTimeoutSeconds: config.sip.rtpTimeoutSeconds,
             userAgent: config.sip.userAgent, contactUser: contact, untrusted: config.sip.untrusted,
             maxRequestsPerSecondPerSource: config.sip.maxRequestsPerSecondPerSource, mediaLatching: config.sip.mediaLatching)
+        let callCount = CallCount()
+        self.callCount = callCount
         makeBoard = {
-            let board = SwitchBoard(settings: settings, router: router, events: events, statistics: statistics,
-                                    recorder: recorder, attributor: attributor, relayThreads: relayThreads, logger: logger)
-            board.callerHistory = callerHistory.map { history in
-                CallerLookup(history: history, backOnLoop: { job in loop.submit(job) })
-            }
+            let lookup = callerHistory.map { CallerLookup(history: $0, backOnLoop: { job in loop.submit(job) }) }
+            let board = SwitchBoard(settings: settings, router: router, events: events, statistics: statistics, recorder: recorder,
+                                    attributor: attributor, callerLookup: lookup, relayThreads: relayThreads, callCount: callCount,
+                                    logger: logger)
             try board.open()
             return board
         }
@@ -68,7 +69,8 @@ public final class SIPEngine: Service {
     }
 
     /// Calls currently up or being set up.
-    public var activeCallCount: Int { statistics.activeCalls }
+    public var activeCallCount: Int { callCount.value }
+    private let callCount: CallCount
 
     public func run() async throws {
         Self.raiseFileLimit()
@@ -87,24 +89,18 @@ public final class SIPEngine: Service {
         listening.store(false, ordering: .relaxed)
 
         loop.submit { $0.startDraining() }
-        if !cancelled {
-            let deadline = ContinuousClock.now + .seconds(drainSeconds)
-            while activeCallCount > 0 && ContinuousClock.now < deadline {
-                try? await Task.sleep(for: .milliseconds(100))
-            }
-        }
-        if activeCallCount > 0 {
+        // Calls get `drain_seconds` to end by themselves: the wait ends the moment the last one does.
+        if !cancelled, await !callCount.waitUntilNone(atMost: .seconds(drainSeconds)) {
             logger.info("hanging up calls still active after drain", metadata: ["calls": "\(activeCallCount)"])
         }
         loop.submit { $0.hangUpAll() }
-        let hangupDeadline = ContinuousClock.now + .seconds(2)
-        while activeCallCount > 0 && ContinuousClock.now < hangupDeadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        // Let the BYEs and CANCELs leave before the loop stops.
+        // Every call is freed (its BYE or CANCEL handed to libre) a loop turn after it is hung up.
+        _ = await callCount.waitUntilNone(atMost: .seconds(2))
+        // The network gets a moment for those requests' answers (and a CANCEL that libre holds until
+        // the callee's first provisional response), not the transactions' whole 32 s.
         try? await Task.sleep(for: .milliseconds(300))
+        // Jobs run in order: the loop stops after the board has closed.
         loop.submit { $0.close() }
-        try? await Task.sleep(for: .milliseconds(100))
         await loop.stop()
         // The relay threads close the last calls' sockets and hand over their recordings first.
         await relayThreads.stop()

@@ -5,11 +5,11 @@ import Logging
 
 /// The B2BUA's libre side: the SIP stack, its listeners and every active call.
 ///
-/// Lives on libre's thread: `LibreLoop` builds it there and hands it only to closures it runs
-/// there; every C callback into it checks so (`preconditionOnLibreLoop`). Every request
+/// Lives on libre's SIP thread: `LibreLoop` builds it there and hands it only to closures it runs
+/// there; every C callback into it checks that it runs on that loop (`LoopIdentity`). Every request
 /// first meets the front door (`screen`, rules in `Admission`); a new INVITE it admits becomes a
 /// bridged `Call`.
-final class SwitchBoard {
+final class SwitchBoard: CallHost {
     struct Settings: Sendable {
         var listen: [SIPListenAddress]
         var advertisedAddress: String
@@ -26,15 +26,17 @@ final class SwitchBoard {
 
     let settings: Settings
     let router: CallRouter
-    let events: CallEventBus
     let logger: Logger
     let statistics: CallStatistics
-    let recorder: any CallRecorder
     let attributor: any CallAttributor
     /// The threads the calls' media goes through.
     let relayThreads: RelayThreads
-    /// Looks up whether a caller is new, off this thread (nil: not asked).
-    var callerHistory: CallerLookup?
+    /// What each call is given when it is made.
+    let callServices: CallServices
+    /// The SIP loop: every callback into the board checks that it runs there.
+    let loop = LoopIdentity.current()
+    /// How many calls are up, for `/healthz` and for shutdown to wait on.
+    let callCount: CallCount
 
     private(set) var sip: OpaquePointer?
     private(set) var sessionSocket: OpaquePointer?
@@ -65,19 +67,22 @@ final class SwitchBoard {
     private var pendingRelease: [() -> Void] = []
 
     init(settings: Settings, router: CallRouter, events: CallEventBus, statistics: CallStatistics,
-         recorder: any CallRecorder, attributor: any CallAttributor, relayThreads: RelayThreads, logger: Logger) {
+         recorder: any CallRecorder, attributor: any CallAttributor, callerLookup: CallerLookup?, relayThreads: RelayThreads,
+         callCount: CallCount, logger: Logger) {
+        self.callCount = callCount
         self.relayThreads = relayThreads
         self.statistics = statistics
         self.attributor = attributor
-        self.recorder = recorder
         self.settings = settings
         self.router = router
-        self.events = events
         self.logger = logger
         portPool = RTPPortPool(min: settings.rtpPorts.min, max: settings.rtpPorts.max)
         rateLimiter = SourceRateLimiter(perSecond: settings.maxRequestsPerSecondPerSource)
         mediaPolicy = MediaAddressPolicy(ownAddresses: [settings.advertisedAddress, settings.rtpBindAddress],
                                          rtpPorts: settings.rtpPorts, sipPorts: settings.listen.map(\.address.port))
+        callServices = CallServices(settings: settings, events: events, recorder: recorder, attributor: attributor,
+                                    statistics: statistics, mediaPolicy: mediaPolicy, callerLookup: callerLookup, logger: logger,
+                                    loop: loop)
     }
 
     /// Opens the SIP stack and listeners; runs on libre's thread before `re_main`.
@@ -177,9 +182,9 @@ final class SwitchBoard {
         }
         // Attribution reads in-memory indexes only: no database on the SIP path.
         let attribution = attributor.attribute(admission.target.did)
-        let call = Call(board: self, admission: admission, relay: relay, attribution: attribution)
+        let call = Call(host: self, services: callServices, admission: admission, relay: relay, attribution: attribution)
         calls[ObjectIdentifier(call)] = call
-        statistics.activeCalls = calls.count
+        callCount.set(calls.count)
         call.start(invite: msg)
     }
 
@@ -214,6 +219,10 @@ final class SwitchBoard {
         outboundMaxForwards.removeValue(forKey: id)
     }
 
+    func sending(maxForwards: Int?) { pendingMaxForwards = maxForwards }
+
+    func sent(callID: String, maxForwards: Int) { outboundMaxForwards[callID] = maxForwards }
+
     /// A header's value: by libre's id for the headers it knows, else by name.
     func headerValue(_ msg: UnsafePointer<sip_msg>, name: String, id: sip_hdrid? = nil) -> String? {
         guard let hdr = id.map({ sip_msg_hdr(msg, $0) }) ?? sip_msg_xhdr(msg, name) else { return nil }
@@ -230,7 +239,7 @@ final class SwitchBoard {
         deferRelease { [self] in
             call.releaseResources()
             calls.removeValue(forKey: ObjectIdentifier(call))
-            statistics.activeCalls = calls.count
+            callCount.set(calls.count)
         }
     }
 
@@ -302,10 +311,11 @@ final class SwitchBoard {
     }
 }
 
-/// The board behind a C callback's context pointer, on libre's thread.
+/// The board behind a C callback's context pointer, on its loop.
 private func board(_ arg: UnsafeMutableRawPointer?) -> SwitchBoard? {
-    preconditionOnLibreLoop()
-    return arg.map { Unmanaged<SwitchBoard>.fromOpaque($0).takeUnretainedValue() }
+    guard let board = arg.map({ Unmanaged<SwitchBoard>.fromOpaque($0).takeUnretainedValue() }) else { return nil }
+    board.loop.precondition()
+    return board
 }
 
 /// Digest credentials for one trunk, handed to libre's auth callbacks (on libre's thread).
@@ -318,10 +328,13 @@ final class TrunkAuth {
     }
 
     static func from(_ arg: UnsafeMutableRawPointer?) -> TrunkAuth? {
-        preconditionOnLibreLoop()
-        return arg.map { Unmanaged<TrunkAuth>.fromOpaque($0).takeUnretainedValue() }
+        guard let auth = arg.map({ Unmanaged<TrunkAuth>.fromOpaque($0).takeUnretainedValue() }) else { return nil }
+        auth.loop.precondition()
+        return auth
     }
 
+    /// The SIP loop, where libre asks for the credentials.
+    let loop = LoopIdentity.current()
     let username: String
     let password: String
     let logger: Logger

@@ -55,6 +55,8 @@ final class PacketRelay {
     private var buffer: ReceiveBuffer?
     /// The relay thread's count of packets relayed (all its calls, RTP and RTCP).
     private var relayed: Counter?
+    /// The relay thread's loop, once the sockets are attached to it.
+    private var loop: LoopIdentity?
 
     /// Takes over four bound sockets (caller RTP and RTCP, callee RTP and RTCP) that no loop listens on yet.
     init(sockets handles: RelaySockets, portPool: RTPPortPool, statistics: CallStatistics, latching: MediaLatching,
@@ -79,6 +81,7 @@ final class PacketRelay {
     func attach(buffer: ReceiveBuffer, relayed: Counter) {
         self.buffer = buffer
         self.relayed = relayed
+        loop = LoopIdentity.current()
         for socket in sockets {
             guard let handle = socket.handle else { continue }
             // AF_INET6 gives the IPv6 socket when there is one, else the IPv4 one.
@@ -86,8 +89,8 @@ final class PacketRelay {
             // The socket's destructor ends this listening (libre's fd_close on this thread) before it closes the fd.
             _ = fd_listen(socket.fd, Int32(FD_READ), { _, arg in
                 guard let arg else { return }
-                preconditionOnLibreLoop()
                 let socket = Unmanaged<Socket>.fromOpaque(arg).takeUnretainedValue()
+                socket.relay.loop?.precondition()
                 socket.relay.readable(socket)
             }, Unmanaged.passUnretained(socket).toOpaque())
         }
