@@ -140,7 +140,9 @@ let package = Package(
         .testTarget(
             name: "UnitTests",
             dependencies: [
-                "CallTrackCore", "Tracking", "Storage", "Telephony", "Recording", "CCodecs",
+                "CallTrackCore", "Tracking", "Storage", "Telephony", "Recording", "CCodecs", "Delivery",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ]

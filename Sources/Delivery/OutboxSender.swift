@@ -122,14 +122,13 @@ public final class OutboxSender: Service {
                 failing = nil
             }
         case .failed(let reason):
+            let now = Date()
             let attempts = attempted.map { entry, body in
-                let age = Date().timeIntervalSince(entry.createdAt)
-                let wait = min(3600, config.retryBaseSeconds * pow(2, Double(min(entry.attempts, 20))))
-                let giveUp = age + wait > config.maxAgeHours * 3600
-                if giveUp {
+                let next = Self.nextAttempt(after: entry, now: now, config: config)
+                if next == nil {
                     logger.error("delivery given up", metadata: ["endpoint": "\(name)", "event": "\(entry.id)", "type": "\(entry.event.rawValue)"])
                 }
-                return FailedAttempt(id: entry.id, next: giveUp ? nil : Date().addingTimeInterval(wait), body: entry.body == nil ? body : nil)
+                return FailedAttempt(id: entry.id, next: next, body: entry.body == nil ? body : nil)
             }
             await outboxCall("attempt_failed") { try await $0.attemptFailed(attempts, result: reason) }
             Telemetry.deliveryFailed(endpoint: name)
@@ -139,6 +138,15 @@ public final class OutboxSender: Service {
             }
             failing = reason
         }
+    }
+
+    /// When a delivery that just failed goes again: `retry_base_seconds` after its first failure, twice
+    /// as long after each next one, at most an hour apart; nil (given up) once that would be past
+    /// `max_age_hours` from its event.
+    static func nextAttempt(after entry: OutboxEntry, now: Date, config: DeliveryConfig) -> Date? {
+        let wait = min(3600, config.retryBaseSeconds * pow(2, Double(min(entry.attempts, 20))))
+        let age = now.timeIntervalSince(entry.createdAt)
+        return age + wait > config.maxAgeHours * 3600 ? nil : now.addingTimeInterval(wait)
     }
 
     /// An outbox operation whose failure is logged and counted, never dropped in silence: a

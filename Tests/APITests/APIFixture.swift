@@ -15,6 +15,7 @@ enum APIFixture {
     struct Stores: Sendable {
         let calls: SQLiteCallRecordStore
         let tracking: SQLiteTrackingStore
+        let database: Database
     }
 
     static func run(reservationsPerMinute: Int = 120, project extra: String = "",
@@ -34,7 +35,7 @@ enum APIFixture {
             """)
         let database = try Database(path: dir.appendingPathComponent("calltrack.sqlite").path)
         let stores = Stores(calls: SQLiteCallRecordStore(database: database, numbering: config.numbering),
-                            tracking: SQLiteTrackingStore(database: database))
+                            tracking: SQLiteTrackingStore(database: database), database: database)
         let deps = APIDependencies(
             calls: stores.calls, tracking: stores.tracking, outbox: SQLiteOutbox(database: database), recordingsFolder: dir.path,
             adminTokens: [token], statistics: CallStatistics(),
