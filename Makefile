@@ -8,7 +8,7 @@ TEST_PACKAGES := sip-tester chromium chromium-driver kamailio iproute2 python3-a
 BENCH_PACKAGES := sip-tester procps wrk kamailio kamailio-extra-modules rtpengine-daemon gcc
 CONFIG ?= config/calltrack.yaml
 
-.PHONY: all build run test bench bench-flood deps test-deps bench-deps clean install
+.PHONY: all build run test lint format bench bench-flood deps test-deps bench-deps clean install
 
 all: build
 
@@ -48,9 +48,20 @@ run: build
 	  exec .build/debug/calltrack serve --config $(CONFIG); \
 	else exec .build/debug/calltrack serve --config $(CONFIG); fi
 
-test: test-deps
+test: test-deps lint
 	swift build --build-tests
 	swift test --skip-build --no-parallel
+
+# The style the code keeps (.swift-format: swift-format, which ships with the toolchain, 4 spaces,
+# 120 columns). swift-format breaks every line it can; it cannot break a string literal, so the
+# product's code is checked for the line length too (tests keep long literals: SIP messages, names).
+lint:
+	swift format lint --strict --recursive --parallel Sources Tests Package.swift
+	@python3 -c 'import pathlib, sys; long = [f"{p}:{n}" for p in [pathlib.Path("Package.swift"), *pathlib.Path("Sources").rglob("*.swift")] for n, line in enumerate(p.read_text().splitlines(), 1) if len(line) > 120]; long and print("lines over 120 characters:", *long, sep="\n"); sys.exit(1 if long else 0)'
+
+# Rewrites the code in that style.
+format:
+	swift format format --in-place --recursive --parallel Sources Tests Package.swift
 
 bench: bench-deps
 	swift build -c release

@@ -2,17 +2,14 @@
 import PackageDescription
 
 /// The HTTP API's files built into the binary (`PackageResources.<name>_<extension>`).
-let httpResources = [
-    "snippet.js", "dashboard.css", "dashboard.js", "phrases.en.json", "phrases.ru.json",
-] + ["layout", "message", "signin", "report", "chart", "calls", "leads", "pool", "setup", "deliveries", "demo"]
-    .map { "Templates/\($0).mustache" }
+let httpResources =
+    ["snippet.js", "dashboard.css", "dashboard.js", "phrases.en.json", "phrases.ru.json"]
+    + ["layout", "message", "signin", "report", "chart", "calls", "leads", "pool", "setup", "deliveries", "demo"].map {
+        "Templates/\($0).mustache"
+    }
 
 let package = Package(
-    name: "CallTrack",
-    platforms: [.macOS(.v14)],
-    products: [
-        .executable(name: "calltrack", targets: ["calltrack"]),
-    ],
+    name: "CallTrack", platforms: [.macOS(.v14)], products: [.executable(name: "calltrack", targets: ["calltrack"])],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.0.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
@@ -36,88 +33,72 @@ let package = Package(
         // The only module that includes libre's headers: umbrella header + shims for the
         // variadic and macro APIs Swift cannot call.
         .target(
-            name: "CLibre",
-            path: "CLibre",
-            cSettings: [.define("HAVE_INTTYPES_H")],
-            linkerSettings: [.linkedLibrary("re"), .linkedLibrary("rem")]
-        ),
+            name: "CLibre", path: "CLibre", cSettings: [.define("HAVE_INTTYPES_H")],
+            linkerSettings: [.linkedLibrary("re"), .linkedLibrary("rem")]),
         // G.722 (spandsp), Opus (libopus), G.729 (bcg729) and GSM (libgsm) for decoding recordings,
         // and libsoxr to bring them to the file's rate.
         .target(
-            name: "CCodecs",
-            path: "CCodecs",
-            linkerSettings: [.linkedLibrary("spandsp"), .linkedLibrary("opus"), .linkedLibrary("bcg729"), .linkedLibrary("gsm"),
-                             .linkedLibrary("soxr")]
-        ),
+            name: "CCodecs", path: "CCodecs",
+            linkerSettings: [
+                .linkedLibrary("spandsp"), .linkedLibrary("opus"), .linkedLibrary("bcg729"), .linkedLibrary("gsm"),
+                .linkedLibrary("soxr"),
+            ]),
         // Missed-call e-mail: libcurl speaks SMTP with STARTTLS and AUTH and checks certificates.
         .target(name: "CMail", path: "CMail", linkerSettings: [.linkedLibrary("curl")]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         // Domain types and configuration shared by every other module.
         .target(
             name: "CallTrackCore",
-            dependencies: [.product(name: "Yams", package: "Yams"), .product(name: "Metrics", package: "swift-metrics")]
-        ),
+            dependencies: [
+                .product(name: "Yams", package: "Yams"), .product(name: "Metrics", package: "swift-metrics"),
+            ]),
         // Routing: which trunk may send calls, which DID belongs to which project.
         .target(name: "Tracking", dependencies: ["CallTrackCore"]),
         // The B2BUA: SIP engine on libre's thread, call legs, RTP relay.
         .target(
             name: "Telephony",
             dependencies: [
-                "CLibre", "CallTrackCore",
-                .product(name: "Logging", package: "swift-log"),
+                "CLibre", "CallTrackCore", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
-            cSettings: [.define("HAVE_INTTYPES_H")]
-        ),
+            ], cSettings: [.define("HAVE_INTTYPES_H")]),
         // Call recordings: RTP copies placed by timestamp into stereo WAV files, on their own queue.
         .target(
             name: "Recording",
             dependencies: [
-                "CLibre", "CCodecs", "CallTrackCore",
-                .product(name: "Logging", package: "swift-log"),
+                "CLibre", "CCodecs", "CallTrackCore", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
-            cSettings: [.define("HAVE_INTTYPES_H")]
-        ),
+            ], cSettings: [.define("HAVE_INTTYPES_H")]),
         // SQLite repositories and the asynchronous call-record writer.
         .target(
             name: "Storage",
             dependencies: [
-                "CSQLite", "CallTrackCore", "Tracking",
-                .product(name: "Logging", package: "swift-log"),
+                "CSQLite", "CallTrackCore", "Tracking", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
-            ]
-        ),
+            ]),
         // HTTP API and dashboard on Hummingbird. The snippet, the dashboard's templates, style, script and
         // phrases are files under Resources/, built into the binary (nothing to install beside it).
         .target(
             name: "HTTPAPI",
             dependencies: [
-                "CallTrackCore", "Storage", "Tracking",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                "CallTrackCore", "Storage", "Tracking", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 // The connection guard sits in Hummingbird's channel pipeline.
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Mustache", package: "swift-mustache"),
-            ],
-            resources: httpResources.map { .embedInCode("Resources/" + $0) }
-        ),
+            ], resources: httpResources.map { .embedInCode("Resources/" + $0) }),
         // The outbox's sender: signed webhooks, GA4 events, Metrica uploads and missed-call e-mail,
         // retried with backoff, one worker per endpoint.
         .target(
             name: "Delivery",
             dependencies: [
-                "CallTrackCore", "Storage", "CMail",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Logging", package: "swift-log"),
+                "CallTrackCore", "Storage", "CMail", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
-        ),
+            ]),
         // Assembly: builds the services from a config and runs them.
         .target(
             name: "CallTrackApp",
@@ -128,25 +109,20 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
-        ),
+            ]),
         .executableTarget(
             name: "calltrack",
             dependencies: [
-                "CallTrackApp", "CallTrackCore",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
-        ),
+                "CallTrackApp", "CallTrackCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .testTarget(
             name: "UnitTests",
             dependencies: [
                 "CallTrackCore", "Tracking", "Storage", "Telephony", "Recording", "CCodecs", "Delivery",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
+            ]),
         // The HTTP API's statuses in process, on Hummingbird's live test server.
         .testTarget(
             name: "APITests",
@@ -156,12 +132,9 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
-            ]
-        ),
+            ]),
         .testTarget(
             name: "IntegrationTests",
             // CCodecs' encoders make G.729 and GSM audio for the recording tests; Crypto checks webhook signatures.
-            dependencies: ["CallTrackCore", "CCodecs", .product(name: "Crypto", package: "swift-crypto")]
-        ),
-    ]
-)
+            dependencies: ["CallTrackCore", "CCodecs", .product(name: "Crypto", package: "swift-crypto")]),
+    ])

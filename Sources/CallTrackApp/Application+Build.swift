@@ -28,8 +28,9 @@ public func bootstrapMetrics() -> PrometheusCollectorRegistry {
     return registry
 }
 
-public func buildApplication(config: CallTrackConfig, environment: [String: String], metrics: PrometheusCollectorRegistry,
-                             logger: Logger) throws -> ServiceGroup {
+public func buildApplication(
+    config: CallTrackConfig, environment: [String: String], metrics: PrometheusCollectorRegistry, logger: Logger
+) throws -> ServiceGroup {
     // One connection for the batch writers and three read-only ones: the admin API's (reports scan a
     // month of calls while holding theirs), the tracking path's (a visitor's history is read when
     // they get a number) and the SIP path's, so that a report never holds up a reservation or a call.
@@ -40,83 +41,90 @@ public func buildApplication(config: CallTrackConfig, environment: [String: Stri
         trackingReads = try Database(path: config.storage.database, readOnly: true)
         // The SIP path's question (has this caller called before?) never waits behind a report.
         callerReads = try Database(path: config.storage.database, readOnly: true)
-    } catch {
-        throw StartupError("storage.database: cannot open \(config.storage.database): \(error)")
-    }
+    } catch { throw StartupError("storage.database: cannot open \(config.storage.database): \(error)") }
     let plan: DeliveryPlan
     do { plan = try DeliveryPlan(config: config, environment: environment) } catch let error as DeliveryPlanError {
         throw StartupError(error.description)
     }
-    let store = SQLiteCallRecordStore(database: database, reads: reads, numbering: config.numbering, deliveries: plan.routes)
+    let store = SQLiteCallRecordStore(
+        database: database, reads: reads, numbering: config.numbering, deliveries: plan.routes)
     let outbox = SQLiteOutbox(database: database)
     let events = CallEventBus()
     let recorder = Recording.Recorder(root: config.storage.recordings, events: events, logger: logger)
     try repairInterruptedRecordings(store: store, recorder: recorder, logger: logger)
     let backfilled = try store.backfillLeads()
-    if backfilled > 0 { logger.info("calls stored before leads existed were added to leads", metadata: ["calls": "\(backfilled)"]) }
+    if backfilled > 0 {
+        logger.info("calls stored before leads existed were added to leads", metadata: ["calls": "\(backfilled)"])
+    }
     let interrupted = try store.finaliseInterruptedCalls()
     if interrupted > 0 {
-        logger.warning("calls left open by an unclean stop were marked interrupted", metadata: ["calls": "\(interrupted)"])
+        logger.warning(
+            "calls left open by an unclean stop were marked interrupted", metadata: ["calls": "\(interrupted)"])
     }
 
     let writer = BatchWriter(name: "call records", changes: events.subscribe(), logger: logger) { try store.apply($0) }
 
     let trackingStore = SQLiteTrackingStore(database: database, reads: trackingReads)
     let (trackingChanges, trackingSink) = AsyncStream<TrackingChange>.makeStream(bufferingPolicy: .unbounded)
-    let numbers = NumberPoolBook(config: config, snapshot: try trackingStore.snapshot(),
-                                 history: { project, client in (try? trackingStore.visits(projectKey: project, clientID: client)) ?? [] },
-                                 persist: { trackingSink.yield($0) })
-    let visitRetention = VisitRetention(store: trackingStore, days: config.tracking.visitRetentionDays,
-                                        intervalSeconds: config.tracking.sweepIntervalSeconds, logger: logger)
-    let trackingWriter = BatchWriter(name: "visits and reservations", changes: trackingChanges,
-                                     finishOnShutdown: { numbers.flush(); trackingSink.finish() }, logger: logger) { try trackingStore.apply($0) }
+    let numbers = NumberPoolBook(
+        config: config, snapshot: try trackingStore.snapshot(),
+        history: { project, client in (try? trackingStore.visits(projectKey: project, clientID: client)) ?? [] },
+        persist: { trackingSink.yield($0) })
+    let visitRetention = VisitRetention(
+        store: trackingStore, days: config.tracking.visitRetentionDays,
+        intervalSeconds: config.tracking.sweepIntervalSeconds, logger: logger)
+    let trackingWriter = BatchWriter(
+        name: "visits and reservations", changes: trackingChanges,
+        finishOnShutdown: {
+            numbers.flush()
+            trackingSink.finish()
+        }, logger: logger
+    ) { try trackingStore.apply($0) }
     let router = CallRouter(config: config, environment: environment)
     let statistics = CallStatistics()
     let callers = SQLiteCallRecordStore(database: database, reads: callerReads, numbering: config.numbering)
-    let engine = SIPEngine(config: config, router: router, events: events, statistics: statistics,
-                           recorder: recorder, attributor: numbers, callerHistory: callers, logger: logger)
+    let engine = SIPEngine(
+        config: config, router: router, events: events, statistics: statistics, recorder: recorder, attributor: numbers,
+        callerHistory: callers, logger: logger)
 
     let connections = HTTPConnectionRegistry(limits: httpLimits(config, logger: logger))
-    let tokens = (environment[config.admin.tokensEnv] ?? "").split(separator: ",")
-        .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    let tokens = (environment[config.admin.tokensEnv] ?? "").split(separator: ",").map {
+        $0.trimmingCharacters(in: .whitespaces)
+    }.filter { !$0.isEmpty }
     if tokens.isEmpty {
         logger.warning("no admin tokens: set \(config.admin.tokensEnv) to use the admin API; it answers 401 until then")
     }
-    let deps = APIDependencies(calls: store, tracking: trackingStore, outbox: outbox, recordingsFolder: config.storage.recordings,
-                               adminTokens: tokens, statistics: statistics,
-                               projects: config.projects.map { PublicProject(config: $0, numbering: config.numbering) },
-                               numbers: numbers, reservationsPerMinute: config.http.reservationsPerMinute,
-                               regionHeader: config.http.regionHeader, trustedProxies: config.http.trustedProxies,
-                               metrics: metrics, sipReady: { engine.isReady }, activeCalls: { engine.activeCallCount },
-                               connections: connections)
+    let deps = APIDependencies(
+        calls: store, tracking: trackingStore, outbox: outbox, recordingsFolder: config.storage.recordings,
+        adminTokens: tokens, statistics: statistics,
+        projects: config.projects.map { PublicProject(config: $0, numbering: config.numbering) }, numbers: numbers,
+        reservationsPerMinute: config.http.reservationsPerMinute, regionHeader: config.http.regionHeader,
+        trustedProxies: config.http.trustedProxies, metrics: metrics, sipReady: { engine.isReady },
+        activeCalls: { engine.activeCallCount }, connections: connections)
     let listen = config.http.listen
     let http = Application(
         router: buildRouter(deps),
         server: .http1(configuration: .init(additionalChannelHandlers: connections.channelHandlers())),
-        configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "CallTrack", backlog: 1024),
+        configuration: .init(
+            address: .hostname(listen.host, port: listen.port), serverName: "CallTrack", backlog: 1024), logger: logger)
+
+    let retention = RecordingRetention(
+        index: store, root: config.storage.recordings, days: config.recording.retentionDays,
+        intervalSeconds: config.recording.sweepIntervalSeconds, logger: logger)
+
+    let deliveries = OutboxSender(
+        outbox: outbox, channels: plan.channels,
+        source: DeliverySource(calls: store, callJSON: callJSONData, saleJSON: saleJSONData), config: config.delivery,
+        smtp: config.smtp.map { SMTPRelay(config: $0, password: $0.passwordEnv.flatMap { environment[$0] }) },
         logger: logger)
 
-    let retention = RecordingRetention(index: store, root: config.storage.recordings, days: config.recording.retentionDays,
-                                       intervalSeconds: config.recording.sweepIntervalSeconds, logger: logger)
-
-    let deliveries = OutboxSender(outbox: outbox, channels: plan.channels,
-                                  source: DeliverySource(calls: store, callJSON: callJSONData, saleJSON: saleJSONData),
-                                  config: config.delivery,
-                                  smtp: config.smtp.map { SMTPRelay(config: $0, password: $0.passwordEnv.flatMap { environment[$0] }) },
-                                  logger: logger)
-
-    return ServiceGroup(configuration: .init(
-        services: [
-            .init(service: writer),
-            .init(service: trackingWriter),
-            .init(service: retention),
-            .init(service: visitRetention),
-            .init(service: deliveries),
-            .init(service: http),
-            .init(service: engine),
-        ],
-        gracefulShutdownSignals: [.sigterm, .sigint],
-        logger: logger))
+    return ServiceGroup(
+        configuration: .init(
+            services: [
+                .init(service: writer), .init(service: trackingWriter), .init(service: retention),
+                .init(service: visitRetention), .init(service: deliveries), .init(service: http),
+                .init(service: engine),
+            ], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
 }
 
 /// HTTP's limits, with its connections capped below what SIP and RTP need of the file descriptor
@@ -129,13 +137,16 @@ func httpLimits(_ config: CallTrackConfig, logger: Logger) -> HTTPConnectionLimi
     var maxConnections = config.http.maxConnections
     if room < maxConnections {
         maxConnections = max(16, room)
-        logger.warning("http.max_connections lowered so HTTP cannot take the file descriptors SIP and RTP need", metadata: [
-            "fd_limit": "\(fdLimit)", "rtp_sockets": "\(rtpSockets)", "reserve": "\(reserve)",
-            "http_max_connections": "\(maxConnections)",
-        ])
+        logger.warning(
+            "http.max_connections lowered so HTTP cannot take the file descriptors SIP and RTP need",
+            metadata: [
+                "fd_limit": "\(fdLimit)", "rtp_sockets": "\(rtpSockets)", "reserve": "\(reserve)",
+                "http_max_connections": "\(maxConnections)",
+            ])
     }
-    return HTTPConnectionLimits(maxConnections: maxConnections, idleTimeout: .seconds(Int64(config.http.idleTimeoutSeconds)),
-                                requestTimeout: .seconds(Int64(config.http.requestTimeoutSeconds)))
+    return HTTPConnectionLimits(
+        maxConnections: maxConnections, idleTimeout: .seconds(Int64(config.http.idleTimeoutSeconds)),
+        requestTimeout: .seconds(Int64(config.http.requestTimeoutSeconds)))
 }
 
 /// Makes the WAV files a crash left open playable and marks their calls' recordings interrupted.
@@ -143,16 +154,21 @@ func repairInterruptedRecordings(store: SQLiteCallRecordStore, recorder: Recordi
     let open = try store.recordingsInProgress()
     for (id, path) in open {
         if let fixed = recorder.repairInterrupted(relativePath: path) {
-            try store.updateRecording(RecordingSummary(
-                callID: id, status: .interrupted, path: path, bytes: fixed.bytes, seconds: fixed.seconds,
-                sampleRate: fixed.sampleRate, reason: "CallTrack stopped during the call; audio up to then is kept"))
+            try store.updateRecording(
+                RecordingSummary(
+                    callID: id, status: .interrupted, path: path, bytes: fixed.bytes, seconds: fixed.seconds,
+                    sampleRate: fixed.sampleRate, reason: "CallTrack stopped during the call; audio up to then is kept")
+            )
         } else {
-            try store.updateRecording(RecordingSummary(
-                callID: id, status: .failed, path: nil, bytes: 0, seconds: 0, sampleRate: 0,
-                reason: "CallTrack stopped during the call and the file \(path) is missing or unreadable"))
+            try store.updateRecording(
+                RecordingSummary(
+                    callID: id, status: .failed, path: nil, bytes: 0, seconds: 0, sampleRate: 0,
+                    reason: "CallTrack stopped during the call and the file \(path) is missing or unreadable"))
         }
     }
-    if !open.isEmpty { logger.warning("recordings cut short by an unclean stop were repaired", metadata: ["count": "\(open.count)"]) }
+    if !open.isEmpty {
+        logger.warning("recordings cut short by an unclean stop were repaired", metadata: ["count": "\(open.count)"])
+    }
 }
 
 /// A problem that stops CallTrack from starting, with a message for the admin.

@@ -55,9 +55,13 @@ public struct DeliverySource: Sendable {
     let callJSON: @Sendable (CallRecord) throws -> Data
     let saleJSON: @Sendable (Sale) throws -> Data
 
-    public init(calls: any CallRepository, callJSON: @escaping @Sendable (CallRecord) throws -> Data,
-                saleJSON: @escaping @Sendable (Sale) throws -> Data) {
-        self.calls = calls; self.callJSON = callJSON; self.saleJSON = saleJSON
+    public init(
+        calls: any CallRepository, callJSON: @escaping @Sendable (CallRecord) throws -> Data,
+        saleJSON: @escaping @Sendable (Sale) throws -> Data
+    ) {
+        self.calls = calls
+        self.callJSON = callJSON
+        self.saleJSON = saleJSON
     }
 
     /// The call an entry is about, if it is still stored.
@@ -91,8 +95,6 @@ extension HTTPDeliveryChannel {
             // Read whole (a bounded amount), so that the connection can be reused.
             let body = (try? await response.body.collect(upTo: 64 * 1024)) ?? ByteBuffer()
             return result(status: Int(response.status.code), body: body)
-        } catch {
-            return .failed("\(error)")
-        }
+        } catch { return .failed("\(error)") }
     }
 }

@@ -31,22 +31,25 @@ public struct DeliveryPlan: Sendable {
             if let g = p.ga4 {
                 let apiSecret = try secret(g.apiSecretEnv, key: "projects[\(i)].ga4.api_secret_env")
                 let projects = (ga4[g.url]?.projects ?? []).union([p.key])
-                ga4[g.url] = GA4Channel(endpoint: g.url, apiSecret: ga4[g.url]?.apiSecret ?? apiSecret, projects: projects)
+                ga4[g.url] = GA4Channel(
+                    endpoint: g.url, apiSecret: ga4[g.url]?.apiSecret ?? apiSecret, projects: projects)
                 remember(g.url)
             }
             if let m = p.metrica {
                 let token = try secret(m.tokenEnv, key: "projects[\(i)].metrica.token_env")
                 let existing = metrica[m.url]
-                metrica[m.url] = MetricaChannel(endpoint: m.url, token: existing?.token ?? token,
-                                                projects: (existing?.projects ?? []).union([p.key]),
-                                                attemptInterval: existing?.attemptInterval ?? m.uploadIntervalSeconds)
+                metrica[m.url] = MetricaChannel(
+                    endpoint: m.url, token: existing?.token ?? token,
+                    projects: (existing?.projects ?? []).union([p.key]),
+                    attemptInterval: existing?.attemptInterval ?? m.uploadIntervalSeconds)
                 remember(m.url)
             }
             if !p.notify.email.isEmpty, let smtp = config.smtp {
                 let url = "mailto:" + p.notify.email.joined(separator: ",")
                 var messages = emails[url]?.messages ?? [:]
-                messages[p.key] = MissedCallEmail(from: smtp.from, to: p.notify.email, projectName: p.name,
-                                                  timeZone: TimeZone(identifier: p.timezone) ?? .gmt, linkBase: config.http.linkBase)
+                messages[p.key] = MissedCallEmail(
+                    from: smtp.from, to: p.notify.email, projectName: p.name,
+                    timeZone: TimeZone(identifier: p.timezone) ?? .gmt, linkBase: config.http.linkBase)
                 emails[url] = MissedCallEmailChannel(endpoint: url, recipients: p.notify.email, messages: messages)
                 remember(url)
             }
@@ -59,12 +62,13 @@ public struct DeliveryPlan: Sendable {
         var byProject: [String: [DeliveryRoutes.Route]] = [:]
         for project in config.projects.map(\.key) {
             for channel in channels {
-                let deliveries = Dictionary(uniqueKeysWithValues: DeliveryEvent.webhookEvents.compactMap { event in
-                    channel.delivery(of: event, project: project).map { (event, $0) }
-                })
+                let deliveries = Dictionary(
+                    uniqueKeysWithValues: DeliveryEvent.webhookEvents.compactMap { event in
+                        channel.delivery(of: event, project: project).map { (event, $0) }
+                    })
                 if !deliveries.isEmpty {
-                    byProject[project, default: []].append(.init(endpoint: channel.endpoint, deliveries: deliveries,
-                                                                 condition: channel.condition))
+                    byProject[project, default: []].append(
+                        .init(endpoint: channel.endpoint, deliveries: deliveries, condition: channel.condition))
                 }
             }
         }
@@ -73,6 +77,4 @@ public struct DeliveryPlan: Sendable {
 }
 
 /// A delivery setting that stops CallTrack from starting (a secret's variable not set).
-public struct DeliveryPlanError: Error, CustomStringConvertible {
-    public let description: String
-}
+public struct DeliveryPlanError: Error, CustomStringConvertible { public let description: String }

@@ -26,16 +26,26 @@ public final class OutboxSender: Service {
     /// Delivered and failed deliveries stay in the log this long.
     static let logDays = 30.0
 
-    public init(outbox: any OutboxRepository, channels: [any DeliveryChannel], source: DeliverySource, config: DeliveryConfig,
-                smtp: SMTPRelay?, logger: Logger) {
-        self.outbox = outbox; self.channels = channels; self.source = source; self.config = config; self.smtp = smtp
+    public init(
+        outbox: any OutboxRepository, channels: [any DeliveryChannel], source: DeliverySource, config: DeliveryConfig,
+        smtp: SMTPRelay?, logger: Logger
+    ) {
+        self.outbox = outbox
+        self.channels = channels
+        self.source = source
+        self.config = config
+        self.smtp = smtp
         self.logger = logger
     }
 
     public func run() async throws {
         // A service that returns ends the whole group: without endpoints, wait for the shutdown.
-        guard !channels.isEmpty else { try? await gracefulShutdown(); return }
-        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(10)))
+        guard !channels.isEmpty else {
+            try? await gracefulShutdown()
+            return
+        }
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(10)))
         configuration.connectionPool.idleTimeout = .seconds(30)
         // The outbox retries with its own backoff; the client's retrying a refused connection or a bad
         // certificate until the connect timeout only cost 5 s per delivery of a failing endpoint.
@@ -45,9 +55,7 @@ public final class OutboxSender: Service {
         // On shutdown a request in flight is cut short: it stays pending and goes out after the restart.
         try? await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
-                for channel in self.channels {
-                    group.addTask { await self.work(channel, transport: transport) }
-                }
+                for channel in self.channels { group.addTask { await self.work(channel, transport: transport) } }
                 group.addTask { await self.pruneHourly() }
             }
         }
@@ -69,9 +77,12 @@ public final class OutboxSender: Service {
         var lastAttempt = Date.distantPast
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let nextAllowed = lastAttempt.addingTimeInterval(channel.attemptInterval)
-            let due = Date() < nextAllowed ? [] : await outboxCall("due") {
-                try await $0.due(endpoint: channel.endpoint, now: Date(), limit: Self.dueLimit)
-            } ?? []
+            let due =
+                Date() < nextAllowed
+                ? []
+                : await outboxCall("due") {
+                    try await $0.due(endpoint: channel.endpoint, now: Date(), limit: Self.dueLimit)
+                } ?? []
             // A channel that takes several at once gets every due one in one attempt.
             let attempts = channel.batchLimit == 1 ? due.map { [$0] } : (due.isEmpty ? [] : [due])
             for entries in attempts {
@@ -87,7 +98,9 @@ public final class OutboxSender: Service {
             }
             if due.isEmpty || failing != nil {
                 // Sleep until the next delivery is due, but look again soon for new events.
-                let next = Date() < nextAllowed ? nextAllowed
+                let next =
+                    Date() < nextAllowed
+                    ? nextAllowed
                     : await outboxCall("next_due") { try await $0.nextDue(endpoint: channel.endpoint) } ?? nil
                 let ms = max(20, min(Self.pollMilliseconds, Int64((next?.timeIntervalSinceNow ?? 1) * 1000)))
                 try? await Task.sleep(for: .milliseconds(ms))
@@ -97,7 +110,9 @@ public final class OutboxSender: Service {
 
     /// Each entry's body: as stored by a failed attempt, or built now (and stored if this attempt
     /// fails, so that every retry sends the same bytes); entries whose subject is gone apart.
-    private func prepare(_ entries: [OutboxEntry], _ channel: any DeliveryChannel) async -> (ready: [Delivery], gone: [OutboxEntry]) {
+    private func prepare(_ entries: [OutboxEntry], _ channel: any DeliveryChannel) async -> (
+        ready: [Delivery], gone: [OutboxEntry]
+    ) {
         var ready: [Delivery] = [], gone: [OutboxEntry] = []
         for entry in entries {
             if let body = entry.body {
@@ -111,14 +126,19 @@ public final class OutboxSender: Service {
         return (ready, gone)
     }
 
-    private func record(_ result: DeliveryResult, _ attempted: [(entry: OutboxEntry, body: Data?)], _ channel: any DeliveryChannel,
-                        _ failing: inout String?) async {
+    private func record(
+        _ result: DeliveryResult, _ attempted: [(entry: OutboxEntry, body: Data?)], _ channel: any DeliveryChannel,
+        _ failing: inout String?
+    ) async {
         let name = channel.endpoint
         switch result {
         case .delivered(let answer):
-            await outboxCall("delivered") { try await $0.delivered(attempted.map(\.entry.id), result: answer, at: Date()) }
+            await outboxCall("delivered") {
+                try await $0.delivered(attempted.map(\.entry.id), result: answer, at: Date())
+            }
             if let was = failing {
-                logger.info("delivery endpoint takes deliveries again", metadata: ["endpoint": "\(name)", "was": "\(was)"])
+                logger.info(
+                    "delivery endpoint takes deliveries again", metadata: ["endpoint": "\(name)", "was": "\(was)"])
                 failing = nil
             }
         case .failed(let reason):
@@ -126,15 +146,18 @@ public final class OutboxSender: Service {
             let attempts = attempted.map { entry, body in
                 let next = Self.nextAttempt(after: entry, now: now, config: config)
                 if next == nil {
-                    logger.error("delivery given up", metadata: ["endpoint": "\(name)", "event": "\(entry.id)", "type": "\(entry.event.rawValue)"])
+                    logger.error(
+                        "delivery given up",
+                        metadata: ["endpoint": "\(name)", "event": "\(entry.id)", "type": "\(entry.event.rawValue)"])
                 }
                 return FailedAttempt(id: entry.id, next: next, body: entry.body == nil ? body : nil)
             }
             await outboxCall("attempt_failed") { try await $0.attemptFailed(attempts, result: reason) }
             Telemetry.deliveryFailed(endpoint: name)
             if failing == nil {
-                logger.warning("delivery endpoint fails; deliveries are kept and retried",
-                               metadata: ["endpoint": "\(name)", "reason": "\(reason)"])
+                logger.warning(
+                    "delivery endpoint fails; deliveries are kept and retried",
+                    metadata: ["endpoint": "\(name)", "reason": "\(reason)"])
             }
             failing = reason
         }
@@ -151,8 +174,9 @@ public final class OutboxSender: Service {
 
     /// An outbox operation whose failure is logged and counted, never dropped in silence: a
     /// "delivered" that could not be written means the delivery goes again (at least once).
-    @discardableResult
-    private func outboxCall<T>(_ operation: String, _ body: (any OutboxRepository) async throws -> T) async -> T? {
+    @discardableResult private func outboxCall<T>(_ operation: String, _ body: (any OutboxRepository) async throws -> T)
+        async -> T?
+    {
         do { return try await body(outbox) } catch {
             Telemetry.outboxError(operation: operation)
             logger.error("outbox \(operation) failed", metadata: ["error": "\(error)"])

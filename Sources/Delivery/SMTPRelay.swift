@@ -12,7 +12,9 @@ public struct SMTPRelay: Sendable {
     public init(config: SMTPConfig, password: String?) {
         let host = config.host.contains(":") ? "[\(config.host)]" : config.host
         url = (config.port == 465 ? "smtps://" : "smtp://") + "\(host):\(config.port)"
-        from = config.from; username = config.username; self.password = password
+        from = config.from
+        username = config.username
+        self.password = password
     }
 
     /// Nil when the relay took the message, else why not.
@@ -24,14 +26,19 @@ public struct SMTPRelay: Sendable {
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (done: CheckedContinuation<String?, Never>) in
                 // libcurl blocks: a thread of its own, not one of the concurrency pool's few.
-                Thread.detachNewThread { done.resume(returning: self.sendBlocking(message, to: recipients, timeout: timeoutSeconds, cancel: flag)) }
+                Thread.detachNewThread {
+                    done.resume(
+                        returning: self.sendBlocking(message, to: recipients, timeout: timeoutSeconds, cancel: flag))
+                }
             }
         } onCancel: {
             flag.pointer.pointee = 1
         }
     }
 
-    private func sendBlocking(_ message: Data, to recipients: [String], timeout: Int, cancel: SendablePointer) -> String? {
+    private func sendBlocking(_ message: Data, to recipients: [String], timeout: Int, cancel: SendablePointer)
+        -> String?
+    {
         var error = [CChar](repeating: 0, count: 512)
         let code: Int32 = url.withCString { url in
             from.withCString { from in
@@ -41,11 +48,12 @@ public struct SMTPRelay: Sendable {
                     withOptionalCString(username) { user in
                         withOptionalCString(password) { password in
                             message.withUnsafeBytes { bytes in
-                                var mail = ct_mail(url: url, from: from, to: to.baseAddress, to_count: Int32(to.count), username: user,
-                                                   password: password, require_tls: username == nil ? 0 : 1,
-                                                   message: bytes.baseAddress?.assumingMemoryBound(to: CChar.self),
-                                                   message_len: bytes.count, timeout_seconds: timeout,
-                                                   cancel: UnsafePointer(cancel.pointer))
+                                var mail = ct_mail(
+                                    url: url, from: from, to: to.baseAddress, to_count: Int32(to.count), username: user,
+                                    password: password, require_tls: username == nil ? 0 : 1,
+                                    message: bytes.baseAddress?.assumingMemoryBound(to: CChar.self),
+                                    message_len: bytes.count, timeout_seconds: timeout,
+                                    cancel: UnsafePointer(cancel.pointer))
                                 return ct_mail_send(&mail, &error, error.count)
                             }
                         }
@@ -53,7 +61,8 @@ public struct SMTPRelay: Sendable {
                 }
             }
         }
-        return code == 0 ? nil : "SMTP: " + String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return code == 0
+            ? nil : "SMTP: " + String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 

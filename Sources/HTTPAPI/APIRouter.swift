@@ -34,17 +34,30 @@ public struct APIDependencies: Sendable {
     /// Where the process's metrics are collected (swift-metrics' backend), shown on `/metrics`.
     public let metrics: PrometheusCollectorRegistry
 
-    public init(calls: any CallRepository, tracking: any TrackingRepository, outbox: (any OutboxRepository)? = nil,
-                sessions: any DashboardSessionRepository = InMemoryDashboardSessions(), recordingsFolder: String, adminTokens: [String],
-                statistics: CallStatistics, projects: [PublicProject] = [], numbers: NumberPoolBook, reservationsPerMinute: Int = 120,
-                regionHeader: String? = nil, trustedProxies: [CIDR] = [], metrics: PrometheusCollectorRegistry,
-                sipReady: @escaping @Sendable () -> Bool = { true }, activeCalls: @escaping @Sendable () -> Int,
-                connections: HTTPConnectionRegistry? = nil) {
-        self.calls = calls; self.tracking = tracking; self.outbox = outbox; self.sessions = sessions
-        self.recordingsFolder = recordingsFolder; self.adminTokens = adminTokens; self.statistics = statistics
-        self.projects = projects; self.numbers = numbers; self.reservationsPerMinute = reservationsPerMinute
-        self.regionHeader = regionHeader; self.trustedProxies = trustedProxies; self.metrics = metrics
-        self.sipReady = sipReady; self.activeCalls = activeCalls; self.connections = connections
+    public init(
+        calls: any CallRepository, tracking: any TrackingRepository, outbox: (any OutboxRepository)? = nil,
+        sessions: any DashboardSessionRepository = InMemoryDashboardSessions(), recordingsFolder: String,
+        adminTokens: [String], statistics: CallStatistics, projects: [PublicProject] = [], numbers: NumberPoolBook,
+        reservationsPerMinute: Int = 120, regionHeader: String? = nil, trustedProxies: [CIDR] = [],
+        metrics: PrometheusCollectorRegistry, sipReady: @escaping @Sendable () -> Bool = { true },
+        activeCalls: @escaping @Sendable () -> Int, connections: HTTPConnectionRegistry? = nil
+    ) {
+        self.calls = calls
+        self.tracking = tracking
+        self.outbox = outbox
+        self.sessions = sessions
+        self.recordingsFolder = recordingsFolder
+        self.adminTokens = adminTokens
+        self.statistics = statistics
+        self.projects = projects
+        self.numbers = numbers
+        self.reservationsPerMinute = reservationsPerMinute
+        self.regionHeader = regionHeader
+        self.trustedProxies = trustedProxies
+        self.metrics = metrics
+        self.sipReady = sipReady
+        self.activeCalls = activeCalls
+        self.connections = connections
     }
 }
 
@@ -57,23 +70,30 @@ public func buildRouter(_ deps: APIDependencies) -> Router<APIRequestContext> {
             let status: String
             let activeCalls: Int
             let uptimeSeconds: Int
-            enum CodingKeys: String, CodingKey { case status, activeCalls = "active_calls", uptimeSeconds = "uptime_seconds" }
+            enum CodingKeys: String, CodingKey {
+                case status, activeCalls = "active_calls", uptimeSeconds = "uptime_seconds"
+            }
         }
         // 503 while SIP is not listening yet (start) or no longer takes calls (draining), so that a
         // load balancer or a test waits for the SIP side, not just for HTTP.
         let ready = deps.sipReady()
-        var response = try Health(status: ready ? "ok" : "unavailable", activeCalls: deps.activeCalls(),
-                                  uptimeSeconds: Int(Date().timeIntervalSince(startedAt))).response(from: request, context: context)
+        var response = try Health(
+            status: ready ? "ok" : "unavailable", activeCalls: deps.activeCalls(),
+            uptimeSeconds: Int(Date().timeIntervalSince(startedAt))
+        ).response(from: request, context: context)
         response.status = ready ? .ok : .serviceUnavailable
         return response
     }
     let sampler = MetricsSampler(registry: deps.metrics, deps: deps)
     router.get("metrics") { _, _ -> Response in
-        Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                 body: .init(byteBuffer: ByteBuffer(string: await sampler.text())))
+        Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: await sampler.text())))
     }
-    ReservationController(projects: deps.projects, numbers: deps.numbers, limiter: RateLimiter(perMinute: deps.reservationsPerMinute),
-                          regionHeader: deps.regionHeader, trustedProxies: deps.trustedProxies).addRoutes(to: router)
+    ReservationController(
+        projects: deps.projects, numbers: deps.numbers, limiter: RateLimiter(perMinute: deps.reservationsPerMinute),
+        regionHeader: deps.regionHeader, trustedProxies: deps.trustedProxies
+    ).addRoutes(to: router)
     SnippetController(projects: deps.projects).addRoutes(to: router)
     let projects = Dictionary(deps.projects.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
     let reports = ReportService(calls: deps.calls, tracking: deps.tracking)
@@ -85,8 +105,10 @@ public func buildRouter(_ deps: APIDependencies) -> Router<APIRequestContext> {
     ReportController(projects: projects, calls: deps.calls, reports: reports).addRoutes(to: admin)
     ExportController(projects: projects, calls: deps.calls).addRoutes(to: admin)
     if let outbox = deps.outbox { DeliveryController(outbox: outbox).addRoutes(to: admin) }
-    Dashboard(projects: deps.projects, calls: deps.calls, reports: reports, pools: pools, outbox: deps.outbox,
-              recordings: RecordingController(calls: deps.calls, recordingsFolder: deps.recordingsFolder), sessions: deps.sessions,
-              adminTokens: deps.adminTokens, trustedProxies: deps.trustedProxies).addRoutes(to: router)
+    Dashboard(
+        projects: deps.projects, calls: deps.calls, reports: reports, pools: pools, outbox: deps.outbox,
+        recordings: RecordingController(calls: deps.calls, recordingsFolder: deps.recordingsFolder),
+        sessions: deps.sessions, adminTokens: deps.adminTokens, trustedProxies: deps.trustedProxies
+    ).addRoutes(to: router)
     return router
 }

@@ -19,10 +19,17 @@ public struct PublicProject: Sendable {
     public let currency: String
 
     public init(config p: ProjectConfig, numbering: NumberingConfig) {
-        key = p.key; name = p.name; origins = Set(p.origins.map { $0.lowercased().trimmingSuffix("/") })
-        siteNumbers = p.siteNumbers; nationalDigits = numbering.nationalNumberLength; ttlSeconds = p.reservationTTLSeconds
-        numberSelector = p.numberSelector; clickToReveal = p.clickToReveal; cookieDomain = p.cookieDomain
-        timeZone = TimeZone(identifier: p.timezone) ?? .gmt; currency = p.currency
+        key = p.key
+        name = p.name
+        origins = Set(p.origins.map { $0.lowercased().trimmingSuffix("/") })
+        siteNumbers = p.siteNumbers
+        nationalDigits = numbering.nationalNumberLength
+        ttlSeconds = p.reservationTTLSeconds
+        numberSelector = p.numberSelector
+        clickToReveal = p.clickToReveal
+        cookieDomain = p.cookieDomain
+        timeZone = TimeZone(identifier: p.timezone) ?? .gmt
+        currency = p.currency
     }
 }
 
@@ -39,4 +46,3 @@ extension Dictionary where Key == String, Value == PublicProject {
 extension String {
     func trimmingSuffix(_ suffix: String) -> String { hasSuffix(suffix) ? String(dropLast(suffix.count)) : self }
 }
-

@@ -1,11 +1,9 @@
-import CLibre
 import CCodecs
+import CLibre
 import CallTrackCore
 
 /// Turns one RTP payload into 16-bit samples at the codec's own rate.
-protocol AudioDecoder: AnyObject {
-    func decode(_ payload: ArraySlice<UInt8>) -> [Int16]
-}
+protocol AudioDecoder: AnyObject { func decode(_ payload: ArraySlice<UInt8>) -> [Int16] }
 
 /// G.711 μ-law or A-law through librem's tables.
 final class G711Decoder: AudioDecoder {
@@ -37,9 +35,10 @@ final class G722Decoder: AudioDecoder {
 
     func decode(_ payload: ArraySlice<UInt8>) -> [Int16] {
         var out = [Int16](repeating: 0, count: payload.count * 2)
-        let n = payload.withContiguousStorageIfAvailable { bytes in
-            ct_g722_decode(state, &out, bytes.baseAddress, Int32(bytes.count))
-        } ?? 0
+        let n =
+            payload.withContiguousStorageIfAvailable { bytes in
+                ct_g722_decode(state, &out, bytes.baseAddress, Int32(bytes.count))
+            } ?? 0
         return Array(out.prefix(Int(max(0, n))))
     }
 }
@@ -57,9 +56,10 @@ final class OpusDecoder: AudioDecoder {
 
     func decode(_ payload: ArraySlice<UInt8>) -> [Int16] {
         var out = [Int16](repeating: 0, count: 5760)  // 120 ms at 48 kHz: the largest Opus frame
-        let n = payload.withContiguousStorageIfAvailable { bytes in
-            ct_opus_decode(state, bytes.baseAddress, Int32(bytes.count), &out, Int32(out.count))
-        } ?? 0
+        let n =
+            payload.withContiguousStorageIfAvailable { bytes in
+                ct_opus_decode(state, bytes.baseAddress, Int32(bytes.count), &out, Int32(out.count))
+            } ?? 0
         return Array(out.prefix(Int(max(0, n))))
     }
 }

@@ -25,7 +25,10 @@ final class CallRecordingWriter {
         var lastEventTimestamp: UInt32?
         var undecodable: String?
 
-        init(side: RecordingSide, payloads: PayloadTypes) { self.side = side; self.payloads = payloads }
+        init(side: RecordingSide, payloads: PayloadTypes) {
+            self.side = side
+            self.payloads = payloads
+        }
     }
 
     let callID: CallID
@@ -44,7 +47,6 @@ final class CallRecordingWriter {
         tracks = [Track(side: .caller, payloads: caller), Track(side: .callee, payloads: callee)]
     }
 
-
     /// Places one packet; returns a DTMF digit when the packet starts a telephone-event.
     func ingest(side: RecordingSide, bytes: [UInt8], arrivalMilliseconds: Int) -> DTMFEvent? {
         guard let packet = RTPPacket(bytes) else { return nil }
@@ -56,16 +58,16 @@ final class CallRecordingWriter {
         // held (RFC 4733): it never moves the audio timeline, it only names a digit.
         if codec == .telephoneEvent {
             if track.ssrc == nil { anchor(track, packet: packet, codec: codec, at: arrivalFrame) }
-            guard let digit = packet.payload.first.flatMap(Self.digit), track.lastEventTimestamp != packet.timestamp else { return nil }
+            guard let digit = packet.payload.first.flatMap(Self.digit), track.lastEventTimestamp != packet.timestamp
+            else { return nil }
             track.lastEventTimestamp = packet.timestamp
             var frame = position(track, packet.timestamp)
             if abs(frame - arrivalFrame) > rate { frame = arrivalFrame }
-            return DTMFEvent(callID: callID, side: side.rawValue, digit: digit, atSeconds: Double(max(0, frame)) / Double(rate))
+            return DTMFEvent(
+                callID: callID, side: side.rawValue, digit: digit, atSeconds: Double(max(0, frame)) / Double(rate))
         }
 
-        if track.ssrc != packet.ssrc {
-            anchor(track, packet: packet, codec: codec, at: arrivalFrame)
-        }
+        if track.ssrc != packet.ssrc { anchor(track, packet: packet, codec: codec, at: arrivalFrame) }
         if track.recentSequences.contains(packet.sequence) { return nil }  // duplicate
         track.recentSequences.append(packet.sequence)
         if track.recentSequences.count > 64 { track.recentSequences.removeFirst(track.recentSequences.count - 64) }
@@ -78,15 +80,12 @@ final class CallRecordingWriter {
         }
 
         switch codec {
-        case .telephoneEvent:
-            return nil
-        case .comfortNoise:
-            return nil
+        case .telephoneEvent: return nil
+        case .comfortNoise: return nil
         case .other(let name):
             track.undecodable = name
             return nil
-        default:
-            break
+        default: break
         }
         if track.decoders[packet.payloadType] == nil { track.decoders[packet.payloadType] = codec.makeDecoder() }
         guard let decoder = track.decoders[packet.payloadType] else {
@@ -97,7 +96,9 @@ final class CallRecordingWriter {
         if !decoded.isEmpty { audioPackets += 1 }
         var samples = decoded
         if codec.sampleRate != rate {
-            if track.resamplers[codec.sampleRate] == nil { track.resamplers[codec.sampleRate] = Resampler(from: codec.sampleRate, to: rate) }
+            if track.resamplers[codec.sampleRate] == nil {
+                track.resamplers[codec.sampleRate] = Resampler(from: codec.sampleRate, to: rate)
+            }
             samples = track.resamplers[codec.sampleRate]?.process(decoded) ?? []
         }
         place(samples, in: track, at: frame)
@@ -108,7 +109,8 @@ final class CallRecordingWriter {
         track.ssrc = packet.ssrc
         track.anchorTimestamp = packet.timestamp
         track.anchorFrame = frame
-        track.anchorClock = codec == .telephoneEvent ? (track.payloads.primary?.rtpClockRate ?? 8000) : codec.rtpClockRate
+        track.anchorClock =
+            codec == .telephoneEvent ? (track.payloads.primary?.rtpClockRate ?? 8000) : codec.rtpClockRate
         track.recentSequences.removeAll()
     }
 

@@ -36,21 +36,23 @@ public final class Recorder: CallRecorder, @unchecked Sendable {
             let relative = Self.relativePath(for: callID, at: answeredAt)
             do {
                 let file = try WAVFile(path: root + "/" + relative, sampleRate: rate)
-                writers[callID] = CallRecordingWriter(callID: callID, file: file, relativePath: relative,
-                                                      caller: caller, callee: callee)
-                publish(RecordingSummary(callID: callID, status: .recording, path: relative, bytes: 0,
-                                                           seconds: 0, sampleRate: rate, reason: nil))
+                writers[callID] = CallRecordingWriter(
+                    callID: callID, file: file, relativePath: relative, caller: caller, callee: callee)
+                publish(
+                    RecordingSummary(
+                        callID: callID, status: .recording, path: relative, bytes: 0, seconds: 0, sampleRate: rate,
+                        reason: nil))
             } catch let problem as RecordingProblem {
                 fail(callID, reason: problem.description, kind: problem.kind)
-            } catch {
-                fail(callID, reason: "\(error)", kind: "io_error")
-            }
+            } catch { fail(callID, reason: "\(error)", kind: "io_error") }
         }
     }
 
     public func disabled(callID: CallID) {
-        publish(RecordingSummary(callID: callID, status: .disabled, path: nil, bytes: 0, seconds: 0,
-                                                   sampleRate: 0, reason: "record: false for this project"))
+        publish(
+            RecordingSummary(
+                callID: callID, status: .disabled, path: nil, bytes: 0, seconds: 0, sampleRate: 0,
+                reason: "record: false for this project"))
     }
 
     /// Places the packets and writes what is older than the jitter window.
@@ -71,9 +73,7 @@ public final class Recorder: CallRecorder, @unchecked Sendable {
     public func end(callID: CallID, talkMilliseconds: Int) {
         queue.async { [self] in
             guard let writer = writers.removeValue(forKey: callID) else { return }
-            do {
-                try writer.commit(upTo: talkMilliseconds * writer.rate / 1000)
-            } catch {
+            do { try writer.commit(upTo: talkMilliseconds * writer.rate / 1000) } catch {
                 abandon(writer, error)
                 return
             }
@@ -81,15 +81,22 @@ public final class Recorder: CallRecorder, @unchecked Sendable {
             // A file of pure silence is not a recording: say why there is no audio instead.
             guard writer.audioPackets > 0 else {
                 try? FileManager.default.removeItem(atPath: root + "/" + writer.relativePath)
-                let why = writer.undecodableCodec.map { "codec \($0) cannot be decoded" } ?? "no audio packets reached CallTrack"
-                publish(RecordingSummary(callID: callID, status: .failed, path: nil, bytes: 0, seconds: 0,
-                                                           sampleRate: 0, reason: "\(why); the call was not recorded"))
+                let why =
+                    writer.undecodableCodec.map { "codec \($0) cannot be decoded" }
+                    ?? "no audio packets reached CallTrack"
+                publish(
+                    RecordingSummary(
+                        callID: callID, status: .failed, path: nil, bytes: 0, seconds: 0, sampleRate: 0,
+                        reason: "\(why); the call was not recorded"))
                 return
             }
-            publish(RecordingSummary(
-                callID: callID, status: .recorded, path: writer.relativePath, bytes: file.fileBytes,
-                seconds: file.durationSeconds, sampleRate: file.sampleRate,
-                reason: writer.undecodableCodec.map { "some packets used \($0), which cannot be decoded: silence there" }))
+            publish(
+                RecordingSummary(
+                    callID: callID, status: .recorded, path: writer.relativePath, bytes: file.fileBytes,
+                    seconds: file.durationSeconds, sampleRate: file.sampleRate,
+                    reason: writer.undecodableCodec.map {
+                        "some packets used \($0), which cannot be decoded: silence there"
+                    }))
         }
     }
 
@@ -102,16 +109,18 @@ public final class Recorder: CallRecorder, @unchecked Sendable {
         writers.removeValue(forKey: writer.callID)
         let problem = error as? RecordingProblem
         // What was written before the failure stays playable: the header covers it.
-        publish(RecordingSummary(
-            callID: writer.callID, status: .failed, path: writer.file.dataBytes > 0 ? writer.relativePath : nil,
-            bytes: writer.file.fileBytes, seconds: writer.file.durationSeconds, sampleRate: writer.file.sampleRate,
-            reason: "recording stopped: \(problem?.description ?? "\(error)")"))
+        publish(
+            RecordingSummary(
+                callID: writer.callID, status: .failed, path: writer.file.dataBytes > 0 ? writer.relativePath : nil,
+                bytes: writer.file.fileBytes, seconds: writer.file.durationSeconds, sampleRate: writer.file.sampleRate,
+                reason: "recording stopped: \(problem?.description ?? "\(error)")"))
         report(kind: problem?.kind ?? "io_error", "recording stopped", problem?.description ?? "\(error)")
     }
 
     private func fail(_ callID: CallID, reason: String, kind: String?) {
-        publish(RecordingSummary(callID: callID, status: .failed, path: nil, bytes: 0, seconds: 0,
-                                                   sampleRate: 0, reason: reason))
+        publish(
+            RecordingSummary(
+                callID: callID, status: .failed, path: nil, bytes: 0, seconds: 0, sampleRate: 0, reason: reason))
         if let kind { report(kind: kind, "cannot record calls", reason) }
     }
 
@@ -128,8 +137,12 @@ public final class Recorder: CallRecorder, @unchecked Sendable {
     /// Logs a storage problem the first time it happens; later calls only store it with the call.
     private func report(kind: String, _ message: Logger.Message, _ detail: String) {
         guard reportedProblems.insert(kind).inserted else { return }
-        logger.error(message, metadata: ["problem": "\(detail)", "folder": "\(root)",
-                                         "note": "further calls with this problem are marked but not logged"])
+        logger.error(
+            message,
+            metadata: [
+                "problem": "\(detail)", "folder": "\(root)",
+                "note": "further calls with this problem are marked but not logged",
+            ])
     }
 
     /// `YYYY/MM/DD/<call id>.wav` under the recordings folder, by the answer's UTC date.
@@ -143,6 +156,9 @@ public final class Recorder: CallRecorder, @unchecked Sendable {
     /// Repairs the WAV left by a crash; returns its size and duration, or nil if there is no usable file.
     public func repairInterrupted(relativePath: String) -> (bytes: Int, seconds: Double, sampleRate: Int)? {
         guard let fixed = WAVFile.repair(path: root + "/" + relativePath) else { return nil }
-        return (WAVFile.headerSize + fixed.dataBytes, Double(fixed.dataBytes) / Double(max(1, fixed.sampleRate) * 4), fixed.sampleRate)
+        return (
+            WAVFile.headerSize + fixed.dataBytes, Double(fixed.dataBytes) / Double(max(1, fixed.sampleRate) * 4),
+            fixed.sampleRate
+        )
     }
 }

@@ -12,7 +12,11 @@ public final class RecordingRetention: Service {
     private let logger: Logger
 
     public init(index: any RecordingIndex, root: String, days: Int, intervalSeconds: Int, logger: Logger) {
-        self.index = index; self.root = root; self.days = days; self.interval = .seconds(intervalSeconds); self.logger = logger
+        self.index = index
+        self.root = root
+        self.days = days
+        self.interval = .seconds(intervalSeconds)
+        self.logger = logger
     }
 
     public func run() async throws {
@@ -21,14 +25,15 @@ public final class RecordingRetention: Service {
             return
         }
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do { _ = try sweep(now: Date()) } catch { logger.error("recording retention sweep failed", metadata: ["error": "\(error)"]) }
+            do { _ = try sweep(now: Date()) } catch {
+                logger.error("recording retention sweep failed", metadata: ["error": "\(error)"])
+            }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
         }
     }
 
     /// Deletes every recording of a call that ended more than `days` before `now`; returns how many.
-    @discardableResult
-    public func sweep(now: Date) throws -> Int {
+    @discardableResult public func sweep(now: Date) throws -> Int {
         let cutoff = now.addingTimeInterval(-Double(days) * 86400)
         var deleted = 0
         while true {
@@ -43,7 +48,9 @@ public final class RecordingRetention: Service {
                 deleted += 1
             }
         }
-        if deleted > 0 { logger.info("old recordings deleted", metadata: ["count": "\(deleted)", "retention_days": "\(days)"]) }
+        if deleted > 0 {
+            logger.info("old recordings deleted", metadata: ["count": "\(deleted)", "retention_days": "\(days)"])
+        }
         return deleted
     }
 }

@@ -16,16 +16,14 @@ final class WAVFile {
         self.path = path
         self.sampleRate = sampleRate
         let folder = (path as NSString).deletingLastPathComponent
-        do {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        } catch {
-            throw RecordingProblem(errno: (error as NSError).code == NSFileWriteVolumeReadOnlyError ? EROFS : Self.errnoOf(error), action: "create folder \(folder)")
+        do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+            throw RecordingProblem(
+                errno: (error as NSError).code == NSFileWriteVolumeReadOnlyError ? EROFS : Self.errnoOf(error),
+                action: "create folder \(folder)")
         }
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw RecordingProblem(errno: errno, action: "create \(path)") }
-        do {
-            try write(Self.header(sampleRate: sampleRate, dataBytes: 0), at: 0)
-        } catch {
+        do { try write(Self.header(sampleRate: sampleRate, dataBytes: 0), at: 0) } catch {
             close(fd)
             throw error
         }
@@ -34,7 +32,8 @@ final class WAVFile {
     deinit { close(fd) }
 
     private static func errnoOf(_ error: Error) -> Int32 {
-        if let posix = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain {
+        if let posix = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain
+        {
             return Int32(posix.code)
         }
         return EIO
@@ -53,9 +52,7 @@ final class WAVFile {
             }
             return out
         }
-        do {
-            try write(bytes, at: Self.headerSize + dataBytes)
-        } catch {
+        do { try write(bytes, at: Self.headerSize + dataBytes) } catch {
             // A partial write (disk full) would leave bytes the header does not cover: drop them.
             _ = ftruncate(fd, off_t(Self.headerSize + dataBytes))
             throw error
@@ -84,15 +81,27 @@ final class WAVFile {
         var h: [UInt8] = []
         func u32(_ v: Int) { h += withUnsafeBytes(of: UInt32(truncatingIfNeeded: v).littleEndian, Array.init) }
         func u16(_ v: Int) { h += withUnsafeBytes(of: UInt16(truncatingIfNeeded: v).littleEndian, Array.init) }
-        h += Array("RIFF".utf8); u32(36 + dataBytes); h += Array("WAVE".utf8)
-        h += Array("fmt ".utf8); u32(16); u16(1); u16(2); u32(sampleRate); u32(sampleRate * 4); u16(4); u16(16)
-        h += Array("data".utf8); u32(dataBytes)
+        h += Array("RIFF".utf8)
+        u32(36 + dataBytes)
+        h += Array("WAVE".utf8)
+        h += Array("fmt ".utf8)
+        u32(16)
+        u16(1)
+        u16(2)
+        u32(sampleRate)
+        u32(sampleRate * 4)
+        u16(4)
+        u16(16)
+        h += Array("data".utf8)
+        u32(dataBytes)
         return h
     }
 
     private static func sizeFields(dataBytes: Int) -> (riff: [UInt8], data: [UInt8]) {
-        (withUnsafeBytes(of: UInt32(truncatingIfNeeded: 36 + dataBytes).littleEndian, Array.init),
-         withUnsafeBytes(of: UInt32(truncatingIfNeeded: dataBytes).littleEndian, Array.init))
+        (
+            withUnsafeBytes(of: UInt32(truncatingIfNeeded: 36 + dataBytes).littleEndian, Array.init),
+            withUnsafeBytes(of: UInt32(truncatingIfNeeded: dataBytes).littleEndian, Array.init)
+        )
     }
 
     /// Makes a recording cut short by a crash valid: whole frames only, header sizes matching.
@@ -102,8 +111,9 @@ final class WAVFile {
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var header = [UInt8](repeating: 0, count: headerSize)
-        guard pread(fd, &header, headerSize, 0) == headerSize,
-              header[0..<4].elementsEqual("RIFF".utf8), header[36..<40].elementsEqual("data".utf8) else { return nil }
+        guard pread(fd, &header, headerSize, 0) == headerSize, header[0..<4].elementsEqual("RIFF".utf8),
+            header[36..<40].elementsEqual("data".utf8)
+        else { return nil }
         let rate = Int(header[24]) | Int(header[25]) << 8 | Int(header[26]) << 16 | Int(header[27]) << 24
         var st = stat()
         guard fstat(fd, &st) == 0 else { return nil }

@@ -1,5 +1,5 @@
-import CallTrackCore
 import AsyncAlgorithms
+import CallTrackCore
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -24,9 +24,15 @@ public final class BatchWriter<Change: Sendable>: Service {
     /// waiting behind it take.
     private let holdSeconds: Double
 
-    public init(name: String, changes: AsyncStream<Change>, finishOnShutdown finish: (@Sendable () -> Void)? = nil,
-                holdSeconds: Double = 600, logger: Logger, apply: @escaping @Sendable ([Change]) throws -> Void) {
-        self.name = name; self.changes = changes; self.finish = finish; self.apply = apply; self.logger = logger
+    public init(
+        name: String, changes: AsyncStream<Change>, finishOnShutdown finish: (@Sendable () -> Void)? = nil,
+        holdSeconds: Double = 600, logger: Logger, apply: @escaping @Sendable ([Change]) throws -> Void
+    ) {
+        self.name = name
+        self.changes = changes
+        self.finish = finish
+        self.apply = apply
+        self.logger = logger
         self.holdSeconds = holdSeconds
     }
 
@@ -52,25 +58,31 @@ public final class BatchWriter<Change: Sendable>: Service {
                 let start = ContinuousClock.now
                 try apply(batch)
                 let took = ContinuousClock.now - start
-                Telemetry.databaseBatch(store: name, seconds: Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18)
+                Telemetry.databaseBatch(
+                    store: name, seconds: Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18)
                 if let stoppedAt {
-                    logger.notice("writing \(name) again; nothing was lost",
-                                  metadata: ["stopped_seconds": "\(Int((ContinuousClock.now - stoppedAt).components.seconds))"])
+                    logger.notice(
+                        "writing \(name) again; nothing was lost",
+                        metadata: ["stopped_seconds": "\(Int((ContinuousClock.now - stoppedAt).components.seconds))"])
                 }
                 return
             } catch let error as DatabaseError where [.full, .readOnly, .busy].contains(error.kind) {
                 let since = stoppedAt ?? .now
                 if stoppedAt == nil {
-                    logger.error("cannot write \(name); calls go on, and the changes are held and retried",
-                                 metadata: ["error": "\(error.message)"])
+                    logger.error(
+                        "cannot write \(name); calls go on, and the changes are held and retried",
+                        metadata: ["error": "\(error.message)"])
                     stoppedAt = since
                 }
                 // Shutting down, a held batch gets a few seconds more, not the whole hold.
                 let hold = Task.isShuttingDownGracefully || Task.isCancelled ? min(holdSeconds, 10) : holdSeconds
                 if ContinuousClock.now - since > .seconds(hold) {
-                    logger.critical("\(name) dropped: the database could not take them", metadata: [
-                        "changes": "\(batch.count)", "held_seconds": "\(Int(holdSeconds))", "error": "\(error.message)",
-                    ])
+                    logger.critical(
+                        "\(name) dropped: the database could not take them",
+                        metadata: [
+                            "changes": "\(batch.count)", "held_seconds": "\(Int(holdSeconds))",
+                            "error": "\(error.message)",
+                        ])
                     return
                 }
                 let wait = min(30, 0.5 * pow(2, Double(min(attempt, 6))))

@@ -4,28 +4,27 @@ import CallTrackCore
 import Foundation
 import Logging
 
-@main
-struct CallTrackCommand: AsyncParsableCommand {
+@main struct CallTrackCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "calltrack",
         abstract: "Call-tracking telephony: a SIP B2BUA that forwards tracking numbers and records every call.",
-        subcommands: [Serve.self, CheckConfig.self],
-        defaultSubcommand: Serve.self)
+        subcommands: [Serve.self, CheckConfig.self], defaultSubcommand: Serve.self)
 }
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run CallTrack: SIP, media relay, HTTP API.")
 
-    @Option(name: .long, help: "Path to the YAML configuration.")
-    var config = "config/calltrack.yaml"
+    @Option(name: .long, help: "Path to the YAML configuration.") var config = "config/calltrack.yaml"
 
     func run() async throws {
         let cfg = try loadConfig(config)
-        let level = ProcessInfo.processInfo.environment["CALLTRACK_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .info
+        let level =
+            ProcessInfo.processInfo.environment["CALLTRACK_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .info
         // CALLTRACK_LOG_FORMAT=json: one JSON object per line; text (the default) otherwise.
         let format = ProcessInfo.processInfo.environment["CALLTRACK_LOG_FORMAT"] ?? "text"
         guard format == "json" || format == "text" else {
-            FileHandle.standardError.write(Data("calltrack: CALLTRACK_LOG_FORMAT must be json or text, not \"\(format)\"\n".utf8))
+            FileHandle.standardError.write(
+                Data("calltrack: CALLTRACK_LOG_FORMAT must be json or text, not \"\(format)\"\n".utf8))
             throw ExitCode(1)
         }
         let json = format == "json"
@@ -38,8 +37,8 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "calltrack")
         let metrics = bootstrapMetrics()
         do {
-            let group = try buildApplication(config: cfg, environment: ProcessInfo.processInfo.environment, metrics: metrics,
-                                             logger: logger)
+            let group = try buildApplication(
+                config: cfg, environment: ProcessInfo.processInfo.environment, metrics: metrics, logger: logger)
             try await group.run()
         } catch {
             FileHandle.standardError.write(Data("calltrack: \(error)\n".utf8))
@@ -49,10 +48,10 @@ struct Serve: AsyncParsableCommand {
 }
 
 struct CheckConfig: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "check-config", abstract: "Validate a configuration and exit.")
+    static let configuration = CommandConfiguration(
+        commandName: "check-config", abstract: "Validate a configuration and exit.")
 
-    @Option(name: .long, help: "Path to the YAML configuration.")
-    var config = "config/calltrack.yaml"
+    @Option(name: .long, help: "Path to the YAML configuration.") var config = "config/calltrack.yaml"
 
     func run() async throws {
         let cfg = try loadConfig(config)
@@ -62,9 +61,7 @@ struct CheckConfig: AsyncParsableCommand {
 
 /// Loads the configuration or exits with status 2 and a message naming the key at fault.
 func loadConfig(_ path: String) throws -> CallTrackConfig {
-    do {
-        return try ConfigLoader.load(path: path)
-    } catch let error as ConfigError {
+    do { return try ConfigLoader.load(path: path) } catch let error as ConfigError {
         FileHandle.standardError.write(Data("calltrack: invalid configuration \(path): \(error)\n".utf8))
         throw ExitCode(2)
     }

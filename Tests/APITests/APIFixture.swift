@@ -2,8 +2,8 @@ import CallTrackCore
 import Foundation
 import HTTPAPI
 import Hummingbird
-import Prometheus
 import HummingbirdTesting
+import Prometheus
 import Storage
 import Tracking
 
@@ -18,27 +18,31 @@ enum APIFixture {
         let database: Database
     }
 
-    static func run(reservationsPerMinute: Int = 120, project extra: String = "",
-                    _ body: @escaping @Sendable (any TestClientProtocol, Stores) async throws -> Void) async throws {
+    static func run(
+        reservationsPerMinute: Int = 120, project extra: String = "",
+        _ body: @escaping @Sendable (any TestClientProtocol, Stores) async throws -> Void
+    ) async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("api-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let config = try ConfigLoader.parse(yaml: """
-            projects:
-              - key: shop
-                forward_to: sip:+74951234567@127.0.0.1:5070
-                origins: [http://shop.test]
-                site_numbers: ["+7 (495) 123-45-67"]
-                pools: [{name: main, numbers: ["+74990000001", "+74990000002"], static: "+74990000000"}]
-                offline: [{number: "+74990000100", channel: billboard}]
-            \(extra)
-            """)
+        let config = try ConfigLoader.parse(
+            yaml: """
+                projects:
+                  - key: shop
+                    forward_to: sip:+74951234567@127.0.0.1:5070
+                    origins: [http://shop.test]
+                    site_numbers: ["+7 (495) 123-45-67"]
+                    pools: [{name: main, numbers: ["+74990000001", "+74990000002"], static: "+74990000000"}]
+                    offline: [{number: "+74990000100", channel: billboard}]
+                \(extra)
+                """)
         let database = try Database(path: dir.appendingPathComponent("calltrack.sqlite").path)
-        let stores = Stores(calls: SQLiteCallRecordStore(database: database, numbering: config.numbering),
-                            tracking: SQLiteTrackingStore(database: database), database: database)
+        let stores = Stores(
+            calls: SQLiteCallRecordStore(database: database, numbering: config.numbering),
+            tracking: SQLiteTrackingStore(database: database), database: database)
         let deps = APIDependencies(
-            calls: stores.calls, tracking: stores.tracking, outbox: SQLiteOutbox(database: database), recordingsFolder: dir.path,
-            adminTokens: [token], statistics: CallStatistics(),
+            calls: stores.calls, tracking: stores.tracking, outbox: SQLiteOutbox(database: database),
+            recordingsFolder: dir.path, adminTokens: [token], statistics: CallStatistics(),
             projects: config.projects.map { PublicProject(config: $0, numbering: config.numbering) },
             numbers: NumberPoolBook(config: config, persist: { _ in }), reservationsPerMinute: reservationsPerMinute,
             metrics: PrometheusCollectorRegistry(), activeCalls: { 0 })

@@ -8,8 +8,7 @@ import Testing
 import Tracking
 
 /// The pool planner replays a visit log whose answer is known.
-@Suite("Pool planner")
-struct PoolPlanTests {
+@Suite("Pool planner") struct PoolPlanTests {
     @Test("10 visitors always on site for 5 minutes each: the planner asks for the pool the arithmetic gives")
     func steadyVisitors() async throws {
         try await APIFixture.run { client, stores in
@@ -20,14 +19,16 @@ struct PoolPlanTests {
             let start = Date().addingTimeInterval(-7 * 3600)
             let reservations = (0..<720).map { i -> TrackingChange in
                 let arrival = start.addingTimeInterval(Double(i) * 30)
-                return .reserved(Reservation(id: "r\(i)", projectKey: "shop", clientID: "v\(i)",
-                                             number: PhoneNumber(e164: "+74990000001")!, poolName: "main",
-                                             createdAt: arrival, expiresAt: arrival.addingTimeInterval(300 + 360)))
+                return .reserved(
+                    Reservation(
+                        id: "r\(i)", projectKey: "shop", clientID: "v\(i)", number: PhoneNumber(e164: "+74990000001")!,
+                        poolName: "main", createdAt: arrival, expiresAt: arrival.addingTimeInterval(300 + 360)))
             }
             try stores.tracking.apply(reservations)
             let auth: HTTPFields = [.authorization: "Bearer \(APIFixture.token)"]
             func plan(_ target: Int) async throws -> [String: Any] {
-                let r = try await client.execute(uri: "/v1/projects/shop/pool-plan?days=1&target=\(target)", method: .get, headers: auth)
+                let r = try await client.execute(
+                    uri: "/v1/projects/shop/pool-plan?days=1&target=\(target)", method: .get, headers: auth)
                 #expect(r.status == .ok)
                 return try #require(try JSONSerialization.jsonObject(with: Data(buffer: r.body)) as? [String: Any])
             }
@@ -39,7 +40,8 @@ struct PoolPlanTests {
             #expect(options.last?["pool_size"] as? Int == 22 && options.last?["served_percent"] as? Double == 100)
             let ninetyFive = try await plan(95)
             #expect(ninetyFive["recommended_pool_size"] as? Int == 21)
-            let bad = try await client.execute(uri: "/v1/projects/shop/pool-plan?target=150", method: .get, headers: auth)
+            let bad = try await client.execute(
+                uri: "/v1/projects/shop/pool-plan?target=150", method: .get, headers: auth)
             #expect(bad.status == .badRequest)
         }
     }

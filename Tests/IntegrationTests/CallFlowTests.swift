@@ -2,21 +2,24 @@ import Foundation
 import Testing
 
 /// Calls through a real CallTrack process, with sipp as caller and callee on loopback.
-@Suite("Call flows", .serialized)
-struct CallFlowTests {
+@Suite("Call flows", .serialized) struct CallFlowTests {
     /// Runs one call: starts the callee, then the caller; both sipp runs must succeed.
-    private func run(callee calleeScenario: String?, caller callerScenario: String, server: CallTrackServer,
-                     dialled: String = "84990000001", pause: Int = 1000, callerIP: String = "127.0.0.1",
-                     calls: Int = 1, rate: Int = 10, transport: String = "u1") async throws {
+    private func run(
+        callee calleeScenario: String?, caller callerScenario: String, server: CallTrackServer,
+        dialled: String = "84990000001", pause: Int = 1000, callerIP: String = "127.0.0.1", calls: Int = 1,
+        rate: Int = 10, transport: String = "u1"
+    ) async throws {
         let p = server.ports
         let callee = try calleeScenario.map {
-            try SIPp("callee", scenario: $0, localPort: p.callee, mediaPort: p.calleeMedia, target: nil,
-                     calls: calls, pauseMilliseconds: pause)
+            try SIPp(
+                "callee", scenario: $0, localPort: p.callee, mediaPort: p.calleeMedia, target: nil, calls: calls,
+                pauseMilliseconds: pause)
         }
         try await Task.sleep(for: .milliseconds(200))
-        let caller = try SIPp("caller", scenario: callerScenario, localPort: p.caller, mediaPort: p.callerMedia,
-                              target: "127.0.0.1:\(p.sip)", service: dialled, calls: calls, rate: rate,
-                              pauseMilliseconds: pause, localIP: callerIP, transport: transport)
+        let caller = try SIPp(
+            "caller", scenario: callerScenario, localPort: p.caller, mediaPort: p.callerMedia,
+            target: "127.0.0.1:\(p.sip)", service: dialled, calls: calls, rate: rate, pauseMilliseconds: pause,
+            localIP: callerIP, transport: transport)
         let callerStatus = try await caller.wait()
         let calleeStatus = try await callee?.wait() ?? 0
         #expect(callerStatus == 0, "caller failed\n\(caller.diagnostics())\n\(server.log().suffix(3000))")
@@ -33,11 +36,11 @@ struct CallFlowTests {
         ((call["media"] as? [String: Any])?[direction] as? [String: Any])?["packets"] as? Int ?? -1
     }
 
-    @Test("Answered call: audio both ways, record answered with ring and talk time")
-    func answeredCall() async throws {
+    @Test("Answered call: audio both ways, record answered with ring and talk time") func answeredCall() async throws {
         try await withServer { server in
-            try await run(callee: Scenario.calleeAnswers(ringMilliseconds: 500), caller: Scenario.callerHangsUp(),
-                          server: server, pause: 3000)
+            try await run(
+                callee: Scenario.calleeAnswers(ringMilliseconds: 500), caller: Scenario.callerHangsUp(), server: server,
+                pause: 3000)
             let call = try await onlyCall(server)
             #expect(call["status"] as? String == "answered")
             #expect(call["missed_reason"] is NSNull)
@@ -61,18 +64,18 @@ struct CallFlowTests {
         }
     }
 
-    @Test("Early media: the callee's 183 with SDP reaches the caller, then the answer")
-    func earlyMedia() async throws {
+    @Test("Early media: the callee's 183 with SDP reaches the caller, then the answer") func earlyMedia() async throws {
         try await withServer { server in
-            try await run(callee: Scenario.calleeEarlyMedia, caller: Scenario.callerHangsUp(), server: server, pause: 1500)
+            try await run(
+                callee: Scenario.calleeEarlyMedia, caller: Scenario.callerHangsUp(), server: server, pause: 1500)
             let call = try await onlyCall(server)
             #expect(call["status"] as? String == "answered")
             #expect(media(call, "callee_to_caller") > 20)
         }
     }
 
-    @Test("Caller cancels while ringing: callee gets CANCEL, record missed/cancelled")
-    func callerCancels() async throws {
+    @Test("Caller cancels while ringing: callee gets CANCEL, record missed/cancelled") func callerCancels() async throws
+    {
         try await withServer { server in
             try await run(callee: Scenario.calleeRingsUntilCancel, caller: Scenario.callerCancels, server: server)
             let call = try await onlyCall(server)
@@ -83,10 +86,10 @@ struct CallFlowTests {
         }
     }
 
-    @Test("Callee busy: 486 reaches the caller, record missed/busy")
-    func calleeBusy() async throws {
+    @Test("Callee busy: 486 reaches the caller, record missed/busy") func calleeBusy() async throws {
         try await withServer { server in
-            try await run(callee: Scenario.calleeRejects(486, "Busy Here"), caller: Scenario.callerExpects(486), server: server)
+            try await run(
+                callee: Scenario.calleeRejects(486, "Busy Here"), caller: Scenario.callerExpects(486), server: server)
             let call = try await onlyCall(server)
             #expect(call["status"] as? String == "missed")
             #expect(call["missed_reason"] as? String == "busy")
@@ -94,17 +97,16 @@ struct CallFlowTests {
         }
     }
 
-    @Test("Callee declines: 603 reaches the caller, record missed/rejected")
-    func calleeDeclines() async throws {
+    @Test("Callee declines: 603 reaches the caller, record missed/rejected") func calleeDeclines() async throws {
         try await withServer { server in
-            try await run(callee: Scenario.calleeRejects(603, "Decline"), caller: Scenario.callerExpects(603), server: server)
+            try await run(
+                callee: Scenario.calleeRejects(603, "Decline"), caller: Scenario.callerExpects(603), server: server)
             let call = try await onlyCall(server)
             #expect(call["missed_reason"] as? String == "rejected")
         }
     }
 
-    @Test("Ring timeout: callee gets CANCEL, caller 480, record missed/no_answer")
-    func ringTimeout() async throws {
+    @Test("Ring timeout: callee gets CANCEL, caller 480, record missed/no_answer") func ringTimeout() async throws {
         var options = CallTrackServer.Options()
         options.ringTimeoutSeconds = 2
         try await withServer(options: options) { server in
@@ -119,10 +121,12 @@ struct CallFlowTests {
         }
     }
 
-    @Test("Callee hangs up first: BYE reaches the caller, record answered, hangup_by callee")
-    func calleeHangsUp() async throws {
+    @Test("Callee hangs up first: BYE reaches the caller, record answered, hangup_by callee") func calleeHangsUp()
+        async throws
+    {
         try await withServer { server in
-            try await run(callee: Scenario.calleeHangsUp, caller: Scenario.callerWaitsForBye(), server: server, pause: 1500)
+            try await run(
+                callee: Scenario.calleeHangsUp, caller: Scenario.callerWaitsForBye(), server: server, pause: 1500)
             let call = try await onlyCall(server)
             #expect(call["status"] as? String == "answered")
             #expect(call["hangup_by"] as? String == "callee")
@@ -130,20 +134,20 @@ struct CallFlowTests {
         }
     }
 
-    @Test("Hold and resume re-INVITEs and INFO pass through with SDP rewritten")
-    func holdAndResume() async throws {
+    @Test("Hold and resume re-INVITEs and INFO pass through with SDP rewritten") func holdAndResume() async throws {
         try await withServer { server in
-            try await run(callee: Scenario.calleeSeesHoldAndResume, caller: Scenario.callerHoldsAndResumes, server: server)
+            try await run(
+                callee: Scenario.calleeSeesHoldAndResume, caller: Scenario.callerHoldsAndResumes, server: server)
             let call = try await onlyCall(server)
             #expect(call["status"] as? String == "answered")
             #expect(call["hangup_by"] as? String == "caller")
         }
     }
 
-    @Test("Delayed offer: an INVITE without SDP is answered with CallTrack's offer")
-    func delayedOffer() async throws {
+    @Test("Delayed offer: an INVITE without SDP is answered with CallTrack's offer") func delayedOffer() async throws {
         try await withServer { server in
-            try await run(callee: Scenario.calleeAnswers(), caller: Scenario.callerDelayedOffer, server: server, pause: 2000)
+            try await run(
+                callee: Scenario.calleeAnswers(), caller: Scenario.callerDelayedOffer, server: server, pause: 2000)
             let call = try await onlyCall(server)
             #expect(call["status"] as? String == "answered")
             #expect(media(call, "caller_to_callee") > 30)
@@ -151,14 +155,14 @@ struct CallFlowTests {
         }
     }
 
-    @Test("Untrusted source gets 403 and the callee never sees an INVITE")
-    func untrustedSource() async throws {
+    @Test("Untrusted source gets 403 and the callee never sees an INVITE") func untrustedSource() async throws {
         try await withServer { server in
             let p = server.ports
             // The callee's port is watched by a bare socket: nothing may arrive there.
             let callee = try UDPProbe(port: p.callee)
-            let caller = try SIPp("caller", scenario: Scenario.callerExpects(403), localPort: p.caller, mediaPort: p.callerMedia,
-                                  target: "127.0.0.1:\(p.sip)", service: "84990000001", localIP: "127.0.0.2")
+            let caller = try SIPp(
+                "caller", scenario: Scenario.callerExpects(403), localPort: p.caller, mediaPort: p.callerMedia,
+                target: "127.0.0.1:\(p.sip)", service: "84990000001", localIP: "127.0.0.2")
             #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
             try await Task.sleep(for: .milliseconds(500))
             #expect(callee.received().isEmpty, "the forwarding target received SIP from an untrusted call")
@@ -175,25 +179,21 @@ struct CallFlowTests {
         }
     }
 
-    @Test("Unknown DID gets 404")
-    func unknownNumber() async throws {
+    @Test("Unknown DID gets 404") func unknownNumber() async throws {
         try await withServer { server in
             try await run(callee: nil, caller: Scenario.callerExpects(404), server: server, dialled: "74990009999")
             #expect(try await server.calls().isEmpty)
         }
     }
 
-    @Test("OPTIONS keep-alive from a trunk gets 200")
-    func optionsKeepAlive() async throws {
-        try await withServer { server in
-            try await run(callee: nil, caller: Scenario.options, server: server)
-        }
+    @Test("OPTIONS keep-alive from a trunk gets 200") func optionsKeepAlive() async throws {
+        try await withServer { server in try await run(callee: nil, caller: Scenario.options, server: server) }
     }
 
-    @Test("A caller over TCP reaches a callee over UDP")
-    func tcpCaller() async throws {
+    @Test("A caller over TCP reaches a callee over UDP") func tcpCaller() async throws {
         try await withServer { server in
-            try await run(callee: Scenario.calleeAnswers(), caller: Scenario.callerHangsUp(), server: server, transport: "t1")
+            try await run(
+                callee: Scenario.calleeAnswers(), caller: Scenario.callerHangsUp(), server: server, transport: "t1")
             let call = try await onlyCall(server)
             #expect(call["status"] as? String == "answered")
             #expect(media(call, "caller_to_callee") > 10)
@@ -206,23 +206,24 @@ struct CallFlowTests {
         options.trunkUsername = "calltrack"
         options.trunkPassword = "s3cret-from-env"
         try await withServer(options: options) { server in
-            try await run(callee: Scenario.calleeRequiresAuth(username: "calltrack", password: "s3cret-from-env"),
-                          caller: Scenario.callerHangsUp(), server: server)
+            try await run(
+                callee: Scenario.calleeRequiresAuth(username: "calltrack", password: "s3cret-from-env"),
+                caller: Scenario.callerHangsUp(), server: server)
             let call = try await onlyCall(server)
             #expect(call["status"] as? String == "answered")
         }
     }
 
-    @Test("register: true registers the trunk with digest auth")
-    func trunkRegistration() async throws {
+    @Test("register: true registers the trunk with digest auth") func trunkRegistration() async throws {
         let ports = TestPorts.next()
         var options = CallTrackServer.Options()
         options.trunkUsername = "calltrack"
         options.trunkPassword = "reg-pass"
         options.register = true
         options.proxyPort = ports.sip + 45
-        let registrar = try SIPp("registrar", scenario: Scenario.registrar(username: "calltrack", password: "reg-pass"),
-                                 localPort: ports.sip + 45, mediaPort: ports.calleeMedia, target: nil, timeoutSeconds: 15)
+        let registrar = try SIPp(
+            "registrar", scenario: Scenario.registrar(username: "calltrack", password: "reg-pass"),
+            localPort: ports.sip + 45, mediaPort: ports.calleeMedia, target: nil, timeoutSeconds: 15)
         try await Task.sleep(for: .milliseconds(200))
         try await withServer(ports: ports, options: options) { server in
             let status = try await registrar.wait()

@@ -5,16 +5,14 @@ import Testing
 /// path, method and status) is produced by a request here, and each real body must fit its schema,
 /// with no field the document does not name. The schemas are checked by jsonschema (the JSON Schema
 /// 2020-12 that OpenAPI 3.1 uses), from PyPI with openapi-spec-validator.
-@Suite("The API document against real responses", .serialized)
-struct ContractTests {
+@Suite("The API document against real responses", .serialized) struct ContractTests {
     /// One request and what came back, with the documented path it exercises.
-    struct Sample {
-        let method: String, template: String, status: Int, body: String
-    }
+    struct Sample { let method: String, template: String, status: Int, body: String }
 
     /// A request over a fresh connection, nothing done for us (no redirects followed, no cookies kept).
-    static func raw(_ server: CallTrackServer, _ method: String, _ path: String, headers: [String] = [], body: Data = Data())
-        throws -> (status: Int, headers: [String: String], body: String) {
+    static func raw(
+        _ server: CallTrackServer, _ method: String, _ path: String, headers: [String] = [], body: Data = Data()
+    ) throws -> (status: Int, headers: [String: String], body: String) {
         let http = try RawHTTP(port: server.ports.http)
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(server.ports.http)\r\nConnection: close\r\n"
         for h in headers { head += h + "\r\n" }
@@ -27,7 +25,8 @@ struct ContractTests {
         var fields: [String: String] = [:]
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            fields[line[..<colon].lowercased(), default: ""] += line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            fields[line[..<colon].lowercased(), default: ""] += line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespaces)
         }
         return (status, fields, parts.dropFirst().joined(separator: "\r\n\r\n"))
     }
@@ -37,12 +36,16 @@ struct ContractTests {
         let form = try raw(server, "GET", "/signin")
         let signin = try #require(form.headers["set-cookie"]?.split(separator: ";").first.map(String.init))
         let token = String(signin.dropFirst("ct_signin=".count))
-        let posted = try raw(server, "POST", "/signin", headers: ["Cookie: \(signin)", "Content-Type: application/x-www-form-urlencoded"],
-                             body: Data("token=\(CallTrackServer.adminToken)&csrf=\(token)&next=%2Fdeliveries".utf8))
+        let posted = try raw(
+            server, "POST", "/signin",
+            headers: ["Cookie: \(signin)", "Content-Type: application/x-www-form-urlencoded"],
+            body: Data("token=\(CallTrackServer.adminToken)&csrf=\(token)&next=%2Fdeliveries".utf8))
         #expect(posted.status == 303, "\(posted)")
-        let session = try #require(posted.headers["set-cookie"]?.split(separator: ";").first.map(String.init), "\(posted.headers)")
+        let session = try #require(
+            posted.headers["set-cookie"]?.split(separator: ";").first.map(String.init), "\(posted.headers)")
         let page = try raw(server, "GET", "/deliveries", headers: ["Cookie: \(session)"])
-        let csrf = try #require(page.body.firstMatch(of: /name="csrf" value="([^"]+)"/)?.output.1, "\(page.body.prefix(500))")
+        let csrf = try #require(
+            page.body.firstMatch(of: /name="csrf" value="([^"]+)"/)?.output.1, "\(page.body.prefix(500))")
         return (session, String(csrf))
     }
 
@@ -54,28 +57,43 @@ struct ContractTests {
             var samples: [Sample] = []
             let bearer = "Authorization: Bearer \(CallTrackServer.adminToken)"
             let json = "Content-Type: application/json"
-            func check(_ method: String, _ template: String, _ path: String, _ expected: Int, auth: Bool = true,
-                       headers: [String] = [], body: String = "") throws -> String {
-                let got = try Self.raw(server, method, path, headers: (auth ? [bearer] : []) + headers, body: Data(body.utf8))
+            func check(
+                _ method: String, _ template: String, _ path: String, _ expected: Int, auth: Bool = true,
+                headers: [String] = [], body: String = ""
+            ) throws -> String {
+                let got = try Self.raw(
+                    server, method, path, headers: (auth ? [bearer] : []) + headers, body: Data(body.utf8))
                 #expect(got.status == expected, "\(method) \(path): \(got.status) \(got.body.prefix(300))")
                 samples.append(Sample(method: method, template: template, status: got.status, body: got.body))
                 return got.body
             }
-            let reservation = #"{"client_id": "visitor-1", "page": "http://shop.test/?utm_source=google&utm_medium=cpc"}"#
+            let reservation =
+                #"{"client_id": "visitor-1", "page": "http://shop.test/?utm_source=google&utm_medium=cpc"}"#
             let reserve = "/v1/projects/{key}/reservations"
             _ = try check("GET", "/healthz", "/healthz", 200, auth: false)
-            _ = try check("POST", reserve, "/v1/projects/shop/reservations", 200, auth: false, headers: [json], body: reservation)
-            _ = try check("POST", reserve, "/v1/projects/shop/reservations", 400, auth: false, headers: [json], body: "{")
-            _ = try check("POST", reserve, "/v1/projects/shop/reservations", 403, auth: false,
-                          headers: [json, "Origin: http://elsewhere.test"], body: reservation)
-            _ = try check("POST", reserve, "/v1/projects/nope/reservations", 404, auth: false, headers: [json], body: reservation)
-            _ = try check("POST", reserve, "/v1/projects/shop/reservations", 413, auth: false, headers: [json],
-                          body: #"{"client_id": "v", "page": "http://shop.test/?q="# + String(repeating: "a", count: 17_000) + #""}"#)
+            _ = try check(
+                "POST", reserve, "/v1/projects/shop/reservations", 200, auth: false, headers: [json], body: reservation)
+            _ = try check(
+                "POST", reserve, "/v1/projects/shop/reservations", 400, auth: false, headers: [json], body: "{")
+            _ = try check(
+                "POST", reserve, "/v1/projects/shop/reservations", 403, auth: false,
+                headers: [json, "Origin: http://elsewhere.test"], body: reservation)
+            _ = try check(
+                "POST", reserve, "/v1/projects/nope/reservations", 404, auth: false, headers: [json], body: reservation)
+            _ = try check(
+                "POST", reserve, "/v1/projects/shop/reservations", 413, auth: false, headers: [json],
+                body: #"{"client_id": "v", "page": "http://shop.test/?q="# + String(repeating: "a", count: 17_000)
+                    + #""}"#)
             _ = try check("GET", "/v1/projects/{key}/snippet.js", "/v1/projects/nope/snippet.js", 404, auth: false)
             let amp = "/v1/projects/{key}/amp"
-            _ = try check("GET", amp, "/v1/projects/shop/amp?__amp_source_origin=http%3A%2F%2Fshop.test&client_id=amp-1", 200, auth: false)
-            _ = try check("GET", amp, "/v1/projects/shop/amp?__amp_source_origin=http%3A%2F%2Fshop.test", 400, auth: false)
-            _ = try check("GET", amp, "/v1/projects/nope/amp?__amp_source_origin=http%3A%2F%2Fshop.test&client_id=amp-1", 404, auth: false)
+            _ = try check(
+                "GET", amp, "/v1/projects/shop/amp?__amp_source_origin=http%3A%2F%2Fshop.test&client_id=amp-1", 200,
+                auth: false)
+            _ = try check(
+                "GET", amp, "/v1/projects/shop/amp?__amp_source_origin=http%3A%2F%2Fshop.test", 400, auth: false)
+            _ = try check(
+                "GET", amp, "/v1/projects/nope/amp?__amp_source_origin=http%3A%2F%2Fshop.test&client_id=amp-1", 404,
+                auth: false)
 
             // A call to hang the call routes on, a recorded one.
             try await server.placeAnsweredCall(dialling: "84990000001", talkMilliseconds: 800)
@@ -85,7 +103,10 @@ struct ContractTests {
             let caller = try #require(call["caller"] as? String)
             let unknownCall = "0123456789abcdef012345"
 
-            for (name, bad) in [("health", "days=0"), ("pool-plan", "days=0"), ("report", "from=yesterday"), ("leads", "from=yesterday")] {
+            for (name, bad) in [
+                ("health", "days=0"), ("pool-plan", "days=0"), ("report", "from=yesterday"),
+                ("leads", "from=yesterday"),
+            ] {
                 let template = "/v1/projects/{key}/\(name)"
                 _ = try check("GET", template, "/v1/projects/shop/\(name)", 200)
                 _ = try check("GET", template, "/v1/projects/shop/\(name)?\(bad)", 400)
@@ -93,11 +114,18 @@ struct ContractTests {
                 _ = try check("GET", template, "/v1/projects/nope/\(name)", 404)
             }
             let sale = "/v1/calls/{id}/sale"
-            _ = try check("POST", sale, "/v1/calls/\(id)/sale", 201, headers: [json], body: #"{"amount": 1500, "deal_id": "crm-1"}"#)
-            _ = try check("POST", sale, "/v1/calls/\(id)/sale", 200, headers: [json], body: #"{"amount": 1700, "deal_id": "crm-1"}"#)
+            _ = try check(
+                "POST", sale, "/v1/calls/\(id)/sale", 201, headers: [json],
+                body: #"{"amount": 1500, "deal_id": "crm-1"}"#)
+            _ = try check(
+                "POST", sale, "/v1/calls/\(id)/sale", 200, headers: [json],
+                body: #"{"amount": 1700, "deal_id": "crm-1"}"#)
             _ = try check("POST", sale, "/v1/calls/\(id)/sale", 400, headers: [json], body: #"{"amount": "lots"}"#)
-            _ = try check("POST", sale, "/v1/calls/\(id)/sale", 401, auth: false, headers: [json], body: #"{"amount": 1}"#)
-            _ = try check("POST", sale, "/v1/calls/\(unknownCall)/sale", 404, headers: [json], body: #"{"amount": 1, "deal_id": "crm-9"}"#)
+            _ = try check(
+                "POST", sale, "/v1/calls/\(id)/sale", 401, auth: false, headers: [json], body: #"{"amount": 1}"#)
+            _ = try check(
+                "POST", sale, "/v1/calls/\(unknownCall)/sale", 404, headers: [json],
+                body: #"{"amount": 1, "deal_id": "crm-9"}"#)
             let sales = "/v1/projects/{key}/sales"
             let deal = #"{"phone": "\#(caller)", "amount": 900, "deal_id": "crm-2"}"#
             _ = try check("POST", sales, "/v1/projects/shop/sales", 201, headers: [json], body: deal)
@@ -114,20 +142,25 @@ struct ContractTests {
             let costs = "/v1/projects/{key}/costs"
             let row = #"{"rows": [{"date": "2026-11-01", "source": "google", "medium": "cpc", "amount": 1200.5}]}"#
             _ = try check("PUT", costs, "/v1/projects/shop/costs", 200, headers: [json], body: row)
-            _ = try check("PUT", costs, "/v1/projects/shop/costs", 400, headers: [json],
-                          body: #"{"rows": [{"date": "2026-11-01", "source": "google", "medium": "cpc", "amount": -1}]}"#)
+            _ = try check(
+                "PUT", costs, "/v1/projects/shop/costs", 400, headers: [json],
+                body: #"{"rows": [{"date": "2026-11-01", "source": "google", "medium": "cpc", "amount": -1}]}"#)
             _ = try check("PUT", costs, "/v1/projects/shop/costs", 401, auth: false, headers: [json], body: row)
             _ = try check("PUT", costs, "/v1/projects/nope/costs", 404, headers: [json], body: row)
-            _ = try check("PUT", costs, "/v1/projects/shop/costs", 413, headers: [json],
-                          body: #"{"rows": [], "pad": ""# + String(repeating: "a", count: 4 * 1024 * 1024 + 10) + #""}"#)
+            _ = try check(
+                "PUT", costs, "/v1/projects/shop/costs", 413, headers: [json],
+                body: #"{"rows": [], "pad": ""# + String(repeating: "a", count: 4 * 1024 * 1024 + 10) + #""}"#)
 
             // Deliveries (to a dead endpoint: pending) and calls.
             let deliveries = try check("GET", "/v1/deliveries", "/v1/deliveries", 200)
             #expect(deliveries.contains("evt_"), "the call's deliveries are listed")
             _ = try check("GET", "/v1/deliveries", "/v1/deliveries?status=lost", 400)
             _ = try check("GET", "/v1/deliveries", "/v1/deliveries", 401, auth: false)
-            _ = try check("POST", "/v1/deliveries/{id}/retry", "/v1/deliveries/evt_00000000000000000000000000000000/retry", 401, auth: false)
-            _ = try check("POST", "/v1/deliveries/{id}/retry", "/v1/deliveries/evt_00000000000000000000000000000000/retry", 404)
+            _ = try check(
+                "POST", "/v1/deliveries/{id}/retry", "/v1/deliveries/evt_00000000000000000000000000000000/retry", 401,
+                auth: false)
+            _ = try check(
+                "POST", "/v1/deliveries/{id}/retry", "/v1/deliveries/evt_00000000000000000000000000000000/retry", 404)
             _ = try check("GET", "/v1/calls", "/v1/calls", 200)
             _ = try check("GET", "/v1/calls", "/v1/calls?limit=0", 400)
             _ = try check("GET", "/v1/calls", "/v1/calls", 401, auth: false)
@@ -141,16 +174,20 @@ struct ContractTests {
 
             // The dashboard's JSON answers, signed in.
             let session = try Self.signIn(server)
-            _ = try check("GET", "/calls/{id}/audio", "/calls/\(unknownCall)/audio", 404, auth: false, headers: ["Cookie: \(session.cookie)"])
-            _ = try check("POST", "/deliveries/retry", "/deliveries/retry", 404, auth: false,
-                          headers: ["Cookie: \(session.cookie)", "Content-Type: application/x-www-form-urlencoded"],
-                          body: "csrf=\(session.csrf)&id=evt_00000000000000000000000000000000")
+            _ = try check(
+                "GET", "/calls/{id}/audio", "/calls/\(unknownCall)/audio", 404, auth: false,
+                headers: ["Cookie: \(session.cookie)"])
+            _ = try check(
+                "POST", "/deliveries/retry", "/deliveries/retry", 404, auth: false,
+                headers: ["Cookie: \(session.cookie)", "Content-Type: application/x-www-form-urlencoded"],
+                body: "csrf=\(session.csrf)&id=evt_00000000000000000000000000000000")
 
             // Last: the address runs out of reservations for this minute.
             var limited = 0
             for i in 0..<40 where limited == 0 {
-                let got = try Self.raw(server, "POST", "/v1/projects/shop/reservations", headers: [json],
-                                       body: Data(#"{"client_id": "burst-\#(i)", "page": "http://shop.test/"}"#.utf8))
+                let got = try Self.raw(
+                    server, "POST", "/v1/projects/shop/reservations", headers: [json],
+                    body: Data(#"{"client_id": "burst-\#(i)", "page": "http://shop.test/"}"#.utf8))
                 if got.status == 429 {
                     limited += 1
                     samples.append(Sample(method: "POST", template: reserve, status: 429, body: got.body))
@@ -165,11 +202,14 @@ struct ContractTests {
     /// Hands the samples to jsonschema: each must fit its documented schema, and every documented
     /// JSON response must have a sample.
     static func validate(_ samples: [Sample]) throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("contract-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let list = samples.map { ["method": $0.method, "template": $0.template, "status": String($0.status), "body": $0.body] }
+        let list = samples.map {
+            ["method": $0.method, "template": $0.template, "status": String($0.status), "body": $0.body]
+        }
         try JSONSerialization.data(withJSONObject: list).write(to: dir.appendingPathComponent("samples.json"))
         let script = """
             import json, sys, yaml
@@ -241,8 +281,10 @@ struct ContractTests {
             print(f"{len(samples)} responses checked", file=sys.stderr)
             sys.exit(1 if problems else 0)
             """
-        let (status, problems) = try runCommand(["python3", "-c", script, root.appendingPathComponent("docs/openapi.yaml").path,
-                                                 dir.appendingPathComponent("samples.json").path])
+        let (status, problems) = try runCommand([
+            "python3", "-c", script, root.appendingPathComponent("docs/openapi.yaml").path,
+            dir.appendingPathComponent("samples.json").path,
+        ])
         #expect(status == 0, "\(problems)")
     }
 }

@@ -2,10 +2,8 @@ import Foundation
 import Testing
 
 /// The admin API over real calls: paging through what SIP calls left (statuses are in APITests, in process).
-@Suite("HTTP API", .serialized)
-struct HTTPAPITests {
-    @Test("Calls are listed newest first in pages, and each one by its id")
-    func paging() async throws {
+@Suite("HTTP API", .serialized) struct HTTPAPITests {
+    @Test("Calls are listed newest first in pages, and each one by its id") func paging() async throws {
         try await withServer { server in
             try await server.placeBusyCalls(5, dialling: "84990000001")
             let all = try await server.finishedCalls(count: 5)
@@ -18,7 +16,8 @@ struct HTTPAPITests {
             #expect(calls1.count == 2)
             let cursor = try #require(page1["next_cursor"] as? String)
             let second = try await server.get("/v1/calls?limit=2&cursor=\(cursor)")
-            let calls2 = try #require((try JSONSerialization.jsonObject(with: second.body) as? [String: Any])?["calls"] as? [[String: Any]])
+            let calls2 = try #require(
+                (try JSONSerialization.jsonObject(with: second.body) as? [String: Any])?["calls"] as? [[String: Any]])
             #expect(calls2.count == 2)
             #expect(Set(calls1.map { $0["id"] as! String }).isDisjoint(with: calls2.map { $0["id"] as! String }))
             #expect((calls1 + calls2).map { $0["id"] as! String } == all.prefix(4).map { $0["id"] as! String })

@@ -3,18 +3,23 @@ import Testing
 
 /// What strangers can do to CallTrack over HTTP: hold connections, send slowly or too much,
 /// ride DNS rebinding, claim a region, take the pool or fill memory with visitors.
-@Suite("HTTP and visitors under abuse", .serialized)
-struct HTTPHardeningTests {
+@Suite("HTTP and visitors under abuse", .serialized) struct HTTPHardeningTests {
     func metric(_ server: CallTrackServer, _ name: String) async throws -> Int? {
         let text = String(decoding: try await server.get("/metrics", token: nil).body, as: UTF8.self)
-        return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }.map { Int($0) }
+        return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap {
+            Double($0.split(separator: " ").last ?? "")
+        }.map { Int($0) }
     }
 
-    func reservation(_ port: Int, client: String, headers: [String] = [], from ip: String = "127.0.0.1") throws -> String {
+    func reservation(_ port: Int, client: String, headers: [String] = [], from ip: String = "127.0.0.1") throws
+        -> String
+    {
         let http = try RawHTTP(port: port, from: ip)
         let body = "{\"client_id\":\"\(client)\",\"page\":\"http://shop.test/\"}"
-        http.send("POST /v1/projects/shop/reservations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                  + headers.map { $0 + "\r\n" }.joined() + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body)
+        http.send(
+            "POST /v1/projects/shop/reservations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                + headers.map { $0 + "\r\n" }.joined()
+                + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body)
         return http.readUntilClosed(timeout: .seconds(5)).data
     }
 
@@ -37,11 +42,13 @@ struct HTTPHardeningTests {
             #expect(try await server.get("/healthz", token: nil).status == 200)
             // A call still gets its four relay sockets and goes through.
             let p = server.ports
-            let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 100), localPort: p.callee,
-                                  mediaPort: p.calleeMedia, target: nil)
+            let callee = try SIPp(
+                "callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 100), localPort: p.callee,
+                mediaPort: p.calleeMedia, target: nil)
             try await Task.sleep(for: .milliseconds(200))
-            let caller = try SIPp("caller", scenario: Scenario.callerHangsUp(), localPort: p.caller, mediaPort: p.callerMedia,
-                                  target: "127.0.0.1:\(p.sip)", service: "84990000001", pauseMilliseconds: 1000)
+            let caller = try SIPp(
+                "caller", scenario: Scenario.callerHangsUp(), localPort: p.caller, mediaPort: p.callerMedia,
+                target: "127.0.0.1:\(p.sip)", service: "84990000001", pauseMilliseconds: 1000)
             #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
             _ = try await callee.wait()
             #expect(try await server.finishedCalls(count: 1).first?["status"] as? String == "answered")
@@ -58,15 +65,17 @@ struct HTTPHardeningTests {
         options.httpExtra = ["request_timeout_seconds: 2"]
         try await withServer(options: options) { server in
             let big = try RawHTTP(port: server.ports.http)
-            big.send("POST /v1/projects/shop/reservations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                     + "Content-Length: 10485760\r\n\r\n")
+            big.send(
+                "POST /v1/projects/shop/reservations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: 10485760\r\n\r\n")
             big.send([UInt8](repeating: 0x20, count: 64 * 1024))
             let refused = big.readUntilClosed(timeout: .seconds(1))
             #expect(refused.data.hasPrefix("HTTP/1.1 413"), "\(refused.data.prefix(80))")
             #expect(refused.closed, "the connection stayed open after 413")
             let slow = try RawHTTP(port: server.ports.http)
-            slow.send("POST /v1/projects/shop/reservations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                      + "Content-Length: 10485760\r\n\r\n0123456789")
+            slow.send(
+                "POST /v1/projects/shop/reservations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: 10485760\r\n\r\n0123456789")
             let started = ContinuousClock.now
             let cut = slow.readUntilClosed(timeout: .seconds(5))
             #expect(cut.closed, "a request whose body never arrives held its connection for 5 s")
@@ -100,8 +109,10 @@ struct HTTPHardeningTests {
             let body = "{\"client_id\":\"v1\",\"page\":\"http://shop.test/\"}"
             func post(host: String) throws -> String {
                 let http = try RawHTTP(port: port)
-                http.send("POST /v1/projects/shop/reservations HTTP/1.1\r\nHost: \(host)\r\nOrigin: http://\(host)\r\n"
-                          + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body)
+                http.send(
+                    "POST /v1/projects/shop/reservations HTTP/1.1\r\nHost: \(host)\r\nOrigin: http://\(host)\r\n"
+                        + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n"
+                        + body)
                 return http.readUntilClosed(timeout: .seconds(5)).data
             }
             let rebound = try post(host: "rebind.example:\(port)"), direct = try post(host: "127.0.0.1:\(port)")
@@ -120,12 +131,14 @@ struct HTTPHardeningTests {
             let first = try reservation(port, client: "a")
             let second = try reservation(port, client: "b")
             #expect(number(in: first) == "+74990000001" || number(in: first) == "+74990000002", "\(first)")
-            #expect(number(in: second) == "+74990000000", "a second visitor from the same address gets the static number")
+            #expect(
+                number(in: second) == "+74990000000", "a second visitor from the same address gets the static number")
             // X-Forwarded-For from anyone but the trusted proxy changes nothing.
             let spoofed = try reservation(port, client: "c", headers: ["X-Forwarded-For: 203.0.113.9"])
             #expect(number(in: spoofed) == "+74990000000")
             // Through the trusted proxy each visitor is their own address.
-            let proxied = try reservation(port, client: "d", headers: ["X-Forwarded-For: 203.0.113.7"], from: "127.0.0.3")
+            let proxied = try reservation(
+                port, client: "d", headers: ["X-Forwarded-For: 203.0.113.7"], from: "127.0.0.3")
             #expect(number(in: proxied) != "+74990000000", "\(proxied)")
             #expect(try await metric(server, "calltrack_reservations_address_limited_total{project=\"shop\"}") == 2)
             // Pool health reports it too once stored: refusals are handed to storage at most once a
@@ -135,7 +148,9 @@ struct HTTPHardeningTests {
             var limited = -1
             for _ in 0..<30 {
                 let health = try await server.get("/v1/projects/shop/health")
-                limited = (try JSONSerialization.jsonObject(with: health.body) as? [String: Any])?["address_limited_count"] as? Int ?? -1
+                limited =
+                    (try JSONSerialization.jsonObject(with: health.body) as? [String: Any])?["address_limited_count"]
+                    as? Int ?? -1
                 if limited == 2 { break }
                 try await Task.sleep(for: .milliseconds(100))
             }
@@ -143,8 +158,9 @@ struct HTTPHardeningTests {
         }
     }
 
-    @Test("The region header is believed only from a trusted proxy")
-    func regionHeaderFromTrustedProxyOnly() async throws {
+    @Test("The region header is believed only from a trusted proxy") func regionHeaderFromTrustedProxyOnly()
+        async throws
+    {
         var options = CallTrackServer.Options()
         options.httpExtra = ["region_header: X-Region", "trusted_proxies: [127.0.0.3/32]"]
         options.pools = """
@@ -160,8 +176,8 @@ struct HTTPHardeningTests {
             let port = server.ports.http
             let direct = try reservation(port, client: "a", headers: ["X-Region: moscow"])
             #expect(number(in: direct) != "+74990000003", "a visitor set its own region header: \(direct)")
-            let proxied = try reservation(port, client: "b", headers: ["X-Region: moscow", "X-Forwarded-For: 203.0.113.7"],
-                                          from: "127.0.0.3")
+            let proxied = try reservation(
+                port, client: "b", headers: ["X-Region: moscow", "X-Forwarded-For: 203.0.113.7"], from: "127.0.0.3")
             #expect(number(in: proxied) == "+74990000003", "\(proxied)")
         }
     }
@@ -172,7 +188,9 @@ struct HTTPHardeningTests {
         options.sections = "tracking:\n  max_numbers_per_address: 100"
         let server = try CallTrackServer(options: options)
         try await server.start()
-        for i in 0..<40 { _ = try await server.reserve(clientID: "visitor-\(i)", page: "http://shop.test/?utm_source=s\(i)") }
+        for i in 0..<40 {
+            _ = try await server.reserve(clientID: "visitor-\(i)", page: "http://shop.test/?utm_source=s\(i)")
+        }
         // Two numbers in the pool: two histories in memory, 38 visitors on the static number have none.
         #expect(try await metric(server, "calltrack_visitors_in_memory") == 2)
         try await server.stop()
@@ -180,8 +198,9 @@ struct HTTPHardeningTests {
         #expect(try await metric(server, "calltrack_visitors_in_memory") == 2)
         // The holders' histories came back from storage: their calls are still attributed.
         let call = try await callAttribution(server)
-        #expect((call["attribution"] as? [String: Any])?["source"] as? String == "s0" ||
-                (call["attribution"] as? [String: Any])?["source"] as? String == "s1", "\(call)")
+        #expect(
+            (call["attribution"] as? [String: Any])?["source"] as? String == "s0"
+                || (call["attribution"] as? [String: Any])?["source"] as? String == "s1", "\(call)")
         try await server.stop()
     }
 

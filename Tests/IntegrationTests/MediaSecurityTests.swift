@@ -2,12 +2,12 @@ import Foundation
 import Testing
 
 /// A stranger on the network cannot listen to a call, speak into it, or turn the relay on itself.
-@Suite("Media relay against strangers", .serialized)
-struct MediaSecurityTests {
+@Suite("Media relay against strangers", .serialized) struct MediaSecurityTests {
     /// An RTP packet a stranger sends: a marker SSRC nothing else uses.
     static let strangerSSRC: [UInt8] = [0xde, 0xad, 0xbe, 0xef]
     static func strangerPacket(_ seq: UInt16) -> [UInt8] {
-        [0x80, 0x08, UInt8(seq >> 8), UInt8(seq & 0xff), 0, 0, 0, 160] + strangerSSRC + [UInt8](repeating: 0xd5, count: 160)
+        [0x80, 0x08, UInt8(seq >> 8), UInt8(seq & 0xff), 0, 0, 0, 160] + strangerSSRC
+            + [UInt8](repeating: 0xd5, count: 160)
     }
 
     func metric(_ server: CallTrackServer, _ name: String) async throws -> Int {
@@ -16,8 +16,7 @@ struct MediaSecurityTests {
         return line.flatMap { Double($0.split(separator: " ").last ?? "") }.map { Int($0) } ?? -1
     }
 
-    @Test("A port sprayer hears nothing and injects nothing into a live call")
-    func sprayerGetsNothing() async throws {
+    @Test("A port sprayer hears nothing and injects nothing into a live call") func sprayerGetsNothing() async throws {
         try await withServer { server in
             let p = server.ports
             let (probe, callee, caller) = try await server.callWithProbeCallee(talkMilliseconds: 4000)
@@ -45,7 +44,9 @@ struct MediaSecurityTests {
             #expect(toCallee.count >= 100, "the callee got \(toCallee.count) packets of the caller's audio")
             let call = try #require(try await server.finishedCalls(count: 1).first)
             let media = call["media"] as? [String: Any]
-            #expect((media?["callee_to_caller"] as? [String: Any])?["packets"] as? Int == 0, "nothing may be relayed to the caller")
+            #expect(
+                (media?["callee_to_caller"] as? [String: Any])?["packets"] as? Int == 0,
+                "nothing may be relayed to the caller")
             #expect(try await metric(server, "calltrack_rtp_packets_dropped_total{reason=\"stranger\"}") > 100)
         }
     }
@@ -63,7 +64,8 @@ struct MediaSecurityTests {
             let ok = try await RawCallee.establish(caller, m, server, mediaPort: media.port)
             // CallTrack's relay port toward the caller, from its answer.
             let relayPort = try #require(RawSIP.audioPort(of: ok))
-            caller.send(m.inDialog("INVITE", uri: uri, cseq: 2, answer: ok, body: RawMessage.sdp(port: relayPort)), to: p.sip)
+            caller.send(
+                m.inDialog("INVITE", uri: uri, cseq: 2, answer: ok, body: RawMessage.sdp(port: relayPort)), to: p.sip)
             _ = try await caller.response(488, cseq: "2 INVITE")
             caller.send(m.inDialog("ACK", uri: uri, cseq: 2, answer: ok), to: p.sip)
             for seq in 0..<30 {
@@ -87,14 +89,16 @@ struct MediaSecurityTests {
             let probe = try UDPProbe(port: p.callee)
             let caller = try RawSIP()
             let offers: [(String, String, Int)] = [
-                ("multicast", "224.0.0.1", 40000), ("broadcast", "255.255.255.255", 40000), ("0.0.0.0/8", "0.1.2.3", 40000),
-                ("a hostname", "media.example.invalid", 40000), ("CallTrack's SIP port", "127.0.0.1", p.sip),
-                ("CallTrack's relay range", "127.0.0.1", p.rtpMin + 2),
+                ("multicast", "224.0.0.1", 40000), ("broadcast", "255.255.255.255", 40000),
+                ("0.0.0.0/8", "0.1.2.3", 40000), ("a hostname", "media.example.invalid", 40000),
+                ("CallTrack's SIP port", "127.0.0.1", p.sip), ("CallTrack's relay range", "127.0.0.1", p.rtpMin + 2),
             ]
             for (name, address, port) in offers {
                 let m = RawMessage(port: caller.port)
-                let sdp = RawMessage.sdp(port: port).replacingOccurrences(of: "c=IN IP4 127.0.0.1", with: "c=IN IP4 \(address)")
-                caller.send(m.request("INVITE", uri: "sip:84990000001@127.0.0.1:\(p.sip)", cseq: 1, body: sdp), to: p.sip)
+                let sdp = RawMessage.sdp(port: port).replacingOccurrences(
+                    of: "c=IN IP4 127.0.0.1", with: "c=IN IP4 \(address)")
+                caller.send(
+                    m.request("INVITE", uri: "sip:84990000001@127.0.0.1:\(p.sip)", cseq: 1, body: sdp), to: p.sip)
                 let got = try await caller.collect(for: .milliseconds(400))
                 #expect(got.count == 1 && got[0].hasPrefix("SIP/2.0 488"), "\(name): \(got.map { $0.prefix(50) })")
             }

@@ -2,8 +2,7 @@ import Foundation
 import Testing
 
 /// Missed-call e-mail through a local SMTP server (python3-aiosmtpd), from the outbox.
-@Suite("Missed-call e-mail", .serialized)
-struct NotificationTests {
+@Suite("Missed-call e-mail", .serialized) struct NotificationTests {
     static func options(smtpPort: Int) -> CallTrackServer.Options {
         var options = CallTrackServer.Options()
         options.projectExtra = ["notify: {email: [sales@shop.test, boss@shop.test]}"]
@@ -15,16 +14,19 @@ struct NotificationTests {
         return options
     }
 
-    @Test("A missed call e-mails both addresses once (after a 451), with caller, number, source and a link; UTM tags cannot add headers; an answered call sends nothing")
-    func missedCallEmail() async throws {
+    @Test(
+        "A missed call e-mails both addresses once (after a 451), with caller, number, source and a link; UTM tags cannot add headers; an answered call sends nothing"
+    ) func missedCallEmail() async throws {
         let ports = TestPorts.next()
         let smtp = try SMTPReceiver(port: ports.sip + 48, refusals: 1)
         defer { smtp.stop() }
         try await withServer(ports: ports, options: Self.options(smtpPort: smtp.port)) { server in
             // A visitor whose keyword tries to start a header of its own, and is in Cyrillic.
-            let keyword = "купить стол%0D%0ABcc:%20evil@attacker.test"
-                .addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed)!.replacingOccurrences(of: "%25", with: "%")
-            let shown = try await server.reserve(clientID: "v1", page: "http://shop.test/?utm_source=google&utm_medium=cpc&utm_campaign=tables&utm_term=\(keyword)")
+            let keyword = "купить стол%0D%0ABcc:%20evil@attacker.test".addingPercentEncoding(
+                withAllowedCharacters: .urlQueryAllowed)!.replacingOccurrences(of: "%25", with: "%")
+            let shown = try await server.reserve(
+                clientID: "v1",
+                page: "http://shop.test/?utm_source=google&utm_medium=cpc&utm_campaign=tables&utm_term=\(keyword)")
             let number = try #require(shown["number"] as? String)
             let dialled = "8" + number.suffix(10)
             try await server.placeBusyCalls(1, dialling: dialled)
@@ -34,7 +36,9 @@ struct NotificationTests {
             let mail = try await smtp.wait { !$0.isEmpty }
             #expect(mail.count == 1)
             let m = try #require(mail.first)
-            #expect(m.from == "calltrack@shop.test" && Set(m.to) == ["sales@shop.test", "boss@shop.test"], "\(m.from) \(m.to)")
+            #expect(
+                m.from == "calltrack@shop.test" && Set(m.to) == ["sales@shop.test", "boss@shop.test"],
+                "\(m.from) \(m.to)")
             #expect(m.header("Subject") == "Missed call from 79161234567 (google / cpc)", "\(m.headers)")
             #expect(m.header("To") == "sales@shop.test, boss@shop.test")
             #expect(m.header("Content-Type") == "text/plain; charset=utf-8")
@@ -47,9 +51,12 @@ struct NotificationTests {
             #expect(m.body.contains("the line was busy"), "\(m.body)")
             #expect(m.body.contains("https://calls.shop.test/calls?project=shop&number=79161234567"), "\(m.body)")
             // The outbox logged it: the relay's 451 cost one attempt.
-            let log = try #require(try await server.get("/v1/deliveries?status=delivered").json?["deliveries"] as? [[String: Any]])
+            let log = try #require(
+                try await server.get("/v1/deliveries?status=delivered").json?["deliveries"] as? [[String: Any]])
             let sent = try #require(log.first { $0["event"] as? String == "email.missed_call" }, "\(log)")
-            #expect(sent["attempts"] as? Int == 2 && sent["endpoint"] as? String == "mailto:sales@shop.test,boss@shop.test", "\(sent)")
+            #expect(
+                sent["attempts"] as? Int == 2 && sent["endpoint"] as? String == "mailto:sales@shop.test,boss@shop.test",
+                "\(sent)")
 
             // An answered call is not missed: no e-mail.
             try await server.placeAnsweredCall(dialling: dialled)
@@ -59,8 +66,9 @@ struct NotificationTests {
         }
     }
 
-    @Test("A relay that offers STARTTLS with a certificate nobody vouches for gets nothing, in clear or otherwise; the delivery stays pending with the reason")
-    func untrustedCertificate() async throws {
+    @Test(
+        "A relay that offers STARTTLS with a certificate nobody vouches for gets nothing, in clear or otherwise; the delivery stays pending with the reason"
+    ) func untrustedCertificate() async throws {
         let ports = TestPorts.next()
         let smtp = try SMTPReceiver(port: ports.sip + 48, startTLS: true)
         defer { smtp.stop() }
@@ -69,8 +77,11 @@ struct NotificationTests {
             _ = try await server.finishedCalls(count: 1)
             var pending: [String: Any]?
             for _ in 0..<100 {
-                let log = try await server.get("/v1/deliveries?status=pending").json?["deliveries"] as? [[String: Any]] ?? []
-                pending = log.first { $0["event"] as? String == "email.missed_call" && ($0["attempts"] as? Int ?? 0) > 0 }
+                let log =
+                    try await server.get("/v1/deliveries?status=pending").json?["deliveries"] as? [[String: Any]] ?? []
+                pending = log.first {
+                    $0["event"] as? String == "email.missed_call" && ($0["attempts"] as? Int ?? 0) > 0
+                }
                 if pending != nil { break }
                 try await Task.sleep(for: .milliseconds(100))
             }
@@ -80,8 +91,9 @@ struct NotificationTests {
         }
     }
 
-    @Test("notify.email without an smtp block, a bad address, or a password variable that is not set refuses the start naming the key")
-    func badConfig() async throws {
+    @Test(
+        "notify.email without an smtp block, a bad address, or a password variable that is not set refuses the start naming the key"
+    ) func badConfig() async throws {
         var noRelay = CallTrackServer.Options()
         noRelay.projectExtra = ["notify: {email: [sales@shop.test]}"]
         let a = try CallTrackServer(options: noRelay)
@@ -95,7 +107,8 @@ struct NotificationTests {
         #expect(b.log().contains("projects[0].notify.email[0]"), "\(b.log().suffix(400))")
 
         var noPassword = Self.options(smtpPort: 9)
-        noPassword.sections = "smtp: {host: 127.0.0.1, port: 9, from: calltrack@shop.test, username: ct, password_env: CALLTRACK_TEST_SMTP_PASSWORD}"
+        noPassword.sections =
+            "smtp: {host: 127.0.0.1, port: 9, from: calltrack@shop.test, username: ct, password_env: CALLTRACK_TEST_SMTP_PASSWORD}"
         let c = try CallTrackServer(options: noPassword)
         await #expect(throws: (any Error).self) { try await c.start() }
         #expect(c.log().contains("smtp.password_env"), "\(c.log().suffix(400))")

@@ -2,8 +2,7 @@ import Foundation
 import Testing
 
 /// Offer/answer across both legs after the call is up: both directions end on one codec.
-@Suite("Re-INVITEs", .serialized)
-struct ReinviteTests {
+@Suite("Re-INVITEs", .serialized) struct ReinviteTests {
     func firstPayloadType(_ message: String) -> String? {
         RawSIP.audioLine(of: message)?.split(separator: " ").dropFirst(3).first.map(String.init)
     }
@@ -20,8 +19,10 @@ struct ReinviteTests {
             let ok = try await RawCallee.establish(caller, m, server, mediaPort: p.sip + 42, payloads: "0 8 101")
             #expect(firstPayloadType(ok) == "0")
             // The caller now prefers PCMA: the callee, asked the same, would switch while the caller kept PCMU.
-            caller.send(m.inDialog("INVITE", uri: uri, cseq: 2, answer: ok, body: RawMessage.sdp(port: p.sip + 42, payloads: "8 0 101")),
-                        to: p.sip)
+            caller.send(
+                m.inDialog(
+                    "INVITE", uri: uri, cseq: 2, answer: ok, body: RawMessage.sdp(port: p.sip + 42, payloads: "8 0 101")
+                ), to: p.sip)
             let answer = try await caller.response(200, cseq: "2 INVITE")
             caller.send(m.inDialog("ACK", uri: uri, cseq: 2, answer: ok), to: p.sip)
             try await Task.sleep(for: .milliseconds(500))
@@ -56,7 +57,8 @@ struct ReinviteTests {
                 try await Task.sleep(for: .milliseconds(20))
             }
             // A session refresh with the same SDP address, then the callee's music on hold.
-            caller.send(m.inDialog("INVITE", uri: uri, cseq: 2, answer: ok, body: RawMessage.sdp(port: p.sip + 44)), to: p.sip)
+            caller.send(
+                m.inDialog("INVITE", uri: uri, cseq: 2, answer: ok, body: RawMessage.sdp(port: p.sip + 44)), to: p.sip)
             _ = try await caller.response(200, cseq: "2 INVITE")
             caller.send(m.inDialog("ACK", uri: uri, cseq: 2, answer: ok), to: p.sip)
             try await Task.sleep(for: .seconds(6))  // past the learning window: only the latch can carry the music
@@ -76,21 +78,25 @@ struct ReinviteTests {
     func byeOverTheCallersConnection() async throws {
         try await withServer { server in
             let p = server.ports
-            let callee = try SIPp("callee", scenario: Scenario.calleeHangsUp, localPort: p.callee, mediaPort: p.calleeMedia,
-                                  target: nil, pauseMilliseconds: 800)
+            let callee = try SIPp(
+                "callee", scenario: Scenario.calleeHangsUp, localPort: p.callee, mediaPort: p.calleeMedia, target: nil,
+                pauseMilliseconds: 800)
             try await Task.sleep(for: .milliseconds(200))
             // The caller's Contact is its private address; nothing listens there.
             let tcp = try RawHTTP(port: p.sip)
             var m = RawMessage(port: 5999)
             m.callID = "tcp-\(UUID().uuidString)"
             let uri = "sip:84990000001@127.0.0.1:\(p.sip);transport=tcp"
-            let invite = m.request("INVITE", uri: uri, cseq: 1, body: RawMessage.sdp(port: p.sip + 42),
-                                   contact: "<sip:caller@127.0.0.1:5999;transport=tcp>")
-                .replacingOccurrences(of: "SIP/2.0/UDP", with: "SIP/2.0/TCP")
+            let invite = m.request(
+                "INVITE", uri: uri, cseq: 1, body: RawMessage.sdp(port: p.sip + 42),
+                contact: "<sip:caller@127.0.0.1:5999;transport=tcp>"
+            ).replacingOccurrences(of: "SIP/2.0/UDP", with: "SIP/2.0/TCP")
             tcp.send(invite)
             let setup = tcp.read(until: { $0.contains("SIP/2.0 200 OK") }, timeout: .seconds(5))
             let ok = String(setup[setup.range(of: "SIP/2.0 200 OK")!.lowerBound...])
-            tcp.send(m.inDialog("ACK", uri: uri, cseq: 1, answer: ok).replacingOccurrences(of: "SIP/2.0/UDP", with: "SIP/2.0/TCP"))
+            tcp.send(
+                m.inDialog("ACK", uri: uri, cseq: 1, answer: ok).replacingOccurrences(
+                    of: "SIP/2.0/UDP", with: "SIP/2.0/TCP"))
             let rest = tcp.read(until: { $0.contains("BYE sip:") }, timeout: .seconds(6))
             #expect(rest.contains("BYE sip:"), "no BYE on the caller's connection: \(rest.suffix(400))")
             if let range = rest.range(of: "BYE sip:") {

@@ -3,36 +3,38 @@ import Testing
 
 /// What strangers and broken peers get from CallTrack's SIP side: hand-written messages from
 /// bare sockets (a trusted 127.0.0.1 and an untrusted 127.0.0.2) against a real CallTrack.
-@Suite("SIP front door", .serialized)
-struct SIPSecurityTests {
-    func uri(_ server: CallTrackServer, _ did: String = "84990000001") -> String { "sip:\(did)@127.0.0.1:\(server.ports.sip)" }
+@Suite("SIP front door", .serialized) struct SIPSecurityTests {
+    func uri(_ server: CallTrackServer, _ did: String = "84990000001") -> String {
+        "sip:\(did)@127.0.0.1:\(server.ports.sip)"
+    }
 
     func metrics(_ server: CallTrackServer) async throws -> String {
         String(decoding: try await server.get("/metrics", token: nil).body, as: UTF8.self)
     }
 
     /// A raw caller's INVITE answered: returns the 200 (ACK sent).
-    func establish(_ caller: RawSIP, _ m: RawMessage, _ server: CallTrackServer, mediaPort: Int = 40002,
-                   contact: String? = nil, payloads: String = "8 101") async throws -> String {
+    func establish(
+        _ caller: RawSIP, _ m: RawMessage, _ server: CallTrackServer, mediaPort: Int = 40002, contact: String? = nil,
+        payloads: String = "8 101"
+    ) async throws -> String {
         try await RawCallee.establish(caller, m, server, mediaPort: mediaPort, contact: contact, payloads: payloads)
     }
 
-    @Test("An untrusted INVITE gets one stateless 403, never retransmitted")
-    func statelessRefusal() async throws {
+    @Test("An untrusted INVITE gets one stateless 403, never retransmitted") func statelessRefusal() async throws {
         try await withServer { server in
             let stranger = try RawSIP(ip: "127.0.0.2")
             let m = RawMessage(port: stranger.port, ip: "127.0.0.2")
             // 201 bytes in must not become eleven 403s over 32 s (an amplifier for spoofed sources).
-            stranger.send(m.request("INVITE", uri: uri(server), cseq: 1, body: RawMessage.sdp(ip: "127.0.0.2", port: 40000)),
-                          to: server.ports.sip)
+            stranger.send(
+                m.request("INVITE", uri: uri(server), cseq: 1, body: RawMessage.sdp(ip: "127.0.0.2", port: 40000)),
+                to: server.ports.sip)
             let got = try await stranger.collect(for: .milliseconds(2600))
             #expect(got.count == 1, "\(got.count) responses: \(got.map { $0.prefix(40) })")
             #expect(got.first?.hasPrefix("SIP/2.0 403") == true)
         }
     }
 
-    @Test("sip.untrusted: drop answers strangers nothing")
-    func dropUntrusted() async throws {
+    @Test("sip.untrusted: drop answers strangers nothing") func dropUntrusted() async throws {
         var options = CallTrackServer.Options()
         options.sipExtra = ["untrusted: drop"]
         try await withServer(options: options) { server in
@@ -41,7 +43,8 @@ struct SIPSecurityTests {
             stranger.send(m.request("INVITE", uri: uri(server), cseq: 1), to: server.ports.sip)
             stranger.send(m.request("OPTIONS", uri: uri(server), cseq: 2), to: server.ports.sip)
             #expect(try await stranger.collect(for: .seconds(1)).isEmpty)
-            #expect(try await metrics(server).contains("calltrack_invites_refused_total{reason=\"untrusted_source\"} 2"))
+            #expect(
+                try await metrics(server).contains("calltrack_invites_refused_total{reason=\"untrusted_source\"} 2"))
         }
     }
 
@@ -68,20 +71,35 @@ struct SIPSecurityTests {
         }
     }
 
-    @Test("Malformed INVITEs get 400, reach nobody and leave no call record")
-    func malformed() async throws {
+    @Test("Malformed INVITEs get 400, reach nobody and leave no call record") func malformed() async throws {
         try await withServer { server in
             let probe = try UDPProbe(port: server.ports.callee)
             let caller = try RawSIP()
             let sdp = RawMessage.sdp(port: 40000)
             let cases: [(String, (RawMessage) -> String)] = [
-                ("negative Content-Length", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, contentLength: "-5") }),
-                ("non-numeric Content-Length", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, contentLength: "abc") }),
-                ("overflowing Content-Length", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp,
-                                                           contentLength: "99999999999999999999") }),
-                ("Content-Length past the datagram", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, contentLength: "2000") }),
-                ("Content-Length short of the body", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, contentLength: "20") }),
-                ("no To", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, omit: ["To"]) }),
+                (
+                    "negative Content-Length",
+                    { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, contentLength: "-5") }
+                ),
+                (
+                    "non-numeric Content-Length",
+                    { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, contentLength: "abc") }
+                ),
+                (
+                    "overflowing Content-Length",
+                    {
+                        $0.request(
+                            "INVITE", uri: uri(server), cseq: 1, body: sdp, contentLength: "99999999999999999999")
+                    }
+                ),
+                (
+                    "Content-Length past the datagram",
+                    { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, contentLength: "2000") }
+                ),
+                (
+                    "Content-Length short of the body",
+                    { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, contentLength: "20") }
+                ), ("no To", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, omit: ["To"]) }),
                 ("no CSeq", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, omit: ["CSeq"]) }),
                 ("no Call-ID", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, omit: ["Call-ID"]) }),
                 ("no From", { $0.request("INVITE", uri: uri(server), cseq: 1, body: sdp, omit: ["From"]) }),
@@ -104,19 +122,23 @@ struct SIPSecurityTests {
         try await withServer { server in
             let caller = try RawSIP()
             let exhausted = RawMessage(port: caller.port)
-            caller.send(exhausted.request("INVITE", uri: uri(server), cseq: 1, body: RawMessage.sdp(port: 40000), maxForwards: "0"),
-                        to: server.ports.sip)
+            caller.send(
+                exhausted.request(
+                    "INVITE", uri: uri(server), cseq: 1, body: RawMessage.sdp(port: 40000), maxForwards: "0"),
+                to: server.ports.sip)
             _ = try await caller.response(483, cseq: "1 INVITE")
 
             let callee = try RawCallee(port: server.ports.callee, mediaPort: server.ports.calleeMedia)
             let m = RawMessage(port: caller.port)
-            caller.send(m.request("INVITE", uri: uri(server), cseq: 1, body: RawMessage.sdp(port: 40000), maxForwards: "5"),
-                        to: server.ports.sip)
+            caller.send(
+                m.request("INVITE", uri: uri(server), cseq: 1, body: RawMessage.sdp(port: 40000), maxForwards: "5"),
+                to: server.ports.sip)
             let ok = try await caller.response(200, cseq: "1 INVITE")
             caller.send(m.inDialog("ACK", uri: uri(server), cseq: 1, answer: ok), to: server.ports.sip)
             let forwarded = try #require(callee.invites().first)
             #expect(RawSIP.header("Max-Forwards", in: forwarded).flatMap { Int($0) } == 4, "\(forwarded)")
-            #expect(RawSIP.header("Route", in: forwarded) == "<sip:127.0.0.1:\(server.ports.callee);lr>", "\(forwarded)")
+            #expect(
+                RawSIP.header("Route", in: forwarded) == "<sip:127.0.0.1:\(server.ports.callee);lr>", "\(forwarded)")
             #expect(RawSIP.header("Allow", in: forwarded)?.contains("INVITE") == true)
             #expect(RawSIP.header("Supported", in: forwarded) != nil)
             #expect(RawSIP.header("Allow", in: ok)?.contains("BYE") == true, "\(ok)")
@@ -127,14 +149,15 @@ struct SIPSecurityTests {
         }
     }
 
-    @Test("Require: 100rel gets 420 with Unsupported: 100rel")
-    func unsupportedExtension() async throws {
+    @Test("Require: 100rel gets 420 with Unsupported: 100rel") func unsupportedExtension() async throws {
         try await withServer { server in
             let probe = try UDPProbe(port: server.ports.callee)
             let caller = try RawSIP()
             let m = RawMessage(port: caller.port)
-            caller.send(m.request("INVITE", uri: uri(server), cseq: 1, body: RawMessage.sdp(port: 40000), headers: ["Require: 100rel"]),
-                        to: server.ports.sip)
+            caller.send(
+                m.request(
+                    "INVITE", uri: uri(server), cseq: 1, body: RawMessage.sdp(port: 40000), headers: ["Require: 100rel"]
+                ), to: server.ports.sip)
             let refusal = try await caller.response(420, cseq: "1 INVITE")
             #expect(RawSIP.header("Unsupported", in: refusal) == "100rel")
             try await Task.sleep(for: .milliseconds(200))
@@ -151,14 +174,19 @@ struct SIPSecurityTests {
             m.fromDisplay = "Bare Name"
             let ok = try await establish(caller, m, server)
             let stranger = try RawSIP(ip: "127.0.0.2")
-            stranger.send(m.inDialog("BYE", uri: uri(server), cseq: 2, answer: ok, fromIP: "127.0.0.2", fromPort: stranger.port),
-                          to: server.ports.sip)
-            stranger.send(m.inDialog("INVITE", uri: uri(server), cseq: 3, answer: ok,
-                                     body: RawMessage.sdp(ip: "127.0.0.2", port: 40100), fromIP: "127.0.0.2", fromPort: stranger.port),
-                          to: server.ports.sip)
+            stranger.send(
+                m.inDialog("BYE", uri: uri(server), cseq: 2, answer: ok, fromIP: "127.0.0.2", fromPort: stranger.port),
+                to: server.ports.sip)
+            stranger.send(
+                m.inDialog(
+                    "INVITE", uri: uri(server), cseq: 3, answer: ok, body: RawMessage.sdp(ip: "127.0.0.2", port: 40100),
+                    fromIP: "127.0.0.2", fromPort: stranger.port), to: server.ports.sip)
             let answers = try await stranger.collect(for: .milliseconds(600))
-            #expect(answers.count == 2 && answers.allSatisfy { $0.hasPrefix("SIP/2.0 403") }, "\(answers.map { $0.prefix(40) })")
-            #expect(!callee.received.contains { $0.hasPrefix("BYE ") || ($0.hasPrefix("INVITE ") && $0.contains("40100")) })
+            #expect(
+                answers.count == 2 && answers.allSatisfy { $0.hasPrefix("SIP/2.0 403") },
+                "\(answers.map { $0.prefix(40) })")
+            #expect(
+                !callee.received.contains { $0.hasPrefix("BYE ") || ($0.hasPrefix("INVITE ") && $0.contains("40100")) })
             #expect(try await server.calls().first?["status"] as? String == "in_progress")
             // The real caller still ends its call.
             caller.send(m.inDialog("BYE", uri: uri(server), cseq: 4, answer: ok), to: server.ports.sip)
@@ -171,12 +199,14 @@ struct SIPSecurityTests {
         }
     }
 
-    @Test("A Contact naming a host is never resolved: the BYE goes to the address the INVITE came from",
-          arguments: ["<sip:caller@unreachable.invalid:5999>", "<sip:caller@127.0.0.1:5999;maddr=unreachable.invalid>"])
+    @Test(
+        "A Contact naming a host is never resolved: the BYE goes to the address the INVITE came from",
+        arguments: ["<sip:caller@unreachable.invalid:5999>", "<sip:caller@127.0.0.1:5999;maddr=unreachable.invalid>"])
     func hostnameContact(contact: String) async throws {
         try await withServer { server in
-            let callee = try SIPp("callee", scenario: Scenario.calleeHangsUp, localPort: server.ports.callee,
-                                  mediaPort: server.ports.calleeMedia, target: nil, pauseMilliseconds: 800)
+            let callee = try SIPp(
+                "callee", scenario: Scenario.calleeHangsUp, localPort: server.ports.callee,
+                mediaPort: server.ports.calleeMedia, target: nil, pauseMilliseconds: 800)
             try await Task.sleep(for: .milliseconds(200))
             let caller = try RawSIP()
             let m = RawMessage(port: caller.port)
@@ -197,14 +227,18 @@ struct SIPSecurityTests {
             let m = RawMessage(port: caller.port)
             let ok = try await establish(caller, m, server)
             #expect(RawSIP.body(of: ok).contains("telephone-event"))
-            caller.send(m.inDialog("INVITE", uri: uri(server), cseq: 2, answer: ok, body: RawMessage.sdp(port: 40002, payloads: "8")),
-                        to: server.ports.sip)
+            caller.send(
+                m.inDialog(
+                    "INVITE", uri: uri(server), cseq: 2, answer: ok, body: RawMessage.sdp(port: 40002, payloads: "8")),
+                to: server.ports.sip)
             let narrow = try await caller.response(200, cseq: "2 INVITE")
             caller.send(m.inDialog("ACK", uri: uri(server), cseq: 2, answer: ok), to: server.ports.sip)
             #expect(!RawSIP.body(of: narrow).contains("telephone-event"))
             try await Task.sleep(for: .milliseconds(300))
-            caller.send(m.inDialog("INVITE", uri: uri(server), cseq: 3, answer: ok,
-                                   body: RawMessage.sdp(port: 40002, payloads: "8 101")), to: server.ports.sip)
+            caller.send(
+                m.inDialog(
+                    "INVITE", uri: uri(server), cseq: 3, answer: ok,
+                    body: RawMessage.sdp(port: 40002, payloads: "8 101")), to: server.ports.sip)
             let wide = try await caller.response(200, cseq: "3 INVITE")
             caller.send(m.inDialog("ACK", uri: uri(server), cseq: 3, answer: ok), to: server.ports.sip)
             #expect(RawSIP.body(of: wide).contains("telephone-event"), "\(wide)")
@@ -214,8 +248,7 @@ struct SIPSecurityTests {
         }
     }
 
-    @Test("SIP over TCP listens with a real accept backlog, not libre's 5")
-    func tcpBacklog() async throws {
+    @Test("SIP over TCP listens with a real accept backlog, not libre's 5") func tcpBacklog() async throws {
         try await withServer { server in
             let ss = Process()
             ss.executableURL = URL(fileURLWithPath: "/usr/bin/ss")
@@ -233,8 +266,7 @@ struct SIPSecurityTests {
 }
 
 /// A forwarding loop through a real proxy (Kamailio) that strips CallTrack's own headers.
-@Suite("Forwarding loops", .serialized)
-struct LoopTests {
+@Suite("Forwarding loops", .serialized) struct LoopTests {
     @Test("A loop through a proxy that strips X- headers ends at once: one leg, one record, 482 to the caller")
     func loopThroughStrippingProxy() async throws {
         let ports = TestPorts.next()
@@ -266,8 +298,9 @@ struct LoopTests {
             """
         let cfgPath = directory.appendingPathComponent("loop.cfg").path
         try cfg.write(toFile: cfgPath, atomically: true, encoding: .utf8)
-        let kamailio = try Daemon(executable: "/usr/sbin/kamailio", arguments: ["-f", cfgPath, "-DD", "-E", "-w", directory.path],
-                                  log: directory.appendingPathComponent("kamailio.log").path)
+        let kamailio = try Daemon(
+            executable: "/usr/sbin/kamailio", arguments: ["-f", cfgPath, "-DD", "-E", "-w", directory.path],
+            log: directory.appendingPathComponent("kamailio.log").path)
         defer { kamailio.stop() }
         var options = CallTrackServer.Options()
         options.proxyPort = proxyPort
@@ -275,11 +308,15 @@ struct LoopTests {
             try await Task.sleep(for: .milliseconds(500))
             let caller = try RawSIP()
             let m = RawMessage(port: caller.port)
-            caller.send(m.request("INVITE", uri: "sip:84990000001@127.0.0.1:\(ports.sip)", cseq: 1, body: RawMessage.sdp(port: 40000)),
-                        to: ports.sip)
+            caller.send(
+                m.request(
+                    "INVITE", uri: "sip:84990000001@127.0.0.1:\(ports.sip)", cseq: 1, body: RawMessage.sdp(port: 40000)),
+                to: ports.sip)
             let refusal = try await caller.response(482, cseq: "1 INVITE")
-            caller.send(m.request("ACK", uri: "sip:84990000001@127.0.0.1:\(ports.sip)", cseq: 1,
-                                  toTag: RawSIP.tag(RawSIP.header("To", in: refusal))), to: ports.sip)
+            caller.send(
+                m.request(
+                    "ACK", uri: "sip:84990000001@127.0.0.1:\(ports.sip)", cseq: 1,
+                    toTag: RawSIP.tag(RawSIP.header("To", in: refusal))), to: ports.sip)
             try await Task.sleep(for: .milliseconds(500))
             let calls = try await server.finishedCalls(count: 1)
             #expect(calls.count == 1, "\(calls.count) legs for one INVITE")

@@ -2,10 +2,10 @@ import Foundation
 import Testing
 
 /// The website snippet in a real browser, reservations over HTTP, and calls attributed to the visit.
-@Suite("Dynamic number tracking", .serialized)
-struct TrackingFlowTests {
+@Suite("Dynamic number tracking", .serialized) struct TrackingFlowTests {
     /// Dials `number` through CallTrack with a callee that answers; returns the finished call.
-    private func call(_ server: CallTrackServer, dialling number: String, index: Int = 1) async throws -> [String: Any] {
+    private func call(_ server: CallTrackServer, dialling number: String, index: Int = 1) async throws -> [String: Any]
+    {
         try await server.placeAnsweredCall(dialling: number, talkMilliseconds: 300)
         let calls = try await server.finishedCalls(count: index)
         return try #require(calls.first)
@@ -14,10 +14,12 @@ struct TrackingFlowTests {
     @Test("Chromium shows a pool number in the page's format and tel: link; the call is attributed to the ad click")
     func browserToAttributedCall() async throws {
         try await withServer { server in
-            let url = "http://127.0.0.1:\(server.ports.http)/demo/shop?utm_source=google&utm_medium=cpc&utm_campaign=tables&utm_term=buy+table"
+            let url =
+                "http://127.0.0.1:\(server.ports.http)/demo/shop?utm_source=google&utm_medium=cpc&utm_campaign=tables&utm_term=buy+table"
             let dom = try Browser.renderedDOM(url)
             let shown: String = try #require(Browser.text(ofID: "phone-main", in: dom), "\(dom)")
-            #expect(shown.range(of: #"^\+7 \(499\) 000-00-0[12]$"#, options: .regularExpression) != nil, "shown: \(shown)")
+            #expect(
+                shown.range(of: #"^\+7 \(499\) 000-00-0[12]$"#, options: .regularExpression) != nil, "shown: \(shown)")
             #expect(Browser.text(ofID: "phone-national", in: dom)?.hasPrefix("8 499 000-00-0") == true)
             let link = try #require(Browser.href(ofID: "phone-link", in: dom))
             #expect(link.hasPrefix("tel:+7499000000"), "link: \(link)")
@@ -42,7 +44,9 @@ struct TrackingFlowTests {
     func exhaustionAndAccuracy() async throws {
         try await withServer { server in
             let demo = "http://127.0.0.1:\(server.ports.http)/demo/shop"
-            let shown = try (0..<3).map { _ in try Browser.text(ofID: "phone-plain", in: Browser.renderedDOM(demo)) ?? "" }
+            let shown = try (0..<3).map { _ in
+                try Browser.text(ofID: "phone-plain", in: Browser.renderedDOM(demo)) ?? ""
+            }
             #expect(Set(shown).count == 3, "\(shown)")
             #expect(shown.contains("84990000000"), "the third visitor should see the static number: \(shown)")
             #expect(shown.contains("84990000001") && shown.contains("84990000002"), "\(shown)")
@@ -60,13 +64,16 @@ struct TrackingFlowTests {
         }
     }
 
-    @Test("Real calls into the report: two visitors from two ads call, the same person twice; a sale by phone and a cost import give ROI")
-    func callsIntoReport() async throws {
+    @Test(
+        "Real calls into the report: two visitors from two ads call, the same person twice; a sale by phone and a cost import give ROI"
+    ) func callsIntoReport() async throws {
         try await withServer { server in
             // Two visitors from two ads get the two pool numbers; the same caller (sipp's 79161234567)
             // calls both: the first call makes the lead, the second is a repeat.
-            let google = try await server.reserve(clientID: "g", page: "http://shop.test/?utm_source=google&utm_medium=cpc&utm_campaign=tables")
-            let yandex = try await server.reserve(clientID: "y", page: "http://shop.test/?utm_source=yandex&utm_medium=cpc&utm_campaign=chairs")
+            let google = try await server.reserve(
+                clientID: "g", page: "http://shop.test/?utm_source=google&utm_medium=cpc&utm_campaign=tables")
+            let yandex = try await server.reserve(
+                clientID: "y", page: "http://shop.test/?utm_source=yandex&utm_medium=cpc&utm_campaign=chairs")
             _ = try await call(server, dialling: try #require(google["number"] as? String), index: 1)
             let yandexNumber = try #require(yandex["number"] as? String)
             _ = try await call(server, dialling: yandexNumber, index: 2)
@@ -74,16 +81,20 @@ struct TrackingFlowTests {
             // visitor, and a call to the static number has none either.
             try await server.placeBusyCalls(1, dialling: yandexNumber)
             _ = try await call(server, dialling: "84990000000", index: 4)
-            let sale = try await server.request("POST", "/v1/projects/shop/sales",
-                                                body: Data(#"{"phone": "8 916 123-45-67", "amount": 9000, "deal_id": "crm-7"}"#.utf8),
-                                                headers: ["Content-Type": "application/json"])
+            let sale = try await server.request(
+                "POST", "/v1/projects/shop/sales",
+                body: Data(#"{"phone": "8 916 123-45-67", "amount": 9000, "deal_id": "crm-7"}"#.utf8),
+                headers: ["Content-Type": "application/json"])
             #expect(sale.status == 201, "\(String(decoding: sale.body, as: UTF8.self))")
             let today = ISO8601DateFormatter.string(from: Date(), timeZone: .gmt, formatOptions: [.withFullDate])
-            let costs = try await server.request("PUT", "/v1/projects/shop/costs",
-                                                 body: Data("date,source,medium,campaign,keyword,amount\n\(today),google,cpc,tables,,1000\n\(today),yandex,cpc,chairs,,500\n".utf8),
-                                                 headers: ["Content-Type": "text/csv"])
+            let costs = try await server.request(
+                "PUT", "/v1/projects/shop/costs",
+                body: Data(
+                    "date,source,medium,campaign,keyword,amount\n\(today),google,cpc,tables,,1000\n\(today),yandex,cpc,chairs,,500\n"
+                        .utf8), headers: ["Content-Type": "text/csv"])
             #expect(costs.json?["imported"] as? Int == 2)
-            let report = try #require(try await server.get("/v1/projects/shop/report?from=\(today)&to=\(today)&group_by=source").json)
+            let report = try #require(
+                try await server.get("/v1/projects/shop/report?from=\(today)&to=\(today)&group_by=source").json)
             let rows = try #require(report["rows"] as? [[String: Any]])
             let g = try #require(rows.first { ($0["group"] as? [String: String])?["source"] == "google" })
             let y = try #require(rows.first { ($0["group"] as? [String: String])?["source"] == "yandex" })
@@ -98,31 +109,40 @@ struct TrackingFlowTests {
             #expect(staticRow["calls"] as? Int == 1 && staticRow["answered"] as? Int == 1)
             let totals = try #require(report["totals"] as? [String: Any])
             #expect(totals["calls"] as? Int == 4 && totals["answered"] as? Int == 3 && totals["missed"] as? Int == 1)
-            #expect(totals["unique_callers"] as? Int == 1 && totals["first_time_callers"] as? Int == 1 && totals["cost"] as? Double == 1500)
+            #expect(
+                totals["unique_callers"] as? Int == 1 && totals["first_time_callers"] as? Int == 1
+                    && totals["cost"] as? Double == 1500)
         }
     }
 
-    @Test("The business's phone sees the source before answering: X-CallTrack-* headers (a Cyrillic keyword percent-encoded, first time or not) and a [source/medium] name; a visitor's CRLF stays inside its header")
-    func sourceBeforeAnswer() async throws {
+    @Test(
+        "The business's phone sees the source before answering: X-CallTrack-* headers (a Cyrillic keyword percent-encoded, first time or not) and a [source/medium] name; a visitor's CRLF stays inside its header"
+    ) func sourceBeforeAnswer() async throws {
         var options = CallTrackServer.Options()
         options.projectExtra = ["caller_name_prefix: true"]
         try await withServer(options: options) { server in
             let p = server.ports
             // «купить стол», as an ad platform puts it in the URL.
             let keyword = "%D0%BA%D1%83%D0%BF%D0%B8%D1%82%D1%8C+%D1%81%D1%82%D0%BE%D0%BB"
-            let visitor = try await server.reserve(clientID: "k", page: "http://shop.test/?utm_source=google&utm_medium=cpc&utm_campaign=tables&utm_term=\(keyword)")
-            let attacker = try await server.reserve(clientID: "x", page: "http://shop.test/?utm_source=evil%0D%0AX-Injected:%201&utm_medium=cpc")
+            let visitor = try await server.reserve(
+                clientID: "k",
+                page: "http://shop.test/?utm_source=google&utm_medium=cpc&utm_campaign=tables&utm_term=\(keyword)")
+            let attacker = try await server.reserve(
+                clientID: "x", page: "http://shop.test/?utm_source=evil%0D%0AX-Injected:%201&utm_medium=cpc")
             let callee = try RawCallee(port: p.callee, mediaPort: p.sip + 41)
             defer { callee.stop() }
             func invite(dialling number: String, index: Int) async throws -> (String, [String: Any]) {
-                let caller = try SIPp("caller", scenario: Scenario.callerHangsUp(), localPort: p.caller, mediaPort: p.callerMedia,
-                                      target: "127.0.0.1:\(p.sip)", service: number, pauseMilliseconds: 300)
+                let caller = try SIPp(
+                    "caller", scenario: Scenario.callerHangsUp(), localPort: p.caller, mediaPort: p.callerMedia,
+                    target: "127.0.0.1:\(p.sip)", service: number, pauseMilliseconds: 300)
                 #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
                 let record = try #require(try await server.finishedCalls(count: index).first)
                 // The INVITE of this call (the first of its Call-ID).
                 var seen: [String] = []
                 let invites = callee.received.filter { m in
-                    guard m.hasPrefix("INVITE"), let id = RawSIP.header("Call-ID", in: m), !seen.contains(id) else { return false }
+                    guard m.hasPrefix("INVITE"), let id = RawSIP.header("Call-ID", in: m), !seen.contains(id) else {
+                        return false
+                    }
                     seen.append(id)
                     return true
                 }
@@ -132,20 +152,24 @@ struct TrackingFlowTests {
             #expect(RawSIP.header("X-CallTrack-Source", in: forwarded) == "google")
             #expect(RawSIP.header("X-CallTrack-Medium", in: forwarded) == "cpc")
             #expect(RawSIP.header("X-CallTrack-Campaign", in: forwarded) == "tables")
-            #expect(RawSIP.header("X-CallTrack-Keyword", in: forwarded) == "%D0%BA%D1%83%D0%BF%D0%B8%D1%82%D1%8C%20%D1%81%D1%82%D0%BE%D0%BB")
+            #expect(
+                RawSIP.header("X-CallTrack-Keyword", in: forwarded)
+                    == "%D0%BA%D1%83%D0%BF%D0%B8%D1%82%D1%8C%20%D1%81%D1%82%D0%BE%D0%BB")
             #expect(RawSIP.header("X-CallTrack-Keyword", in: forwarded)?.removingPercentEncoding == "купить стол")
             #expect(RawSIP.header("X-CallTrack-Number-Kind", in: forwarded) == "dynamic")
             #expect(RawSIP.header("X-CallTrack-First-Time", in: forwarded) == "yes", "the caller's first call")
             #expect(RawSIP.header("X-CallTrack-Call-ID", in: forwarded) == record["id"] as? String)
-            #expect(RawSIP.header("From", in: forwarded)?.hasPrefix("\"[google/cpc] Alice\" <sip:79161234567@") == true,
-                    "\(RawSIP.header("From", in: forwarded) ?? "")")
+            #expect(
+                RawSIP.header("From", in: forwarded)?.hasPrefix("\"[google/cpc] Alice\" <sip:79161234567@") == true,
+                "\(RawSIP.header("From", in: forwarded) ?? "")")
 
             let (injected, _) = try await invite(dialling: try #require(attacker["number"] as? String), index: 2)
             #expect(RawSIP.header("X-CallTrack-Source", in: injected) == "evil%0D%0AX-Injected%3A%201")
             #expect(RawSIP.header("X-Injected", in: injected) == nil, "\(injected)")
             #expect(RawSIP.header("X-CallTrack-First-Time", in: injected) == "no", "the same caller again")
-            #expect(RawSIP.header("From", in: injected)?.hasPrefix("\"[evilX-Injected: 1/cpc] Alice\"") == true,
-                    "control characters leave the name: \(RawSIP.header("From", in: injected) ?? "")")
+            #expect(
+                RawSIP.header("From", in: injected)?.hasPrefix("\"[evilX-Injected: 1/cpc] Alice\"") == true,
+                "control characters leave the name: \(RawSIP.header("From", in: injected) ?? "")")
 
             let (toStatic, _) = try await invite(dialling: "84990000000", index: 3)
             #expect(RawSIP.header("X-CallTrack-Number-Kind", in: toStatic) == "static")
@@ -154,11 +178,11 @@ struct TrackingFlowTests {
         }
     }
 
-    @Test("Restart keeps live reservations and visit history")
-    func restartKeepsReservations() async throws {
+    @Test("Restart keeps live reservations and visit history") func restartKeepsReservations() async throws {
         let server = try CallTrackServer()
         try await server.start()
-        let first = try await server.reserve(clientID: "visitor-1", page: "http://shop.test/?utm_source=yandex&utm_medium=cpc&utm_campaign=sofas")
+        let first = try await server.reserve(
+            clientID: "visitor-1", page: "http://shop.test/?utm_source=yandex&utm_medium=cpc&utm_campaign=sofas")
         try await server.stop()
         try await server.start()
         let again = try await server.reserve(clientID: "visitor-1", page: "http://shop.test/catalog")
@@ -169,8 +193,7 @@ struct TrackingFlowTests {
         try await server.stop()
     }
 
-    @Test("A call shortly after the reservation expired is attributed and flagged late")
-    func lateCall() async throws {
+    @Test("A call shortly after the reservation expired is attributed and flagged late") func lateCall() async throws {
         var options = CallTrackServer.Options()
         options.reservationTTLSeconds = 10
         try await withServer(options: options) { server in
@@ -201,17 +224,22 @@ struct TrackingFlowTests {
         try await withServer { server in
             let sitePort = server.ports.sip + 46
             // The business's page: its own number, the snippet from CallTrack, and a visitor who clicks the masked number.
-            let web = try PythonHelper.site(port: sitePort, pages: ["index.html": """
-                <!doctype html><html><body>
-                <p>Call <span id="phone">8 (495) 123-45-67</span></p>
-                <script src="http://127.0.0.1:\(server.ports.http)/v1/projects/shop/snippet.js?reveal=1"></script>
-                <script>setTimeout(function () { document.querySelector('.calltrack-reveal').click(); }, 200);</script>
-                </body></html>
-                """])
+            let web = try PythonHelper.site(
+                port: sitePort,
+                pages: [
+                    "index.html": """
+                    <!doctype html><html><body>
+                    <p>Call <span id="phone">8 (495) 123-45-67</span></p>
+                    <script src="http://127.0.0.1:\(server.ports.http)/v1/projects/shop/snippet.js?reveal=1"></script>
+                    <script>setTimeout(function () { document.querySelector('.calltrack-reveal').click(); }, 200);</script>
+                    </body></html>
+                    """
+                ])
             defer { web.stop() }
             let dom = try Browser.renderedDOM("http://127.0.0.1:\(sitePort)/index.html?utm_source=vk&utm_medium=social")
             let shown = try #require(Browser.text(ofID: "phone", in: dom), "\(dom)")
-            #expect(shown.range(of: #"^8 \(499\) 000-00-0[12]$"#, options: .regularExpression) != nil, "shown: \(shown)")
+            #expect(
+                shown.range(of: #"^8 \(499\) 000-00-0[12]$"#, options: .regularExpression) != nil, "shown: \(shown)")
             let health = try #require(try await server.get("/v1/projects/shop/health").json)
             #expect(health["live_reservations"] as? Int == 1)
         }

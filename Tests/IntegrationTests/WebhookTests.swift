@@ -3,14 +3,15 @@ import Foundation
 import Testing
 
 /// Webhooks from the persistent outbox to local receivers: signatures, retries, crashes.
-@Suite("Webhooks", .serialized)
-struct WebhookTests {
+@Suite("Webhooks", .serialized) struct WebhookTests {
     static let secret = "whsec-test-0123456789"
 
     static func options(receiverPort: Int, events: String = "") -> CallTrackServer.Options {
         var options = CallTrackServer.Options()
         options.environment = ["CALLTRACK_TEST_WEBHOOK_SECRET": secret]
-        options.projectExtra = ["webhooks: [{url: \"http://127.0.0.1:\(receiverPort)/hook\", secret_env: CALLTRACK_TEST_WEBHOOK_SECRET\(events)}]"]
+        options.projectExtra = [
+            "webhooks: [{url: \"http://127.0.0.1:\(receiverPort)/hook\", secret_env: CALLTRACK_TEST_WEBHOOK_SECRET\(events)}]"
+        ]
         options.sections = "delivery: {retry_base_seconds: 0.5}"
         return options
     }
@@ -23,25 +24,29 @@ struct WebhookTests {
             let kv = piece.split(separator: "=", maxSplits: 1)
             if kv.count == 2 { parts[String(kv[0])] = String(kv[1]) }
         }
-        guard let t = parts["t"], let ts = Double(t), abs(Date().timeIntervalSince1970 - ts) < 300, let v1 = parts["v1"] else { return false }
+        guard let t = parts["t"], let ts = Double(t), abs(Date().timeIntervalSince1970 - ts) < 300, let v1 = parts["v1"]
+        else { return false }
         var signed = Data("\(t).".utf8)
         signed.append(r.body)
         let mac = HMAC<SHA256>.authenticationCode(for: signed, using: SymmetricKey(data: Data(secret.utf8)))
         return mac.map { String(format: "%02x", $0) }.joined() == v1
     }
 
-    @Test("A receiver that answers 503, then hangs, gets every event of a call signed, call.started on its third attempt with the same id; recording.ready's URL downloads the WAV")
-    func retriedUntilDelivered() async throws {
+    @Test(
+        "A receiver that answers 503, then hangs, gets every event of a call signed, call.started on its third attempt with the same id; recording.ready's URL downloads the WAV"
+    ) func retriedUntilDelivered() async throws {
         let ports = TestPorts.next()
         let receiver = try WebhookReceiver(port: ports.sip + 48, failures: [503, 0])
         defer { receiver.stop() }
         try await withServer(ports: ports, options: Self.options(receiverPort: receiver.port)) { server in
             let p = server.ports
-            let callee = try SIPp("callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 100), localPort: p.callee,
-                                  mediaPort: p.calleeMedia, target: nil)
+            let callee = try SIPp(
+                "callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 100), localPort: p.callee,
+                mediaPort: p.calleeMedia, target: nil)
             try await Task.sleep(for: .milliseconds(200))
-            let caller = try SIPp("caller", scenario: Scenario.callerHangsUp(), localPort: p.caller, mediaPort: p.callerMedia,
-                                  target: "127.0.0.1:\(p.sip)", service: "84990000001", pauseMilliseconds: 1500)
+            let caller = try SIPp(
+                "caller", scenario: Scenario.callerHangsUp(), localPort: p.caller, mediaPort: p.callerMedia,
+                target: "127.0.0.1:\(p.sip)", service: "84990000001", pauseMilliseconds: 1500)
             #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
             _ = try await callee.wait()
             let calls = try await server.finishedCalls(count: 1)
@@ -53,43 +58,56 @@ struct WebhookTests {
             for r in got {
                 #expect(Self.signatureHolds(r), "\(r.event): \(r.headers)")
                 let body = try #require(r.json)
-                #expect(body["type"] as? String == r.event && body["id"] as? String == r.delivery && body["project"] as? String == "shop")
+                #expect(
+                    body["type"] as? String == r.event && body["id"] as? String == r.delivery
+                        && body["project"] as? String == "shop")
                 #expect((body["call"] as? [String: Any])?["id"] as? String == callID)
                 #expect(r.headers["content-type"] == "application/json")
             }
             let ended = try #require(got.first { $0.event == "call.ended" }?.json?["call"] as? [String: Any])
             #expect(ended["status"] as? String == "answered" && ended["ended_at"] is String)
             // The log: call.started took three attempts under one id; the others one.
-            let log = try #require(try await server.get("/v1/deliveries?status=delivered").json?["deliveries"] as? [[String: Any]])
+            let log = try #require(
+                try await server.get("/v1/deliveries?status=delivered").json?["deliveries"] as? [[String: Any]])
             let started = try #require(log.first { $0["event"] as? String == "call.started" })
-            #expect(started["attempts"] as? Int == 3 && started["id"] as? String == got.first { $0.event == "call.started" }?.delivery,
-                    "\(log)")
-            #expect(log.filter { $0["event"] as? String != "call.started" }.allSatisfy { $0["attempts"] as? Int == 1 }, "\(log)")
+            #expect(
+                started["attempts"] as? Int == 3
+                    && started["id"] as? String == got.first { $0.event == "call.started" }?.delivery, "\(log)")
+            #expect(
+                log.filter { $0["event"] as? String != "call.started" }.allSatisfy { $0["attempts"] as? Int == 1 },
+                "\(log)")
             // recording.ready carries the URL of the recording; with a token it downloads.
-            let recording = try #require((got.first { $0.event == "recording.ready" }?.json?["call"] as? [String: Any])?["recording"]
-                as? [String: Any])
+            let recording = try #require(
+                (got.first { $0.event == "recording.ready" }?.json?["call"] as? [String: Any])?["recording"]
+                    as? [String: Any])
             let url = try #require(recording["url"] as? String)
             let wav = try await server.get(url)
             #expect(wav.status == 200 && wav.body.prefix(4) == Data("RIFF".utf8))
             #expect(try await server.get(url, token: nil).status == 401)
             // A sale from the CRM goes out as sale.recorded, with the sale instead of the call.
-            let sale = try await server.request("POST", "/v1/calls/\(callID)/sale", body: Data(#"{"amount": 5000, "deal_id": "crm-9"}"#.utf8),
-                                                headers: ["Content-Type": "application/json"])
+            let sale = try await server.request(
+                "POST", "/v1/calls/\(callID)/sale", body: Data(#"{"amount": 5000, "deal_id": "crm-9"}"#.utf8),
+                headers: ["Content-Type": "application/json"])
             #expect(sale.status == 201)
             let withSale = try await receiver.wait { $0.contains { $0.event == "sale.recorded" } }
             let saleEvent = try #require(withSale.first { $0.event == "sale.recorded" })
             #expect(Self.signatureHolds(saleEvent))
             let saleBody = try #require(saleEvent.json?["sale"] as? [String: Any])
-            #expect(saleBody["deal_id"] as? String == "crm-9" && saleBody["amount"] as? Double == 5000 && saleBody["call_id"] as? String == callID)
+            #expect(
+                saleBody["deal_id"] as? String == "crm-9" && saleBody["amount"] as? Double == 5000
+                    && saleBody["call_id"] as? String == callID)
             #expect(saleEvent.json?["call"] == nil && saleEvent.json?["type"] as? String == "sale.recorded")
         }
     }
 
-    @Test("kill -9 with deliveries pending: after the restart every event arrives once; a busy callee gives call.missed")
+    @Test(
+        "kill -9 with deliveries pending: after the restart every event arrives once; a busy callee gives call.missed")
     func survivesACrash() async throws {
         let ports = TestPorts.next()
-        let server = try CallTrackServer(ports: ports, options: Self.options(receiverPort: ports.sip + 48,
-                                                                           events: ", events: [call.started, call.ended, call.missed]"))
+        let server = try CallTrackServer(
+            ports: ports,
+            options: Self.options(
+                receiverPort: ports.sip + 48, events: ", events: [call.started, call.ended, call.missed]"))
         try await server.start()
         do {
             // No receiver yet: every attempt is refused.
@@ -98,15 +116,21 @@ struct WebhookTests {
             var pending: [[String: Any]] = []
             // A refused connection is retried by the HTTP client until the 10 s timeout: one attempt is enough to see.
             for _ in 0..<200 {
-                pending = (try await server.get("/v1/deliveries?status=pending").json?["deliveries"] as? [[String: Any]]) ?? []
+                pending =
+                    (try await server.get("/v1/deliveries?status=pending").json?["deliveries"] as? [[String: Any]])
+                    ?? []
                 if pending.count == 3 && pending.contains(where: { ($0["attempts"] as? Int ?? 0) > 0 }) { break }
                 try await Task.sleep(for: .milliseconds(100))
             }
-            #expect(Set(pending.compactMap { $0["event"] as? String }) == ["call.started", "call.ended", "call.missed"], "\(pending)")
+            #expect(
+                Set(pending.compactMap { $0["event"] as? String }) == ["call.started", "call.ended", "call.missed"],
+                "\(pending)")
             let tried = try #require(pending.first { ($0["attempts"] as? Int ?? 0) > 0 }, "\(pending)")
             #expect((tried["last_result"] as? String)?.isEmpty == false, "\(tried)")
             let metrics = String(decoding: try await server.get("/metrics", token: nil).body, as: UTF8.self)
-            #expect(metrics.contains("calltrack_outbox_backlog{endpoint=\"http://127.0.0.1:\(ports.sip + 48)\"} 3"), "\(metrics)")
+            #expect(
+                metrics.contains("calltrack_outbox_backlog{endpoint=\"http://127.0.0.1:\(ports.sip + 48)\"} 3"),
+                "\(metrics)")
             #expect(try await server.stop(signal: SIGKILL) == SIGKILL)
 
             let receiver = try WebhookReceiver(port: ports.sip + 48)
@@ -116,7 +140,9 @@ struct WebhookTests {
             try await Task.sleep(for: .seconds(2))  // nothing more comes
             let all = receiver.received
             #expect(all.map(\.event).sorted() == ["call.ended", "call.missed", "call.started"], "\(all.map(\.event))")
-            #expect(Set(all.map(\.delivery)) == Set(pending.compactMap { $0["id"] as? String }), "the ids from before the crash")
+            #expect(
+                Set(all.map(\.delivery)) == Set(pending.compactMap { $0["id"] as? String }),
+                "the ids from before the crash")
             #expect(got.allSatisfy(Self.signatureHolds))
             let missed = try #require(all.first { $0.event == "call.missed" }?.json?["call"] as? [String: Any])
             #expect(missed["status"] as? String == "missed" && missed["missed_reason"] as? String == "busy")
@@ -127,9 +153,10 @@ struct WebhookTests {
         }
     }
 
-    @Test("The database's disk fills: a call still connects and the log says why; once space is freed its record and webhooks are written, nothing lost",
-          .enabled(if: Tmpfs.available, "needs root to mount a tmpfs"))
-    func fullDisk() async throws {
+    @Test(
+        "The database's disk fills: a call still connects and the log says why; once space is freed its record and webhooks are written, nothing lost",
+        .enabled(if: Tmpfs.available, "needs root to mount a tmpfs")) func fullDisk() async throws
+    {
         let ports = TestPorts.next()
         let receiver = try WebhookReceiver(port: ports.sip + 48)
         defer { receiver.stop() }
@@ -150,14 +177,18 @@ struct WebhookTests {
                 try await Task.sleep(for: .milliseconds(100))
             }
             let log = server.log()
-            #expect(log.contains("cannot write call records; calls go on") && log.contains("database or disk is full"), "\(log.suffix(1500))")
+            #expect(
+                log.contains("cannot write call records; calls go on") && log.contains("database or disk is full"),
+                "\(log.suffix(1500))")
             #expect(log.components(separatedBy: "cannot write call records").count == 2, "said once")
             #expect(receiver.received.isEmpty)
 
             try FileManager.default.removeItem(atPath: filler)
             let calls = try await server.finishedCalls(count: 1)
             #expect(calls.first?["status"] as? String == "answered")
-            let got = try await receiver.wait { Set($0.map(\.event)).isSuperset(of: ["call.started", "call.answered", "call.ended"]) }
+            let got = try await receiver.wait {
+                Set($0.map(\.event)).isSuperset(of: ["call.started", "call.answered", "call.ended"])
+            }
             #expect(got.allSatisfy(Self.signatureHolds))
             #expect(server.log().contains("writing call records again; nothing was lost"))
         }
@@ -179,30 +210,38 @@ struct WebhookTests {
         metrica.projectExtra = ["metrica: {counter_id: 12345678, token_env: CALLTRACK_TEST_UNSET_TOKEN}"]
         let third = try CallTrackServer(options: metrica)
         await #expect(throws: (any Error).self) { try await third.start() }
-        #expect(third.log().contains("projects[0].metrica.token_env: the environment variable CALLTRACK_TEST_UNSET_TOKEN is not set"),
-                "\(third.log().suffix(400))")
+        #expect(
+            third.log().contains(
+                "projects[0].metrica.token_env: the environment variable CALLTRACK_TEST_UNSET_TOKEN is not set"),
+            "\(third.log().suffix(400))")
     }
 
-    @Test("An https endpoint whose certificate nobody vouches for gets nothing; the delivery stays pending with the reason, logged once")
-    func untrustedCertificate() async throws {
+    @Test(
+        "An https endpoint whose certificate nobody vouches for gets nothing; the delivery stays pending with the reason, logged once"
+    ) func untrustedCertificate() async throws {
         let ports = TestPorts.next()
         let receiver = try WebhookReceiver(port: ports.sip + 48, tls: true)
         defer { receiver.stop() }
         var options = Self.options(receiverPort: receiver.port)
-        options.projectExtra = ["webhooks: [{url: \"https://127.0.0.1:\(receiver.port)/hook\", secret_env: CALLTRACK_TEST_WEBHOOK_SECRET}]"]
+        options.projectExtra = [
+            "webhooks: [{url: \"https://127.0.0.1:\(receiver.port)/hook\", secret_env: CALLTRACK_TEST_WEBHOOK_SECRET}]"
+        ]
         try await withServer(ports: ports, options: options) { server in
             try await server.placeBusyCalls(1, dialling: "84990000001")
             _ = try await server.finishedCalls(count: 1)
             var tried: [[String: Any]] = []
             let deadline = Date().addingTimeInterval(30)
             while Date() < deadline {
-                let log = try await server.get("/v1/deliveries?status=pending").json?["deliveries"] as? [[String: Any]] ?? []
+                let log =
+                    try await server.get("/v1/deliveries?status=pending").json?["deliveries"] as? [[String: Any]] ?? []
                 tried = log.filter { ($0["attempts"] as? Int ?? 0) > 0 }
                 if tried.count >= 2 { break }
                 try await Task.sleep(for: .milliseconds(100))
             }
             #expect(tried.count >= 2, "\(tried)")
-            #expect(tried.allSatisfy { ($0["last_result"] as? String ?? "").lowercased().contains("certificate") }, "\(tried)")
+            #expect(
+                tried.allSatisfy { ($0["last_result"] as? String ?? "").lowercased().contains("certificate") },
+                "\(tried)")
             #expect(receiver.received.isEmpty)
             #expect(server.log().components(separatedBy: "delivery endpoint fails").count == 2, "logged once")
         }

@@ -1,13 +1,14 @@
 import CallTrackCore
 import Foundation
 import Testing
+
 @testable import Telephony
 @testable import Tracking
 
-@Suite("Admission: what each SIP request gets")
-struct AdmissionTests {
-    let target = ForwardingTarget(projectKey: "shop", did: PhoneNumber(e164: "+74990000001")!, uri: "sip:+74951234567@192.0.2.5",
-                                  trunk: nil, ringTimeoutSeconds: 30, record: true)
+@Suite("Admission: what each SIP request gets") struct AdmissionTests {
+    let target = ForwardingTarget(
+        projectKey: "shop", did: PhoneNumber(e164: "+74990000001")!, uri: "sip:+74951234567@192.0.2.5", trunk: nil,
+        ringTimeoutSeconds: 30, record: true)
 
     func newCall(_ edit: (inout Admission.Request) -> Void = { _ in }) -> Admission.Request {
         var r = Admission.Request(method: "INVITE", target: target)
@@ -25,7 +26,11 @@ struct AdmissionTests {
     }
 
     @Test func overRateIsDroppedBeforeAnythingElse() {
-        let r = newCall { $0.trunkAdmits = false; $0.overRate = true; $0.malformed = .init("Missing To") }
+        let r = newCall {
+            $0.trunkAdmits = false
+            $0.overRate = true
+            $0.malformed = .init("Missing To")
+        }
         #expect(Admission.decide(r, untrusted: .reject) == .drop(.rateLimited))
     }
 
@@ -41,12 +46,18 @@ struct AdmissionTests {
 
     @Test func malformedGets400UnlessItCannotBeAnsweredSafely() {
         #expect(code(Admission.decide(newCall { $0.malformed = .init("Missing To") }, untrusted: .reject)) == 400)
-        #expect(code(Admission.decide(newCall { $0.malformed = .init("Too big", code: 413) }, untrusted: .reject)) == 413)
-        #expect(Admission.decide(newCall { $0.malformed = .init("Via maddr", answerable: false) }, untrusted: .reject)
+        #expect(
+            code(Admission.decide(newCall { $0.malformed = .init("Too big", code: 413) }, untrusted: .reject)) == 413)
+        #expect(
+            Admission.decide(newCall { $0.malformed = .init("Via maddr", answerable: false) }, untrusted: .reject)
                 == .drop(.malformed))
         // From a stranger under `drop`, malformed or not, nothing goes back.
-        #expect(Admission.decide(newCall { $0.trunkAdmits = false; $0.malformed = .init("x") }, untrusted: .drop)
-                == .drop(.malformed))
+        #expect(
+            Admission.decide(
+                newCall {
+                    $0.trunkAdmits = false
+                    $0.malformed = .init("x")
+                }, untrusted: .drop) == .drop(.malformed))
     }
 
     @Test func inDialogRequestsPassOnlyFromTheLegsPeerOrATrunk() {
@@ -61,13 +72,20 @@ struct AdmissionTests {
     }
 
     @Test func aDialogPeerCannotStartANewCall() {
-        let r = newCall { $0.trunkAdmits = false; $0.dialogPeer = true }
+        let r = newCall {
+            $0.trunkAdmits = false
+            $0.dialogPeer = true
+        }
         #expect(code(Admission.decide(r, untrusted: .reject)) == 403)
     }
 
     @Test func unsupportedExtensionsGet420NamingThem() {
         let v = Admission.decide(newCall { $0.unsupported = ["100rel", "timer"] }, untrusted: .reject)
-        #expect(v == .reply(code: 420, reason: "Bad Extension", headers: "Unsupported: 100rel, timer\r\n", refusal: .badExtension))
+        #expect(
+            v
+                == .reply(
+                    code: 420, reason: "Bad Extension", headers: "Unsupported: 100rel, timer\r\n",
+                    refusal: .badExtension))
         var cancel = newCall { $0.unsupported = ["100rel"] }
         cancel.method = "CANCEL"
         cancel.inDialog = true
@@ -87,16 +105,21 @@ struct AdmissionTests {
         #expect(code(Admission.decide(newCall { $0.target = nil }, untrusted: .reject)) == 404)
         #expect(code(Admission.decide(newCall { $0.badOffer = "multicast" }, untrusted: .reject)) == 488)
         // A retransmitted INVITE of a call that exists goes to libre's transaction, not to a new call.
-        #expect(Admission.decide(newCall { $0.inDialog = true; $0.dialogPeer = true }, untrusted: .reject) == .pass)
+        #expect(
+            Admission.decide(
+                newCall {
+                    $0.inDialog = true
+                    $0.dialogPeer = true
+                }, untrusted: .reject) == .pass)
     }
 }
 
-@Suite("Message checks")
-struct MessageCheckTests {
+@Suite("Message checks") struct MessageCheckTests {
     func check(_ edit: (inout MessageCheck) -> Void = { _ in }) -> Admission.Malformation? {
-        var c = MessageCheck(method: "INVITE", callID: "a@b", fromURI: "sip:1@192.0.2.1", toURI: "sip:2@192.0.2.2",
-                             cseqMethod: "INVITE", viaSentBy: "192.0.2.1:5060", viaParams: ";branch=z9hG4bK1;rport",
-                             contentLength: "100", maxForwards: "70", bodyBytes: 100, trailingBlankBytes: 0, datagram: true)
+        var c = MessageCheck(
+            method: "INVITE", callID: "a@b", fromURI: "sip:1@192.0.2.1", toURI: "sip:2@192.0.2.2", cseqMethod: "INVITE",
+            viaSentBy: "192.0.2.1:5060", viaParams: ";branch=z9hG4bK1;rport", contentLength: "100", maxForwards: "70",
+            bodyBytes: 100, trailingBlankBytes: 0, datagram: true)
         edit(&c)
         return c.malformation()
     }
@@ -105,7 +128,11 @@ struct MessageCheckTests {
         #expect(check() == nil)
         #expect(check { $0.contentLength = nil } == nil)
         // Blank bytes past Content-Length in a datagram are ignored (RFC 3261 18.3).
-        #expect(check { $0.bodyBytes = 104; $0.trailingBlankBytes = 4 } == nil)
+        #expect(
+            check {
+                $0.bodyBytes = 104
+                $0.trailingBlankBytes = 4
+            } == nil)
     }
 
     @Test func contentLengthMustBeDigitsAndFitTheDatagram() {
@@ -114,9 +141,17 @@ struct MessageCheckTests {
         #expect(check { $0.contentLength = "99999999999999999999" }?.reason == "Bad Content-Length")
         #expect(check { $0.contentLength = "2000" }?.reason == "Content-Length larger than the message")
         #expect(check { $0.contentLength = "20" }?.reason == "Content-Length smaller than the body")
-        #expect(check { $0.contentLength = "20000"; $0.bodyBytes = 20000 }?.code == 413)
+        #expect(
+            check {
+                $0.contentLength = "20000"
+                $0.bodyBytes = 20000
+            }?.code == 413)
         // A stream is cut at Content-Length by libre; without one, a body cannot be framed.
-        #expect(check { $0.datagram = false; $0.contentLength = nil } == .init("Missing Content-Length"))
+        #expect(
+            check {
+                $0.datagram = false
+                $0.contentLength = nil
+            } == .init("Missing Content-Length"))
     }
 
     @Test func requiredHeaders() {
@@ -136,8 +171,7 @@ struct MessageCheckTests {
     }
 }
 
-@Suite("Front-door bookkeeping")
-struct FrontDoorTests {
+@Suite("Front-door bookkeeping") struct FrontDoorTests {
     @Test func rateLimiterAllowsItsShareEachSecondThenStops() {
         var limiter = SourceRateLimiter(perSecond: 3)
         let a: [UInt8] = [192, 0, 2, 1], b: [UInt8] = [192, 0, 2, 2]
@@ -187,23 +221,28 @@ struct FrontDoorTests {
     }
 
     @Test func sourceHeadersAreEncodedAndBounded() {
-        let visit = Attribution(kind: .dynamic, source: "google", medium: "cpc", campaign: "tables", keyword: "стол 1+1")
+        let visit = Attribution(
+            kind: .dynamic, source: "google", medium: "cpc", campaign: "tables", keyword: "стол 1+1")
         let lines = SourceHeaders.lines(callID: CallID("0123456789abcdef012345")!, attribution: visit)
-        #expect(lines == "X-CallTrack-Call-ID: 0123456789abcdef012345\r\nX-CallTrack-Number-Kind: dynamic\r\n"
+        #expect(
+            lines == "X-CallTrack-Call-ID: 0123456789abcdef012345\r\nX-CallTrack-Number-Kind: dynamic\r\n"
                 + "X-CallTrack-Source: google\r\nX-CallTrack-Medium: cpc\r\nX-CallTrack-Campaign: tables\r\n"
                 + "X-CallTrack-Keyword: %D1%81%D1%82%D0%BE%D0%BB%201%2B1\r\n")
-        #expect(SourceHeaders.lines(callID: CallID("0123456789abcdef012345")!, attribution: nil, firstTime: true)
-            == "X-CallTrack-Call-ID: 0123456789abcdef012345\r\nX-CallTrack-First-Time: yes\r\n")
+        #expect(
+            SourceHeaders.lines(callID: CallID("0123456789abcdef012345")!, attribution: nil, firstTime: true)
+                == "X-CallTrack-Call-ID: 0123456789abcdef012345\r\nX-CallTrack-First-Time: yes\r\n")
         // A long value is cut at a whole character (never inside a %XX or a multi-byte letter).
         let long = SourceHeaders.encode(String(repeating: "д", count: 100))
         #expect(long.utf8.count == 252 && long.hasSuffix("%D0%B4"))
         let offline = Attribution(kind: .offline, channel: "billboard")
-        #expect(SourceHeaders.lines(callID: CallID("0123456789abcdef012345")!, attribution: offline)
-            .contains("X-CallTrack-Source: billboard\r\nX-CallTrack-Medium: offline\r\n"))
+        #expect(
+            SourceHeaders.lines(callID: CallID("0123456789abcdef012345")!, attribution: offline).contains(
+                "X-CallTrack-Source: billboard\r\nX-CallTrack-Medium: offline\r\n"))
         #expect(SourceHeaders.displayName("Alice", attribution: visit) == "[google/cpc] Alice")
         #expect(SourceHeaders.displayName("", attribution: offline) == "[billboard/offline]")
         #expect(SourceHeaders.displayName("Alice", attribution: nil) == "Alice")
-        #expect(SourceHeaders.displayName("Alice", attribution: .unattributed(.static, pool: "main")) == "[static] Alice")
+        #expect(
+            SourceHeaders.displayName("Alice", attribution: .unattributed(.static, pool: "main")) == "[static] Alice")
     }
 
     @Test func perAddressLimitsCountAnIPv6ClientByItsSlash64() {
@@ -213,10 +252,9 @@ struct FrontDoorTests {
     }
 }
 
-@Suite("Media addresses and ports")
-struct MediaPolicyTests {
-    let policy = MediaAddressPolicy(ownAddresses: ["203.0.113.10", "203.0.113.10"], rtpPorts: PortRange(min: 20000, max: 29999),
-                                    sipPorts: [5060])
+@Suite("Media addresses and ports") struct MediaPolicyTests {
+    let policy = MediaAddressPolicy(
+        ownAddresses: ["203.0.113.10", "203.0.113.10"], rtpPorts: PortRange(min: 20000, max: 29999), sipPorts: [5060])
 
     @Test func refusesGroupsNamesAndItself() {
         #expect(policy.refusal(address: "198.51.100.7", port: 40000) == nil)
@@ -234,12 +272,14 @@ struct MediaPolicyTests {
 
     @Test func loopbackIsAPeerOnlyWhenCallTrackServesOnLoopback() {
         #expect(policy.refusal(address: "127.0.0.1", port: 40000)?.contains("loopback") == true)
-        let local = MediaAddressPolicy(ownAddresses: ["127.0.0.1"], rtpPorts: PortRange(min: 20000, max: 29999), sipPorts: [5060])
+        let local = MediaAddressPolicy(
+            ownAddresses: ["127.0.0.1"], rtpPorts: PortRange(min: 20000, max: 29999), sipPorts: [5060])
         #expect(local.refusal(address: "127.0.0.1", port: 40000) == nil)
     }
 
     @Test func aWildcardBindMakesLoopbackOwn() {
-        let any = MediaAddressPolicy(ownAddresses: ["0.0.0.0"], rtpPorts: PortRange(min: 20000, max: 29999), sipPorts: [5060])
+        let any = MediaAddressPolicy(
+            ownAddresses: ["0.0.0.0"], rtpPorts: PortRange(min: 20000, max: 29999), sipPorts: [5060])
         #expect(any.refusal(address: "127.0.0.1", port: 20000) != nil)
         #expect(any.refusal(address: "127.0.0.1", port: 40000) != nil, "loopback is CallTrack's own host")
         #expect(any.isOwn(IPAddress("127.0.0.1")!, port: 20000))

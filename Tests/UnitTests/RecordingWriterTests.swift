@@ -1,16 +1,17 @@
 import CCodecs
 import CallTrackCore
 import Foundation
-import Testing
-@testable import Recording
 import Telephony
+import Testing
+
+@testable import Recording
 
 /// Payload types as the relay reads them from an SDP body (the one SDP parser).
 private func payloads(_ sdp: String) -> PayloadTypes { SessionDescription(sdp)!.payloadTypes }
 
-@Suite("Recording writer")
-struct RecordingWriterTests {
-    let pcma = payloads("v=0\r\nm=audio 4000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n")
+@Suite("Recording writer") struct RecordingWriterTests {
+    let pcma = payloads(
+        "v=0\r\nm=audio 4000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n")
 
     private func packet(pt: UInt8 = 8, seq: UInt16, ts: UInt32, ssrc: UInt32 = 7, payload: [UInt8]) -> [UInt8] {
         [0x80, pt, UInt8(seq >> 8), UInt8(seq & 0xff)] + withUnsafeBytes(of: ts.bigEndian, Array.init)
@@ -20,8 +21,10 @@ struct RecordingWriterTests {
     private func writer(rate: Int = 8000, caller: PayloadTypes? = nil) throws -> (CallRecordingWriter, String) {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("w-\(UUID().uuidString).wav").path
         let file = try WAVFile(path: path, sampleRate: rate)
-        return (CallRecordingWriter(callID: CallID.next(), file: file, relativePath: "x.wav", caller: caller ?? pcma,
-                                    callee: pcma), path)
+        return (
+            CallRecordingWriter(
+                callID: CallID.next(), file: file, relativePath: "x.wav", caller: caller ?? pcma, callee: pcma), path
+        )
     }
 
     private func samples(_ path: String) throws -> (left: [Int16], right: [Int16]) {
@@ -36,34 +39,39 @@ struct RecordingWriterTests {
         return (l, r)
     }
 
-    @Test("An SSRC change on one side re-anchors that side only; duplicates are dropped")
-    func ssrcJump() throws {
+    @Test("An SSRC change on one side re-anchors that side only; duplicates are dropped") func ssrcJump() throws {
         let (w, path) = try writer()
         // A-law 0x55 decodes to a small positive value, 0xD5 likewise: use distinct loud codes.
         let loud = [UInt8](repeating: 0xaa, count: 160)
         for i in 0..<10 {
-            _ = w.ingest(side: .caller, bytes: packet(seq: UInt16(i), ts: UInt32(i * 160), payload: loud), arrivalMilliseconds: i * 20)
+            _ = w.ingest(
+                side: .caller, bytes: packet(seq: UInt16(i), ts: UInt32(i * 160), payload: loud),
+                arrivalMilliseconds: i * 20)
         }
-        _ = w.ingest(side: .caller, bytes: packet(seq: 3, ts: 480, payload: loud), arrivalMilliseconds: 200)  // duplicate
+        // A duplicate.
+        _ = w.ingest(side: .caller, bytes: packet(seq: 3, ts: 480, payload: loud), arrivalMilliseconds: 200)
         // After a re-INVITE: new SSRC, timestamps from elsewhere, arriving at 400 ms.
         for i in 0..<5 {
-            _ = w.ingest(side: .caller, bytes: packet(seq: UInt16(500 + i), ts: UInt32(900_000 + i * 160), ssrc: 99, payload: loud),
-                         arrivalMilliseconds: 400 + i * 20)
+            _ = w.ingest(
+                side: .caller,
+                bytes: packet(seq: UInt16(500 + i), ts: UInt32(900_000 + i * 160), ssrc: 99, payload: loud),
+                arrivalMilliseconds: 400 + i * 20)
         }
         for i in 0..<25 {
-            _ = w.ingest(side: .callee, bytes: packet(seq: UInt16(i), ts: UInt32(77 + i * 160), payload: loud), arrivalMilliseconds: i * 20)
+            _ = w.ingest(
+                side: .callee, bytes: packet(seq: UInt16(i), ts: UInt32(77 + i * 160), payload: loud),
+                arrivalMilliseconds: i * 20)
         }
         try w.commit(upTo: 4000)
         let (l, r) = try samples(path)
         #expect(l.count == 4000)
-        #expect(l[0..<1600].allSatisfy { $0 != 0 })         // 0–200 ms
-        #expect(l[1600..<3200].allSatisfy { $0 == 0 })      // 200–400 ms: nothing sent
-        #expect(l[3200..<4000].allSatisfy { $0 != 0 })      // the new stream at 400 ms
-        #expect(r[0..<4000].allSatisfy { $0 != 0 })         // the callee never shifted
+        #expect(l[0..<1600].allSatisfy { $0 != 0 })  // 0–200 ms
+        #expect(l[1600..<3200].allSatisfy { $0 == 0 })  // 200–400 ms: nothing sent
+        #expect(l[3200..<4000].allSatisfy { $0 != 0 })  // the new stream at 400 ms
+        #expect(r[0..<4000].allSatisfy { $0 != 0 })  // the callee never shifted
     }
 
-    @Test("A packet older than what is on disk is not written twice")
-    func latePacket() throws {
+    @Test("A packet older than what is on disk is not written twice") func latePacket() throws {
         let (w, path) = try writer()
         let loud = [UInt8](repeating: 0xaa, count: 160)
         _ = w.ingest(side: .caller, bytes: packet(seq: 1, ts: 160, payload: loud), arrivalMilliseconds: 20)
@@ -73,8 +81,7 @@ struct RecordingWriterTests {
         #expect(try samples(path).left.count == 1600)
     }
 
-    @Test("G.722 is decoded at 16 kHz")
-    func g722() throws {
+    @Test("G.722 is decoded at 16 kHz") func g722() throws {
         let map = payloads("v=0\r\nm=audio 4000 RTP/AVP 9\r\na=rtpmap:9 G722/8000\r\n")
         #expect(PayloadTypes.negotiated(caller: map, callee: map)?.sampleRate == 16000)
         let encoder = try #require(ct_g722_encoder_new())
@@ -83,12 +90,14 @@ struct RecordingWriterTests {
         let (w, path) = try writer(rate: 16000, caller: map)
         for f in 0..<10 {
             var out = [UInt8](repeating: 0, count: 160)
-            let n = tone[(f * 320)..<(f * 320 + 320)].withContiguousStorageIfAvailable {
-                ct_g722_encode(encoder, &out, $0.baseAddress, 320)
-            } ?? 0
+            let n =
+                tone[(f * 320)..<(f * 320 + 320)].withContiguousStorageIfAvailable {
+                    ct_g722_encode(encoder, &out, $0.baseAddress, 320)
+                } ?? 0
             #expect(n == 160)
-            _ = w.ingest(side: .caller, bytes: packet(pt: 9, seq: UInt16(f), ts: UInt32(f * 160), payload: out),
-                         arrivalMilliseconds: f * 20)
+            _ = w.ingest(
+                side: .caller, bytes: packet(pt: 9, seq: UInt16(f), ts: UInt32(f * 160), payload: out),
+                arrivalMilliseconds: f * 20)
         }
         try w.commit(upTo: 3200)
         let left = try samples(path).left
@@ -96,8 +105,7 @@ struct RecordingWriterTests {
         #expect(energy.squareRoot() > 3000, "decoded G.722 is too quiet: rms \(energy.squareRoot())")
     }
 
-    @Test("Opus is decoded at 16 kHz")
-    func opus() throws {
+    @Test("Opus is decoded at 16 kHz") func opus() throws {
         let map = payloads("v=0\r\nm=audio 4000 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n")
         #expect(map.primary == .opus)
         let encoder = try #require(ct_opus_encoder_new(16000))
@@ -106,12 +114,15 @@ struct RecordingWriterTests {
         let (w, path) = try writer(rate: 16000, caller: map)
         for f in 0..<20 {
             var out = [UInt8](repeating: 0, count: 400)
-            let n = tone[(f * 320)..<(f * 320 + 320)].withContiguousStorageIfAvailable {
-                ct_opus_encode(encoder, $0.baseAddress, 320, &out, 400)
-            } ?? 0
+            let n =
+                tone[(f * 320)..<(f * 320 + 320)].withContiguousStorageIfAvailable {
+                    ct_opus_encode(encoder, $0.baseAddress, 320, &out, 400)
+                } ?? 0
             #expect(n > 0)
-            _ = w.ingest(side: .caller, bytes: packet(pt: 111, seq: UInt16(f), ts: UInt32(f * 960), payload: Array(out.prefix(Int(n)))),
-                         arrivalMilliseconds: f * 20)
+            _ = w.ingest(
+                side: .caller,
+                bytes: packet(pt: 111, seq: UInt16(f), ts: UInt32(f * 960), payload: Array(out.prefix(Int(n)))),
+                arrivalMilliseconds: f * 20)
         }
         try w.commit(upTo: 6400)
         let left = try samples(path).left
@@ -119,8 +130,7 @@ struct RecordingWriterTests {
         #expect(energy.squareRoot() > 2000, "decoded Opus is too quiet: rms \(energy.squareRoot())")
     }
 
-    @Test("A codec CallTrack cannot decode is named; static types are known without rtpmap")
-    func undecodable() throws {
+    @Test("A codec CallTrack cannot decode is named; static types are known without rtpmap") func undecodable() throws {
         let amr = payloads("v=0\r\nm=audio 4000 RTP/AVP 96\r\na=rtpmap:96 AMR/8000\r\n")
         #expect(amr.primary?.makeDecoder() == nil)
         #expect(amr.primary?.name == "AMR")
@@ -131,8 +141,7 @@ struct RecordingWriterTests {
         #expect(phone.primary?.makeDecoder() != nil)
     }
 
-    @Test("A WAV cut short by a crash is repaired to whole frames with matching sizes")
-    func repair() throws {
+    @Test("A WAV cut short by a crash is repaired to whole frames with matching sizes") func repair() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("crash-\(UUID().uuidString).wav").path
         let file = try WAVFile(path: path, sampleRate: 8000)
         try file.append([Int16](repeating: 100, count: 800))
@@ -149,7 +158,8 @@ struct RecordingWriterTests {
 
     @Test("The file rate is the negotiated codec's, not the offer's first: Opus offered to a PCMU-only callee is 8 kHz")
     func rateFromTheAnswer() {
-        let offer = payloads("v=0\r\nm=audio 4000 RTP/AVP 96 0 101\r\na=rtpmap:96 opus/48000/2\r\na=rtpmap:101 telephone-event/8000\r\n")
+        let offer = payloads(
+            "v=0\r\nm=audio 4000 RTP/AVP 96 0 101\r\na=rtpmap:96 opus/48000/2\r\na=rtpmap:101 telephone-event/8000\r\n")
         let answer = payloads("v=0\r\nm=audio 5000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n")
         #expect(PayloadTypes.negotiated(caller: offer, callee: answer) == .pcmu)
         let wideAnswer = payloads("v=0\r\nm=audio 5000 RTP/AVP 96 0\r\na=rtpmap:96 opus/48000/2\r\n")
@@ -176,7 +186,9 @@ struct RecordingWriterTests {
         let tone = (0..<8000).map { Int16(8000 * sin(2 * Double.pi * 1000 * Double($0) / 8000)) }
         for f in 0..<50 {
             let payload = tone[(f * 160)..<(f * 160 + 160)].map(Self.alaw)
-            _ = w.ingest(side: .caller, bytes: packet(seq: UInt16(f), ts: UInt32(f * 160), payload: payload), arrivalMilliseconds: f * 20)
+            _ = w.ingest(
+                side: .caller, bytes: packet(seq: UInt16(f), ts: UInt32(f * 160), payload: payload),
+                arrivalMilliseconds: f * 20)
         }
         try w.commit(upTo: 16000)
         let left = try samples(path).left[4000..<12000]
@@ -198,8 +210,12 @@ struct RecordingWriterTests {
         }
         for f in 0..<50 {
             var out = [UInt8](repeating: 0, count: 160)
-            _ = tone[(f * 320)..<(f * 320 + 320)].withContiguousStorageIfAvailable { ct_g722_encode(encoder, &out, $0.baseAddress, 320) }
-            _ = w.ingest(side: .caller, bytes: packet(pt: 9, seq: UInt16(f), ts: UInt32(f * 160), payload: out), arrivalMilliseconds: f * 20)
+            _ = tone[(f * 320)..<(f * 320 + 320)].withContiguousStorageIfAvailable {
+                ct_g722_encode(encoder, &out, $0.baseAddress, 320)
+            }
+            _ = w.ingest(
+                side: .caller, bytes: packet(pt: 9, seq: UInt16(f), ts: UInt32(f * 160), payload: out),
+                arrivalMilliseconds: f * 20)
         }
         try w.commit(upTo: 8000)
         let left = try samples(path).left[2000..<6000]
@@ -214,7 +230,10 @@ struct RecordingWriterTests {
         pcm = min(pcm, 0x7fff)
         var seg = 0
         var limit = 0xff
-        while seg < 8 && pcm > limit { seg += 1; limit = (limit << 1) | 1 }
+        while seg < 8 && pcm > limit {
+            seg += 1
+            limit = (limit << 1) | 1
+        }
         if seg >= 8 { return UInt8(0x7f ^ mask) }
         var aval = seg << 4
         aval |= seg < 2 ? (pcm >> 4) & 0x0f : (pcm >> (seg + 3)) & 0x0f

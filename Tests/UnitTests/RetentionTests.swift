@@ -5,8 +5,7 @@ import Recording
 import Storage
 import Testing
 
-@Suite("Recording retention")
-struct RetentionTests {
+@Suite("Recording retention") struct RetentionTests {
     @Test("Recordings of calls that ended before the retention period are deleted and marked; newer ones stay")
     func sweep() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("retention-\(UUID().uuidString)")
@@ -22,17 +21,23 @@ struct RetentionTests {
             try FileManager.default.createDirectory(atPath: root + "/old", withIntermediateDirectories: true)
             FileManager.default.createFile(atPath: root + "/" + relative, contents: Data(count: 100))
             try store.apply([
-                .started(CallStart(id: id, projectKey: "p", trunk: "t", didDialled: "1", did: "+1", caller: "2", callerName: nil,
-                                   forwardTo: "sip:x@y", sipCallID: "c", startedAt: ended - 60)),
+                .started(
+                    CallStart(
+                        id: id, projectKey: "p", trunk: "t", didDialled: "1", did: "+1", caller: "2", callerName: nil,
+                        forwardTo: "sip:x@y", sipCallID: "c", startedAt: ended - 60)),
                 .answered(callID: id, at: ended - 50),
-                .recording(RecordingSummary(callID: id, status: .recorded, path: relative, bytes: 100, seconds: 50,
-                                            sampleRate: 8000, reason: nil)),
-                .ended(CallEnd(id: id, endedAt: ended, status: .answered, missedReason: nil, sipCode: 200, hangupBy: .caller,
-                               endReason: .callerBye, callerToCallee: .init(), calleeToCaller: .init())),
+                .recording(
+                    RecordingSummary(
+                        callID: id, status: .recorded, path: relative, bytes: 100, seconds: 50, sampleRate: 8000,
+                        reason: nil)),
+                .ended(
+                    CallEnd(
+                        id: id, endedAt: ended, status: .answered, missedReason: nil, sipCode: 200, hangupBy: .caller,
+                        endReason: .callerBye, callerToCallee: .init(), calleeToCaller: .init())),
             ])
         }
-        let retention = RecordingRetention(index: store, root: root, days: 30, intervalSeconds: 3600,
-                                           logger: Logger(label: "test"))
+        let retention = RecordingRetention(
+            index: store, root: root, days: 30, intervalSeconds: 3600, logger: Logger(label: "test"))
         #expect(try retention.sweep(now: now) == 1)
         let old = try #require(try store.call(id: ids[0]))
         #expect(old.recording?.status == .deleted)

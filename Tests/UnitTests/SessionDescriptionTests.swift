@@ -1,8 +1,9 @@
+import Foundation
 import Testing
+
 @testable import Telephony
 
-@Suite("SDP rewriting")
-struct SessionDescriptionTests {
+@Suite("SDP rewriting") struct SessionDescriptionTests {
     let offer = """
         v=0\r
         o=alice 2890844526 2890844526 IN IP4 198.51.100.7\r
@@ -64,7 +65,9 @@ struct SessionDescriptionTests {
     }
 
     @Test func zeroAddressHoldIsKept() throws {
-        let sdp = try #require(SessionDescription("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"))
+        let sdp = try #require(
+            SessionDescription(
+                "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"))
         #expect(sdp.direction == .inactive)
         var origin = SDPOrigin()
         #expect(sdp.relayed(through: "192.0.2.1", port: 30000, origin: &origin).text.contains("c=IN IP4 0.0.0.0"))
@@ -82,11 +85,13 @@ struct SessionDescriptionTests {
         #expect(SessionDescription("v=0\r\ns=-\r\n") == nil)
     }
 
-    @Test("Callee failures map to the caller's code and the missed reason", arguments: [
-        (486, 486, "busy"), (600, 486, "busy"), (603, 603, "rejected"), (480, 480, "no_answer"), (408, 480, "no_answer"),
-        (404, 404, "failed"), (503, 503, "failed"), (407, 502, "failed"),
-    ])
-    func calleeFailures(code: Int, callerCode: Int, reason: String) {
+    @Test(
+        "Callee failures map to the caller's code and the missed reason",
+        arguments: [
+            (486, 486, "busy"), (600, 486, "busy"), (603, 603, "rejected"), (480, 480, "no_answer"),
+            (408, 480, "no_answer"), (404, 404, "failed"), (503, 503, "failed"), (407, 502, "failed"),
+        ]) func calleeFailures(code: Int, callerCode: Int, reason: String)
+    {
         let f = CalleeFailure(err: 0, code: UInt16(code), reason: "")
         #expect(Int(f.callerCode) == callerCode)
         #expect(f.missedReason.rawValue == reason)
@@ -99,20 +104,23 @@ struct SessionDescriptionTests {
     }
 }
 
-import Foundation
-
-@Suite("SDP answers from relay state")
-struct SDPAnswerTests {
+@Suite("SDP answers from relay state") struct SDPAnswerTests {
     @Test func answerKeepsOnlyOfferedCodecs() throws {
-        let base = try #require(SessionDescription(
-            "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 8 0 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n"))
-        let offer = try #require(SessionDescription(
-            "v=0\r\no=- 2 2 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\na=sendonly\r\n"))
+        let base = try #require(
+            SessionDescription(
+                "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 8 0 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n"
+            ))
+        let offer = try #require(
+            SessionDescription(
+                "v=0\r\no=- 2 2 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\na=sendonly\r\n"
+            ))
         let answer = base.restricted(toPayloadTypesOf: offer)
         #expect(answer.audioPayloadTypes == ["0"])
-        #expect(!answer.text.contains("PCMA") && !answer.text.contains("telephone-event") && !answer.text.contains("fmtp"))
+        #expect(
+            !answer.text.contains("PCMA") && !answer.text.contains("telephone-event") && !answer.text.contains("fmtp"))
         // Nothing in common: left whole.
-        let g722 = try #require(SessionDescription("v=0\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 5000 RTP/AVP 9\r\n"))
+        let g722 = try #require(
+            SessionDescription("v=0\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 5000 RTP/AVP 9\r\n"))
         #expect(base.restricted(toPayloadTypesOf: g722).audioPayloadTypes == ["8", "0", "101"])
     }
 }

@@ -3,16 +3,19 @@ import Foundation
 import Storage
 import Testing
 
-@Suite("Call record storage")
-struct StorageTests {
+@Suite("Call record storage") struct StorageTests {
     private func store() throws -> (SQLiteCallRecordStore, String) {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)/calls.sqlite").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "store-\(UUID().uuidString)/calls.sqlite"
+        ).path
         return (try SQLiteCallRecordStore(database: Database(path: path)), path)
     }
 
     private func start(_ id: CallID, at: Date) -> CallEvent {
-        .started(CallStart(id: id, projectKey: "shop", trunk: "carrier", didDialled: "84990000001", did: "+74990000001",
-                           caller: "79161234567", callerName: nil, forwardTo: "sip:1@h", sipCallID: "x", startedAt: at))
+        .started(
+            CallStart(
+                id: id, projectKey: "shop", trunk: "carrier", didDialled: "84990000001", did: "+74990000001",
+                caller: "79161234567", callerName: nil, forwardTo: "sip:1@h", sipCallID: "x", startedAt: at))
     }
 
     @Test func eventsBuildTheRecord() throws {
@@ -21,9 +24,11 @@ struct StorageTests {
         let t0 = Date(timeIntervalSince1970: 1_800_000_000)
         try store.apply([
             start(id, at: t0), .ringing(callID: id, at: t0 + 1), .answered(callID: id, at: t0 + 3),
-            .ended(CallEnd(id: id, endedAt: t0 + 63, status: .answered, missedReason: nil, sipCode: 200, hangupBy: .callee,
-                           endReason: .calleeBye, callerToCallee: .init(packets: 3000, bytes: 516000),
-                           calleeToCaller: .init(packets: 2990, bytes: 514280))),
+            .ended(
+                CallEnd(
+                    id: id, endedAt: t0 + 63, status: .answered, missedReason: nil, sipCode: 200, hangupBy: .callee,
+                    endReason: .calleeBye, callerToCallee: .init(packets: 3000, bytes: 516000),
+                    calleeToCaller: .init(packets: 2990, bytes: 514280))),
         ])
         let r = try #require(try store.call(id: id))
         #expect(r.status == .answered)
@@ -48,8 +53,9 @@ struct StorageTests {
         #expect(try reopened.finaliseInterruptedCalls() == 0)
     }
 
-    @Test("HTTP reads go through a read-only connection of their own: they see what the writer committed, and cannot write")
-    func readOnlyConnection() throws {
+    @Test(
+        "HTTP reads go through a read-only connection of their own: they see what the writer committed, and cannot write"
+    ) func readOnlyConnection() throws {
         let (_, path) = try store()
         let writer = try Database(path: path)
         let reads = try Database(path: path, readOnly: true)
@@ -60,11 +66,14 @@ struct StorageTests {
         // The writer holds its write lock while the reader reads: WAL lets both go on.
         try writer.write { batch in
             batch.execute("UPDATE calls SET caller = 'changed' WHERE id = ?", [id.rawValue])
-            #expect((try? reads.scalar("SELECT caller FROM calls WHERE id = ?", [id.rawValue]))?.string == "79161234567")
+            #expect(
+                (try? reads.scalar("SELECT caller FROM calls WHERE id = ?", [id.rawValue]))?.string == "79161234567")
         }
         #expect(try store.call(id: id)?.start.caller == "changed")
         #expect(throws: DatabaseError.self) { try reads.execute("DELETE FROM calls") }
-        do { try reads.execute("DELETE FROM calls") } catch let error as DatabaseError { #expect(error.kind == .readOnly) }
+        do { try reads.execute("DELETE FROM calls") } catch let error as DatabaseError {
+            #expect(error.kind == .readOnly)
+        }
     }
 
     @Test("Calls stored before leads existed become leads at the next start, the oldest call first")
@@ -74,7 +83,10 @@ struct StorageTests {
         let t0 = Date(timeIntervalSince1970: 1_800_000_000)
         try store.apply([start(older, at: t0), start(newer, at: t0 + 60)])
         var hidden = start(anonymous, at: t0 + 120)
-        if case .started(var s) = hidden { s.caller = "anonymous"; hidden = .started(s) }
+        if case .started(var s) = hidden {
+            s.caller = "anonymous"
+            hidden = .started(s)
+        }
         try store.apply([hidden])
         // As an older CallTrack left them: no caller numbers, no leads.
         let db = try Database(path: path)

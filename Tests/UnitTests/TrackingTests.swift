@@ -3,10 +3,10 @@ import Foundation
 import Logging
 import Storage
 import Testing
+
 @testable import Tracking
 
-@Suite("Number pools and attribution")
-struct TrackingTests {
+@Suite("Number pools and attribution") struct TrackingTests {
     static let yaml = """
         projects:
           - key: shop
@@ -27,23 +27,35 @@ struct TrackingTests {
                 channel: billboard
         """
 
-    func book(_ changes: ChangeLog = ChangeLog(), snapshot: TrackingSnapshot = .init(), model: String? = nil) throws -> NumberPoolBook {
+    func book(_ changes: ChangeLog = ChangeLog(), snapshot: TrackingSnapshot = .init(), model: String? = nil) throws
+        -> NumberPoolBook
+    {
         let yaml = model.map { Self.yaml.replacingOccurrences(of: "last_non_direct", with: $0) } ?? Self.yaml
-        return NumberPoolBook(config: try ConfigLoader.parse(yaml: yaml), snapshot: snapshot, persist: { changes.append($0) })
+        return NumberPoolBook(
+            config: try ConfigLoader.parse(yaml: yaml), snapshot: snapshot, persist: { changes.append($0) })
     }
 
     final class ChangeLog: @unchecked Sendable {
         private let lock = NSLock()
         private var items: [TrackingChange] = []
-        func append(_ c: TrackingChange) { lock.lock(); items.append(c); lock.unlock() }
-        var all: [TrackingChange] { lock.lock(); defer { lock.unlock() }; return items }
+        func append(_ c: TrackingChange) {
+            lock.lock()
+            items.append(c)
+            lock.unlock()
+        }
+        var all: [TrackingChange] {
+            lock.lock()
+            defer { lock.unlock() }
+            return items
+        }
     }
 
     let t0 = Date(timeIntervalSince1970: 1_800_000_000)
     func page(_ query: String = "") -> VisitReport { VisitReport(page: "https://shop.example/" + query) }
 
-    @Test("Pool of 2 + static: three visitors get two distinct dynamic numbers and the static one")
-    func exhaustion() throws {
+    @Test("Pool of 2 + static: three visitors get two distinct dynamic numbers and the static one") func exhaustion()
+        throws
+    {
         let b = try book()
         let a1 = try #require(b.reserve(projectKey: "shop", clientID: "a", report: page(), now: t0))
         let a2 = try #require(b.reserve(projectKey: "shop", clientID: "b", report: page(), now: t0))
@@ -70,10 +82,10 @@ struct TrackingTests {
         #expect(after.number == second.number)
     }
 
-    @Test("A call shortly after expiry is attributed and flagged late; much later it is not")
-    func lateCall() throws {
+    @Test("A call shortly after expiry is attributed and flagged late; much later it is not") func lateCall() throws {
         let b = try book()
-        let r = try #require(b.reserve(projectKey: "shop", clientID: "a", report: page("?utm_source=google&utm_medium=cpc"), now: t0))
+        let r = try #require(
+            b.reserve(projectKey: "shop", clientID: "a", report: page("?utm_source=google&utm_medium=cpc"), now: t0))
         let onTime = try #require(b.attribute(r.number, at: t0 + 30))
         #expect(onTime.kind == .dynamic && !onTime.late && onTime.source == "google" && onTime.clientID == "a")
         let late = try #require(b.attribute(r.number, at: t0 + 120))
@@ -82,11 +94,14 @@ struct TrackingTests {
         #expect(tooLate.clientID == nil)
     }
 
-    @Test("The three attribution models on one history")
-    func models() throws {
+    @Test("The three attribution models on one history") func models() throws {
         func history(_ b: NumberPoolBook) throws -> Attribution {
-            _ = b.reserve(projectKey: "shop", clientID: "v", report: page("?utm_source=yandex&utm_medium=cpc&utm_campaign=first"), now: t0)
-            _ = b.reserve(projectKey: "shop", clientID: "v", report: VisitReport(page: "https://shop.example/a", referrer: "https://www.google.com/"), now: t0 + 10)
+            _ = b.reserve(
+                projectKey: "shop", clientID: "v", report: page("?utm_source=yandex&utm_medium=cpc&utm_campaign=first"),
+                now: t0)
+            _ = b.reserve(
+                projectKey: "shop", clientID: "v",
+                report: VisitReport(page: "https://shop.example/a", referrer: "https://www.google.com/"), now: t0 + 10)
             let last = try #require(b.reserve(projectKey: "shop", clientID: "v", report: page("b"), now: t0 + 20))
             return try #require(b.attribute(last.number, at: t0 + 30))
         }
@@ -98,8 +113,7 @@ struct TrackingTests {
         #expect(firstClick.source == "yandex" && firstClick.campaign == "first")
     }
 
-    @Test("Static and offline numbers")
-    func staticAndOffline() throws {
+    @Test("Static and offline numbers") func staticAndOffline() throws {
         let b = try book()
         let s = try #require(b.attribute(PhoneNumber(e164: "+74990000000")!))
         #expect(s.kind == .static && s.source == nil)
@@ -107,17 +121,17 @@ struct TrackingTests {
         #expect(o.kind == .offline && o.channel == "billboard")
     }
 
-    @Test("Regions choose the pool")
-    func regions() throws {
+    @Test("Regions choose the pool") func regions() throws {
         let b = try book()
         var report = page()
         report.region = "Moscow"
         #expect(b.reserve(projectKey: "shop", clientID: "m", report: report, now: t0)?.number.e164 == "+74990000001")
-        #expect(b.reserve(projectKey: "shop", clientID: "n", report: page(), now: t0)?.number.e164.hasPrefix("+7499000001") == true)
+        #expect(
+            b.reserve(projectKey: "shop", clientID: "n", report: page(), now: t0)?.number.e164.hasPrefix("+7499000001")
+                == true)
     }
 
-    @Test("Release after a call frees the number at once")
-    func releaseAfterCall() throws {
+    @Test("Release after a call frees the number at once") func releaseAfterCall() throws {
         let b = try book()
         let r = try #require(b.reserve(projectKey: "shop", clientID: "a", report: page(), now: t0)?.reservation)
         _ = b.reserve(projectKey: "shop", clientID: "b", report: page(), now: t0)
@@ -125,17 +139,18 @@ struct TrackingTests {
         #expect(b.reserve(projectKey: "shop", clientID: "c", report: page(), now: t0 + 6)?.number == r.number)
     }
 
-    @Test("Source classification", arguments: [
-        ("?utm_source=vk&utm_medium=social", nil, "vk", "social"),
-        ("?gclid=abc", nil, "google", "cpc"),
-        ("?yclid=123", nil, "yandex", "cpc"),
-        ("", "https://yandex.ru/search/?text=tables", "yandex", "organic"),
-        ("", "https://www.google.com/", "google", "organic"),
-        ("", "https://www.partner.example/review", "partner.example", "referral"),
-        ("", "https://shop.example/other", "(direct)", "(none)"),
-        ("", nil, "(direct)", "(none)"),
-    ] as [(String, String?, String, String)])
-    func classify(query: String, referrer: String?, source: String, medium: String) {
+    @Test(
+        "Source classification",
+        arguments: [
+            ("?utm_source=vk&utm_medium=social", nil, "vk", "social"), ("?gclid=abc", nil, "google", "cpc"),
+            ("?yclid=123", nil, "yandex", "cpc"), ("", "https://yandex.ru/search/?text=tables", "yandex", "organic"),
+            ("", "https://www.google.com/", "google", "organic"),
+            ("", "https://www.partner.example/review", "partner.example", "referral"),
+            ("", "https://shop.example/other", "(direct)", "(none)"), ("", nil, "(direct)", "(none)"),
+        ] as [(String, String?, String, String)]) func classify(
+            query: String, referrer: String?, source: String, medium: String
+        )
+    {
         let r = VisitReport(page: "https://shop.example/" + query, referrer: referrer).completedFromPageURL()
         let c = SourceClassifier.classify(r)
         #expect(c.source == source && c.medium == medium)
@@ -143,13 +158,14 @@ struct TrackingTests {
 
     @Test("Tags in the page URL are form-decoded: + is a space, %2B a plus, %D0%B4 a Cyrillic letter")
     func formDecodedTags() {
-        let r = VisitReport(page: "https://shop.example/?utm_source=google&utm_term=buy+oak+table&utm_campaign=c%2B%2B&utm_content=%D0%B4")
-            .completedFromPageURL()
+        let r = VisitReport(
+            page:
+                "https://shop.example/?utm_source=google&utm_term=buy+oak+table&utm_campaign=c%2B%2B&utm_content=%D0%B4"
+        ).completedFromPageURL()
         #expect(r.utmTerm == "buy oak table" && r.utmCampaign == "c++" && r.utmContent == "д")
     }
 
-    @Test("Numbers keep the page's format")
-    func formats() {
+    @Test("Numbers keep the page's format") func formats() {
         let n = PhoneNumber(e164: "+74990000001")!
         #expect(NumberFormat.format(n, like: "+7 (495) 123-45-67") == "+7 (499) 000-00-01")
         #expect(NumberFormat.format(n, like: "8 495 123-45-67") == "8 499 000-00-01")
@@ -157,17 +173,21 @@ struct TrackingTests {
         #expect(NumberFormat.format(n, like: nil) == "+74990000001")
     }
 
-    @Test("Reservations and visits survive a restart through SQLite")
-    func persistence() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("t-\(UUID().uuidString)/db.sqlite").path
+    @Test("Reservations and visits survive a restart through SQLite") func persistence() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("t-\(UUID().uuidString)/db.sqlite")
+            .path
         let store = try SQLiteTrackingStore(database: Database(path: path))
         let log = ChangeLog()
         let now = Date()
         let b = try book(log)
-        let r = try #require(b.reserve(projectKey: "shop", clientID: "a", report: page("?utm_source=google&utm_medium=cpc"), now: now))
+        let r = try #require(
+            b.reserve(projectKey: "shop", clientID: "a", report: page("?utm_source=google&utm_medium=cpc"), now: now))
         try store.apply(log.all)
         let restored = try book(snapshot: try SQLiteTrackingStore(database: Database(path: path)).snapshot(now: now))
-        #expect(restored.reserve(projectKey: "shop", clientID: "a", report: page("?utm_source=google&utm_medium=cpc"), now: now + 1)?.number == r.number)
+        #expect(
+            restored.reserve(
+                projectKey: "shop", clientID: "a", report: page("?utm_source=google&utm_medium=cpc"), now: now + 1)?
+                .number == r.number)
         #expect(restored.attribute(r.number, at: now + 2)?.source == "google")
         #expect(restored.visits(projectKey: "shop", clientID: "a").count == 1)
     }
@@ -191,12 +211,14 @@ struct TrackingTests {
 
     @Test("A new holder's earlier visits come from storage, so first click still sees the first visit")
     func historyLoadedForNewHolders() throws {
-        let stored = Visit(projectKey: "shop", clientID: "c", at: t0 - 3600, page: "https://shop.example/?utm_source=first",
-                           referrer: nil, source: "first", medium: "cpc", campaign: nil, keyword: nil, content: nil, gclid: nil,
-                           yclid: nil, region: nil)
+        let stored = Visit(
+            projectKey: "shop", clientID: "c", at: t0 - 3600, page: "https://shop.example/?utm_source=first",
+            referrer: nil, source: "first", medium: "cpc", campaign: nil, keyword: nil, content: nil, gclid: nil,
+            yclid: nil, region: nil)
         let yaml = Self.yaml.replacingOccurrences(of: "last_non_direct", with: "first_click")
-        let b = NumberPoolBook(config: try ConfigLoader.parse(yaml: yaml), history: { _, client in client == "c" ? [stored] : [] },
-                               persist: { _ in })
+        let b = NumberPoolBook(
+            config: try ConfigLoader.parse(yaml: yaml), history: { _, client in client == "c" ? [stored] : [] },
+            persist: { _ in })
         let r = try #require(b.reserve(projectKey: "shop", clientID: "c", report: page("?utm_source=later"), now: t0))
         #expect(b.attribute(r.number, at: t0 + 1)?.source == "first")
     }
@@ -205,27 +227,36 @@ struct TrackingTests {
     func numbersPerAddress() throws {
         let yaml = Self.yaml + "\ntracking:\n  max_numbers_per_address: 1\n"
         let b = NumberPoolBook(config: try ConfigLoader.parse(yaml: yaml), persist: { _ in })
-        let first = try #require(b.reserve(projectKey: "shop", clientID: "a", report: page(), address: "192.0.2.1", now: t0))
-        let second = try #require(b.reserve(projectKey: "shop", clientID: "b", report: page(), address: "192.0.2.1", now: t0))
-        let other = try #require(b.reserve(projectKey: "shop", clientID: "c", report: page(), address: "192.0.2.2", now: t0))
+        let first = try #require(
+            b.reserve(projectKey: "shop", clientID: "a", report: page(), address: "192.0.2.1", now: t0))
+        let second = try #require(
+            b.reserve(projectKey: "shop", clientID: "b", report: page(), address: "192.0.2.1", now: t0))
+        let other = try #require(
+            b.reserve(projectKey: "shop", clientID: "c", report: page(), address: "192.0.2.2", now: t0))
         #expect(first.kind == .dynamic && second.kind == .static && other.kind == .dynamic)
         #expect(b.addressLimitedCount(projectKey: "shop") == 1)
         // The same visitor renews the number it holds.
-        #expect(b.reserve(projectKey: "shop", clientID: "a", report: page(), address: "192.0.2.1", now: t0 + 10)?.number == first.number)
+        #expect(
+            b.reserve(projectKey: "shop", clientID: "a", report: page(), address: "192.0.2.1", now: t0 + 10)?.number
+                == first.number)
         // Once a's number is released after a call, the address may hold another.
         b.release(reservationID: try #require(first.reservation?.id), number: first.number, at: t0 + 20)
-        #expect(b.reserve(projectKey: "shop", clientID: "b", report: page(), address: "192.0.2.1", now: t0 + 30)?.kind == .dynamic)
+        #expect(
+            b.reserve(projectKey: "shop", clientID: "b", report: page(), address: "192.0.2.1", now: t0 + 30)?.kind
+                == .dynamic)
     }
 
-    @Test("Visit retention deletes what is older than its days from a real SQLite file")
-    func visitRetention() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("t-\(UUID().uuidString)/db.sqlite").path
+    @Test("Visit retention deletes what is older than its days from a real SQLite file") func visitRetention() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("t-\(UUID().uuidString)/db.sqlite")
+            .path
         let store = try SQLiteTrackingStore(database: Database(path: path))
         let now = Date()
         func visit(_ client: String, daysAgo: Double) -> TrackingChange {
-            .visit(Visit(projectKey: "shop", clientID: client, at: now.addingTimeInterval(-daysAgo * 86400), page: "https://shop.example/",
-                         referrer: nil, source: "(direct)", medium: "(none)", campaign: nil, keyword: nil, content: nil, gclid: nil,
-                         yclid: nil, region: nil))
+            .visit(
+                Visit(
+                    projectKey: "shop", clientID: client, at: now.addingTimeInterval(-daysAgo * 86400),
+                    page: "https://shop.example/", referrer: nil, source: "(direct)", medium: "(none)", campaign: nil,
+                    keyword: nil, content: nil, gclid: nil, yclid: nil, region: nil))
         }
         try store.apply([visit("old", daysAgo: 100), visit("old", daysAgo: 95), visit("new", daysAgo: 1)])
         let sweeper = VisitRetention(store: store, days: 90, intervalSeconds: 3600, logger: .init(label: "test"))

@@ -22,16 +22,20 @@ public struct CallTrackConfig: ConfigSection, Sendable, Equatable {
     public init() {}
 
     public static var keys: [ConfigKey<Self>] {
-        [.key("sip", \.sip), .key("http", \.http), .key("storage", \.storage), .key("admin", \.admin),
-         .key("numbering", \.numbering), .key("recording", \.recording), .key("tracking", \.tracking),
-         .key("delivery", \.delivery), .key("smtp", \.smtp), .key("trunks", \.trunks), .key("projects", \.projects)]
+        [
+            .key("sip", \.sip), .key("http", \.http), .key("storage", \.storage), .key("admin", \.admin),
+            .key("numbering", \.numbering), .key("recording", \.recording), .key("tracking", \.tracking),
+            .key("delivery", \.delivery), .key("smtp", \.smtp), .key("trunks", \.trunks), .key("projects", \.projects),
+        ]
     }
 }
 
 public struct SIPConfig: ConfigSection, Sendable, Equatable {
     /// `udp:HOST:PORT` / `tcp:HOST:PORT` entries.
-    public var listen: [SIPListenAddress] = [.init(transport: .udp, address: .init(host: "127.0.0.1", port: 5060)),
-                                             .init(transport: .tcp, address: .init(host: "127.0.0.1", port: 5060))]
+    public var listen: [SIPListenAddress] = [
+        .init(transport: .udp, address: .init(host: "127.0.0.1", port: 5060)),
+        .init(transport: .tcp, address: .init(host: "127.0.0.1", port: 5060)),
+    ]
     /// The address written into SDP and Contact; defaults to the first listen host.
     public var advertisedAddress: String?
     public var rtpPorts = PortRange(min: 20000, max: 29999)
@@ -52,16 +56,18 @@ public struct SIPConfig: ConfigSection, Sendable, Equatable {
     public init() {}
 
     public static var keys: [ConfigKey<Self>] {
-        [.key("listen", \.listen, .that("needs at least one udp:HOST:PORT or tcp:HOST:PORT") { !$0.isEmpty }),
-         .key("advertised_address", \.advertisedAddress, .ipAddress),
-         .key("rtp_ports", \.rtpPorts),
-         .key("rtp_timeout_seconds", \.rtpTimeoutSeconds, .atLeast(1)),
-         .key("drain_seconds", \.drainSeconds, .atLeast(0)),
-         .key("user_agent", \.userAgent),
-         .key("untrusted", \.untrusted),
-         .key("max_requests_per_second_per_source", \.maxRequestsPerSecondPerSource, .atLeast(1)),
-         .key("media_latching", \.mediaLatching),
-         .key("relay_threads", \.relayThreads, .that("must be from 1 to 256 (default: one per core)") { (1...256).contains($0) })]
+        [
+            .key("listen", \.listen, .that("needs at least one udp:HOST:PORT or tcp:HOST:PORT") { !$0.isEmpty }),
+            .key("advertised_address", \.advertisedAddress, .ipAddress), .key("rtp_ports", \.rtpPorts),
+            .key("rtp_timeout_seconds", \.rtpTimeoutSeconds, .atLeast(1)),
+            .key("drain_seconds", \.drainSeconds, .atLeast(0)), .key("user_agent", \.userAgent),
+            .key("untrusted", \.untrusted),
+            .key("max_requests_per_second_per_source", \.maxRequestsPerSecondPerSource, .atLeast(1)),
+            .key("media_latching", \.mediaLatching),
+            .key(
+                "relay_threads", \.relayThreads,
+                .that("must be from 1 to 256 (default: one per core)") { (1...256).contains($0) }),
+        ]
     }
 }
 
@@ -89,13 +95,17 @@ public struct PortRange: ConfigSection, Sendable, Equatable {
     public var max = 0
 
     public init() {}
-    public init(min: Int, max: Int) { self.min = min; self.max = max }
+    public init(min: Int, max: Int) {
+        self.min = min
+        self.max = max
+    }
 
     public static var keys: [ConfigKey<Self>] { [.required("min", \.min), .required("max", \.max)] }
 
     public func settle(path: ConfigPath) throws {
         if min < 1024 || max > 65535 || min >= max {
-            throw ConfigError(key: path.description, "min \(min) and max \(max) must satisfy 1024 <= min < max <= 65535")
+            throw ConfigError(
+                key: path.description, "min \(min) and max \(max) must satisfy 1024 <= min < max <= 65535")
         }
         if max - min < 3 { throw ConfigError(key: path.description, "range too small: a call needs 4 ports") }
     }
@@ -122,21 +132,29 @@ public struct HTTPConfig: ConfigSection, Sendable, Equatable {
     public init() {}
 
     public static var keys: [ConfigKey<Self>] {
-        [.key("listen", \.listen), .key("reservations_per_minute", \.reservationsPerMinute, .atLeast(1)),
-         .key("region_header", \.regionHeader, .nonEmpty), .key("trusted_proxies", \.trustedProxies),
-         .key("max_connections", \.maxConnections, .atLeast(16)), .key("idle_timeout_seconds", \.idleTimeoutSeconds, .atLeast(1)),
-         .key("request_timeout_seconds", \.requestTimeoutSeconds, .atLeast(1)), .key("public_url", \.publicURL, .httpURL)]
+        [
+            .key("listen", \.listen), .key("reservations_per_minute", \.reservationsPerMinute, .atLeast(1)),
+            .key("region_header", \.regionHeader, .nonEmpty), .key("trusted_proxies", \.trustedProxies),
+            .key("max_connections", \.maxConnections, .atLeast(16)),
+            .key("idle_timeout_seconds", \.idleTimeoutSeconds, .atLeast(1)),
+            .key("request_timeout_seconds", \.requestTimeoutSeconds, .atLeast(1)),
+            .key("public_url", \.publicURL, .httpURL),
+        ]
     }
 
     public func settle(path: ConfigPath) throws {
         if regionHeader != nil && trustedProxies.isEmpty {
-            throw ConfigError(key: path.key("region_header"), "is believed only from http.trusted_proxies; list the proxy that sets it")
+            throw ConfigError(
+                key: path.key("region_header"),
+                "is believed only from http.trusted_proxies; list the proxy that sets it")
         }
     }
 
     /// `public_url` without a trailing slash, or the listen address.
     public var linkBase: String {
-        guard let url = publicURL else { return "http://\(listen.host.contains(":") ? "[\(listen.host)]" : listen.host):\(listen.port)" }
+        guard let url = publicURL else {
+            return "http://\(listen.host.contains(":") ? "[\(listen.host)]" : listen.host):\(listen.port)"
+        }
         return url.hasSuffix("/") ? String(url.dropLast()) : url
     }
 }
@@ -147,7 +165,9 @@ public struct StorageConfig: ConfigSection, Sendable, Equatable {
 
     public init() {}
 
-    public static var keys: [ConfigKey<Self>] { [.key("database", \.database, .nonEmpty), .key("recordings", \.recordings, .nonEmpty)] }
+    public static var keys: [ConfigKey<Self>] {
+        [.key("database", \.database, .nonEmpty), .key("recordings", \.recordings, .nonEmpty)]
+    }
 }
 
 public struct AdminConfig: ConfigSection, Sendable, Equatable {
@@ -169,13 +189,17 @@ public struct NumberingConfig: ConfigSection, Sendable, Equatable {
 
     public init() {}
     public init(countryCode: String, trunkPrefix: String, nationalNumberLength: Int) {
-        self.countryCode = countryCode; self.trunkPrefix = trunkPrefix; self.nationalNumberLength = nationalNumberLength
+        self.countryCode = countryCode
+        self.trunkPrefix = trunkPrefix
+        self.nationalNumberLength = nationalNumberLength
     }
 
     public static var keys: [ConfigKey<Self>] {
-        [.key("country_code", \.countryCode, .matching("[0-9]+", "must be digits, like \"7\"")),
-         .key("trunk_prefix", \.trunkPrefix, .matching("[0-9]*", "must be digits, like \"8\"")),
-         .key("national_number_length", \.nationalNumberLength, .within(4...14))]
+        [
+            .key("country_code", \.countryCode, .matching("[0-9]+", "must be digits, like \"7\"")),
+            .key("trunk_prefix", \.trunkPrefix, .matching("[0-9]*", "must be digits, like \"8\"")),
+            .key("national_number_length", \.nationalNumberLength, .within(4...14)),
+        ]
     }
 }
 
@@ -189,8 +213,10 @@ public struct RecordingConfig: ConfigSection, Sendable, Equatable {
     public init() {}
 
     public static var keys: [ConfigKey<Self>] {
-        [.key("retention_days", \.retentionDays, .that("must be 0 (keep forever) or more days") { $0 >= 0 }),
-         .key("sweep_interval_seconds", \.sweepIntervalSeconds, .atLeast(1))]
+        [
+            .key("retention_days", \.retentionDays, .that("must be 0 (keep forever) or more days") { $0 >= 0 }),
+            .key("sweep_interval_seconds", \.sweepIntervalSeconds, .atLeast(1)),
+        ]
     }
 }
 
@@ -205,14 +231,17 @@ public struct TrackingConfig: ConfigSection, Sendable, Equatable {
 
     public init() {}
     public init(visitRetentionDays: Int, sweepIntervalSeconds: Int, maxNumbersPerAddress: Int) {
-        self.visitRetentionDays = visitRetentionDays; self.sweepIntervalSeconds = sweepIntervalSeconds
+        self.visitRetentionDays = visitRetentionDays
+        self.sweepIntervalSeconds = sweepIntervalSeconds
         self.maxNumbersPerAddress = maxNumbersPerAddress
     }
 
     public static var keys: [ConfigKey<Self>] {
-        [.key("visit_retention_days", \.visitRetentionDays, .atLeast(1)),
-         .key("sweep_interval_seconds", \.sweepIntervalSeconds, .atLeast(1)),
-         .key("max_numbers_per_address", \.maxNumbersPerAddress, .atLeast(1))]
+        [
+            .key("visit_retention_days", \.visitRetentionDays, .atLeast(1)),
+            .key("sweep_interval_seconds", \.sweepIntervalSeconds, .atLeast(1)),
+            .key("max_numbers_per_address", \.maxNumbersPerAddress, .atLeast(1)),
+        ]
     }
 }
 
@@ -226,8 +255,12 @@ public struct DeliveryConfig: ConfigSection, Sendable, Equatable {
     public init() {}
 
     public static var keys: [ConfigKey<Self>] {
-        [.key("retry_base_seconds", \.retryBaseSeconds, .within(0.1...3600)),
-         .key("max_age_hours", \.maxAgeHours, .that("must be above 0 and at most 720 (30 days)") { $0 > 0 && $0 <= 720 })]
+        [
+            .key("retry_base_seconds", \.retryBaseSeconds, .within(0.1...3600)),
+            .key(
+                "max_age_hours", \.maxAgeHours,
+                .that("must be above 0 and at most 720 (30 days)") { $0 > 0 && $0 <= 720 }),
+        ]
     }
 }
 
@@ -243,18 +276,23 @@ public struct SMTPConfig: ConfigSection, Sendable, Equatable {
     public init() {}
 
     public static var keys: [ConfigKey<Self>] {
-        [.required("host", \.host, .that("is not a host name or address") {
-            !$0.isEmpty && !$0.contains { $0.isWhitespace || $0 == "/" || $0 == "@" } }),
-         .key("port", \.port, .within(1...65535)),
-         .key("username", \.username, .that("must not be empty") { !$0.isEmpty && !$0.contains(where: \.isNewline) }),
-         .key("password_env", \.passwordEnv, .environmentName),
-         .required("from", \.from, .emailAddress)]
+        [
+            .required(
+                "host", \.host,
+                .that("is not a host name or address") {
+                    !$0.isEmpty && !$0.contains { $0.isWhitespace || $0 == "/" || $0 == "@" }
+                }), .key("port", \.port, .within(1...65535)),
+            .key(
+                "username", \.username, .that("must not be empty") { !$0.isEmpty && !$0.contains(where: \.isNewline) }),
+            .key("password_env", \.passwordEnv, .environmentName), .required("from", \.from, .emailAddress),
+        ]
     }
 
     public func settle(path: ConfigPath) throws {
         switch (username, passwordEnv) {
         case (nil, _?): throw ConfigError(key: path.key("password_env"), "needs smtp.username")
-        case (_?, nil): throw ConfigError(key: path.key("password_env"), "must name the environment variable holding the password")
+        case (_?, nil):
+            throw ConfigError(key: path.key("password_env"), "must name the environment variable holding the password")
         default: break
         }
     }

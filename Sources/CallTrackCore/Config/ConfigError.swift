@@ -2,7 +2,10 @@
 public struct ConfigError: Error, CustomStringConvertible, Sendable, Equatable {
     public let key: String
     public let problem: String
-    public init(key: String, _ problem: String) { self.key = key; self.problem = problem }
+    public init(key: String, _ problem: String) {
+        self.key = key
+        self.problem = problem
+    }
     public var description: String { key.isEmpty ? problem : "\(key): \(problem)" }
 
     /// `projects[0].pools[1].static` for a decoder's coding path.

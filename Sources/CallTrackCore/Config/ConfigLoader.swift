@@ -5,25 +5,19 @@ import Yams
 public enum ConfigLoader {
     /// Loads `path`; throws a `ConfigError` naming the key at fault.
     public static func load(path: String) throws -> CallTrackConfig {
-        guard let data = FileManager.default.contents(atPath: path),
-              let text = String(data: data, encoding: .utf8) else {
-            throw ConfigError(key: "", "cannot read config file \(path)")
-        }
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
+        else { throw ConfigError(key: "", "cannot read config file \(path)") }
         return try parse(yaml: text)
     }
 
     /// Parses YAML text into a validated configuration.
     public static func parse(yaml text: String) throws -> CallTrackConfig {
         let node: Node?
-        do { node = try Yams.compose(yaml: text) } catch {
-            throw ConfigError(key: "", "not valid YAML: \(error)")
-        }
+        do { node = try Yams.compose(yaml: text) } catch { throw ConfigError(key: "", "not valid YAML: \(error)") }
         let config: CallTrackConfig
-        do {
-            config = try YAMLDecoder().decode(CallTrackConfig.self, from: node == nil ? "{}" : text)
-        } catch let error as DecodingError {
-            throw configError(in: error) ?? describe(error)
-        }
+        do { config = try YAMLDecoder().decode(CallTrackConfig.self, from: node == nil ? "{}" : text) } catch let error
+            as DecodingError
+        { throw configError(in: error) ?? describe(error) }
         try ConfigValidator(config: config).validate()
         return config
     }
@@ -33,7 +27,8 @@ public enum ConfigLoader {
     private static func configError(in error: Error) -> ConfigError? {
         if let e = error as? ConfigError { return e }
         guard let decoding = error as? DecodingError, case .dataCorrupted(let ctx) = decoding,
-              let inner = ctx.underlyingError else { return nil }
+            let inner = ctx.underlyingError
+        else { return nil }
         return configError(in: inner)
     }
 
@@ -49,8 +44,7 @@ public enum ConfigLoader {
             return ConfigError(key: path(ctx.codingPath), "is empty (expected \(typeName(type)))")
         case .dataCorrupted(let ctx):
             return ConfigError(key: path(ctx.codingPath), "invalid value: \(ctx.debugDescription)")
-        @unknown default:
-            return ConfigError(key: "", "\(error)")
+        @unknown default: return ConfigError(key: "", "\(error)")
         }
     }
 

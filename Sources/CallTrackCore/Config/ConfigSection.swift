@@ -21,8 +21,9 @@ extension ConfigSection {
         let keys = Self.keys
         let known = Set(keys.map(\.name))
         for key in container.allKeys where !known.contains(key.stringValue) {
-            throw ConfigError(key: ConfigError.path(decoder.codingPath + [key]),
-                              "unknown key (known keys here: \(known.sorted().joined(separator: ", ")))")
+            throw ConfigError(
+                key: ConfigError.path(decoder.codingPath + [key]),
+                "unknown key (known keys here: \(known.sorted().joined(separator: ", ")))")
         }
         self.init()
         for key in keys { try key.read(&self, container) }
@@ -43,8 +44,14 @@ public struct ConfigPath: CustomStringConvertible, Sendable {
     public struct Name: CodingKey {
         public let stringValue: String
         public let intValue: Int?
-        public init(stringValue: String) { self.stringValue = stringValue; intValue = nil }
-        public init?(intValue: Int) { stringValue = String(intValue); self.intValue = intValue }
+        public init(stringValue: String) {
+            self.stringValue = stringValue
+            intValue = nil
+        }
+        public init?(intValue: Int) {
+            stringValue = String(intValue)
+            self.intValue = intValue
+        }
     }
 }
 
@@ -54,8 +61,9 @@ public struct ConfigKey<Section> {
     let read: (inout Section, KeyedDecodingContainer<ConfigPath.Name>) throws -> Void
 
     /// A setting that may be left out: its property's initial value is the default.
-    public static func key<Value: Decodable>(_ name: String, _ property: WritableKeyPath<Section, Value>,
-                                             _ rule: ConfigRule<Value> = .any) -> Self {
+    public static func key<Value: Decodable>(
+        _ name: String, _ property: WritableKeyPath<Section, Value>, _ rule: ConfigRule<Value> = .any
+    ) -> Self {
         ConfigKey(name: name) { section, container in
             let key = ConfigPath.Name(stringValue: name)
             guard let value = try container.decodeIfPresent(Value.self, forKey: key) else { return }
@@ -65,8 +73,9 @@ public struct ConfigKey<Section> {
     }
 
     /// A setting with no value by default (nil), checked when it is given.
-    public static func key<Value: Decodable>(_ name: String, _ property: WritableKeyPath<Section, Value?>,
-                                             _ rule: ConfigRule<Value>) -> Self {
+    public static func key<Value: Decodable>(
+        _ name: String, _ property: WritableKeyPath<Section, Value?>, _ rule: ConfigRule<Value>
+    ) -> Self {
         ConfigKey(name: name) { section, container in
             let key = ConfigPath.Name(stringValue: name)
             guard let value = try container.decodeIfPresent(Value.self, forKey: key) else { return }
@@ -76,11 +85,15 @@ public struct ConfigKey<Section> {
     }
 
     /// A setting the block cannot do without: leaving it out fails the start, naming it.
-    public static func required<Value: Decodable>(_ name: String, _ property: WritableKeyPath<Section, Value>,
-                                                  _ rule: ConfigRule<Value> = .any, why: String = "is required") -> Self {
+    public static func required<Value: Decodable>(
+        _ name: String, _ property: WritableKeyPath<Section, Value>, _ rule: ConfigRule<Value> = .any,
+        why: String = "is required"
+    ) -> Self {
         ConfigKey(name: name) { section, container in
             let key = ConfigPath.Name(stringValue: name)
-            guard container.contains(key) else { throw ConfigError(key: ConfigError.path(container.codingPath + [key]), why) }
+            guard container.contains(key) else {
+                throw ConfigError(key: ConfigError.path(container.codingPath + [key]), why)
+            }
             let value = try container.decode(Value.self, forKey: key)
             try rule.check(value, at: container.codingPath + [key])
             section[keyPath: property] = value
@@ -99,7 +112,9 @@ public struct ConfigRule<Value> {
     private init(problem: @escaping (Value) -> (element: Int?, message: String)?) { self.problem = problem }
 
     /// A rule over a list whose problem names the element at fault.
-    static func elements(_ problem: @escaping (Value) -> (element: Int?, message: String)?) -> Self { Self(problem: problem) }
+    static func elements(_ problem: @escaping (Value) -> (element: Int?, message: String)?) -> Self {
+        Self(problem: problem)
+    }
 
     func check(_ value: Value, at path: [CodingKey]) throws {
         guard let (element, message) = problem(value) else { return }
@@ -151,9 +166,7 @@ extension ConfigRule where Value == [String] {
     public static func each(_ rule: ConfigRule<String>, atMost limit: Int = .max) -> Self {
         .elements { values in
             if values.count > limit { return (nil, "takes at most \(limit)") }
-            for (i, value) in values.enumerated() {
-                if let (_, message) = rule.problem(value) { return (i, message) }
-            }
+            for (i, value) in values.enumerated() { if let (_, message) = rule.problem(value) { return (i, message) } }
             return nil
         }
     }

@@ -15,13 +15,16 @@ struct ConfigValidator {
         }
         var keys = Set<String>()
         for (i, p) in config.projects.enumerated() {
-            if !keys.insert(p.key).inserted { throw ConfigError(key: "projects[\(i)].key", "project \"\(p.key)\" is defined twice") }
+            if !keys.insert(p.key).inserted {
+                throw ConfigError(key: "projects[\(i)].key", "project \"\(p.key)\" is defined twice")
+            }
             if let t = p.trunk, !trunkNames.contains(t) {
-                throw ConfigError(key: "projects[\(i)].trunk", "no trunk named \"\(t)\" (trunks: \(trunkNames.sorted().joined(separator: ", ")))")
+                throw ConfigError(
+                    key: "projects[\(i)].trunk",
+                    "no trunk named \"\(t)\" (trunks: \(trunkNames.sorted().joined(separator: ", ")))")
             }
-            for (j, n) in p.siteNumbers.enumerated() where PhoneNumber.normalise(n, numbering: config.numbering) == nil {
-                throw ConfigError(key: "projects[\(i)].site_numbers[\(j)]", "\"\(n)\" is not a phone number")
-            }
+            for (j, n) in p.siteNumbers.enumerated() where PhoneNumber.normalise(n, numbering: config.numbering) == nil
+            { throw ConfigError(key: "projects[\(i)].site_numbers[\(j)]", "\"\(n)\" is not a phone number") }
         }
         // Every tracking number a phone number, and each in one place only.
         if let problem = NumberPlan(config: config).problem { throw problem }

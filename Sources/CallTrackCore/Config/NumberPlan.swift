@@ -31,12 +31,16 @@ public struct NumberPlan: Sendable {
         var declaredAt: [PhoneNumber: String] = [:]
         func claim(_ raw: String, key: String, project: String, role: Role) -> PhoneNumber? {
             guard let number = PhoneNumber.normalise(raw, numbering: config.numbering) else {
-                if problem == nil { problem = ConfigError(key: key, "\"\(raw)\" is not a phone number (use E.164, like +74990000001)") }
+                if problem == nil {
+                    problem = ConfigError(key: key, "\"\(raw)\" is not a phone number (use E.164, like +74990000001)")
+                }
                 return nil
             }
             if let first = declaredAt[number] {
                 if problem == nil {
-                    problem = ConfigError(key: key, "\(number.e164) is already used at \(first); a number belongs to one pool of one project")
+                    problem = ConfigError(
+                        key: key,
+                        "\(number.e164) is already used at \(first); a number belongs to one pool of one project")
                 }
                 return nil
             }
@@ -49,15 +53,19 @@ public struct NumberPlan: Sendable {
                 let key = "projects[\(i)].pools[\(j)]"
                 var numbers = PoolNumbers()
                 for (k, raw) in pool.numbers.enumerated() {
-                    if let n = claim(raw, key: "\(key).numbers[\(k)]", project: p.key, role: .dynamic(pool: pool.name)) {
+                    if let n = claim(raw, key: "\(key).numbers[\(k)]", project: p.key, role: .dynamic(pool: pool.name))
+                    {
                         numbers.dynamic.append(n)
                     }
                 }
-                numbers.staticNumber = claim(pool.static, key: "\(key).static", project: p.key, role: .staticNumber(pool: pool.name))
+                numbers.staticNumber = claim(
+                    pool.static, key: "\(key).static", project: p.key, role: .staticNumber(pool: pool.name))
                 pools[Self.poolKey(p.key, pool.name)] = numbers
             }
             for (j, o) in p.offline.enumerated() {
-                _ = claim(o.number, key: "projects[\(i)].offline[\(j)].number", project: p.key, role: .offline(channel: o.channel))
+                _ = claim(
+                    o.number, key: "projects[\(i)].offline[\(j)].number", project: p.key,
+                    role: .offline(channel: o.channel))
             }
         }
     }
@@ -66,7 +74,9 @@ public struct NumberPlan: Sendable {
     public subscript(number: PhoneNumber) -> Entry? { entries[number] }
 
     /// A pool's numbers (empty for a pool the configuration does not have).
-    public func numbers(project: String, pool: String) -> PoolNumbers { pools[Self.poolKey(project, pool)] ?? PoolNumbers() }
+    public func numbers(project: String, pool: String) -> PoolNumbers {
+        pools[Self.poolKey(project, pool)] ?? PoolNumbers()
+    }
 
     /// Every tracking number, in no particular order.
     public var all: Dictionary<PhoneNumber, Entry>.Values { entries.values }

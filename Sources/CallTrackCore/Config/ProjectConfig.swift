@@ -14,15 +14,20 @@ public struct TrunkConfig: ConfigSection, Sendable, Equatable {
     public init() {}
 
     public static var keys: [ConfigKey<Self>] {
-        [.required("name", \.name, .nonEmpty), .key("allow", \.allow),
-         .key("proxy", \.proxy, .sipURI(like: "sip:192.0.2.10:5060")),
-         .key("username", \.username, .nonEmpty), .key("password_env", \.passwordEnv, .environmentName),
-         .key("register", \.register)]
+        [
+            .required("name", \.name, .nonEmpty), .key("allow", \.allow),
+            .key("proxy", \.proxy, .sipURI(like: "sip:192.0.2.10:5060")), .key("username", \.username, .nonEmpty),
+            .key("password_env", \.passwordEnv, .environmentName), .key("register", \.register),
+        ]
     }
 
     public func settle(path: ConfigPath) throws {
-        if passwordEnv != nil && username == nil { throw ConfigError(key: path.key("username"), "is required when password_env is set") }
-        if register && (proxy == nil || username == nil) { throw ConfigError(key: path.key("register"), "needs proxy and username") }
+        if passwordEnv != nil && username == nil {
+            throw ConfigError(key: path.key("username"), "is required when password_env is set")
+        }
+        if register && (proxy == nil || username == nil) {
+            throw ConfigError(key: path.key("register"), "needs proxy and username")
+        }
     }
 }
 
@@ -67,25 +72,33 @@ public struct ProjectConfig: ConfigSection, Sendable, Equatable {
     public init() {}
 
     public static var keys: [ConfigKey<Self>] {
-        [.required("key", \.key, .that("must be letters, digits, - or _") {
-            !$0.isEmpty && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") } }),
-         .key("name", \.name),
-         .key("origins", \.origins, .each(.that("is not an origin like https://example.com", isOrigin))),
-         .key("site_numbers", \.siteNumbers),
-         .key("number_selector", \.numberSelector), .key("click_to_reveal", \.clickToReveal),
-         .key("cookie_domain", \.cookieDomain, .that("is not a domain like .shop.example") { domain in
-            (domain.hasPrefix(".") ? String(domain.dropFirst()) : domain)
-                .range(of: "^([a-z0-9-]+\\.)+[a-z0-9-]+$", options: [.regularExpression, .caseInsensitive]) != nil }),
-         .required("forward_to", \.forwardTo, .sipURI(like: "sip:+74951234567@192.0.2.10")),
-         .key("trunk", \.trunk),
-         .key("ring_timeout_seconds", \.ringTimeoutSeconds, .within(1...600)),
-         .key("reservation_ttl_seconds", \.reservationTTLSeconds, .within(10...86400)),
-         .key("attribution", \.attribution), .key("record", \.record),
-         .key("pools", \.pools), .key("offline", \.offline), .key("webhooks", \.webhooks),
-         .key("timezone", \.timezone, .that("is not an IANA time zone like Europe/Moscow") { TimeZone(identifier: $0) != nil }),
-         .key("currency", \.currency, .matching("[A-Z]{3}", "is not an ISO 4217 code like RUB")),
-         .key("caller_name_prefix", \.callerNamePrefix),
-         .key("ga4", \.ga4), .key("metrica", \.metrica), .key("notify", \.notify)]
+        [
+            .required(
+                "key", \.key,
+                .that("must be letters, digits, - or _") {
+                    !$0.isEmpty
+                        && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
+                }), .key("name", \.name),
+            .key("origins", \.origins, .each(.that("is not an origin like https://example.com", isOrigin))),
+            .key("site_numbers", \.siteNumbers), .key("number_selector", \.numberSelector),
+            .key("click_to_reveal", \.clickToReveal),
+            .key(
+                "cookie_domain", \.cookieDomain,
+                .that("is not a domain like .shop.example") { domain in
+                    (domain.hasPrefix(".") ? String(domain.dropFirst()) : domain).range(
+                        of: "^([a-z0-9-]+\\.)+[a-z0-9-]+$", options: [.regularExpression, .caseInsensitive]) != nil
+                }), .required("forward_to", \.forwardTo, .sipURI(like: "sip:+74951234567@192.0.2.10")),
+            .key("trunk", \.trunk), .key("ring_timeout_seconds", \.ringTimeoutSeconds, .within(1...600)),
+            .key("reservation_ttl_seconds", \.reservationTTLSeconds, .within(10...86400)),
+            .key("attribution", \.attribution), .key("record", \.record), .key("pools", \.pools),
+            .key("offline", \.offline), .key("webhooks", \.webhooks),
+            .key(
+                "timezone", \.timezone,
+                .that("is not an IANA time zone like Europe/Moscow") { TimeZone(identifier: $0) != nil }),
+            .key("currency", \.currency, .matching("[A-Z]{3}", "is not an ISO 4217 code like RUB")),
+            .key("caller_name_prefix", \.callerNamePrefix), .key("ga4", \.ga4), .key("metrica", \.metrica),
+            .key("notify", \.notify),
+        ]
     }
 
     public mutating func settle(path: ConfigPath) throws {
@@ -97,9 +110,9 @@ public struct ProjectConfig: ConfigSection, Sendable, Equatable {
     }
 
     private static func isOrigin(_ origin: String) -> Bool {
-        guard let url = URL(string: origin), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
-            return false
-        }
+        guard let url = URL(string: origin), let scheme = url.scheme, ["http", "https"].contains(scheme),
+            url.host != nil
+        else { return false }
         return url.path.isEmpty || url.path == "/"
     }
 }
@@ -114,9 +127,11 @@ public struct PoolConfig: ConfigSection, Sendable, Equatable {
     public init() {}
 
     public static var keys: [ConfigKey<Self>] {
-        [.required("name", \.name), .key("regions", \.regions),
-         .required("numbers", \.numbers, .that("a pool needs at least one number") { !$0.isEmpty }),
-         .required("static", \.static, why: "is required: the number shown when every pool number is taken")]
+        [
+            .required("name", \.name), .key("regions", \.regions),
+            .required("numbers", \.numbers, .that("a pool needs at least one number") { !$0.isEmpty }),
+            .required("static", \.static, why: "is required: the number shown when every pool number is taken"),
+        ]
     }
 }
 
@@ -126,7 +141,9 @@ public struct OfflineNumberConfig: ConfigSection, Sendable, Equatable {
 
     public init() {}
 
-    public static var keys: [ConfigKey<Self>] { [.required("number", \.number), .required("channel", \.channel, .nonEmpty)] }
+    public static var keys: [ConfigKey<Self>] {
+        [.required("number", \.number), .required("channel", \.channel, .nonEmpty)]
+    }
 }
 
 public struct WebhookConfig: ConfigSection, Sendable, Equatable {
@@ -137,9 +154,12 @@ public struct WebhookConfig: ConfigSection, Sendable, Equatable {
     public init() {}
 
     public static var keys: [ConfigKey<Self>] {
-        [.required("url", \.url, .httpURL),
-         .required("secret_env", \.secretEnv, .environmentName, why: "must name the environment variable holding the signing secret"),
-         .key("events", \.events)]
+        [
+            .required("url", \.url, .httpURL),
+            .required(
+                "secret_env", \.secretEnv, .environmentName,
+                why: "must name the environment variable holding the signing secret"), .key("events", \.events),
+        ]
     }
 }
 
@@ -152,8 +172,12 @@ public struct GA4Config: ConfigSection, Sendable, Equatable {
     public init() {}
 
     public static var keys: [ConfigKey<Self>] {
-        [.required("measurement_id", \.measurementID, .matching("G-[A-Z0-9]{4,20}", "must be a GA4 measurement id like G-ABC123XYZ")),
-         .required("api_secret_env", \.apiSecretEnv, .environmentName), .key("endpoint", \.endpoint, .httpURL)]
+        [
+            .required(
+                "measurement_id", \.measurementID,
+                .matching("G-[A-Z0-9]{4,20}", "must be a GA4 measurement id like G-ABC123XYZ")),
+            .required("api_secret_env", \.apiSecretEnv, .environmentName), .key("endpoint", \.endpoint, .httpURL),
+        ]
     }
 
     /// Where the events go, without the secret (the outbox's and the log's name for it).
@@ -173,9 +197,13 @@ public struct MetricaConfig: ConfigSection, Sendable, Equatable {
     public init() {}
 
     public static var keys: [ConfigKey<Self>] {
-        [.required("counter_id", \.counterID), .required("token_env", \.tokenEnv, .environmentName),
-         .key("endpoint", \.endpoint, .that("is not an http(s) URL without a query") { isHTTPURL($0) && !$0.contains("?") }),
-         .key("upload_interval_seconds", \.uploadIntervalSeconds, .within(1...86400))]
+        [
+            .required("counter_id", \.counterID), .required("token_env", \.tokenEnv, .environmentName),
+            .key(
+                "endpoint", \.endpoint,
+                .that("is not an http(s) URL without a query") { isHTTPURL($0) && !$0.contains("?") }),
+            .key("upload_interval_seconds", \.uploadIntervalSeconds, .within(1...86400)),
+        ]
     }
 
     /// The upload's URL: the outbox's and the log's name for it.
@@ -194,7 +222,8 @@ public struct MetricaConfig: ConfigSection, Sendable, Equatable {
             let c = try decoder.singleValueContainer()
             let text = (try? c.decode(Int.self)).map(String.init) ?? (try? c.decode(String.self)) ?? ""
             guard !text.isEmpty, text.count <= 20, text.allSatisfy(\.isASCIIDigit) else {
-                throw ConfigError(key: ConfigError.path(decoder.codingPath), "must be the counter's number, like 12345678")
+                throw ConfigError(
+                    key: ConfigError.path(decoder.codingPath), "must be the counter's number, like 12345678")
             }
             digits = text
         }

@@ -30,14 +30,29 @@ public struct Attribution: Sendable, Equatable {
         Attribution(kind: kind, poolName: pool, late: false)
     }
 
-    public init(kind: Kind, poolName: String? = nil, clientID: String? = nil, reservationID: String? = nil, late: Bool = false,
-                source: String? = nil, medium: String? = nil, campaign: String? = nil, keyword: String? = nil,
-                content: String? = nil, landingPage: String? = nil, referrer: String? = nil, channel: String? = nil,
-                gclid: String? = nil, yclid: String? = nil, gaClientID: String? = nil, ymClientID: String? = nil) {
-        self.gclid = gclid; self.yclid = yclid; self.gaClientID = gaClientID; self.ymClientID = ymClientID
-        self.kind = kind; self.poolName = poolName; self.clientID = clientID; self.reservationID = reservationID
-        self.late = late; self.source = source; self.medium = medium; self.campaign = campaign; self.keyword = keyword
-        self.content = content; self.landingPage = landingPage; self.referrer = referrer; self.channel = channel
+    public init(
+        kind: Kind, poolName: String? = nil, clientID: String? = nil, reservationID: String? = nil, late: Bool = false,
+        source: String? = nil, medium: String? = nil, campaign: String? = nil, keyword: String? = nil,
+        content: String? = nil, landingPage: String? = nil, referrer: String? = nil, channel: String? = nil,
+        gclid: String? = nil, yclid: String? = nil, gaClientID: String? = nil, ymClientID: String? = nil
+    ) {
+        self.gclid = gclid
+        self.yclid = yclid
+        self.gaClientID = gaClientID
+        self.ymClientID = ymClientID
+        self.kind = kind
+        self.poolName = poolName
+        self.clientID = clientID
+        self.reservationID = reservationID
+        self.late = late
+        self.source = source
+        self.medium = medium
+        self.campaign = campaign
+        self.keyword = keyword
+        self.content = content
+        self.landingPage = landingPage
+        self.referrer = referrer
+        self.channel = channel
     }
 }
 

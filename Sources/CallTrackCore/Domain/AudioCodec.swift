@@ -91,9 +91,7 @@ public struct PayloadTypes: Sendable, Equatable {
     public var primary: AudioCodec? { audioCodecs.first }
 
     /// Audio codecs in the order listed (no DTMF, no comfort noise).
-    public var audioCodecs: [AudioCodec] {
-        order.compactMap { self.codec($0) }.filter { !$0.isSignalling }
-    }
+    public var audioCodecs: [AudioCodec] { order.compactMap { self.codec($0) }.filter { !$0.isSignalling } }
 
     /// The codec a call negotiated: the first audio codec of the answer (the callee's SDP) that the
     /// offer (the caller's) lists too; else whichever side's first. Not the offer's first: a phone

@@ -39,20 +39,27 @@ public struct CallStart: Sendable, Equatable {
     /// Which visit and ad the call came from (nil when no pool knows the number).
     public var attribution: Attribution?
 
-    public init(id: CallID, projectKey: String, trunk: String, didDialled: String, did: String, caller: String,
-                callerName: String?, forwardTo: String, sipCallID: String, startedAt: Date, attribution: Attribution? = nil) {
+    public init(
+        id: CallID, projectKey: String, trunk: String, didDialled: String, did: String, caller: String,
+        callerName: String?, forwardTo: String, sipCallID: String, startedAt: Date, attribution: Attribution? = nil
+    ) {
         self.attribution = attribution
-        self.id = id; self.projectKey = projectKey; self.trunk = trunk; self.didDialled = didDialled; self.did = did
-        self.caller = caller; self.callerName = callerName; self.forwardTo = forwardTo; self.sipCallID = sipCallID
+        self.id = id
+        self.projectKey = projectKey
+        self.trunk = trunk
+        self.didDialled = didDialled
+        self.did = did
+        self.caller = caller
+        self.callerName = callerName
+        self.forwardTo = forwardTo
+        self.sipCallID = sipCallID
         self.startedAt = startedAt
     }
 }
 
 public enum CallStatus: String, Sendable, Codable { case inProgress = "in_progress", answered, missed }
 
-public enum MissedReason: String, Sendable, Codable {
-    case noAnswer = "no_answer", busy, cancelled, failed, rejected
-}
+public enum MissedReason: String, Sendable, Codable { case noAnswer = "no_answer", busy, cancelled, failed, rejected }
 
 /// Who ended the call.
 public enum HangupParty: String, Sendable, Codable { case caller, callee, calltrack }
@@ -61,7 +68,10 @@ public enum HangupParty: String, Sendable, Codable { case caller, callee, calltr
 public struct MediaCounters: Sendable, Equatable, Codable {
     public var packets: Int
     public var bytes: Int
-    public init(packets: Int = 0, bytes: Int = 0) { self.packets = packets; self.bytes = bytes }
+    public init(packets: Int = 0, bytes: Int = 0) {
+        self.packets = packets
+        self.bytes = bytes
+    }
 }
 
 public struct CallEnd: Sendable, Equatable {
@@ -77,11 +87,19 @@ public struct CallEnd: Sendable, Equatable {
     public var callerToCallee: MediaCounters
     public var calleeToCaller: MediaCounters
 
-    public init(id: CallID, endedAt: Date, status: CallStatus, missedReason: MissedReason?, sipCode: Int,
-                hangupBy: HangupParty, endReason: EndReason, callerToCallee: MediaCounters, calleeToCaller: MediaCounters) {
-        self.id = id; self.endedAt = endedAt; self.status = status; self.missedReason = missedReason
-        self.sipCode = sipCode; self.hangupBy = hangupBy; self.endReason = endReason
-        self.callerToCallee = callerToCallee; self.calleeToCaller = calleeToCaller
+    public init(
+        id: CallID, endedAt: Date, status: CallStatus, missedReason: MissedReason?, sipCode: Int, hangupBy: HangupParty,
+        endReason: EndReason, callerToCallee: MediaCounters, calleeToCaller: MediaCounters
+    ) {
+        self.id = id
+        self.endedAt = endedAt
+        self.status = status
+        self.missedReason = missedReason
+        self.sipCode = sipCode
+        self.hangupBy = hangupBy
+        self.endReason = endReason
+        self.callerToCallee = callerToCallee
+        self.calleeToCaller = calleeToCaller
     }
 }
 
@@ -94,7 +112,10 @@ public struct DTMFEvent: Sendable, Equatable {
     public var atSeconds: Double
 
     public init(callID: CallID, side: String, digit: String, atSeconds: Double) {
-        self.callID = callID; self.side = side; self.digit = digit; self.atSeconds = atSeconds
+        self.callID = callID
+        self.side = side
+        self.digit = digit
+        self.atSeconds = atSeconds
     }
 }
 
@@ -123,9 +144,16 @@ public struct RecordingSummary: Sendable, Equatable {
     public var sampleRate: Int
     public var reason: String?
 
-    public init(callID: CallID, status: RecordingStatus, path: String?, bytes: Int, seconds: Double, sampleRate: Int,
-                reason: String?) {
-        self.callID = callID; self.status = status; self.path = path; self.bytes = bytes; self.seconds = seconds
-        self.sampleRate = sampleRate; self.reason = reason
+    public init(
+        callID: CallID, status: RecordingStatus, path: String?, bytes: Int, seconds: Double, sampleRate: Int,
+        reason: String?
+    ) {
+        self.callID = callID
+        self.status = status
+        self.path = path
+        self.bytes = bytes
+        self.seconds = seconds
+        self.sampleRate = sampleRate
+        self.reason = reason
     }
 }

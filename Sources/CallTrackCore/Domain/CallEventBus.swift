@@ -16,11 +16,7 @@ public final class CallEventBus: Sendable {
         return stream
     }
 
-    public func publish(_ event: CallEvent) {
-        continuations.withLock { list in
-            for c in list { c.yield(event) }
-        }
-    }
+    public func publish(_ event: CallEvent) { continuations.withLock { list in for c in list { c.yield(event) } } }
 
     /// Ends every subscriber's stream (after the last call has ended).
     public func finish() {

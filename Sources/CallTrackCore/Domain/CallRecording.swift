@@ -10,7 +10,9 @@ public struct TappedPacket: Sendable {
     public let arrivalMilliseconds: Int
 
     public init(side: RecordingSide, bytes: [UInt8], arrivalMilliseconds: Int) {
-        self.side = side; self.bytes = bytes; self.arrivalMilliseconds = arrivalMilliseconds
+        self.side = side
+        self.bytes = bytes
+        self.arrivalMilliseconds = arrivalMilliseconds
     }
 }
 

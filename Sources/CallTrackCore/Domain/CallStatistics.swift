@@ -27,26 +27,23 @@ public final class CallStatistics: Sendable {
     private let ended: [CallStatus: Counter]
 
     public init() {
-        refused = Dictionary(uniqueKeysWithValues: Refusal.allCases.map {
-            ($0, Counter(label: "calltrack_invites_refused_total", dimensions: [("reason", $0.rawValue)]))
-        })
-        dropped = Dictionary(uniqueKeysWithValues: MediaDrop.allCases.map {
-            ($0, Counter(label: "calltrack_rtp_packets_dropped_total", dimensions: [("reason", $0.rawValue)]))
-        })
-        ended = Dictionary(uniqueKeysWithValues: [CallStatus.answered, .missed].map {
-            ($0, Counter(label: "calltrack_calls_total", dimensions: [("status", $0.rawValue)]))
-        })
+        refused = Dictionary(
+            uniqueKeysWithValues: Refusal.allCases.map {
+                ($0, Counter(label: "calltrack_invites_refused_total", dimensions: [("reason", $0.rawValue)]))
+            })
+        dropped = Dictionary(
+            uniqueKeysWithValues: MediaDrop.allCases.map {
+                ($0, Counter(label: "calltrack_rtp_packets_dropped_total", dimensions: [("reason", $0.rawValue)]))
+            })
+        ended = Dictionary(
+            uniqueKeysWithValues: [CallStatus.answered, .missed].map {
+                ($0, Counter(label: "calltrack_calls_total", dimensions: [("status", $0.rawValue)]))
+            })
     }
 
-    public func record(status: CallStatus) {
-        ended[status]?.increment()
-    }
+    public func record(status: CallStatus) { ended[status]?.increment() }
 
-    public func record(_ refusal: Refusal, count: Int = 1) {
-        refused[refusal]?.increment(by: Int64(count))
-    }
+    public func record(_ refusal: Refusal, count: Int = 1) { refused[refusal]?.increment(by: Int64(count)) }
 
-    public func record(_ drop: MediaDrop, count: Int = 1) {
-        dropped[drop]?.increment(by: Int64(count))
-    }
+    public func record(_ drop: MediaDrop, count: Int = 1) { dropped[drop]?.increment(by: Int64(count)) }
 }

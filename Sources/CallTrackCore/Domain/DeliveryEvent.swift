@@ -26,8 +26,9 @@ extension DeliveryEvent: Decodable {
     public init(from decoder: Decoder) throws {
         let raw = try decoder.singleValueContainer().decode(String.self)
         guard let event = Self(rawValue: raw), Self.webhookEvents.contains(event) else {
-            throw ConfigError(key: ConfigError.path(decoder.codingPath),
-                              "\"\(raw)\" is not an event; events are \(Self.webhookEvents.map(\.rawValue).joined(separator: ", "))")
+            throw ConfigError(
+                key: ConfigError.path(decoder.codingPath),
+                "\"\(raw)\" is not an event; events are \(Self.webhookEvents.map(\.rawValue).joined(separator: ", "))")
         }
         self = event
     }

@@ -62,8 +62,9 @@ public struct CIDR: Hashable, Sendable, CustomStringConvertible {
     public func contains(_ address: IPAddress) -> Bool {
         var candidate = address.bytes
         // IPv4-mapped IPv6 (::ffff:a.b.c.d) matches IPv4 blocks.
-        if network.bytes.count == 4, candidate.count == 16,
-           candidate[0..<10].allSatisfy({ $0 == 0 }), candidate[10] == 0xff, candidate[11] == 0xff {
+        if network.bytes.count == 4, candidate.count == 16, candidate[0..<10].allSatisfy({ $0 == 0 }),
+            candidate[10] == 0xff, candidate[11] == 0xff
+        {
             candidate = Array(candidate[12...])
         }
         guard candidate.count == network.bytes.count else { return false }
@@ -83,15 +84,17 @@ public struct HostPort: Sendable, Equatable, ConfigText {
     public let host: String
     public let port: Int
 
-    public init(host: String, port: Int) { self.host = host; self.port = port }
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
     public init(configText text: String, key: String) throws { self = try Self.parse(text, key: key) }
     public var configText: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
     public static func parse(_ text: String, key: String) throws -> HostPort {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-              (1...65535).contains(port) else {
-            throw ConfigError(key: key, "\"\(text)\" must be HOST:PORT, like 127.0.0.1:8080")
-        }
+            (1...65535).contains(port)
+        else { throw ConfigError(key: key, "\"\(text)\" must be HOST:PORT, like 127.0.0.1:8080") }
         var host = String(text[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         guard IPAddress(host) != nil || host == "localhost" else {
@@ -107,15 +110,16 @@ public struct SIPListenAddress: Sendable, Equatable, ConfigText {
     public let transport: Transport
     public let address: HostPort
 
-    public init(transport: Transport, address: HostPort) { self.transport = transport; self.address = address }
+    public init(transport: Transport, address: HostPort) {
+        self.transport = transport
+        self.address = address
+    }
     public init(configText text: String, key: String) throws { self = try Self.parse(text, key: key) }
     public var configText: String { "\(transport.rawValue):\(address.configText)" }
 
     public static func parse(_ text: String, key: String) throws -> SIPListenAddress {
-        guard let colon = text.firstIndex(of: ":"),
-              let transport = Transport(rawValue: text[..<colon].lowercased()) else {
-            throw ConfigError(key: key, "\"\(text)\" must start with udp: or tcp:, like udp:127.0.0.1:5060")
-        }
+        guard let colon = text.firstIndex(of: ":"), let transport = Transport(rawValue: text[..<colon].lowercased())
+        else { throw ConfigError(key: key, "\"\(text)\" must start with udp: or tcp:, like udp:127.0.0.1:5060") }
         let address = try HostPort.parse(String(text[text.index(after: colon)...]), key: key)
         return SIPListenAddress(transport: transport, address: address)
     }
@@ -146,8 +150,12 @@ public struct SIPURI: Sendable, Equatable {
         if hostPart.hasPrefix("[") {
             guard let close = hostPart.firstIndex(of: "]") else { return nil }
             let after = hostPart[hostPart.index(after: close)...]
-            if after.hasPrefix(":") { portValue = Int(after.dropFirst()); if portValue == nil { return nil } }
-            else if !after.isEmpty { return nil }
+            if after.hasPrefix(":") {
+                portValue = Int(after.dropFirst())
+                if portValue == nil { return nil }
+            } else if !after.isEmpty {
+                return nil
+            }
             hostPart = String(hostPart[hostPart.index(after: hostPart.startIndex)..<close])
         } else if let colon = hostPart.lastIndex(of: ":") {
             guard let p = Int(hostPart[hostPart.index(after: colon)...]) else { return nil }

@@ -10,7 +10,9 @@ public struct PhoneNumber: Hashable, Sendable, CustomStringConvertible {
     public var description: String { e164 }
 
     public init?(e164: String) {
-        guard e164.hasPrefix("+"), e164.count >= 5, e164.count <= 16, e164.dropFirst().allSatisfy(\.isASCIIDigit) else { return nil }
+        guard e164.hasPrefix("+"), e164.count >= 5, e164.count <= 16, e164.dropFirst().allSatisfy(\.isASCIIDigit) else {
+            return nil
+        }
         self.e164 = e164
     }
 
@@ -29,7 +31,8 @@ public struct PhoneNumber: Hashable, Sendable, CustomStringConvertible {
         let national = numbering.nationalNumberLength
         if digits.count == national { return PhoneNumber(e164: "+" + numbering.countryCode + digits) }
         if !numbering.trunkPrefix.isEmpty, digits.count == national + numbering.trunkPrefix.count,
-           digits.hasPrefix(numbering.trunkPrefix) {
+            digits.hasPrefix(numbering.trunkPrefix)
+        {
             return PhoneNumber(e164: "+" + numbering.countryCode + digits.dropFirst(numbering.trunkPrefix.count))
         }
         if digits.count == national + numbering.countryCode.count, digits.hasPrefix(numbering.countryCode) {

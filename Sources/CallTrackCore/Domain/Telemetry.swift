@@ -15,10 +15,10 @@ public enum Telemetry {
     /// Makes the series without labels exist at 0 from the start, so that rates and alerts have them
     /// before the first event (called once the backend is bootstrapped).
     public static func start() {
-        for label in ["calltrack_media_timeouts_total", "calltrack_recordings_written_total", "calltrack_recordings_failed_total",
-                      "calltrack_recording_bytes_total"] {
-            Counter(label: label).increment(by: 0)
-        }
+        for label in [
+            "calltrack_media_timeouts_total", "calltrack_recordings_written_total", "calltrack_recordings_failed_total",
+            "calltrack_recording_bytes_total",
+        ] { Counter(label: label).increment(by: 0) }
     }
 
     public static func callStarted(project: String) {
@@ -26,41 +26,41 @@ public enum Telemetry {
     }
 
     public static func callEnded(project: String, status: CallStatus) {
-        Counter(label: "calltrack_calls_ended_total", dimensions: [("project", project), ("status", status.rawValue)]).increment()
+        Counter(label: "calltrack_calls_ended_total", dimensions: [("project", project), ("status", status.rawValue)])
+            .increment()
     }
 
     /// From the caller's INVITE to the callee's first provisional response, or to the answer.
     public static func callSetup(_ stage: SetupStage, seconds: Double) {
-        Timer(label: "calltrack_call_setup_seconds", dimensions: [("stage", stage.rawValue)])
-            .recordNanoseconds(Int64(max(0, seconds) * 1e9))
+        Timer(label: "calltrack_call_setup_seconds", dimensions: [("stage", stage.rawValue)]).recordNanoseconds(
+            Int64(max(0, seconds) * 1e9))
     }
 
     /// An answered call ended because no media came for `sip.rtp_timeout_seconds`.
-    public static func mediaTimeout() {
-        Counter(label: "calltrack_media_timeouts_total").increment()
-    }
+    public static func mediaTimeout() { Counter(label: "calltrack_media_timeouts_total").increment() }
 
     public static func recordingWritten(bytes: Int) {
         Counter(label: "calltrack_recordings_written_total").increment()
         Counter(label: "calltrack_recording_bytes_total").increment(by: Int64(max(0, bytes)))
     }
 
-    public static func recordingFailed() {
-        Counter(label: "calltrack_recordings_failed_total").increment()
-    }
+    public static func recordingFailed() { Counter(label: "calltrack_recordings_failed_total").increment() }
 
     public static func reservation(project: String, kind: ReservationKind) {
-        Counter(label: "calltrack_reservations_total", dimensions: [("project", project), ("kind", kind.rawValue)]).increment()
+        Counter(label: "calltrack_reservations_total", dimensions: [("project", project), ("kind", kind.rawValue)])
+            .increment()
     }
 
     /// A visitor got the static number because every number of the pool was held.
     public static func poolExhausted(project: String, pool: String) {
-        Counter(label: "calltrack_pool_exhaustions_total", dimensions: [("project", project), ("pool", pool)]).increment()
+        Counter(label: "calltrack_pool_exhaustions_total", dimensions: [("project", project), ("pool", pool)])
+            .increment()
     }
 
     /// A delivery attempt an endpoint did not take (it stays in the outbox and is retried).
     public static func deliveryFailed(endpoint: String) {
-        Counter(label: "calltrack_delivery_failures_total", dimensions: [("endpoint", endpointLabel(endpoint))]).increment()
+        Counter(label: "calltrack_delivery_failures_total", dimensions: [("endpoint", endpointLabel(endpoint))])
+            .increment()
     }
 
     /// An outbox read or write that failed (`operation`: due, delivered, attempt failed, …); the
@@ -74,7 +74,9 @@ public enum Telemetry {
     /// admin API's delivery log has the whole endpoint.
     public static func endpointLabel(_ endpoint: String) -> String {
         if endpoint.hasPrefix("mailto:") { return "mailto" }
-        guard let url = URLComponents(string: endpoint), let scheme = url.scheme, let host = url.host else { return "other" }
+        guard let url = URLComponents(string: endpoint), let scheme = url.scheme, let host = url.host else {
+            return "other"
+        }
         let bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
         let shownHost = bare.contains(":") ? "[\(bare)]" : bare
         return "\(scheme)://\(shownHost)" + (url.port.map { ":\($0)" } ?? "")
@@ -82,7 +84,8 @@ public enum Telemetry {
 
     /// How long one batch of changes took to write to the database (`store`: which writer).
     public static func databaseBatch(store: String, seconds: Double) {
-        Timer(label: "calltrack_db_batch_seconds", dimensions: [("store", store)]).recordNanoseconds(Int64(max(0, seconds) * 1e9))
+        Timer(label: "calltrack_db_batch_seconds", dimensions: [("store", store)]).recordNanoseconds(
+            Int64(max(0, seconds) * 1e9))
     }
 
     /// Histogram buckets per timer, in seconds, for the backend.

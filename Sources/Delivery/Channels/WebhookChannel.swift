@@ -22,7 +22,8 @@ struct WebhookChannel: HTTPDeliveryChannel {
 
     func body(_ entry: OutboxEntry, from source: DeliverySource) async throws -> Data? {
         if entry.event == .saleRecorded {
-            guard let deal = entry.dealID, let sale = try await source.calls.sale(project: entry.project, dealID: deal) else { return nil }
+            guard let deal = entry.dealID, let sale = try await source.calls.sale(project: entry.project, dealID: deal)
+            else { return nil }
             return WebhookEnvelope.body(entry, key: "sale", json: try source.saleJSON(sale))
         }
         guard let call = try await source.call(entry) else { return nil }
@@ -35,9 +36,11 @@ struct WebhookChannel: HTTPDeliveryChannel {
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "X-CallTrack-Event", value: delivery.entry.event.rawValue)
         request.headers.add(name: "X-CallTrack-Delivery", value: delivery.entry.id)
-        request.headers.add(name: "X-CallTrack-Signature",
-                            value: WebhookSignature.header(secret: projects[delivery.entry.project]?.secret ?? "",
-                                                           timestamp: Int(Date().timeIntervalSince1970), body: delivery.body))
+        request.headers.add(
+            name: "X-CallTrack-Signature",
+            value: WebhookSignature.header(
+                secret: projects[delivery.entry.project]?.secret ?? "", timestamp: Int(Date().timeIntervalSince1970),
+                body: delivery.body))
         request.body = .bytes(ByteBuffer(bytes: delivery.body))
         return request
     }
@@ -57,9 +60,10 @@ enum WebhookEnvelope {
     /// `{"call" or "sale": …, "created_at", "id", "project", "type"}`, keys in order.
     static func body(_ entry: OutboxEntry, key: String, json: Data) -> Data {
         var body = Data("{".utf8)
-        let fields: [(String, Data)] = [(key, json), ("created_at", string(entry.createdAt.iso8601Milliseconds)),
-                                        ("id", string(entry.id)), ("project", string(entry.project)),
-                                        ("type", string(entry.event.rawValue))]
+        let fields: [(String, Data)] = [
+            (key, json), ("created_at", string(entry.createdAt.iso8601Milliseconds)), ("id", string(entry.id)),
+            ("project", string(entry.project)), ("type", string(entry.event.rawValue)),
+        ]
         for (i, (key, value)) in fields.sorted(by: { $0.0 < $1.0 }).enumerated() {
             if i > 0 { body.append(UInt8(ascii: ",")) }
             body.append(string(key))

@@ -11,7 +11,10 @@ struct CallsChart {
     struct Tick { let x1, x2, y, labelX, labelY, label: String }
     struct Bar { let x, y, width, height, fill, title: String }
     struct DayLabel { let x, y, text: String }
-    struct LegendEntry { let series: Int; let text: String }
+    struct LegendEntry {
+        let series: Int
+        let text: String
+    }
 
     let title: String
     let ticks: [Tick]
@@ -19,14 +22,19 @@ struct CallsChart {
     let dayLabels: [DayLabel]
     let legend: [LegendEntry]
 
-    private struct Series { let source: String; var perDay: [String: Int]; var total: Int }
+    private struct Series {
+        let source: String
+        var perDay: [String: Int]
+        var total: Int
+    }
 
     /// `days`: the period's days in order (`2026-11-01`); `calls`: (day, source, calls) triples.
     init(days: [String], calls: [(day: String, source: String, count: Int)], title: String) {
         self.title = title
         var bySource: [String: Series] = [:]
         for c in calls {
-            bySource[c.source, default: Series(source: c.source, perDay: [:], total: 0)].perDay[c.day, default: 0] += c.count
+            bySource[c.source, default: Series(source: c.source, perDay: [:], total: 0)].perDay[c.day, default: 0] +=
+                c.count
             bySource[c.source]?.total += c.count
         }
         var series = bySource.values.sorted { $0.total != $1.total ? $0.total > $1.total : $0.source < $1.source }
@@ -49,8 +57,10 @@ struct CallsChart {
         func f(_ v: Double) -> String { String(format: "%.1f", v) }
 
         ticks = [0, axisTop / 2, axisTop].map { tick in
-            Tick(x1: f(Self.left), x2: f(Self.width - Self.right), y: f(y(tick)), labelX: f(Self.left - 6), labelY: f(y(tick) + 4),
-                 label: tick == tick.rounded() ? String(Int(tick)) : String(format: "%.1f", tick))
+            Tick(
+                x1: f(Self.left), x2: f(Self.width - Self.right), y: f(y(tick)), labelX: f(Self.left - 6),
+                labelY: f(y(tick) + 4), label: tick == tick.rounded() ? String(Int(tick)) : String(format: "%.1f", tick)
+            )
         }
         var bars: [Bar] = []
         for (i, day) in days.enumerated() {
@@ -59,8 +69,10 @@ struct CallsChart {
             for (k, s) in series.enumerated() {
                 guard let n = s.perDay[day], n > 0 else { continue }
                 let h = Double(n) / axisTop * plotHeight
-                bars.append(Bar(x: f(x), y: f(y(base) - h), width: f(barWidth), height: f(h), fill: Self.palette[k % Self.palette.count],
-                                title: "\(day) · \(s.source): \(n)"))
+                bars.append(
+                    Bar(
+                        x: f(x), y: f(y(base) - h), width: f(barWidth), height: f(h),
+                        fill: Self.palette[k % Self.palette.count], title: "\(day) · \(s.source): \(n)"))
                 base += Double(n)
             }
         }
@@ -69,6 +81,8 @@ struct CallsChart {
         dayLabels = days.enumerated().filter { $0.offset % labelEvery == 0 }.map { i, day in
             DayLabel(x: f(Self.left + (Double(i) + 0.5) * slot), y: f(Self.height - 10), text: String(day.suffix(5)))
         }
-        legend = series.enumerated().map { k, s in LegendEntry(series: k % Self.palette.count, text: "\(s.source) (\(s.total))") }
+        legend = series.enumerated().map { k, s in
+            LegendEntry(series: k % Self.palette.count, text: "\(s.source) (\(s.total))")
+        }
     }
 }

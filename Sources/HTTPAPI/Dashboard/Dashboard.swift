@@ -42,8 +42,9 @@ struct Dashboard: Sendable {
     }
 
     /// The page for a signed-in request; a page saying so when no project is configured.
-    func page(_ request: Request, _ context: DashboardContext, path: String,
-              _ draw: (DashboardPage) async throws -> Response) async throws -> Response {
+    func page(
+        _ request: Request, _ context: DashboardContext, path: String, _ draw: (DashboardPage) async throws -> Response
+    ) async throws -> Response {
         guard let page = try DashboardPage(request, context: context, projects: projects, path: path) else {
             return DashboardPage.message("No projects are configured.", language: .en, status: .ok)
         }
@@ -73,7 +74,11 @@ struct Dashboard: Sendable {
     /// The period's fields of a filter form.
     struct PeriodFields {
         let project: String, from: String, to: String
-        init(_ p: DashboardPage, _ period: ReportPeriod) { project = p.project.key; from = period.from; to = period.to }
+        init(_ p: DashboardPage, _ period: ReportPeriod) {
+            project = p.project.key
+            from = period.from
+            to = period.to
+        }
     }
 
     /// `yyyy-MM-dd HH:mm:ss` (or `format`) in the project's time zone.

@@ -56,7 +56,9 @@ enum FormData {
         var fields: [String: String] = [:]
         for pair in raw.split(separator: "&").prefix(limit) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            func decode(_ s: Substring) -> String? { s.replacingOccurrences(of: "+", with: " ").removingPercentEncoding }
+            func decode(_ s: Substring) -> String? {
+                s.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+            }
             guard let name = decode(parts[0]), fields[name] == nil else { continue }
             fields[name] = parts.count > 1 ? decode(parts[1]) ?? "" : ""
         }

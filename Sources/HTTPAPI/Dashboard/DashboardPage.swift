@@ -26,7 +26,9 @@ struct DashboardPage {
         let query = FormData.parse(request.uri.query ?? "")
         // A form names its project among its fields.
         let key = query["project"] ?? context.form["project"]
-        guard let project = key.flatMap({ key in projects.first { $0.key == key } }) ?? projects.first else { return nil }
+        guard let project = key.flatMap({ key in projects.first { $0.key == key } }) ?? projects.first else {
+            return nil
+        }
         text = DashboardText(language: Self.language(request, query: query))
         self.project = project
         self.projects = projects
@@ -38,7 +40,8 @@ struct DashboardPage {
 
     /// `?lang=` first, then the `ct_lang` cookie, then Accept-Language.
     static func language(_ request: Request, query: [String: String]) -> DashboardLanguage {
-        DashboardLanguage.choose(query: query["lang"], cookie: Cookies(request)["ct_lang"], acceptLanguage: request.headers[.acceptLanguage])
+        DashboardLanguage.choose(
+            query: query["lang"], cookie: Cookies(request)["ct_lang"], acceptLanguage: request.headers[.acceptLanguage])
     }
 
     /// A query parameter, `nil` when absent or empty.
@@ -50,7 +53,9 @@ struct DashboardPage {
     }
 
     static func url(_ path: String, _ parameters: [(String, String?)]) -> String {
-        let items = parameters.compactMap { name, value in value.flatMap { $0.isEmpty ? nil : "\(name)=\(FormData.encode($0))" } }
+        let items = parameters.compactMap { name, value in
+            value.flatMap { $0.isEmpty ? nil : "\(name)=\(FormData.encode($0))" }
+        }
         return items.isEmpty ? path : path + "?" + items.joined(separator: "&")
     }
 
@@ -66,21 +71,23 @@ struct DashboardPage {
 
     /// What the layout template draws around every page (templates see stored properties only).
     struct Layout {
-        struct Link { let href: String; let label: String; let current: Bool }
-        struct Option { let value: String; let label: String; let selected: Bool }
-        let title: String
-        let lang: String
+        struct Link {
+            let href: String
+            let label: String
+            let current: Bool
+        }
+        struct Option {
+            let value: String
+            let label: String
+            let selected: Bool
+        }
+        let title, lang: String
         let nav: [Link]
+        /// The project's name, and the project switch when there is more than one project.
         let projectName: String
-        /// The project switch, when there is more than one project.
         let projectOptions: [Option]
         let projectPicker: Bool
-        let path: String
-        let languageSwitch: String
-        let otherLanguage: String
-        let otherLanguageName: String
-        let csrf: String
-        let nonce: String
+        let path, languageSwitch, otherLanguage, otherLanguageName, csrf, nonce: String
         let notices: [Notice]
         let script: Bool
     }
@@ -92,10 +99,14 @@ struct DashboardPage {
     }
 
     /// The page: the layout around the template `name`, which reads `content`.
-    func render(_ name: String, title: String, content: Any, status: HTTPResponse.Status = .ok, notices: [Notice] = [],
-                script: Bool = false) -> Response {
-        let nav: [(String, Phrase)] = [("/", .report), ("/calls", .calls), ("/leads", .leads), ("/pool", .pool),
-                                       ("/deliveries", .deliveries), ("/setup", .setup)]
+    func render(
+        _ name: String, title: String, content: Any, status: HTTPResponse.Status = .ok, notices: [Notice] = [],
+        script: Bool = false
+    ) -> Response {
+        let nav: [(String, Phrase)] = [
+            ("/", .report), ("/calls", .calls), ("/leads", .leads), ("/pool", .pool), ("/deliveries", .deliveries),
+            ("/setup", .setup),
+        ]
         let other: DashboardLanguage = language == .en ? .ru : .en
         var switchQuery = query
         switchQuery["lang"] = other.rawValue
@@ -103,10 +114,12 @@ struct DashboardPage {
             title: title, lang: language.rawValue,
             nav: nav.map { Layout.Link(href: link($0.0), label: text[$0.1], current: $0.0 == path) },
             projectName: project.name,
-            projectOptions: projects.count < 2 ? [] : projects.map { .init(value: $0.key, label: $0.name, selected: $0.key == project.key) },
-            projectPicker: projects.count > 1,
-            path: path, languageSwitch: Self.url(path, switchQuery.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }),
-            otherLanguage: other.rawValue, otherLanguageName: other.name, csrf: csrf, nonce: nonce, notices: notices, script: script)
+            projectOptions: projects.count < 2
+                ? [] : projects.map { .init(value: $0.key, label: $0.name, selected: $0.key == project.key) },
+            projectPicker: projects.count > 1, path: path,
+            languageSwitch: Self.url(path, switchQuery.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }),
+            otherLanguage: other.rawValue, otherLanguageName: other.name, csrf: csrf, nonce: nonce, notices: notices,
+            script: script)
         let html = DashboardTemplates.render(name, Rendering(page: layout, t: text.all, content: content))
         var response = Self.htmlResponse(html, status: status, nonce: nonce)
         if languageChosen { response.headers.append(HTTPField(name: .setCookie, value: Self.languageCookie(language))) }
@@ -119,22 +132,26 @@ struct DashboardPage {
 
     /// A page of one message (a form that expired, no projects configured).
     static func message(_ text: String, language: DashboardLanguage, status: HTTPResponse.Status) -> Response {
-        struct Message { let lang: String; let text: String }
-        return htmlResponse(DashboardTemplates.render("message", Message(lang: language.rawValue, text: text)), status: status)
+        struct Message {
+            let lang: String
+            let text: String
+        }
+        return htmlResponse(
+            DashboardTemplates.render("message", Message(lang: language.rawValue, text: text)), status: status)
     }
 
     /// An HTML answer with the headers every dashboard page carries: nothing cached, not framed, the
     /// dashboard's own style sheet, its script only with this page's nonce, no outside requests.
     static func htmlResponse(_ page: String, status: HTTPResponse.Status = .ok, nonce: String? = nil) -> Response {
         let scripts = nonce.map { "'nonce-\($0)'" } ?? "'none'"
-        return Response(status: status, headers: [
-            .contentType: "text/html; charset=utf-8",
-            .cacheControl: "no-store",
-            .contentSecurityPolicy: "default-src 'none'; script-src \(scripts); style-src 'self'; img-src 'self'; "
-                + "media-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-            HTTPField.Name("X-Frame-Options")!: "DENY",
-            HTTPField.Name("X-Content-Type-Options")!: "nosniff",
-            HTTPField.Name("Referrer-Policy")!: "no-referrer",
-        ], body: .init(byteBuffer: ByteBuffer(string: page)))
+        return Response(
+            status: status,
+            headers: [
+                .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
+                .contentSecurityPolicy: "default-src 'none'; script-src \(scripts); style-src 'self'; img-src 'self'; "
+                    + "media-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+                HTTPField.Name("X-Frame-Options")!: "DENY", HTTPField.Name("X-Content-Type-Options")!: "nosniff",
+                HTTPField.Name("Referrer-Policy")!: "no-referrer",
+            ], body: .init(byteBuffer: ByteBuffer(string: page)))
     }
 }

@@ -13,11 +13,12 @@ struct DashboardSessionMiddleware: RouterMiddleware {
     /// The largest form a signed-in browser may post (a costs CSV).
     static let formLimit = 4 << 20
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         guard let id = Cookies(request)["ct_session"],
-              let session = try await sessions.session(id, now: Date().timeIntervalSince1970) else {
-            return Self.stranger(request)
-        }
+            let session = try await sessions.session(id, now: Date().timeIntervalSince1970)
+        else { return Self.stranger(request) }
         var context = context
         context.session = SignedIn(id: id, session: session)
         guard request.method == .post else { return try await next(request, context) }
@@ -25,7 +26,8 @@ struct DashboardSessionMiddleware: RouterMiddleware {
         let form = FormData.parse(String(buffer: try await request.body(upTo: Self.formLimit)))
         guard let token = form["csrf"], constantTimeEquals(token, session.csrf) else {
             let language = DashboardPage.language(request, query: [:])
-            return DashboardPage.message(DashboardText(language: language)[.formExpired], language: language, status: .forbidden)
+            return DashboardPage.message(
+                DashboardText(language: language)[.formExpired], language: language, status: .forbidden)
         }
         context.form = form
         return try await next(request, context)
@@ -33,8 +35,12 @@ struct DashboardSessionMiddleware: RouterMiddleware {
 
     /// Without a session: the sign-in page, then back here (a page), or plain 401 (the player's audio).
     static func stranger(_ request: Request) -> Response {
-        if request.uri.path.hasSuffix("/audio") { return Response(status: .unauthorized, headers: [.wwwAuthenticate: "Cookie"]) }
-        guard request.method == .get || request.method == .head else { return Response(status: .seeOther, headers: [.location: "/signin"]) }
+        if request.uri.path.hasSuffix("/audio") {
+            return Response(status: .unauthorized, headers: [.wwwAuthenticate: "Cookie"])
+        }
+        guard request.method == .get || request.method == .head else {
+            return Response(status: .seeOther, headers: [.location: "/signin"])
+        }
         let next = request.uri.query.map { request.uri.path + "?" + $0 } ?? request.uri.path
         return Response(status: .seeOther, headers: [.location: DashboardPage.url("/signin", [("next", next)])])
     }

@@ -11,7 +11,8 @@ enum DashboardLanguage: String, CaseIterable, Sendable {
         let ranked = (acceptLanguage ?? "").split(separator: ",").compactMap { part -> (Self, Double)? in
             let pieces = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
             guard let tag = pieces.first, let language = Self(rawValue: String(tag.prefix(2))),
-                  tag.count == 2 || tag.dropFirst(2).hasPrefix("-") else { return nil }
+                tag.count == 2 || tag.dropFirst(2).hasPrefix("-")
+            else { return nil }
             let q = pieces.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
             return (language, q)
         }
@@ -23,14 +24,18 @@ enum DashboardLanguage: String, CaseIterable, Sendable {
 
 /// Every phrase the dashboard shows.
 enum Phrase: CaseIterable {
-    case report, calls, leads, pool, setup, signOut, signIn, signInTitle, token, wrongToken, formExpired, tooManyAttempts
+    case report, calls, leads, pool, setup, signOut, signIn, signInTitle, token, wrongToken, formExpired,
+        tooManyAttempts
     case project, from, to, groupBy, model, asRecorded, lastClick, lastNonDirect, firstClick, show
     case source, medium, campaign, keyword, landingPage, number, channel, day, hour, weekday
-    case answered, missed, uniqueCallers, firstTimeCallers, avgRing, talkMinutes, sales, revenue, cost, costPerCall, costPerLead, roi
-    case total, chartTitle, noCalls, time, caller, duration, status, recording, any, inProgress, newCaller, nextPage, noRecording
+    case answered, missed, uniqueCallers, firstTimeCallers, avgRing, talkMinutes, sales, revenue, cost, costPerCall,
+        costPerLead, roi
+    case total, chartTitle, noCalls, time, caller, duration, status, recording, any, inProgress, newCaller, nextPage,
+        noRecording
     case noAnswer, busy, cancelled, failed, rejected
     case phone, firstCall, noLeads
-    case poolSize, liveReservations, visits, callsWeek, staticCalls, accuracy, peak, exhausted, averageVisit, reservationSeconds
+    case poolSize, liveReservations, visits, callsWeek, staticCalls, accuracy, peak, exhausted, averageVisit,
+        reservationSeconds
     case recommendedReservation, planner, plannerIntro, visitorsMeasured, servedPercent, recommendedPool, currentPool
     case quickEstimate, peakEstimate, noVisits, poolEnough
     case snippetTitle, snippetHelp, costsTitle, costsHelp, costsFile, costsImport, checkField
@@ -50,11 +55,13 @@ struct DashboardText {
         let p = Self.number(percent, digits: 1, language: language)
         switch language {
         case .en:
-            return add > 0 ? "The static number took \(p) % of calls: add \(add) number\(add == 1 ? "" : "s")."
+            return add > 0
+                ? "The static number took \(p) % of calls: add \(add) number\(add == 1 ? "" : "s")."
                 : "The static number took \(p) % of calls."
         case .ru:
             let word = Self.russianPlural(add, "номер", "номера", "номеров")
-            return add > 0 ? "Статический номер принял \(p) % звонков: добавьте \(add) \(word)."
+            return add > 0
+                ? "Статический номер принял \(p) % звонков: добавьте \(add) \(word)."
                 : "Статический номер принял \(p) % звонков."
         }
     }
@@ -107,7 +114,5 @@ struct DashboardText {
     }
 
     /// Every phrase by its name (`signOut`), for the templates' `{{t.signOut}}`.
-    var all: [String: String] {
-        Dictionary(uniqueKeysWithValues: Phrase.allCases.map { ("\($0)", self[$0]) })
-    }
+    var all: [String: String] { Dictionary(uniqueKeysWithValues: Phrase.allCases.map { ("\($0)", self[$0]) }) }
 }

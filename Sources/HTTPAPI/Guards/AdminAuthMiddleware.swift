@@ -6,13 +6,13 @@ public struct AdminAuthMiddleware<Context: RequestContext>: RouterMiddleware {
     private let tokens: [[UInt8]]
 
     /// `tokens` come from the environment variable named by `admin.tokens_env`; none means every request gets 401.
-    public init(tokens: [String]) {
-        self.tokens = tokens.filter { !$0.isEmpty }.map { Array($0.utf8) }
-    }
+    public init(tokens: [String]) { self.tokens = tokens.filter { !$0.isEmpty }.map { Array($0.utf8) } }
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization], header.count > 7,
-              header.prefix(7).lowercased() == "bearer " else { throw APIError.unauthorized }
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        guard let header = request.headers[.authorization], header.count > 7, header.prefix(7).lowercased() == "bearer "
+        else { throw APIError.unauthorized }
         let presented = Array(header.dropFirst(7).trimmingCharacters(in: .whitespaces).utf8)
         var match = false
         for token in tokens where Self.constantTimeEquals(token, presented) { match = true }

@@ -16,7 +16,9 @@ public struct HTTPConnectionLimits: Sendable {
     public var requestTimeout: TimeAmount
 
     public init(maxConnections: Int, idleTimeout: TimeAmount, requestTimeout: TimeAmount) {
-        self.maxConnections = maxConnections; self.idleTimeout = idleTimeout; self.requestTimeout = requestTimeout
+        self.maxConnections = maxConnections
+        self.idleTimeout = idleTimeout
+        self.requestTimeout = requestTimeout
     }
 }
 
@@ -28,8 +30,16 @@ public struct HTTPConnectionLimits: Sendable {
 /// the newcomer turned away.
 public final class HTTPConnectionRegistry: Sendable {
     enum Phase: Sendable { case idle, reading, responding }
-    private struct Entry { let channel: any Channel; var phase: Phase; var since: NIODeadline }
-    private struct State { var entries: [ObjectIdentifier: Entry] = [:]; var evicted = 0; var refused = 0 }
+    private struct Entry {
+        let channel: any Channel
+        var phase: Phase
+        var since: NIODeadline
+    }
+    private struct State {
+        var entries: [ObjectIdentifier: Entry] = [:]
+        var evicted = 0
+        var refused = 0
+    }
 
     public let limits: HTTPConnectionLimits
     private let state = Mutex(State())
@@ -48,19 +58,27 @@ public final class HTTPConnectionRegistry: Sendable {
             if s.entries.count >= limits.maxConnections {
                 let order: [Phase] = [.idle, .reading]
                 for phase in order {
-                    if let oldest = s.entries.filter({ $0.value.phase == phase }).min(by: { $0.value.since < $1.value.since }) {
+                    if let oldest = s.entries.filter({ $0.value.phase == phase }).min(by: {
+                        $0.value.since < $1.value.since
+                    }) {
                         victim = oldest.value.channel
                         s.entries.removeValue(forKey: oldest.key)
                         s.evicted += 1
                         break
                     }
                 }
-                guard victim != nil else { s.refused += 1; return nil }
+                guard victim != nil else {
+                    s.refused += 1
+                    return nil
+                }
             }
             s.entries[id] = Entry(channel: channel, phase: .idle, since: .now())
             return victim
         }
-        if let victim { victim.close(promise: nil); return true }
+        if let victim {
+            victim.close(promise: nil)
+            return true
+        }
         return state.withLock { $0.entries[id] != nil }
     }
 
@@ -72,9 +90,7 @@ public final class HTTPConnectionRegistry: Sendable {
         }
     }
 
-    func close(_ id: ObjectIdentifier) {
-        _ = state.withLock { $0.entries.removeValue(forKey: id) }
-    }
+    func close(_ id: ObjectIdentifier) { _ = state.withLock { $0.entries.removeValue(forKey: id) } }
 
     /// The per-connection handlers Hummingbird adds after HTTP decoding.
     public func channelHandlers() -> [any RemovableChannelHandler] { [HTTPConnectionGuard(registry: self)] }
@@ -163,7 +179,9 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    private func enter(_ next: HTTPConnectionRegistry.Phase, _ context: ChannelHandlerContext, deadline delay: TimeAmount) {
+    private func enter(
+        _ next: HTTPConnectionRegistry.Phase, _ context: ChannelHandlerContext, deadline delay: TimeAmount
+    ) {
         phase = next
         registry.update(id, next)
         startDeadline(context, after: delay)

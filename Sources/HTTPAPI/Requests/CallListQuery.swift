@@ -32,12 +32,12 @@ struct CallListQuery {
             filter.status = status
         }
         if try text("from") != nil || text("to") != nil {
-            let period = try ReportPeriod(from: try text("from"), to: try text("to"),
-                                          timeZone: filter.project.flatMap { projects[$0]?.timeZone } ?? .gmt)
+            let period = try ReportPeriod(
+                from: try text("from"), to: try text("to"),
+                timeZone: filter.project.flatMap { projects[$0]?.timeZone } ?? .gmt)
             filter.since = period.start
             filter.until = period.end
         }
         self.filter = filter
     }
 }
-

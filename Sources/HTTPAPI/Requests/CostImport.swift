@@ -17,8 +17,9 @@ enum CostImport {
                 let c = try decoder.container(keyedBy: Key.self)
                 func text(_ key: Key) -> String? { (try? c.decodeIfPresent(String.self, forKey: key)) ?? nil }
                 let amount = try? c.number(.amount, problem: "") { _ in true }
-                cost = try CostImport.row(date: text(.date), source: text(.source), medium: text(.medium), campaign: text(.campaign),
-                                          keyword: text(.keyword), amount: amount, at: RequestBody.field(decoder.codingPath))
+                cost = try CostImport.row(
+                    date: text(.date), source: text(.source), medium: text(.medium), campaign: text(.campaign),
+                    keyword: text(.keyword), amount: amount, at: RequestBody.field(decoder.codingPath))
             }
 
             enum Key: String, CodingKey { case date, source, medium, campaign, keyword, amount }
@@ -34,10 +35,13 @@ enum CostImport {
         records.removeFirst()
         return try records.enumerated().map { i, f in
             let at = "row \(i + 2)"
-            guard f.count == header.count else { throw APIError.badRequest(field: at, "\(at) needs \(header.count) fields") }
+            guard f.count == header.count else {
+                throw APIError.badRequest(field: at, "\(at) needs \(header.count) fields")
+            }
             func opt(_ s: String) -> String? { s.isEmpty ? nil : s }
-            return try row(date: f[0], source: f[1], medium: f[2], campaign: opt(f[3]), keyword: opt(f[4]),
-                           amount: Double(f[5]), at: at)
+            return try row(
+                date: f[0], source: f[1], medium: f[2], campaign: opt(f[3]), keyword: opt(f[4]), amount: Double(f[5]),
+                at: at)
         }
     }
 
@@ -50,7 +54,8 @@ enum CostImport {
         let chars = Array(text.hasPrefix("\u{FEFF}") ? text.dropFirst() : Substring(text))
         func endField() {
             record.append(quoted ? field : field.trimmingCharacters(in: .whitespaces))
-            field = ""; quoted = false
+            field = ""
+            quoted = false
         }
         func endRecord() {
             endField()
@@ -62,12 +67,19 @@ enum CostImport {
             let c = chars[i]
             if inQuotes {
                 if c == "\"" {
-                    if i + 1 < chars.count, chars[i + 1] == "\"" { field.append("\""); i += 1 } else { inQuotes = false }
+                    if i + 1 < chars.count, chars[i + 1] == "\"" {
+                        field.append("\"")
+                        i += 1
+                    } else {
+                        inQuotes = false
+                    }
                 } else {
                     field.append(c)
                 }
             } else if c == "\"", field.allSatisfy(\.isWhitespace) {
-                inQuotes = true; quoted = true; field = ""
+                inQuotes = true
+                quoted = true
+                field = ""
             } else if c == "," {
                 endField()
             } else if c.isNewline {
@@ -81,17 +93,26 @@ enum CostImport {
         return records
     }
 
-    static func row(date: String?, source: String?, medium: String?, campaign: String?, keyword: String?,
-                            amount: Double?, at: String) throws -> CostRow {
+    static func row(
+        date: String?, source: String?, medium: String?, campaign: String?, keyword: String?, amount: Double?,
+        at: String
+    ) throws -> CostRow {
         let day = /^\d{4}-\d{2}-\d{2}$/
-        guard let date, date.wholeMatch(of: day) != nil else { throw APIError.badRequest(field: "\(at).date", "\(at): date must be like 2026-11-01") }
-        guard let source, !source.isEmpty, source.count <= 256 else { throw APIError.badRequest(field: "\(at).source", "\(at): source is required") }
-        guard let medium, !medium.isEmpty, medium.count <= 256 else { throw APIError.badRequest(field: "\(at).medium", "\(at): medium is required") }
+        guard let date, date.wholeMatch(of: day) != nil else {
+            throw APIError.badRequest(field: "\(at).date", "\(at): date must be like 2026-11-01")
+        }
+        guard let source, !source.isEmpty, source.count <= 256 else {
+            throw APIError.badRequest(field: "\(at).source", "\(at): source is required")
+        }
+        guard let medium, !medium.isEmpty, medium.count <= 256 else {
+            throw APIError.badRequest(field: "\(at).medium", "\(at): medium is required")
+        }
         guard (campaign?.count ?? 0) <= 256, (keyword?.count ?? 0) <= 256 else {
             throw APIError.badRequest(field: "\(at).campaign", "\(at): campaign and keyword are at most 256 characters")
         }
-        guard let amount, amount.isFinite, amount >= 0 else { throw APIError.badRequest(field: "\(at).amount", "\(at): amount must be a number, 0 or more") }
+        guard let amount, amount.isFinite, amount >= 0 else {
+            throw APIError.badRequest(field: "\(at).amount", "\(at): amount must be a number, 0 or more")
+        }
         return CostRow(date: date, source: source, medium: medium, campaign: campaign, keyword: keyword, amount: amount)
     }
 }
-

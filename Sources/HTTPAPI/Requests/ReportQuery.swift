@@ -19,13 +19,17 @@ struct ReportQuery {
     init(groupBy: String?, model rawModel: String?, defaultGroupBy: String = "source,medium") throws {
         for name in (groupBy ?? defaultGroupBy).split(separator: ",") {
             guard let d = ReportDimension(rawValue: String(name)), !dimensions.contains(d) else {
-                throw APIError.badRequest(field: "group_by", "group_by takes \(ReportDimension.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw APIError.badRequest(
+                    field: "group_by",
+                    "group_by takes \(ReportDimension.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             dimensions.append(d)
         }
         if let raw = rawModel, !raw.isEmpty {
             guard let m = AttributionModel(rawValue: raw) else {
-                throw APIError.badRequest(field: "model", "model is one of \(AttributionModel.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw APIError.badRequest(
+                    field: "model",
+                    "model is one of \(AttributionModel.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             model = m
         }
@@ -77,13 +81,15 @@ struct ReportPeriod {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
         func day(_ name: String, default value: Date) throws -> (String, Date) {
-            guard let raw = name == "from" ? rawFrom : rawTo else { return (Self.day(value, calendar), calendar.startOfDay(for: value)) }
+            guard let raw = name == "from" ? rawFrom : rawTo else {
+                return (Self.day(value, calendar), calendar.startOfDay(for: value))
+            }
             let parts = raw.split(separator: "-").compactMap { Int($0) }
             guard raw.count == 10, parts.count == 3,
-                  let date = calendar.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2])),
-                  calendar.dateComponents([.year, .month, .day], from: date) == DateComponents(year: parts[0], month: parts[1], day: parts[2]) else {
-                throw APIError.badRequest(field: name, "\(name) must be a date like 2026-11-01")
-            }
+                let date = calendar.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2])),
+                calendar.dateComponents([.year, .month, .day], from: date)
+                    == DateComponents(year: parts[0], month: parts[1], day: parts[2])
+            else { throw APIError.badRequest(field: name, "\(name) must be a date like 2026-11-01") }
             return (raw, date)
         }
         let now = Date()
@@ -91,9 +97,11 @@ struct ReportPeriod {
         let (from, start) = try day("from", default: calendar.date(byAdding: .day, value: -29, to: toStart) ?? toStart)
         guard start <= toStart else { throw APIError.badRequest(field: "from", "from must not be after to") }
         guard let end = calendar.date(byAdding: .day, value: 1, to: toStart),
-              end.timeIntervalSince(start) <= 400 * 86400 else {
-            throw APIError.badRequest(field: "from", "a report covers at most 400 days")
-        }
-        self.from = from; self.to = to; self.start = start; self.end = end
+            end.timeIntervalSince(start) <= 400 * 86400
+        else { throw APIError.badRequest(field: "from", "a report covers at most 400 days") }
+        self.from = from
+        self.to = to
+        self.start = start
+        self.end = end
     }
 }

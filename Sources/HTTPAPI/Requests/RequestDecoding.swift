@@ -22,9 +22,7 @@ extension Request {
 /// API's `400 {"error": {"field": …}}`.
 enum RequestBody {
     static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
-        do {
-            return try JSONDecoder().decode(T.self, from: data)
-        } catch let error as DecodingError {
+        do { return try JSONDecoder().decode(T.self, from: data) } catch let error as DecodingError {
             throw apiError(error)
         }
     }
@@ -47,8 +45,7 @@ enum RequestBody {
         case .dataCorrupted(let context) where !context.codingPath.isEmpty:
             let name = field(context.codingPath)
             return .badRequest(field: name, "\(name) is not valid: \(context.debugDescription)")
-        default:
-            return invalidJSON
+        default: return invalidJSON
         }
     }
 
@@ -65,14 +62,18 @@ enum RequestBody {
 extension KeyedDecodingContainer {
     /// A bounded text field: nil when absent, null or empty; 400 naming it when over `maxBytes` or not
     /// kept by `valid` (whose words are `problem`).
-    func text(_ key: Key, maxBytes: Int, required: Bool = false, problem: String? = nil,
-              _ valid: (String) -> Bool = { _ in true }) throws -> String? {
+    func text(
+        _ key: Key, maxBytes: Int, required: Bool = false, problem: String? = nil,
+        _ valid: (String) -> Bool = { _ in true }
+    ) throws -> String? {
         let name = RequestBody.field(codingPath + [key])
         guard let value = try decodeIfPresent(String.self, forKey: key), !value.isEmpty else {
             if required { throw APIError.badRequest(field: name, "\(name) is required") }
             return nil
         }
-        guard value.utf8.count <= maxBytes else { throw APIError.badRequest(field: name, "\(name) is longer than \(maxBytes) bytes") }
+        guard value.utf8.count <= maxBytes else {
+            throw APIError.badRequest(field: name, "\(name) is longer than \(maxBytes) bytes")
+        }
         guard valid(value) else { throw APIError.badRequest(field: name, problem ?? "\(name) is not valid") }
         return value
     }
@@ -80,9 +81,9 @@ extension KeyedDecodingContainer {
     /// A number kept by `valid` (`problem` otherwise); JSON's `true` and `false` are not numbers.
     func number(_ key: Key, problem: String, _ valid: (Double) -> Bool) throws -> Double {
         let name = RequestBody.field(codingPath + [key])
-        guard let value = try? decode(Double.self, forKey: key), (try? decode(Bool.self, forKey: key)) == nil, valid(value) else {
-            throw APIError.badRequest(field: name, problem)
-        }
+        guard let value = try? decode(Double.self, forKey: key), (try? decode(Bool.self, forKey: key)) == nil,
+            valid(value)
+        else { throw APIError.badRequest(field: name, problem) }
         return value
     }
 }

@@ -15,12 +15,14 @@ public func saleJSONData(_ sale: Sale) throws -> Data {
         @Nullable var phone: String?
         let amount: Double
         enum CodingKeys: String, CodingKey {
-            case dealID = "deal_id", project, callID = "call_id", createdAt = "created_at", updatedAt = "updated_at", phone, amount
+            case dealID = "deal_id", project, callID = "call_id", createdAt = "created_at", updatedAt = "updated_at",
+                phone, amount
         }
     }
-    return try APIRequestContext.jsonEncoder().encode(SaleJSON(dealID: sale.dealID, project: sale.project, callID: sale.callID,
-                                       createdAt: CallJSON.format(sale.createdAt), updatedAt: CallJSON.format(sale.updatedAt),
-                                       phone: sale.phone, amount: MetricsJSON.round(sale.amount)))
+    return try APIRequestContext.jsonEncoder().encode(
+        SaleJSON(
+            dealID: sale.dealID, project: sale.project, callID: sale.callID, createdAt: CallJSON.format(sale.createdAt),
+            updatedAt: CallJSON.format(sale.updatedAt), phone: sale.phone, amount: MetricsJSON.round(sale.amount)))
 }
 
 struct CallPage: ResponseEncodable {
@@ -35,18 +37,13 @@ struct CallJSON: ResponseEncodable {
     struct Media: Encodable {
         let callerToCallee: MediaCounters
         let calleeToCaller: MediaCounters
-        enum CodingKeys: String, CodingKey { case callerToCallee = "caller_to_callee", calleeToCaller = "callee_to_caller" }
+        enum CodingKeys: String, CodingKey {
+            case callerToCallee = "caller_to_callee", calleeToCaller = "callee_to_caller"
+        }
     }
-    let id: String
-    let project: String
-    let trunk: String
-    let did: String
-    let didDialled: String
-    let caller: String
+    let id, project, trunk, did, didDialled, caller: String
     @Nullable var callerName: String?
-    let forwardTo: String
-    let sipCallID: String
-    let status: String
+    let forwardTo, sipCallID, status: String
     @Nullable var missedReason: String?
     @Nullable var sipCode: Int?
     @Nullable var hangupBy: String?
@@ -58,8 +55,7 @@ struct CallJSON: ResponseEncodable {
     @Nullable var ringSeconds: Double?
     @Nullable var talkSeconds: Double?
     let media: Media
-    let interrupted: Bool
-    let firstTime: Bool
+    let interrupted, firstTime: Bool
     @Nullable var recording: RecordingJSON?
     @Nullable var attribution: AttributionJSON?
     /// Only in the single-call view.
@@ -96,13 +92,26 @@ struct CallJSON: ResponseEncodable {
         @Nullable var ymClientID: String?
         enum CodingKeys: String, CodingKey {
             case kind, pool, clientID = "client_id", late, source, medium, campaign, keyword, content
-            case landingPage = "landing_page", referrer, channel, gclid, yclid, gaClientID = "ga_client_id", ymClientID = "ym_client_id"
+            case landingPage = "landing_page", referrer, channel, gclid, yclid, gaClientID = "ga_client_id",
+                ymClientID = "ym_client_id"
         }
         init(_ a: Attribution) {
-            kind = a.kind.rawValue; pool = a.poolName; clientID = a.clientID; late = a.late; source = a.source
-            medium = a.medium; campaign = a.campaign; keyword = a.keyword; content = a.content
-            landingPage = a.landingPage; referrer = a.referrer; channel = a.channel
-            gclid = a.gclid; yclid = a.yclid; gaClientID = a.gaClientID; ymClientID = a.ymClientID
+            kind = a.kind.rawValue
+            pool = a.poolName
+            clientID = a.clientID
+            late = a.late
+            source = a.source
+            medium = a.medium
+            campaign = a.campaign
+            keyword = a.keyword
+            content = a.content
+            landingPage = a.landingPage
+            referrer = a.referrer
+            channel = a.channel
+            gclid = a.gclid
+            yclid = a.yclid
+            gaClientID = a.gaClientID
+            ymClientID = a.ymClientID
         }
     }
 
@@ -118,26 +127,41 @@ struct CallJSON: ResponseEncodable {
         case forwardTo = "forward_to", sipCallID = "sip_call_id", status, missedReason = "missed_reason"
         case sipCode = "sip_code", hangupBy = "hangup_by", endReason = "end_reason", startedAt = "started_at"
         case ringingAt = "ringing_at", answeredAt = "answered_at", endedAt = "ended_at"
-        case ringSeconds = "ring_seconds", talkSeconds = "talk_seconds", media, interrupted, firstTime = "first_time", recording, dtmf, attribution
+        case ringSeconds = "ring_seconds", talkSeconds = "talk_seconds", media, interrupted, firstTime = "first_time",
+            recording, dtmf, attribution
     }
 
     init(_ r: CallRecord, dtmf: [DTMFEvent]? = nil) {
         let s = r.start
-        id = s.id.rawValue; project = s.projectKey; trunk = s.trunk; did = s.did; didDialled = s.didDialled
-        caller = s.caller; callerName = s.callerName; forwardTo = s.forwardTo; sipCallID = s.sipCallID
-        status = r.status.rawValue; missedReason = r.missedReason?.rawValue; sipCode = r.sipCode
-        hangupBy = r.hangupBy?.rawValue; endReason = r.endReason
-        startedAt = Self.format(s.startedAt); ringingAt = r.ringingAt.map(Self.format)
-        answeredAt = r.answeredAt.map(Self.format); endedAt = r.endedAt.map(Self.format)
-        ringSeconds = r.ringSeconds.map(Self.round); talkSeconds = r.talkSeconds.map(Self.round)
+        id = s.id.rawValue
+        project = s.projectKey
+        trunk = s.trunk
+        did = s.did
+        didDialled = s.didDialled
+        caller = s.caller
+        callerName = s.callerName
+        forwardTo = s.forwardTo
+        sipCallID = s.sipCallID
+        status = r.status.rawValue
+        missedReason = r.missedReason?.rawValue
+        sipCode = r.sipCode
+        hangupBy = r.hangupBy?.rawValue
+        endReason = r.endReason
+        startedAt = Self.format(s.startedAt)
+        ringingAt = r.ringingAt.map(Self.format)
+        answeredAt = r.answeredAt.map(Self.format)
+        endedAt = r.endedAt.map(Self.format)
+        ringSeconds = r.ringSeconds.map(Self.round)
+        talkSeconds = r.talkSeconds.map(Self.round)
         media = Media(callerToCallee: r.callerToCallee, calleeToCaller: r.calleeToCaller)
         interrupted = r.interrupted
         firstTime = r.firstTime
         recording = r.recording.map { info in
             let playable = [.recorded, .interrupted, .failed].contains(info.status) && info.path != nil
-            return RecordingJSON(status: info.status.rawValue, reason: info.reason,
-                                 durationSeconds: info.seconds.map(Self.round), bytes: info.bytes, sampleRate: info.sampleRate,
-                                 url: playable ? "/v1/calls/\(r.id.rawValue)/recording" : nil)
+            return RecordingJSON(
+                status: info.status.rawValue, reason: info.reason, durationSeconds: info.seconds.map(Self.round),
+                bytes: info.bytes, sampleRate: info.sampleRate,
+                url: playable ? "/v1/calls/\(r.id.rawValue)/recording" : nil)
         }
         attribution = s.attribution.map(AttributionJSON.init)
         self.dtmf = dtmf?.map { DTMFJSON(side: $0.side, digit: $0.digit, atSeconds: Self.round($0.atSeconds)) }

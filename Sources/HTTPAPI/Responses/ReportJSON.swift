@@ -16,16 +16,25 @@ struct MetricsJSON: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case calls, answered, missed, uniqueCallers = "unique_callers", firstTimeCallers = "first_time_callers", sales
-        case talkSeconds = "talk_seconds", revenue, avgRingSeconds = "avg_ring_seconds", cost, costPerCall = "cost_per_call"
+        case talkSeconds = "talk_seconds", revenue, avgRingSeconds = "avg_ring_seconds", cost, costPerCall =
+            "cost_per_call"
         case costPerLead = "cost_per_lead", roi
     }
 
     init(_ m: ReportMetrics) {
-        calls = m.calls; answered = m.answered; missed = m.missed; uniqueCallers = m.uniqueCallers
-        firstTimeCallers = m.firstTimeCallers; sales = m.sales
-        talkSeconds = Self.round(m.talkSeconds); revenue = Self.round(m.revenue)
-        avgRingSeconds = m.avgRingSeconds.map(Self.round); cost = m.cost.map(Self.round)
-        costPerCall = m.costPerCall.map(Self.round); costPerLead = m.costPerLead.map(Self.round); roi = m.roi.map(Self.round)
+        calls = m.calls
+        answered = m.answered
+        missed = m.missed
+        uniqueCallers = m.uniqueCallers
+        firstTimeCallers = m.firstTimeCallers
+        sales = m.sales
+        talkSeconds = Self.round(m.talkSeconds)
+        revenue = Self.round(m.revenue)
+        avgRingSeconds = m.avgRingSeconds.map(Self.round)
+        cost = m.cost.map(Self.round)
+        costPerCall = m.costPerCall.map(Self.round)
+        costPerLead = m.costPerLead.map(Self.round)
+        roi = m.roi.map(Self.round)
     }
 
     /// Money and seconds to 1/1000: enough for kopecks and milliseconds, short in JSON.
@@ -33,9 +42,14 @@ struct MetricsJSON: Encodable {
 
     /// The values in CSV column order (`CodingKeys` order), empty for null.
     var csvValues: [String] {
-        func n(_ v: Double?) -> String { v.map { $0 == $0.rounded() && abs($0) < 1e15 ? String(Int($0)) : String($0) } ?? "" }
-        return [String(calls), String(answered), String(missed), String(uniqueCallers), String(firstTimeCallers), String(sales),
-                n(talkSeconds), n(revenue), n(avgRingSeconds), n(cost), n(costPerCall), n(costPerLead), n(roi)]
+        func n(_ v: Double?) -> String {
+            v.map { $0 == $0.rounded() && abs($0) < 1e15 ? String(Int($0)) : String($0) } ?? ""
+        }
+        return [
+            String(calls), String(answered), String(missed), String(uniqueCallers), String(firstTimeCallers),
+            String(sales), n(talkSeconds), n(revenue), n(avgRingSeconds), n(cost), n(costPerCall), n(costPerLead),
+            n(roi),
+        ]
     }
 }
 
@@ -57,8 +71,12 @@ struct ReportJSON: ResponseEncodable {
     let totals: MetricsJSON
 
     init(project: PublicProject, period: ReportPeriod, model: AttributionModel?, report: Report) {
-        self.project = project.key; from = period.from; to = period.to; timezone = project.timeZone.identifier
-        currency = project.currency; self.model = model?.rawValue ?? "stored"
+        self.project = project.key
+        from = period.from
+        to = period.to
+        timezone = project.timeZone.identifier
+        currency = project.currency
+        self.model = model?.rawValue ?? "stored"
         rows = report.rows.map { Row(group: $0.group, metrics: MetricsJSON($0.metrics)) }
         totals = MetricsJSON(report.totals)
     }
@@ -70,12 +88,14 @@ enum ReportCSV {
         let metricNames = MetricsJSON.CodingKeys.allNames
         var lines = [(dimensions.map(\.rawValue) + metricNames).joined(separator: ",")]
         for row in report.rows {
-            lines.append((dimensions.map { field(row.group[$0.rawValue] ?? "") } + MetricsJSON(row.metrics).csvValues)
-                .joined(separator: ","))
+            lines.append(
+                (dimensions.map { field(row.group[$0.rawValue] ?? "") } + MetricsJSON(row.metrics).csvValues).joined(
+                    separator: ","))
         }
         lines.append((dimensions.map { _ in "(total)" } + MetricsJSON(report.totals).csvValues).joined(separator: ","))
-        return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8"],
-                        body: .init(byteBuffer: ByteBuffer(string: lines.joined(separator: "\r\n") + "\r\n")))
+        return Response(
+            status: .ok, headers: [.contentType: "text/csv; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: lines.joined(separator: "\r\n") + "\r\n")))
     }
 
     /// RFC 4180 quoting; a leading = + - @ is prefixed with ' so a spreadsheet never runs it.
@@ -87,9 +107,7 @@ enum ReportCSV {
     }
 }
 
-extension MetricsJSON.CodingKeys: CaseIterable {
-    static var allNames: [String] { allCases.map(\.stringValue) }
-}
+extension MetricsJSON.CodingKeys: CaseIterable { static var allNames: [String] { allCases.map(\.stringValue) } }
 
 /// `GET /v1/projects/{key}/leads`.
 struct LeadsJSON: ResponseEncodable {
@@ -108,9 +126,16 @@ struct LeadsJSON: ResponseEncodable {
         }
 
         init(_ l: Lead) {
-            phone = l.phone; firstCallID = l.firstCallID; firstCallAt = CallJSON.format(l.firstCallAt); calls = l.calls
-            sales = l.sales; revenue = MetricsJSON.round(l.revenue)
-            source = l.source; medium = l.medium; campaign = l.campaign; keyword = l.keyword
+            phone = l.phone
+            firstCallID = l.firstCallID
+            firstCallAt = CallJSON.format(l.firstCallAt)
+            calls = l.calls
+            sales = l.sales
+            revenue = MetricsJSON.round(l.revenue)
+            source = l.source
+            medium = l.medium
+            campaign = l.campaign
+            keyword = l.keyword
         }
     }
 
@@ -134,4 +159,3 @@ struct AnyKey: CodingKey {
     init(stringValue: String) { self.stringValue = stringValue }
     init?(intValue: Int) { nil }
 }
-

@@ -20,13 +20,16 @@ struct StaticText: Sendable {
     init(_ bytes: [UInt8]) { self.init(String(decoding: bytes, as: UTF8.self)) }
 
     /// The text, or 304 when the browser's `If-None-Match` names this version.
-    static func response(_ asset: StaticText, contentType: String, cacheControl: String = "public, max-age=300",
-                         request: Request) -> Response {
+    static func response(
+        _ asset: StaticText, contentType: String, cacheControl: String = "public, max-age=300", request: Request
+    ) -> Response {
         let headers: HTTPFields = [.contentType: contentType, .eTag: asset.etag, .cacheControl: cacheControl]
-        if let asked = request.headers[.ifNoneMatch], asked.split(separator: ",").contains(where: {
-            let tag = $0.trimmingCharacters(in: .whitespaces)
-            return tag == asset.etag || tag == "*"
-        }) {
+        if let asked = request.headers[.ifNoneMatch],
+            asked.split(separator: ",").contains(where: {
+                let tag = $0.trimmingCharacters(in: .whitespaces)
+                return tag == asset.etag || tag == "*"
+            })
+        {
             return Response(status: .notModified, headers: headers)
         }
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: asset.text)))

@@ -19,7 +19,8 @@ struct CallController<Context: RequestContext>: Sendable {
         let records = try await calls.calls(limit: paging.limit + 1, before: paging.after, filter: filter)
         let page = Array(records.prefix(paging.limit))
         let next = records.count > paging.limit ? page.last?.id.rawValue : nil
-        return try CallPage(calls: page.map { CallJSON($0) }, nextCursor: next).response(from: request, context: context)
+        return try CallPage(calls: page.map { CallJSON($0) }, nextCursor: next).response(
+            from: request, context: context)
     }
 
     @Sendable func show(_ request: Request, context: Context) async throws -> Response {
@@ -30,4 +31,3 @@ struct CallController<Context: RequestContext>: Sendable {
         return try CallJSON(record, dtmf: try await calls.dtmf(callID: id)).response(from: request, context: context)
     }
 }
-

@@ -28,14 +28,14 @@ struct DeliveryController<Context: RequestContext>: Sendable {
         }
         let entries = try await outbox.entries(status: status, project: nil, limit: limit + 1, before: cursor)
         let page = Array(entries.prefix(limit))
-        return try DeliveryPage(deliveries: page.map(DeliveryJSON.init),
-                                nextCursor: entries.count > limit ? page.last?.id : nil).response(from: request, context: context)
+        return try DeliveryPage(
+            deliveries: page.map(DeliveryJSON.init), nextCursor: entries.count > limit ? page.last?.id : nil
+        ).response(from: request, context: context)
     }
 
     @Sendable func retry(_ request: Request, context: Context) async throws -> Response {
-        guard let id = context.parameters.get("id"), OutboxEntry.isEventID(id), try await outbox.retry(id, now: Date()) else {
-            throw APIError.notFound("no delivery with this id")
-        }
+        guard let id = context.parameters.get("id"), OutboxEntry.isEventID(id), try await outbox.retry(id, now: Date())
+        else { throw APIError.notFound("no delivery with this id") }
         return Response(status: .accepted)
     }
 }
@@ -60,8 +60,15 @@ struct DeliveryJSON: Encodable {
     }
 
     init(_ e: OutboxEntry) {
-        id = e.id; project = e.project; endpoint = e.endpoint; event = e.event.rawValue; status = e.status.rawValue
-        createdAt = CallJSON.format(e.createdAt); callID = e.callID?.rawValue; attempts = e.attempts
-        nextAttemptAt = e.nextAttemptAt.map(CallJSON.format); lastResult = e.lastResult
+        id = e.id
+        project = e.project
+        endpoint = e.endpoint
+        event = e.event.rawValue
+        status = e.status.rawValue
+        createdAt = CallJSON.format(e.createdAt)
+        callID = e.callID?.rawValue
+        attempts = e.attempts
+        nextAttemptAt = e.nextAttemptAt.map(CallJSON.format)
+        lastResult = e.lastResult
     }
 }

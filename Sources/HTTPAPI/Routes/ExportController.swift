@@ -39,7 +39,8 @@ struct ExportController<Context: RequestContext>: Sendable {
         var minTalk = 0.0
         if let raw = query["min_talk_seconds"] {
             guard let v = Int(String(raw)), (0...86400).contains(v) else {
-                throw APIError.badRequest(field: "min_talk_seconds", "min_talk_seconds is a whole number of seconds, 0 to 86400")
+                throw APIError.badRequest(
+                    field: "min_talk_seconds", "min_talk_seconds is a whole number of seconds, 0 to 86400")
             }
             minTalk = Double(v)
         }
@@ -47,8 +48,10 @@ struct ExportController<Context: RequestContext>: Sendable {
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = project.timeZone
         formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
-        var lines = ["Parameters:TimeZone=\(project.timeZone.identifier)",
-                     "Google Click ID,Conversion Name,Conversion Time,Conversion Value,Conversion Currency"]
+        var lines = [
+            "Parameters:TimeZone=\(project.timeZone.identifier)",
+            "Google Click ID,Conversion Name,Conversion Time,Conversion Value,Conversion Currency",
+        ]
         try await calls.forEachExportCall(project: project.key, from: period.start, to: period.end) { c in
             guard c.kind == .dynamic, let gclid = c.gclid, c.answered, c.talkSeconds >= minTalk else { return }
             let value = c.revenue == c.revenue.rounded() ? String(Int(c.revenue)) : String(c.revenue)
@@ -60,10 +63,11 @@ struct ExportController<Context: RequestContext>: Sendable {
 
 extension CSV {
     static func response(_ lines: [String], filename: String) -> Response {
-        Response(status: .ok, headers: [
-            .contentType: "text/csv; charset=utf-8",
-            .contentDisposition: "attachment; filename=\"\(filename)\"",
-            .cacheControl: "no-store",
-        ], body: .init(byteBuffer: ByteBuffer(string: lines.joined(separator: "\r\n") + "\r\n")))
+        Response(
+            status: .ok,
+            headers: [
+                .contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"\(filename)\"",
+                .cacheControl: "no-store",
+            ], body: .init(byteBuffer: ByteBuffer(string: lines.joined(separator: "\r\n") + "\r\n")))
     }
 }

@@ -27,7 +27,8 @@ struct HealthController<Context: RequestContext>: Sendable {
         var target = 95.0
         if let raw = request.uri.queryParameters["target"] {
             guard let t = Double(String(raw)), t > 0, t <= 100 else {
-                throw APIError.badRequest(field: "target", "target is the share of visitors to serve, in percent (1 to 100)")
+                throw APIError.badRequest(
+                    field: "target", "target is the share of visitors to serve, in percent (1 to 100)")
             }
             target = t
         }

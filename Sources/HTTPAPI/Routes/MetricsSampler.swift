@@ -25,7 +25,9 @@ final class MetricsSampler: Sendable {
     /// The registry as Prometheus text, after reading the current figures into it. Anyone may ask
     /// (no token), so the figures are read at most five times a second and the text shared meanwhile.
     func text() async -> String {
-        if let recent = last.withLock({ last in last.flatMap { ContinuousClock.now - $0.at < .milliseconds(200) ? $0.text : nil } }) {
+        if let recent = last.withLock({ last in
+            last.flatMap { ContinuousClock.now - $0.at < .milliseconds(200) ? $0.text : nil }
+        }) {
             return recent
         }
         // The one figure read from storage, outside the lock (several scrapes at once may both read it).
@@ -43,32 +45,44 @@ final class MetricsSampler: Sendable {
         gauge("calltrack_active_calls", "Calls up or being set up.").set(Double(deps.activeCalls()))
         if let c = deps.connections {
             gauge("calltrack_http_connections", "Open HTTP connections.").set(Double(c.openConnections))
-            gauge("calltrack_http_connections_max", "The cap on open HTTP connections.").set(Double(c.limits.maxConnections))
-            total("calltrack_http_connections_evicted_total", "Idle or slow connections closed at the cap to make room.",
-                  Double(c.evictedConnections))
-            total("calltrack_http_connections_refused_total", "New connections closed at the cap because every one was busy.",
-                  Double(c.refusedConnections))
+            gauge("calltrack_http_connections_max", "The cap on open HTTP connections.").set(
+                Double(c.limits.maxConnections))
+            total(
+                "calltrack_http_connections_evicted_total", "Idle or slow connections closed at the cap to make room.",
+                Double(c.evictedConnections))
+            total(
+                "calltrack_http_connections_refused_total",
+                "New connections closed at the cap because every one was busy.", Double(c.refusedConnections))
         }
         let held = deps.numbers.visitorsInMemory
-        gauge("calltrack_visitors_in_memory", "Visitor histories held in memory (visitors holding a number).").set(Double(held.histories))
-        gauge("calltrack_recent_visitors", "Recent visitors remembered to tell heartbeats from new visits.").set(Double(held.recent))
+        gauge("calltrack_visitors_in_memory", "Visitor histories held in memory (visitors holding a number).").set(
+            Double(held.histories))
+        gauge("calltrack_recent_visitors", "Recent visitors remembered to tell heartbeats from new visits.").set(
+            Double(held.recent))
         for p in deps.projects {
-            total("calltrack_reservations_address_limited_total",
-                  "Visitors given the static number because their address held its share.",
-                  Double(deps.numbers.addressLimitedCount(projectKey: p.key)), labels: [("project", p.key)])
+            total(
+                "calltrack_reservations_address_limited_total",
+                "Visitors given the static number because their address held its share.",
+                Double(deps.numbers.addressLimitedCount(projectKey: p.key)), labels: [("project", p.key)])
         }
         for use in deps.numbers.poolUse() {
             let labels = [("project", use.project), ("pool", use.pool)]
-            gauge("calltrack_pool_numbers_reserved", "Numbers of a pool held by a visitor now.", labels).set(Double(use.held))
+            gauge("calltrack_pool_numbers_reserved", "Numbers of a pool held by a visitor now.", labels).set(
+                Double(use.held))
             gauge("calltrack_pool_numbers", "Numbers in a pool.", labels).set(Double(use.size))
         }
         if let backlog {
             var waiting: [String: Int] = [:]
             for (endpoint, count) in backlog { waiting[Telemetry.endpointLabel(endpoint), default: 0] += count }
-            let all = endpoints.withLock { $0.formUnion(waiting.keys); return $0 }
+            let all = endpoints.withLock {
+                $0.formUnion(waiting.keys)
+                return $0
+            }
             for endpoint in all.sorted() {
-                gauge("calltrack_outbox_backlog", "Deliveries waiting in the outbox, per endpoint (scheme, host and port).",
-                      [("endpoint", endpoint)]).set(Double(waiting[endpoint] ?? 0))
+                gauge(
+                    "calltrack_outbox_backlog",
+                    "Deliveries waiting in the outbox, per endpoint (scheme, host and port).", [("endpoint", endpoint)]
+                ).set(Double(waiting[endpoint] ?? 0))
             }
         }
         sampleProcess()
@@ -78,8 +92,9 @@ final class MetricsSampler: Sendable {
     private func sampleProcess() {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        let cpu =
+            Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(
+                usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
         total("process_cpu_seconds_total", "User and system CPU time spent, in seconds.", cpu)
         let page = Double(sysconf(Int32(_SC_PAGESIZE)))
         if let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) {
@@ -96,11 +111,13 @@ final class MetricsSampler: Sendable {
         if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 {
             gauge("process_max_fds", "Maximum number of open file descriptors.").set(Double(limit.rlim_cur))
         }
-        gauge("process_start_time_seconds", "Start time of the process since the Unix epoch, in seconds.").set(startedAt)
+        gauge("process_start_time_seconds", "Start time of the process since the Unix epoch, in seconds.").set(
+            startedAt)
     }
 
     private func gauge(_ name: String, _ help: String, _ labels: [(String, String)] = []) -> Gauge {
-        registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+        registry.makeGauge(
+            descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
     }
 
     /// A counter whose running total lives elsewhere: adds what it grew since the last scrape.
@@ -112,7 +129,8 @@ final class MetricsSampler: Sendable {
             seen[key] = value
             return value - before
         }
-        let counter = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+        let counter = registry.makeCounter(
+            descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
         // Whole counts stay integers in the text; only the CPU seconds have a fraction.
         if grown > 0 { grown == grown.rounded() ? counter.increment(by: Int64(grown)) : counter.increment(by: grown) }
     }

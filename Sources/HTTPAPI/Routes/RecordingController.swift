@@ -23,21 +23,20 @@ struct RecordingController<Context: RequestContext>: Sendable {
     }
 
     @Sendable func download(_ request: Request, context: Context) async throws -> Response {
-        guard let raw = context.parameters.get("id"), let id = CallID(raw),
-              let record = try await calls.call(id: id) else { throw APIError.notFound("no call with this id") }
+        guard let raw = context.parameters.get("id"), let id = CallID(raw), let record = try await calls.call(id: id)
+        else { throw APIError.notFound("no call with this id") }
         guard let info = record.recording, let relative = info.path,
-              [.recorded, .interrupted, .failed].contains(info.status) else {
+            [.recorded, .interrupted, .failed].contains(info.status)
+        else {
             let why = record.recording?.reason.map { ": \($0)" } ?? ""
             throw APIError.notFound("this call has no recording\(why)")
         }
         let path = URL(fileURLWithPath: root).appendingPathComponent(relative).standardizedFileURL.path
         guard path.hasPrefix(root + "/"),
-              let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int else {
-            throw APIError.notFound("the recording file is gone (deleted or moved)")
-        }
+            let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int
+        else { throw APIError.notFound("the recording file is gone (deleted or moved)") }
         var headers: HTTPFields = [
-            .contentType: "audio/wav",
-            .acceptRanges: "bytes",
+            .contentType: "audio/wav", .acceptRanges: "bytes",
             .contentDisposition: "inline; filename=\"\(id.rawValue).wav\"",
         ]
         var status = HTTPResponse.Status.ok
@@ -45,17 +44,16 @@ struct RecordingController<Context: RequestContext>: Sendable {
         if let header = request.headers[.range] {
             guard let r = ByteRange(header: header, size: size) else {
                 headers[.contentRange] = "bytes */\(size)"
-                throw APIError(.rangeNotSatisfiable, code: "range_not_satisfiable",
-                               message: "the range \(header) is outside the file's \(size) bytes")
+                throw APIError(
+                    .rangeNotSatisfiable, code: "range_not_satisfiable",
+                    message: "the range \(header) is outside the file's \(size) bytes")
             }
             range = r.range
             status = .partialContent
             headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(size)"
         }
         headers[.contentLength] = String(range.count)
-        if request.method == .head || size == 0 {
-            return Response(status: status, headers: headers, body: .init())
-        }
+        if request.method == .head || size == 0 { return Response(status: status, headers: headers, body: .init()) }
         let body = try await fileIO.loadFile(path: path, range: range, context: context)
         return Response(status: status, headers: headers, body: body)
     }

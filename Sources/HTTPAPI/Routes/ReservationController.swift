@@ -13,8 +13,10 @@ public struct ReservationController<Context: RemoteAddressRequestContext>: Senda
     let trustedProxies: [CIDR]
     static var bodyLimit: Int { 16 * 1024 }
 
-    public init(projects: [PublicProject], numbers: NumberPoolBook, limiter: RateLimiter, regionHeader: String?,
-                trustedProxies: [CIDR] = []) {
+    public init(
+        projects: [PublicProject], numbers: NumberPoolBook, limiter: RateLimiter, regionHeader: String?,
+        trustedProxies: [CIDR] = []
+    ) {
         self.projects = Dictionary(uniqueKeysWithValues: projects.map { ($0.key, $0) })
         self.numbers = numbers
         self.limiter = limiter
@@ -38,8 +40,8 @@ public struct ReservationController<Context: RemoteAddressRequestContext>: Senda
             isAddressLiteral(authority) ? "http://\(authority)" : nil
         }
         guard project.origins.contains(origin) || origin == own else {
-            throw APIError(.forbidden, code: "origin_not_allowed",
-                           message: "origin \(origin) is not in this project's origins")
+            throw APIError(
+                .forbidden, code: "origin_not_allowed", message: "origin \(origin) is not in this project's origins")
         }
         return [.accessControlAllowOrigin: origin, .vary: "Origin"]
     }
@@ -63,7 +65,9 @@ public struct ReservationController<Context: RemoteAddressRequestContext>: Senda
     func admittedAddress(_ request: Request, _ context: Context) throws -> (address: String, viaTrustedProxy: Bool) {
         let client = clientAddress(request, peer: context.remoteAddress?.ipAddress)
         guard limiter.allow(client.address) else {
-            throw APIError(.tooManyRequests, code: "rate_limited", message: "too many reservations from \(client.address); slow down")
+            throw APIError(
+                .tooManyRequests, code: "rate_limited",
+                message: "too many reservations from \(client.address); slow down")
         }
         return client
     }
@@ -87,11 +91,12 @@ public struct ReservationController<Context: RemoteAddressRequestContext>: Senda
         if viaTrustedProxy, let header = regionHeader, let region = request.headers[header], !region.isEmpty {
             report.region = String(region.prefix(64))
         }
-        guard let assignment = numbers.reserve(projectKey: project.key, clientID: input.clientID, report: report,
-                                               address: address) else {
-            throw APIError(.serviceUnavailable, code: "no_pool", message: "this project has no number pool")
-        }
-        var response = try ReservationJSON(assignment, ttl: project.ttlSeconds).response(from: request, context: context)
+        guard
+            let assignment = numbers.reserve(
+                projectKey: project.key, clientID: input.clientID, report: report, address: address)
+        else { throw APIError(.serviceUnavailable, code: "no_pool", message: "this project has no number pool") }
+        var response = try ReservationJSON(assignment, ttl: project.ttlSeconds).response(
+            from: request, context: context)
         for field in cors { response.headers.append(field) }
         response.headers[.cacheControl] = "no-store"
         return response
@@ -107,40 +112,54 @@ extension ReservationController {
         let project = try projects.project(context)
         let query = request.uri.queryParameters
         guard let source = query["__amp_source_origin"].map({ String($0).lowercased().trimmingSuffix("/") }),
-              project.origins.contains(source) else {
-            throw APIError(.forbidden, code: "origin_not_allowed", message: "__amp_source_origin is not one of this project's origins")
+            project.origins.contains(source)
+        else {
+            throw APIError(
+                .forbidden, code: "origin_not_allowed",
+                message: "__amp_source_origin is not one of this project's origins")
         }
-        var headers: HTTPFields = [HTTPField.Name("AMP-Access-Control-Allow-Source-Origin")!: source,
-                                   .accessControlExposeHeaders: "AMP-Access-Control-Allow-Source-Origin",
-                                   .cacheControl: "no-store", .vary: "Origin"]
+        var headers: HTTPFields = [
+            HTTPField.Name("AMP-Access-Control-Allow-Source-Origin")!: source,
+            .accessControlExposeHeaders: "AMP-Access-Control-Allow-Source-Origin", .cacheControl: "no-store",
+            .vary: "Origin",
+        ]
         if let origin = request.headers[.origin]?.lowercased() {
             guard origin == source || Self.isAMPCache(origin) else {
-                throw APIError(.forbidden, code: "origin_not_allowed", message: "origin \(origin) is neither the page's nor an AMP cache")
+                throw APIError(
+                    .forbidden, code: "origin_not_allowed",
+                    message: "origin \(origin) is neither the page's nor an AMP cache")
             }
             headers[.accessControlAllowOrigin] = origin
             headers[.accessControlAllowCredentials] = "true"
         }
         let (address, _) = try admittedAddress(request, context)
         // The same checks as the snippet's reservation: the AMP page's URL stands for the visit.
-        var fields = ["client_id": query["client_id"].map { String($0) } ?? "", "page": query["page"].map { String($0) } ?? source + "/"]
+        var fields = [
+            "client_id": query["client_id"].map { String($0) } ?? "",
+            "page": query["page"].map { String($0) } ?? source + "/",
+        ]
         for key in ["utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "gclid", "yclid"] {
             if let value = query[Substring(key)] { fields[key] = String(value) }
         }
         let input = try RequestBody.decode(ReservationRequest.self, from: try JSONEncoder().encode(fields))
-        guard let assignment = numbers.reserve(projectKey: project.key, clientID: input.clientID, report: input.report,
-                                               address: address) else {
-            throw APIError(.serviceUnavailable, code: "no_pool", message: "this project has no number pool")
-        }
-        let body = try JSONSerialization.data(withJSONObject: ["phoneNumber": assignment.number.e164,
-                                                               "formattedPhoneNumber": assignment.formatted], options: [.sortedKeys])
+        guard
+            let assignment = numbers.reserve(
+                projectKey: project.key, clientID: input.clientID, report: input.report, address: address)
+        else { throw APIError(.serviceUnavailable, code: "no_pool", message: "this project has no number pool") }
+        let body = try JSONSerialization.data(
+            withJSONObject: ["phoneNumber": assignment.number.e164, "formattedPhoneNumber": assignment.formatted],
+            options: [.sortedKeys])
         headers[.contentType] = "application/json"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
     /// `https://cdn.ampproject.org` and its per-site subdomains (`https://shop-example.cdn.ampproject.org`).
     static func isAMPCache(_ origin: String) -> Bool {
-        origin == "https://cdn.ampproject.org" || (origin.hasPrefix("https://") && origin.hasSuffix(".cdn.ampproject.org")
-            && !origin.dropFirst(8).dropLast(".cdn.ampproject.org".count).contains(where: { $0 == "/" || $0 == ":" || $0 == "@" }))
+        origin == "https://cdn.ampproject.org"
+            || (origin.hasPrefix("https://") && origin.hasSuffix(".cdn.ampproject.org")
+                && !origin.dropFirst(8).dropLast(".cdn.ampproject.org".count).contains(where: {
+                    $0 == "/" || $0 == ":" || $0 == "@"
+                }))
     }
 }
 
@@ -154,11 +173,16 @@ struct ReservationJSON: ResponseEncodable {
     let ttlSeconds: Int
 
     enum CodingKeys: String, CodingKey {
-        case reservationID = "reservation_id", number, formatted, kind, expiresAt = "expires_at", ttlSeconds = "ttl_seconds"
+        case reservationID = "reservation_id", number, formatted, kind, expiresAt = "expires_at", ttlSeconds =
+            "ttl_seconds"
     }
 
     init(_ a: NumberAssignment, ttl: Int) {
-        reservationID = a.reservation?.id; number = a.number.e164; formatted = a.formatted; kind = a.kind.rawValue
-        expiresAt = a.reservation.map { CallJSON.format($0.expiresAt) }; ttlSeconds = ttl
+        reservationID = a.reservation?.id
+        number = a.number.e164
+        formatted = a.formatted
+        kind = a.kind.rawValue
+        expiresAt = a.reservation.map { CallJSON.format($0.expiresAt) }
+        ttlSeconds = ttl
     }
 }

@@ -16,9 +16,7 @@ public struct SnippetController<Context: RequestContext>: Sendable {
 
     private func project(_ key: String?) throws -> PublicProject {
         let found: PublicProject? = if let key { projects.first { $0.key == key } } else { projects.first }
-        guard let p = found else {
-            throw APIError.notFound("no project with this key")
-        }
+        guard let p = found else { throw APIError.notFound("no project with this key") }
         return p
     }
 
@@ -33,36 +31,36 @@ public struct SnippetController<Context: RequestContext>: Sendable {
         // ?reveal=1 previews click-to-reveal on a project that does not use it (the demo page passes it on).
         let reveal = p.clickToReveal || request.uri.queryParameters["reveal"] == "1"
         var config: [String: Any] = [
-            "key": p.key,
-            "numbers": p.siteNumbers.map { String($0.filter(\.isASCIIDigit).suffix(p.nationalDigits)) },
-            "digits": p.nationalDigits,
-            "reveal": reveal,
+            "key": p.key, "numbers": p.siteNumbers.map { String($0.filter(\.isASCIIDigit).suffix(p.nationalDigits)) },
+            "digits": p.nationalDigits, "reveal": reveal,
         ]
         if let selector = p.numberSelector { config["selector"] = selector }
         if let domain = p.cookieDomain { config["cookieDomain"] = domain }
         if request.uri.queryParameters["timing"] == "1" { config["timing"] = true }
-        let json = String(decoding: try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]), as: UTF8.self)
+        let json = String(
+            decoding: try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]), as: UTF8.self)
         let pinned = request.uri.queryParameters["v"].map { $0 == "\(Self.version)" } ?? false
-        return StaticText.response(StaticText(snippetScript.replacingOccurrences(of: "__CONFIG__", with: json)),
-                                   contentType: "application/javascript; charset=utf-8",
-                                   cacheControl: pinned ? "public, max-age=86400" : "public, max-age=300", request: request)
+        return StaticText.response(
+            StaticText(snippetScript.replacingOccurrences(of: "__CONFIG__", with: json)),
+            contentType: "application/javascript; charset=utf-8",
+            cacheControl: pinned ? "public, max-age=86400" : "public, max-age=300", request: request)
     }
 
     /// The demo page's phone numbers, in the shapes real sites write them.
-    struct DemoView {
-        let name, key, digits, international, national, plain, reveal: String
-    }
+    struct DemoView { let name, key, digits, international, national, plain, reveal: String }
 
     @Sendable func demo(_ request: Request, context: Context) async throws -> Response {
         let p = try project(context.parameters.get("key"))
         let d = String((p.siteNumbers.first ?? "+74951234567").filter(\.isASCIIDigit).suffix(10))
         func at(_ r: Range<Int>) -> String { String(d.dropFirst(r.lowerBound).prefix(r.count)) }
-        let view = DemoView(name: p.name, key: p.key, digits: d,
-                            international: "+7 (\(at(0..<3))) \(at(3..<6))-\(at(6..<8))-\(at(8..<10))",
-                            national: "8 \(at(0..<3)) \(at(3..<6))-\(at(6..<8))-\(at(8..<10))", plain: "8\(d)",
-                            reveal: request.uri.queryParameters["reveal"] == "1" ? "?reveal=1" : "")
-        return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
-                        body: .init(byteBuffer: ByteBuffer(string: DashboardTemplates.render("demo", view))))
+        let view = DemoView(
+            name: p.name, key: p.key, digits: d,
+            international: "+7 (\(at(0..<3))) \(at(3..<6))-\(at(6..<8))-\(at(8..<10))",
+            national: "8 \(at(0..<3)) \(at(3..<6))-\(at(6..<8))-\(at(8..<10))", plain: "8\(d)",
+            reveal: request.uri.queryParameters["reveal"] == "1" ? "?reveal=1" : "")
+        return Response(
+            status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: DashboardTemplates.render("demo", view))))
     }
 }
 

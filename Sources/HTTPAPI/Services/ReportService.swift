@@ -12,15 +12,17 @@ struct ReportService: Sendable {
     static let maxCostRows = 100_000
 
     /// One report per grouping from a single pass over the calls (the dashboard shows two).
-    func build(project: PublicProject, period: ReportPeriod, groupings: [[ReportDimension]],
-               model: AttributionModel?) async throws -> [Report] {
+    func build(project: PublicProject, period: ReportPeriod, groupings: [[ReportDimension]], model: AttributionModel?)
+        async throws -> [Report]
+    {
         var builders = groupings.map { ReportBuilder(groupBy: $0, timeZone: project.timeZone) }
         // Under another model each visitor's history is read after the scan (the scan holds the read
         // connection); without one the calls go straight into the report.
         var visited: [ReportCall] = []
-        try await calls.forEachReportCall(project: project.key, from: period.start, to: period.end,
-                                          landingPages: groupings.contains { $0.contains(.landingPage) } || model != nil,
-                                          visitors: model != nil) { call in
+        try await calls.forEachReportCall(
+            project: project.key, from: period.start, to: period.end,
+            landingPages: groupings.contains { $0.contains(.landingPage) } || model != nil, visitors: model != nil
+        ) { call in
             if model != nil, call.kind == .dynamic, call.clientID != nil {
                 visited.append(call)
             } else {
@@ -31,7 +33,9 @@ struct ReportService: Sendable {
             var visits: [String: [Visit]] = [:]
             for call in visited {
                 let client = call.clientID ?? ""
-                if visits[client] == nil { visits[client] = try await tracking.visits(projectKey: project.key, clientID: client, limit: 50) }
+                if visits[client] == nil {
+                    visits[client] = try await tracking.visits(projectKey: project.key, clientID: client, limit: 50)
+                }
                 let reattributed = call.reattributed(model, visits: visits[client] ?? [])
                 for i in builders.indices { builders[i].add(reattributed) }
             }

@@ -59,10 +59,15 @@ public struct CallFilter: Sendable, Equatable {
     /// The tracking number dialled or the caller's number, in any format the numbering plan reads.
     public var number: String?
 
-    public init(project: String? = nil, since: Date? = nil, until: Date? = nil, status: CallStatus? = nil,
-                source: String? = nil, number: String? = nil) {
-        self.project = project; self.since = since; self.until = until; self.status = status
-        self.source = source; self.number = number
+    public init(
+        project: String? = nil, since: Date? = nil, until: Date? = nil, status: CallStatus? = nil,
+        source: String? = nil, number: String? = nil
+    ) {
+        self.project = project
+        self.since = since
+        self.until = until
+        self.status = status
+        self.source = source
+        self.number = number
     }
 }
-

@@ -14,8 +14,10 @@ public final class SQLiteCallRecordStore: CallRepository, RecordingIndex {
     /// Which events go to which delivery endpoints: written to the outbox with each batch.
     let deliveries: DeliveryRoutes
 
-    public init(database: Database, reads: Database? = nil, numbering: NumberingConfig = NumberingConfig(),
-                deliveries: DeliveryRoutes = DeliveryRoutes()) {
+    public init(
+        database: Database, reads: Database? = nil, numbering: NumberingConfig = NumberingConfig(),
+        deliveries: DeliveryRoutes = DeliveryRoutes()
+    ) {
         self.deliveries = deliveries
         db = database
         reader = reads ?? database
@@ -34,17 +36,36 @@ public final class SQLiteCallRecordStore: CallRepository, RecordingIndex {
     public func calls(limit: Int, before: CallID?, filter: CallFilter = CallFilter()) throws -> [CallRecord] {
         var conditions: [String] = []
         var args: [SQLValueConvertible] = []
-        if let before { conditions.append("id < ?"); args.append(before.rawValue) }
-        if let project = filter.project { conditions.append("project = ?"); args.append(project) }
-        if let since = filter.since { conditions.append("started_at >= ?"); args.append(since.timeIntervalSince1970) }
-        if let until = filter.until { conditions.append("started_at < ?"); args.append(until.timeIntervalSince1970) }
-        if let status = filter.status { conditions.append("status = ?"); args.append(status.rawValue) }
+        if let before {
+            conditions.append("id < ?")
+            args.append(before.rawValue)
+        }
+        if let project = filter.project {
+            conditions.append("project = ?")
+            args.append(project)
+        }
+        if let since = filter.since {
+            conditions.append("started_at >= ?")
+            args.append(since.timeIntervalSince1970)
+        }
+        if let until = filter.until {
+            conditions.append("started_at < ?")
+            args.append(until.timeIntervalSince1970)
+        }
+        if let status = filter.status {
+            conditions.append("status = ?")
+            args.append(status.rawValue)
+        }
         if let raw = filter.number {
             let number = PhoneNumber.normalise(raw, numbering: numbering)?.e164 ?? raw
-            conditions.append("(did = ? OR caller_e164 = ?)"); args += [number, number]
+            conditions.append("(did = ? OR caller_e164 = ?)")
+            args += [number, number]
         }
         // The same values a report groups by (Report.value(of:for:)).
-        let known = "((number_kind = 'dynamic' AND source IS NOT NULL) OR number_kind = 'static' OR (number_kind = 'offline' AND channel IS NOT NULL))"
+        let known = """
+            ((number_kind = 'dynamic' AND source IS NOT NULL) OR number_kind = 'static'
+                OR (number_kind = 'offline' AND channel IS NOT NULL))
+            """
         switch filter.source {
         case nil: break
         case "(static)": conditions.append("number_kind = 'static'")
@@ -70,93 +91,119 @@ public final class SQLiteCallRecordStore: CallRepository, RecordingIndex {
                 switch event {
                 case .started(let s):
                     let a = s.attribution
-                    tx.execute("""
-                        INSERT OR IGNORE INTO calls (id, project, trunk, did_dialled, did, caller, caller_name, forward_to,
+                    tx.execute(
+                        """
+                        INSERT OR IGNORE INTO calls (id, project, trunk, did_dialled, did, caller, caller_name,
+                            forward_to,
                             sip_call_id, started_at, number_kind, pool, client_id, reservation_id, late, source, medium,
-                            campaign, keyword, content, landing_page, referrer, channel, gclid, yclid, ga_client_id, ym_client_id)
+                            campaign, keyword, content, landing_page, referrer, channel, gclid, yclid, ga_client_id,
+                                ym_client_id)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """, [s.id.rawValue, s.projectKey, s.trunk, s.didDialled, s.did, s.caller, s.callerName,
-                              s.forwardTo, s.sipCallID, s.startedAt.timeIntervalSince1970, a?.kind.rawValue, a?.poolName,
-                              a?.clientID, a?.reservationID, a?.late ?? false, a?.source, a?.medium, a?.campaign, a?.keyword,
-                              a?.content, a?.landingPage, a?.referrer, a?.channel, a?.gclid, a?.yclid, a?.gaClientID, a?.ymClientID])
+                        """,
+                        [
+                            s.id.rawValue, s.projectKey, s.trunk, s.didDialled, s.did, s.caller, s.callerName,
+                            s.forwardTo, s.sipCallID, s.startedAt.timeIntervalSince1970, a?.kind.rawValue, a?.poolName,
+                            a?.clientID, a?.reservationID, a?.late ?? false, a?.source, a?.medium, a?.campaign,
+                            a?.keyword, a?.content, a?.landingPage, a?.referrer, a?.channel, a?.gclid, a?.yclid,
+                            a?.gaClientID, a?.ymClientID,
+                        ])
                     addToLead(tx, s)
-                    SQLiteOutbox.enqueue(tx, routes: deliveries, event: .callStarted, callID: s.id, project: s.projectKey, at: s.startedAt)
+                    SQLiteOutbox.enqueue(
+                        tx, routes: deliveries, event: .callStarted, callID: s.id, project: s.projectKey,
+                        at: s.startedAt)
                 case .ringing(let id, let at):
-                    tx.execute("UPDATE calls SET ringing_at = ? WHERE id = ? AND ringing_at IS NULL",
-                               [at.timeIntervalSince1970, id.rawValue])
+                    tx.execute(
+                        "UPDATE calls SET ringing_at = ? WHERE id = ? AND ringing_at IS NULL",
+                        [at.timeIntervalSince1970, id.rawValue])
                 case .answered(let id, let at):
-                    tx.execute("UPDATE calls SET answered_at = ? WHERE id = ?", [at.timeIntervalSince1970, id.rawValue])
+                    tx.execute(
+                        "UPDATE calls SET answered_at = ? WHERE id = ?", [at.timeIntervalSince1970, id.rawValue])
                     SQLiteOutbox.enqueue(tx, routes: deliveries, event: .callAnswered, callID: id, project: nil, at: at)
                 case .ended(let e):
-                    tx.execute("""
+                    tx.execute(
+                        """
                         UPDATE calls SET ended_at = ?, status = ?, missed_reason = ?, sip_code = ?, hangup_by = ?,
                             end_reason = ?, caller_packets = ?, caller_bytes = ?, callee_packets = ?, callee_bytes = ?
                         WHERE id = ?
-                        """, [e.endedAt.timeIntervalSince1970, e.status.rawValue, e.missedReason?.rawValue, e.sipCode,
-                              e.hangupBy.rawValue, e.endReason.name, e.callerToCallee.packets, e.callerToCallee.bytes,
-                              e.calleeToCaller.packets, e.calleeToCaller.bytes, e.id.rawValue])
-                    SQLiteOutbox.enqueue(tx, routes: deliveries, event: .callEnded, callID: e.id, project: nil, at: e.endedAt)
+                        """,
+                        [
+                            e.endedAt.timeIntervalSince1970, e.status.rawValue, e.missedReason?.rawValue, e.sipCode,
+                            e.hangupBy.rawValue, e.endReason.name, e.callerToCallee.packets, e.callerToCallee.bytes,
+                            e.calleeToCaller.packets, e.calleeToCaller.bytes, e.id.rawValue,
+                        ])
+                    SQLiteOutbox.enqueue(
+                        tx, routes: deliveries, event: .callEnded, callID: e.id, project: nil, at: e.endedAt)
                     if e.status == .missed {
-                        SQLiteOutbox.enqueue(tx, routes: deliveries, event: .callMissed, callID: e.id, project: nil, at: e.endedAt)
+                        SQLiteOutbox.enqueue(
+                            tx, routes: deliveries, event: .callMissed, callID: e.id, project: nil, at: e.endedAt)
                     }
                 case .recording(let r):
-                    tx.execute("""
+                    tx.execute(
+                        """
                         UPDATE calls SET recording_status = ?, recording_path = COALESCE(?, recording_path),
                             recording_reason = ?, recording_bytes = ?, recording_seconds = ?, recording_sample_rate = ?
                         WHERE id = ?
                         """, [r.status.rawValue, r.path, r.reason, r.bytes, r.seconds, r.sampleRate, r.callID.rawValue])
                     if r.status == .recorded || r.status == .interrupted {
-                        SQLiteOutbox.enqueue(tx, routes: deliveries, event: .recordingReady, callID: r.callID, project: nil, at: Date())
+                        SQLiteOutbox.enqueue(
+                            tx, routes: deliveries, event: .recordingReady, callID: r.callID, project: nil, at: Date())
                     }
                 case .dtmf(let d):
-                    tx.execute("INSERT INTO call_dtmf (call_id, side, digit, at_seconds) VALUES (?, ?, ?, ?)",
-                               [d.callID.rawValue, d.side, d.digit, d.atSeconds])
+                    tx.execute(
+                        "INSERT INTO call_dtmf (call_id, side, digit, at_seconds) VALUES (?, ?, ?, ?)",
+                        [d.callID.rawValue, d.side, d.digit, d.atSeconds])
                 }
             }
         }
     }
 
     public func dtmf(callID: CallID) throws -> [DTMFEvent] {
-        try reader.query("SELECT side, digit, at_seconds FROM call_dtmf WHERE call_id = ? ORDER BY at_seconds, rowid",
-                     [callID.rawValue]).map {
-            DTMFEvent(callID: callID, side: $0["side"].string ?? "", digit: $0["digit"].string ?? "", atSeconds: $0["at_seconds"].double ?? 0)
+        try reader.query(
+            "SELECT side, digit, at_seconds FROM call_dtmf WHERE call_id = ? ORDER BY at_seconds, rowid",
+            [callID.rawValue]
+        ).map {
+            DTMFEvent(
+                callID: callID, side: $0["side"].string ?? "", digit: $0["digit"].string ?? "",
+                atSeconds: $0["at_seconds"].double ?? 0)
         }
     }
 
     /// Recordings still marked as being written: what a crash left behind.
     public func recordingsInProgress() throws -> [(CallID, String)] {
-        try db.query("SELECT id, recording_path FROM calls WHERE recording_status = 'recording' AND recording_path IS NOT NULL")
-            .compactMap(Self.recordingFile)
+        try db.query(
+            "SELECT id, recording_path FROM calls WHERE recording_status = 'recording' AND recording_path IS NOT NULL"
+        ).compactMap(Self.recordingFile)
     }
 
     /// Recorded files of calls that ended before `date`, for the retention sweeper.
     public func recordings(endedBefore date: Date, limit: Int) throws -> [(CallID, String)] {
-        try db.query("""
+        try db.query(
+            """
             SELECT id, recording_path FROM calls
-            WHERE recording_status IN ('recorded', 'interrupted', 'failed') AND recording_path IS NOT NULL AND ended_at < ?
+            WHERE recording_status IN ('recorded', 'interrupted',
+                'failed') AND recording_path IS NOT NULL AND ended_at < ?
             ORDER BY ended_at LIMIT ?
-            """, [date.timeIntervalSince1970, limit])
-            .compactMap(Self.recordingFile)
+            """, [date.timeIntervalSince1970, limit]
+        ).compactMap(Self.recordingFile)
     }
 
     /// Marks a recording whose file was removed by the retention policy.
     public func markRecordingDeleted(_ id: CallID, reason: String) throws {
-        try db.execute("UPDATE calls SET recording_status = 'deleted', recording_path = NULL, recording_reason = ? WHERE id = ?",
-                       [reason, id.rawValue])
+        try db.execute(
+            "UPDATE calls SET recording_status = 'deleted', recording_path = NULL, recording_reason = ? WHERE id = ?",
+            [reason, id.rawValue])
     }
 
     /// Stores a recording's state directly (crash repair and retention run outside the event stream).
-    public func updateRecording(_ r: RecordingSummary) throws {
-        try apply([.recording(r)])
-    }
+    public func updateRecording(_ r: RecordingSummary) throws { try apply([.recording(r)]) }
 
     /// Finalises calls that were up when CallTrack last stopped without ending them (crash, kill -9).
     /// Returns how many were marked interrupted.
-    @discardableResult
-    public func finaliseInterruptedCalls(at now: Date = Date()) throws -> Int {
+    @discardableResult public func finaliseInterruptedCalls(at now: Date = Date()) throws -> Int {
         let open = try db.scalar("SELECT count(*) FROM calls WHERE status = 'in_progress'")?.int ?? 0
         guard open > 0 else { return 0 }
-        try db.execute("""
+        try db.execute(
+            """
             UPDATE calls SET interrupted = 1, hangup_by = 'calltrack', end_reason = 'interrupted',
                 ended_at = COALESCE(ended_at, ?),
                 status = CASE WHEN answered_at IS NULL THEN 'missed' ELSE 'answered' END,
@@ -167,7 +214,9 @@ public final class SQLiteCallRecordStore: CallRepository, RecordingIndex {
     }
 
     private static func recordingFile(_ row: Row) -> (CallID, String)? {
-        guard let id = row["id"].string.flatMap(CallID.init), let path = row["recording_path"].string else { return nil }
+        guard let id = row["id"].string.flatMap(CallID.init), let path = row["recording_path"].string else {
+            return nil
+        }
         return (id, path)
     }
 
@@ -176,21 +225,22 @@ public final class SQLiteCallRecordStore: CallRepository, RecordingIndex {
         func date(_ column: String) -> Date? { row[column].double.map(Date.init(timeIntervalSince1970:)) }
         let start = CallStart(
             id: id, projectKey: row["project"].string ?? "", trunk: row["trunk"].string ?? "",
-            didDialled: row["did_dialled"].string ?? "", did: row["did"].string ?? "", caller: row["caller"].string ?? "",
-            callerName: row["caller_name"].string, forwardTo: row["forward_to"].string ?? "",
-            sipCallID: row["sip_call_id"].string ?? "", startedAt: date("started_at") ?? Date(timeIntervalSince1970: 0),
+            didDialled: row["did_dialled"].string ?? "", did: row["did"].string ?? "",
+            caller: row["caller"].string ?? "", callerName: row["caller_name"].string,
+            forwardTo: row["forward_to"].string ?? "", sipCallID: row["sip_call_id"].string ?? "",
+            startedAt: date("started_at") ?? Date(timeIntervalSince1970: 0),
             attribution: row["number_kind"].string.flatMap(Attribution.Kind.init).map {
-                Attribution(kind: $0, poolName: row["pool"].string, clientID: row["client_id"].string,
-                            reservationID: row["reservation_id"].string, late: (row["late"].int ?? 0) != 0,
-                            source: row["source"].string, medium: row["medium"].string, campaign: row["campaign"].string,
-                            keyword: row["keyword"].string, content: row["content"].string,
-                            landingPage: row["landing_page"].string, referrer: row["referrer"].string,
-                            channel: row["channel"].string, gclid: row["gclid"].string, yclid: row["yclid"].string,
-                            gaClientID: row["ga_client_id"].string, ymClientID: row["ym_client_id"].string)
+                Attribution(
+                    kind: $0, poolName: row["pool"].string, clientID: row["client_id"].string,
+                    reservationID: row["reservation_id"].string, late: (row["late"].int ?? 0) != 0,
+                    source: row["source"].string, medium: row["medium"].string, campaign: row["campaign"].string,
+                    keyword: row["keyword"].string, content: row["content"].string,
+                    landingPage: row["landing_page"].string, referrer: row["referrer"].string,
+                    channel: row["channel"].string, gclid: row["gclid"].string, yclid: row["yclid"].string,
+                    gaClientID: row["ga_client_id"].string, ymClientID: row["ym_client_id"].string)
             })
         return CallRecord(
-            start: start,
-            ringingAt: date("ringing_at"), answeredAt: date("answered_at"), endedAt: date("ended_at"),
+            start: start, ringingAt: date("ringing_at"), answeredAt: date("answered_at"), endedAt: date("ended_at"),
             status: CallStatus(rawValue: row["status"].string ?? "") ?? .inProgress,
             missedReason: row["missed_reason"].string.flatMap(MissedReason.init), sipCode: row["sip_code"].int,
             hangupBy: row["hangup_by"].string.flatMap(HangupParty.init), endReason: row["end_reason"].string,
@@ -198,9 +248,10 @@ public final class SQLiteCallRecordStore: CallRepository, RecordingIndex {
             calleeToCaller: MediaCounters(packets: row["callee_packets"].int ?? 0, bytes: row["callee_bytes"].int ?? 0),
             interrupted: (row["interrupted"].int ?? 0) != 0, firstTime: (row["first_time"].int ?? 0) != 0,
             recording: row["recording_status"].string.flatMap(RecordingStatus.init).map {
-                RecordingInfo(status: $0, path: row["recording_path"].string, reason: row["recording_reason"].string,
-                              bytes: row["recording_bytes"].int, seconds: row["recording_seconds"].double,
-                              sampleRate: row["recording_sample_rate"].int)
+                RecordingInfo(
+                    status: $0, path: row["recording_path"].string, reason: row["recording_reason"].string,
+                    bytes: row["recording_bytes"].int, seconds: row["recording_seconds"].double,
+                    sampleRate: row["recording_sample_rate"].int)
             })
     }
 }

@@ -13,8 +13,12 @@ public struct DeliveryRoutes: Sendable {
         /// Which calls the delivery is made for at all.
         public let condition: DeliveryCondition
 
-        public init(endpoint: String, deliveries: [DeliveryEvent: DeliveryEvent], condition: DeliveryCondition = .always) {
-            self.endpoint = endpoint; self.deliveries = deliveries; self.condition = condition
+        public init(
+            endpoint: String, deliveries: [DeliveryEvent: DeliveryEvent], condition: DeliveryCondition = .always
+        ) {
+            self.endpoint = endpoint
+            self.deliveries = deliveries
+            self.condition = condition
         }
     }
 
@@ -25,10 +29,11 @@ public struct DeliveryRoutes: Sendable {
     public var isEmpty: Bool { byProject.isEmpty }
 
     /// The routes of `project` (every project's when nil) that take `event`, with what each stores.
-    func routes(for event: DeliveryEvent, project: String?) -> [(project: String, route: Route, delivery: DeliveryEvent)] {
+    func routes(for event: DeliveryEvent, project: String?) -> [(
+        project: String, route: Route, delivery: DeliveryEvent
+    )] {
         byProject.flatMap { key, routes in
-            project == nil || project == key
-                ? routes.compactMap { r in r.deliveries[event].map { (key, r, $0) } } : []
+            project == nil || project == key ? routes.compactMap { r in r.deliveries[event].map { (key, r, $0) } } : []
         }
     }
 }

@@ -32,7 +32,11 @@ public struct FailedAttempt: Sendable {
     public let id: String
     public let next: Date?
     public let body: Data?
-    public init(id: String, next: Date?, body: Data?) { self.id = id; self.next = next; self.body = body }
+    public init(id: String, next: Date?, body: Data?) {
+        self.id = id
+        self.next = next
+        self.body = body
+    }
 }
 
 /// The persistent outbox of outgoing deliveries: what the sender works through and the delivery log
@@ -47,12 +51,12 @@ public protocol OutboxRepository: Sendable {
     /// Records a failed attempt of each delivery (one `result` for all of them).
     func attemptFailed(_ attempts: [FailedAttempt], result: String) async throws
     /// The delivery log, newest first, optionally of one status and one project; `before` continues a page.
-    func entries(status: OutboxEntry.Status?, project: String?, limit: Int, before: String?) async throws -> [OutboxEntry]
+    func entries(status: OutboxEntry.Status?, project: String?, limit: Int, before: String?) async throws
+        -> [OutboxEntry]
     /// Sends a delivery again now, whatever its state; false for an unknown id.
     func retry(_ id: String, now: Date) async throws -> Bool
     /// Forgets delivered and failed deliveries created before `date`; returns how many.
-    @discardableResult
-    func prune(before date: Date) async throws -> Int
+    @discardableResult func prune(before date: Date) async throws -> Int
     /// Pending deliveries per endpoint, for /metrics.
     func backlog() async throws -> [String: Int]
 }

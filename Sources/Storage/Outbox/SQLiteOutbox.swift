@@ -14,15 +14,22 @@ public final class SQLiteOutbox: OutboxRepository {
     static func eventID() -> String { "evt_" + Hex.random(words: 2) }
 
     /// Adds `event` for the call to every endpoint of the call's project that takes it (inside `batch`).
-    static func enqueue(_ batch: Database.WriteBatch, routes: DeliveryRoutes, event: DeliveryEvent, callID: CallID, project: String?,
-                        at: Date, dealID: String? = nil) {
+    static func enqueue(
+        _ batch: Database.WriteBatch, routes: DeliveryRoutes, event: DeliveryEvent, callID: CallID, project: String?,
+        at: Date, dealID: String? = nil
+    ) {
         for (key, route, delivery) in routes.routes(for: event, project: project) {
             // The project is checked against the stored call, so only its own endpoints get it.
-            batch.execute("""
+            batch.execute(
+                """
                 INSERT INTO outbox (id, project, endpoint, event, call_id, deal_id, created_at, next_attempt_at)
-                SELECT ?, project, ?, ?, id, ?, ?, ? FROM calls WHERE id = ? AND project = ? \(condition(route.condition))
-                """, [eventID(), route.endpoint, delivery.rawValue, dealID, at.timeIntervalSince1970,
-                      at.timeIntervalSince1970, callID.rawValue, key])
+                SELECT ?, project, ?, ?, id, ?, ?,
+                    ? FROM calls WHERE id = ? AND project = ? \(condition(route.condition))
+                """,
+                [
+                    eventID(), route.endpoint, delivery.rawValue, dealID, at.timeIntervalSince1970,
+                    at.timeIntervalSince1970, callID.rawValue, key,
+                ])
         }
     }
 
@@ -35,25 +42,31 @@ public final class SQLiteOutbox: OutboxRepository {
         }
     }
 
-    private static let columns = "id, project, endpoint, event, call_id, deal_id, created_at, status, attempts, next_attempt_at, last_result, body"
+    private static let columns =
+        "id, project, endpoint, event, call_id, deal_id, created_at, status, attempts, next_attempt_at, last_result, "
+        + "body"
 
     private static func entry(_ r: Row) -> OutboxEntry? {
         guard let id = r["id"].string, let status = r["status"].string.flatMap(OutboxEntry.Status.init),
-              let event = r["event"].string.flatMap(DeliveryEvent.init(rawValue:)) else { return nil }
-        return OutboxEntry(id: id, project: r["project"].string ?? "", endpoint: r["endpoint"].string ?? "",
-                           event: event, callID: r["call_id"].string.flatMap(CallID.init),
-                           dealID: r["deal_id"].string,
-                           createdAt: Date(timeIntervalSince1970: r["created_at"].double ?? 0), status: status,
-                           attempts: r["attempts"].int ?? 0,
-                           nextAttemptAt: status == .pending ? r["next_attempt_at"].double.map(Date.init(timeIntervalSince1970:)) : nil,
-                           lastResult: r["last_result"].string, body: r["body"].string.map { Data($0.utf8) })
+            let event = r["event"].string.flatMap(DeliveryEvent.init(rawValue:))
+        else { return nil }
+        return OutboxEntry(
+            id: id, project: r["project"].string ?? "", endpoint: r["endpoint"].string ?? "", event: event,
+            callID: r["call_id"].string.flatMap(CallID.init), dealID: r["deal_id"].string,
+            createdAt: Date(timeIntervalSince1970: r["created_at"].double ?? 0), status: status,
+            attempts: r["attempts"].int ?? 0,
+            nextAttemptAt: status == .pending
+                ? r["next_attempt_at"].double.map(Date.init(timeIntervalSince1970:)) : nil,
+            lastResult: r["last_result"].string, body: r["body"].string.map { Data($0.utf8) })
     }
 
     public func due(endpoint: String, now: Date, limit: Int) throws -> [OutboxEntry] {
-        try db.query("""
+        try db.query(
+            """
             SELECT \(Self.columns) FROM outbox WHERE endpoint = ? AND status = 'pending' AND next_attempt_at <= ?
             ORDER BY created_at, rowid LIMIT ?
-            """, [endpoint, now.timeIntervalSince1970, limit]).compactMap(Self.entry)
+            """, [endpoint, now.timeIntervalSince1970, limit]
+        ).compactMap(Self.entry)
     }
 
     public func nextDue(endpoint: String) throws -> Date? {
@@ -64,8 +77,10 @@ public final class SQLiteOutbox: OutboxRepository {
     public func delivered(_ ids: [String], result: String, at: Date) throws {
         try db.write { tx in
             for id in ids {
-                tx.execute("""
-                    UPDATE outbox SET status = 'delivered', attempts = attempts + 1, last_result = ?, delivered_at = ?, body = NULL
+                tx.execute(
+                    """
+                    UPDATE outbox SET status = 'delivered', attempts = attempts + 1, last_result = ?,
+                        delivered_at = ?, body = NULL
                     WHERE id = ?
                     """, [result, at.timeIntervalSince1970, id])
             }
@@ -75,41 +90,61 @@ public final class SQLiteOutbox: OutboxRepository {
     public func attemptFailed(_ attempts: [FailedAttempt], result: String) throws {
         try db.write { tx in
             for attempt in attempts {
-                tx.execute("""
+                tx.execute(
+                    """
                     UPDATE outbox SET attempts = attempts + 1, last_result = ?, status = ?,
                         next_attempt_at = coalesce(?, next_attempt_at), body = coalesce(body, ?)
                     WHERE id = ?
-                    """, [String(result.prefix(200)), attempt.next == nil ? "failed" : "pending", attempt.next?.timeIntervalSince1970,
-                          attempt.body.map { String(decoding: $0, as: UTF8.self) }, attempt.id])
+                    """,
+                    [
+                        String(result.prefix(200)), attempt.next == nil ? "failed" : "pending",
+                        attempt.next?.timeIntervalSince1970, attempt.body.map { String(decoding: $0, as: UTF8.self) },
+                        attempt.id,
+                    ])
             }
         }
     }
 
-    public func entries(status: OutboxEntry.Status?, project: String? = nil, limit: Int, before: String?) throws -> [OutboxEntry] {
+    public func entries(status: OutboxEntry.Status?, project: String? = nil, limit: Int, before: String?) throws
+        -> [OutboxEntry]
+    {
         var conditions: [String] = [], args: [SQLValueConvertible] = []
-        if let status { conditions.append("status = ?"); args.append(status.rawValue) }
-        if let project { conditions.append("project = ?"); args.append(project) }
+        if let status {
+            conditions.append("status = ?")
+            args.append(status.rawValue)
+        }
+        if let project {
+            conditions.append("project = ?")
+            args.append(project)
+        }
         if let before {
-            conditions.append("rowid < (SELECT rowid FROM outbox WHERE id = ?)"); args.append(before)
+            conditions.append("rowid < (SELECT rowid FROM outbox WHERE id = ?)")
+            args.append(before)
         }
         args.append(limit)
-        return try db.query("""
-            SELECT \(Self.columns) FROM outbox \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
+        return try db.query(
+            """
+            SELECT \(Self.columns) FROM outbox
+            \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
             ORDER BY rowid DESC LIMIT ?
-            """, args).compactMap(Self.entry)
+            """, args
+        ).compactMap(Self.entry)
     }
 
     public func retry(_ id: String, now: Date = Date()) throws -> Bool {
-        try db.execute("UPDATE outbox SET status = 'pending', next_attempt_at = ? WHERE id = ?", [now.timeIntervalSince1970, id])
+        try db.execute(
+            "UPDATE outbox SET status = 'pending', next_attempt_at = ? WHERE id = ?", [now.timeIntervalSince1970, id])
         return try db.scalar("SELECT 1 FROM outbox WHERE id = ?", [id]) != nil
     }
 
-    @discardableResult
-    public func prune(before date: Date) throws -> Int {
-        let n = try db.scalar("SELECT count(*) FROM outbox WHERE status != 'pending' AND created_at < ?",
-                              [date.timeIntervalSince1970])?.int ?? 0
+    @discardableResult public func prune(before date: Date) throws -> Int {
+        let n =
+            try db.scalar(
+                "SELECT count(*) FROM outbox WHERE status != 'pending' AND created_at < ?", [date.timeIntervalSince1970]
+            )?.int ?? 0
         if n > 0 {
-            try db.execute("DELETE FROM outbox WHERE status != 'pending' AND created_at < ?", [date.timeIntervalSince1970])
+            try db.execute(
+                "DELETE FROM outbox WHERE status != 'pending' AND created_at < ?", [date.timeIntervalSince1970])
         }
         return n
     }

@@ -51,7 +51,11 @@ public enum SQLValue: Sendable, Equatable {
 
     public var int: Int? { if case .integer(let v) = self { Int(v) } else { nil } }
     public var double: Double? {
-        switch self { case .real(let v): v; case .integer(let v): Double(v); default: nil }
+        switch self {
+        case .real(let v): v
+        case .integer(let v): Double(v)
+        default: nil
+        }
     }
     public var string: String? { if case .text(let v) = self { v } else { nil } }
 }
@@ -84,7 +88,9 @@ public final class Database: Sendable {
     public init(path: String, readOnly: Bool = false) throws {
         self.path = path
         let dir = (path as NSString).deletingLastPathComponent
-        if !dir.isEmpty && !readOnly { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        if !dir.isEmpty && !readOnly {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        }
         var handle: OpaquePointer?
         let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &handle, flags, nil)
@@ -99,7 +105,8 @@ public final class Database: Sendable {
         if readOnly { return }
         let mode = try scalar("PRAGMA journal_mode = WAL")?.string
         guard mode?.lowercased() == "wal" else {
-            throw DatabaseError(code: SQLITE_ERROR, message: "WAL mode not available (journal_mode=\(mode ?? "?"))", sql: nil)
+            throw DatabaseError(
+                code: SQLITE_ERROR, message: "WAL mode not available (journal_mode=\(mode ?? "?"))", sql: nil)
         }
         try execute("PRAGMA synchronous = NORMAL")
         try execute("PRAGMA foreign_keys = ON")
@@ -116,9 +123,7 @@ public final class Database: Sendable {
     }
 
     /// Runs one statement that returns no rows.
-    public func execute(_ sql: String, _ arguments: [SQLValueConvertible] = []) throws {
-        _ = try query(sql, arguments)
-    }
+    public func execute(_ sql: String, _ arguments: [SQLValueConvertible] = []) throws { _ = try query(sql, arguments) }
 
     /// Runs several statements separated by semicolons (migrations); no arguments.
     public func executeScript(_ sql: String) throws {
@@ -140,8 +145,7 @@ public final class Database: Sendable {
     }
 
     /// Runs one statement and returns its rows.
-    @discardableResult
-    public func query(_ sql: String, _ arguments: [SQLValueConvertible] = []) throws -> [Row] {
+    @discardableResult public func query(_ sql: String, _ arguments: [SQLValueConvertible] = []) throws -> [Row] {
         try state.withLock { state in
             guard state != nil else { throw DatabaseError(code: SQLITE_MISUSE, message: "closed", sql: sql) }
             return try Self.run(&state!, sql, arguments.map(\.sqlValue))
@@ -151,8 +155,10 @@ public final class Database: Sendable {
     /// Runs one statement and hands each row to `body` in place, copying nothing: for results too big
     /// to hold (a month of calls for a report). `columns` finds the columns `body` reads by name,
     /// once, before the first row.
-    public func scan<Columns>(_ sql: String, _ arguments: [SQLValueConvertible] = [], columns: (Cursor) -> Columns,
-                              _ body: (Cursor, Columns) throws -> Void) throws {
+    public func scan<Columns>(
+        _ sql: String, _ arguments: [SQLValueConvertible] = [], columns: (Cursor) -> Columns,
+        _ body: (Cursor, Columns) throws -> Void
+    ) throws {
         var found: Columns?
         try withoutActuallyEscaping({ (cursor: Cursor) throws in
             if found == nil { found = columns(cursor) }
@@ -205,7 +211,9 @@ public final class Database: Sendable {
     }
 
     /// Runs a statement, handing the cursor to `each` on every row.
-    private static func step(_ state: inout State, _ sql: String, _ arguments: [SQLValue], each: (Cursor) throws -> Void) throws {
+    private static func step(
+        _ state: inout State, _ sql: String, _ arguments: [SQLValue], each: (Cursor) throws -> Void
+    ) throws {
         let stmt: OpaquePointer
         if let cached = state.statements[sql] {
             stmt = cached
@@ -218,7 +226,10 @@ public final class Database: Sendable {
             state.statements[sql] = s
             stmt = s
         }
-        defer { sqlite3_reset(stmt); sqlite3_clear_bindings(stmt) }
+        defer {
+            sqlite3_reset(stmt)
+            sqlite3_clear_bindings(stmt)
+        }
         for (i, value) in arguments.enumerated() {
             let index = Int32(i + 1)
             let rc: Int32
@@ -226,7 +237,7 @@ public final class Database: Sendable {
             case .null: rc = sqlite3_bind_null(stmt, index)
             case .integer(let v): rc = sqlite3_bind_int64(stmt, index, v)
             case .real(let v): rc = sqlite3_bind_double(stmt, index, v)
-            case .text(let v): rc = sqlite3_bind_text(stmt, index, v, -1, SQLITE_TRANSIENT)
+            case .text(let v): rc = sqlite3_bind_text(stmt, index, v, -1, sqliteTransient)
             }
             guard rc == SQLITE_OK else {
                 throw DatabaseError(code: rc, message: String(cString: sqlite3_errmsg(state.handle)), sql: sql)
@@ -273,9 +284,7 @@ public struct Cursor {
         sqlite3_column_type(stmt, c.index) == SQLITE_NULL ? nil : Int(sqlite3_column_int64(stmt, c.index))
     }
 
-    public func string(_ c: Column) -> String? {
-        sqlite3_column_text(stmt, c.index).map { String(cString: $0) }
-    }
+    public func string(_ c: Column) -> String? { sqlite3_column_text(stmt, c.index).map { String(cString: $0) } }
 
     fileprivate func value(_ i: Int32) -> SQLValue {
         switch sqlite3_column_type(stmt, i) {
@@ -287,5 +296,6 @@ public struct Cursor {
     }
 }
 
-// SQLITE_TRANSIENT is a macro casting -1 to a destructor pointer; Swift cannot import it.
-private let SQLITE_TRANSIENT = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+/// SQLite's SQLITE_TRANSIENT (copy the bytes now): a macro casting -1 to a destructor pointer, which
+/// Swift cannot import.
+private let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)

@@ -58,7 +58,8 @@ enum Migrations {
         CREATE INDEX visits_client ON visits(project, client_id, at);
         CREATE INDEX visits_at ON visits(at);
         CREATE TABLE reservations (
-            id TEXT PRIMARY KEY, project TEXT NOT NULL, client_id TEXT NOT NULL, number TEXT NOT NULL, pool TEXT NOT NULL,
+            id TEXT PRIMARY KEY, project TEXT NOT NULL, client_id TEXT NOT NULL, number TEXT NOT NULL,
+                pool TEXT NOT NULL,
             created_at REAL NOT NULL, expires_at REAL NOT NULL, released_at REAL
         );
         CREATE INDEX reservations_live ON reservations(released_at, expires_at);
@@ -142,9 +143,7 @@ enum Migrations {
         let current = try db.scalar("PRAGMA user_version")?.int ?? 0
         guard current < all.count else { return }
         for (i, script) in all.enumerated() where i >= current {
-            do {
-                try db.executeScript("BEGIN IMMEDIATE; \(script); PRAGMA user_version = \(i + 1); COMMIT;")
-            } catch {
+            do { try db.executeScript("BEGIN IMMEDIATE; \(script); PRAGMA user_version = \(i + 1); COMMIT;") } catch {
                 try? db.executeScript("ROLLBACK")
                 throw error
             }

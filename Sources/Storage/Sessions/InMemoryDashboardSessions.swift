@@ -27,7 +27,10 @@ public final class InMemoryDashboardSessions: DashboardSessionRepository {
     public func session(_ id: String, now: Double = Date().timeIntervalSince1970) -> DashboardSession? {
         sessions.withLock { all in
             guard var s = all[id] else { return nil }
-            guard DashboardSessionPolicy.alive(s, now: now) else { all[id] = nil; return nil }
+            guard DashboardSessionPolicy.alive(s, now: now) else {
+                all[id] = nil
+                return nil
+            }
             s.lastUsed = now
             all[id] = s
             return s

@@ -19,42 +19,63 @@ public final class SQLiteTrackingStore: TrackingRepository {
         var exhaustions: [String: (table: String, project: String, pool: String, minute: Double, count: Int)] = [:]
         try db.write { tx in
             for change in changes {
-                let shortfall: (table: String, project: String, pool: String, at: Date, count: Int)? = switch change {
-                case .exhausted(let project, let pool, let at, let count): ("pool_exhaustions", project, pool, at, count)
-                case .addressLimited(let project, let pool, let at, let count): ("address_limited", project, pool, at, count)
-                default: nil
-                }
+                let shortfall: (table: String, project: String, pool: String, at: Date, count: Int)? =
+                    switch change {
+                    case .exhausted(let project, let pool, let at, let count):
+                        ("pool_exhaustions", project, pool, at, count)
+                    case .addressLimited(let project, let pool, let at, let count):
+                        ("address_limited", project, pool, at, count)
+                    default: nil
+                    }
                 if let e = shortfall {
                     let minute = (e.at.timeIntervalSince1970 / 60).rounded(.down) * 60
-                    exhaustions["\(e.table)\u{1f}\(e.project)\u{1f}\(e.pool)\u{1f}\(minute)",
-                                default: (e.table, e.project, e.pool, minute, 0)].count += e.count
+                    exhaustions[
+                        "\(e.table)\u{1f}\(e.project)\u{1f}\(e.pool)\u{1f}\(minute)",
+                        default: (e.table, e.project, e.pool, minute, 0)
+                    ].count += e.count
                     continue
                 }
                 switch change {
                 case .visit(let v):
-                    tx.execute("""
-                        INSERT INTO visits (project, client_id, at, page, referrer, source, medium, campaign, keyword, content,
-                            gclid, yclid, region, ga_client_id, ym_client_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """, [v.projectKey, v.clientID, v.at.timeIntervalSince1970, v.page, v.referrer, v.source, v.medium,
-                              v.campaign, v.keyword, v.content, v.gclid, v.yclid, v.region, v.gaClientID, v.ymClientID])
+                    tx.execute(
+                        """
+                        INSERT INTO visits (project, client_id, at, page, referrer, source, medium, campaign, keyword,
+                            content,
+                            gclid, yclid, region, ga_client_id, ym_client_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                                ?, ?, ?, ?)
+                        """,
+                        [
+                            v.projectKey, v.clientID, v.at.timeIntervalSince1970, v.page, v.referrer, v.source,
+                            v.medium, v.campaign, v.keyword, v.content, v.gclid, v.yclid, v.region, v.gaClientID,
+                            v.ymClientID,
+                        ])
                 case .reserved(let r):
-                    tx.execute("""
-                        INSERT INTO reservations (id, project, client_id, number, pool, created_at, expires_at, client_address)
+                    tx.execute(
+                        """
+                        INSERT INTO reservations (id, project, client_id, number, pool, created_at, expires_at,
+                            client_address)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                         ON CONFLICT(id) DO UPDATE SET expires_at = excluded.expires_at
-                        """, [r.id, r.projectKey, r.clientID, r.number.e164, r.poolName, r.createdAt.timeIntervalSince1970,
-                              r.expiresAt.timeIntervalSince1970, r.address])
-                case .exhausted, .addressLimited:
-                    break
+                        """,
+                        [
+                            r.id, r.projectKey, r.clientID, r.number.e164, r.poolName,
+                            r.createdAt.timeIntervalSince1970, r.expiresAt.timeIntervalSince1970, r.address,
+                        ])
+                case .exhausted, .addressLimited: break
                 case .released(let id, let number, let at):
-                    tx.execute("UPDATE reservations SET released_at = ? WHERE id = ? AND released_at IS NULL",
-                               [at.timeIntervalSince1970, id])
-                    tx.execute("INSERT INTO number_releases (number, released_at) VALUES (?, ?) ON CONFLICT(number) DO UPDATE SET released_at = excluded.released_at",
-                               [number.e164, at.timeIntervalSince1970])
+                    tx.execute(
+                        "UPDATE reservations SET released_at = ? WHERE id = ? AND released_at IS NULL",
+                        [at.timeIntervalSince1970, id])
+                    tx.execute(
+                        """
+                        INSERT INTO number_releases (number, released_at) VALUES (?, ?)
+                        ON CONFLICT(number) DO UPDATE SET released_at = excluded.released_at
+                        """, [number.e164, at.timeIntervalSince1970])
                 }
             }
             for e in exhaustions.values {
-                tx.execute("""
+                tx.execute(
+                    """
                     INSERT INTO \(e.table) (project, pool, at, count) VALUES (?, ?, ?, ?)
                     ON CONFLICT(project, pool, at) DO UPDATE SET count = count + excluded.count
                     """, [e.project, e.pool, e.minute, e.count])
@@ -65,88 +86,120 @@ public final class SQLiteTrackingStore: TrackingRepository {
     /// A project's pool health over the period since `since` (see `PoolHealth`).
     public func health(projectKey: String, since: Date, now: Date = Date(), ttlSeconds: Double) throws -> PoolHealth {
         let t0 = since.timeIntervalSince1970
-        let calls = try reader.query("""
+        let calls = try reader.query(
+            """
             SELECT count(*) AS calls, coalesce(sum(number_kind = 'static'), 0) AS static_calls FROM calls
             WHERE project = ? AND started_at >= ?
-            """, [projectKey, t0]).first
-        let visits = try reader.scalar("SELECT count(*) FROM visits WHERE project = ? AND at >= ?", [projectKey, t0])?.int ?? 0
-        let exhausted = try reader.scalar("SELECT coalesce(sum(count), 0) FROM pool_exhaustions WHERE project = ? AND at >= ?",
-                                      [projectKey, (t0 / 60).rounded(.down) * 60])?.int ?? 0
-        let addressLimited = try reader.scalar("SELECT coalesce(sum(count), 0) FROM address_limited WHERE project = ? AND at >= ?",
-                                           [projectKey, (t0 / 60).rounded(.down) * 60])?.int ?? 0
+            """, [projectKey, t0]
+        ).first
+        let visits =
+            try reader.scalar("SELECT count(*) FROM visits WHERE project = ? AND at >= ?", [projectKey, t0])?.int ?? 0
+        let exhausted =
+            try reader.scalar(
+                "SELECT coalesce(sum(count), 0) FROM pool_exhaustions WHERE project = ? AND at >= ?",
+                [projectKey, (t0 / 60).rounded(.down) * 60])?.int ?? 0
+        let addressLimited =
+            try reader.scalar(
+                "SELECT coalesce(sum(count), 0) FROM address_limited WHERE project = ? AND at >= ?",
+                [projectKey, (t0 / 60).rounded(.down) * 60])?.int ?? 0
         // Each reservation holds its number from creation until released or expired: the peak overlap is
         // the most numbers the pool needed at once.
-        let intervals = try reader.query("""
-            SELECT created_at, min(expires_at, coalesce(released_at, expires_at)) AS held_until, expires_at FROM reservations
+        let intervals = try reader.query(
+            """
+            SELECT created_at, min(expires_at, coalesce(released_at, expires_at)) AS held_until,
+                expires_at FROM reservations
             WHERE project = ? AND expires_at >= ?
             """, [projectKey, t0])
         var edges: [(Double, Int)] = []
         var heldSeconds = 0.0
         for row in intervals {
             guard let start = row["created_at"].double, let end = row["held_until"].double,
-                  let expires = row["expires_at"].double else { continue }
-            edges.append((start, 1)); edges.append((max(start, end), -1))
+                let expires = row["expires_at"].double
+            else { continue }
+            edges.append((start, 1))
+            edges.append((max(start, end), -1))
             // The last heartbeat was at expires - ttl: the visit lasted from creation until then.
             heldSeconds += max(0, expires - ttlSeconds - start)
         }
         edges.sort { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
         var live = 0, peak = 0
-        for (_, delta) in edges { live += delta; peak = max(peak, live) }
-        return PoolHealth(calls: calls?["calls"].int ?? 0, staticCalls: calls?["static_calls"].int ?? 0, visits: visits,
-                          exhausted: exhausted, addressLimited: addressLimited, peakConcurrent: peak,
-                          reservations: intervals.count,
-                          averageVisitSeconds: intervals.isEmpty ? nil : heldSeconds / Double(intervals.count),
-                          days: max(1, now.timeIntervalSince(since) / 86400))
+        for (_, delta) in edges {
+            live += delta
+            peak = max(peak, live)
+        }
+        return PoolHealth(
+            calls: calls?["calls"].int ?? 0, staticCalls: calls?["static_calls"].int ?? 0, visits: visits,
+            exhausted: exhausted, addressLimited: addressLimited, peakConcurrent: peak, reservations: intervals.count,
+            averageVisitSeconds: intervals.isEmpty ? nil : heldSeconds / Double(intervals.count),
+            days: max(1, now.timeIntervalSince(since) / 86400))
     }
 
     /// What the pool planner replays: every visitor of the project since `since` (reservations as
     /// they were held; visitors who got the static number, counted per minute, with the average
     /// measured visit length), and how long after their visitor's last heartbeat attributed calls came.
-    public func plannerInput(projectKey: String, since: Date, ttlSeconds: Double) throws
-        -> (visits: [PoolPlanner.Visit], callDelays: [Double]) {
+    public func plannerInput(projectKey: String, since: Date, ttlSeconds: Double) throws -> (
+        visits: [PoolPlanner.Visit], callDelays: [Double]
+    ) {
         let t0 = since.timeIntervalSince1970
-        var visits = try reader.query("""
+        var visits = try reader.query(
+            """
             SELECT created_at, expires_at, released_at FROM reservations WHERE project = ? AND created_at >= ?
-            """, [projectKey, t0]).compactMap { r -> PoolPlanner.Visit? in
+            """, [projectKey, t0]
+        ).compactMap { r -> PoolPlanner.Visit? in
             guard let created = r["created_at"].double, let expires = r["expires_at"].double else { return nil }
-            return PoolPlanner.Visit(arrival: Date(timeIntervalSince1970: created),
-                                     lastSeen: Date(timeIntervalSince1970: expires - ttlSeconds),
-                                     released: r["released_at"].double.map(Date.init(timeIntervalSince1970:)))
+            return PoolPlanner.Visit(
+                arrival: Date(timeIntervalSince1970: created),
+                lastSeen: Date(timeIntervalSince1970: expires - ttlSeconds),
+                released: r["released_at"].double.map(Date.init(timeIntervalSince1970:)))
         }
-        let average = visits.isEmpty ? 0 : visits.reduce(0) { $0 + $1.lastSeen.timeIntervalSince($1.arrival) } / Double(visits.count)
-        for r in try reader.query("SELECT at, count FROM pool_exhaustions WHERE project = ? AND at >= ?",
-                                  [projectKey, (t0 / 60).rounded(.down) * 60]) {
+        let average =
+            visits.isEmpty
+            ? 0 : visits.reduce(0) { $0 + $1.lastSeen.timeIntervalSince($1.arrival) } / Double(visits.count)
+        for r in try reader.query(
+            "SELECT at, count FROM pool_exhaustions WHERE project = ? AND at >= ?",
+            [projectKey, (t0 / 60).rounded(.down) * 60])
+        {
             guard let at = r["at"].double else { continue }
             for i in 0..<(r["count"].int ?? 0) {
                 let arrival = Date(timeIntervalSince1970: at + Double(i) * 60 / Double(max(1, r["count"].int ?? 1)))
                 visits.append(PoolPlanner.Visit(arrival: arrival, lastSeen: arrival.addingTimeInterval(average)))
             }
         }
-        let delays = try reader.query("""
-            SELECT c.started_at - (r.expires_at - ?) AS delay FROM calls c JOIN reservations r ON r.id = c.reservation_id
+        let delays = try reader.query(
+            """
+            SELECT c.started_at - (r.expires_at - ?) AS delay FROM calls c JOIN reservations r ON r.id =
+                c.reservation_id
             WHERE c.project = ? AND c.started_at >= ?
-            """, [ttlSeconds, projectKey, t0]).compactMap { $0["delay"].double }
+            """, [ttlSeconds, projectKey, t0]
+        ).compactMap { $0["delay"].double }
         return (visits, delays)
     }
 
     /// What the number pools need back after a restart: live reservations (and those a late
     /// caller may still use), the visit histories of the visitors holding them, and release times.
     /// Its size follows the pools, never the number of visitors seen.
-    public func snapshot(now: Date = Date(), graceSeconds: Double = 1800, visitsPerClient: Int = 50) throws -> TrackingSnapshot {
+    public func snapshot(now: Date = Date(), graceSeconds: Double = 1800, visitsPerClient: Int = 50) throws
+        -> TrackingSnapshot
+    {
         let since = now.timeIntervalSince1970 - graceSeconds
-        let reservations = try db.query("""
+        let reservations = try db.query(
+            """
             SELECT id, project, client_id, number, pool, created_at, expires_at, client_address FROM reservations
             WHERE released_at IS NULL AND expires_at > ?
-            """, [since]).compactMap { row -> Reservation? in
+            """, [since]
+        ).compactMap { row -> Reservation? in
             guard let number = row["number"].string.flatMap(PhoneNumber.init(e164:)) else { return nil }
-            return Reservation(id: row["id"].string ?? "", projectKey: row["project"].string ?? "",
-                               clientID: row["client_id"].string ?? "", number: number, poolName: row["pool"].string ?? "",
-                               createdAt: Date(timeIntervalSince1970: row["created_at"].double ?? 0),
-                               expiresAt: Date(timeIntervalSince1970: row["expires_at"].double ?? 0),
-                               address: row["client_address"].string)
+            return Reservation(
+                id: row["id"].string ?? "", projectKey: row["project"].string ?? "",
+                clientID: row["client_id"].string ?? "", number: number, poolName: row["pool"].string ?? "",
+                createdAt: Date(timeIntervalSince1970: row["created_at"].double ?? 0),
+                expiresAt: Date(timeIntervalSince1970: row["expires_at"].double ?? 0),
+                address: row["client_address"].string)
         }
         var visits: [Visit] = []
-        for r in reservations { visits += try self.visits(projectKey: r.projectKey, clientID: r.clientID, limit: visitsPerClient) }
+        for r in reservations {
+            visits += try self.visits(projectKey: r.projectKey, clientID: r.clientID, limit: visitsPerClient)
+        }
         var releasedAt: [PhoneNumber: Date] = [:]
         for row in try db.query("SELECT number, released_at FROM number_releases") {
             if let n = row["number"].string.flatMap(PhoneNumber.init(e164:)), let t = row["released_at"].double {
@@ -158,22 +211,26 @@ public final class SQLiteTrackingStore: TrackingRepository {
 
     /// One visitor's latest visits, oldest first.
     public func visits(projectKey: String, clientID: String, limit: Int = 50) throws -> [Visit] {
-        try reader.query("""
-            SELECT project, client_id, at, page, referrer, source, medium, campaign, keyword, content, gclid, yclid, region,
+        try reader.query(
+            """
+            SELECT project, client_id, at, page, referrer, source, medium, campaign, keyword, content, gclid, yclid,
+                region,
                 ga_client_id, ym_client_id
             FROM visits WHERE project = ? AND client_id = ? ORDER BY at DESC LIMIT ?
-            """, [projectKey, clientID, limit]).reversed().map { r in
-            Visit(projectKey: r["project"].string ?? "", clientID: r["client_id"].string ?? "",
-                  at: Date(timeIntervalSince1970: r["at"].double ?? 0), page: r["page"].string ?? "", referrer: r["referrer"].string,
-                  source: r["source"].string ?? "", medium: r["medium"].string ?? "", campaign: r["campaign"].string,
-                  keyword: r["keyword"].string, content: r["content"].string, gclid: r["gclid"].string, yclid: r["yclid"].string,
-                  region: r["region"].string, gaClientID: r["ga_client_id"].string, ymClientID: r["ym_client_id"].string)
+            """, [projectKey, clientID, limit]
+        ).reversed().map { r in
+            Visit(
+                projectKey: r["project"].string ?? "", clientID: r["client_id"].string ?? "",
+                at: Date(timeIntervalSince1970: r["at"].double ?? 0), page: r["page"].string ?? "",
+                referrer: r["referrer"].string, source: r["source"].string ?? "", medium: r["medium"].string ?? "",
+                campaign: r["campaign"].string, keyword: r["keyword"].string, content: r["content"].string,
+                gclid: r["gclid"].string, yclid: r["yclid"].string, region: r["region"].string,
+                gaClientID: r["ga_client_id"].string, ymClientID: r["ym_client_id"].string)
         }
     }
 
     /// Deletes visits, finished reservations and shortfall counts older than `before`; returns the visits deleted.
-    @discardableResult
-    public func deleteHistory(before: Date) throws -> Int {
+    @discardableResult public func deleteHistory(before: Date) throws -> Int {
         let t = before.timeIntervalSince1970
         let deleted = try db.scalar("SELECT count(*) FROM visits WHERE at < ?", [t])?.int ?? 0
         try db.write { tx in

@@ -8,8 +8,9 @@ public protocol TrackingRepository: Sendable {
     func health(projectKey: String, since: Date, now: Date, ttlSeconds: Double) async throws -> PoolHealth
     /// What the pool planner replays: the project's visitors since `since`, and how long after their
     /// visitor's last heartbeat attributed calls came.
-    func plannerInput(projectKey: String, since: Date, ttlSeconds: Double) async throws
-        -> (visits: [PoolPlanner.Visit], callDelays: [Double])
+    func plannerInput(projectKey: String, since: Date, ttlSeconds: Double) async throws -> (
+        visits: [PoolPlanner.Visit], callDelays: [Double]
+    )
     /// One visitor's latest visits (at most `limit`), oldest first.
     func visits(projectKey: String, clientID: String, limit: Int) async throws -> [Visit]
 }

@@ -11,21 +11,27 @@ public final class VisitRetention: Service {
     private let logger: Logger
 
     public init(store: SQLiteTrackingStore, days: Int, intervalSeconds: Int, logger: Logger) {
-        self.store = store; self.days = days; self.interval = .seconds(intervalSeconds); self.logger = logger
+        self.store = store
+        self.days = days
+        self.interval = .seconds(intervalSeconds)
+        self.logger = logger
     }
 
     public func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do { _ = try sweep(now: Date()) } catch { logger.error("visit retention sweep failed", metadata: ["error": "\(error)"]) }
+            do { _ = try sweep(now: Date()) } catch {
+                logger.error("visit retention sweep failed", metadata: ["error": "\(error)"])
+            }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
         }
     }
 
     /// Deletes what is older than `days` before `now`; returns how many visits went.
-    @discardableResult
-    public func sweep(now: Date) throws -> Int {
+    @discardableResult public func sweep(now: Date) throws -> Int {
         let deleted = try store.deleteHistory(before: now.addingTimeInterval(-Double(days) * 86400))
-        if deleted > 0 { logger.info("old visits deleted", metadata: ["count": "\(deleted)", "retention_days": "\(days)"]) }
+        if deleted > 0 {
+            logger.info("old visits deleted", metadata: ["count": "\(deleted)", "retention_days": "\(days)"])
+        }
         return deleted
     }
 }

@@ -36,13 +36,22 @@ public enum Admission {
         /// a multicast or broadcast address, or a name); nil when acceptable or absent.
         public var badOffer: String?
 
-        public init(method: String, inDialog: Bool = false, trunkAdmits: Bool = true, dialogPeer: Bool = false,
-                    overRate: Bool = false, malformed: Malformation? = nil, maxForwards: Int? = 70,
-                    unsupported: [String] = [], loop: Bool = false, draining: Bool = false,
-                    target: ForwardingTarget? = nil, badOffer: String? = nil) {
-            self.method = method; self.inDialog = inDialog; self.trunkAdmits = trunkAdmits; self.dialogPeer = dialogPeer
-            self.overRate = overRate; self.malformed = malformed; self.maxForwards = maxForwards
-            self.unsupported = unsupported; self.loop = loop; self.draining = draining; self.target = target
+        public init(
+            method: String, inDialog: Bool = false, trunkAdmits: Bool = true, dialogPeer: Bool = false,
+            overRate: Bool = false, malformed: Malformation? = nil, maxForwards: Int? = 70, unsupported: [String] = [],
+            loop: Bool = false, draining: Bool = false, target: ForwardingTarget? = nil, badOffer: String? = nil
+        ) {
+            self.method = method
+            self.inDialog = inDialog
+            self.trunkAdmits = trunkAdmits
+            self.dialogPeer = dialogPeer
+            self.overRate = overRate
+            self.malformed = malformed
+            self.maxForwards = maxForwards
+            self.unsupported = unsupported
+            self.loop = loop
+            self.draining = draining
+            self.target = target
             self.badOffer = badOffer
         }
 
@@ -58,7 +67,9 @@ public enum Admission {
         /// that would send it to a third party): such messages are dropped, never answered.
         public let answerable: Bool
         public init(_ reason: String, code: UInt16 = 400, answerable: Bool = true) {
-            self.code = code; self.reason = reason; self.answerable = answerable
+            self.code = code
+            self.reason = reason
+            self.answerable = answerable
         }
         public var description: String { "\(code) \(reason)" }
     }
@@ -87,20 +98,25 @@ public enum Admission {
         }
         let answerable = r.method != "ACK" && r.method != "CANCEL"
         if answerable && !r.unsupported.isEmpty {
-            return .reply(code: 420, reason: "Bad Extension",
-                          headers: "Unsupported: \(r.unsupported.joined(separator: ", "))\r\n", refusal: .badExtension)
+            return .reply(
+                code: 420, reason: "Bad Extension",
+                headers: "Unsupported: \(r.unsupported.joined(separator: ", "))\r\n", refusal: .badExtension)
         }
         if answerable && r.method != "OPTIONS", let hops = r.maxForwards, hops <= 0 {
             return .reply(code: 483, reason: "Too Many Hops", headers: "", refusal: .tooManyHops)
         }
         guard r.isNewCall else { return .pass }
         // A new call must come from a trunk: a dialog peer has no say over new calls.
-        guard r.trunkAdmits else { return .reply(code: 403, reason: "Forbidden", headers: "", refusal: .untrustedSource) }
+        guard r.trunkAdmits else {
+            return .reply(code: 403, reason: "Forbidden", headers: "", refusal: .untrustedSource)
+        }
         if r.draining {
             return .reply(code: 503, reason: "Service Unavailable", headers: "Retry-After: 30\r\n", refusal: .draining)
         }
         if r.loop { return .reply(code: 482, reason: "Loop Detected", headers: "", refusal: .loop) }
-        guard let target = r.target else { return .reply(code: 404, reason: "Not Found", headers: "", refusal: .unknownNumber) }
+        guard let target = r.target else {
+            return .reply(code: 404, reason: "Not Found", headers: "", refusal: .unknownNumber)
+        }
         if r.badOffer != nil { return .reply(code: 488, reason: "Not Acceptable Here", headers: "", refusal: .badSDP) }
         return .route(target)
     }

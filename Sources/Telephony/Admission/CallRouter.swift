@@ -37,8 +37,9 @@ public final class CallRouter: Sendable {
     public init(config: CallTrackConfig, environment: [String: String]) {
         numbering = config.numbering
         let trunks = config.trunks.map { t in
-            Trunk(name: t.name, allow: t.allow, proxy: t.proxy, username: t.username,
-                  password: t.passwordEnv.flatMap { environment[$0] }, register: t.register)
+            Trunk(
+                name: t.name, allow: t.allow, proxy: t.proxy, username: t.username,
+                password: t.passwordEnv.flatMap { environment[$0] }, register: t.register)
         }
         self.trunks = trunks
         let projects = Dictionary(config.projects.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
@@ -46,17 +47,15 @@ public final class CallRouter: Sendable {
         for entry in NumberPlan(config: config).all {
             guard let p = projects[entry.projectKey] else { continue }
             let trunk = p.trunk.flatMap { name in trunks.first { $0.name == name } }
-            targets[entry.number] = ForwardingTarget(projectKey: p.key, did: entry.number, uri: p.forwardTo, trunk: trunk,
-                                                     ringTimeoutSeconds: p.ringTimeoutSeconds, record: p.record,
-                                                     callerNamePrefix: p.callerNamePrefix)
+            targets[entry.number] = ForwardingTarget(
+                projectKey: p.key, did: entry.number, uri: p.forwardTo, trunk: trunk,
+                ringTimeoutSeconds: p.ringTimeoutSeconds, record: p.record, callerNamePrefix: p.callerNamePrefix)
         }
         self.targets = targets
     }
 
     /// The first trunk whose `allow` list contains the address, or nil: such a source gets 403.
-    public func trunk(admitting address: IPAddress) -> Trunk? {
-        trunks.first { $0.admits(address) }
-    }
+    public func trunk(admitting address: IPAddress) -> Trunk? { trunks.first { $0.admits(address) } }
 
     /// The forwarding target for a dialled DID in any of its shapes, or nil for an unknown number.
     public func target(forDialled dialled: String) -> ForwardingTarget? {

@@ -6,14 +6,9 @@ import Foundation
 /// disagrees with the datagram, still reaches the call code. CallTrack answers such requests 400
 /// (or drops them when an answer could not go back to the source) and never starts a call.
 struct MessageCheck {
-    var method: String
-    var callID: String
-    var fromURI: String
-    var toURI: String
-    var cseqMethod: String
-    /// The top Via's sent-by; empty when there is no Via to answer to.
-    var viaSentBy: String
-    var viaParams: String
+    var method, callID, fromURI, toURI, cseqMethod: String
+    /// The top Via's sent-by (empty when there is no Via to answer to), and the Via's parameters.
+    var viaSentBy, viaParams: String
     /// Content-Length as sent; nil when absent.
     var contentLength: String?
     var maxForwards: String?
@@ -59,7 +54,8 @@ struct MessageCheck {
 
     static func hasParameter(_ name: String, in params: String) -> Bool {
         params.split(separator: ";").contains { p in
-            p.split(separator: "=", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } == name
+            p.split(separator: "=", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+                == name
         }
     }
 

@@ -25,10 +25,13 @@ struct RefusalLog {
     mutating func take() -> (total: Int, byReason: String, topSources: String)? {
         guard !counts.isEmpty else { return nil }
         let total = counts.values.reduce(0, +)
-        let byReason = counts.sorted { $0.value > $1.value }.map { "\($0.key.rawValue)=\($0.value)" }.joined(separator: " ")
+        let byReason = counts.sorted { $0.value > $1.value }.map { "\($0.key.rawValue)=\($0.value)" }.joined(
+            separator: " ")
         var top = sources.sorted { $0.value > $1.value }.prefix(5).map { "\($0.key)=\($0.value)" }
         let named = sources.count
-        if named > 5 || otherSources > 0 { top.append("(\(named - min(named, 5)) more sources, \(otherSources) requests from unnamed ones)") }
+        if named > 5 || otherSources > 0 {
+            top.append("(\(named - min(named, 5)) more sources, \(otherSources) requests from unnamed ones)")
+        }
         counts.removeAll(keepingCapacity: true)
         sources.removeAll(keepingCapacity: true)
         otherSources = 0

@@ -4,7 +4,10 @@
 /// one of `slots` counters that restart each second. Two addresses sharing a slot share a limit,
 /// which only ever errs toward refusing a stranger sooner.
 struct SourceRateLimiter {
-    private struct Slot { var second: UInt64 = 0; var count: UInt32 = 0 }
+    private struct Slot {
+        var second: UInt64 = 0
+        var count: UInt32 = 0
+    }
     private var slots: [Slot]
     let perSecond: Int
 
@@ -13,7 +16,8 @@ struct SourceRateLimiter {
         self.slots = Array(repeating: Slot(), count: max(1, slots))
     }
 
-    /// Counts one request from `address` (raw bytes; an IPv6 /64) at `nowMilliseconds`; false once the source is over its rate.
+    /// Counts one request from `address` (raw bytes; an IPv6 /64) at `nowMilliseconds`; false once the source is over
+    /// its rate.
     mutating func allow<Bytes: Collection<UInt8>>(_ address: Bytes, nowMilliseconds: UInt64) -> Bool {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in address { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }

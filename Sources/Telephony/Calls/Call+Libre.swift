@@ -8,9 +8,10 @@ extension Call {
     /// Accepts the caller's INVITE with a 183 at once; false if libre cannot.
     func accept(_ msg: UnsafePointer<sip_msg>) -> Bool {
         var sess: OpaquePointer?
-        let err = ct_sipsess_accept(&sess, host.sessionSocket, msg, 183, "Session Progress", services.settings.contactUser,
-                                    nil, offerHandler, answerHandler, establishedHandler, infoHandler, closeHandler,
-                                    context(caller), SwitchBoard.capabilityHeaders)
+        let err = ct_sipsess_accept(
+            &sess, host.sessionSocket, msg, 183, "Session Progress", services.settings.contactUser, nil, offerHandler,
+            answerHandler, establishedHandler, infoHandler, closeHandler, context(caller), SwitchBoard.capabilityHeaders
+        )
         guard err == 0, let sess else { return false }
         caller.session = sess
         return true
@@ -24,17 +25,20 @@ extension Call {
         authContext = target.trunk.flatMap { t in
             t.username.map { TrunkAuth(username: $0, password: t.password ?? "", logger: logger, trunk: t.name) }
         }
-        let shownName = target.callerNamePrefix ? SourceHeaders.displayName(callerName, attribution: attribution) : callerName
+        let shownName =
+            target.callerNamePrefix ? SourceHeaders.displayName(callerName, attribution: attribution) : callerName
         var sess: OpaquePointer?
         // libre sends the INVITE from inside connect: its Max-Forwards is asked for by Call-ID, not yet known.
         host.sending(maxForwards: maxForwards)
         let err = withMBuf(offer.text) { mb in
             ct_sipsess_connect(
-                &sess, host.sessionSocket, target.uri, shownName.isEmpty ? nil : DisplayName.quotedContent(shownName), fromURI,
-                services.settings.contactUser, route, mb,
-                authContext == nil ? nil : TrunkAuth.credentialsHandler, authContext.map { Unmanaged.passUnretained($0).toOpaque() },
-                offerHandler, answerHandler, progressHandler, establishedHandler, infoHandler, closeHandler, context(callee),
-                "X-CallTrack-Hops: \(hops)\r\n" + SourceHeaders.lines(callID: id, attribution: attribution, firstTime: firstTimeCaller)
+                &sess, host.sessionSocket, target.uri, shownName.isEmpty ? nil : DisplayName.quotedContent(shownName),
+                fromURI, services.settings.contactUser, route, mb,
+                authContext == nil ? nil : TrunkAuth.credentialsHandler,
+                authContext.map { Unmanaged.passUnretained($0).toOpaque() }, offerHandler, answerHandler,
+                progressHandler, establishedHandler, infoHandler, closeHandler, context(callee),
+                "X-CallTrack-Hops: \(hops)\r\n"
+                    + SourceHeaders.lines(callID: id, attribution: attribution, firstTime: firstTimeCaller)
                     + SwitchBoard.capabilityHeaders)
         }
         host.sending(maxForwards: nil)
@@ -58,7 +62,8 @@ extension Call {
 
     /// The caller's 200 OK; false if libre cannot send it.
     func answerCaller(sdp: SessionDescription) -> Bool {
-        withMBuf(sdp.text) { mb in ct_sipsess_answer(caller.session, 200, "OK", mb, SwitchBoard.capabilityHeaders) } == 0
+        withMBuf(sdp.text) { mb in ct_sipsess_answer(caller.session, 200, "OK", mb, SwitchBoard.capabilityHeaders) }
+            == 0
     }
 
     /// A re-INVITE of CallTrack's own on `leg`.
@@ -94,16 +99,19 @@ private func leg(_ arg: UnsafeMutableRawPointer?) -> Call.Leg? {
     return leg
 }
 
-private let offerHandler: @convention(c) (UnsafeMutablePointer<UnsafeMutablePointer<mbuf>?>?, UnsafePointer<sip_msg>?, UnsafeMutableRawPointer?) -> Int32 = { desc, msg, arg in
-    guard let desc, let msg, let leg = leg(arg) else { return EINVAL }
-    switch leg.call.offer(from: leg, body: msg.body) {
-    case .success(let answer):
-        desc.pointee = makeMBuf(answer.text)
-        return 0
-    case .failure(.unacceptableAddress): return EADDRNOTAVAIL  // libre answers 488
-    case .failure(.noState): return EPROTO
+private let offerHandler:
+    @convention(c) (
+        UnsafeMutablePointer<UnsafeMutablePointer<mbuf>?>?, UnsafePointer<sip_msg>?, UnsafeMutableRawPointer?
+    ) -> Int32 = { desc, msg, arg in
+        guard let desc, let msg, let leg = leg(arg) else { return EINVAL }
+        switch leg.call.offer(from: leg, body: msg.body) {
+        case .success(let answer):
+            desc.pointee = makeMBuf(answer.text)
+            return 0
+        case .failure(.unacceptableAddress): return EADDRNOTAVAIL  // libre answers 488
+        case .failure(.noState): return EPROTO
+        }
     }
-}
 
 private let answerHandler: @convention(c) (UnsafePointer<sip_msg>?, UnsafeMutableRawPointer?) -> Int32 = { msg, arg in
     guard let msg, let leg = leg(arg) else { return 0 }
@@ -116,17 +124,20 @@ private let progressHandler: @convention(c) (UnsafePointer<sip_msg>?, UnsafeMuta
     leg.call.progress(msg)
 }
 
-private let establishedHandler: @convention(c) (UnsafePointer<sip_msg>?, UnsafeMutableRawPointer?) -> Void = { msg, arg in
+private let establishedHandler: @convention(c) (UnsafePointer<sip_msg>?, UnsafeMutableRawPointer?) -> Void = {
+    msg, arg in
     guard let msg, let leg = leg(arg) else { return }
     leg.call.established(leg, body: msg.body)
 }
 
-private let infoHandler: @convention(c) (OpaquePointer?, UnsafePointer<sip_msg>?, UnsafeMutableRawPointer?) -> Void = { _, msg, arg in
+private let infoHandler: @convention(c) (OpaquePointer?, UnsafePointer<sip_msg>?, UnsafeMutableRawPointer?) -> Void = {
+    _, msg, arg in
     guard let msg, let leg = leg(arg) else { return }
     leg.call.info(from: leg, msg)
 }
 
-private let closeHandler: @convention(c) (Int32, UnsafePointer<sip_msg>?, UnsafeMutableRawPointer?) -> Void = { err, msg, arg in
+private let closeHandler: @convention(c) (Int32, UnsafePointer<sip_msg>?, UnsafeMutableRawPointer?) -> Void = {
+    err, msg, arg in
     guard let leg = leg(arg) else { return }
     leg.call.closed(leg, err: err, code: msg?.pointee.scode ?? 0, text: msg?.pointee.reason.string ?? "")
 }

@@ -1,7 +1,7 @@
 import CLibre
 import CallTrackCore
-import Logging
 import Foundation
+import Logging
 
 /// One tracked call: the caller's inbound leg bridged to the callee's outbound leg.
 ///
@@ -46,7 +46,10 @@ final class Call {
     /// The node's logger with the call's id, project and SIP Call-ID on every line.
     let logger: Logger
 
-    init(host: any CallHost, services: CallServices, admission: AdmittedInvite, relay: MediaRelay, attribution: Attribution?) {
+    init(
+        host: any CallHost, services: CallServices, admission: AdmittedInvite, relay: MediaRelay,
+        attribution: Attribution?
+    ) {
         id = CallID.next()
         self.host = host
         self.services = services
@@ -79,13 +82,15 @@ final class Call {
         host.register(caller, callID: msg.callID)
         caller.peer = IPAddress(msg.pointee.src.addressText)
         relay.setSignallingPeer(.caller, caller.peer)
-        logger.debug("call started", metadata: [
-            "did": "\(target.did)", "caller": "\(callerNumber)", "trunk": "\(invite.trunk.name)",
-        ])
-        services.events.publish(.started(CallStart(
-            id: id, projectKey: target.projectKey, trunk: invite.trunk.name, didDialled: invite.dialled, did: target.did.e164,
-            caller: callerNumber, callerName: callerName.isEmpty ? nil : callerName, forwardTo: target.uri,
-            sipCallID: msg.callID, startedAt: started, attribution: attribution)))
+        logger.debug(
+            "call started",
+            metadata: ["did": "\(target.did)", "caller": "\(callerNumber)", "trunk": "\(invite.trunk.name)"])
+        services.events.publish(
+            .started(
+                CallStart(
+                    id: id, projectKey: target.projectKey, trunk: invite.trunk.name, didDialled: invite.dialled,
+                    did: target.did.e164, caller: callerNumber, callerName: callerName.isEmpty ? nil : callerName,
+                    forwardTo: target.uri, sipCallID: msg.callID, startedAt: started, attribution: attribution)))
 
         // The front door refused offers CallTrack cannot use (488) before any call existed.
         if let offer = callerOffer {
@@ -97,7 +102,8 @@ final class Call {
             end(.failed(.acceptFailed, code: 500, "Server Internal Error", tellCaller: false))
             return
         }
-        let offer = callerOffer?.relayed(through: address, port: relay.calleePort, origin: &callee.origin)
+        let offer =
+            callerOffer?.relayed(through: address, port: relay.calleePort, origin: &callee.origin)
             ?? SessionDescription.defaultOffer(address: address, port: relay.calleePort, origin: &callee.origin)
         callee.lastSent = offer
         guard let lookup = services.callerLookup, !callerNumber.isEmpty else {
@@ -169,7 +175,8 @@ final class Call {
     func offer(from leg: Leg, body: String?) -> Result<SessionDescription, ReofferRefusal> {
         guard let body, let offer = SessionDescription(body) else {
             guard let current = leg.lastSent else { return .failure(.noState) }
-            let mine = OfferAnswer.offerOnRequest(current: current).relayed(through: address, port: port(leg.side), origin: &leg.origin)
+            let mine = OfferAnswer.offerOnRequest(current: current).relayed(
+                through: address, port: port(leg.side), origin: &leg.origin)
             leg.lastSent = mine
             return .success(mine)
         }
@@ -179,8 +186,8 @@ final class Call {
         leg.lastReceived = offer
         relay.setRemote(leg.side, description: offer)
         guard let capabilities = other.capabilities ?? leg.lastSent else { return .failure(.noState) }
-        let (answer, toOther) = OfferAnswer.reoffer(offer, otherCapabilities: capabilities,
-                                                    otherSends: other.lastReceived?.firstAudioCodec)
+        let (answer, toOther) = OfferAnswer.reoffer(
+            offer, otherCapabilities: capabilities, otherSends: other.lastReceived?.firstAudioCodec)
         let reply = answer.relayed(through: address, port: port(leg.side), origin: &leg.origin)
         leg.lastSent = reply
         if case .answered(let at, _) = state { state = .answered(at: at, onHold: offer.direction != .sendrecv) }
@@ -239,8 +246,9 @@ final class Call {
 
     private func startRecording(at date: Date, answeredAt: UInt64) {
         guard target.record else { return services.recorder.disabled(callID: id) }
-        services.recorder.begin(callID: id, answeredAt: date, caller: caller.lastReceived?.payloadTypes ?? PayloadTypes(order: []),
-                             callee: callee.lastReceived?.payloadTypes ?? PayloadTypes(order: []))
+        services.recorder.begin(
+            callID: id, answeredAt: date, caller: caller.lastReceived?.payloadTypes ?? PayloadTypes(order: []),
+            callee: callee.lastReceived?.payloadTypes ?? PayloadTypes(order: []))
         relay.startRecording(callID: id, answeredAt: answeredAt)
     }
 
@@ -249,7 +257,8 @@ final class Call {
     func checkMedia(now: UInt64, timeoutMilliseconds: UInt64) {
         // Read once: the relay thread moves it forward meanwhile, past `now` even.
         let lastMedia = relay.lastMediaAt
-        guard case .answered(_, let onHold) = state, !onHold, now > lastMedia, now - lastMedia > timeoutMilliseconds else { return }
+        guard case .answered(_, let onHold) = state, !onHold, now > lastMedia, now - lastMedia > timeoutMilliseconds
+        else { return }
         Telemetry.mediaTimeout()
         end(.answered(by: .calltrack, .rtpTimeout))
     }
@@ -274,15 +283,19 @@ final class Call {
             let now = nowMilliseconds()
             relay.finishRecording(talkMilliseconds: Int(now &- (answeredAt ?? now)))
         }
-        logger.debug("call ended", metadata: [
-            "status": "\(outcome.status.rawValue)", "reason": "\(outcome.reason.name)", "code": "\(outcome.code)",
-        ])
+        logger.debug(
+            "call ended",
+            metadata: [
+                "status": "\(outcome.status.rawValue)", "reason": "\(outcome.reason.name)", "code": "\(outcome.code)",
+            ])
         services.statistics.record(status: outcome.status)
         Telemetry.callEnded(project: target.projectKey, status: outcome.status)
-        services.events.publish(.ended(CallEnd(
-            id: id, endedAt: Date(), status: outcome.status, missedReason: outcome.missedReason, sipCode: outcome.code,
-            hangupBy: outcome.by, endReason: outcome.reason,
-            callerToCallee: relay.callerToCallee, calleeToCaller: relay.calleeToCaller)))
+        services.events.publish(
+            .ended(
+                CallEnd(
+                    id: id, endedAt: Date(), status: outcome.status, missedReason: outcome.missedReason,
+                    sipCode: outcome.code, hangupBy: outcome.by, endReason: outcome.reason,
+                    callerToCallee: relay.callerToCallee, calleeToCaller: relay.calleeToCaller)))
         host.callEnded(self)
     }
 

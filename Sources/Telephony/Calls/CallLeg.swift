@@ -13,9 +13,7 @@ extension Call {
         /// The SDP CallTrack last sent on this leg (our relay address, the other side's codecs).
         var lastSent: SessionDescription?
         /// The SDP this leg last sent us.
-        var lastReceived: SessionDescription? {
-            didSet { if firstReceived == nil { firstReceived = lastReceived } }
-        }
+        var lastReceived: SessionDescription? { didSet { if firstReceived == nil { firstReceived = lastReceived } } }
         /// The first SDP this leg sent: everything it said it can do, before any narrowing re-offer.
         private(set) var firstReceived: SessionDescription?
         /// What this leg said when the call was answered (the callee's 200, not an early-media 183).
@@ -27,7 +25,10 @@ extension Call {
         /// The address the leg's signalling comes from: in-dialog requests must come from it.
         var peer: IPAddress?
 
-        init(call: Call, side: LegSide) { self.call = call; self.side = side }
+        init(call: Call, side: LegSide) {
+            self.call = call
+            self.side = side
+        }
 
         /// What this leg can do, for answering the other leg's re-offers.
         var capabilities: SessionDescription? { atAnswer ?? firstReceived }

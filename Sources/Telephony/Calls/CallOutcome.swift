@@ -25,16 +25,19 @@ struct CallOutcome: Equatable {
     }
 
     /// An unanswered call ends with `code`; the caller gets it unless it is gone (`tellCaller` false).
-    static func missed(_ missed: MissedReason, code: UInt16, _ text: String, by party: HangupParty, _ reason: EndReason,
-                       tellCaller: Bool = true) -> CallOutcome {
-        CallOutcome(status: .missed, missedReason: missed, code: Int(code), by: party, reason: reason,
-                    toCaller: tellCaller ? Response(code: code, reason: text) : nil)
+    static func missed(
+        _ missed: MissedReason, code: UInt16, _ text: String, by party: HangupParty, _ reason: EndReason,
+        tellCaller: Bool = true
+    ) -> CallOutcome {
+        CallOutcome(
+            status: .missed, missedReason: missed, code: Int(code), by: party, reason: reason,
+            toCaller: tellCaller ? Response(code: code, reason: text) : nil)
     }
 
     /// CallTrack itself cannot carry the call on (no forwarded INVITE, unusable answer): 502 to the caller.
-    static func failed(_ reason: EndReason, code: UInt16 = 502, _ text: String = "Bad Gateway", tellCaller: Bool = true) -> CallOutcome {
-        missed(.failed, code: code, text, by: .calltrack, reason, tellCaller: tellCaller)
-    }
+    static func failed(_ reason: EndReason, code: UInt16 = 502, _ text: String = "Bad Gateway", tellCaller: Bool = true)
+        -> CallOutcome
+    { missed(.failed, code: code, text, by: .calltrack, reason, tellCaller: tellCaller) }
 
     /// One leg's session closed by itself (BYE, CANCEL, a transport error or the callee's final
     /// refusal): what that means for the call. `err` is libre's (ECONNRESET: the peer ended it
@@ -42,25 +45,27 @@ struct CallOutcome: Equatable {
     static func legClosed(side: LegSide, answered: Bool, err: Int32, code: UInt16, text: String) -> CallOutcome {
         let properly = err == ECONNRESET
         switch (side, answered) {
-        case (.caller, true):
-            return .answered(by: .caller, properly ? .callerBye : .callerError)
+        case (.caller, true): return .answered(by: .caller, properly ? .callerBye : .callerError)
         case (.caller, false):
-            return .missed(properly ? .cancelled : .failed, code: 487, "Request Terminated", by: .caller,
-                           properly ? .callerCancel : .callerError, tellCaller: false)
-        case (.callee, true):
-            return .answered(by: .callee, properly ? .calleeBye : .calleeError)
+            return .missed(
+                properly ? .cancelled : .failed, code: 487, "Request Terminated", by: .caller,
+                properly ? .callerCancel : .callerError, tellCaller: false)
+        case (.callee, true): return .answered(by: .callee, properly ? .calleeBye : .calleeError)
         case (.callee, false):
             let failure = CalleeFailure(err: err, code: code, reason: text)
-            return .missed(failure.missedReason, code: failure.callerCode, failure.callerReason, by: .callee, failure.endReason)
+            return .missed(
+                failure.missedReason, code: failure.callerCode, failure.callerReason, by: .callee, failure.endReason)
         }
     }
 
     /// The callee did not answer within the project's ring time.
-    static let ringTimeout = CallOutcome.missed(.noAnswer, code: 480, "Temporarily Unavailable", by: .calltrack, .ringTimeout)
+    static let ringTimeout = CallOutcome.missed(
+        .noAnswer, code: 480, "Temporarily Unavailable", by: .calltrack, .ringTimeout)
 
     /// CallTrack stops: an answered call is hung up, a ringing one gets 503.
     static func shutdown(answered: Bool) -> CallOutcome {
-        answered ? .answered(by: .calltrack, .shutdown)
+        answered
+            ? .answered(by: .calltrack, .shutdown)
             : .missed(.failed, code: 503, "Service Unavailable", by: .calltrack, .shutdown)
     }
 }
@@ -82,18 +87,22 @@ struct CalleeFailure {
             return
         }
         switch code {
-        case 486, 600:
-            (callerCode, callerReason, missedReason, endReason) = (486, "Busy Here", .busy, .calleeBusy)
+        case 486, 600: (callerCode, callerReason, missedReason, endReason) = (486, "Busy Here", .busy, .calleeBusy)
         case 603, 403:
-            (callerCode, callerReason, missedReason, endReason) = (code, reason.isEmpty ? "Decline" : reason, .rejected, .calleeRejected)
+            (callerCode, callerReason, missedReason, endReason) = (
+                code, reason.isEmpty ? "Decline" : reason, .rejected, .calleeRejected
+            )
         case 408, 480:
-            (callerCode, callerReason, missedReason, endReason) = (480, "Temporarily Unavailable", .noAnswer, .calleeNoAnswer)
+            (callerCode, callerReason, missedReason, endReason) = (
+                480, "Temporarily Unavailable", .noAnswer, .calleeNoAnswer
+            )
         case 401, 407:
             // Never pass a trunk's challenge to the caller: it would invite the caller's credentials.
             (callerCode, callerReason, missedReason, endReason) = (502, "Bad Gateway", .failed, .trunkAuthFailed)
         default:
-            (callerCode, callerReason, missedReason, endReason) = (code, reason.isEmpty ? "Call Failed" : reason, .failed,
-                                                                   .calleeFailed(code: Int(code)))
+            (callerCode, callerReason, missedReason, endReason) = (
+                code, reason.isEmpty ? "Call Failed" : reason, .failed, .calleeFailed(code: Int(code))
+            )
         }
     }
 }

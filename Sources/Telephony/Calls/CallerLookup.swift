@@ -10,7 +10,9 @@ struct CallerLookup: Sendable {
     static let patienceMilliseconds: UInt64 = 250
     private let queue = DispatchQueue(label: "calltrack.caller-history")
 
-    init(history: any CallerHistory, backOnLoop: @escaping @Sendable (@escaping @Sendable (SwitchBoard) -> Void) -> Void) {
+    init(
+        history: any CallerHistory, backOnLoop: @escaping @Sendable (@escaping @Sendable (SwitchBoard) -> Void) -> Void
+    ) {
         self.history = history
         self.backOnLoop = backOnLoop
     }

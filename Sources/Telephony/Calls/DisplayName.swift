@@ -9,8 +9,15 @@ enum DisplayName {
             var name = ""
             var escaped = false
             for c in value.dropFirst() {
-                if escaped { name.append(c); escaped = false; continue }
-                if c == "\\" { escaped = true; continue }
+                if escaped {
+                    name.append(c)
+                    escaped = false
+                    continue
+                }
+                if c == "\\" {
+                    escaped = true
+                    continue
+                }
                 if c == "\"" { return name.isEmpty ? nil : name }
                 name.append(c)
             }
@@ -27,7 +34,9 @@ enum DisplayName {
         var out = ""
         for scalar in name.unicodeScalars {
             switch scalar {
-            case "\"", "\\": out += "\\"; out.unicodeScalars.append(scalar)
+            case "\"", "\\":
+                out += "\\"
+                out.unicodeScalars.append(scalar)
             case _ where scalar.value < 0x20 || scalar.value == 0x7f: continue
             default: out.unicodeScalars.append(scalar)
             }

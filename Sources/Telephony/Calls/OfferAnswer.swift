@@ -13,13 +13,15 @@ enum OfferAnswer {
     /// Both legs end on one codec: the one the other side sends now if the offer has it, else the
     /// first the answer would name. The answer and the offer carried across both name only it, so
     /// the other side cannot answer with another.
-    static func reoffer(_ offer: SessionDescription, otherCapabilities: SessionDescription,
-                        otherSends: String?) -> (answer: SessionDescription, toOther: SessionDescription) {
+    static func reoffer(_ offer: SessionDescription, otherCapabilities: SessionDescription, otherSends: String?) -> (
+        answer: SessionDescription, toOther: SessionDescription
+    ) {
         var answer = otherCapabilities.restricted(toPayloadTypesOf: offer)
         var toOther = offer
         let candidates = [otherSends, answer.firstAudioCodec].compactMap { $0 }
-        if let codec = candidates.first(where: { offer.narrowed(toCodec: $0) != nil && answer.narrowed(toCodec: $0) != nil }),
-           let narrowedAnswer = answer.narrowed(toCodec: codec), let narrowedOffer = offer.narrowed(toCodec: codec) {
+        if let codec = candidates.first(where: {
+            offer.narrowed(toCodec: $0) != nil && answer.narrowed(toCodec: $0) != nil
+        }), let narrowedAnswer = answer.narrowed(toCodec: codec), let narrowedOffer = offer.narrowed(toCodec: codec) {
             answer = narrowedAnswer
             toOther = narrowedOffer
         }
@@ -27,7 +29,5 @@ enum OfferAnswer {
     }
 
     /// A re-INVITE without SDP asks for an offer: CallTrack's current one, sending and receiving again.
-    static func offerOnRequest(current: SessionDescription) -> SessionDescription {
-        current.with(direction: .sendrecv)
-    }
+    static func offerOnRequest(current: SessionDescription) -> SessionDescription { current.with(direction: .sendrecv) }
 }

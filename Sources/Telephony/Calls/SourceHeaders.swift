@@ -10,8 +10,10 @@ enum SourceHeaders {
 
     /// The extra header lines (each ending in CRLF) of the forwarded INVITE.
     static func lines(callID: CallID, attribution a: Attribution?, firstTime: Bool? = nil) -> String {
-        var fields: [(String, String?)] = [("Call-ID", callID.rawValue), ("Number-Kind", a?.kind.rawValue),
-                                           ("First-Time", firstTime.map { $0 ? "yes" : "no" })]
+        var fields: [(String, String?)] = [
+            ("Call-ID", callID.rawValue), ("Number-Kind", a?.kind.rawValue),
+            ("First-Time", firstTime.map { $0 ? "yes" : "no" }),
+        ]
         if let (source, medium) = a?.knownSource {
             fields += [("Source", source), ("Medium", medium)]
             if a?.kind == .dynamic { fields += [("Campaign", a?.campaign), ("Keyword", a?.keyword)] }

@@ -27,8 +27,14 @@ final class CallCount: Sendable {
     /// Returns once no call is left, or after `limit`; true when no call is left.
     func waitUntilNone(atMost limit: Duration) async -> Bool {
         await withTaskGroup(of: Bool.self) { group in
-            group.addTask { await self.none(); return true }
-            group.addTask { try? await Task.sleep(for: limit); return false }
+            group.addTask {
+                await self.none()
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return false
+            }
             let first = await group.next() ?? false
             group.cancelAll()
             return first || value == 0
@@ -37,7 +43,10 @@ final class CallCount: Sendable {
 
     /// Returns when no call is left (at once if none is), or when the task is cancelled.
     private func none() async {
-        let id = state.withLock { s -> Int in s.nextWaiter += 1; return s.nextWaiter }
+        let id = state.withLock { s -> Int in
+            s.nextWaiter += 1
+            return s.nextWaiter
+        }
         await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { s -> Bool in

@@ -90,14 +90,16 @@ final class LibreTimer {
     /// Calls `action` once after `milliseconds`, replacing any pending start.
     func start(milliseconds: UInt64, _ action: @escaping () -> Void) {
         self.action = action
-        tmr_start(tmrPointer, milliseconds, { arg in
-            guard let arg else { return }
-            let timer = Unmanaged<LibreTimer>.fromOpaque(arg).takeUnretainedValue()
-            timer.loop.precondition()
-            let action = timer.action
-            timer.action = nil
-            action?()
-        }, Unmanaged.passUnretained(self).toOpaque())
+        tmr_start(
+            tmrPointer, milliseconds,
+            { arg in
+                guard let arg else { return }
+                let timer = Unmanaged<LibreTimer>.fromOpaque(arg).takeUnretainedValue()
+                timer.loop.precondition()
+                let action = timer.action
+                timer.action = nil
+                action?()
+            }, Unmanaged.passUnretained(self).toOpaque())
     }
 
     func cancel() {

@@ -41,8 +41,9 @@ final class LibreLoop<Owner: AnyObject>: Sendable {
         }
     }
 
-    private func threadBody(maxFileDescriptors: Int32, make: () throws -> Owner,
-                            started: CheckedContinuation<Void, Error>) {
+    private func threadBody(
+        maxFileDescriptors: Int32, make: () throws -> Owner, started: CheckedContinuation<Void, Error>
+    ) {
         // Named where `top -H` and /proc show it (Foundation's Thread.name does not reach the OS on Linux).
         ct_set_thread_name(String(name.prefix(15)))
         ct_set_current_loop(Unmanaged.passUnretained(self).toOpaque())
@@ -53,19 +54,19 @@ final class LibreLoop<Owner: AnyObject>: Sendable {
         let wakeup = Wakeup { [unowned self] in self.runJobs() }
         defer { withExtendedLifetime(wakeup) {} }
         if err == 0 {
-            err = mqueue_alloc(&mq, { _, _, arg in
-                guard let arg else { return }
-                Unmanaged<Wakeup>.fromOpaque(arg).takeUnretainedValue().run()
-            }, Unmanaged.passUnretained(wakeup).toOpaque())
+            err = mqueue_alloc(
+                &mq,
+                { _, _, arg in
+                    guard let arg else { return }
+                    Unmanaged<Wakeup>.fromOpaque(arg).takeUnretainedValue().run()
+                }, Unmanaged.passUnretained(wakeup).toOpaque())
         }
         if err != 0 {
             started.resume(throwing: TelephonyError.libre("libre initialisation", err))
             return
         }
         queue.withLock { $0 = mq.map(QueueHandle.init) }
-        do {
-            owner = try make()
-        } catch {
+        do { owner = try make() } catch {
             started.resume(throwing: error)
             queue.withLock { $0 = nil }
             _ = mem_deref(UnsafeMutableRawPointer(mq))
@@ -86,12 +87,18 @@ final class LibreLoop<Owner: AnyObject>: Sendable {
         if !main { re_thread_close() }
         ct_set_current_loop(nil)
         exited.store(true, ordering: .sequentiallyConsistent)
-        let c = finished.withLock { c in defer { c = nil }; return c }
+        let c = finished.withLock { c in
+            defer { c = nil }
+            return c
+        }
         c?.resume()
     }
 
     private func runJobs() {
-        let pending = jobs.withLock { list in defer { list.removeAll() }; return list }
+        let pending = jobs.withLock { list in
+            defer { list.removeAll() }
+            return list
+        }
         guard let owner else { return }
         for job in pending { job(owner) }
     }
@@ -99,9 +106,7 @@ final class LibreLoop<Owner: AnyObject>: Sendable {
     /// Runs `job` with the owner on libre's thread soon; dropped if the loop has stopped.
     func submit(_ job: @escaping @Sendable (Owner) -> Void) {
         jobs.withLock { $0.append(job) }
-        queue.withLock { mq in
-            if let mq { _ = mqueue_push(mq.pointer, 0, nil) }
-        }
+        queue.withLock { mq in if let mq { _ = mqueue_push(mq.pointer, 0, nil) } }
     }
 
     /// Stops `re_main` and waits for the thread to finish.
@@ -110,7 +115,10 @@ final class LibreLoop<Owner: AnyObject>: Sendable {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             finished.withLock { $0 = c }
             if exited.load(ordering: .sequentiallyConsistent) {
-                let c = finished.withLock { c in defer { c = nil }; return c }
+                let c = finished.withLock { c in
+                    defer { c = nil }
+                    return c
+                }
                 c?.resume()
                 return
             }
@@ -129,13 +137,16 @@ struct LoopIdentity: Equatable, @unchecked Sendable {
 
     /// The loop of the calling thread; stops the process off every libre loop.
     static func current(file: StaticString = #fileID, line: UInt = #line) -> LoopIdentity {
-        guard let loop = ct_current_loop() else { preconditionFailure("libre object made off libre's threads", file: file, line: line) }
+        guard let loop = ct_current_loop() else {
+            preconditionFailure("libre object made off libre's threads", file: file, line: line)
+        }
         return LoopIdentity(loop: loop)
     }
 
     /// Stops the process unless the calling thread runs this loop.
     func precondition(file: StaticString = #fileID, line: UInt = #line) {
-        Swift.precondition(ct_current_loop() == loop, "libre object used off its own loop's thread", file: file, line: line)
+        Swift.precondition(
+            ct_current_loop() == loop, "libre object used off its own loop's thread", file: file, line: line)
     }
 }
 

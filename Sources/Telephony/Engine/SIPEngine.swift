@@ -27,10 +27,13 @@ public final class SIPEngine: Service {
     public var isReady: Bool { listening.load(ordering: .relaxed) }
 
     /// `attributor` says who is calling a tracking number; `recorder` records the calls of projects that record.
-    /// `callerHistory`, when given, tells the business's PBX whether the caller is new (looked up while the call is routed).
-    public init(config: CallTrackConfig, router: CallRouter, events: CallEventBus, statistics: CallStatistics,
-                recorder: any CallRecorder, attributor: any CallAttributor, callerHistory: (any CallerHistory)? = nil,
-                logger: Logger) {
+    /// `callerHistory`, when given, tells the business's PBX whether the caller is new (looked up while the call is
+    /// routed).
+    public init(
+        config: CallTrackConfig, router: CallRouter, events: CallEventBus, statistics: CallStatistics,
+        recorder: any CallRecorder, attributor: any CallAttributor, callerHistory: (any CallerHistory)? = nil,
+        logger: Logger
+    ) {
         let loop = LibreLoop<SwitchBoard>()
         self.loop = loop
         self.recorder = recorder
@@ -48,17 +51,18 @@ public final class SIPEngine: Service {
             contact = "calltrack"
         }
         let settings = SwitchBoard.Settings(
-            listen: listen, advertisedAddress: advertised, rtpBindAddress: bound,
-            rtpPorts: config.sip.rtpPorts, rtpTimeoutSeconds: config.sip.rtpTimeoutSeconds,
-            userAgent: config.sip.userAgent, contactUser: contact, untrusted: config.sip.untrusted,
-            maxRequestsPerSecondPerSource: config.sip.maxRequestsPerSecondPerSource, mediaLatching: config.sip.mediaLatching)
+            listen: listen, advertisedAddress: advertised, rtpBindAddress: bound, rtpPorts: config.sip.rtpPorts,
+            rtpTimeoutSeconds: config.sip.rtpTimeoutSeconds, userAgent: config.sip.userAgent, contactUser: contact,
+            untrusted: config.sip.untrusted, maxRequestsPerSecondPerSource: config.sip.maxRequestsPerSecondPerSource,
+            mediaLatching: config.sip.mediaLatching)
         let callCount = CallCount()
         self.callCount = callCount
         makeBoard = {
             let lookup = callerHistory.map { CallerLookup(history: $0, backOnLoop: { job in loop.submit(job) }) }
-            let board = SwitchBoard(settings: settings, router: router, events: events, statistics: statistics, recorder: recorder,
-                                    attributor: attributor, callerLookup: lookup, relayThreads: relayThreads, callCount: callCount,
-                                    logger: logger)
+            let board = SwitchBoard(
+                settings: settings, router: router, events: events, statistics: statistics, recorder: recorder,
+                attributor: attributor, callerLookup: lookup, relayThreads: relayThreads, callCount: callCount,
+                logger: logger)
             try board.open()
             return board
         }
@@ -113,8 +117,7 @@ public final class SIPEngine: Service {
     static let maxFileDescriptors: Int32 = 32768
 
     /// Raises the process's file descriptor limit toward libre's table size; returns the limit now in force.
-    @discardableResult
-    public static func raiseFileLimit() -> Int {
+    @discardableResult public static func raiseFileLimit() -> Int {
         var limit = rlimit()
         guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
         // libre's fd table has `maxFileDescriptors` entries: a descriptor numbered higher cannot be

@@ -12,10 +12,8 @@ struct AdmittedInvite {
     let trunk: Trunk
     /// The number as the carrier sent it.
     let dialled: String
-    /// The caller's `X-CallTrack-Hops`.
-    let hops: Int
-    /// The caller's `Max-Forwards` (70 when absent).
-    let maxForwards: Int
+    /// The caller's `X-CallTrack-Hops`, and its `Max-Forwards` (70 when absent).
+    let hops, maxForwards: Int
     /// The caller's SDP offer; nil for a delayed offer.
     let offer: SessionDescription?
 }
@@ -37,15 +35,14 @@ extension SwitchBoard {
         let overRate = trunk == nil && !rateLimiter.allow(source.limitBytes, nowMilliseconds: now)
         var facts = Admission.Request(method: msg.method, trunkAdmits: trunk != nil, overRate: overRate)
         var invite = InviteReading()
-        if !overRate {
-            gatherFacts(msg, source: source, into: &facts, invite: &invite)
-        }
+        if !overRate { gatherFacts(msg, source: source, into: &facts, invite: &invite) }
         let verdict = Admission.decide(facts, untrusted: settings.untrusted)
         switch verdict {
         case .pass:
             // Re-INVITEs may move the dialog target: keep it at the address they come from.
             if facts.inDialog, facts.method == "INVITE", let leg = legs[msg.callID],
-               ct_sip_msg_target_source(msg, leg.side == .callee) != 0 {
+                ct_sip_msg_target_source(msg, leg.side == .callee) != 0
+            {
                 return refuseTarget(msg, source: sourceText)
             }
             return false
@@ -53,8 +50,9 @@ extension SwitchBoard {
             // The caller is reached where its INVITE came from (NAT), never through a hostname it names.
             guard let trunk else { preconditionFailure("Admission routes only INVITEs a trunk admits") }
             guard ct_sip_msg_target_source(msg, false) == 0 else { return refuseTarget(msg, source: sourceText) }
-            admitted = AdmittedInvite(callID: msg.callID, target: target, trunk: trunk, dialled: invite.dialled,
-                                      hops: invite.hops, maxForwards: facts.maxForwards ?? 70, offer: invite.offer)
+            admitted = AdmittedInvite(
+                callID: msg.callID, target: target, trunk: trunk, dialled: invite.dialled, hops: invite.hops,
+                maxForwards: facts.maxForwards ?? 70, offer: invite.offer)
             return false
         case .reply(let code, let reason, let headers, let refusal):
             _ = ct_sip_reply_headers(sip, msg, code, reason, headers)
@@ -66,8 +64,10 @@ extension SwitchBoard {
         }
     }
 
-    private func gatherFacts(_ msg: UnsafePointer<sip_msg>, source: IPAddress, into facts: inout Admission.Request,
-                             invite: inout InviteReading) {
+    private func gatherFacts(
+        _ msg: UnsafePointer<sip_msg>, source: IPAddress, into facts: inout Admission.Request,
+        invite: inout InviteReading
+    ) {
         let m = msg.pointee
         let body = msg.bodyBytes
         let check = MessageCheck(
@@ -88,7 +88,8 @@ extension SwitchBoard {
         // An INVITE with a caller's Call-ID is that caller's retransmission, not a new call; one
         // with the Call-ID of an outbound leg is CallTrack's own INVITE coming back (a loop).
         let returning = facts.method == "INVITE" && !hasToTag && leg?.side == .callee
-        facts.inDialog = hasToTag || facts.method == "ACK" || facts.method == "CANCEL"
+        facts.inDialog =
+            hasToTag || facts.method == "ACK" || facts.method == "CANCEL"
             || (facts.method == "INVITE" && leg?.side == .caller)
         if returning { facts.dialogPeer = false }
         guard facts.method == "INVITE", !facts.inDialog, facts.trunkAdmits else { return }
@@ -122,7 +123,8 @@ extension SwitchBoard {
         return true
     }
 
-    private func refused(_ refusal: CallStatistics.Refusal, source: String, msg: UnsafePointer<sip_msg>, trusted: Bool) {
+    private func refused(_ refusal: CallStatistics.Refusal, source: String, msg: UnsafePointer<sip_msg>, trusted: Bool)
+    {
         // The ACK that completes a refused INVITE is expected, not a refusal of its own.
         if msg.method != "ACK" {
             statistics.record(refusal)
@@ -155,9 +157,9 @@ extension SwitchBoard {
     func logRefusals(now: UInt64) {
         guard now &- refusalsLoggedAt >= 10_000, let line = refusalLog.take() else { return }
         refusalsLoggedAt = now
-        logger.notice("SIP requests refused (source not allowed, malformed, over rate, ...)", metadata: [
-            "refused": "\(line.total)", "by_reason": "\(line.byReason)", "sources": "\(line.topSources)",
-        ])
+        logger.notice(
+            "SIP requests refused (source not allowed, malformed, over rate, ...)",
+            metadata: ["refused": "\(line.total)", "by_reason": "\(line.byReason)", "sources": "\(line.topSources)"])
     }
 
     /// libre asks for the Max-Forwards of each outgoing INVITE: one less than the caller's.

@@ -12,8 +12,7 @@ import Logging
 final class SwitchBoard: CallHost {
     struct Settings: Sendable {
         var listen: [SIPListenAddress]
-        var advertisedAddress: String
-        var rtpBindAddress: String
+        var advertisedAddress, rtpBindAddress: String
         var rtpPorts: PortRange
         var rtpTimeoutSeconds: Int
         var userAgent: String
@@ -66,23 +65,26 @@ final class SwitchBoard: CallHost {
     private let releaseTimer = LibreTimer()
     private var pendingRelease: [() -> Void] = []
 
-    init(settings: Settings, router: CallRouter, events: CallEventBus, statistics: CallStatistics,
-         recorder: any CallRecorder, attributor: any CallAttributor, callerLookup: CallerLookup?, relayThreads: RelayThreads,
-         callCount: CallCount, logger: Logger) {
-        self.callCount = callCount
-        self.relayThreads = relayThreads
-        self.statistics = statistics
-        self.attributor = attributor
+    init(
+        settings: Settings, router: CallRouter, events: CallEventBus, statistics: CallStatistics,
+        recorder: any CallRecorder, attributor: any CallAttributor, callerLookup: CallerLookup?,
+        relayThreads: RelayThreads, callCount: CallCount, logger: Logger
+    ) {
         self.settings = settings
         self.router = router
+        self.statistics = statistics
+        self.attributor = attributor
+        self.relayThreads = relayThreads
+        self.callCount = callCount
         self.logger = logger
         portPool = RTPPortPool(min: settings.rtpPorts.min, max: settings.rtpPorts.max)
         rateLimiter = SourceRateLimiter(perSecond: settings.maxRequestsPerSecondPerSource)
-        mediaPolicy = MediaAddressPolicy(ownAddresses: [settings.advertisedAddress, settings.rtpBindAddress],
-                                         rtpPorts: settings.rtpPorts, sipPorts: settings.listen.map(\.address.port))
-        callServices = CallServices(settings: settings, events: events, recorder: recorder, attributor: attributor,
-                                    statistics: statistics, mediaPolicy: mediaPolicy, callerLookup: callerLookup, logger: logger,
-                                    loop: loop)
+        mediaPolicy = MediaAddressPolicy(
+            ownAddresses: [settings.advertisedAddress, settings.rtpBindAddress], rtpPorts: settings.rtpPorts,
+            sipPorts: settings.listen.map(\.address.port))
+        callServices = CallServices(
+            settings: settings, events: events, recorder: recorder, attributor: attributor, statistics: statistics,
+            mediaPolicy: mediaPolicy, callerLookup: callerLookup, logger: logger, loop: loop)
     }
 
     /// Opens the SIP stack and listeners; runs on libre's thread before `re_main`.
@@ -106,58 +108,75 @@ final class SwitchBoard: CallHost {
 
         for entry in settings.listen {
             guard var local = sa.make(entry.address.host, port: UInt16(entry.address.port)) else {
-                throw TelephonyError.bind("\(entry.transport.rawValue):\(entry.address.host):\(entry.address.port)", EINVAL)
+                throw TelephonyError.bind(
+                    "\(entry.transport.rawValue):\(entry.address.host):\(entry.address.port)", EINVAL)
             }
             err = ct_sip_transp_add(sip, entry.transport == .udp ? SIP_TRANSP_UDP : SIP_TRANSP_TCP, &local)
             guard err == 0 else {
-                throw TelephonyError.bind("\(entry.transport.rawValue):\(entry.address.host):\(entry.address.port)", err)
+                throw TelephonyError.bind(
+                    "\(entry.transport.rawValue):\(entry.address.host):\(entry.address.port)", err)
             }
         }
 
         let me = Unmanaged.passUnretained(self).toOpaque()
         // The front door sees every request and response before libre's transactions do.
-        try listen(first: true, requests: true, me) { msg, arg in board(arg).map { b in msg.map(b.screen) ?? true } ?? true }
-        try listen(first: true, requests: false, me) { msg, arg in board(arg).map { b in msg.map(b.screenResponse) ?? true } ?? true }
+        try listen(first: true, requests: true, me) { msg, arg in
+            board(arg).map { b in msg.map(b.screen) ?? true } ?? true
+        }
+        try listen(first: true, requests: false, me) { msg, arg in
+            board(arg).map { b in msg.map(b.screenResponse) ?? true } ?? true
+        }
         var sock: OpaquePointer?
-        err = sipsess_listen(&sock, sip, 1024, { msg, arg in
-            guard let msg, let board = board(arg) else { return }
-            board.incomingInvite(msg)
-        }, me)
+        err = sipsess_listen(
+            &sock, sip, 1024,
+            { msg, arg in
+                guard let msg, let board = board(arg) else { return }
+                board.incomingInvite(msg)
+            }, me)
         guard err == 0 else { throw TelephonyError.libre("SIP session listener", err) }
         sessionSocket = sock
         // After the session listener: only what sessions do not handle.
-        try listen(first: false, requests: true, me) { msg, arg in board(arg).map { b in msg.map(b.otherRequest) ?? true } ?? true }
+        try listen(first: false, requests: true, me) { msg, arg in
+            board(arg).map { b in msg.map(b.otherRequest) ?? true } ?? true
+        }
         // Responses nothing was waiting for (late retransmissions, strangers) end here, quietly.
         try listen(first: false, requests: false, me) { _, _ in true }
-        ct_sip_set_max_forwards_hook(sip, { callID, length, arg in
-            guard let callID, let board = board(arg) else { return -1 }
-            let id = String(decoding: UnsafeRawBufferPointer(start: callID, count: length), as: UTF8.self)
-            return board.maxForwards(forOutboundCallID: id)
-        }, me)
+        ct_sip_set_max_forwards_hook(
+            sip,
+            { callID, length, arg in
+                guard let callID, let board = board(arg) else { return -1 }
+                let id = String(decoding: UnsafeRawBufferPointer(start: callID, count: length), as: UTF8.self)
+                return board.maxForwards(forOutboundCallID: id)
+            }, me)
         for entry in settings.listen where entry.transport == .tcp {
             // libre listens with a backlog of 5; a burst of trunk connections needs more.
             if ct_tune_tcp_listeners(UInt16(entry.address.port), 1024, 5) < 1 {
-                logger.warning("SIP over TCP keeps libre's accept backlog of 5", metadata: ["port": "\(entry.address.port)"])
+                logger.warning(
+                    "SIP over TCP keeps libre's accept backlog of 5", metadata: ["port": "\(entry.address.port)"])
             }
         }
 
         registerTrunks()
         scheduleSweep()
-        logger.info("SIP listening", metadata: [
-            "listen": "\(settings.listen.map { "\($0.transport.rawValue):\($0.address.host):\($0.address.port)" })",
-            "rtp_ports": "\(settings.rtpPorts.min)-\(settings.rtpPorts.max)",
-            "tracking_numbers": "\(router.trackingNumberCount)",
-        ])
+        logger.info(
+            "SIP listening",
+            metadata: [
+                "listen": "\(settings.listen.map { "\($0.transport.rawValue):\($0.address.host):\($0.address.port)" })",
+                "rtp_ports": "\(settings.rtpPorts.min)-\(settings.rtpPorts.max)",
+                "tracking_numbers": "\(router.trackingNumberCount)",
+            ])
     }
 
-    private func listen(first: Bool, requests: Bool, _ me: UnsafeMutableRawPointer,
-                        _ handler: @convention(c) (UnsafePointer<sip_msg>?, UnsafeMutableRawPointer?) -> Bool) throws {
+    private func listen(
+        first: Bool, requests: Bool, _ me: UnsafeMutableRawPointer,
+        _ handler: @convention(c) (UnsafePointer<sip_msg>?, UnsafeMutableRawPointer?) -> Bool
+    ) throws {
         // libre keeps the address it is given and writes NULL there when the listener goes:
         // it must outlive the SIP stack, so it is allocated once and never freed.
         let slot = UnsafeMutablePointer<OpaquePointer?>.allocate(capacity: 1)
         slot.initialize(to: nil)
-        let err = first ? ct_sip_listen_first(slot, sip, requests, handler, me)
-            : sip_listen(slot, sip, requests, handler, me)
+        let err =
+            first ? ct_sip_listen_first(slot, sip, requests, handler, me) : sip_listen(slot, sip, requests, handler, me)
         guard err == 0, slot.pointee != nil else { throw TelephonyError.libre("SIP listener", err) }
         listeners.append(slot)
     }
@@ -173,8 +192,11 @@ final class SwitchBoard: CallHost {
             _ = sip_reply(sip, msg, 500, "Server Internal Error")
             return
         }
-        guard let relay = MediaRelay(threads: relayThreads, bindAddress: settings.rtpBindAddress, portPool: portPool, statistics: statistics,
-                                     latching: settings.mediaLatching, policy: mediaPolicy) else {
+        guard
+            let relay = MediaRelay(
+                threads: relayThreads, bindAddress: settings.rtpBindAddress, portPool: portPool, statistics: statistics,
+                latching: settings.mediaLatching, policy: mediaPolicy)
+        else {
             statistics.record(.noRTPPorts)
             logger.error("no free RTP ports", metadata: ["available": "\(portPool.available)"])
             _ = ct_sip_reply_headers(sip, msg, 503, "Service Unavailable", "Retry-After: 5\r\n")
@@ -182,7 +204,8 @@ final class SwitchBoard: CallHost {
         }
         // Attribution reads in-memory indexes only: no database on the SIP path.
         let attribution = attributor.attribute(admission.target.did)
-        let call = Call(host: self, services: callServices, admission: admission, relay: relay, attribution: attribution)
+        let call = Call(
+            host: self, services: callServices, admission: admission, relay: relay, attribution: attribution)
         calls[ObjectIdentifier(call)] = call
         callCount.set(calls.count)
         call.start(invite: msg)
@@ -193,12 +216,12 @@ final class SwitchBoard: CallHost {
     private func otherRequest(_ msg: UnsafePointer<sip_msg>) -> Bool {
         switch msg.method {
         case "OPTIONS":
-            _ = ct_sip_reply_headers(sip, msg, draining ? 503 : 200, draining ? "Service Unavailable" : "OK",
-                                     Self.allowHeader + "Accept: application/sdp\r\n")
+            _ = ct_sip_reply_headers(
+                sip, msg, draining ? 503 : 200, draining ? "Service Unavailable" : "OK",
+                Self.allowHeader + "Accept: application/sdp\r\n")
         case "CANCEL", "BYE", "INFO", "ACK":
             if msg.method != "ACK" { _ = sip_reply(sip, msg, 481, "Call/Transaction Does Not Exist") }
-        default:
-            _ = ct_sip_reply_headers(sip, msg, 405, "Method Not Allowed", Self.allowHeader)
+        default: _ = ct_sip_reply_headers(sip, msg, 405, "Method Not Allowed", Self.allowHeader)
         }
         return true
     }
@@ -270,9 +293,7 @@ final class SwitchBoard: CallHost {
         logger.info("draining: new calls get 503", metadata: ["active_calls": "\(calls.count)"])
     }
 
-    func hangUpAll() {
-        for call in calls.values { call.hangUpForShutdown() }
-    }
+    func hangUpAll() { for call in calls.values { call.hangUpForShutdown() } }
 
     func close() {
         sweepTimer.cancel()
@@ -293,19 +314,22 @@ final class SwitchBoard: CallHost {
     private func registerTrunks() {
         guard let sip else { return }
         for trunk in router.trunks where trunk.register {
-            guard let proxy = trunk.proxy, let user = trunk.username,
-                  let uri = SIPURI(proxy) else { continue }
+            guard let proxy = trunk.proxy, let user = trunk.username, let uri = SIPURI(proxy) else { continue }
             let hostPort = uri.port.map { "\(uri.host):\($0)" } ?? uri.host
             let aor = "sip:\(user)@\(hostPort)"
             let auth = TrunkAuth(username: user, password: trunk.password ?? "", logger: logger, trunk: trunk.name)
             registrationContexts.append(auth)
             var reg: OpaquePointer?
-            let err = ct_sipreg_register(&reg, sip, proxy, aor, settings.contactUser, 600, TrunkAuth.credentialsHandler,
-                                         Unmanaged.passUnretained(auth).toOpaque(), { err, msg, arg in
-                TrunkAuth.from(arg)?.registered(err: err, msg: msg)
-            }, Unmanaged.passUnretained(auth).toOpaque())
-            if err == 0, let reg { registrations.append(reg) } else {
-                logger.error("trunk registration failed to start", metadata: ["trunk": "\(trunk.name)", "error": "\(err)"])
+            let err = ct_sipreg_register(
+                &reg, sip, proxy, aor, settings.contactUser, 600, TrunkAuth.credentialsHandler,
+                Unmanaged.passUnretained(auth).toOpaque(),
+                { err, msg, arg in TrunkAuth.from(arg)?.registered(err: err, msg: msg) },
+                Unmanaged.passUnretained(auth).toOpaque())
+            if err == 0, let reg {
+                registrations.append(reg)
+            } else {
+                logger.error(
+                    "trunk registration failed to start", metadata: ["trunk": "\(trunk.name)", "error": "\(err)"])
             }
         }
     }
@@ -321,11 +345,11 @@ private func board(_ arg: UnsafeMutableRawPointer?) -> SwitchBoard? {
 /// Digest credentials for one trunk, handed to libre's auth callbacks (on libre's thread).
 final class TrunkAuth {
     /// libre's auth callback: the context is a `TrunkAuth`.
-    static let credentialsHandler: @convention(c) (UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
-                                                   UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
-                                                   UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Int32 = { u, p, _, arg in
-        from(arg)?.credentials(u, p) ?? EINVAL
-    }
+    static let credentialsHandler:
+        @convention(c) (
+            UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+            UnsafePointer<CChar>?, UnsafeMutableRawPointer?
+        ) -> Int32 = { u, p, _, arg in from(arg)?.credentials(u, p) ?? EINVAL }
 
     static func from(_ arg: UnsafeMutableRawPointer?) -> TrunkAuth? {
         guard let auth = arg.map({ Unmanaged<TrunkAuth>.fromOpaque($0).takeUnretainedValue() }) else { return nil }
@@ -341,11 +365,16 @@ final class TrunkAuth {
     let trunk: String
 
     init(username: String, password: String, logger: Logger, trunk: String) {
-        self.username = username; self.password = password; self.logger = logger; self.trunk = trunk
+        self.username = username
+        self.password = password
+        self.logger = logger
+        self.trunk = trunk
     }
 
-    func credentials(_ user: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
-                     _ pass: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    func credentials(
+        _ user: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+        _ pass: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+    ) -> Int32 {
         guard let user, let pass else { return EINVAL }
         var err = str_dup(user, username)
         if err == 0 { err = str_dup(pass, password) }
@@ -356,7 +385,8 @@ final class TrunkAuth {
         if err != 0 {
             logger.warning("trunk registration error", metadata: ["trunk": "\(trunk)", "error": "\(err)"])
         } else if let msg, msg.pointee.scode >= 300 {
-            logger.warning("trunk registration refused", metadata: ["trunk": "\(trunk)", "code": "\(msg.pointee.scode)"])
+            logger.warning(
+                "trunk registration refused", metadata: ["trunk": "\(trunk)", "code": "\(msg.pointee.scode)"])
         } else {
             logger.debug("trunk registered", metadata: ["trunk": "\(trunk)"])
         }

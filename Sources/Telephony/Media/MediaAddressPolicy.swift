@@ -35,7 +35,9 @@ struct MediaAddressPolicy: Sendable {
         if Self.hold.contains(address) { return nil }
         guard let ip = IPAddress(address) else { return "media address \(address) is not an IP address" }
         if let why = Self.unroutable(ip) { return "media address \(address) is \(why)" }
-        if !allowsLoopback && Self.isLoopback(ip) { return "media address \(address) is CallTrack's own host (loopback)" }
+        if !allowsLoopback && Self.isLoopback(ip) {
+            return "media address \(address) is CallTrack's own host (loopback)"
+        }
         if isOwn(ip, port: Int(port)) { return "media address \(address):\(port) is one of CallTrack's own sockets" }
         return nil
     }
@@ -61,13 +63,12 @@ struct MediaAddressPolicy: Sendable {
     }
 
     static func isLoopback(_ ip: IPAddress) -> Bool {
-        (ip.bytes.count == 4 && ip.bytes[0] == 127) || (ip.bytes.count == 16 && ip.bytes == Array(repeating: 0, count: 15) + [1])
+        (ip.bytes.count == 4 && ip.bytes[0] == 127)
+            || (ip.bytes.count == 16 && ip.bytes == Array(repeating: 0, count: 15) + [1])
     }
 
     /// Loopback, or an address of one of this machine's interfaces.
-    static func isLocal(_ ip: IPAddress) -> Bool {
-        isLoopback(ip) || interfaceAddresses.contains(ip)
-    }
+    static func isLocal(_ ip: IPAddress) -> Bool { isLoopback(ip) || interfaceAddresses.contains(ip) }
 
     /// This machine's interface addresses, read once.
     static let interfaceAddresses: Set<IPAddress> = {
@@ -79,10 +80,12 @@ struct MediaAddressPolicy: Sendable {
         while let entry = cursor {
             if let addr = entry.pointee.ifa_addr {
                 var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
-                let length = addr.pointee.sa_family == sa_family_t(AF_INET6)
+                let length =
+                    addr.pointee.sa_family == sa_family_t(AF_INET6)
                     ? socklen_t(MemoryLayout<sockaddr_in6>.size) : socklen_t(MemoryLayout<sockaddr_in>.size)
                 if addr.pointee.sa_family == sa_family_t(AF_INET) || addr.pointee.sa_family == sa_family_t(AF_INET6),
-                   getnameinfo(addr, length, &host, socklen_t(host.count), nil, 0, NI_NUMERICHOST) == 0 {
+                    getnameinfo(addr, length, &host, socklen_t(host.count), nil, 0, NI_NUMERICHOST) == 0
+                {
                     let text = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
                     // A link-local IPv6 address comes with its zone (fe80::1%eth0).
                     if let ip = IPAddress(text.split(separator: "%").first.map(String.init) ?? "") { result.insert(ip) }

@@ -22,12 +22,15 @@ final class MediaRelay {
 
     /// Binds four sockets on `bindAddress` at random ports and hands them to the next relay thread;
     /// nil when no ports are left or none can be bound.
-    init?(threads: RelayThreads, bindAddress: String, portPool: RTPPortPool, statistics: CallStatistics,
-          latching: MediaLatching, policy: MediaAddressPolicy) {
+    init?(
+        threads: RelayThreads, bindAddress: String, portPool: RTPPortPool, statistics: CallStatistics,
+        latching: MediaLatching, policy: MediaAddressPolicy
+    ) {
         let now = nowMilliseconds()
         guard let a = Self.bindPair(bindAddress, pool: portPool, now: now) else { return nil }
         guard let b = Self.bindPair(bindAddress, pool: portPool, now: now) else {
-            _ = mem_deref(UnsafeMutableRawPointer(a.rtp)); _ = mem_deref(UnsafeMutableRawPointer(a.rtcp))
+            _ = mem_deref(UnsafeMutableRawPointer(a.rtp))
+            _ = mem_deref(UnsafeMutableRawPointer(a.rtcp))
             portPool.release(a.port, now: now)
             return nil
         }
@@ -41,19 +44,29 @@ final class MediaRelay {
         id = Self.ids.wrappingAdd(1, ordering: .relaxed).oldValue
         let (id, counters) = (id, counters)
         worker.submit { worker in
-            worker.adopt(id, PacketRelay(sockets: sockets, portPool: portPool, statistics: statistics, latching: latching,
-                                         policy: policy, counters: counters))
+            worker.adopt(
+                id,
+                PacketRelay(
+                    sockets: sockets, portPool: portPool, statistics: statistics, latching: latching, policy: policy,
+                    counters: counters))
         }
     }
 
-    private static func bindPair(_ address: String, pool: RTPPortPool, now: UInt64)
-        -> (port: UInt16, rtp: OpaquePointer, rtcp: OpaquePointer)? {
+    private static func bindPair(_ address: String, pool: RTPPortPool, now: UInt64) -> (
+        port: UInt16, rtp: OpaquePointer, rtcp: OpaquePointer
+    )? {
         // Ports another program holds are skipped (and returned later), not fatal.
         var skipped: [UInt16] = []
         defer { skipped.forEach { pool.release($0, now: now) } }
         for _ in 0..<64 {
             guard let port = pool.take(now: now) else { return nil }
-            if let rtp = bind(address, port), let rtcp = bind(address, port + 1) ?? { _ = mem_deref(UnsafeMutableRawPointer(rtp)); return nil }() {
+            if let rtp = bind(address, port),
+                let rtcp = bind(address, port + 1)
+                    ?? {
+                        _ = mem_deref(UnsafeMutableRawPointer(rtp))
+                        return nil
+                    }()
+            {
                 return (port, rtp, rtcp)
             }
             skipped.append(port)
@@ -87,9 +100,7 @@ final class MediaRelay {
     }
 
     /// After CallTrack sends SDP to a side, that side may start sending from a new address.
-    func openLearningWindow(_ side: LegSide) {
-        send { $0.openLearningWindow(side) }
-    }
+    func openLearningWindow(_ side: LegSide) { send { $0.openLearningWindow(side) } }
 
     /// Treats now as the last media time (used after answer and on resume from hold).
     func touch() { counters.touch() }
@@ -160,9 +171,11 @@ final class RelayCounters: Sendable {
     func read(_ direction: Direction) -> MediaCounters {
         switch direction {
         case .callerToCallee:
-            MediaCounters(packets: forwardPackets.load(ordering: .relaxed), bytes: forwardBytes.load(ordering: .relaxed))
+            MediaCounters(
+                packets: forwardPackets.load(ordering: .relaxed), bytes: forwardBytes.load(ordering: .relaxed))
         case .calleeToCaller:
-            MediaCounters(packets: backwardPackets.load(ordering: .relaxed), bytes: backwardBytes.load(ordering: .relaxed))
+            MediaCounters(
+                packets: backwardPackets.load(ordering: .relaxed), bytes: backwardBytes.load(ordering: .relaxed))
         }
     }
 }

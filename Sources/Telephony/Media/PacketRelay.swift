@@ -27,7 +27,10 @@ final class PacketRelay {
         let port: UInt16
 
         init(relay: PacketRelay, side: LegSide, isRTCP: Bool, port: UInt16) {
-            self.relay = relay; self.side = side; self.isRTCP = isRTCP; self.port = port
+            self.relay = relay
+            self.side = side
+            self.isRTCP = isRTCP
+            self.port = port
         }
 
         var destination: sa? { latched ?? announced }
@@ -59,8 +62,10 @@ final class PacketRelay {
     private var loop: LoopIdentity?
 
     /// Takes over four bound sockets (caller RTP and RTCP, callee RTP and RTCP) that no loop listens on yet.
-    init(sockets handles: RelaySockets, portPool: RTPPortPool, statistics: CallStatistics, latching: MediaLatching,
-         policy: MediaAddressPolicy, counters: RelayCounters) {
+    init(
+        sockets handles: RelaySockets, portPool: RTPPortPool, statistics: CallStatistics, latching: MediaLatching,
+        policy: MediaAddressPolicy, counters: RelayCounters
+    ) {
         self.portPool = portPool
         self.statistics = statistics
         self.latching = latching
@@ -87,12 +92,14 @@ final class PacketRelay {
             // AF_INET6 gives the IPv6 socket when there is one, else the IPv4 one.
             socket.fd = udp_sock_fd(handle, AF_INET6)
             // The socket's destructor ends this listening (libre's fd_close on this thread) before it closes the fd.
-            _ = fd_listen(socket.fd, Int32(FD_READ), { _, arg in
-                guard let arg else { return }
-                let socket = Unmanaged<Socket>.fromOpaque(arg).takeUnretainedValue()
-                socket.relay.loop?.precondition()
-                socket.relay.readable(socket)
-            }, Unmanaged.passUnretained(socket).toOpaque())
+            _ = fd_listen(
+                socket.fd, Int32(FD_READ),
+                { _, arg in
+                    guard let arg else { return }
+                    let socket = Unmanaged<Socket>.fromOpaque(arg).takeUnretainedValue()
+                    socket.relay.loop?.precondition()
+                    socket.relay.readable(socket)
+                }, Unmanaged.passUnretained(socket).toOpaque())
         }
     }
 
@@ -119,9 +126,7 @@ final class PacketRelay {
     }
 
     /// The IP a leg's SIP comes from: a source with this IP may be latched to.
-    func setSignallingPeer(_ side: LegSide, _ ip: IPAddress?) {
-        if let ip { signallingIP[side] = ip }
-    }
+    func setSignallingPeer(_ side: LegSide, _ ip: IPAddress?) { if let ip { signallingIP[side] = ip } }
 
     /// Sets where one side wants media, from its SDP (already checked by `MediaAddressPolicy`),
     /// and opens that side's learning window. A new address forgets what was latched.
@@ -129,7 +134,8 @@ final class PacketRelay {
         openLearningWindow(side)
         counters.touch()
         guard let ep = description.audioEndpoint, !MediaAddressPolicy.hold.contains(ep.address),
-              policy.refusal(address: ep.address, port: ep.port) == nil else { return }
+            policy.refusal(address: ep.address, port: ep.port) == nil
+        else { return }
         announcedIP[side] = IPAddress(ep.address)
         for s in sockets where s.side == side {
             let port = s.isRTCP ? (description.rtcpPort ?? ep.port &+ 1) : ep.port
@@ -141,9 +147,7 @@ final class PacketRelay {
     }
 
     /// After CallTrack sends SDP to a side, that side may start sending from a new address.
-    func openLearningWindow(_ side: LegSide) {
-        learningUntil[side] = nowMilliseconds() + Self.learningMilliseconds
-    }
+    func openLearningWindow(_ side: LegSide) { learningUntil[side] = nowMilliseconds() + Self.learningMilliseconds }
 
     /// Why a packet from `src` on `socket` is not the leg's peer's (nil: it is); latches when the rules allow.
     private func refusal(of src: sa, on socket: Socket, now: UInt64) -> CallStatistics.MediaDrop? {
@@ -172,8 +176,9 @@ final class PacketRelay {
         if !socket.isRTCP {
             counters.lastMediaAt.store(now, ordering: .relaxed)
             if let tap {
-                tap.append(side: socket.side == .caller ? .caller : .callee,
-                           bytes: Array(UnsafeRawBufferPointer(start: buffer.bytes, count: size)), at: now)
+                tap.append(
+                    side: socket.side == .caller ? .caller : .callee,
+                    bytes: Array(UnsafeRawBufferPointer(start: buffer.bytes, count: size)), at: now)
             }
         }
         let outIndex = (socket.side == .caller ? 2 : 0) + (socket.isRTCP ? 1 : 0)

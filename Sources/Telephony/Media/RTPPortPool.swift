@@ -18,8 +18,10 @@ final class RTPPortPool: Sendable {
     private let state: Mutex<State>
     let quarantineMilliseconds: UInt64
 
-    init(min: Int, max: Int, quarantineMilliseconds: UInt64 = 10_000,
-         random: sending any RandomNumberGenerator = SystemRandomNumberGenerator()) {
+    init(
+        min: Int, max: Int, quarantineMilliseconds: UInt64 = 10_000,
+        random: sending any RandomNumberGenerator = SystemRandomNumberGenerator()
+    ) {
         let first = min % 2 == 0 ? min : min + 1
         state = Mutex(State(free: stride(from: first, to: max, by: 2).map { UInt16($0) }, random: random))
         self.quarantineMilliseconds = quarantineMilliseconds
@@ -29,7 +31,9 @@ final class RTPPortPool: Sendable {
 
     func take(now: UInt64) -> UInt16? {
         state.withLock { s in
-            while s.quarantineHead < s.quarantine.count, now &- s.quarantine[s.quarantineHead].at >= quarantineMilliseconds {
+            while s.quarantineHead < s.quarantine.count,
+                now &- s.quarantine[s.quarantineHead].at >= quarantineMilliseconds
+            {
                 s.free.append(s.quarantine[s.quarantineHead].port)
                 s.quarantineHead += 1
             }

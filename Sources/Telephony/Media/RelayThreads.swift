@@ -27,15 +27,11 @@ final class RelayThreads: Sendable {
     }
 
     /// The thread the next call's media goes to.
-    func next() -> LibreLoop<RelayWorker> {
-        workers[turn.wrappingAdd(1, ordering: .relaxed).oldValue % workers.count]
-    }
+    func next() -> LibreLoop<RelayWorker> { workers[turn.wrappingAdd(1, ordering: .relaxed).oldValue % workers.count] }
 
     /// Stops every thread once the jobs already handed to it have run (the last calls' sockets
     /// closed, their recordings handed to the recorder).
-    func stop() async {
-        for worker in workers { await worker.stop() }
-    }
+    func stop() async { for worker in workers { await worker.stop() } }
 }
 
 /// What one relay thread owns: its calls' packet relays, by id, and the timer that hands their
@@ -61,13 +57,9 @@ final class RelayWorker {
     }
 
     /// Runs `body` with the relay `id`, if it is still open.
-    func with(_ id: Int, _ body: (PacketRelay) -> Void) {
-        if let relay = relays[id] { body(relay) }
-    }
+    func with(_ id: Int, _ body: (PacketRelay) -> Void) { if let relay = relays[id] { body(relay) } }
 
-    func close(_ id: Int) {
-        relays.removeValue(forKey: id)?.close()
-    }
+    func close(_ id: Int) { relays.removeValue(forKey: id)?.close() }
 
     /// Every 250 ms the packets copied for recording go to the recorder's queue in one batch per call.
     private func scheduleFlush() {

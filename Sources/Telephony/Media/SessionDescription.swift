@@ -44,9 +44,9 @@ public struct SessionDescription: Sendable, Equatable {
     public private(set) var lines: [String]
 
     public init?(_ text: String) {
-        let lines = text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\r\n" || $0 == "\n" || $0 == "\r" })
-            .map { String($0).trimmingCharacters(in: .whitespaces) }
-            .filter { !$0.isEmpty }
+        let lines = text.split(
+            omittingEmptySubsequences: true, whereSeparator: { $0 == "\r\n" || $0 == "\n" || $0 == "\r" }
+        ).map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard lines.first?.hasPrefix("v=") == true, lines.contains(where: { $0.hasPrefix("m=") }) else { return nil }
         self.lines = lines
     }
@@ -61,9 +61,7 @@ public struct SessionDescription: Sendable, Equatable {
         return start..<end
     }
 
-    private var sessionRange: Range<Int> {
-        0..<(lines.firstIndex(where: { $0.hasPrefix("m=") }) ?? lines.count)
-    }
+    private var sessionRange: Range<Int> { 0..<(lines.firstIndex(where: { $0.hasPrefix("m=") }) ?? lines.count) }
 
     /// Where the peer wants to receive audio: connection address and port, if the stream is active.
     public var audioEndpoint: (address: String, port: UInt16)? {
@@ -133,16 +131,26 @@ public struct SessionDescription: Sendable, Equatable {
                 }
                 continue
             }
-            if line.hasPrefix("o=") { out.append("o="); continue }  // filled in below
-            if section == "other" { out.append(line); continue }
+            if line.hasPrefix("o=") {
+                out.append("o=")
+                continue
+            }  // filled in below
+            if section == "other" {
+                out.append(line)
+                continue
+            }
             if line.hasPrefix("c=") {
                 let keepHold = line.hasSuffix(" 0.0.0.0")
                 out.append(keepHold ? line : "c=IN \(ipType) \(address)")
                 continue
             }
-            if line.hasPrefix("a=rtcp:") { out.append("a=rtcp:\(port &+ 1)"); continue }
+            if line.hasPrefix("a=rtcp:") {
+                out.append("a=rtcp:\(port &+ 1)")
+                continue
+            }
             if line.hasPrefix("a=candidate") || line.hasPrefix("a=ice-") || line.hasPrefix("a=end-of-candidates")
-                || line.hasPrefix("a=remote-candidates") {
+                || line.hasPrefix("a=remote-candidates")
+            {
                 continue
             }
             out.append(line)
@@ -179,7 +187,9 @@ public struct SessionDescription: Sendable, Equatable {
         var named: [UInt8: AudioCodec] = [:]
         for line in audioRange.map({ lines[$0] }) ?? [] where line.hasPrefix("a=rtpmap:") {
             let parts = line.dropFirst("a=rtpmap:".count).split(separator: " ")
-            guard parts.count >= 2, let pt = UInt8(parts[0]), let name = parts[1].split(separator: "/").first else { continue }
+            guard parts.count >= 2, let pt = UInt8(parts[0]), let name = parts[1].split(separator: "/").first else {
+                continue
+            }
             named[pt] = AudioCodec(encodingName: String(name))
         }
         return PayloadTypes(order: audioPayloadTypes.compactMap { UInt8($0) }, named: named)
@@ -207,7 +217,9 @@ public struct SessionDescription: Sendable, Equatable {
             guard let name = encodingName(ofPayloadType: pt) else { return false }
             return name.lowercased() == codec.lowercased() || Self.isSignalling(name)
         }
-        guard keep.contains(where: { encodingName(ofPayloadType: $0)?.lowercased() == codec.lowercased() }) else { return nil }
+        guard keep.contains(where: { encodingName(ofPayloadType: $0)?.lowercased() == codec.lowercased() }) else {
+            return nil
+        }
         return keeping(payloadTypes: keep)
     }
 
@@ -243,10 +255,9 @@ public struct SessionDescription: Sendable, Equatable {
     public static func defaultOffer(address: String, port: UInt16, origin: inout SDPOrigin) -> SessionDescription {
         let ipType = address.contains(":") ? "IP6" : "IP4"
         let template = SessionDescription(lines: [
-            "v=0", "o=", "s=CallTrack", "c=IN \(ipType) \(address)", "t=0 0",
-            "m=audio \(port) RTP/AVP 0 8 101",
-            "a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000",
-            "a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-16", "a=ptime:20", "a=sendrecv",
+            "v=0", "o=", "s=CallTrack", "c=IN \(ipType) \(address)", "t=0 0", "m=audio \(port) RTP/AVP 0 8 101",
+            "a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000", "a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-16",
+            "a=ptime:20", "a=sendrecv",
         ])
         return template.relayed(through: address, port: port, origin: &origin)
     }

@@ -20,13 +20,26 @@ public struct Visit: Sendable, Equatable, Codable {
     public var gaClientID: String?
     public var ymClientID: String?
 
-    public init(projectKey: String, clientID: String, at: Date, page: String, referrer: String?, source: String,
-                medium: String, campaign: String?, keyword: String?, content: String?, gclid: String?, yclid: String?,
-                region: String?, gaClientID: String? = nil, ymClientID: String? = nil) {
-        self.gaClientID = gaClientID; self.ymClientID = ymClientID
-        self.projectKey = projectKey; self.clientID = clientID; self.at = at; self.page = page; self.referrer = referrer
-        self.source = source; self.medium = medium; self.campaign = campaign; self.keyword = keyword; self.content = content
-        self.gclid = gclid; self.yclid = yclid; self.region = region
+    public init(
+        projectKey: String, clientID: String, at: Date, page: String, referrer: String?, source: String, medium: String,
+        campaign: String?, keyword: String?, content: String?, gclid: String?, yclid: String?, region: String?,
+        gaClientID: String? = nil, ymClientID: String? = nil
+    ) {
+        self.gaClientID = gaClientID
+        self.ymClientID = ymClientID
+        self.projectKey = projectKey
+        self.clientID = clientID
+        self.at = at
+        self.page = page
+        self.referrer = referrer
+        self.source = source
+        self.medium = medium
+        self.campaign = campaign
+        self.keyword = keyword
+        self.content = content
+        self.gclid = gclid
+        self.yclid = yclid
+        self.region = region
     }
 
     /// `direct`/`(none)` visits lose to any other under the last non-direct model.
@@ -66,13 +79,23 @@ public struct VisitReport: Sendable, Equatable {
     public var gaClientID: String?
     public var ymClientID: String?
 
-    public init(page: String, referrer: String? = nil, utmSource: String? = nil, utmMedium: String? = nil,
-                utmCampaign: String? = nil, utmTerm: String? = nil, utmContent: String? = nil, gclid: String? = nil,
-                yclid: String? = nil, region: String? = nil, gaClientID: String? = nil, ymClientID: String? = nil) {
-        self.gaClientID = gaClientID; self.ymClientID = ymClientID
-        self.page = page; self.referrer = referrer; self.utmSource = utmSource; self.utmMedium = utmMedium
-        self.utmCampaign = utmCampaign; self.utmTerm = utmTerm; self.utmContent = utmContent; self.gclid = gclid
-        self.yclid = yclid; self.region = region
+    public init(
+        page: String, referrer: String? = nil, utmSource: String? = nil, utmMedium: String? = nil,
+        utmCampaign: String? = nil, utmTerm: String? = nil, utmContent: String? = nil, gclid: String? = nil,
+        yclid: String? = nil, region: String? = nil, gaClientID: String? = nil, ymClientID: String? = nil
+    ) {
+        self.gaClientID = gaClientID
+        self.ymClientID = ymClientID
+        self.page = page
+        self.referrer = referrer
+        self.utmSource = utmSource
+        self.utmMedium = utmMedium
+        self.utmCampaign = utmCampaign
+        self.utmTerm = utmTerm
+        self.utmContent = utmContent
+        self.gclid = gclid
+        self.yclid = yclid
+        self.region = region
     }
 
     /// UTM tags and click ids missing from the report are read from the page URL's query.
@@ -80,14 +103,18 @@ public struct VisitReport: Sendable, Equatable {
         guard let items = URLComponents(string: page)?.percentEncodedQueryItems else { return self }
         // Form encoding: `+` is a space (`utm_term=buy+table`), `%2B` a plus.
         func q(_ name: String) -> String? {
-            items.first { $0.name == name }?.value
-                .map { $0.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? $0 }
-                .flatMap { $0.isEmpty ? nil : $0 }
+            items.first { $0.name == name }?.value.map {
+                $0.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? $0
+            }.flatMap { $0.isEmpty ? nil : $0 }
         }
         var r = self
-        r.utmSource = utmSource ?? q("utm_source"); r.utmMedium = utmMedium ?? q("utm_medium")
-        r.utmCampaign = utmCampaign ?? q("utm_campaign"); r.utmTerm = utmTerm ?? q("utm_term")
-        r.utmContent = utmContent ?? q("utm_content"); r.gclid = gclid ?? q("gclid"); r.yclid = yclid ?? q("yclid")
+        r.utmSource = utmSource ?? q("utm_source")
+        r.utmMedium = utmMedium ?? q("utm_medium")
+        r.utmCampaign = utmCampaign ?? q("utm_campaign")
+        r.utmTerm = utmTerm ?? q("utm_term")
+        r.utmContent = utmContent ?? q("utm_content")
+        r.gclid = gclid ?? q("gclid")
+        r.yclid = yclid ?? q("yclid")
         return r
     }
 }
@@ -108,7 +135,9 @@ public enum SourceClassifier {
         guard let ref = r.referrer, let refHost = URL(string: ref)?.host?.lowercased(), !refHost.isEmpty else {
             return ("(direct)", "(none)")
         }
-        if let engine = searchEngines.first(where: { refHost.contains($0.hostPart) }) { return (engine.name, "organic") }
+        if let engine = searchEngines.first(where: { refHost.contains($0.hostPart) }) {
+            return (engine.name, "organic")
+        }
         let pageHost = URL(string: r.page)?.host?.lowercased()
         if refHost == pageHost { return ("(direct)", "(none)") }  // moving inside the site
         return (refHost.hasPrefix("www.") ? String(refHost.dropFirst(4)) : refHost, "referral")
@@ -131,10 +160,11 @@ extension Attribution {
     /// The click ids come from the visit the model picked; the analytics client ids, which belong to
     /// the visitor rather than to one visit, from their latest visit that had them.
     init(poolName: String, reservation: Reservation, late: Bool, visit: Visit?, history: [Visit] = []) {
-        self.init(kind: .dynamic, poolName: poolName, clientID: reservation.clientID, reservationID: reservation.id, late: late,
-                  source: visit?.source, medium: visit?.medium, campaign: visit?.campaign, keyword: visit?.keyword,
-                  content: visit?.content, landingPage: visit?.page, referrer: visit?.referrer,
-                  gclid: visit?.gclid, yclid: visit?.yclid, gaClientID: history.last { $0.gaClientID != nil }?.gaClientID,
-                  ymClientID: history.last { $0.ymClientID != nil }?.ymClientID)
+        self.init(
+            kind: .dynamic, poolName: poolName, clientID: reservation.clientID, reservationID: reservation.id,
+            late: late, source: visit?.source, medium: visit?.medium, campaign: visit?.campaign,
+            keyword: visit?.keyword, content: visit?.content, landingPage: visit?.page, referrer: visit?.referrer,
+            gclid: visit?.gclid, yclid: visit?.yclid, gaClientID: history.last { $0.gaClientID != nil }?.gaClientID,
+            ymClientID: history.last { $0.ymClientID != nil }?.ymClientID)
     }
 }

@@ -58,7 +58,8 @@ public final class NumberPoolBook: Sendable {
         var taken: [String: Int] = [:]
         /// Exhaustions and address refusals not yet handed to persistence, per pool and kind:
         /// stored at most once a second.
-        var pendingExhaustions: [String: (project: String, pool: String, first: Date, count: Int, byAddress: Bool)] = [:]
+        var pendingExhaustions: [String: (project: String, pool: String, first: Date, count: Int, byAddress: Bool)] =
+            [:]
         var exhaustionsReportedAt = Date.distantPast
 
         mutating func hold(_ r: Reservation) {
@@ -77,7 +78,8 @@ public final class NumberPoolBook: Sendable {
         /// Drops a visitor's history once they hold no number, live or in its grace period.
         mutating func forgetVisits(project: String, client: String) {
             let key = NumberPoolBook.clientKey(project, client)
-            guard byClient[key] == nil, !expired.values.contains(where: { $0.projectKey == project && $0.clientID == client })
+            guard byClient[key] == nil,
+                !expired.values.contains(where: { $0.projectKey == project && $0.clientID == client })
             else { return }
             visits.removeValue(forKey: key)
         }
@@ -85,10 +87,10 @@ public final class NumberPoolBook: Sendable {
 
     /// A call this long after its reservation expired is still attributed (flagged late).
     public let lateGrace: TimeInterval
-    private let projects: [String: Project]
-    private let plan: NumberPlan
-    private let state = Mutex(State())
-    private let persist: @Sendable (TrackingChange) -> Void
+    let projects: [String: Project]
+    let plan: NumberPlan
+    let state = Mutex(State())
+    let persist: @Sendable (TrackingChange) -> Void
     /// A visitor's stored visits, oldest first (read from storage when they get a number).
     private let history: @Sendable (_ project: String, _ client: String) -> [Visit]
     /// Live numbers one client address may hold per project.
@@ -97,9 +99,11 @@ public final class NumberPoolBook: Sendable {
     /// Recent visitors remembered for heartbeat detection, at most.
     static let lastSeenCapacity = 200_000
 
-    public init(config: CallTrackConfig, snapshot: TrackingSnapshot = .init(), lateGrace: TimeInterval = 1800,
-                history: @escaping @Sendable (_ project: String, _ client: String) -> [Visit] = { _, _ in [] },
-                persist: @escaping @Sendable (TrackingChange) -> Void) {
+    public init(
+        config: CallTrackConfig, snapshot: TrackingSnapshot = .init(), lateGrace: TimeInterval = 1800,
+        history: @escaping @Sendable (_ project: String, _ client: String) -> [Visit] = { _, _ in [] },
+        persist: @escaping @Sendable (TrackingChange) -> Void
+    ) {
         self.lateGrace = lateGrace
         self.persist = persist
         self.history = history
@@ -112,12 +116,17 @@ public final class NumberPoolBook: Sendable {
             for pool in p.pools {
                 let numbers = plan.numbers(project: p.key, pool: pool.name)
                 guard let s = numbers.staticNumber else { continue }
-                pools.append(Pool(projectKey: p.key, name: pool.name, regions: Set(pool.regions.map { $0.lowercased() }),
-                                  numbers: numbers.dynamic, staticNumber: s))
+                pools.append(
+                    Pool(
+                        projectKey: p.key, name: pool.name, regions: Set(pool.regions.map { $0.lowercased() }),
+                        numbers: numbers.dynamic, staticNumber: s))
             }
-            var project = Project(key: p.key, ttl: TimeInterval(p.reservationTTLSeconds), model: p.attribution, pools: pools,
-                                  siteNumberTemplate: p.siteNumbers.first, nationalDigits: n.nationalNumberLength)
-            for number in pools.flatMap({ $0.numbers + [$0.staticNumber] }) { project.formatted[number] = project.format(number) }
+            var project = Project(
+                key: p.key, ttl: TimeInterval(p.reservationTTLSeconds), model: p.attribution, pools: pools,
+                siteNumberTemplate: p.siteNumbers.first, nationalDigits: n.nationalNumberLength)
+            for number in pools.flatMap({ $0.numbers + [$0.staticNumber] }) {
+                project.formatted[number] = project.format(number)
+            }
             projects[p.key] = project
         }
         self.projects = projects
@@ -148,17 +157,18 @@ public final class NumberPoolBook: Sendable {
     /// Records the visit and gives the visitor a number: their live one (renewed), a free one
     /// (least recently released first), or the static number when the pool is exhausted or the
     /// client `address` already holds `maxNumbersPerAddress` of this project's numbers.
-    public func reserve(projectKey: String, clientID: String, report: VisitReport, address: String? = nil,
-                        now: Date = Date()) -> NumberAssignment? {
+    public func reserve(
+        projectKey: String, clientID: String, report: VisitReport, address: String? = nil, now: Date = Date()
+    ) -> NumberAssignment? {
         guard let project = projects[projectKey] else { return nil }
         let report = report.completedFromPageURL()
         let (source, medium) = SourceClassifier.classify(report)
         // Campaign data was read from the whole URL; what is kept of it is bounded (see `Visit.storedLength`).
-        let visit = Visit(projectKey: projectKey, clientID: clientID, at: now, page: Visit.bounded(report.page),
-                          referrer: report.referrer.map { Visit.bounded($0) },
-                          source: source, medium: medium, campaign: report.utmCampaign, keyword: report.utmTerm,
-                          content: report.utmContent, gclid: report.gclid, yclid: report.yclid, region: report.region,
-                          gaClientID: report.gaClientID, ymClientID: report.ymClientID)
+        let visit = Visit(
+            projectKey: projectKey, clientID: clientID, at: now, page: Visit.bounded(report.page),
+            referrer: report.referrer.map { Visit.bounded($0) }, source: source, medium: medium,
+            campaign: report.utmCampaign, keyword: report.utmTerm, content: report.utmContent, gclid: report.gclid,
+            yclid: report.yclid, region: report.region, gaClientID: report.gaClientID, ymClientID: report.ymClientID)
         var changes: [TrackingChange] = []
         var needsHistory = false
         var kind = Telemetry.ReservationKind.dynamic, exhaustedPool: String?
@@ -191,22 +201,25 @@ public final class NumberPoolBook: Sendable {
                 s.addressLimited[projectKey, default: 0] += 1
                 countShortfall(&s, project: projectKey, pool: pool.name, byAddress: true, now: now, into: &changes)
                 kind = .static
-                return NumberAssignment(kind: .static, number: pool.staticNumber, formatted: project.format(pool.staticNumber),
-                                        reservation: nil)
+                return NumberAssignment(
+                    kind: .static, number: pool.staticNumber, formatted: project.format(pool.staticNumber),
+                    reservation: nil)
             }
             let exhausted = s.taken[Self.clientKey(projectKey, pool.name), default: 0] >= pool.numbers.count
-            let free = exhausted ? [] : pool.numbers.filter { s.byNumber.index(forKey: $0) == nil }  // no copy of the value
-            guard let number = free.min(by: { (s.releasedAt[$0] ?? .distantPast) < (s.releasedAt[$1] ?? .distantPast) }) else {
+            // (index(forKey:) looks a number up without copying its reservation)
+            let free = exhausted ? [] : pool.numbers.filter { s.byNumber.index(forKey: $0) == nil }
+            guard let number = free.min(by: { (s.releasedAt[$0] ?? .distantPast) < (s.releasedAt[$1] ?? .distantPast) })
+            else {
                 countShortfall(&s, project: projectKey, pool: pool.name, byAddress: false, now: now, into: &changes)
                 kind = .static
                 exhaustedPool = pool.name
-                return NumberAssignment(kind: .static, number: pool.staticNumber,
-                                        formatted: project.format(pool.staticNumber),
-                                        reservation: nil)
+                return NumberAssignment(
+                    kind: .static, number: pool.staticNumber, formatted: project.format(pool.staticNumber),
+                    reservation: nil)
             }
-            let r = Reservation(id: UUID().uuidString.lowercased(), projectKey: projectKey, clientID: clientID, number: number,
-                                poolName: pool.name, createdAt: now, expiresAt: now.addingTimeInterval(project.ttl),
-                                address: address)
+            let r = Reservation(
+                id: UUID().uuidString.lowercased(), projectKey: projectKey, clientID: clientID, number: number,
+                poolName: pool.name, createdAt: now, expiresAt: now.addingTimeInterval(project.ttl), address: address)
             if let previous = s.expired.removeValue(forKey: number) {
                 s.forgetVisits(project: previous.projectKey, client: previous.clientID)
             }
@@ -251,15 +264,22 @@ public final class NumberPoolBook: Sendable {
     /// A heartbeat from the same page is not a new visit; a new page with new campaign data is.
     private static func fingerprint(_ v: Visit) -> Int {
         var h = Hasher()
-        h.combine(v.page); h.combine(v.source); h.combine(v.medium); h.combine(v.campaign); h.combine(v.keyword)
+        h.combine(v.page)
+        h.combine(v.source)
+        h.combine(v.medium)
+        h.combine(v.campaign)
+        h.combine(v.keyword)
         // An analytics client id that turns up later (its counter's script ran after the snippet) is
         // kept as a visit of its own, so the call can carry it.
-        h.combine(v.gaClientID); h.combine(v.ymClientID)
+        h.combine(v.gaClientID)
+        h.combine(v.ymClientID)
         return h.finalize()
     }
 
-    private func countShortfall(_ s: inout State, project: String, pool: String, byAddress: Bool, now: Date,
-                                into changes: inout [TrackingChange]) {
+    private func countShortfall(
+        _ s: inout State, project: String, pool: String, byAddress: Bool, now: Date,
+        into changes: inout [TrackingChange]
+    ) {
         let key = Self.clientKey(project, pool) + (byAddress ? "\u{1f}address" : "")
         s.pendingExhaustions[key, default: (project, pool, now, 0, byAddress)].count += 1
         if now.timeIntervalSince(s.exhaustionsReportedAt) >= 1 { takeExhaustions(&s, now: now, into: &changes) }
@@ -267,8 +287,10 @@ public final class NumberPoolBook: Sendable {
 
     private func takeExhaustions(_ s: inout State, now: Date, into changes: inout [TrackingChange]) {
         for e in s.pendingExhaustions.values {
-            changes.append(e.byAddress ? .addressLimited(projectKey: e.project, pool: e.pool, at: e.first, count: e.count)
-                                       : .exhausted(projectKey: e.project, pool: e.pool, at: e.first, count: e.count))
+            changes.append(
+                e.byAddress
+                    ? .addressLimited(projectKey: e.project, pool: e.pool, at: e.first, count: e.count)
+                    : .exhausted(projectKey: e.project, pool: e.pool, at: e.first, count: e.count))
         }
         s.pendingExhaustions.removeAll()
         s.exhaustionsReportedAt = now
@@ -282,17 +304,17 @@ public final class NumberPoolBook: Sendable {
     }
 
     private func assignmentFor(_ r: Reservation, _ project: Project) -> NumberAssignment {
-        NumberAssignment(kind: .dynamic, number: r.number,
-                         formatted: project.format(r.number),
-                         reservation: r)
+        NumberAssignment(kind: .dynamic, number: r.number, formatted: project.format(r.number), reservation: r)
     }
 
     private func pool(for project: Project, region: String?) -> Pool? {
-        if let region = region?.lowercased(), let match = project.pools.first(where: { $0.regions.contains(region) }) { return match }
+        if let region = region?.lowercased(), let match = project.pools.first(where: { $0.regions.contains(region) }) {
+            return match
+        }
         return project.pools.first { $0.regions.isEmpty } ?? project.pools.first
     }
 
-    private func expire(_ s: inout State, now: Date, changes: inout [TrackingChange]) {
+    func expire(_ s: inout State, now: Date, changes: inout [TrackingChange]) {
         if now.timeIntervalSince(s.lastSeenPrunedAt) >= 60 { pruneLastSeen(&s, now: now) }
         guard now >= s.nextExpiry else { return }
         var next = Date.distantFuture
@@ -314,7 +336,9 @@ public final class NumberPoolBook: Sendable {
             s.forgetVisits(project: r.projectKey, client: r.clientID)
         }
         // Expired entries kept for late callers also need a look once their grace ends.
-        if let oldest = s.expired.values.map(\.expiresAt).min() { next = min(next, oldest.addingTimeInterval(lateGrace)) }
+        if let oldest = s.expired.values.map(\.expiresAt).min() {
+            next = min(next, oldest.addingTimeInterval(lateGrace))
+        }
         s.nextExpiry = next
     }
 
@@ -325,56 +349,6 @@ public final class NumberPoolBook: Sendable {
         let keep = 2 * (projects.values.map(\.ttl).max() ?? 360)
         s.lastSeen = s.lastSeen.filter { now.timeIntervalSince($0.value.at) < keep }
         if s.lastSeen.count > Self.lastSeenCapacity { s.lastSeen.removeAll() }
-    }
-
-    /// Who a call to `number` belongs to, at the moment its INVITE arrives. Nil for a number no pool knows.
-    public func attribute(_ number: PhoneNumber, at now: Date = Date()) -> Attribution? {
-        guard let entry = plan[number] else { return nil }
-        let projectKey = entry.projectKey
-        switch entry.role {
-        case .offline(let channel):
-            return Attribution(kind: .offline, source: "offline", medium: channel, channel: channel)
-        case .staticNumber(let pool):
-            return .unattributed(.static, pool: pool)
-        case .dynamic(let pool):
-            guard let project = projects[projectKey] else { return nil }
-            var changes: [TrackingChange] = []
-            let result: Attribution = state.withLock { s in
-                expire(&s, now: now, changes: &changes)
-                var late = false
-                guard let r = s.byNumber[number] ?? { late = true; return s.expired[number] }() else {
-                    return .unattributed(.dynamic, pool: pool)
-                }
-                let history = (s.visits[Self.clientKey(projectKey, r.clientID)] ?? []).filter { $0.at <= now }
-                return Attribution(poolName: pool, reservation: r, late: late, visit: project.model.pick(from: history),
-                                   history: history)
-            }
-            changes.forEach(persist)
-            return result
-        }
-    }
-
-    /// After a call: the visitor has called, so their number can serve someone else.
-    public func release(reservationID: String, number: PhoneNumber, at now: Date = Date()) {
-        let released: Bool = state.withLock { s in
-            let r: Reservation
-            if let live = s.byNumber[number], live.id == reservationID {
-                s.byNumber.removeValue(forKey: number)
-                s.byClient.removeValue(forKey: Self.clientKey(live.projectKey, live.clientID))
-                s.persistedExpiry.removeValue(forKey: live.id)
-                s.free(live)
-                r = live
-            } else if let late = s.expired[number], late.id == reservationID {
-                r = late
-            } else {
-                return false
-            }
-            s.expired.removeValue(forKey: number)
-            s.releasedAt[number] = now
-            s.forgetVisits(project: r.projectKey, client: r.clientID)
-            return true
-        }
-        if released { persist(.released(reservationID: reservationID, number: number, at: now)) }
     }
 
     /// How many dynamic numbers a project's pools hold.
@@ -403,17 +377,10 @@ public final class NumberPoolBook: Sendable {
     }
 
     /// Visitors whose histories are held in memory (those who hold a number), and recent visitors remembered.
-    public var visitorsInMemory: (histories: Int, recent: Int) { state.withLock { ($0.visits.count, $0.lastSeen.count) } }
+    public var visitorsInMemory: (histories: Int, recent: Int) {
+        state.withLock { ($0.visits.count, $0.lastSeen.count) }
+    }
 
     /// Visitors refused a number since start because their address held its share, per project.
     public func addressLimitedCount(projectKey: String) -> Int { state.withLock { $0.addressLimited[projectKey] ?? 0 } }
-}
-
-extension NumberPoolBook: CallAttributor {
-    public func attribute(_ number: PhoneNumber) -> Attribution? { attribute(number, at: Date()) }
-
-    public func callEnded(_ attribution: Attribution, number: PhoneNumber) {
-        guard attribution.kind == .dynamic, let reservation = attribution.reservationID else { return }
-        release(reservationID: reservation, number: number)
-    }
 }

@@ -13,10 +13,18 @@ public struct Reservation: Sendable, Equatable {
     /// The client address that asked for it: one address may hold only so many numbers.
     public var address: String?
 
-    public init(id: String, projectKey: String, clientID: String, number: PhoneNumber, poolName: String, createdAt: Date,
-                expiresAt: Date, address: String? = nil) {
-        self.id = id; self.projectKey = projectKey; self.clientID = clientID; self.number = number
-        self.poolName = poolName; self.createdAt = createdAt; self.expiresAt = expiresAt; self.address = address
+    public init(
+        id: String, projectKey: String, clientID: String, number: PhoneNumber, poolName: String, createdAt: Date,
+        expiresAt: Date, address: String? = nil
+    ) {
+        self.id = id
+        self.projectKey = projectKey
+        self.clientID = clientID
+        self.number = number
+        self.poolName = poolName
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.address = address
     }
 }
 
@@ -50,7 +58,9 @@ public struct TrackingSnapshot: Sendable {
     public var visits: [Visit]
     public var releasedAt: [PhoneNumber: Date]
     public init(reservations: [Reservation] = [], visits: [Visit] = [], releasedAt: [PhoneNumber: Date] = [:]) {
-        self.reservations = reservations; self.visits = visits; self.releasedAt = releasedAt
+        self.reservations = reservations
+        self.visits = visits
+        self.releasedAt = releasedAt
     }
 }
 
@@ -67,10 +77,14 @@ public enum NumberFormat {
         guard replace > 0 else { return number.e164 }
         var source = digits.suffix(replace).makeIterator()
         var skip = slots - replace
-        return String(template.map { c -> Character in
-            guard c.isASCIIDigit else { return c }
-            if skip > 0 { skip -= 1; return c }
-            return source.next() ?? c
-        })
+        return String(
+            template.map { c -> Character in
+                guard c.isASCIIDigit else { return c }
+                if skip > 0 {
+                    skip -= 1
+                    return c
+                }
+                return source.next() ?? c
+            })
     }
 }

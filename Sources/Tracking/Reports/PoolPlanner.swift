@@ -14,7 +14,9 @@ public enum PoolPlanner {
         public var lastSeen: Date
         public var released: Date?
         public init(arrival: Date, lastSeen: Date, released: Date? = nil) {
-            self.arrival = arrival; self.lastSeen = max(arrival, lastSeen); self.released = released
+            self.arrival = arrival
+            self.lastSeen = max(arrival, lastSeen)
+            self.released = released
         }
     }
 
@@ -63,7 +65,9 @@ public enum PoolPlanner {
     }
 
     /// The plan for `targetPercent` at a reservation time.
-    public static func plan(_ visits: [Visit], reservationSeconds: Int, targetPercent: Double, maxPoolSize: Int = 1000) -> Plan {
+    public static func plan(_ visits: [Visit], reservationSeconds: Int, targetPercent: Double, maxPoolSize: Int = 1000)
+        -> Plan
+    {
         var options: [Option] = []
         for size in 1...max(1, maxPoolSize) {
             let served = servedPercent(visits, poolSize: size, reservationSeconds: reservationSeconds)

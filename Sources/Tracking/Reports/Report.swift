@@ -38,26 +38,43 @@ public struct ReportCall: Sendable, Equatable {
     public var sales: Int
     public var revenue: Double
 
-    public init(id: String, startedAt: Date, answered: Bool, ringSeconds: Double?, talkSeconds: Double, caller: String?,
-                firstTime: Bool, kind: Attribution.Kind?, source: String? = nil, medium: String? = nil,
-                campaign: String? = nil, keyword: String? = nil, landingPage: String? = nil, number: String,
-                channel: String? = nil, clientID: String? = nil, sales: Int = 0, revenue: Double = 0) {
-        self.id = id; self.startedAt = startedAt; self.answered = answered; self.ringSeconds = ringSeconds
-        self.talkSeconds = talkSeconds; self.caller = caller; self.firstTime = firstTime; self.kind = kind
-        self.source = source; self.medium = medium; self.campaign = campaign; self.keyword = keyword
-        self.landingPage = landingPage; self.number = number; self.channel = channel; self.clientID = clientID
-        self.sales = sales; self.revenue = revenue
+    public init(
+        id: String, startedAt: Date, answered: Bool, ringSeconds: Double?, talkSeconds: Double, caller: String?,
+        firstTime: Bool, kind: Attribution.Kind?, source: String? = nil, medium: String? = nil, campaign: String? = nil,
+        keyword: String? = nil, landingPage: String? = nil, number: String, channel: String? = nil,
+        clientID: String? = nil, sales: Int = 0, revenue: Double = 0
+    ) {
+        self.id = id
+        self.startedAt = startedAt
+        self.answered = answered
+        self.ringSeconds = ringSeconds
+        self.talkSeconds = talkSeconds
+        self.caller = caller
+        self.firstTime = firstTime
+        self.kind = kind
+        self.source = source
+        self.medium = medium
+        self.campaign = campaign
+        self.keyword = keyword
+        self.landingPage = landingPage
+        self.number = number
+        self.channel = channel
+        self.clientID = clientID
+        self.sales = sales
+        self.revenue = revenue
     }
 
     /// The same call under another attribution model, re-picked from the visitor's stored visits
     /// (those before the call). Calls without a visitor keep what they have.
     public func reattributed(_ model: AttributionModel, visits: [Visit]) -> ReportCall {
-        guard kind == .dynamic, clientID != nil, let visit = model.pick(from: visits.filter { $0.at <= startedAt }) else {
-            return self
-        }
+        guard kind == .dynamic, clientID != nil, let visit = model.pick(from: visits.filter { $0.at <= startedAt })
+        else { return self }
         var call = self
-        call.source = visit.source; call.medium = visit.medium; call.campaign = visit.campaign
-        call.keyword = visit.keyword; call.landingPage = visit.page
+        call.source = visit.source
+        call.medium = visit.medium
+        call.campaign = visit.campaign
+        call.keyword = visit.keyword
+        call.landingPage = visit.page
         return call
     }
 }
@@ -72,7 +89,11 @@ public struct CostRow: Sendable, Equatable {
     public var amount: Double
 
     public init(date: String, source: String, medium: String, campaign: String?, keyword: String?, amount: Double) {
-        self.date = date; self.source = source; self.medium = medium; self.campaign = campaign; self.keyword = keyword
+        self.date = date
+        self.source = source
+        self.medium = medium
+        self.campaign = campaign
+        self.keyword = keyword
         self.amount = amount
     }
 }
@@ -115,8 +136,9 @@ public struct Report: Sendable, Equatable {
 
     /// Groups `calls` (already those of the period) by `dimensions`, days in `timeZone`; `costs` are
     /// the cost rows of the period. Rows come sorted by their group values.
-    public static func build(calls: [ReportCall], costs: [CostRow], groupBy dimensions: [ReportDimension],
-                             timeZone: TimeZone) -> Report {
+    public static func build(
+        calls: [ReportCall], costs: [CostRow], groupBy dimensions: [ReportDimension], timeZone: TimeZone
+    ) -> Report {
         var builder = ReportBuilder(groupBy: dimensions, timeZone: timeZone)
         for call in calls { builder.add(call) }
         return builder.report(costs: costs)
@@ -135,7 +157,10 @@ public struct Report: Sendable, Equatable {
             if call.answered { answered += 1 }
             if call.firstTime { firstTime += 1 }
             if let caller { callers.append(caller) }
-            if let ring = call.ringSeconds { ringSeconds += ring; rings += 1 }
+            if let ring = call.ringSeconds {
+                ringSeconds += ring
+                rings += 1
+            }
             talkSeconds += call.talkSeconds
             sales += call.sales
             revenue += call.revenue
@@ -150,10 +175,15 @@ public struct Report: Sendable, Equatable {
 
         var metrics: ReportMetrics {
             var m = ReportMetrics()
-            m.calls = calls; m.answered = answered; m.missed = calls - answered
-            m.uniqueCallers = Self.distinct(callers); m.firstTimeCallers = firstTime
+            m.calls = calls
+            m.answered = answered
+            m.missed = calls - answered
+            m.uniqueCallers = Self.distinct(callers)
+            m.firstTimeCallers = firstTime
             m.avgRingSeconds = rings == 0 ? nil : ringSeconds / Double(rings)
-            m.talkSeconds = talkSeconds; m.sales = sales; m.revenue = revenue
+            m.talkSeconds = talkSeconds
+            m.sales = sales
+            m.revenue = revenue
             return m
         }
     }
@@ -172,20 +202,25 @@ public struct Report: Sendable, Equatable {
         mutating func local(_ date: Date) -> (day: String, hour: String, weekday: String) {
             let bucket = Int((date.timeIntervalSince1970 / 900).rounded(.down))
             if let hit = cache[bucket] { return hit }
-            let c = calendar.dateComponents([.year, .month, .day, .hour, .weekday],
-                                            from: Date(timeIntervalSince1970: Double(bucket) * 900))
+            let c = calendar.dateComponents(
+                [.year, .month, .day, .hour, .weekday], from: Date(timeIntervalSince1970: Double(bucket) * 900))
             // ISO: 1 is Monday, 7 is Sunday.
-            let value = (day: String(format: "%04d-%02d-%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0),
-                         hour: String(format: "%02d", c.hour ?? 0), weekday: String(((c.weekday ?? 1) + 5) % 7 + 1))
+            let value = (
+                day: String(format: "%04d-%02d-%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0),
+                hour: String(format: "%02d", c.hour ?? 0), weekday: String(((c.weekday ?? 1) + 5) % 7 + 1)
+            )
             cache[bucket] = value
             return value
         }
     }
 
     /// A call's group values for `dimensions` (`["source": "google", …]`), as a report row shows them.
-    public static func group(of call: ReportCall, by dimensions: [ReportDimension], timeZone: TimeZone = .gmt) -> [String: String] {
+    public static func group(of call: ReportCall, by dimensions: [ReportDimension], timeZone: TimeZone = .gmt)
+        -> [String: String]
+    {
         var clock = LocalClock(timeZone: timeZone)
-        return Dictionary(uniqueKeysWithValues: dimensions.map { ($0.rawValue, value(of: $0, for: call, clock: &clock)) })
+        return Dictionary(
+            uniqueKeysWithValues: dimensions.map { ($0.rawValue, value(of: $0, for: call, clock: &clock)) })
     }
 
     /// A call's value for one dimension. Calls without a website visit: a static number is
@@ -195,18 +230,20 @@ public struct Report: Sendable, Equatable {
         switch dimension {
         case .source, .medium, .campaign, .keyword, .landingPage:
             if visit {
-                let v: String? = switch dimension {
-                case .source: call.source
-                case .medium: call.medium
-                case .campaign: call.campaign
-                case .keyword: call.keyword
-                default: call.landingPage
-                }
+                let v: String? =
+                    switch dimension {
+                    case .source: call.source
+                    case .medium: call.medium
+                    case .campaign: call.campaign
+                    case .keyword: call.keyword
+                    default: call.landingPage
+                    }
                 return v ?? none
             }
             switch call.kind {
             case .static: return dimension == .source ? "(static)" : none
-            case .offline: return dimension == .source ? (call.channel ?? unknown) : dimension == .medium ? "offline" : none
+            case .offline:
+                return dimension == .source ? (call.channel ?? unknown) : dimension == .medium ? "offline" : none
             default: return unknown
             }
         case .number: return call.number
@@ -269,7 +306,9 @@ public struct ReportBuilder {
         let withCosts = dimensions.allSatisfy(\.costsCarry)
         var costByGroup: [[String]: Double] = [:]
         if withCosts {
-            for row in costs { costByGroup[dimensions.map { Report.value(of: $0, for: row) }, default: 0] += row.amount }
+            for row in costs {
+                costByGroup[dimensions.map { Report.value(of: $0, for: row) }, default: 0] += row.amount
+            }
         }
         let keys = Set(groups.keys).union(costByGroup.keys).sorted { $0.lexicographicallyPrecedes($1) }
         let rows = keys.map { key in

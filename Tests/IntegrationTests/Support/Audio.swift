@@ -17,7 +17,12 @@ enum Audio {
     static func alawEncode(_ sample: Int16) -> UInt8 {
         var pcm = Int(sample)
         let mask: Int
-        if pcm >= 0 { mask = 0xd5 } else { mask = 0x55; pcm = -pcm - 1 }
+        if pcm >= 0 {
+            mask = 0xd5
+        } else {
+            mask = 0x55
+            pcm = -pcm - 1
+        }
         let ends = [0xff, 0x1ff, 0x3ff, 0x7ff, 0xfff, 0x1fff, 0x3fff, 0x7fff]
         var seg = 0
         while seg < 8 && pcm > ends[seg] { seg += 1 }
@@ -47,8 +52,9 @@ enum Audio {
     /// A-law packets of `samples`, 20 ms each.
     static func packets(_ samples: [Int16], ssrc: UInt32 = 0x1234_5678) -> [Packet] {
         stride(from: 0, to: samples.count - 159, by: 160).enumerated().map { i, start in
-            Packet(time: Double(i) * 0.02, sequence: UInt16(truncatingIfNeeded: 1000 + i), timestamp: UInt32(8000 + start),
-                   ssrc: ssrc, payloadType: 8, payload: samples[start..<start + 160].map(alawEncode))
+            Packet(
+                time: Double(i) * 0.02, sequence: UInt16(truncatingIfNeeded: 1000 + i), timestamp: UInt32(8000 + start),
+                ssrc: ssrc, payloadType: 8, payload: samples[start..<start + 160].map(alawEncode))
         }
     }
 
@@ -66,18 +72,28 @@ enum Audio {
         var out: [UInt8] = []
         func u32(_ v: UInt32) { out += withUnsafeBytes(of: v.littleEndian, Array.init) }
         func u16(_ v: UInt16) { out += withUnsafeBytes(of: v.littleEndian, Array.init) }
-        u32(0xa1b2_c3d4); u16(2); u16(4); u32(0); u32(0); u32(65535); u32(1)
+        u32(0xa1b2_c3d4)
+        u16(2)
+        u16(4)
+        u32(0)
+        u32(0)
+        u32(65535)
+        u32(1)
         for p in packets {
             let rtp = p.rtp
             var frame: [UInt8] = Array(repeating: 0, count: 12) + [0x08, 0x00]
             let ipLength = 20 + 8 + rtp.count
-            frame += [0x45, 0, UInt8(ipLength >> 8), UInt8(ipLength & 0xff), 0, 0, 0x40, 0, 64, 17, 0, 0,
-                      127, 0, 0, 1, 127, 0, 0, 1]
+            frame += [
+                0x45, 0, UInt8(ipLength >> 8), UInt8(ipLength & 0xff), 0, 0, 0x40, 0, 64, 17, 0, 0, 127, 0, 0, 1, 127,
+                0, 0, 1,
+            ]
             let udpLength = 8 + rtp.count
             frame += [0x1f, 0x40, 0x1f, 0x42, UInt8(udpLength >> 8), UInt8(udpLength & 0xff), 0, 0]
             frame += rtp
-            u32(UInt32(p.time)); u32(UInt32((p.time - Double(Int(p.time))) * 1_000_000))
-            u32(UInt32(frame.count)); u32(UInt32(frame.count))
+            u32(UInt32(p.time))
+            u32(UInt32((p.time - Double(Int(p.time))) * 1_000_000))
+            u32(UInt32(frame.count))
+            u32(UInt32(frame.count))
             out += frame
         }
         try Data(out).write(to: URL(fileURLWithPath: path))
@@ -96,7 +112,8 @@ enum Audio {
     static func parseWAV(_ data: Data) throws -> WAV {
         let b = [UInt8](data)
         guard b.count >= 44, b[0..<4].elementsEqual("RIFF".utf8), b[8..<12].elementsEqual("WAVE".utf8),
-              b[36..<40].elementsEqual("data".utf8) else { throw TestFailure("not a WAV file") }
+            b[36..<40].elementsEqual("data".utf8)
+        else { throw TestFailure("not a WAV file") }
         func u16(_ i: Int) -> Int { Int(b[i]) | Int(b[i + 1]) << 8 }
         func u32(_ i: Int) -> Int { u16(i) | u16(i + 2) << 16 }
         let channels = u16(22), rate = u32(24), declared = u32(40)
@@ -109,13 +126,16 @@ enum Audio {
             right.append(Int16(bitPattern: UInt16(body[i + 2]) | UInt16(body[i + 3]) << 8))
             i += 4
         }
-        return WAV(channels: channels, sampleRate: rate, left: left, right: right, declaredDataBytes: declared,
-                   fileBytes: b.count)
+        return WAV(
+            channels: channels, sampleRate: rate, left: left, right: right, declaredDataBytes: declared,
+            fileBytes: b.count)
     }
 
     /// The lag (in samples, searched within ±maxLag) at which `recorded` best matches `reference`,
     /// and the normalised correlation there over `window` samples starting at `start` of the reference.
-    static func bestMatch(recorded: [Int16], reference: [Int16], start: Int, window: Int, maxLag: Int) -> (lag: Int, correlation: Double) {
+    static func bestMatch(recorded: [Int16], reference: [Int16], start: Int, window: Int, maxLag: Int) -> (
+        lag: Int, correlation: Double
+    ) {
         var best = (lag: 0, correlation: -1.0)
         for lag in -maxLag...maxLag {
             let c = correlation(recorded, reference, start: start, window: window, lag: lag)
@@ -131,7 +151,9 @@ enum Audio {
             let j = i + lag
             guard i >= 0, i < reference.count, j >= 0, j < recorded.count else { continue }
             let x = Double(reference[i]), y = Double(recorded[j])
-            sxy += x * y; sxx += x * x; syy += y * y
+            sxy += x * y
+            sxx += x * x
+            syy += y * y
         }
         return sxx > 0 && syy > 0 ? sxy / (sxx * syy).squareRoot() : 0
     }

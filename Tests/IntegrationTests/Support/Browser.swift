@@ -13,8 +13,10 @@ enum Browser {
         defer { try? FileManager.default.removeItem(at: profile) }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
-                       "--user-data-dir=\(profile.path)", "--virtual-time-budget=5000", "--dump-dom", url]
+        p.arguments = [
+            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
+            "--user-data-dir=\(profile.path)", "--virtual-time-budget=5000", "--dump-dom", url,
+        ]
         let out = Pipe()
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice
@@ -27,16 +29,18 @@ enum Browser {
     /// The text of the element with `id` in rendered HTML.
     static func text(ofID id: String, in html: String) -> String? {
         guard let start = html.range(of: "id=\"\(id)\"") else { return nil }
-        guard let open = html[start.upperBound...].firstIndex(of: ">"),
-              let close = html[open...].range(of: "<") else { return nil }
+        guard let open = html[start.upperBound...].firstIndex(of: ">"), let close = html[open...].range(of: "<") else {
+            return nil
+        }
         return String(html[html.index(after: open)..<close.lowerBound])
     }
 
     /// The href of the element with `id`.
     static func href(ofID id: String, in html: String) -> String? {
         guard let start = html.range(of: "id=\"\(id)\""),
-              let tagStart = html[..<start.lowerBound].range(of: "<", options: .backwards),
-              let tagEnd = html[start.upperBound...].firstIndex(of: ">") else { return nil }
+            let tagStart = html[..<start.lowerBound].range(of: "<", options: .backwards),
+            let tagEnd = html[start.upperBound...].firstIndex(of: ">")
+        else { return nil }
         let tag = html[tagStart.lowerBound..<tagEnd]
         guard let h = tag.range(of: "href=\"") else { return nil }
         let rest = tag[h.upperBound...]

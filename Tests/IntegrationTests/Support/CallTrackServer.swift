@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// A real `calltrack serve` process on loopback, with its own config, database and ports.
@@ -113,7 +114,9 @@ final class CallTrackServer: @unchecked Sendable {
         if let password = options.trunkPassword { env["CALLTRACK_TEST_TRUNK_PASSWORD"] = password }
         for (k, v) in options.environment { env[k] = v }
         p.environment = env
-        if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
+        if !FileManager.default.fileExists(atPath: logPath) {
+            FileManager.default.createFile(atPath: logPath, contents: nil)
+        }
         let logFile = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         logFile.seekToEndOfFile()
         p.standardOutput = logFile
@@ -139,8 +142,7 @@ final class CallTrackServer: @unchecked Sendable {
     func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     /// Sends a signal and waits for the process to exit; returns its exit status.
-    @discardableResult
-    func stop(signal: Int32 = SIGTERM, timeout: Duration = .seconds(20)) async throws -> Int32 {
+    @discardableResult func stop(signal: Int32 = SIGTERM, timeout: Duration = .seconds(20)) async throws -> Int32 {
         guard let p = process else { return 0 }
         if p.isRunning { kill(p.processIdentifier, signal) }
         let deadline = ContinuousClock.now + timeout
@@ -154,7 +156,10 @@ final class CallTrackServer: @unchecked Sendable {
     }
 
     deinit {
-        if let p = process, p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+        if let p = process, p.isRunning {
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+        }
     }
 
     struct HTTPResult {
@@ -165,8 +170,10 @@ final class CallTrackServer: @unchecked Sendable {
     }
 
     /// One HTTP request to the server; admin routes get the test token unless `token` is nil.
-    func request(_ method: String, _ path: String, body: Data? = nil, headers: [String: String] = [:],
-                 token: String? = CallTrackServer.adminToken) async throws -> HTTPResult {
+    func request(
+        _ method: String, _ path: String, body: Data? = nil, headers: [String: String] = [:],
+        token: String? = CallTrackServer.adminToken
+    ) async throws -> HTTPResult {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(ports.http)\(path)")!)
         request.httpMethod = method
         request.httpBody = body
@@ -181,22 +188,26 @@ final class CallTrackServer: @unchecked Sendable {
     }
 
     /// POSTs a JSON body (or raw bytes) to a public route.
-    func post(_ path: String, body: Data, headers: [String: String] = ["Content-Type": "application/json"]) async throws -> HTTPResult {
-        try await request("POST", path, body: body, headers: headers, token: nil)
-    }
+    func post(_ path: String, body: Data, headers: [String: String] = ["Content-Type": "application/json"]) async throws
+        -> HTTPResult
+    { try await request("POST", path, body: body, headers: headers, token: nil) }
 
     /// Reserves a number as the snippet would, for a visitor with `clientID` on `page`.
-    func reserve(clientID: String, page: String = "http://shop.test/", extra: [String: String] = [:]) async throws -> [String: Any] {
+    func reserve(clientID: String, page: String = "http://shop.test/", extra: [String: String] = [:]) async throws
+        -> [String: Any]
+    {
         var body: [String: Any] = ["client_id": clientID, "page": page]
         for (k, v) in extra { body[k] = v }
         let r = try await post("/v1/projects/shop/reservations", body: try JSONSerialization.data(withJSONObject: body))
-        guard r.status == 200, let json = r.json else { throw TestFailure("reservation failed: \(r.status) \(String(decoding: r.body, as: UTF8.self))") }
+        guard r.status == 200, let json = r.json else {
+            throw TestFailure("reservation failed: \(r.status) \(String(decoding: r.body, as: UTF8.self))")
+        }
         return json
     }
 
-    func get(_ path: String, token: String? = CallTrackServer.adminToken, headers: [String: String] = [:]) async throws -> HTTPResult {
-        try await request("GET", path, headers: headers, token: token)
-    }
+    func get(_ path: String, token: String? = CallTrackServer.adminToken, headers: [String: String] = [:]) async throws
+        -> HTTPResult
+    { try await request("GET", path, headers: headers, token: token) }
 
     /// All call records, newest first, as JSON objects.
     func calls() async throws -> [[String: Any]] {
@@ -206,9 +217,8 @@ final class CallTrackServer: @unchecked Sendable {
             let path = "/v1/calls?limit=500" + (cursor.map { "&cursor=\($0)" } ?? "")
             let r = try await get(path)
             guard r.status == 200, let json = try JSONSerialization.jsonObject(with: r.body) as? [String: Any],
-                  let page = json["calls"] as? [[String: Any]] else {
-                throw TestFailure("GET /v1/calls failed: \(r.status) \(String(decoding: r.body, as: UTF8.self))")
-            }
+                let page = json["calls"] as? [[String: Any]]
+            else { throw TestFailure("GET /v1/calls failed: \(r.status) \(String(decoding: r.body, as: UTF8.self))") }
             all += page
             cursor = json["next_cursor"] as? String
         } while cursor != nil
@@ -251,14 +261,14 @@ struct TestFailure: Error, CustomStringConvertible {
 
 /// Runs `body` against a started CallTrack and always stops it afterwards. When `body` throws,
 /// the error carries the end of the server's log, so a failing test shows what CallTrack said.
-func withServer<T>(ports: TestPorts = .next(), options: CallTrackServer.Options = CallTrackServer.Options(),
-                   _ body: (CallTrackServer) async throws -> T) async throws -> T {
+func withServer<T>(
+    ports: TestPorts = .next(), options: CallTrackServer.Options = CallTrackServer.Options(),
+    _ body: (CallTrackServer) async throws -> T
+) async throws -> T {
     let server = try CallTrackServer(ports: ports, options: options)
     try await server.start()
     let result: T
-    do {
-        result = try await body(server)
-    } catch {
+    do { result = try await body(server) } catch {
         _ = try? await server.stop()
         let tail = server.log().split(separator: "\n").suffix(40).joined(separator: "\n")
         throw TestFailure("\(error)\n--- the last lines of CallTrack's log ---\n\(tail)")

@@ -6,10 +6,12 @@ enum Pcap {
         let data = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
         guard data.count >= 24 else { throw TestFailure("short pcap") }
         let magic = data[0..<4]
-        let littleEndian = magic.elementsEqual([0xd4, 0xc3, 0xb2, 0xa1]) || magic.elementsEqual([0x4d, 0x3c, 0xb2, 0xa1])
+        let littleEndian =
+            magic.elementsEqual([0xd4, 0xc3, 0xb2, 0xa1]) || magic.elementsEqual([0x4d, 0x3c, 0xb2, 0xa1])
         func u32(_ at: Int) -> Int {
             let b = data[at..<at + 4].map(Int.init)
-            return littleEndian ? b[0] | b[1] << 8 | b[2] << 16 | b[3] << 24 : b[3] | b[2] << 8 | b[1] << 16 | b[0] << 24
+            return littleEndian
+                ? b[0] | b[1] << 8 | b[2] << 16 | b[3] << 24 : b[3] | b[2] << 8 | b[1] << 16 | b[0] << 24
         }
         let linkType = u32(20)
         var out: [[UInt8]] = []
@@ -20,9 +22,9 @@ enum Pcap {
             offset = start + captured
             guard offset <= data.count else { break }
             var ip = start
-            if linkType == 1 { // Ethernet
+            if linkType == 1 {  // Ethernet
                 ip += 14
-            } else if linkType == 113 { // Linux cooked
+            } else if linkType == 113 {  // Linux cooked
                 ip += 16
             }
             guard ip < offset, data[ip] >> 4 == 4 else { continue }

@@ -29,13 +29,20 @@ final class PythonHelper: @unchecked Sendable {
 
     func path(_ file: String) -> String { directory.appendingPathComponent(file).path }
 
-    func stop() { if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() } }
+    func stop() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
     deinit { stop() }
 
     /// The JSON objects the script appended to `file`, one per line.
     func jsonLines(_ file: String) -> [[String: Any]] {
         let text = (try? String(contentsOfFile: path(file), encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        return text.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
     }
 
     /// A self-signed certificate for 127.0.0.1 (which no client that checks certificates trusts),
@@ -43,11 +50,15 @@ final class PythonHelper: @unchecked Sendable {
     static func selfSignedCertificate() throws -> (key: String, certificate: String) {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tls-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let (key, certificate) = (folder.appendingPathComponent("tls.key").path, folder.appendingPathComponent("tls.crt").path)
+        let (key, certificate) = (
+            folder.appendingPathComponent("tls.key").path, folder.appendingPathComponent("tls.crt").path
+        )
         let openssl = Process()
         openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        openssl.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate, "-days", "1",
-                             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+        openssl.arguments = [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate, "-days", "1", "-subj",
+            "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+        ]
         openssl.standardOutput = FileHandle.nullDevice
         openssl.standardError = FileHandle.nullDevice
         try openssl.run()
@@ -60,7 +71,9 @@ final class PythonHelper: @unchecked Sendable {
     static func site(port: Int, pages: [String: String]) throws -> PythonHelper {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("site-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        for (name, html) in pages { try html.write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8) }
+        for (name, html) in pages {
+            try html.write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
         return try PythonHelper(name: "site") { _ in
             ["-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", folder.path]
         }

@@ -7,7 +7,11 @@ final class RawCallee: @unchecked Sendable {
     let tag = "callee\(Int.random(in: 1000...9999))"
     private let lock = NSLock()
     private var log: [String] = []
-    var received: [String] { lock.lock(); defer { lock.unlock() }; return log }
+    var received: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return log
+    }
     private var task: Task<Void, Never>?
 
     init(port: Int, mediaPort: Int) throws {
@@ -26,11 +30,14 @@ final class RawCallee: @unchecked Sendable {
                     var answer = ""
                     if method == "INVITE" {
                         // Answer with the offered payload types, in order.
-                        let payloads = RawSIP.audioLine(of: m)?.split(separator: " ").dropFirst(3).joined(separator: " ") ?? "8"
+                        let payloads =
+                            RawSIP.audioLine(of: m)?.split(separator: " ").dropFirst(3).joined(separator: " ") ?? "8"
                         answer = RawMessage.sdp(port: mediaPort, payloads: payloads)
                     }
-                    socket.send(RawMessage.reply(to: m, 200, "OK", toTag: tag, body: answer,
-                                                 contact: "<sip:callee@127.0.0.1:\(socket.port)>"), to: Self.port(of: m))
+                    socket.send(
+                        RawMessage.reply(
+                            to: m, 200, "OK", toTag: tag, body: answer, contact: "<sip:callee@127.0.0.1:\(socket.port)>"
+                        ), to: Self.port(of: m))
                 }
             }
         }
@@ -44,7 +51,11 @@ final class RawCallee: @unchecked Sendable {
         return Int(sentBy.split(separator: ":").last ?? "") ?? 5060
     }
 
-    private func record(_ m: String) { lock.lock(); log.append(m); lock.unlock() }
+    private func record(_ m: String) {
+        lock.lock()
+        log.append(m)
+        lock.unlock()
+    }
     func invites() -> [String] { received.filter { $0.hasPrefix("INVITE ") } }
     func stop() { task?.cancel() }
     deinit { task?.cancel() }
@@ -52,11 +63,15 @@ final class RawCallee: @unchecked Sendable {
 
 extension RawCallee {
     /// A raw caller's INVITE to 84990000001, answered: returns the 200 (ACK sent).
-    static func establish(_ caller: RawSIP, _ m: RawMessage, _ server: CallTrackServer, mediaPort: Int = 40002,
-                          contact: String? = nil, payloads: String = "8 101") async throws -> String {
+    static func establish(
+        _ caller: RawSIP, _ m: RawMessage, _ server: CallTrackServer, mediaPort: Int = 40002, contact: String? = nil,
+        payloads: String = "8 101"
+    ) async throws -> String {
         let uri = "sip:84990000001@127.0.0.1:\(server.ports.sip)"
-        caller.send(m.request("INVITE", uri: uri, cseq: 1, body: RawMessage.sdp(port: mediaPort, payloads: payloads),
-                              contact: contact), to: server.ports.sip)
+        caller.send(
+            m.request(
+                "INVITE", uri: uri, cseq: 1, body: RawMessage.sdp(port: mediaPort, payloads: payloads), contact: contact
+            ), to: server.ports.sip)
         let ok = try await caller.response(200, cseq: "1 INVITE", timeout: .seconds(8))
         caller.send(m.inDialog("ACK", uri: uri, cseq: 1, answer: ok), to: server.ports.sip)
         return ok

@@ -10,7 +10,10 @@ final class RawHTTP {
         guard fd >= 0 else { throw TestFailure("socket() failed") }
         _ = withIPv4Address(ip, 0) { bind(fd, $0, $1) }
         let rc = withIPv4Address("127.0.0.1", port) { connect(fd, $0, $1) }
-        guard rc == 0 else { close(fd); throw TestFailure("connect to \(port) failed: \(errno)") }
+        guard rc == 0 else {
+            close(fd)
+            throw TestFailure("connect to \(port) failed: \(errno)")
+        }
     }
 
     deinit { close(fd) }
@@ -20,17 +23,23 @@ final class RawHTTP {
     func send(_ bytes: [UInt8]) {
         var offset = 0
         while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBufferPointer { Foundation.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let n = bytes[offset...].withUnsafeBufferPointer {
+                Foundation.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             if n <= 0 { return }
             offset += n
         }
     }
 
     /// Reads until the peer closes or `timeout` passes; `closed` tells which.
-    func readUntilClosed(timeout: Duration) -> (data: String, closed: Bool) { readLoop(until: { _ in false }, timeout: timeout) }
+    func readUntilClosed(timeout: Duration) -> (data: String, closed: Bool) {
+        readLoop(until: { _ in false }, timeout: timeout)
+    }
 
     /// Reads until what arrived satisfies `done`, the peer closes, or `timeout` passes; returns all of it.
-    func read(until done: (String) -> Bool, timeout: Duration) -> String { readLoop(until: done, timeout: timeout).data }
+    func read(until done: (String) -> Bool, timeout: Duration) -> String {
+        readLoop(until: done, timeout: timeout).data
+    }
 
     private func readLoop(until done: (String) -> Bool, timeout: Duration) -> (data: String, closed: Bool) {
         var out = [UInt8]()

@@ -20,7 +20,9 @@ final class RawSIP: @unchecked Sendable {
         sendBytes(Array(wire.utf8), to: port, host: host)
     }
 
-    func sendBytes(_ bytes: [UInt8], to port: Int, host: String = "127.0.0.1") { socket.send(bytes, to: port, host: host) }
+    func sendBytes(_ bytes: [UInt8], to port: Int, host: String = "127.0.0.1") {
+        socket.send(bytes, to: port, host: host)
+    }
 
     /// Every datagram that arrives within `window`.
     func collect(for window: Duration) async throws -> [String] {
@@ -35,7 +37,9 @@ final class RawSIP: @unchecked Sendable {
     }
 
     /// Waits for the first datagram matching `predicate`; earlier ones are kept for later calls.
-    func wait(timeout: Duration = .seconds(5), for description: String, _ predicate: (String) -> Bool) async throws -> String {
+    func wait(timeout: Duration = .seconds(5), for description: String, _ predicate: (String) -> Bool) async throws
+        -> String
+    {
         let deadline = ContinuousClock.now + timeout
         while true {
             pending += drain()
@@ -72,7 +76,8 @@ final class RawSIP: @unchecked Sendable {
     static func headers(_ name: String, in message: String) -> [String] {
         message.components(separatedBy: "\r\n").dropFirst().prefix { !$0.isEmpty }.compactMap { line in
             guard let colon = line.firstIndex(of: ":"),
-                  line[..<colon].trimmingCharacters(in: .whitespaces).lowercased() == name.lowercased() else { return nil }
+                line[..<colon].trimmingCharacters(in: .whitespaces).lowercased() == name.lowercased()
+            else { return nil }
             return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
     }
@@ -110,13 +115,20 @@ struct RawMessage {
     var caller = "79161234567"
     var fromDisplay = ""
 
-    init(port: Int, ip: String = "127.0.0.1") { self.port = port; self.ip = ip }
+    init(port: Int, ip: String = "127.0.0.1") {
+        self.port = port
+        self.ip = ip
+    }
 
     static func sdp(ip: String = "127.0.0.1", port: Int, payloads: String = "8 101", extra: [String] = []) -> String {
-        var lines = ["v=0", "o=raw 1 1 IN IP4 \(ip)", "s=-", "c=IN IP4 \(ip)", "t=0 0", "m=audio \(port) RTP/AVP \(payloads)"]
+        var lines = [
+            "v=0", "o=raw 1 1 IN IP4 \(ip)", "s=-", "c=IN IP4 \(ip)", "t=0 0", "m=audio \(port) RTP/AVP \(payloads)",
+        ]
         if payloads.split(separator: " ").contains("0") { lines.append("a=rtpmap:0 PCMU/8000") }
         if payloads.split(separator: " ").contains("8") { lines.append("a=rtpmap:8 PCMA/8000") }
-        if payloads.split(separator: " ").contains("101") { lines += ["a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-16"] }
+        if payloads.split(separator: " ").contains("101") {
+            lines += ["a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-16"]
+        }
         lines += extra
         lines.append("a=sendrecv")
         return lines.joined(separator: "\r\n") + "\r\n"
@@ -124,9 +136,11 @@ struct RawMessage {
 
     /// A request; `headers` are extra lines, `omit` names headers to leave out, `contentLength`
     /// overrides the computed value (nil: computed; "" leaves the header out).
-    func request(_ method: String, uri: String, cseq: Int, toTag: String? = nil, body: String = "",
-                 headers: [String] = [], omit: Set<String> = [], contentLength: String? = nil,
-                 contact: String? = nil, maxForwards: String? = "70", branch: String? = nil) -> String {
+    func request(
+        _ method: String, uri: String, cseq: Int, toTag: String? = nil, body: String = "", headers: [String] = [],
+        omit: Set<String> = [], contentLength: String? = nil, contact: String? = nil, maxForwards: String? = "70",
+        branch: String? = nil
+    ) -> String {
         var lines = ["\(method) \(uri) SIP/2.0"]
         func add(_ name: String, _ value: String) { if !omit.contains(name) { lines.append("\(name): \(value)") } }
         add("Via", "SIP/2.0/UDP \(ip):\(port);branch=\(branch ?? "z9hG4bK-\(branchSeed)-\(cseq)-\(method)");rport")
@@ -147,8 +161,10 @@ struct RawMessage {
 
 extension RawMessage {
     /// A response to `request` (as received), with `toTag` added to To when it has none.
-    static func reply(to request: String, _ code: Int, _ reason: String, toTag: String? = nil, body: String = "",
-                      contact: String? = nil) -> String {
+    static func reply(
+        to request: String, _ code: Int, _ reason: String, toTag: String? = nil, body: String = "",
+        contact: String? = nil
+    ) -> String {
         var lines = ["SIP/2.0 \(code) \(reason)"]
         for via in RawSIP.headers("Via", in: request) { lines.append("Via: \(via)") }
         if let from = RawSIP.header("From", in: request) { lines.append("From: \(from)") }
@@ -165,8 +181,10 @@ extension RawMessage {
     }
 
     /// The in-dialog request `method` from the side that sent `self`'s INVITE, using the dialog in `answer`.
-    func inDialog(_ method: String, uri: String, cseq: Int, answer: String, body: String = "", fromIP: String? = nil,
-                  fromPort: Int? = nil) -> String {
+    func inDialog(
+        _ method: String, uri: String, cseq: Int, answer: String, body: String = "", fromIP: String? = nil,
+        fromPort: Int? = nil
+    ) -> String {
         var m = self
         if let fromIP { m.ip = fromIP }
         if let fromPort { m.port = fromPort }

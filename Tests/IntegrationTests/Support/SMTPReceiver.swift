@@ -12,7 +12,9 @@ final class SMTPReceiver: @unchecked Sendable {
         var headers: [String] { data.components(separatedBy: "\r\n\r\n").first?.components(separatedBy: "\r\n") ?? [] }
         var body: String { data.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n") }
         func header(_ name: String) -> String? {
-            headers.first { $0.lowercased().hasPrefix(name.lowercased() + ": ") }.map { String($0.dropFirst(name.count + 2)) }
+            headers.first { $0.lowercased().hasPrefix(name.lowercased() + ": ") }.map {
+                String($0.dropFirst(name.count + 2))
+            }
         }
     }
 
@@ -43,7 +45,8 @@ final class SMTPReceiver: @unchecked Sendable {
             """
         let tls = startTLS ? try PythonHelper.selfSignedCertificate() : nil
         helper = try PythonHelper(name: "smtp", script: script, settle: 0.8) { folder in
-            [String(port), folder.appendingPathComponent("mail.jsonl").path, String(refusals)] + (tls.map { [$0.key, $0.certificate] } ?? [])
+            [String(port), folder.appendingPathComponent("mail.jsonl").path, String(refusals)]
+                + (tls.map { [$0.key, $0.certificate] } ?? [])
         }
     }
 
@@ -57,6 +60,7 @@ final class SMTPReceiver: @unchecked Sendable {
     }
 
     func wait(timeout: Duration = .seconds(30), until done: ([Message]) -> Bool) async throws -> [Message] {
-        try await waitFor(timeout: timeout, { received }, until: done, failure: { "the mail server got \($0.count) messages" })
+        try await waitFor(
+            timeout: timeout, { received }, until: done, failure: { "the mail server got \($0.count) messages" })
     }
 }

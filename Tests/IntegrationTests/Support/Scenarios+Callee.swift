@@ -40,9 +40,12 @@ extension Scenario {
     }
 
     /// Callee: rings, answers with audio, waits for BYE.
-    static func calleeAnswers(ringMilliseconds: Int = 500, audio: Bool = true, sdpBody: String = sdp(),
-                              pcap: String = SIPp.audioPcap) -> String {
-        document("callee answers", """
+    static func calleeAnswers(
+        ringMilliseconds: Int = 500, audio: Bool = true, sdpBody: String = sdp(), pcap: String = SIPp.audioPcap
+    ) -> String {
+        document(
+            "callee answers",
+            """
             \(calleeRecvInvite())
             \(response(180, "Ringing"))
             <pause milliseconds="\(ringMilliseconds)"/>
@@ -69,7 +72,9 @@ extension Scenario {
     }
 
     /// Callee: answers with early media first (183 with SDP), then 200.
-    static let calleeEarlyMedia = document("callee early media", """
+    static let calleeEarlyMedia = document(
+        "callee early media",
+        """
         \(calleeRecvInvite())
         \(response(183, "Session Progress", sdpBody: sdp()))
         \(playAudio())
@@ -80,7 +85,9 @@ extension Scenario {
         """)
 
     /// Callee: answers, then hangs up first after the -d pause.
-    static let calleeHangsUp = document("callee hangs up", """
+    static let calleeHangsUp = document(
+        "callee hangs up",
+        """
         \(calleeRecvInvite(capture: true))
         \(response(180, "Ringing"))
         <pause milliseconds="300"/>
@@ -108,7 +115,9 @@ extension Scenario {
 
     /// Callee: rejects the INVITE with `code`.
     static func calleeRejects(_ code: Int, _ reason: String) -> String {
-        document("callee rejects \(code)", """
+        document(
+            "callee rejects \(code)",
+            """
             \(calleeRecvInvite())
             \(response(100, "Trying"))
             \(response(code, reason))
@@ -117,7 +126,9 @@ extension Scenario {
     }
 
     /// Callee: rings and never answers; expects CANCEL (caller gave up, or ring timeout).
-    static let calleeRingsUntilCancel = document("callee rings until cancelled", """
+    static let calleeRingsUntilCancel = document(
+        "callee rings until cancelled",
+        """
         \(calleeRecvInvite(capture: true))
         \(response(180, "Ringing"))
         <recv request="CANCEL"/>
@@ -149,7 +160,9 @@ extension Scenario {
         """)
 
     /// Callee: answers, then checks the hold and resume re-INVITEs and the INFO CallTrack carries over.
-    static let calleeSeesHoldAndResume = document("callee sees hold and resume", """
+    static let calleeSeesHoldAndResume = document(
+        "callee sees hold and resume",
+        """
         \(calleeRecvInvite())
         \(response(180, "Ringing"))
         \(response(200, "OK", sdpBody: sdp()))

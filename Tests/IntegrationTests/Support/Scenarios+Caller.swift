@@ -47,7 +47,9 @@ extension Scenario {
         """
     }
 
-    static func inDialog(_ method: String, cseq: Int, body: String? = nil, contentType: String = "application/sdp") -> String {
+    static func inDialog(_ method: String, cseq: Int, body: String? = nil, contentType: String = "application/sdp")
+        -> String
+    {
         """
         <send retrans="500">
           <![CDATA[
@@ -98,7 +100,9 @@ extension Scenario {
 
     /// Caller: answered call with audio; the caller hangs up after the -d pause.
     static func callerHangsUp(pcap: String = SIPp.audioPcap, sdpBody: String = sdp()) -> String {
-        document("caller hangs up", """
+        document(
+            "caller hangs up",
+            """
             \(invite(sdpBody: sdpBody))
             \(provisional)
             <recv response="200" rrs="true"/>
@@ -112,7 +116,9 @@ extension Scenario {
 
     /// Caller: answered call with audio; waits for the callee's BYE.
     static func callerWaitsForBye(audio: Bool = true) -> String {
-        document("caller waits for BYE", """
+        document(
+            "caller waits for BYE",
+            """
             \(invite())
             \(provisional)
             <recv response="200" rrs="true"/>
@@ -124,7 +130,9 @@ extension Scenario {
 
     /// Caller: expects the call to fail with `code` after optional provisional responses.
     static func callerExpects(_ code: Int, withSDP: Bool = true) -> String {
-        document("caller expects \(code)", """
+        document(
+            "caller expects \(code)",
+            """
             \(invite(withSDP: withSDP))
             \(provisional)
             <recv response="\(code)"/>
@@ -145,7 +153,9 @@ extension Scenario {
     }
 
     /// Caller: waits for ringing, then gives up (CANCEL); expects 200 for the CANCEL and 487.
-    static let callerCancels = document("caller cancels", """
+    static let callerCancels = document(
+        "caller cancels",
+        """
         \(invite())
         <recv response="100" optional="true"/>
         <recv response="183" optional="true"/>
@@ -182,7 +192,9 @@ extension Scenario {
         """)
 
     /// Caller: puts the call on hold and resumes it with re-INVITEs, sends an INFO, then hangs up.
-    static let callerHoldsAndResumes = document("caller holds and resumes", """
+    static let callerHoldsAndResumes = document(
+        "caller holds and resumes",
+        """
         \(invite())
         \(provisional)
         <recv response="200" rrs="true"/>
@@ -212,7 +224,9 @@ extension Scenario {
         """)
 
     /// Caller: INVITE without SDP; CallTrack offers in the 200, the caller answers in the ACK.
-    static let callerDelayedOffer = document("caller delayed offer", """
+    static let callerDelayedOffer = document(
+        "caller delayed offer",
+        """
         \(invite(withSDP: false))
         \(provisional)
         <recv response="200" rrs="true">
@@ -226,7 +240,9 @@ extension Scenario {
         <recv response="200"/>
         """)
 
-    static let options = document("options", """
+    static let options = document(
+        "options",
+        """
         <send retrans="500">
           <![CDATA[
         OPTIONS sip:[remote_ip]:[remote_port] SIP/2.0

@@ -3,7 +3,9 @@ extension Scenario {
     /// Callee behind a trunk that demands digest auth: a 401 challenge, then checks the credentials
     /// (sipp verifies only the Authorization header, so the challenge is 401 rather than 407).
     static func calleeRequiresAuth(username: String, password: String) -> String {
-        document("callee requires digest auth", """
+        document(
+            "callee requires digest auth",
+            """
             <recv request="INVITE"/>
             <send>
               <![CDATA[
@@ -36,7 +38,9 @@ extension Scenario {
 
     /// A registrar that challenges the first REGISTER and accepts the authenticated one.
     static func registrar(username: String, password: String) -> String {
-        document("registrar", """
+        document(
+            "registrar",
+            """
             <recv request="REGISTER"/>
             <send>
               <![CDATA[

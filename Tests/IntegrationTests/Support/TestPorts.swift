@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// Unique loopback ports for one test, so that servers of different tests never collide.
@@ -21,9 +22,8 @@ struct TestPorts {
         // up): CallTrack refuses SDP that points media into its own relay range.
         let base = 20000 + ((Int(getpid()) % 4) * 40 + n % 40) * 50
         let rtp = 42000 + (n % 40) * 480 + 0
-        return TestPorts(sip: base, http: base + 1, caller: base + 2, callee: base + 3,
-                         callerMedia: base + 10, calleeMedia: base + 30, rtpMin: rtp, rtpMax: rtp + 479)
+        return TestPorts(
+            sip: base, http: base + 1, caller: base + 2, callee: base + 3, callerMedia: base + 10,
+            calleeMedia: base + 30, rtpMin: rtp, rtpMax: rtp + 479)
     }
 }
-
-import Foundation

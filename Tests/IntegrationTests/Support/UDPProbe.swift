@@ -10,7 +10,10 @@ final class UDPProbe: @unchecked Sendable {
     init(port: Int, ip: String = "127.0.0.1") throws {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket() failed") }
-        guard withIPv4Address(ip, port, { bind(fd, $0, $1) }) == 0 else { close(fd); throw TestFailure("bind \(ip):\(port) failed") }
+        guard withIPv4Address(ip, port, { bind(fd, $0, $1) }) == 0 else {
+            close(fd)
+            throw TestFailure("bind \(ip):\(port) failed")
+        }
         var bound = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &bound) {

@@ -13,9 +13,8 @@ final class WebDriver: @unchecked Sendable {
     /// `arguments` go to Chromium besides the usual ones (say, `--host-resolver-rules` to reach a
     /// test site by name without any DNS query).
     init(port: Int, language: String = "en-US", arguments: [String] = []) async throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver"), let chromium = Browser.binary else {
-            throw TestFailure("chromium and chromedriver are not installed (make test installs them)")
-        }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver"), let chromium = Browser.binary
+        else { throw TestFailure("chromium and chromedriver are not installed (make test installs them)") }
         self.port = port
         profile = FileManager.default.temporaryDirectory.appendingPathComponent("webdriver-\(UUID().uuidString)")
         driver.executableURL = URL(fileURLWithPath: "/usr/bin/chromedriver")
@@ -27,16 +26,21 @@ final class WebDriver: @unchecked Sendable {
             if (try? await call("GET", "/status")) != nil { break }
             try await Task.sleep(for: .milliseconds(100))
         }
-        let capabilities: [String: Any] = ["capabilities": ["alwaysMatch": [
-            "browserName": "chrome",
-            "goog:chromeOptions": [
-                "binary": chromium,
-                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
-                         "--user-data-dir=\(profile.path)", "--window-size=1280,1000", "--lang=\(language)",
-                         "--autoplay-policy=no-user-gesture-required"] + arguments,
-                "prefs": ["intl.accept_languages": language],
-            ] as [String: Any],
-        ] as [String: Any]]]
+        let capabilities: [String: Any] = [
+            "capabilities": [
+                "alwaysMatch": [
+                    "browserName": "chrome",
+                    "goog:chromeOptions": [
+                        "binary": chromium,
+                        "args": [
+                            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
+                            "--user-data-dir=\(profile.path)", "--window-size=1280,1000", "--lang=\(language)",
+                            "--autoplay-policy=no-user-gesture-required",
+                        ] + arguments, "prefs": ["intl.accept_languages": language],
+                    ] as [String: Any],
+                ] as [String: Any]
+            ]
+        ]
         let answer = try await call("POST", "/session", capabilities)
         guard let value = answer as? [String: Any], let id = value["sessionId"] as? String else {
             throw TestFailure("chromedriver gave no session: \(answer)")
@@ -48,22 +52,32 @@ final class WebDriver: @unchecked Sendable {
         if !session.isEmpty { _ = try? await call("DELETE", "/session/\(session)") }
         // chromedriver does not always exit on SIGTERM. Wait for the exit: a Process freed while its
         // child still runs can crash libdispatch.
-        if driver.isRunning { kill(driver.processIdentifier, SIGKILL); driver.waitUntilExit() }
+        if driver.isRunning {
+            kill(driver.processIdentifier, SIGKILL)
+            driver.waitUntilExit()
+        }
         try? FileManager.default.removeItem(at: profile)
     }
 
     deinit {
-        if driver.isRunning { kill(driver.processIdentifier, SIGKILL); driver.waitUntilExit() }
+        if driver.isRunning {
+            kill(driver.processIdentifier, SIGKILL)
+            driver.waitUntilExit()
+        }
     }
 
     /// One WebDriver command; returns its `value`. Sent with curl: FoundationNetworking's client
     /// fails on chromedriver's answers ("Failed writing header").
-    @discardableResult
-    private func call(_ method: String, _ path: String, _ body: [String: Any]? = nil) async throws -> Any {
+    @discardableResult private func call(_ method: String, _ path: String, _ body: [String: Any]? = nil) async throws
+        -> Any
+    {
         let curl = Process()
         curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        curl.arguments = ["-s", "-S", "--max-time", "60", "-X", method, "-H", "Content-Type: application/json", "-w", "\n%{http_code}"]
-            + (body == nil ? [] : ["--data-binary", "@-"]) + ["http://127.0.0.1:\(port)\(path)"]
+        curl.arguments =
+            [
+                "-s", "-S", "--max-time", "60", "-X", method, "-H", "Content-Type: application/json", "-w",
+                "\n%{http_code}",
+            ] + (body == nil ? [] : ["--data-binary", "@-"]) + ["http://127.0.0.1:\(port)\(path)"]
         let input = Pipe(), output = Pipe()
         curl.standardInput = input
         curl.standardOutput = output
@@ -78,7 +92,9 @@ final class WebDriver: @unchecked Sendable {
             throw TestFailure("WebDriver \(method) \(path): curl exited \(curl.terminationStatus)")
         }
         let status = text[text.index(after: split)...]
-        let json = try JSONSerialization.jsonObject(with: Data(text[..<split].utf8), options: [.fragmentsAllowed]) as? [String: Any]
+        let json =
+            try JSONSerialization.jsonObject(with: Data(text[..<split].utf8), options: [.fragmentsAllowed])
+            as? [String: Any]
         guard status == "200" else { throw TestFailure("WebDriver \(method) \(path): \(status) \(text.prefix(600))") }
         return json?["value"] ?? NSNull()
     }
@@ -135,17 +151,17 @@ final class WebDriver: @unchecked Sendable {
 
     /// Saves a PNG of the window.
     func screenshot(to path: String) async throws {
-        guard let base64 = try await call("GET", "\(base)/screenshot") as? String, let png = Data(base64Encoded: base64) else {
-            throw TestFailure("no screenshot")
-        }
-        try FileManager.default.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(),
-                                                withIntermediateDirectories: true)
+        guard let base64 = try await call("GET", "\(base)/screenshot") as? String, let png = Data(base64Encoded: base64)
+        else { throw TestFailure("no screenshot") }
+        try FileManager.default.createDirectory(
+            at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
         try png.write(to: URL(fileURLWithPath: path))
     }
 
     /// The folder test artifacts go to: `.build/test-artifacts/` of the package.
     static var artifacts: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".build/test-artifacts").path
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(".build/test-artifacts")
+            .path
     }
 }

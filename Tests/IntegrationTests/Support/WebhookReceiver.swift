@@ -52,8 +52,10 @@ final class WebhookReceiver: @unchecked Sendable {
             """
         let certificate = tls ? try PythonHelper.selfSignedCertificate() : nil
         helper = try PythonHelper(name: "receiver", script: script) { folder in
-            [String(port), folder.appendingPathComponent("log.jsonl").path, certificate?.key ?? "", certificate?.certificate ?? ""]
-                + failures.map(String.init)
+            [
+                String(port), folder.appendingPathComponent("log.jsonl").path, certificate?.key ?? "",
+                certificate?.certificate ?? "",
+            ] + failures.map(String.init)
         }
     }
 
@@ -63,13 +65,15 @@ final class WebhookReceiver: @unchecked Sendable {
     var received: [Received] {
         helper.jsonLines("log.jsonl").compactMap { o in
             guard let headers = o["headers"] as? [String: String], let b64 = o["body"] as? String,
-                  let body = Data(base64Encoded: b64) else { return nil }
+                let body = Data(base64Encoded: b64)
+            else { return nil }
             return Received(path: o["path"] as? String ?? "", headers: headers, body: body)
         }
     }
 
     /// Waits until `done` holds for what arrived.
     func wait(timeout: Duration = .seconds(40), until done: ([Received]) -> Bool) async throws -> [Received] {
-        try await waitFor(timeout: timeout, { received }, until: done, failure: { "the receiver got \($0.map(\.event))" })
+        try await waitFor(
+            timeout: timeout, { received }, until: done, failure: { "the receiver got \($0.map(\.event))" })
     }
 }
