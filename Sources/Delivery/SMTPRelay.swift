@@ -4,10 +4,8 @@ import Foundation
 
 /// Hands messages to the SMTP relay (`smtp`), one connection per message, off the caller's thread.
 public struct SMTPRelay: Sendable {
-    let url: String
-    let from: String
-    let username: String?
-    let password: String?
+    let url, from: String
+    let username, password: String?
 
     public init(config: SMTPConfig, password: String?) {
         let host = config.host.contains(":") ? "[\(config.host)]" : config.host

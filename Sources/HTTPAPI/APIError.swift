@@ -5,8 +5,7 @@ import Hummingbird
 /// An error answered as JSON: `{"error": {"code": "...", "message": "...", "field": "..."}}`.
 public struct APIError: HTTPResponseError {
     public let status: HTTPResponse.Status
-    public let code: String
-    public let message: String
+    public let code, message: String
     public let field: String?
 
     public init(_ status: HTTPResponse.Status, code: String, message: String, field: String? = nil) {
@@ -25,8 +24,7 @@ public struct APIError: HTTPResponseError {
 
     private struct Body: Encodable {
         struct Inner: Encodable {
-            let code: String
-            let message: String
+            let code, message: String
             let field: String?
         }
         let error: Inner

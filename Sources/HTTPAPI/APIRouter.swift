@@ -68,8 +68,7 @@ public func buildRouter(_ deps: APIDependencies) -> Router<APIRequestContext> {
     router.get("healthz") { request, context -> Response in
         struct Health: ResponseEncodable {
             let status: String
-            let activeCalls: Int
-            let uptimeSeconds: Int
+            let activeCalls, uptimeSeconds: Int
             enum CodingKeys: String, CodingKey {
                 case status, activeCalls = "active_calls", uptimeSeconds = "uptime_seconds"
             }

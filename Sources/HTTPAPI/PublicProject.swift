@@ -4,13 +4,11 @@ import Hummingbird
 
 /// What the public, browser-facing routes need to know about a project.
 public struct PublicProject: Sendable {
-    public let key: String
-    public let name: String
+    public let key, name: String
     /// Origins allowed to call the API from a browser (CORS).
     public let origins: Set<String>
     public let siteNumbers: [String]
-    public let nationalDigits: Int
-    public let ttlSeconds: Int
+    public let nationalDigits, ttlSeconds: Int
     public let numberSelector: String?
     public let clickToReveal: Bool
     public let cookieDomain: String?

@@ -2,8 +2,7 @@
 struct RTPPacket {
     let payloadType: UInt8
     let sequence: UInt16
-    let timestamp: UInt32
-    let ssrc: UInt32
+    let timestamp, ssrc: UInt32
     let payload: ArraySlice<UInt8>
 
     init?(_ bytes: [UInt8]) {

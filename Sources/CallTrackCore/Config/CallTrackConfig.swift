@@ -269,8 +269,7 @@ public struct DeliveryConfig: ConfigSection, Sendable, Equatable {
 public struct SMTPConfig: ConfigSection, Sendable, Equatable {
     public var host = ""
     public var port = 25
-    public var username: String?
-    public var passwordEnv: String?
+    public var username, passwordEnv: String?
     public var from = ""
 
     public init() {}

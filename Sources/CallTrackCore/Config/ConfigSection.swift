@@ -63,24 +63,22 @@ public struct ConfigKey<Section> {
     /// A setting that may be left out: its property's initial value is the default.
     public static func key<Value: Decodable>(
         _ name: String, _ property: WritableKeyPath<Section, Value>, _ rule: ConfigRule<Value> = .any
-    ) -> Self {
-        ConfigKey(name: name) { section, container in
-            let key = ConfigPath.Name(stringValue: name)
-            guard let value = try container.decodeIfPresent(Value.self, forKey: key) else { return }
-            try rule.check(value, at: container.codingPath + [key])
-            section[keyPath: property] = value
-        }
-    }
+    ) -> Self { ifPresent(name, rule) { $0[keyPath: property] = $1 } }
 
     /// A setting with no value by default (nil), checked when it is given.
     public static func key<Value: Decodable>(
         _ name: String, _ property: WritableKeyPath<Section, Value?>, _ rule: ConfigRule<Value>
+    ) -> Self { ifPresent(name, rule) { $0[keyPath: property] = $1 } }
+
+    /// Reads `name` when the file has it, checks it by `rule`, and hands it to `assign`.
+    private static func ifPresent<Value: Decodable>(
+        _ name: String, _ rule: ConfigRule<Value>, assign: @escaping (inout Section, Value) -> Void
     ) -> Self {
         ConfigKey(name: name) { section, container in
             let key = ConfigPath.Name(stringValue: name)
             guard let value = try container.decodeIfPresent(Value.self, forKey: key) else { return }
             try rule.check(value, at: container.codingPath + [key])
-            section[keyPath: property] = value
+            assign(&section, value)
         }
     }
 

@@ -5,8 +5,7 @@ public struct TrunkConfig: ConfigSection, Sendable, Equatable {
     /// CIDRs allowed to send calls into CallTrack through this trunk.
     public var allow: [CIDR] = []
     /// SIP URI that outbound calls through this trunk are routed to.
-    public var proxy: String?
-    public var username: String?
+    public var proxy, username: String?
     /// Environment variable holding the digest password.
     public var passwordEnv: String?
     public var register = false

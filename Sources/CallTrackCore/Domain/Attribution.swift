@@ -5,26 +5,16 @@ public struct Attribution: Sendable, Equatable {
     public enum Kind: String, Sendable { case dynamic, `static`, offline }
 
     public var kind: Kind
-    public var poolName: String?
-    public var clientID: String?
-    public var reservationID: String?
+    public var poolName, clientID, reservationID: String?
     /// The reservation had expired (within the grace period) when the call came.
     public var late: Bool
-    public var source: String?
-    public var medium: String?
-    public var campaign: String?
-    public var keyword: String?
-    public var content: String?
-    public var landingPage: String?
-    public var referrer: String?
+    public var source, medium, campaign, keyword, content, landingPage, referrer: String?
     /// For offline numbers: the channel from the config (billboard, Avito…).
     public var channel: String?
     /// The ad click of the visit (Google Ads, Yandex Direct), for offline conversion uploads.
-    public var gclid: String?
-    public var yclid: String?
+    public var gclid, yclid: String?
     /// The visitor's Google Analytics (`_ga`) and Yandex Metrica (`_ym_uid`) client ids.
-    public var gaClientID: String?
-    public var ymClientID: String?
+    public var gaClientID, ymClientID: String?
 
     public static func unattributed(_ kind: Kind, pool: String?) -> Attribution {
         Attribution(kind: kind, poolName: pool, late: false)

@@ -26,15 +26,11 @@ public enum CallEvent: Sendable, Equatable {
 
 public struct CallStart: Sendable, Equatable {
     public var id: CallID
-    public var projectKey: String
-    public var trunk: String
+    public var projectKey, trunk: String
     /// The DID as the carrier sent it, and its E.164 form.
-    public var didDialled: String
-    public var did: String
-    public var caller: String
+    public var didDialled, did, caller: String
     public var callerName: String?
-    public var forwardTo: String
-    public var sipCallID: String
+    public var forwardTo, sipCallID: String
     public var startedAt: Date
     /// Which visit and ad the call came from (nil when no pool knows the number).
     public var attribution: Attribution?
@@ -66,8 +62,7 @@ public enum HangupParty: String, Sendable, Codable { case caller, callee, calltr
 
 /// Packets and bytes relayed in one direction.
 public struct MediaCounters: Sendable, Equatable, Codable {
-    public var packets: Int
-    public var bytes: Int
+    public var packets, bytes: Int
     public init(packets: Int = 0, bytes: Int = 0) {
         self.packets = packets
         self.bytes = bytes
@@ -84,8 +79,7 @@ public struct CallEnd: Sendable, Equatable {
     public var hangupBy: HangupParty
     /// Why the call ended (stored as its `name`: `caller_bye`, `callee_busy`, `ring_timeout`…).
     public var endReason: EndReason
-    public var callerToCallee: MediaCounters
-    public var calleeToCaller: MediaCounters
+    public var callerToCallee, calleeToCaller: MediaCounters
 
     public init(
         id: CallID, endedAt: Date, status: CallStatus, missedReason: MissedReason?, sipCode: Int, hangupBy: HangupParty,
@@ -106,8 +100,7 @@ public struct CallEnd: Sendable, Equatable {
 /// A DTMF key the caller or the business pressed (RFC 4733 telephone-event).
 public struct DTMFEvent: Sendable, Equatable {
     public var callID: CallID
-    public var side: String
-    public var digit: String
+    public var side, digit: String
     /// Seconds since the answer.
     public var atSeconds: Double
 

@@ -8,8 +8,7 @@ import Storage
 /// whose `_ga` id the snippet passed, with the call's source and outcome.
 struct GA4Channel: HTTPDeliveryChannel {
     /// The collect URL with the measurement id (the secret is added only to the request).
-    let endpoint: String
-    let apiSecret: String
+    let endpoint, apiSecret: String
     let projects: Set<String>
 
     var condition: DeliveryCondition { .visitorHasGAClientID }

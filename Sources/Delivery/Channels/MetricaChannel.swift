@@ -7,8 +7,7 @@ import Storage
 /// Yandex Metrica's offline calls upload: every call ended since the last upload goes up as one CSV
 /// file (the same rows as `GET …/exports/metrica-calls.csv`), at most once per upload interval.
 struct MetricaChannel: HTTPDeliveryChannel {
-    let endpoint: String
-    let token: String
+    let endpoint, token: String
     let projects: Set<String>
     let attemptInterval: Double
 

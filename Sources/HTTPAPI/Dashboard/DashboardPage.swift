@@ -72,13 +72,11 @@ struct DashboardPage {
     /// What the layout template draws around every page (templates see stored properties only).
     struct Layout {
         struct Link {
-            let href: String
-            let label: String
+            let href, label: String
             let current: Bool
         }
         struct Option {
-            let value: String
-            let label: String
+            let value, label: String
             let selected: Bool
         }
         let title, lang: String
@@ -132,10 +130,7 @@ struct DashboardPage {
 
     /// A page of one message (a form that expired, no projects configured).
     static func message(_ text: String, language: DashboardLanguage, status: HTTPResponse.Status) -> Response {
-        struct Message {
-            let lang: String
-            let text: String
-        }
+        struct Message { let lang, text: String }
         return htmlResponse(
             DashboardTemplates.render("message", Message(lang: language.rawValue, text: text)), status: status)
     }

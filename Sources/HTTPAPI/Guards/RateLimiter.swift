@@ -3,10 +3,7 @@ import Synchronization
 
 /// A token bucket per client address: `perMinute` requests a minute, with bursts of the same size.
 public final class RateLimiter: Sendable {
-    private struct Bucket {
-        var tokens: Double
-        var updated: Double
-    }
+    private struct Bucket { var tokens, updated: Double }
     private let perMinute: Double
     private let buckets = Mutex<[String: Bucket]>([:])
 

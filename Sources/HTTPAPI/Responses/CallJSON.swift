@@ -35,8 +35,7 @@ struct CallPage: ResponseEncodable {
 /// The JSON shape of a call record (see docs/openapi.yaml).
 struct CallJSON: ResponseEncodable {
     struct Media: Encodable {
-        let callerToCallee: MediaCounters
-        let calleeToCaller: MediaCounters
+        let callerToCallee, calleeToCaller: MediaCounters
         enum CodingKeys: String, CodingKey {
             case callerToCallee = "caller_to_callee", calleeToCaller = "callee_to_caller"
         }
@@ -116,8 +115,7 @@ struct CallJSON: ResponseEncodable {
     }
 
     struct DTMFJSON: Encodable {
-        let side: String
-        let digit: String
+        let side, digit: String
         let atSeconds: Double
         enum CodingKeys: String, CodingKey { case side, digit, atSeconds = "at_seconds" }
     }

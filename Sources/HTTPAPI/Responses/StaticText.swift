@@ -6,8 +6,7 @@ import Hummingbird
 /// A text served with an `ETag` (a fingerprint of its bytes: the same text has the same tag across
 /// restarts and nodes), so that a browser revalidates it for nothing.
 struct StaticText: Sendable {
-    let text: String
-    let etag: String
+    let text, etag: String
 
     init(_ text: String) {
         self.text = text

@@ -166,9 +166,7 @@ extension ReservationController {
 /// The JSON answer to a reservation (see docs/openapi.yaml).
 struct ReservationJSON: ResponseEncodable {
     @Nullable var reservationID: String?
-    let number: String
-    let formatted: String
-    let kind: String
+    let number, formatted, kind: String
     @Nullable var expiresAt: String?
     let ttlSeconds: Int
 

@@ -5,16 +5,13 @@ import Foundation
 /// started), then how it went and ended.
 public struct CallRecord: Sendable, Equatable {
     public var start: CallStart
-    public var ringingAt: Date?
-    public var answeredAt: Date?
-    public var endedAt: Date?
+    public var ringingAt, answeredAt, endedAt: Date?
     public var status: CallStatus
     public var missedReason: MissedReason?
     public var sipCode: Int?
     public var hangupBy: HangupParty?
     public var endReason: String?
-    public var callerToCallee: MediaCounters
-    public var calleeToCaller: MediaCounters
+    public var callerToCallee, calleeToCaller: MediaCounters
     /// CallTrack stopped (crash or kill) while the call was up; the times are as last known.
     public var interrupted: Bool
     /// The caller's first call ever to the project: this call made them a lead.
@@ -40,8 +37,7 @@ public struct CallRecord: Sendable, Equatable {
 /// A call's recording as stored: the file is relative to `storage.recordings`.
 public struct RecordingInfo: Sendable, Equatable {
     public var status: RecordingStatus
-    public var path: String?
-    public var reason: String?
+    public var path, reason: String?
     public var bytes: Int?
     public var seconds: Double?
     public var sampleRate: Int?
@@ -51,8 +47,7 @@ public struct RecordingInfo: Sendable, Equatable {
 public struct CallFilter: Sendable, Equatable {
     public var project: String?
     /// Started at or after `since` and before `until`.
-    public var since: Date?
-    public var until: Date?
+    public var since, until: Date?
     public var status: CallStatus?
     /// A report's source value: a visit's source, an offline number's channel, `(static)` or `(unknown)`.
     public var source: String?

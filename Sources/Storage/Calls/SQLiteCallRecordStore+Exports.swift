@@ -4,8 +4,7 @@ import Foundation
 /// What the exports to ad platforms and analytics read of a call.
 public struct ExportCall: Sendable, Equatable {
     public var startedAt: Date
-    public var answeredAt: Date?
-    public var endedAt: Date?
+    public var answeredAt, endedAt: Date?
     public var did: String
     public var kind: Attribution.Kind?
     public var source, medium, campaign, landingPage, channel: String?

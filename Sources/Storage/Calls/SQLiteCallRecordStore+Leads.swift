@@ -4,14 +4,10 @@ import Tracking
 
 /// A caller, deduplicated per project by E.164 number, with what their first call came from.
 public struct Lead: Sendable, Equatable {
-    public var phone: String
-    public var firstCallID: String
+    public var phone, firstCallID: String
     public var firstCallAt: Date
     public var calls: Int
-    public var source: String?
-    public var medium: String?
-    public var campaign: String?
-    public var keyword: String?
+    public var source, medium, campaign, keyword: String?
     public var sales: Int
     public var revenue: Double
 }

@@ -5,9 +5,7 @@ import Foundation
 public struct OutboxEntry: Sendable, Equatable {
     public enum Status: String, Sendable { case pending, delivered, failed }
     /// The event's id: the same on every attempt (`X-CallTrack-Delivery`).
-    public let id: String
-    public let project: String
-    public let endpoint: String
+    public let id, project, endpoint: String
     public let event: DeliveryEvent
     public let callID: CallID?
     /// For `sale.recorded`: the CRM's deal.

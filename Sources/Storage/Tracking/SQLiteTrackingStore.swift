@@ -245,14 +245,9 @@ public final class SQLiteTrackingStore: TrackingRepository {
 
 /// Figures for `GET /v1/projects/{key}/health`.
 public struct PoolHealth: Sendable {
-    public let calls: Int
-    public let staticCalls: Int
-    public let visits: Int
-    public let exhausted: Int
+    public let calls, staticCalls, visits, exhausted: Int
     /// Visitors given the static number because their address already held its share of numbers.
-    public let addressLimited: Int
-    public let peakConcurrent: Int
-    public let reservations: Int
+    public let addressLimited, peakConcurrent, reservations: Int
     public let averageVisitSeconds: Double?
     public let days: Double
 

@@ -28,8 +28,7 @@ public enum Admission {
         /// Option tags from `Require` that CallTrack does not support.
         public var unsupported: [String]
         /// Signs that this INVITE is one of CallTrack's own legs coming back.
-        public var loop: Bool
-        public var draining: Bool
+        public var loop, draining: Bool
         /// Where a new call to the dialled number goes; nil for an unknown number.
         public var target: ForwardingTarget?
         /// Why the INVITE's SDP offer is refused (unreadable, or media aimed at CallTrack itself,

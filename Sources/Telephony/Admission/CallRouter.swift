@@ -5,9 +5,7 @@ public struct Trunk: Sendable, Equatable {
     public let name: String
     public let allow: [CIDR]
     /// Outbound calls are routed through this SIP URI (a loose route), when set.
-    public let proxy: String?
-    public let username: String?
-    public let password: String?
+    public let proxy, username, password: String?
     public let register: Bool
 
     public func admits(_ address: IPAddress) -> Bool { allow.contains { $0.contains(address) } }

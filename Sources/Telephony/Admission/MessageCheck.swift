@@ -10,8 +10,7 @@ struct MessageCheck {
     /// The top Via's sent-by (empty when there is no Via to answer to), and the Via's parameters.
     var viaSentBy, viaParams: String
     /// Content-Length as sent; nil when absent.
-    var contentLength: String?
-    var maxForwards: String?
+    var contentLength, maxForwards: String?
     /// Bytes after the header block.
     var bodyBytes: Int
     /// How many of those bytes, at the end, are only CR, LF, space or tab.

@@ -22,9 +22,7 @@ extension Call {
         let fromURI = "sip:\(callerNumber.isEmpty ? "anonymous" : callerNumber)@\(address)"
         // libre writes the Route as <proxy;lr>: the configured URI goes in without its own ;lr.
         let route = target.trunk?.proxy.map { $0.replacingOccurrences(of: ";lr", with: "", options: .caseInsensitive) }
-        authContext = target.trunk.flatMap { t in
-            t.username.map { TrunkAuth(username: $0, password: t.password ?? "", logger: logger, trunk: t.name) }
-        }
+        authContext = target.trunk.flatMap { t in t.username.map { TrunkAuth(username: $0, trunk: t, logger: logger) } }
         let shownName =
             target.callerNamePrefix ? SourceHeaders.displayName(callerName, attribution: attribution) : callerName
         var sess: OpaquePointer?

@@ -2,8 +2,8 @@ import CLibre
 import CallTrackCore
 import Logging
 
-/// What a call needs from the node, handed to it once when it is made: the call never reaches back
-/// into the switchboard for these.
+/// What the switchboard is given when it is made on the SIP loop, and hands to every call it makes:
+/// a call never reaches back into the switchboard for these.
 struct CallServices {
     let settings: SwitchBoard.Settings
     /// Where the call's events go (started, ringing, answered, ended).

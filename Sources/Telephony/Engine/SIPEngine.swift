@@ -58,11 +58,15 @@ public final class SIPEngine: Service {
         let callCount = CallCount()
         self.callCount = callCount
         makeBoard = {
-            let lookup = callerHistory.map { CallerLookup(history: $0, backOnLoop: { job in loop.submit(job) }) }
+            let services = CallServices(
+                settings: settings, events: events, recorder: recorder, attributor: attributor, statistics: statistics,
+                mediaPolicy: MediaAddressPolicy(
+                    ownAddresses: [settings.advertisedAddress, settings.rtpBindAddress], rtpPorts: settings.rtpPorts,
+                    sipPorts: settings.listen.map(\.address.port)),
+                callerLookup: callerHistory.map { CallerLookup(history: $0, backOnLoop: { job in loop.submit(job) }) },
+                logger: logger, loop: .current())
             let board = SwitchBoard(
-                settings: settings, router: router, events: events, statistics: statistics, recorder: recorder,
-                attributor: attributor, callerLookup: lookup, relayThreads: relayThreads, callCount: callCount,
-                logger: logger)
+                router: router, services: services, relayThreads: relayThreads, callCount: callCount)
             try board.open()
             return board
         }

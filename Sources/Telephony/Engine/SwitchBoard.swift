@@ -23,22 +23,21 @@ final class SwitchBoard: CallHost {
         var mediaLatching: MediaLatching = .signalling
     }
 
-    let settings: Settings
     let router: CallRouter
-    let logger: Logger
-    let statistics: CallStatistics
-    let attributor: any CallAttributor
+    /// What the board and each call it makes are given: settings, events, recorder, attributor,
+    /// statistics, media policy, logger, and the SIP loop every callback into the board checks.
+    let services: CallServices
     /// The threads the calls' media goes through.
     let relayThreads: RelayThreads
-    /// What each call is given when it is made.
-    let callServices: CallServices
-    /// The SIP loop: every callback into the board checks that it runs there.
-    let loop = LoopIdentity.current()
     /// How many calls are up, for `/healthz` and for shutdown to wait on.
     let callCount: CallCount
+    var settings: Settings { services.settings }
+    var logger: Logger { services.logger }
+    var statistics: CallStatistics { services.statistics }
+    var mediaPolicy: MediaAddressPolicy { services.mediaPolicy }
+    var loop: LoopIdentity { services.loop }
 
-    private(set) var sip: OpaquePointer?
-    private(set) var sessionSocket: OpaquePointer?
+    private(set) var sip, sessionSocket: OpaquePointer?
     /// Where libre keeps each listener of ours (it clears the slot when the listener goes).
     private var listeners: [UnsafeMutablePointer<OpaquePointer?>] = []
     private var dnsClient: OpaquePointer?
@@ -56,7 +55,6 @@ final class SwitchBoard: CallHost {
     var legs: [String: Call.Leg] = [:]
     /// What the front door admitted of the INVITE that libre hands to `incomingInvite` next.
     var admitted: AdmittedInvite?
-    let mediaPolicy: MediaAddressPolicy
     /// Max-Forwards of each outbound INVITE by Call-ID; also how a leg of ours is recognised coming back.
     var outboundMaxForwards: [String: Int] = [:]
     /// The value for an outbound INVITE being built now, before its Call-ID is known.
@@ -65,26 +63,14 @@ final class SwitchBoard: CallHost {
     private let releaseTimer = LibreTimer()
     private var pendingRelease: [() -> Void] = []
 
-    init(
-        settings: Settings, router: CallRouter, events: CallEventBus, statistics: CallStatistics,
-        recorder: any CallRecorder, attributor: any CallAttributor, callerLookup: CallerLookup?,
-        relayThreads: RelayThreads, callCount: CallCount, logger: Logger
-    ) {
-        self.settings = settings
+    /// Made on the SIP loop, whose identity `services` carries.
+    init(router: CallRouter, services: CallServices, relayThreads: RelayThreads, callCount: CallCount) {
         self.router = router
-        self.statistics = statistics
-        self.attributor = attributor
+        self.services = services
         self.relayThreads = relayThreads
         self.callCount = callCount
-        self.logger = logger
-        portPool = RTPPortPool(min: settings.rtpPorts.min, max: settings.rtpPorts.max)
-        rateLimiter = SourceRateLimiter(perSecond: settings.maxRequestsPerSecondPerSource)
-        mediaPolicy = MediaAddressPolicy(
-            ownAddresses: [settings.advertisedAddress, settings.rtpBindAddress], rtpPorts: settings.rtpPorts,
-            sipPorts: settings.listen.map(\.address.port))
-        callServices = CallServices(
-            settings: settings, events: events, recorder: recorder, attributor: attributor, statistics: statistics,
-            mediaPolicy: mediaPolicy, callerLookup: callerLookup, logger: logger, loop: loop)
+        portPool = RTPPortPool(min: services.settings.rtpPorts.min, max: services.settings.rtpPorts.max)
+        rateLimiter = SourceRateLimiter(perSecond: services.settings.maxRequestsPerSecondPerSource)
     }
 
     /// Opens the SIP stack and listeners; runs on libre's thread before `re_main`.
@@ -203,9 +189,8 @@ final class SwitchBoard: CallHost {
             return
         }
         // Attribution reads in-memory indexes only: no database on the SIP path.
-        let attribution = attributor.attribute(admission.target.did)
-        let call = Call(
-            host: self, services: callServices, admission: admission, relay: relay, attribution: attribution)
+        let attribution = services.attributor.attribute(admission.target.did)
+        let call = Call(host: self, services: services, admission: admission, relay: relay, attribution: attribution)
         calls[ObjectIdentifier(call)] = call
         callCount.set(calls.count)
         call.start(invite: msg)
@@ -317,7 +302,7 @@ final class SwitchBoard: CallHost {
             guard let proxy = trunk.proxy, let user = trunk.username, let uri = SIPURI(proxy) else { continue }
             let hostPort = uri.port.map { "\(uri.host):\($0)" } ?? uri.host
             let aor = "sip:\(user)@\(hostPort)"
-            let auth = TrunkAuth(username: user, password: trunk.password ?? "", logger: logger, trunk: trunk.name)
+            let auth = TrunkAuth(username: user, trunk: trunk, logger: logger)
             registrationContexts.append(auth)
             var reg: OpaquePointer?
             let err = ct_sipreg_register(
@@ -359,16 +344,15 @@ final class TrunkAuth {
 
     /// The SIP loop, where libre asks for the credentials.
     let loop = LoopIdentity.current()
-    let username: String
-    let password: String
+    let username, password, trunk: String
     let logger: Logger
-    let trunk: String
 
-    init(username: String, password: String, logger: Logger, trunk: String) {
+    /// `username` (the trunk's) and the trunk's password, empty when it has none.
+    init(username: String, trunk: Trunk, logger: Logger) {
         self.username = username
-        self.password = password
+        password = trunk.password ?? ""
+        self.trunk = trunk.name
         self.logger = logger
-        self.trunk = trunk
     }
 
     func credentials(

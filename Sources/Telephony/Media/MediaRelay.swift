@@ -10,8 +10,7 @@ enum LegSide: Sendable { case caller, callee }
 /// tells that thread what signalling learnt; the relay thread forwards the packets
 /// (`PacketRelay`). Counters and the last media time are read here without locks.
 final class MediaRelay {
-    let callerPort: UInt16
-    let calleePort: UInt16
+    let callerPort, calleePort: UInt16
     let counters: RelayCounters
     private let worker: LibreLoop<RelayWorker>
     private let id: Int
@@ -137,8 +136,7 @@ final class MediaRelay {
 
 /// Four bound sockets on their way from the SIP thread to a relay thread, which alone uses them from then on.
 struct RelaySockets: @unchecked Sendable {
-    let callerPort: UInt16
-    let calleePort: UInt16
+    let callerPort, calleePort: UInt16
     /// Caller RTP, caller RTCP, callee RTP, callee RTCP.
     let handles: [OpaquePointer]
 }

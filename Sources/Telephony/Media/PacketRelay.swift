@@ -39,8 +39,7 @@ final class PacketRelay {
     /// How long after an offer/answer a leg's sockets may latch to a new source.
     static let learningMilliseconds: UInt64 = 5_000
 
-    let callerPort: UInt16
-    let calleePort: UInt16
+    let callerPort, calleePort: UInt16
     private var sockets: [Socket] = []
     /// Packets and bytes relayed, and the last media time, for the SIP thread to read.
     let counters: RelayCounters

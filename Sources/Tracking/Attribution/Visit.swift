@@ -3,22 +3,14 @@ import Foundation
 
 /// One arrival of a visitor on the site, as the snippet reports it.
 public struct Visit: Sendable, Equatable, Codable {
-    public var projectKey: String
-    public var clientID: String
+    public var projectKey, clientID: String
     public var at: Date
     public var page: String
     public var referrer: String?
-    public var source: String
-    public var medium: String
-    public var campaign: String?
-    public var keyword: String?
-    public var content: String?
-    public var gclid: String?
-    public var yclid: String?
-    public var region: String?
+    public var source, medium: String
+    public var campaign, keyword, content, gclid, yclid, region: String?
     /// The visitor's Google Analytics and Yandex Metrica client ids, when the site has those counters.
-    public var gaClientID: String?
-    public var ymClientID: String?
+    public var gaClientID, ymClientID: String?
 
     public init(
         projectKey: String, clientID: String, at: Date, page: String, referrer: String?, source: String, medium: String,
@@ -67,17 +59,8 @@ public struct Visit: Sendable, Equatable, Codable {
 /// What the snippet sends about the page the visitor is on.
 public struct VisitReport: Sendable, Equatable {
     public var page: String
-    public var referrer: String?
-    public var utmSource: String?
-    public var utmMedium: String?
-    public var utmCampaign: String?
-    public var utmTerm: String?
-    public var utmContent: String?
-    public var gclid: String?
-    public var yclid: String?
-    public var region: String?
-    public var gaClientID: String?
-    public var ymClientID: String?
+    public var referrer, utmSource, utmMedium, utmCampaign, utmTerm, utmContent, gclid, yclid, region: String?
+    public var gaClientID, ymClientID: String?
 
     public init(
         page: String, referrer: String? = nil, utmSource: String? = nil, utmMedium: String? = nil,

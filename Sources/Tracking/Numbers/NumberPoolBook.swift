@@ -12,8 +12,7 @@ import Synchronization
 /// the SIP path) when they get a number and forgotten once they can no longer call on it.
 public final class NumberPoolBook: Sendable {
     struct Pool: Sendable {
-        let projectKey: String
-        let name: String
+        let projectKey, name: String
         let regions: Set<String>
         let numbers: [PhoneNumber]
         let staticNumber: PhoneNumber

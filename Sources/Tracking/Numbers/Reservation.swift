@@ -3,13 +3,10 @@ import Foundation
 
 /// A dynamic number held for one visitor until `expiresAt` (renewed by the snippet's heartbeat).
 public struct Reservation: Sendable, Equatable {
-    public var id: String
-    public var projectKey: String
-    public var clientID: String
+    public var id, projectKey, clientID: String
     public var number: PhoneNumber
     public var poolName: String
-    public var createdAt: Date
-    public var expiresAt: Date
+    public var createdAt, expiresAt: Date
     /// The client address that asked for it: one address may hold only so many numbers.
     public var address: String?
 

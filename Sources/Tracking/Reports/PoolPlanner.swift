@@ -10,8 +10,7 @@ public enum PoolPlanner {
     /// One visitor: arrival, last heartbeat (the visit's end as the snippet saw it) and, when the
     /// visitor called, when the call gave the number back.
     public struct Visit: Sendable, Equatable {
-        public var arrival: Date
-        public var lastSeen: Date
+        public var arrival, lastSeen: Date
         public var released: Date?
         public init(arrival: Date, lastSeen: Date, released: Date? = nil) {
             self.arrival = arrival
@@ -21,8 +20,7 @@ public enum PoolPlanner {
     }
 
     public struct Option: Sendable, Equatable {
-        public var poolSize: Int
-        public var reservationSeconds: Int
+        public var poolSize, reservationSeconds: Int
         /// Visitors who would have got a dynamic number, in percent; also the expected accuracy.
         public var servedPercent: Double
     }

@@ -24,11 +24,7 @@ public struct ReportCall: Sendable, Equatable {
     public var firstTime: Bool
     /// How the number was attributed; nil for a number no pool knows.
     public var kind: Attribution.Kind?
-    public var source: String?
-    public var medium: String?
-    public var campaign: String?
-    public var keyword: String?
-    public var landingPage: String?
+    public var source, medium, campaign, keyword, landingPage: String?
     /// The tracking number dialled (E.164).
     public var number: String
     public var channel: String?
@@ -81,11 +77,8 @@ public struct ReportCall: Sendable, Equatable {
 
 /// Money spent on one day, source, medium, campaign and keyword (`PUT …/costs`).
 public struct CostRow: Sendable, Equatable {
-    public var date: String
-    public var source: String
-    public var medium: String
-    public var campaign: String?
-    public var keyword: String?
+    public var date, source, medium: String
+    public var campaign, keyword: String?
     public var amount: Double
 
     public init(date: String, source: String, medium: String, campaign: String?, keyword: String?, amount: Double) {

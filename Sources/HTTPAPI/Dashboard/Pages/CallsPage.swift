@@ -18,17 +18,13 @@ extension Dashboard {
     }
 
     struct CallRow {
-        struct Player {
-            let src: String
-            let seconds: String
-        }
+        struct Player { let src, seconds: String }
         let id, time, caller: String
         let callerName: String?
         let firstTime: Bool
         let did, source, campaign, talk: String
         /// The status of an answered or running call; a missed one is `missedStatus`, shown in red.
-        let plainStatus: String?
-        let missedStatus: String?
+        let plainStatus, missedStatus: String?
         let player: Player?
         let noRecording: Bool
 

@@ -19,8 +19,7 @@ extension Dashboard {
 
     struct ReportView {
         let period: PeriodFields
-        let groupOptions: [DashboardPage.Layout.Option]
-        let modelOptions: [DashboardPage.Layout.Option]
+        let groupOptions, modelOptions: [DashboardPage.Layout.Option]
         let staticShare: String?
         let poolLink: String
         let chart: CallsChart
@@ -29,12 +28,8 @@ extension Dashboard {
 
     /// A report as a table: the group columns, then the figures; totals last.
     struct ReportTable {
-        struct Row {
-            let groups: [String]
-            let figures: [String]
-        }
-        let dimensions: [String]
-        let metrics: [String]
+        struct Row { let groups, figures: [String] }
+        let dimensions, metrics: [String]
         let rows: [Row]
         let dimensionCount: Int
         let totals: [String]

@@ -6,11 +6,7 @@ import Storage
 /// `/setup`: the snippet tag to paste, and the import of ad costs as a CSV file or pasted text
 /// (`setup.mustache`, with the page's one script).
 extension Dashboard {
-    struct SetupView {
-        let snippetTag: String
-        let project: String
-        let csv: String
-    }
+    struct SetupView { let snippetTag, project, csv: String }
 
     @Sendable func setupPage(_ request: Request, context: DashboardContext) async throws -> Response {
         try await page(request, context, path: "/setup") { p in

@@ -11,10 +11,7 @@ extension Dashboard {
         let lang: String
         let t: [String: String]
         let error: String?
-        let csrf: String
-        let next: String
-        let languageSwitch: String
-        let otherLanguageName: String
+        let csrf, next, languageSwitch, otherLanguageName: String
     }
 
     /// Where to go after signing in: a path on this site only.
