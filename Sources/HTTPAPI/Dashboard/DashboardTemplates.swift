@@ -27,9 +27,33 @@ enum DashboardTemplates {
         return library
     }()
 
-    /// `name` rendered with `object` (its properties are the template's names).
+    /// `name` rendered with `object` (its stored properties are the template's names).
     static func render(_ name: String, _ object: Any) -> String {
-        guard let text = library.render(object, withTemplate: name) else { preconditionFailure("no template \(name)") }
+        guard let text = library.render(tree(object) ?? [:], withTemplate: name) else {
+            preconditionFailure("no template \(name)")
+        }
         return text
+    }
+
+    /// The view as nested dictionaries and arrays, each struct reflected once: Mustache would otherwise
+    /// reflect a struct again for every name it looks up (a calls page took 15 times as long).
+    static func tree(_ value: Any) -> Any? {
+        switch value {
+        case is String, is Bool, is Int, is Double: return value
+        case let values as [Any]: return values.compactMap(tree)
+        case let table as [String: String]: return table
+        default:
+            let mirror = Mirror(reflecting: value)
+            switch mirror.displayStyle {
+            case .optional?: return mirror.children.first.flatMap { tree($0.value) }
+            case .struct?, .class?, .tuple?:
+                var fields: [String: Any] = [:]
+                for child in mirror.children {
+                    if let label = child.label, let field = tree(child.value) { fields[label] = field }
+                }
+                return fields
+            default: return value
+            }
+        }
     }
 }

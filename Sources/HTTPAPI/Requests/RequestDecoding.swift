@@ -21,10 +21,10 @@ extension Request {
 /// Reads request bodies into `Decodable` structs, and turns a decoding error's coding path into the
 /// API's `400 {"error": {"field": …}}`.
 enum RequestBody {
+    private static let decoder = JSONDecoder()
+
     static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
-        do { return try JSONDecoder().decode(T.self, from: data) } catch let error as DecodingError {
-            throw apiError(error)
-        }
+        do { return try decoder.decode(T.self, from: data) } catch let error as DecodingError { throw apiError(error) }
     }
 
     /// `rows[1].amount` for a coding path.
@@ -66,24 +66,23 @@ extension KeyedDecodingContainer {
         _ key: Key, maxBytes: Int, required: Bool = false, problem: String? = nil,
         _ valid: (String) -> Bool = { _ in true }
     ) throws -> String? {
-        let name = RequestBody.field(codingPath + [key])
+        // The field's name is spelt only for an error: a reservation reads a dozen fields per request.
+        func name() -> String { RequestBody.field(codingPath + [key]) }
         guard let value = try decodeIfPresent(String.self, forKey: key), !value.isEmpty else {
-            if required { throw APIError.badRequest(field: name, "\(name) is required") }
+            if required { throw APIError.badRequest(field: name(), "\(name()) is required") }
             return nil
         }
         guard value.utf8.count <= maxBytes else {
-            throw APIError.badRequest(field: name, "\(name) is longer than \(maxBytes) bytes")
+            throw APIError.badRequest(field: name(), "\(name()) is longer than \(maxBytes) bytes")
         }
-        guard valid(value) else { throw APIError.badRequest(field: name, problem ?? "\(name) is not valid") }
+        guard valid(value) else { throw APIError.badRequest(field: name(), problem ?? "\(name()) is not valid") }
         return value
     }
 
-    /// A number kept by `valid` (`problem` otherwise); JSON's `true` and `false` are not numbers.
     func number(_ key: Key, problem: String, _ valid: (Double) -> Bool) throws -> Double {
-        let name = RequestBody.field(codingPath + [key])
         guard let value = try? decode(Double.self, forKey: key), (try? decode(Bool.self, forKey: key)) == nil,
             valid(value)
-        else { throw APIError.badRequest(field: name, problem) }
+        else { throw APIError.badRequest(field: RequestBody.field(codingPath + [key]), problem) }
         return value
     }
 }
