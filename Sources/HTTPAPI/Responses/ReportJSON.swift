@@ -89,21 +89,14 @@ enum ReportCSV {
         var lines = [(dimensions.map(\.rawValue) + metricNames).joined(separator: ",")]
         for row in report.rows {
             lines.append(
-                (dimensions.map { field(row.group[$0.rawValue] ?? "") } + MetricsJSON(row.metrics).csvValues).joined(
-                    separator: ","))
+                CSV.line(
+                    dimensions.map { .outside(row.group[$0.rawValue] ?? "") }
+                        + MetricsJSON(row.metrics).csvValues.map(CSV.Field.own)))
         }
         lines.append((dimensions.map { _ in "(total)" } + MetricsJSON(report.totals).csvValues).joined(separator: ","))
         return Response(
             status: .ok, headers: [.contentType: "text/csv; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(string: lines.joined(separator: "\r\n") + "\r\n")))
-    }
-
-    /// RFC 4180 quoting; a leading = + - @ is prefixed with ' so a spreadsheet never runs it.
-    static func field(_ s: String) -> String {
-        var s = s
-        if let first = s.first, "=+-@".contains(first) { s = "'" + s }
-        guard s.contains(where: { ",\"\r\n".contains($0) }) else { return s }
-        return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 }
 

@@ -55,7 +55,11 @@ struct ExportController<Context: RequestContext>: Sendable {
         try await calls.forEachExportCall(project: project.key, from: period.start, to: period.end) { c in
             guard c.kind == .dynamic, let gclid = c.gclid, c.answered, c.talkSeconds >= minTalk else { return }
             let value = c.revenue == c.revenue.rounded() ? String(Int(c.revenue)) : String(c.revenue)
-            lines.append(CSV.line([gclid, name, formatter.string(from: c.startedAt), value, project.currency]))
+            lines.append(
+                CSV.line([
+                    .outside(gclid), .own(name), .own(formatter.string(from: c.startedAt)), .own(value),
+                    .own(project.currency),
+                ]))
         }
         return CSV.response(lines, filename: "google-ads-conversions.csv")
     }

@@ -26,8 +26,9 @@ public struct ExportCall: Sendable, Equatable {
 
     /// The call as a row of Metrica's calls upload: a visitor whose `_ym_uid` the snippet sent, or a
     /// static or offline number (`StaticCall` 1, no visitor); nil for a visitor Metrica does not know.
-    /// Times are Unix seconds; `Tag` is source/medium.
-    public var metricaRow: [String]? {
+    /// Times are Unix seconds; `Tag` is source/medium. What a visitor set (its id, tags, page) is text
+    /// from outside (`CSV.Field`).
+    public var metricaRow: [CSV.Field]? {
         let staticCall: Bool
         let tag: String
         switch kind {
@@ -43,9 +44,10 @@ public struct ExportCall: Sendable, Equatable {
         default: return nil
         }
         return [
-            staticCall ? "" : ymClientID ?? "", String(Int(startedAt.timeIntervalSince1970)), did,
-            String(Int(talkSeconds.rounded())), String(Int(holdSeconds.rounded())), answered ? "0" : "1", tag,
-            firstTime ? "1" : "0", staticCall ? "" : landingPage ?? "", staticCall ? "1" : "0",
+            .outside(staticCall ? "" : ymClientID ?? ""), .own(String(Int(startedAt.timeIntervalSince1970))), .own(did),
+            .own(String(Int(talkSeconds.rounded()))), .own(String(Int(holdSeconds.rounded()))),
+            .own(answered ? "0" : "1"), .outside(tag), .own(firstTime ? "1" : "0"),
+            .outside(staticCall ? "" : landingPage ?? ""), .own(staticCall ? "1" : "0"),
         ]
     }
 }
