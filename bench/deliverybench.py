@@ -6,7 +6,10 @@
      accepts connections and never answers (each attempt waits out the 10 s timeout): sipp's INVITE
      to 200 OK times (mean, 99th percentile, maximum; sipp measures whole milliseconds), failed
      calls, CallTrack's CPU.
-  2. The backlog those runs left, drained once the receiver comes back: deliveries per second.
+  2. The backlog those runs left, drained once the receiver comes back: how long until the first
+     delivery arrives (an endpoint that fails is probed at most `delivery.probe_max_seconds`, 15 s,
+     apart), how long from it until every delivery has, and deliveries per second. The "long outage"
+     run keeps the receiver down `--outage` seconds more after the load.
   3. Delivery throughput with the receiver up during the load: deliveries per second, and how long
      after the last call every event has arrived.
 Prints a Markdown table; writes bench/results/deliveries-<timestamp>.md.
@@ -82,7 +85,8 @@ class CallTrack:
     def __init__(self, binary, workdir, webhooks):
         hooks = f'webhooks: [{{url: "http://127.0.0.1:{RECEIVER}/hook", secret_env: BENCH_SECRET}}]' if webhooks else ""
         config = bench_config(workdir, SIP, HTTP, CALLEE, sip="rtp_ports: {min: 30000, max: 49999}\ndrain_seconds: 1",
-                              sections="delivery:\n  retry_base_seconds: 1", project="record: false\n" + hooks)
+                              sections="delivery:\n  retry_base_seconds: 1\n  probe_max_seconds: 15",
+                              project="record: false\n" + hooks)
         self.proc, self.log = start_calltrack(binary, workdir, config, HTTP, env={"BENCH_SECRET": "bench-secret"})
 
     def backlog(self):
@@ -106,13 +110,16 @@ def setup_times(base):
 
 
 def drain(ct, receiver, expected, seconds_max=300):
-    """Seconds until the receiver has every delivery, and the backlog at the start."""
-    start_backlog, start = ct.backlog(), time.monotonic()
+    """Seconds until the receiver has its first delivery and until it has every one, and the backlog at
+    the start."""
+    start_backlog, start, first = ct.backlog(), time.monotonic(), None
     while receiver.count[0] < expected:
+        if first is None and receiver.count[0] > 0:
+            first = time.monotonic() - start
         if time.monotonic() - start > seconds_max:
-            return None, start_backlog
-        time.sleep(0.05)
-    return time.monotonic() - start, start_backlog
+            return first, None, start_backlog
+        time.sleep(0.01)
+    return first if first is not None else time.monotonic() - start, time.monotonic() - start, start_backlog
 
 
 def main():
@@ -120,7 +127,8 @@ def main():
     ap.add_argument("--binary", default=".build/release/calltrack")
     ap.add_argument("--rate", type=int, default=50)
     ap.add_argument("--seconds", type=int, default=20)
-    ap.add_argument("--runs", default="none,down,hanging,up", help="which runs, of none, down, hanging, up")
+    ap.add_argument("--runs", default="none,down,long,hanging,up", help="which runs, of none, down, long, hanging, up")
+    ap.add_argument("--outage", type=int, default=120, help="seconds the receiver stays down after the load in the long run")
     args = ap.parse_args()
     workdir = tempfile.mkdtemp(prefix="calltrack-deliveries-")
     calls = args.rate * args.seconds
@@ -129,7 +137,7 @@ def main():
     def load(label, webhooks, receiver):
         ctdir = os.path.join(workdir, f"ct-{len(rows)}")
         os.makedirs(ctdir)
-        peer = {"down": lambda: None, "hanging": Blackhole, "up": Receiver}[receiver]() if webhooks else None
+        peer = {"down": lambda: None, "long": lambda: None, "hanging": Blackhole, "up": Receiver}[receiver]() if webhooks else None
         ct = CallTrack(args.binary, ctdir, webhooks)
         try:
             measure(label, webhooks, receiver, peer, ct)
@@ -147,14 +155,18 @@ def main():
                    setup_p99_ms=times[int(len(times) * 0.99) - 1] if times else None, setup_max_ms=times[-1] if times else None,
                    cpu=round(cpu_seconds(ct.proc.pid) - cpu0, 2))
         if webhooks:
+            if receiver == "long":
+                time.sleep(args.outage)
             if receiver != "up":
                 # The receiver comes back: the backlog drains.
                 if peer:
                     peer.stop()
                 peer = Receiver()
             # call.started, call.answered and call.ended of every call.
-            seconds, backlog = drain(ct, peer, 3 * ok)
+            first, seconds, backlog = drain(ct, peer, 3 * ok)
             row["backlog"] = backlog
+            row["first_s"] = None if first is None or receiver == "up" else round(first, 2)
+            row["first_to_empty_s"] = None if seconds is None or first is None or receiver == "up" else round(seconds - first, 2)
             row["drain_s"] = None if seconds is None else round(seconds, 2)
             # With the receiver up the backlog is what the load left: the lag, not a rate.
             row["deliveries_per_s"] = None if not seconds or receiver == "up" else round(backlog / seconds)
@@ -175,17 +187,19 @@ def main():
             probe.close()
     runs = {"none": ("no webhooks", False, None),
             "down": ("every event to a receiver that is down (refused), then back", True, "down"),
+            "long": (f"the same, the receiver down {args.outage} s more after the load", True, "long"),
             "hanging": ("every event to a receiver that hangs (10 s timeouts), then back", True, "hanging"),
             "up": ("every event to a receiver that is up", True, "up")}
     for name in args.runs.split(","):
         load(*runs[name])
 
-    lines = ["| run | calls | ok | failed | setup mean ms | setup p99 ms | setup max ms | CallTrack CPU s during the load | backlog after the load | s until every event arrived | deliveries/s draining | received |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| run | calls | ok | failed | setup mean ms | setup p99 ms | setup max ms | CallTrack CPU s during the load | backlog after the load | s from the receiver's return to the first delivery | s from it to an empty backlog | s until every event arrived | deliveries/s draining | received |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         cell = lambda k: "" if r.get(k) is None else r[k]
         lines.append(f"| {r['test']} | {r['calls']} | {r['ok']} | {r['failed']} | {cell('setup_mean_ms')} | {cell('setup_p99_ms')} | {cell('setup_max_ms')} | "
-                     f"{r['cpu']} | {cell('backlog')} | {cell('drain_s')} | {cell('deliveries_per_s')} | {cell('received')} |")
+                     f"{r['cpu']} | {cell('backlog')} | {cell('first_s')} | {cell('first_to_empty_s')} | {cell('drain_s')} | "
+                     f"{cell('deliveries_per_s')} | {cell('received')} |")
     table = "\n".join(lines)
     path = save_results("deliveries", "Delivery benchmark", table)
     print(f"written to {path}; work files in {workdir}")

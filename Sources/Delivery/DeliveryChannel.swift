@@ -39,6 +39,11 @@ public struct Delivery: Sendable {
 /// What an endpoint made of an attempt, in words for the delivery log.
 public enum DeliveryResult: Sendable, Equatable {
     case delivered(String)
+    /// The endpoint answered and would not take this delivery (say an HTTP 400): it is tried again
+    /// later on its own, and the endpoint's other deliveries go on.
+    case refused(String)
+    /// The endpoint could not be reached or could not take deliveries now (a refused connection, a
+    /// timeout, a 5xx, 429): it fails until a probe gets through.
     case failed(String)
 }
 
@@ -74,7 +79,8 @@ public struct DeliverySource: Sendable {
 /// A channel that speaks HTTP: it builds the request, and reads the answer (2xx: taken).
 public protocol HTTPDeliveryChannel: DeliveryChannel {
     func request(for deliveries: [Delivery]) -> HTTPClientRequest
-    /// What the endpoint's answer means; by default any 2xx is taken.
+    /// What the endpoint's answer means; by default any 2xx is taken, another 4xx (but 408 and 429)
+    /// refuses that one delivery, and anything else means the endpoint fails.
     func result(status: Int, body: ByteBuffer) -> DeliveryResult
 }
 
@@ -83,7 +89,11 @@ extension HTTPDeliveryChannel {
     static var timeout: TimeAmount { .seconds(10) }
 
     public func result(status: Int, body: ByteBuffer) -> DeliveryResult {
-        (200..<300).contains(status) ? .delivered(String(status)) : .failed("HTTP \(status)")
+        switch status {
+        case 200..<300: .delivered(String(status))
+        case 400..<500 where status != 408 && status != 429: .refused("HTTP \(status)")
+        default: .failed("HTTP \(status)")
+        }
     }
 
     public func send(_ deliveries: [Delivery], via transport: DeliveryTransport) async -> DeliveryResult {

@@ -60,6 +60,7 @@ import Testing
             ("http:\n  idle_timeout_seconds: 0\n", "http.idle_timeout_seconds"),
             ("tracking:\n  max_numbers_per_address: 0\n", "tracking.max_numbers_per_address"),
             ("tracking:\n  visit_retention_days: 0\n", "tracking.visit_retention_days"),
+            ("delivery:\n  probe_max_seconds: 0\n", "delivery.probe_max_seconds"),
             ("trunks:\n  - name: t\n  - name: t\n", "trunks[1].name"),
             ("trunks:\n  - name: t\n    password_env: P\n", "trunks[0].username"),
             ("projects:\n  - key: a\n", "projects[0].forward_to"),

@@ -187,4 +187,45 @@ import Testing
             try DeliveryPlan(config: config, environment: ["SA": "1", "GA": "3"])
         }
     }
+
+    @Test(
+        "An endpoint that fails is probed one delivery at a time: after a second, then twice as long, at most probe_max_seconds"
+    ) func probes() {
+        let health = EndpointHealth(probeMaxSeconds: 5)
+        let t0 = Self.created
+        #expect(health.failing("https://crm.test") == nil)
+        #expect(health.failed("https://crm.test", reason: "HTTP 503", now: t0))
+        #expect(!health.failed("https://crm.test", reason: "HTTP 503", now: t0), "one outage, not two")
+        #expect(health.failing("https://crm.test") == "HTTP 503" && health.failing("https://other.test") == nil)
+        #expect(
+            !health.claimProbe("https://crm.test", now: t0 + 0.5) && health.claimProbe("https://crm.test", now: t0 + 1))
+        #expect(!health.claimProbe("https://crm.test", now: t0 + 1), "one probe at a time")
+        var now = t0 + 1
+        var waits: [Double] = []
+        for _ in 0..<4 {
+            health.probeFailed("https://crm.test", reason: "timeout", now: now)
+            var next = now
+            while !health.claimProbe("https://crm.test", now: next) { next += 0.5 }
+            waits.append(next.timeIntervalSince(now))
+            now = next
+        }
+        #expect(waits == [2, 4, 5, 5])
+        #expect(health.recovered("https://crm.test") == "timeout" && health.failing("https://crm.test") == nil)
+        #expect(health.recovered("https://crm.test") == nil)
+    }
+
+    @Test("An HTTP answer: 2xx taken; another 4xx refuses that delivery; 408, 429, 5xx mean the endpoint fails")
+    func answers() {
+        let channel = GA4Channel(
+            endpoint: "https://ga.test/mp/collect?measurement_id=G-TEST", apiSecret: "s", projects: [])
+        let results = [200, 204, 400, 404, 410, 408, 429, 500, 503].map { channel.result(status: $0, body: .init()) }
+        #expect(
+            results == [
+                .delivered("200"), .delivered("204"), .refused("HTTP 400"), .refused("HTTP 404"), .refused("HTTP 410"),
+                .failed("HTTP 408"), .failed("HTTP 429"), .failed("HTTP 500"), .failed("HTTP 503"),
+            ])
+        #expect(
+            OutboxSender.endpoint("https://crm.test:8443/hooks/a?x=1")
+                == OutboxSender.endpoint("https://crm.test:8443/b"))
+    }
 }

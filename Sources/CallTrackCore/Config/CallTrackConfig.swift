@@ -251,12 +251,15 @@ public struct DeliveryConfig: ConfigSection, Sendable, Equatable {
     public var retryBaseSeconds = 10.0
     /// A delivery still failing this long after its event is given up (`failed`).
     public var maxAgeHours = 24.0
+    /// While an endpoint fails, one delivery probes it at most this long apart; the rest wait.
+    public var probeMaxSeconds = 15.0
 
     public init() {}
 
     public static var keys: [ConfigKey<Self>] {
         [
             .key("retry_base_seconds", \.retryBaseSeconds, .within(0.1...3600)),
+            .key("probe_max_seconds", \.probeMaxSeconds, .within(1...3600)),
             .key(
                 "max_age_hours", \.maxAgeHours,
                 .that("must be above 0 and at most 720 (30 days)") { $0 > 0 && $0 <= 720 }),

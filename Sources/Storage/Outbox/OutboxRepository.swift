@@ -44,6 +44,12 @@ public protocol OutboxRepository: Sendable {
     func due(endpoint: String, now: Date, limit: Int) async throws -> [OutboxEntry]
     /// When the endpoint's next pending delivery is due, if it has one.
     func nextDue(endpoint: String) async throws -> Date?
+    /// The endpoint's oldest pending deliveries (at most `limit`), due or not: what probes an endpoint that fails.
+    func oldestPending(endpoint: String, limit: Int) async throws -> [OutboxEntry]
+    /// Makes every pending delivery of these endpoints due at `now` (an outage is over).
+    func releaseBacklog(endpoints: [String], now: Date) async throws
+    /// Gives up the endpoint's pending deliveries made before `date` (`failed`, with `result`); how many.
+    func giveUp(endpoint: String, createdBefore date: Date, result: String) async throws -> Int
     /// Marks deliveries sent together (one upload) delivered, at once.
     func delivered(_ ids: [String], result: String, at: Date) async throws
     /// Records a failed attempt of each delivery (one `result` for all of them).

@@ -74,6 +74,40 @@ public final class SQLiteOutbox: OutboxRepository {
             .double.map(Date.init(timeIntervalSince1970:))
     }
 
+    public func oldestPending(endpoint: String, limit: Int) throws -> [OutboxEntry] {
+        try db.query(
+            """
+            SELECT \(Self.columns) FROM outbox WHERE endpoint = ? AND status = 'pending'
+            ORDER BY created_at, rowid LIMIT ?
+            """, [endpoint, limit]
+        ).compactMap(Self.entry)
+    }
+
+    public func releaseBacklog(endpoints: [String], now: Date) throws {
+        try db.write { tx in
+            for endpoint in endpoints {
+                tx.execute(
+                    """
+                    UPDATE outbox SET next_attempt_at = ?
+                    WHERE endpoint = ? AND status = 'pending' AND next_attempt_at > ?
+                    """, [now.timeIntervalSince1970, endpoint, now.timeIntervalSince1970])
+            }
+        }
+    }
+
+    public func giveUp(endpoint: String, createdBefore date: Date, result: String) throws -> Int {
+        let condition = "endpoint = ? AND status = 'pending' AND created_at < ?"
+        let n =
+            try db.scalar("SELECT count(*) FROM outbox WHERE \(condition)", [endpoint, date.timeIntervalSince1970])?.int
+            ?? 0
+        if n > 0 {
+            try db.execute(
+                "UPDATE outbox SET status = 'failed', last_result = ? WHERE \(condition)",
+                [result, endpoint, date.timeIntervalSince1970])
+        }
+        return n
+    }
+
     public func delivered(_ ids: [String], result: String, at: Date) throws {
         try db.write { tx in
             for id in ids {
