@@ -85,7 +85,7 @@ class CallTrack:
     def __init__(self, binary, workdir, webhooks):
         hooks = f'webhooks: [{{url: "http://127.0.0.1:{RECEIVER}/hook", secret_env: BENCH_SECRET}}]' if webhooks else ""
         config = bench_config(workdir, SIP, HTTP, CALLEE, sip="rtp_ports: {min: 30000, max: 49999}\ndrain_seconds: 1",
-                              sections="delivery:\n  retry_base_seconds: 1\n  probe_max_seconds: 15",
+                              sections="delivery:\n  retry_base_seconds: 1",
                               project="record: false\n" + hooks)
         self.proc, self.log = start_calltrack(binary, workdir, config, HTTP, env={"BENCH_SECRET": "bench-secret"})
 

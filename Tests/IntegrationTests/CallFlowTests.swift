@@ -74,6 +74,48 @@ import Testing
         }
     }
 
+    @Test("The caller hears 100 Trying at once, then only what the callee says: its 180, never a 183 it did not send")
+    func tryingThenTheCalleesProgress() async throws {
+        try await withServer { server in
+            let p = server.ports
+            let callee = try SIPp(
+                "callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 300, audio: false), localPort: p.callee,
+                mediaPort: p.calleeMedia, target: nil)
+            try await Task.sleep(for: .milliseconds(200))
+            let caller = try RawSIP()
+            let m = RawMessage(port: caller.port)
+            let invite = m.request(
+                "INVITE", uri: "sip:84990000001@127.0.0.1:\(p.sip)", cseq: 1, body: RawMessage.sdp(port: p.callerMedia))
+            caller.send(invite, to: p.sip)
+            let ok = try await caller.response(200, cseq: "1 INVITE")
+            // What came before the 200, in order (the responses it waited past are kept).
+            let before = try await caller.collect(for: .milliseconds(100))
+            caller.send(m.inDialog("ACK", uri: "sip:84990000001@127.0.0.1:\(p.sip)", cseq: 1, answer: ok), to: p.sip)
+            try await Task.sleep(for: .milliseconds(200))
+            caller.send(m.inDialog("BYE", uri: "sip:84990000001@127.0.0.1:\(p.sip)", cseq: 2, answer: ok), to: p.sip)
+            _ = try await caller.response(200, cseq: "2 BYE")
+            #expect(try await callee.wait() == 0, "\(callee.diagnostics())")
+            let codes = before.compactMap { $0.hasPrefix("SIP/2.0 ") ? Int($0.dropFirst(8).prefix(3)) : nil }
+            #expect(codes.first == 100, "\(codes)")
+            #expect(codes.contains(180) && !codes.contains(183), "\(codes)")
+            #expect(try await onlyCall(server)["status"] as? String == "answered")
+        }
+    }
+
+    @Test("sipp's own uac_pcap and uas scenarios call through CallTrack unchanged") func sippsOwnScenarios()
+        async throws
+    {
+        try await withServer { server in
+            // Its audio and DTMF files, where Debian puts them.
+            let uacPcap = try runCommand(["sipp", "-sd", "uac_pcap"]).output.replacingOccurrences(
+                of: "\"pcap/", with: "\"/usr/share/sip-tester/")
+            let uas = try runCommand(["sipp", "-sd", "uas"]).output
+            #expect(uacPcap.contains("<scenario") && uas.contains("<scenario"))
+            try await run(callee: uas, caller: uacPcap, server: server, pause: 1000)
+            #expect(try await onlyCall(server)["status"] as? String == "answered")
+        }
+    }
+
     @Test("Caller cancels while ringing: callee gets CANCEL, record missed/cancelled") func callerCancels() async throws
     {
         try await withServer { server in

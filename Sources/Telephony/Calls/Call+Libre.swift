@@ -5,16 +5,59 @@ import Foundation
 /// The libre side of a call: the session calls CallTrack makes, and the C callbacks that bring
 /// libre's events back to `Call` (each leg's address is their context pointer).
 extension Call {
-    /// Accepts the caller's INVITE with a 183 at once; false if libre cannot.
-    func accept(_ msg: UnsafePointer<sip_msg>) -> Bool {
+    /// Answers the caller's INVITE `100 Trying` at once, through a server transaction of CallTrack's
+    /// own, and holds the INVITE until the callee says something the caller should hear: a CANCEL
+    /// meanwhile reaches `cancelledBeforeProgress` (libre's sessions have no transaction before they
+    /// accept, and accept only with 101–299). False if libre cannot.
+    func answerTrying(_ msg: UnsafePointer<sip_msg>) -> Bool {
+        var st: OpaquePointer?
+        guard sip_strans_alloc(&st, host.sip, msg, tryingCancelHandler, context(caller)) == 0, st != nil else {
+            return false
+        }
+        guard sip_treply(&st, host.sip, msg, 100, "Trying") == 0 else {
+            _ = mem_deref(UnsafeMutableRawPointer(st))
+            return false
+        }
+        trying = st
+        heldInvite = UnsafePointer(
+            mem_ref(UnsafeMutableRawPointer(mutating: msg))?.assumingMemoryBound(to: sip_msg.self))
+        return true
+    }
+
+    /// Accepts the held INVITE with what the callee said (a provisional response, or 200 with the
+    /// answer): libre's session takes the transaction over. False if libre cannot.
+    private func acceptCaller(_ code: UInt16, _ reason: String, sdp: SessionDescription?) -> Bool {
+        guard (101...299).contains(code), let msg = heldInvite else { return false }
+        if let st = trying { _ = mem_deref(UnsafeMutableRawPointer(st)) }
+        trying = nil
+        defer { releaseHeldInvite() }
         var sess: OpaquePointer?
-        let err = ct_sipsess_accept(
-            &sess, host.sessionSocket, msg, 183, "Session Progress", services.settings.contactUser, nil, offerHandler,
-            answerHandler, establishedHandler, infoHandler, closeHandler, context(caller), SwitchBoard.capabilityHeaders
-        )
+        let err = withMBuf(sdp?.text) { mb in
+            ct_sipsess_accept(
+                &sess, host.sessionSocket, msg, code, reason, services.settings.contactUser, mb, offerHandler,
+                answerHandler, establishedHandler, infoHandler, closeHandler, context(caller),
+                SwitchBoard.capabilityHeaders)
+        }
         guard err == 0, let sess else { return false }
         caller.session = sess
         return true
+    }
+
+    /// The caller cancelled while it had only heard 100 Trying: its INVITE gets 487, and the call ends.
+    func cancelledBeforeProgress() {
+        guard let msg = heldInvite, !caller.closed else { return }
+        _ = sip_treply(&trying, host.sip, msg, 487, "Request Terminated")
+        caller.closed = true
+        closed(caller, err: ECONNRESET, code: 0, text: "")
+    }
+
+    /// Frees the held INVITE and CallTrack's own transaction (one that sent a final response lives on
+    /// in libre until its timers end).
+    func releaseHeldInvite() {
+        if let st = trying { _ = mem_deref(UnsafeMutableRawPointer(st)) }
+        trying = nil
+        if let msg = heldInvite { _ = mem_deref(UnsafeMutableRawPointer(mutating: msg)) }
+        heldInvite = nil
     }
 
     /// Sends the forwarded INVITE with `offer` to the project's target; false if it cannot be sent.
@@ -55,13 +98,19 @@ extension Call {
 
     /// A provisional response to the caller, with early media when `sdp` is given.
     func sendProgress(code: UInt16, reason: String, sdp: SessionDescription?) {
+        guard caller.session != nil else {
+            _ = acceptCaller(code, reason, sdp: sdp)
+            return
+        }
         _ = withMBuf(sdp?.text) { mb in ct_sipsess_progress(caller.session, code, reason, mb, nil) }
     }
 
     /// The caller's 200 OK; false if libre cannot send it.
     func answerCaller(sdp: SessionDescription) -> Bool {
-        withMBuf(sdp.text) { mb in ct_sipsess_answer(caller.session, 200, "OK", mb, SwitchBoard.capabilityHeaders) }
-            == 0
+        guard caller.session != nil else { return acceptCaller(200, "OK", sdp: sdp) }
+        return withMBuf(sdp.text) { mb in
+            ct_sipsess_answer(caller.session, 200, "OK", mb, SwitchBoard.capabilityHeaders)
+        } == 0
     }
 
     /// A re-INVITE of CallTrack's own on `leg`.
@@ -72,8 +121,13 @@ extension Call {
 
     /// A final error response to the caller's INVITE, unless the caller's leg is over.
     func reject(_ leg: Leg, _ response: CallOutcome.Response) {
-        guard leg.side == .caller, !leg.closed, let s = leg.session else { return }
-        _ = ct_sipsess_reject(s, response.code, response.reason)
+        guard leg.side == .caller, !leg.closed else { return }
+        if let s = leg.session {
+            _ = ct_sipsess_reject(s, response.code, response.reason)
+        } else if let msg = heldInvite {
+            // Still on CallTrack's own transaction, which retransmits the answer until the ACK.
+            _ = sip_treply(&trying, host.sip, msg, response.code, response.reason)
+        }
         leg.closed = true
     }
 
@@ -95,6 +149,12 @@ private func leg(_ arg: UnsafeMutableRawPointer?) -> Call.Leg? {
     guard let leg = arg.map({ Unmanaged<Call.Leg>.fromOpaque($0).takeUnretainedValue() }) else { return nil }
     leg.call.services.loop.precondition()
     return leg
+}
+
+/// A CANCEL for the caller's INVITE while only 100 Trying had answered it (libre has replied 200 to it).
+private let tryingCancelHandler: @convention(c) (UnsafeMutableRawPointer?) -> Void = { arg in
+    guard let leg = leg(arg) else { return }
+    leg.call.cancelledBeforeProgress()
 }
 
 private let offerHandler:

@@ -5,9 +5,10 @@ import Logging
 
 /// One tracked call: the caller's inbound leg bridged to the callee's outbound leg.
 ///
-/// Lives on libre's thread. The inbound INVITE is accepted at once with a 183 (libre has no
-/// server transaction before `sipsess_accept`, so a CANCEL would otherwise get 481), then an
-/// INVITE goes to the project's forwarding target. Progress, answer, hang-up, re-INVITEs and
+/// Lives on libre's thread. The inbound INVITE is answered `100 Trying` at once, through a server
+/// transaction of CallTrack's own (so a CANCEL is answered), then an INVITE goes to the project's
+/// forwarding target; the caller's INVITE is accepted with the callee's first provisional response
+/// (or its answer), so the caller hears only what the callee said. Progress, answer, hang-up, re-INVITEs and
 /// INFO are carried across; the media goes through `MediaRelay`. What to answer is decided by
 /// `OfferAnswer`, how the call ended by `CallOutcome`; the libre calls are in `Call+Libre.swift`.
 final class Call {
@@ -43,6 +44,10 @@ final class Call {
     var firstTimeCaller: Bool?
     /// The trunk's credentials while the forwarded INVITE may be challenged.
     var authContext: TrunkAuth?
+    /// The caller's INVITE (held: `mem_ref`) until the callee's first word accepts it, and the server
+    /// transaction of CallTrack's own that answered it 100 Trying (`Call+Libre.swift`).
+    var heldInvite: UnsafePointer<sip_msg>?
+    var trying: OpaquePointer?
     /// The node's logger with the call's id, project and SIP Call-ID on every line.
     let logger: Logger
 
@@ -97,7 +102,7 @@ final class Call {
             caller.lastReceived = offer
             relay.setRemote(.caller, description: offer)
         }
-        guard accept(msg) else {
+        guard answerTrying(msg) else {
             _ = sip_treply(nil, host.sip, msg, 500, "Server Internal Error")
             end(.failed(.acceptFailed, code: 500, "Server Internal Error", tellCaller: false))
             return
@@ -151,6 +156,8 @@ final class Call {
     func progress(_ msg: UnsafePointer<sip_msg>) {
         guard case .early(let ringing) = state else { return }
         let code = msg.pointee.scode
+        // 100 Trying is hop by hop: the caller had CallTrack's own.
+        guard code > 100 else { return }
         if !ringing && (180...183).contains(code) {
             Telemetry.callSetup(.ringing, seconds: Date().timeIntervalSince(started))
             state = .early(ringing: true)
@@ -166,7 +173,6 @@ final class Call {
                 caller.lastSent = sdp
             }
         }
-        if sdp == nil && code == 183 { return }  // the caller already has a 183 without SDP
         if sdp != nil { relay.openLearningWindow(.caller) }
         sendProgress(code: code, reason: code == 180 ? "Ringing" : msg.pointee.reason.string, sdp: sdp)
     }
@@ -302,6 +308,7 @@ final class Call {
     /// Frees the libre sessions (libre sends BYE or CANCEL where still needed) and the relay's
     /// sockets. Runs outside libre's callbacks.
     func releaseResources() {
+        releaseHeldInvite()
         for leg in [caller, callee] {
             if let s = leg.session { _ = mem_deref(UnsafeMutableRawPointer(s)) }
             leg.session = nil
