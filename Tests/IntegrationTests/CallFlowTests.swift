@@ -102,6 +102,35 @@ import Testing
         }
     }
 
+    @Test(
+        "Caller cancels while it has only heard 100 Trying: 200 to the CANCEL, 487 to the INVITE, CANCEL to the callee, record missed/cancelled"
+    ) func callerCancelsBeforeProgress() async throws {
+        try await withServer { server in
+            let p = server.ports
+            let callee = try SIPp(
+                "callee", scenario: Scenario.calleeWaitsForCancel(100, "Trying"), localPort: p.callee,
+                mediaPort: p.calleeMedia, target: nil)
+            try await Task.sleep(for: .milliseconds(200))
+            let caller = try RawSIP()
+            let m = RawMessage(port: caller.port)
+            let uri = "sip:84990000001@127.0.0.1:\(p.sip)"
+            let branch = "z9hG4bK-\(m.branchSeed)-1-INVITE"
+            caller.send(m.request("INVITE", uri: uri, cseq: 1, body: RawMessage.sdp(port: p.callerMedia)), to: p.sip)
+            _ = try await caller.response(100, cseq: "1 INVITE")
+            // The forwarded INVITE is out and the callee has said 100: CallTrack may cancel it.
+            try await Task.sleep(for: .milliseconds(500))
+            caller.send(m.request("CANCEL", uri: uri, cseq: 1, branch: branch), to: p.sip)
+            _ = try await caller.response(200, cseq: "1 CANCEL")
+            let terminated = try await caller.response(487, cseq: "1 INVITE")
+            let toTag = RawSIP.tag(RawSIP.header("To", in: terminated))
+            caller.send(m.request("ACK", uri: uri, cseq: 1, toTag: toTag, branch: branch), to: p.sip)
+            #expect(try await callee.wait() == 0, "\(callee.diagnostics())")
+            let call = try await onlyCall(server)
+            #expect(call["status"] as? String == "missed" && call["missed_reason"] as? String == "cancelled", "\(call)")
+            #expect(call["sip_code"] as? Int == 487 && call["hangup_by"] as? String == "caller", "\(call)")
+        }
+    }
+
     @Test("sipp's own uac_pcap and uas scenarios call through CallTrack unchanged") func sippsOwnScenarios()
         async throws
     {

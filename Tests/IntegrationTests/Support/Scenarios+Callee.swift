@@ -126,38 +126,43 @@ extension Scenario {
     }
 
     /// Callee: rings and never answers; expects CANCEL (caller gave up, or ring timeout).
-    static let calleeRingsUntilCancel = document(
-        "callee rings until cancelled",
-        """
-        \(calleeRecvInvite(capture: true))
-        \(response(180, "Ringing"))
-        <recv request="CANCEL"/>
-        <send>
-          <![CDATA[
-        SIP/2.0 200 OK
-        [last_Via:]
-        [last_From:]
-        [last_To:];tag=[pid]callee[call_number]
-        [last_Call-ID:]
-        [last_CSeq:]
-        Content-Length: 0
+    static let calleeRingsUntilCancel = calleeWaitsForCancel(180, "Ringing")
 
-          ]]>
-        </send>
-        <send>
-          <![CDATA[
-        SIP/2.0 487 Request Terminated
-        [last_Via:]
-        [last_From:]
-        [last_To:];tag=[pid]callee[call_number]
-        [last_Call-ID:]
-        CSeq: [$invite_cseq] INVITE
-        Content-Length: 0
+    /// Callee: answers `code` (a provisional) and nothing more; expects CANCEL.
+    static func calleeWaitsForCancel(_ code: Int, _ reason: String) -> String {
+        document(
+            "callee waits for a cancel",
+            """
+            \(calleeRecvInvite(capture: true))
+            \(response(code, reason))
+            <recv request="CANCEL"/>
+            <send>
+              <![CDATA[
+            SIP/2.0 200 OK
+            [last_Via:]
+            [last_From:]
+            [last_To:];tag=[pid]callee[call_number]
+            [last_Call-ID:]
+            [last_CSeq:]
+            Content-Length: 0
 
-          ]]>
-        </send>
-        <recv request="ACK"/>
-        """)
+              ]]>
+            </send>
+            <send>
+              <![CDATA[
+            SIP/2.0 487 Request Terminated
+            [last_Via:]
+            [last_From:]
+            [last_To:];tag=[pid]callee[call_number]
+            [last_Call-ID:]
+            CSeq: [$invite_cseq] INVITE
+            Content-Length: 0
+
+              ]]>
+            </send>
+            <recv request="ACK"/>
+            """)
+    }
 
     /// Callee: answers, then checks the hold and resume re-INVITEs and the INFO CallTrack carries over.
     static let calleeSeesHoldAndResume = document(
