@@ -7,9 +7,56 @@ Measures, on this machine:
   3. many concurrent calls with idle media (sockets and fds, not CPU).
 Prints a Markdown table; writes bench/results/calls-<timestamp>.md.
 """
-import argparse, json, os, resource, shutil, signal, struct, subprocess, tempfile, time, urllib.request
+import argparse, atexit, json, os, random, resource, shutil, signal, socket, struct, subprocess, sys, tempfile, time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+# Every process a benchmark starts is stopped when the script ends, however it ends (an exception, a
+# failed check, Ctrl-C, SIGTERM): nothing is left running to hold ports or CPU for the next run.
+STARTED = []
+
+
+def owned(proc):
+    """`proc`, stopped when this script ends."""
+    STARTED.append(proc)
+    return proc
+
+
+def _stop_started():
+    for proc in STARTED:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+atexit.register(_stop_started)
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
+def free_ports(count):
+    """`count` consecutive loopback ports that nothing holds now, TCP and UDP, from a random place
+    between 20000 and 31999 (below the kernel's ephemeral range): a port another program holds never
+    fails a run."""
+    def bindable(port):
+        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            s = socket.socket(socket.AF_INET, kind)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+            finally:
+                s.close()
+        return True
+    for _ in range(500):
+        base = random.randrange(20000, 32000 - count)
+        if all(bindable(p) for p in range(base, base + count)):
+            return list(range(base, base + count))
+    raise SystemExit("no free block of ports on 127.0.0.1")
+
+
+# This script's SIP, HTTP, callee and caller ports, and sipp's media ports (callee, caller).
+SIP, HTTP, CALLEE, CALLER, CALLEE_MEDIA, CALLER_MEDIA = free_ports(6)
 PCAP = "/usr/share/sip-tester/g711a.pcap"
 CLK = os.sysconf("SC_CLK_TCK")
 
@@ -98,7 +145,7 @@ def start_calltrack(binary, workdir, config, http_port, env=None, wrap=(), attem
     its log in the work folder, and waits for /healthz: (process, log file)."""
     env = dict(os.environ, CALLTRACK_ADMIN_TOKENS="bench", CALLTRACK_LOG_LEVEL="warning", **(env or {}))
     log = open(os.path.join(workdir, "calltrack.log"), "w")
-    proc = subprocess.Popen(list(wrap) + [binary, "serve", "--config", config], env=env, stdout=log, stderr=log)
+    proc = owned(subprocess.Popen(list(wrap) + [binary, "serve", "--config", config], env=env, stdout=log, stderr=log))
     for _ in range(attempts):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{http_port}/healthz", timeout=1)
@@ -110,7 +157,7 @@ def start_calltrack(binary, workdir, config, http_port, env=None, wrap=(), attem
 
 
 class CallTrack:
-    def __init__(self, binary, workdir, sip_port=25060, http_port=28080, callee_port=25070, record=False):
+    def __init__(self, binary, workdir, sip_port=SIP, http_port=HTTP, callee_port=CALLEE, record=False):
         self.http_port = http_port
         self.recordings = os.path.join(workdir, "recordings")
         config = bench_config(workdir, sip_port, http_port, callee_port,
@@ -164,18 +211,18 @@ def run_load(target_port, callee_port, workdir, calls, rate, concurrent, hold_ms
     base = os.path.join(workdir, tag)
     os.makedirs(base, exist_ok=True)
     common = ["-nostdin", "-trace_stat", "-max_socket", "4096", "-timeout", "300s"]
-    callee = subprocess.Popen(["sipp", "-sf", scenario("callee.xml", audio, workdir), "-i", "127.0.0.1", "-p", str(callee_port),
-                               "-mi", "127.0.0.1", "-mp", "26000", "-m", str(calls), "-stf", f"{base}/callee.csv",
+    callee = owned(subprocess.Popen(["sipp", "-sf", scenario("callee.xml", audio, workdir), "-i", "127.0.0.1", "-p", str(callee_port),
+                               "-mi", "127.0.0.1", "-mp", str(CALLEE_MEDIA), "-m", str(calls), "-stf", f"{base}/callee.csv",
                                "-trace_err", "-error_file", f"{base}/callee-err.log"] + common,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=base)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=base))
     time.sleep(0.3)
     start = time.monotonic()
-    caller = subprocess.Popen(["sipp", "-sf", scenario("caller.xml", audio, workdir), "-i", "127.0.0.1", "-p", "25090",
-                               "-mi", "127.0.0.1", "-mp", "27000", "-s", "84990000001", "-m", str(calls), "-r", str(rate),
+    caller = owned(subprocess.Popen(["sipp", "-sf", scenario("caller.xml", audio, workdir), "-i", "127.0.0.1", "-p", str(CALLER),
+                               "-mi", "127.0.0.1", "-mp", str(CALLER_MEDIA), "-s", "84990000001", "-m", str(calls), "-r", str(rate),
                                "-l", str(concurrent), "-d", str(hold_ms), "-stf", f"{base}/caller.csv",
                                "-trace_err", "-error_file", f"{base}/caller-err.log", f"127.0.0.1:{target_port}"] + common
                               + list(caller_args),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=base)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=base))
     caller.wait()
     wall = time.monotonic() - start
     try:
@@ -213,7 +260,7 @@ def main():
             os.makedirs(ctdir, exist_ok=True)
             ct = CallTrack(args.binary, ctdir, record=record)
         cpu0 = ct.cpu() if ct else 0
-        ok, failed, wall, sipp_cpu = run_load(25060 if through else 25070, 25070, workdir, calls, rate, concurrent, hold_ms, audio,
+        ok, failed, wall, sipp_cpu = run_load(SIP if through else CALLEE, CALLEE, workdir, calls, rate, concurrent, hold_ms, audio,
                                     f"{label}-{'ct' if through else 'direct'}-{len(rows)}")
         cpu = (ct.cpu() - cpu0) if ct else None
         rss = ct.rss_mib() if ct else None

@@ -18,9 +18,9 @@ import argparse, glob, http.server, json, os, socket, statistics, subprocess, sy
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from callbench import bench_config, cpu_seconds, run_load, save_results, start_calltrack  # noqa: E402
+from callbench import bench_config, cpu_seconds, free_ports, run_load, save_results, start_calltrack  # noqa: E402
 
-SIP, HTTP, CALLEE, RECEIVER = 25060, 28080, 25070, 28090
+SIP, HTTP, CALLEE, RECEIVER = free_ports(4)
 
 
 class Receiver:
@@ -175,16 +175,6 @@ def main():
         rows.append(row)
         print(json.dumps(row), flush=True)
 
-    # A CallTrack left from an interrupted run would answer in this one's place.
-    for port in (SIP, HTTP):
-        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if port == SIP else socket.SOCK_STREAM)
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # connections in TIME_WAIT do not count
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            raise SystemExit(f"port {port} is taken: stop what listens there (a CallTrack of an earlier run?)")
-        finally:
-            probe.close()
     runs = {"none": ("no webhooks", False, None),
             "down": ("every event to a receiver that is down (refused), then back", True, "down"),
             "long": (f"the same, the receiver down {args.outage} s more after the load", True, "long"),

@@ -5,7 +5,7 @@ Acceptance criterion measured: "Under a flood of 5,000 INVITEs per second from a
 20,000 idle HTTP connections at once, a legitimate call set up during the flood connects and carries audio
 both ways, /healthz answers, and CallTrack's memory stays under 200 MB."
 
-Starts its own `calltrack serve` on loopback (SIP 15060, HTTP 18080, RTP 30000-31999), so it does not clash
+Starts its own `calltrack serve` on loopback (SIP and HTTP on free ports, RTP 30000-31999), so it does not clash
 with `make run`. Writes every figure to --out as JSON, prints a summary, exits 0 only if the criterion held.
   python3 bench/floodbench.py --binary .build/release/calltrack [--invites-per-second 5000]
       [--idle-connections 20000] [--seconds 20] [--out bench/results/flood.json]
@@ -14,9 +14,12 @@ import argparse, http.client, json, math, multiprocessing as mp, os, resource, s
 import statistics, subprocess, sys, tempfile, threading, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from callbench import free_ports, owned  # noqa: E402  (free ports, and what it starts stopped at the end)
+
 PCAP = "/usr/share/sip-tester/g711a.pcap"  # 7 s of G.711 A-law, shipped with sipp
 CLK = os.sysconf("SC_CLK_TCK")
-SIP_PORT, HTTP_PORT, CALLEE_PORT, CALLER_PORT = 15060, 18080, 15070, 15080
+SIP_PORT, HTTP_PORT, CALLEE_PORT, CALLER_PORT, CALLEE_MEDIA, CALLER_MEDIA = free_ports(6)
 TOKEN = "bench-token"
 FLOOD_SOURCE = "127.0.0.2"                             # not in the trunk's allow list: must be refused
 HOLD_SOURCES = [f"127.0.0.{i}" for i in range(2, 10)]  # 8 source addresses x ~28k ephemeral ports each
@@ -242,15 +245,15 @@ def scenario(name, workdir):
 def legitimate_call(workdir):
     """One call from 127.0.0.1 (allowed) to a tracking number; both sides play audio. Returns sipp's view."""
     common = ["-nostdin", "-timeout", "60s", "-m", "1", "-trace_err"]
-    callee = subprocess.Popen(["sipp", "-sf", scenario("callee.xml", workdir), "-i", "127.0.0.1", "-p", str(CALLEE_PORT),
-                               "-mi", "127.0.0.1", "-mp", "16000", "-error_file", f"{workdir}/callee-err.log"] + common,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir)
+    callee = owned(subprocess.Popen(["sipp", "-sf", scenario("callee.xml", workdir), "-i", "127.0.0.1", "-p", str(CALLEE_PORT),
+                               "-mi", "127.0.0.1", "-mp", str(CALLEE_MEDIA), "-error_file", f"{workdir}/callee-err.log"] + common,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir))
     time.sleep(0.3)
     t = time.monotonic()
-    caller = subprocess.Popen(["sipp", "-sf", scenario("caller.xml", workdir), "-i", "127.0.0.1", "-p", str(CALLER_PORT),
-                               "-mi", "127.0.0.1", "-mp", "17000", "-s", "84990000001", "-d", str(CALL_SECONDS * 1000),
+    caller = owned(subprocess.Popen(["sipp", "-sf", scenario("caller.xml", workdir), "-i", "127.0.0.1", "-p", str(CALLER_PORT),
+                               "-mi", "127.0.0.1", "-mp", str(CALLER_MEDIA), "-s", "84990000001", "-d", str(CALL_SECONDS * 1000),
                                "-error_file", f"{workdir}/caller-err.log", f"127.0.0.1:{SIP_PORT}"] + common,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir))
     result = {}
     try:
         for name, p in (("caller", caller), ("callee", callee)):
@@ -302,7 +305,7 @@ def main():
     open(config, "w").write(CONFIG.format(sip=SIP_PORT, http=HTTP_PORT, callee=CALLEE_PORT, work=workdir))
     log = open(os.path.join(workdir, "calltrack.log"), "w")
     env = dict(os.environ, CALLTRACK_ADMIN_TOKENS=TOKEN)   # log level: CallTrack's default unless the caller sets one
-    ct = subprocess.Popen([os.path.abspath(args.binary), "serve", "--config", config], env=env, stdout=log, stderr=log)
+    ct = owned(subprocess.Popen([os.path.abspath(args.binary), "serve", "--config", config], env=env, stdout=log, stderr=log))
     report = dict(binary=os.path.abspath(args.binary), started=time.strftime("%Y-%m-%dT%H:%M:%S%z"), workdir=workdir,
                   invites_per_second=args.invites_per_second, idle_connections=args.idle_connections, flood_seconds=args.seconds)
     ctx = mp.get_context("fork")

@@ -5,11 +5,12 @@ by kamailio's rtpengine module) without and with its pcap recording. Reports rel
 call-minute and recording bytes per call-minute. Prints a Markdown table; writes
 bench/results/record-<timestamp>.md.
 """
-import argparse, glob, os, shutil, signal, subprocess, tempfile, time
+import argparse, atexit, glob, os, shutil, signal, subprocess, tempfile, time
 
 import callbench  # same folder: sipp load, CallTrack runner, long pcap, /proc CPU
 
-KAMAILIO_PORT, CALLEE_PORT, NG_PORT = 25260, 25070, 22222
+KAMAILIO_PORT, NG_PORT = callbench.free_ports(2)
+CALLEE_PORT = callbench.CALLEE
 
 KAMAILIO_CFG = """#!KAMAILIO
 log_stderror=yes
@@ -62,14 +63,15 @@ class RTPEngine:
         if record:
             args += [f"--recording-dir={self.recordings}", "--recording-method=pcap"]
         # Run in the work dir: Debian's rtpengine 10.5 has dumped core here on SIGTERM at the end of a run.
-        self.engine = subprocess.Popen(args, stdout=open(f"{workdir}/rtpengine.log", "w"), stderr=subprocess.STDOUT,
-                                       cwd=workdir)
+        self.engine = callbench.owned(subprocess.Popen(args, stdout=open(f"{workdir}/rtpengine.log", "w"), stderr=subprocess.STDOUT,
+                                       cwd=workdir))
         flags = "RTP/AVP replace-origin replace-session-connection" + (" record-call=yes" if record else "")
         self.cfg = os.path.join(workdir, "kamailio.cfg")
         open(self.cfg, "w").write(KAMAILIO_CFG.format(port=KAMAILIO_PORT, ng=NG_PORT, callee=CALLEE_PORT, flags=flags))
         self.pidfile = os.path.join(workdir, "kamailio.pid")
         subprocess.run(["kamailio", "-f", self.cfg, "-P", self.pidfile, "-w", workdir],
                        stdout=open(f"{workdir}/kamailio.log", "w"), stderr=subprocess.STDOUT, check=True, timeout=20)
+        atexit.register(self.stop)  # kamailio runs as a daemon: stopped by its pid file however the script ends
         time.sleep(1)
 
     def pids(self):
@@ -133,7 +135,7 @@ def main():
         os.makedirs(d)
         ct = callbench.CallTrack(args.binary, d, record=record)
         c0 = ct.cpu()
-        ok, failed, _, _ = callbench.run_load(25060, CALLEE_PORT, d, n, max(10, n // 10), n, hold_ms, pcap, "load")
+        ok, failed, _, _ = callbench.run_load(callbench.SIP, CALLEE_PORT, d, n, max(10, n // 10), n, hold_ms, pcap, "load")
         cpu = ct.cpu() - c0
         ct.stop()
         row("CallTrack", "stereo WAV" if record else "off", ok, failed, cpu, None, ct.recorded_bytes() if record else None)

@@ -13,9 +13,9 @@ import argparse, json, os, re, select, socket, subprocess, sys, tempfile, time, 
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from callbench import bench_config, save_results, start_calltrack  # noqa: E402
-SIP, HTTP, UAC, UAS = 25060, 28080, 25090, 25070
-CALLER_MEDIA, CALLEE_MEDIA = 21000, 21002
+from callbench import bench_config, free_ports, owned, save_results, start_calltrack  # noqa: E402
+SIP, HTTP, UAC, UAS, NG = free_ports(5)
+CALLER_MEDIA, CALLEE_MEDIA = free_ports(3)[::2]
 CLK = os.sysconf("SC_CLK_TCK")
 
 
@@ -232,13 +232,14 @@ class RTPEngine:
     """Debian's rtpengine in userspace (no kernel forwarding), told about each call over its ng
     control protocol directly (no SIP proxy), on loopback."""
 
-    NG = 22222
+    NG = NG
 
     def __init__(self, workdir, threads):
         args = ["rtpengine", "--interface=127.0.0.1", f"--listen-ng=127.0.0.1:{self.NG}", "--port-min=40000",
                 "--port-max=59999", "--table=-1", "--foreground", "--log-stderr", "--log-level=4",
                 f"--pidfile={workdir}/rtpengine.pid", f"--num-threads={threads}"]
-        self.proc = subprocess.Popen(args, stdout=open(f"{workdir}/rtpengine.log", "w"), stderr=subprocess.STDOUT, cwd=workdir)
+        self.proc = owned(subprocess.Popen(args, stdout=open(f"{workdir}/rtpengine.log", "w"), stderr=subprocess.STDOUT,
+                                           cwd=workdir))
         self.ng = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.ng.settimeout(5)
         self.cookie = 0

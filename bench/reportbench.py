@@ -22,6 +22,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from callbench import free_ports
 from startbench import rss_mb, save, start, workspace
 
 
@@ -107,7 +108,7 @@ def main():
     ap.add_argument("--visits", type=int, default=3_000_000)
     ap.add_argument("--out", default="bench/results/report.json")
     args = ap.parse_args()
-    ports = dict(sip=17160, http=17180, callee=17170)
+    ports = dict(zip(("sip", "http", "callee"), free_ports(3)))
     work, db, cfg = workspace("calltrack-report-", ports)
     proc, _ = start(args.binary, cfg, ports["http"])  # creates the schema
     proc.terminate(); proc.wait()

@@ -7,10 +7,12 @@ Prints a Markdown table; writes bench/results/reserve-<timestamp>.md.
 import argparse, os, re, shutil, signal, subprocess, tempfile, time, urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-import callbench  # noqa: E402  (same folder: sipp load and CPU helpers)
+import callbench  # noqa: E402  (same folder: sipp load and CPU helpers, free ports, cleanup)
+
+HTTP, SIP, CALLEE = callbench.free_ports(3)
 
 
-def start(binary, workdir, http_port=28180, sip_port=25160, callee_port=25170):
+def start(binary, workdir, http_port=HTTP, sip_port=SIP, callee_port=CALLEE):
     numbers = ", ".join(f'"+7499100{i:04d}"' for i in range(200))
     config = callbench.bench_config(
         workdir, sip_port, http_port, callee_port, name="reserve", sip="rtp_ports: {min: 30000, max: 39999}",
@@ -49,7 +51,7 @@ def main():
             raise SystemExit(f"{tool} is missing: make bench installs it")
     workdir = tempfile.mkdtemp(prefix="calltrack-reserve-")
     proc = start(args.binary, workdir)
-    base = "http://127.0.0.1:28180"
+    base = f"http://127.0.0.1:{HTTP}"
     rows = []
     try:
         ceiling = wrk(base + "/healthz", args.seconds, args.connections)
@@ -58,12 +60,12 @@ def main():
         share = f"{reserve['rps'] / ceiling['rps'] * 100:.0f}% of the ceiling" if ceiling["rps"] else ""
         rows.append(("POST reservations", reserve, share))
         # Call setup alone, then with the reservation load running beside it.
-        alone = callbench.run_load(25160, 25170, workdir, 50 * args.seconds, 50, 100, 1000, None, "calls-alone")
+        alone = callbench.run_load(SIP, CALLEE, workdir, 50 * args.seconds, 50, 100, 1000, None, "calls-alone")
         box = {}
         t = __import__("threading").Thread(target=lambda: box.update(
             r=wrk(base + "/v1/projects/bench/reservations", args.seconds, args.connections, os.path.join(HERE, "reserve.lua"))))
         t.start()
-        loaded = callbench.run_load(25160, 25170, workdir, 50 * args.seconds, 50, 100, 1000, None, "calls-loaded")
+        loaded = callbench.run_load(SIP, CALLEE, workdir, 50 * args.seconds, 50, 100, 1000, None, "calls-loaded")
         t.join()
         rows.append(("POST reservations during 50 calls/s", box.get("r", {}), ""))
     finally:

@@ -17,6 +17,8 @@ import tempfile
 import time
 import urllib.request
 
+from callbench import free_ports, owned  # free ports, and what it starts stopped when the script ends
+
 CONFIG = """
 sip:
   listen: [udp:127.0.0.1:{sip}]
@@ -46,8 +48,8 @@ projects:
 def start(binary, cfg, http_port):
     """Launches calltrack; returns (process, seconds to the first /healthz 200)."""
     began = time.monotonic()
-    proc = subprocess.Popen([binary, "serve", "--config", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=dict(os.environ, CALLTRACK_ADMIN_TOKENS="bench"))
+    proc = owned(subprocess.Popen([binary, "serve", "--config", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  env=dict(os.environ, CALLTRACK_ADMIN_TOKENS="bench")))
     while time.monotonic() - began < 600:
         try:
             if urllib.request.urlopen(f"http://127.0.0.1:{http_port}/healthz", timeout=1).status == 200:
@@ -92,7 +94,7 @@ def main():
     ap.add_argument("--visits", type=int, default=3_000_000)
     ap.add_argument("--out", default="bench/results/start.json")
     args = ap.parse_args()
-    ports = dict(sip=17060, http=17080, callee=17070)
+    ports = dict(zip(("sip", "http", "callee"), free_ports(3)))
     work, db, cfg = workspace("calltrack-start-", ports)
 
     # A first start creates the schema; then the history goes straight into SQLite.
@@ -120,7 +122,8 @@ def main():
     time.sleep(0.5)
     full_rss = rss_mb(proc.pid)
     metrics = urllib.request.urlopen(f"http://127.0.0.1:{ports['http']}/metrics").read().decode()
-    in_memory = next((int(l.split()[-1]) for l in metrics.splitlines() if l.startswith("calltrack_visitors_in_memory ")), -1)
+    # swift-prometheus writes gauges as floats (3.0).
+    in_memory = next((int(float(l.split()[-1])) for l in metrics.splitlines() if l.startswith("calltrack_visitors_in_memory ")), -1)
     proc.terminate(); proc.wait()
 
     result = dict(binary=args.binary, visits=args.visits, database_mb=round(size_mb, 1),

@@ -16,6 +16,7 @@ import os
 import time
 import urllib.request
 
+from callbench import free_ports
 from startbench import rss_mb, save, start, workspace  # launching calltrack and reading its memory, as start-up measures them
 
 
@@ -46,7 +47,7 @@ def main():
     ap.add_argument("--numbers", type=int, default=10,
                     help="pool size: with 1000 and 1000 reservations every visitor holds a live number (memory per reservation)")
     args = ap.parse_args()
-    ports = dict(sip=18060, http=18090, callee=18070)
+    ports = dict(zip(("sip", "http", "callee"), free_ports(3)))
     work, _, cfg = workspace("calltrack-visitors-", ports, rtp=37000, numbers=args.numbers)
     proc, _ = start(args.binary, cfg, ports["http"])
     time.sleep(0.5)
@@ -66,7 +67,7 @@ def main():
     seconds = time.monotonic() - began
     time.sleep(1.5)  # the batch writer stores the last visits
     metrics = urllib.request.urlopen(f"http://127.0.0.1:{ports['http']}/metrics").read().decode()
-    held = {l.split()[0]: int(l.split()[-1]) for l in metrics.splitlines()
+    held = {l.split()[0]: int(float(l.split()[-1])) for l in metrics.splitlines()
             if l.startswith(("calltrack_visitors_in_memory ", "calltrack_recent_visitors "))}
     after = dict(rss_mb=round(rss_mb(proc.pid), 1), database_mb=round(db_mb(work), 2), **held)
     proc.terminate()
