@@ -4,11 +4,12 @@
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_PACKAGES := libre-dev librem-dev libsqlite3-dev libspandsp-dev libopus-dev libbcg729-dev libgsm1-dev libsoxr-dev libcurl4-openssl-dev
-TEST_PACKAGES := sip-tester chromium chromium-driver kamailio iproute2 python3-aiosmtpd python3-prometheus-client systemd
+TEST_PACKAGES := sip-tester chromium chromium-driver kamailio iproute2 iptables sqlite3 python3-aiosmtpd \
+  python3-prometheus-client systemd
 BENCH_PACKAGES := sip-tester procps wrk kamailio kamailio-extra-modules rtpengine-daemon gcc
 CONFIG ?= config/calltrack.yaml
 
-.PHONY: all build run test lint format bench bench-flood deps test-deps bench-deps clean install
+.PHONY: all build run test chaos lint format bench bench-flood deps test-deps bench-deps clean install
 
 all: build
 
@@ -51,6 +52,14 @@ run: build
 test: test-deps lint
 	swift build --build-tests
 	swift test --skip-build --no-parallel
+	@# The fault suite, shortened: kill -9 (3 rounds), SIGTERM, a locked database, a full disk, a frozen
+	@# callee, a lossy network, failing webhook receivers, each under load (chaos/chaos.py).
+	python3 chaos/chaos.py --short --binary .build/debug/calltrack
+
+# The whole fault suite (10 kill -9 rounds, a 10 s lock) on the release build: docs/reliability.md.
+chaos: test-deps
+	swift build -c release
+	python3 chaos/chaos.py --binary .build/release/calltrack
 
 # The style the code keeps (.swift-format: swift-format, which ships with the toolchain, 4 spaces,
 # 120 columns). swift-format breaks every line it can; it cannot break a string literal, so the

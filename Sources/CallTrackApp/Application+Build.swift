@@ -49,37 +49,52 @@ public func buildApplication(
     let store = SQLiteCallRecordStore(
         database: database, reads: reads, numbering: config.numbering, deliveries: plan.routes)
     let outbox = SQLiteOutbox(database: database)
-    let events = CallEventBus()
+    // Changes reach the database in batches; each is first written to a journal beside it, and what a crash
+    // left there is applied now (docs/reliability.md).
+    let journals = config.storage.database + ".journal"
+    let heartbeat = Heartbeat(path: journals + "/alive", logger: logger)
+    let journal: Journal<CallEvent> = try recoverJournal(
+        journals + "/calls", applied: try store.appliedEventNumber(), logger: logger, apply: store.apply)
+    let events = CallEventBus(log: journal, firstNumber: journal.nextNumber)
     let recorder = Recording.Recorder(root: config.storage.recordings, events: events, logger: logger)
     try repairInterruptedRecordings(store: store, recorder: recorder, logger: logger)
     let backfilled = try store.backfillLeads()
     if backfilled > 0 {
         logger.info("calls stored before leads existed were added to leads", metadata: ["calls": "\(backfilled)"])
     }
-    let interrupted = try store.finaliseInterruptedCalls()
+    let interrupted = try store.finaliseInterruptedCalls(lastAlive: heartbeat.lastAlive())
     if interrupted > 0 {
         logger.warning(
             "calls left open by an unclean stop were marked interrupted", metadata: ["calls": "\(interrupted)"])
     }
 
-    let writer = BatchWriter(name: "call records", changes: events.subscribe(), logger: logger) { try store.apply($0) }
+    let writer = BatchWriter(name: "call records", changes: events.subscribe(), logger: logger) { batch in
+        try store.apply(batch)
+        if let last = batch.last { journal.applied(through: last.number) }
+    }
 
     let trackingStore = SQLiteTrackingStore(database: database, reads: trackingReads)
-    let (trackingChanges, trackingSink) = AsyncStream<TrackingChange>.makeStream(bufferingPolicy: .unbounded)
+    let tracking = JournaledStream<TrackingChange>(
+        journal: try recoverJournal(
+            journals + "/tracking", applied: try trackingStore.appliedChangeNumber(), logger: logger,
+            apply: trackingStore.apply))
     let numbers = NumberPoolBook(
         config: config, snapshot: try trackingStore.snapshot(),
         history: { project, client in (try? trackingStore.visits(projectKey: project, clientID: client)) ?? [] },
-        persist: { trackingSink.yield($0) })
+        persist: { tracking.yield($0) })
     let visitRetention = VisitRetention(
         store: trackingStore, days: config.tracking.visitRetentionDays,
         intervalSeconds: config.tracking.sweepIntervalSeconds, logger: logger)
     let trackingWriter = BatchWriter(
-        name: "visits and reservations", changes: trackingChanges,
+        name: "visits and reservations", changes: tracking.changes,
         finishOnShutdown: {
             numbers.flush()
-            trackingSink.finish()
+            tracking.finish()
         }, logger: logger
-    ) { try trackingStore.apply($0) }
+    ) { batch in
+        try trackingStore.apply(batch)
+        if let last = batch.last { tracking.journal.applied(through: last.number) }
+    }
     let router = CallRouter(config: config, environment: environment)
     let statistics = CallStatistics()
     let callers = SQLiteCallRecordStore(database: database, reads: callerReads, numbering: config.numbering)
@@ -121,9 +136,9 @@ public func buildApplication(
     return ServiceGroup(
         configuration: .init(
             services: [
-                .init(service: writer), .init(service: trackingWriter), .init(service: retention),
-                .init(service: visitRetention), .init(service: deliveries), .init(service: http),
-                .init(service: engine),
+                .init(service: heartbeat), .init(service: writer), .init(service: trackingWriter),
+                .init(service: retention), .init(service: visitRetention), .init(service: deliveries),
+                .init(service: http), .init(service: engine),
             ], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
 }
 
@@ -147,6 +162,32 @@ func httpLimits(_ config: CallTrackConfig, logger: Logger) -> HTTPConnectionLimi
     return HTTPConnectionLimits(
         maxConnections: maxConnections, idleTimeout: .seconds(Int64(config.http.idleTimeoutSeconds)),
         requestTimeout: .seconds(Int64(config.http.requestTimeoutSeconds)))
+}
+
+/// Opens the journal in `directory` and applies, in batches, what the last run wrote there but not to the
+/// database (a crash between the two).
+func recoverJournal<Entry>(
+    _ directory: String, applied: UInt64, logger: Logger, apply: ([Numbered<Entry>]) throws -> Void
+) throws -> Journal<Entry> {
+    let journal: Journal<Entry>
+    do { journal = try Journal(directory: directory, applied: applied, logger: logger) } catch {
+        throw StartupError("storage.database: cannot open the journal \(directory): \(error)")
+    }
+    let left = journal.leftover
+    if left.unreadable > 0 {
+        logger.warning(
+            "lines of a journal could not be read",
+            metadata: ["journal": "\(directory)", "lines": "\(left.unreadable)"])
+    }
+    guard let last = left.entries.last else { return journal }
+    for start in stride(from: 0, to: left.entries.count, by: 512) {
+        try apply(Array(left.entries[start..<min(start + 512, left.entries.count)]))
+    }
+    journal.applied(through: last.number)
+    logger.warning(
+        "changes an unclean stop left out of the database were applied from its journal",
+        metadata: ["journal": "\(directory)", "changes": "\(left.entries.count)"])
+    return journal
 }
 
 /// Makes the WAV files a crash left open playable and marks their calls' recordings interrupted.

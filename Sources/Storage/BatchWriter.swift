@@ -23,6 +23,7 @@ public final class BatchWriter<Change: Sendable>: Service {
     /// How long a batch is held while the disk cannot take it: this bounds the memory the changes
     /// waiting behind it take.
     private let holdSeconds: Double
+    private let queue: DispatchQueue
 
     public init(
         name: String, changes: AsyncStream<Change>, finishOnShutdown finish: (@Sendable () -> Void)? = nil,
@@ -34,6 +35,7 @@ public final class BatchWriter<Change: Sendable>: Service {
         self.apply = apply
         self.logger = logger
         self.holdSeconds = holdSeconds
+        queue = DispatchQueue(label: "calltrack.writer.\(name)")
     }
 
     public func run() async throws {
@@ -50,13 +52,21 @@ public final class BatchWriter<Change: Sendable>: Service {
         }
     }
 
+    /// Runs a batch on this writer's own thread: SQLite blocks while it writes (and while it waits for a
+    /// lock), and the few threads async code shares must never wait with it.
+    private func onQueue(_ body: @escaping @Sendable () throws -> Void) async throws {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
+            queue.async { c.resume(with: Result { try body() }) }
+        }
+    }
+
     private func write(_ batch: [Change]) async {
         var attempt = 0, stoppedAt: ContinuousClock.Instant?
         while true {
             attempt += 1
             do {
                 let start = ContinuousClock.now
-                try apply(batch)
+                try await onQueue { try self.apply(batch) }
                 let took = ContinuousClock.now - start
                 Telemetry.databaseBatch(
                     store: name, seconds: Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18)

@@ -1,8 +1,8 @@
 import Foundation
 
 /// Where a call came from, worked out when its INVITE arrives.
-public struct Attribution: Sendable, Equatable {
-    public enum Kind: String, Sendable { case dynamic, `static`, offline }
+public struct Attribution: Sendable, Equatable, Codable {
+    public enum Kind: String, Sendable, Codable { case dynamic, `static`, offline }
 
     public var kind: Kind
     public var poolName, clientID, reservationID: String?

@@ -4,7 +4,7 @@ import Foundation
 ///
 /// Storage turns these into the call record; later modules (webhooks, analytics)
 /// subscribe to the same stream.
-public enum CallEvent: Sendable, Equatable {
+public enum CallEvent: Sendable, Equatable, Codable {
     case started(CallStart)
     case ringing(callID: CallID, at: Date)
     case answered(callID: CallID, at: Date)
@@ -24,7 +24,7 @@ public enum CallEvent: Sendable, Equatable {
     }
 }
 
-public struct CallStart: Sendable, Equatable {
+public struct CallStart: Sendable, Equatable, Codable {
     public var id: CallID
     public var projectKey, trunk: String
     /// The DID as the carrier sent it, and its E.164 form.
@@ -69,7 +69,7 @@ public struct MediaCounters: Sendable, Equatable, Codable {
     }
 }
 
-public struct CallEnd: Sendable, Equatable {
+public struct CallEnd: Sendable, Equatable, Codable {
     public var id: CallID
     public var endedAt: Date
     public var status: CallStatus
@@ -98,7 +98,7 @@ public struct CallEnd: Sendable, Equatable {
 }
 
 /// A DTMF key the caller or the business pressed (RFC 4733 telephone-event).
-public struct DTMFEvent: Sendable, Equatable {
+public struct DTMFEvent: Sendable, Equatable, Codable {
     public var callID: CallID
     public var side, digit: String
     /// Seconds since the answer.
@@ -128,7 +128,7 @@ public enum RecordingStatus: String, Sendable, Codable {
 }
 
 /// A finished recording's file, relative to `storage.recordings`.
-public struct RecordingSummary: Sendable, Equatable {
+public struct RecordingSummary: Sendable, Equatable, Codable {
     public var callID: CallID
     public var status: RecordingStatus
     public var path: String?

@@ -1,5 +1,5 @@
 /// Why a call ended, stored and reported as `end_reason` (`name`).
-public enum EndReason: Sendable, Equatable {
+public enum EndReason: Sendable, Equatable, Codable {
     case callerBye, callerCancel, callerError
     case calleeBye, calleeError
     /// The callee's refusals before answering, by what its final response meant.

@@ -4,7 +4,7 @@ import Foundation
 ///
 /// Carriers send the same DID in several shapes: `74990000001`, `84990000001` and
 /// `+74990000001` are one Russian number. `normalise` maps them all to `+74990000001`.
-public struct PhoneNumber: Hashable, Sendable, CustomStringConvertible {
+public struct PhoneNumber: Hashable, Sendable, CustomStringConvertible, Codable {
     /// `+` followed by the country code and national number.
     public let e164: String
     public var description: String { e164 }
@@ -14,6 +14,19 @@ public struct PhoneNumber: Hashable, Sendable, CustomStringConvertible {
             return nil
         }
         self.e164 = e164
+    }
+
+    public init(from decoder: Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let number = PhoneNumber(e164: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not E.164"))
+        }
+        self = number
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(e164)
     }
 
     /// Reads a dialled or configured number; nil when it cannot be a phone number.

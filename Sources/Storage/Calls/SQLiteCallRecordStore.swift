@@ -85,74 +85,85 @@ public final class SQLiteCallRecordStore: CallRepository, RecordingIndex {
     }
 
     /// Applies a batch of events in one transaction.
-    public func apply(_ events: [CallEvent]) throws {
+    public func apply(_ events: [CallEvent]) throws { try db.write { tx in add(events, to: tx) } }
+
+    /// Applies a batch of the bus's events and notes the number of its last in the same transaction, so
+    /// that the journal knows exactly which of its events the database holds.
+    public func apply(_ events: [Numbered<CallEvent>]) throws {
+        guard let last = events.last else { return }
         try db.write { tx in
-            for event in events {
-                switch event {
-                case .started(let s):
-                    let a = s.attribution
-                    tx.execute(
-                        """
-                        INSERT OR IGNORE INTO calls (id, project, trunk, did_dialled, did, caller, caller_name,
-                            forward_to,
-                            sip_call_id, started_at, number_kind, pool, client_id, reservation_id, late, source, medium,
-                            campaign, keyword, content, landing_page, referrer, channel, gclid, yclid, ga_client_id,
-                                ym_client_id)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                        [
-                            s.id.rawValue, s.projectKey, s.trunk, s.didDialled, s.did, s.caller, s.callerName,
-                            s.forwardTo, s.sipCallID, s.startedAt.timeIntervalSince1970, a?.kind.rawValue, a?.poolName,
-                            a?.clientID, a?.reservationID, a?.late ?? false, a?.source, a?.medium, a?.campaign,
-                            a?.keyword, a?.content, a?.landingPage, a?.referrer, a?.channel, a?.gclid, a?.yclid,
-                            a?.gaClientID, a?.ymClientID,
-                        ])
-                    addToLead(tx, s)
+            add(events.map(\.value), to: tx)
+            JournalPosition.save(tx, journal: Self.journal, through: last.number)
+        }
+    }
+
+    /// The journal's name in `journals`, and the number of the last of its events the database holds.
+    static let journal = "calls"
+    public func appliedEventNumber() throws -> UInt64 { try JournalPosition.load(db, journal: Self.journal) }
+
+    private func add(_ events: [CallEvent], to tx: Database.WriteBatch) {
+        for event in events {
+            switch event {
+            case .started(let s):
+                let a = s.attribution
+                tx.execute(
+                    """
+                    INSERT OR IGNORE INTO calls (id, project, trunk, did_dialled, did, caller, caller_name,
+                        forward_to,
+                        sip_call_id, started_at, number_kind, pool, client_id, reservation_id, late, source, medium,
+                        campaign, keyword, content, landing_page, referrer, channel, gclid, yclid, ga_client_id,
+                            ym_client_id)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                    [
+                        s.id.rawValue, s.projectKey, s.trunk, s.didDialled, s.did, s.caller, s.callerName, s.forwardTo,
+                        s.sipCallID, s.startedAt.timeIntervalSince1970, a?.kind.rawValue, a?.poolName, a?.clientID,
+                        a?.reservationID, a?.late ?? false, a?.source, a?.medium, a?.campaign, a?.keyword, a?.content,
+                        a?.landingPage, a?.referrer, a?.channel, a?.gclid, a?.yclid, a?.gaClientID, a?.ymClientID,
+                    ])
+                addToLead(tx, s)
+                SQLiteOutbox.enqueue(
+                    tx, routes: deliveries, event: .callStarted, callID: s.id, project: s.projectKey, at: s.startedAt)
+            case .ringing(let id, let at):
+                tx.execute(
+                    "UPDATE calls SET ringing_at = ? WHERE id = ? AND ringing_at IS NULL",
+                    [at.timeIntervalSince1970, id.rawValue])
+            case .answered(let id, let at):
+                tx.execute("UPDATE calls SET answered_at = ? WHERE id = ?", [at.timeIntervalSince1970, id.rawValue])
+                SQLiteOutbox.enqueue(tx, routes: deliveries, event: .callAnswered, callID: id, project: nil, at: at)
+            case .ended(let e):
+                tx.execute(
+                    """
+                    UPDATE calls SET ended_at = ?, status = ?, missed_reason = ?, sip_code = ?, hangup_by = ?,
+                        end_reason = ?, caller_packets = ?, caller_bytes = ?, callee_packets = ?, callee_bytes = ?
+                    WHERE id = ?
+                    """,
+                    [
+                        e.endedAt.timeIntervalSince1970, e.status.rawValue, e.missedReason?.rawValue, e.sipCode,
+                        e.hangupBy.rawValue, e.endReason.name, e.callerToCallee.packets, e.callerToCallee.bytes,
+                        e.calleeToCaller.packets, e.calleeToCaller.bytes, e.id.rawValue,
+                    ])
+                SQLiteOutbox.enqueue(
+                    tx, routes: deliveries, event: .callEnded, callID: e.id, project: nil, at: e.endedAt)
+                if e.status == .missed {
                     SQLiteOutbox.enqueue(
-                        tx, routes: deliveries, event: .callStarted, callID: s.id, project: s.projectKey,
-                        at: s.startedAt)
-                case .ringing(let id, let at):
-                    tx.execute(
-                        "UPDATE calls SET ringing_at = ? WHERE id = ? AND ringing_at IS NULL",
-                        [at.timeIntervalSince1970, id.rawValue])
-                case .answered(let id, let at):
-                    tx.execute(
-                        "UPDATE calls SET answered_at = ? WHERE id = ?", [at.timeIntervalSince1970, id.rawValue])
-                    SQLiteOutbox.enqueue(tx, routes: deliveries, event: .callAnswered, callID: id, project: nil, at: at)
-                case .ended(let e):
-                    tx.execute(
-                        """
-                        UPDATE calls SET ended_at = ?, status = ?, missed_reason = ?, sip_code = ?, hangup_by = ?,
-                            end_reason = ?, caller_packets = ?, caller_bytes = ?, callee_packets = ?, callee_bytes = ?
-                        WHERE id = ?
-                        """,
-                        [
-                            e.endedAt.timeIntervalSince1970, e.status.rawValue, e.missedReason?.rawValue, e.sipCode,
-                            e.hangupBy.rawValue, e.endReason.name, e.callerToCallee.packets, e.callerToCallee.bytes,
-                            e.calleeToCaller.packets, e.calleeToCaller.bytes, e.id.rawValue,
-                        ])
-                    SQLiteOutbox.enqueue(
-                        tx, routes: deliveries, event: .callEnded, callID: e.id, project: nil, at: e.endedAt)
-                    if e.status == .missed {
-                        SQLiteOutbox.enqueue(
-                            tx, routes: deliveries, event: .callMissed, callID: e.id, project: nil, at: e.endedAt)
-                    }
-                case .recording(let r):
-                    tx.execute(
-                        """
-                        UPDATE calls SET recording_status = ?, recording_path = COALESCE(?, recording_path),
-                            recording_reason = ?, recording_bytes = ?, recording_seconds = ?, recording_sample_rate = ?
-                        WHERE id = ?
-                        """, [r.status.rawValue, r.path, r.reason, r.bytes, r.seconds, r.sampleRate, r.callID.rawValue])
-                    if r.status == .recorded || r.status == .interrupted {
-                        SQLiteOutbox.enqueue(
-                            tx, routes: deliveries, event: .recordingReady, callID: r.callID, project: nil, at: Date())
-                    }
-                case .dtmf(let d):
-                    tx.execute(
-                        "INSERT INTO call_dtmf (call_id, side, digit, at_seconds) VALUES (?, ?, ?, ?)",
-                        [d.callID.rawValue, d.side, d.digit, d.atSeconds])
+                        tx, routes: deliveries, event: .callMissed, callID: e.id, project: nil, at: e.endedAt)
                 }
+            case .recording(let r):
+                tx.execute(
+                    """
+                    UPDATE calls SET recording_status = ?, recording_path = COALESCE(?, recording_path),
+                        recording_reason = ?, recording_bytes = ?, recording_seconds = ?, recording_sample_rate = ?
+                    WHERE id = ?
+                    """, [r.status.rawValue, r.path, r.reason, r.bytes, r.seconds, r.sampleRate, r.callID.rawValue])
+                if r.status == .recorded || r.status == .interrupted {
+                    SQLiteOutbox.enqueue(
+                        tx, routes: deliveries, event: .recordingReady, callID: r.callID, project: nil, at: Date())
+                }
+            case .dtmf(let d):
+                tx.execute(
+                    "INSERT INTO call_dtmf (call_id, side, digit, at_seconds) VALUES (?, ?, ?, ?)",
+                    [d.callID.rawValue, d.side, d.digit, d.atSeconds])
             }
         }
     }
@@ -198,18 +209,20 @@ public final class SQLiteCallRecordStore: CallRepository, RecordingIndex {
     public func updateRecording(_ r: RecordingSummary) throws { try apply([.recording(r)]) }
 
     /// Finalises calls that were up when CallTrack last stopped without ending them (crash, kill -9).
-    /// Returns how many were marked interrupted.
-    @discardableResult public func finaliseInterruptedCalls(at now: Date = Date()) throws -> Int {
+    /// They end when the process was `lastAlive` (the restart's time when unknown), and not before
+    /// anything known to have happened to them. Returns how many were marked interrupted.
+    @discardableResult public func finaliseInterruptedCalls(lastAlive: Date? = nil) throws -> Int {
         let open = try db.scalar("SELECT count(*) FROM calls WHERE status = 'in_progress'")?.int ?? 0
         guard open > 0 else { return 0 }
         try db.execute(
             """
             UPDATE calls SET interrupted = 1, hangup_by = 'calltrack', end_reason = 'interrupted',
-                ended_at = COALESCE(ended_at, ?),
+                ended_at = COALESCE(ended_at,
+                    max(?, started_at, COALESCE(ringing_at, started_at), COALESCE(answered_at, started_at))),
                 status = CASE WHEN answered_at IS NULL THEN 'missed' ELSE 'answered' END,
                 missed_reason = CASE WHEN answered_at IS NULL THEN 'failed' ELSE NULL END
             WHERE status = 'in_progress'
-            """, [now.timeIntervalSince1970])
+            """, [min(lastAlive ?? Date(), Date()).timeIntervalSince1970])
         return open
     }
 

@@ -100,7 +100,9 @@ public final class Database: Sendable {
             throw DatabaseError(code: rc, message: "\(msg): \(path)", sql: nil)
         }
         sqlite3_extended_result_codes(handle, 1)
-        sqlite3_busy_timeout(handle, 5000)
+        // The one writing connection waits briefly for a lock another process holds (a backup): its batch
+        // writers hold their changes and retry without a thread, and nothing else queues behind it for long.
+        sqlite3_busy_timeout(handle, readOnly ? 5000 : 250)
         state = Mutex(State(handle: handle))
         if readOnly { return }
         let mode = try scalar("PRAGMA journal_mode = WAL")?.string

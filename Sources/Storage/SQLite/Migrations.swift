@@ -137,6 +137,10 @@ enum Migrations {
         """
         ALTER TABLE outbox ADD COLUMN deal_id TEXT;
         """,
+        // 9: the number of the last change applied from each journal, so that a journal replays exactly the rest.
+        """
+        CREATE TABLE journals (name TEXT PRIMARY KEY, through INTEGER NOT NULL);
+        """,
     ]
 
     static func migrate(_ db: Database) throws {

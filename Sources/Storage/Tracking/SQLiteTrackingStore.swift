@@ -14,72 +14,85 @@ public final class SQLiteTrackingStore: TrackingRepository {
         reader = reads ?? database
     }
 
-    public func apply(_ changes: [TrackingChange]) throws {
+    public func apply(_ changes: [TrackingChange]) throws { try db.write { tx in add(changes, to: tx) } }
+
+    /// Applies a batch from the journaled stream and notes the number of its last change in the same
+    /// transaction, so that the journal knows exactly which of its changes the database holds.
+    public func apply(_ changes: [Numbered<TrackingChange>]) throws {
+        guard let last = changes.last else { return }
+        try db.write { tx in
+            add(changes.map(\.value), to: tx)
+            JournalPosition.save(tx, journal: Self.journal, through: last.number)
+        }
+    }
+
+    /// The journal's name in `journals`, and the number of the last of its changes the database holds.
+    static let journal = "tracking"
+    public func appliedChangeNumber() throws -> UInt64 { try JournalPosition.load(db, journal: Self.journal) }
+
+    private func add(_ changes: [TrackingChange], to tx: Database.WriteBatch) {
         // An exhausted pool hands out the static number on every request: count those per minute, not per row.
         var exhaustions: [String: (table: String, project: String, pool: String, minute: Double, count: Int)] = [:]
-        try db.write { tx in
-            for change in changes {
-                let shortfall: (table: String, project: String, pool: String, at: Date, count: Int)? =
-                    switch change {
-                    case .exhausted(let project, let pool, let at, let count):
-                        ("pool_exhaustions", project, pool, at, count)
-                    case .addressLimited(let project, let pool, let at, let count):
-                        ("address_limited", project, pool, at, count)
-                    default: nil
-                    }
-                if let e = shortfall {
-                    let minute = (e.at.timeIntervalSince1970 / 60).rounded(.down) * 60
-                    exhaustions[
-                        "\(e.table)\u{1f}\(e.project)\u{1f}\(e.pool)\u{1f}\(minute)",
-                        default: (e.table, e.project, e.pool, minute, 0)
-                    ].count += e.count
-                    continue
-                }
+        for change in changes {
+            let shortfall: (table: String, project: String, pool: String, at: Date, count: Int)? =
                 switch change {
-                case .visit(let v):
-                    tx.execute(
-                        """
-                        INSERT INTO visits (project, client_id, at, page, referrer, source, medium, campaign, keyword,
-                            content,
-                            gclid, yclid, region, ga_client_id, ym_client_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-                                ?, ?, ?, ?)
-                        """,
-                        [
-                            v.projectKey, v.clientID, v.at.timeIntervalSince1970, v.page, v.referrer, v.source,
-                            v.medium, v.campaign, v.keyword, v.content, v.gclid, v.yclid, v.region, v.gaClientID,
-                            v.ymClientID,
-                        ])
-                case .reserved(let r):
-                    tx.execute(
-                        """
-                        INSERT INTO reservations (id, project, client_id, number, pool, created_at, expires_at,
-                            client_address)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                        ON CONFLICT(id) DO UPDATE SET expires_at = excluded.expires_at
-                        """,
-                        [
-                            r.id, r.projectKey, r.clientID, r.number.e164, r.poolName,
-                            r.createdAt.timeIntervalSince1970, r.expiresAt.timeIntervalSince1970, r.address,
-                        ])
-                case .exhausted, .addressLimited: break
-                case .released(let id, let number, let at):
-                    tx.execute(
-                        "UPDATE reservations SET released_at = ? WHERE id = ? AND released_at IS NULL",
-                        [at.timeIntervalSince1970, id])
-                    tx.execute(
-                        """
-                        INSERT INTO number_releases (number, released_at) VALUES (?, ?)
-                        ON CONFLICT(number) DO UPDATE SET released_at = excluded.released_at
-                        """, [number.e164, at.timeIntervalSince1970])
+                case .exhausted(let project, let pool, let at, let count):
+                    ("pool_exhaustions", project, pool, at, count)
+                case .addressLimited(let project, let pool, let at, let count):
+                    ("address_limited", project, pool, at, count)
+                default: nil
                 }
+            if let e = shortfall {
+                let minute = (e.at.timeIntervalSince1970 / 60).rounded(.down) * 60
+                exhaustions[
+                    "\(e.table)\u{1f}\(e.project)\u{1f}\(e.pool)\u{1f}\(minute)",
+                    default: (e.table, e.project, e.pool, minute, 0)
+                ].count += e.count
+                continue
             }
-            for e in exhaustions.values {
+            switch change {
+            case .visit(let v):
                 tx.execute(
                     """
-                    INSERT INTO \(e.table) (project, pool, at, count) VALUES (?, ?, ?, ?)
-                    ON CONFLICT(project, pool, at) DO UPDATE SET count = count + excluded.count
-                    """, [e.project, e.pool, e.minute, e.count])
+                    INSERT INTO visits (project, client_id, at, page, referrer, source, medium, campaign, keyword,
+                        content,
+                        gclid, yclid, region, ga_client_id, ym_client_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                            ?, ?, ?, ?)
+                    """,
+                    [
+                        v.projectKey, v.clientID, v.at.timeIntervalSince1970, v.page, v.referrer, v.source, v.medium,
+                        v.campaign, v.keyword, v.content, v.gclid, v.yclid, v.region, v.gaClientID, v.ymClientID,
+                    ])
+            case .reserved(let r):
+                tx.execute(
+                    """
+                    INSERT INTO reservations (id, project, client_id, number, pool, created_at, expires_at,
+                        client_address)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET expires_at = excluded.expires_at
+                    """,
+                    [
+                        r.id, r.projectKey, r.clientID, r.number.e164, r.poolName, r.createdAt.timeIntervalSince1970,
+                        r.expiresAt.timeIntervalSince1970, r.address,
+                    ])
+            case .exhausted, .addressLimited: break
+            case .released(let id, let number, let at):
+                tx.execute(
+                    "UPDATE reservations SET released_at = ? WHERE id = ? AND released_at IS NULL",
+                    [at.timeIntervalSince1970, id])
+                tx.execute(
+                    """
+                    INSERT INTO number_releases (number, released_at) VALUES (?, ?)
+                    ON CONFLICT(number) DO UPDATE SET released_at = excluded.released_at
+                    """, [number.e164, at.timeIntervalSince1970])
             }
+        }
+        for e in exhaustions.values {
+            tx.execute(
+                """
+                INSERT INTO \(e.table) (project, pool, at, count) VALUES (?, ?, ?, ?)
+                ON CONFLICT(project, pool, at) DO UPDATE SET count = count + excluded.count
+                """, [e.project, e.pool, e.minute, e.count])
         }
     }
 

@@ -261,10 +261,13 @@ final class Call {
     // MARK: Ending
 
     func checkMedia(now: UInt64, timeoutMilliseconds: UInt64) {
-        // Read once: the relay thread moves it forward meanwhile, past `now` even.
-        let lastMedia = relay.lastMediaAt
-        guard case .answered(_, let onHold) = state, !onHold, now > lastMedia, now - lastMedia > timeoutMilliseconds
-        else { return }
+        // Read once: the relay thread moves it forward meanwhile, past `now` even. Either side silent for the
+        // limit ends the call, as a B2BUA's per-leg timeout does: a frozen callee must not leave the caller
+        // talking to nobody until they give up.
+        let quiet = relay.quietSince
+        guard case .answered(_, let onHold) = state, !onHold, now > quiet, now - quiet > timeoutMilliseconds else {
+            return
+        }
         Telemetry.mediaTimeout()
         end(.answered(by: .calltrack, .rtpTimeout))
     }

@@ -104,8 +104,10 @@ final class MediaRelay {
     /// Treats now as the last media time (used after answer and on resume from hold).
     func touch() { counters.touch() }
 
-    /// libre milliseconds of the last RTP packet from either side (or of the last `touch`).
-    var lastMediaAt: UInt64 { counters.lastMediaAt.load(ordering: .relaxed) }
+    /// libre milliseconds of the last RTP packet from the side that sent last longest ago (or of the
+    /// last `touch`): a leg that went silent (a frozen phone, a lost network) shows here even while the
+    /// other goes on talking.
+    var quietSince: UInt64 { counters.quietSince }
     var callerToCallee: MediaCounters { counters.read(.callerToCallee) }
     var calleeToCaller: MediaCounters { counters.read(.calleeToCaller) }
 
@@ -141,17 +143,34 @@ struct RelaySockets: @unchecked Sendable {
     let handles: [OpaquePointer]
 }
 
-/// A relay's packet and byte counts and last media time: written by its relay thread (one writer
-/// each, so plain loads and stores), read by the SIP thread.
+/// A relay's packet and byte counts and each side's last media time: written by its relay thread
+/// (one writer each, so plain loads and stores), read by the SIP thread.
 final class RelayCounters: Sendable {
     enum Direction { case callerToCallee, calleeToCaller }
-    let lastMediaAt: Atomic<UInt64>
+    private let lastFromCaller: Atomic<UInt64>, lastFromCallee: Atomic<UInt64>
     private let forwardPackets = Atomic<Int>(0), forwardBytes = Atomic<Int>(0)
     private let backwardPackets = Atomic<Int>(0), backwardBytes = Atomic<Int>(0)
 
-    init(now: UInt64) { lastMediaAt = Atomic(now) }
+    init(now: UInt64) {
+        lastFromCaller = Atomic(now)
+        lastFromCallee = Atomic(now)
+    }
 
-    func touch() { lastMediaAt.store(nowMilliseconds(), ordering: .relaxed) }
+    func touch() {
+        let now = nowMilliseconds()
+        lastFromCaller.store(now, ordering: .relaxed)
+        lastFromCallee.store(now, ordering: .relaxed)
+    }
+
+    func heard(_ side: LegSide, at now: UInt64) {
+        if side == .caller {
+            lastFromCaller.store(now, ordering: .relaxed)
+        } else {
+            lastFromCallee.store(now, ordering: .relaxed)
+        }
+    }
+
+    var quietSince: UInt64 { min(lastFromCaller.load(ordering: .relaxed), lastFromCallee.load(ordering: .relaxed)) }
 
     /// Only the relay thread writes: a load and a store, no read-modify-write.
     func count(_ direction: Direction, bytes: Int) {

@@ -173,7 +173,7 @@ final class PacketRelay {
             return
         }
         if !socket.isRTCP {
-            counters.lastMediaAt.store(now, ordering: .relaxed)
+            counters.heard(socket.side, at: now)
             if let tap {
                 tap.append(
                     side: socket.side == .caller ? .caller : .callee,

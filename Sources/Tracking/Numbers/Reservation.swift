@@ -2,7 +2,7 @@ import CallTrackCore
 import Foundation
 
 /// A dynamic number held for one visitor until `expiresAt` (renewed by the snippet's heartbeat).
-public struct Reservation: Sendable, Equatable {
+public struct Reservation: Sendable, Equatable, Codable {
     public var id, projectKey, clientID: String
     public var number: PhoneNumber
     public var poolName: String
@@ -36,7 +36,7 @@ public struct NumberAssignment: Sendable, Equatable {
 }
 
 /// Changes the persistence layer records, in order.
-public enum TrackingChange: Sendable {
+public enum TrackingChange: Sendable, Codable {
     case visit(Visit)
     /// A new or renewed reservation.
     case reserved(Reservation)
