@@ -7,7 +7,7 @@ Measures, on this machine:
   3. many concurrent calls with idle media (sockets and fds, not CPU).
 Prints a Markdown table; writes bench/results/calls-<timestamp>.md.
 """
-import argparse, atexit, json, os, random, resource, shutil, signal, socket, struct, subprocess, sys, tempfile, time
+import argparse, atexit, glob, json, os, random, resource, shutil, signal, socket, struct, subprocess, sys, tempfile, time
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -36,8 +36,9 @@ signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 def free_ports(count):
     """`count` consecutive loopback ports that nothing holds now, TCP and UDP, from a random place
-    between 20000 and 31999 (below the kernel's ephemeral range): a port another program holds never
-    fails a run."""
+    between 20000 and 29999: a port another program holds never fails a run. Below 30000, where the
+    benchmarks' CallTrack relays media (a peer's media port there would be CallTrack's own, and refused
+    with 488), and below the kernel's ephemeral range."""
     def bindable(port):
         for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
             s = socket.socket(socket.AF_INET, kind)
@@ -49,7 +50,7 @@ def free_ports(count):
                 s.close()
         return True
     for _ in range(500):
-        base = random.randrange(20000, 32000 - count)
+        base = random.randrange(20000, 30000 - count)
         if all(bindable(p) for p in range(base, base + count)):
             return list(range(base, base + count))
     raise SystemExit("no free block of ports on 127.0.0.1")
@@ -239,6 +240,21 @@ def run_load(target_port, callee_port, workdir, calls, rate, concurrent, hold_ms
     return ok, failed, wall, children_cpu() - sipp_cpu0
 
 
+def setup_times(folder):
+    """Every call's INVITE-to-200 time in ms, from sipp's -trace_rtt file (the caller's rtd)."""
+    times = []
+    for path in glob.glob(os.path.join(folder, "*_rtt.csv")):
+        for line in open(path):
+            f = line.strip().split(";")
+            if len(f) >= 2 and f[1].replace(".", "", 1).isdigit():
+                times.append(float(f[1]))
+    return sorted(times)
+
+
+def percentile(sorted_values, q):
+    return round(sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * q))], 2) if sorted_values else None
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", default=".build/release/calltrack")
@@ -247,6 +263,7 @@ def main():
     ap.add_argument("--audio-calls", default="100,300")
     ap.add_argument("--audio-hold", type=int, default=20, help="seconds each audio call lasts")
     ap.add_argument("--idle-calls", type=int, default=2000)
+    ap.add_argument("--setup-only", action="store_true", help="only the call setup rates (1.)")
     args = ap.parse_args()
     if not shutil.which("sipp"):
         raise SystemExit("sipp is missing: apt-get install sip-tester")
@@ -260,8 +277,10 @@ def main():
             os.makedirs(ctdir, exist_ok=True)
             ct = CallTrack(args.binary, ctdir, record=record)
         cpu0 = ct.cpu() if ct else 0
+        tag = f"{label}-{'ct' if through else 'direct'}-{len(rows)}"
         ok, failed, wall, sipp_cpu = run_load(SIP if through else CALLEE, CALLEE, workdir, calls, rate, concurrent, hold_ms, audio,
-                                    f"{label}-{'ct' if through else 'direct'}-{len(rows)}")
+                                              tag, caller_args=("-trace_rtt", "-rtt_freq", "1"))
+        setup = setup_times(os.path.join(workdir, tag))
         cpu = (ct.cpu() - cpu0) if ct else None
         rss = ct.rss_mib() if ct else None
         if ct:
@@ -272,6 +291,8 @@ def main():
         row = dict(test=label, path=path, calls=calls, rate=rate,
                    disk_per_call_min=None if disk is None or call_minutes == 0 else int(disk / call_minutes),
                    concurrent=concurrent, ok=ok, failed=failed, wall=round(wall, 1), sipp_cpu=round(sipp_cpu, 2),
+                   setup_p50=percentile(setup, 0.5), setup_p99=percentile(setup, 0.99),
+                   cpu_per_call=None if cpu is None or ok == 0 else round(cpu / ok * 1000, 3),
                    cpu=None if cpu is None else round(cpu, 2),
                    cpu_per_call_min=None if cpu is None or call_minutes == 0 else round(cpu / call_minutes, 4),
                    rss_mib=None if rss is None else round(rss, 1))
@@ -286,20 +307,25 @@ def main():
             measure(f"setup {rate} cps", calls, rate, rate * 2, 1000, None, through)
     # 2. Concurrent calls with audio both ways.
     pcap = long_pcap(args.audio_hold + 2, workdir)
-    for n in [int(c) for c in args.audio_calls.split(",")]:
+    if args.setup_only:
+        args.audio_calls, args.idle_calls = "", 0
+    for n in [int(c) for c in args.audio_calls.split(",") if c]:
         for through in (False, True):
             measure(f"{n} concurrent with audio", n, max(10, n // 10), n, args.audio_hold * 1000, pcap, through)
         # The same load again with every call recorded: the recorder's CPU and disk cost.
         measure(f"{n} concurrent with audio", n, max(10, n // 10), n, args.audio_hold * 1000, pcap, True, record=True)
     # 3. Many concurrent calls, media idle.
     n = args.idle_calls
-    measure(f"{n} concurrent, idle media", n, 200, n, 15000, None, True)
+    if n:
+        measure(f"{n} concurrent, idle media", n, 200, n, 15000, None, True)
 
-    lines = ["| test | path | calls | ok | failed | wall s | sipp CPU s | CallTrack CPU s | CallTrack CPU s per call-minute | CallTrack peak RSS MiB | recording bytes per call-minute |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| test | path | calls | ok | failed | setup p50 / p99 ms | wall s | sipp CPU s | CallTrack CPU s | CallTrack CPU ms per call | CallTrack CPU s per call-minute | CallTrack peak RSS MiB | recording bytes per call-minute |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
-        lines.append(f"| {r['test']} | {r['path']} | {r['calls']} | {r['ok']} | {r['failed']} | {r['wall']} | {r['sipp_cpu']} | "
-                     f"{'' if r['cpu'] is None else r['cpu']} | {'' if r['cpu_per_call_min'] is None else r['cpu_per_call_min']} | "
+        lines.append(f"| {r['test']} | {r['path']} | {r['calls']} | {r['ok']} | {r['failed']} | {r['setup_p50']} / {r['setup_p99']} | "
+                     f"{r['wall']} | {r['sipp_cpu']} | {'' if r['cpu'] is None else r['cpu']} | "
+                     f"{'' if r['cpu_per_call'] is None else r['cpu_per_call']} | "
+                     f"{'' if r['cpu_per_call_min'] is None else r['cpu_per_call_min']} | "
                      f"{'' if r['rss_mib'] is None else r['rss_mib']} | {'' if r['disk_per_call_min'] is None else r['disk_per_call_min']} |")
     table = "\n".join(lines)
     path = save_results("calls", "Call benchmark", table)

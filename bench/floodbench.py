@@ -2,8 +2,11 @@
 """CallTrack under attack: an INVITE flood from an untrusted address plus many idle HTTP connections.
 
 Acceptance criterion measured: "Under a flood of 5,000 INVITEs per second from an untrusted address and
-20,000 idle HTTP connections at once, a legitimate call set up during the flood connects and carries audio
-both ways, /healthz answers, and CallTrack's memory stays under 200 MB."
+20,000 idle HTTP connections at once, while visitors take 100 reservations per second, a legitimate call set
+up during the flood connects and carries audio both ways, /healthz answers, and CallTrack's peak memory stays
+under 200 MB." The same legitimate call is placed once before anything starts, so that its setup time (INVITE
+to 200 OK, from sipp's message log) during the flood stands beside the same call without it. The reservations
+come from new visitors on one loopback address, so the per-address limits are raised for the run.
 
 Starts its own `calltrack serve` on loopback (SIP and HTTP on free ports, RTP 30000-31999), so it does not clash
 with `make run`. Writes every figure to --out as JSON, prints a summary, exits 0 only if the criterion held.
@@ -35,6 +38,9 @@ sip:
   drain_seconds: 1
 http:
   listen: 127.0.0.1:{http}
+  reservations_per_minute: 100000000
+tracking:
+  max_numbers_per_address: 1000000
 storage:
   database: {work}/calltrack.sqlite
   recordings: {work}/recordings
@@ -50,7 +56,7 @@ projects:
     record: true
     pools:
       - name: main
-        numbers: ["+74990000001", "+74990000002", "+74990000003"]
+        numbers: [{numbers}]
         static: "+74990000000"
 """
 
@@ -244,7 +250,9 @@ def scenario(name, workdir):
 
 def legitimate_call(workdir):
     """One call from 127.0.0.1 (allowed) to a tracking number; both sides play audio. Returns sipp's view."""
-    common = ["-nostdin", "-timeout", "60s", "-m", "1", "-trace_err"]
+    common = ["-nostdin", "-timeout", "60s", "-m", "1", "-trace_err", "-trace_shortmsg"]
+    for old in [f for f in os.listdir(workdir) if f.endswith("_shortmessages.log")]:
+        os.remove(os.path.join(workdir, old))
     callee = owned(subprocess.Popen(["sipp", "-sf", scenario("callee.xml", workdir), "-i", "127.0.0.1", "-p", str(CALLEE_PORT),
                                "-mi", "127.0.0.1", "-mp", str(CALLEE_MEDIA), "-error_file", f"{workdir}/callee-err.log"] + common,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir))
@@ -266,7 +274,56 @@ def legitimate_call(workdir):
             if p.poll() is None:
                 p.kill(); p.wait()
     result["sipp_seconds"] = round(time.monotonic() - t, 1)
+    result["setup_ms"] = setup_ms(workdir)
     return result
+
+
+def setup_ms(workdir):
+    """The caller's first INVITE to the 200 OK answering it, from sipp's short message log."""
+    sent = answered = None
+    for name in os.listdir(workdir):
+        if name.startswith("caller") and name.endswith("_shortmessages.log"):
+            for line in open(os.path.join(workdir, name), errors="replace"):
+                f = line.rstrip("\n").split("\t")
+                if len(f) < 7 or not f[5].endswith("INVITE"):
+                    continue
+                if f[3] == "S" and f[6].startswith("INVITE") and sent is None:
+                    sent = float(f[2])
+                elif f[3] == "R" and f[6].startswith("SIP/2.0 200") and answered is None:
+                    answered = float(f[2])
+    return round((answered - sent) * 1000, 1) if sent and answered else None
+
+
+def visitors(rate, stop, out):
+    """New visitors taking numbers at `rate` per second (each request on a schedule, on a few threads so
+    that a slow answer does not slow the pace): their statuses and latencies."""
+    lock, begun = threading.Lock(), time.monotonic()
+    counter = iter(range(10 ** 9))
+
+    def one():
+        while not stop.is_set():
+            with lock:
+                n = next(counter)
+            due = begun + n / rate
+            if due > time.monotonic():
+                time.sleep(due - time.monotonic())
+            body = json.dumps({"client_id": f"flood-visitor-{n}", "page": "http://shop.test/?utm_source=google&utm_medium=cpc"})
+            t = time.monotonic()
+            conn = http.client.HTTPConnection("127.0.0.1", HTTP_PORT, timeout=5)
+            try:
+                conn.request("POST", "/v1/projects/flood/reservations", body=body, headers={"Content-Type": "application/json"})
+                r = conn.getresponse()
+                reply = r.read()
+                ok = r.status == 200 and b"reservation_id" in reply
+                out.append((r.status if ok or r.status != 200 else "static", time.monotonic() - t))
+            except (OSError, http.client.HTTPException):
+                out.append((None, time.monotonic() - t))
+            finally:
+                conn.close()
+    threads = [threading.Thread(target=one, daemon=True) for _ in range(8)]
+    for th in threads:
+        th.start()
+    return threads
 
 
 def call_record():
@@ -294,6 +351,7 @@ def main():
     ap.add_argument("--invites-per-second", type=int, default=5000)
     ap.add_argument("--idle-connections", type=int, default=20000)
     ap.add_argument("--seconds", type=int, default=20, help="flood duration; the call needs about 10 of them")
+    ap.add_argument("--reservations-per-second", type=int, default=100)
     ap.add_argument("--out", default=os.path.join(HERE, "results", "flood.json"))
     args = ap.parse_args()
     if not os.access(args.binary, os.X_OK):
@@ -302,7 +360,8 @@ def main():
         sys.exit(f"--seconds must be at least {CALL_AT + CALL_SECONDS + 2:.0f}: the call runs inside the flood")
     workdir = tempfile.mkdtemp(prefix="calltrack-flood-")
     config = os.path.join(workdir, "flood.yaml")
-    open(config, "w").write(CONFIG.format(sip=SIP_PORT, http=HTTP_PORT, callee=CALLEE_PORT, work=workdir))
+    numbers = ", ".join(f'"+749900{i:05d}"' for i in range(1, 3001))
+    open(config, "w").write(CONFIG.format(sip=SIP_PORT, http=HTTP_PORT, callee=CALLEE_PORT, work=workdir, numbers=numbers))
     log = open(os.path.join(workdir, "calltrack.log"), "w")
     env = dict(os.environ, CALLTRACK_ADMIN_TOKENS=TOKEN)   # log level: CallTrack's default unless the caller sets one
     ct = owned(subprocess.Popen([os.path.abspath(args.binary), "serve", "--config", config], env=env, stdout=log, stderr=log))
@@ -319,6 +378,11 @@ def main():
                 sys.exit(f"calltrack did not start; see {log.name}")
             time.sleep(0.1)
         report["calltrack_fd_limit"] = next(l.split()[3:5] for l in open(f"/proc/{ct.pid}/limits") if l.startswith("Max open files"))
+        # 0. The legitimate call alone, for its setup time without the flood.
+        quiet = legitimate_call(workdir)
+        quiet.update(call_record())
+        report["call_without_flood"] = quiet
+        print(f"call without the flood: {quiet}", flush=True)
         base = proc_stat(ct.pid)
         report["baseline"] = dict(rss_mb=round(base[0], 1), fds=base[1])
 
@@ -373,6 +437,8 @@ def main():
         cpu0, t0 = proc_stat(ct.pid)[2], time.monotonic()
         report["flood_started_at"] = round(t0 - samples[0][0], 1) if samples else None  # on the samples' clock
         go.set()
+        reservations, stop_visitors = [], threading.Event()
+        visitor_threads = visitors(args.reservations_per_second, stop_visitors, reservations)
 
         def poll_once():
             status, _, seconds = http_get("/healthz", timeout=5)
@@ -390,6 +456,18 @@ def main():
         report["call"] = call
         print(f"call: {call}", flush=True)
         poll_thread.join()                            # returns when the flood's time is up
+        stop_visitors.set()
+        for th in visitor_threads:
+            th.join()
+        took = sorted(t for st, t in reservations if st == 200)
+        report["reservations"] = dict(
+            asked_per_second=args.reservations_per_second, sent=len(reservations),
+            per_second=round(len(reservations) / (time.monotonic() - t0), 1), numbers=len(took),
+            static=sum(st == "static" for st, _ in reservations),
+            failed=[st for st, _ in reservations if st not in (200, "static")][:20],
+            p50_ms=round(took[len(took) // 2] * 1000, 1) if took else None,
+            p99_ms=round(took[int(len(took) * 0.99)] * 1000, 1) if took else None)
+        print(f"reservations: {report['reservations']}", flush=True)
         report["calltrack_cpu_seconds_during_flood"] = round(proc_stat(ct.pid)[2] - cpu0, 2)
         for th in pollers:
             th.join()
@@ -415,6 +493,9 @@ def main():
         print(f"run aborted: {e!r}", flush=True)
     finally:
         done.set(); stop.set()
+        if ct.poll() is None:                         # the kernel's own high-water mark of CallTrack's memory
+            report["peak_rss_mb"] = round(next(int(l.split()[1]) / 1024 for l in open(f"/proc/{ct.pid}/status")
+                                               if l.startswith("VmHWM:")), 1)
         if samples:                                   # (seconds, RSS MB, fds)
             report["max_rss_mb"], report["max_fds"] = round(max(s[1] for s in samples), 1), max(s[2] for s in samples)
             report["samples"] = [(round(t - samples[0][0], 1), round(r, 1), f) for t, r, f, _ in samples]
@@ -434,11 +515,13 @@ def main():
         report["calltrack_log_bytes"] = os.path.getsize(log.name)
 
     call, hz, f = report.get("call", {}), report.get("healthz", {"polls": 0, "ok": 0}), report.get("flood", {})
-    io, op = report.get("idle_final", {}), report.get("idle_open", {})
+    io, op, rv = report.get("idle_final", {}), report.get("idle_open", {}), report.get("reservations", {})
     checks = dict(call_answered=call.get("status") == "answered",
                   audio_both_ways=call.get("caller_to_callee_packets", 0) > 50 and call.get("callee_to_caller_packets", 0) > 50,
                   healthz_always_answered=hz["polls"] > 0 and hz["ok"] == hz["polls"],
-                  rss_under_200mb=report.get("max_rss_mb", 1e9) < 200,
+                  rss_under_200mb=report.get("peak_rss_mb", 1e9) < 200,
+                  reservations_answered=bool(report.get("reservations")) and not report["reservations"]["failed"]
+                  and report["reservations"]["per_second"] >= 0.9 * args.reservations_per_second,
                   calltrack_survived=isinstance(report.get("calltrack_exit"), int), run_completed="error" not in report)
     report["checks"], report["passed"] = checks, all(checks.values())
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
@@ -455,8 +538,10 @@ before the flood CallTrack held {g(op, 'calltrack_sockets')} sockets,
 call       {g(call, 'status')} (sip {g(call, 'sip_code')}, {g(call, 'end_reason')}), packets caller->callee {g(call, 'caller_to_callee_packets')}, \
 callee->caller {g(call, 'callee_to_caller_packets')},
            talk {g(call, 'talk_seconds')} s (caller hung up after {CALL_SECONDS} s), sipp caller exit {g(call, 'sipp_caller_exit')}
+           setup (INVITE to 200 OK) {g(call, 'setup_ms')} ms during the flood, {g(report.get('call_without_flood', {}), 'setup_ms')} ms without it
+visitors   {g(rv, 'sent')} reservations at {g(rv, 'per_second')}/s (asked {g(rv, 'asked_per_second')}/s): {g(rv, 'numbers')} numbers, {g(rv, 'static')} static, failed {g(rv, 'failed')}, p50 {g(rv, 'p50_ms')} ms, p99 {g(rv, 'p99_ms')} ms
 /healthz   {g(hz, 'ok')}/{g(hz, 'polls')} answered 200, median {g(hz, 'median_ms')} ms, max {g(hz, 'max_ms')} ms
-calltrack  max RSS {g(report, 'max_rss_mb')} MB, max fds {g(report, 'max_fds')} (limit {g(report, 'calltrack_fd_limit')}), \
+calltrack  peak RSS {g(report, 'peak_rss_mb')} MB (VmHWM; sampled max {g(report, 'max_rss_mb')} MB), max fds {g(report, 'max_fds')} (limit {g(report, 'calltrack_fd_limit')}), \
 CPU {g(report, 'calltrack_cpu_seconds_during_flood')} s over the flood, log {g(report, 'calltrack_log_bytes')} bytes, exit {g(report, 'calltrack_exit')}
 {'PASS' if report['passed'] else 'FAIL'}: {', '.join(k for k, v in checks.items() if not v) or 'all checks held'}; written to {args.out}""")
     sys.exit(0 if report["passed"] else 1)
