@@ -53,6 +53,22 @@ import Testing
         #expect(try reopened.finaliseInterruptedCalls() == 0)
     }
 
+    @Test("interrupted calls end when the process was last alive, never before what is known of them")
+    func interruptedCallsEndWhenLastAlive() throws {
+        let (store, path) = try store()
+        let early = CallID.next(), late = CallID.next()
+        let t0 = Date(timeIntervalSince1970: 1_700_000_000)
+        try store.apply([
+            start(early, at: t0), .answered(callID: early, at: t0 + 2), start(late, at: t0 + 5),
+            .ringing(callID: late, at: t0 + 9),
+        ])
+        let reopened = try SQLiteCallRecordStore(database: Database(path: path))
+        // Last alive 8 s in: the first call ends then; the second had rung after it, so it ends at its ring.
+        #expect(try reopened.finaliseInterruptedCalls(lastAlive: t0 + 8) == 2)
+        #expect(try reopened.call(id: early)?.endedAt == t0 + 8)
+        #expect(try reopened.call(id: late)?.endedAt == t0 + 9)
+    }
+
     @Test(
         "HTTP reads go through a read-only connection of their own: they see what the writer committed, and cannot write"
     ) func readOnlyConnection() throws {
