@@ -326,3 +326,173 @@ import Testing
         }
     }
 }
+
+@Suite("A front proxy (sip.front_proxies)", .serialized) struct FrontProxyTests {
+    /// CallTrack behind a proxy on 127.0.0.3; the trunk admits only the carrier on 127.0.0.1.
+    private func options() -> CallTrackServer.Options {
+        var o = CallTrackServer.Options()
+        o.sipExtra = ["front_proxies: [127.0.0.3/32]"]
+        return o
+    }
+
+    @Test(
+        "the sender the proxy names is the caller: admitted by its address, answered through the proxy, the header never forwarded"
+    ) func namedSenderIsTheCaller() async throws {
+        try await withServer(options: options()) { server in
+            let p = server.ports
+            let callee = try RawCallee(port: p.callee, mediaPort: p.sip + 41)
+            let proxy = try RawSIP(ip: "127.0.0.3")
+            var m = RawMessage(port: proxy.port, ip: "127.0.0.3")
+            m.caller = "79161234567"
+            let uri = "sip:84990000001@127.0.0.1:\(p.sip)"
+            let peer = "X-CallTrack-Peer: 127.0.0.1:5099;transport=udp"
+            proxy.send(
+                m.request("INVITE", uri: uri, cseq: 1, body: RawMessage.sdp(port: p.callerMedia), headers: [peer]),
+                to: p.sip)
+            let ok = try await proxy.response(200, cseq: "1 INVITE", timeout: .seconds(8))
+            proxy.send(m.inDialog("ACK", uri: uri, cseq: 1, answer: ok, headers: [peer]), to: p.sip)
+            try await Task.sleep(for: .milliseconds(300))
+            proxy.send(m.inDialog("BYE", uri: uri, cseq: 2, answer: ok, headers: [peer]), to: p.sip)
+            _ = try await proxy.response(200, cseq: "2 BYE")
+            let forwarded = try #require(callee.invites().first)
+            #expect(!forwarded.lowercased().contains("x-calltrack-peer"), "\(forwarded)")
+            let call = try #require(try await server.finishedCalls(count: 1).first)
+            #expect(call["status"] as? String == "answered")
+            #expect(call["hangup_by"] as? String == "caller")
+        }
+    }
+
+    @Test("Contact and Record-Route are kept as received: the callee's hang-up reaches the caller through the proxy")
+    func calleeHangsUpThroughTheProxy() async throws {
+        try await withServer(options: options()) { server in
+            let p = server.ports
+            let callee = try SIPp(
+                "callee", scenario: Scenario.calleeHangsUp, localPort: p.callee, mediaPort: p.calleeMedia, target: nil,
+                pauseMilliseconds: 500)
+            try await Task.sleep(for: .milliseconds(200))
+            let proxy = try RawSIP(ip: "127.0.0.3")
+            let m = RawMessage(port: proxy.port, ip: "127.0.0.3")
+            let uri = "sip:84990000001@127.0.0.1:\(p.sip)"
+            let peer = "X-CallTrack-Peer: 127.0.0.1:5099;transport=udp"
+            // The carrier's Contact (nobody listens there) and the proxy's Record-Route: in-dialog requests
+            // must go to the proxy, naming the carrier.
+            proxy.send(
+                m.request(
+                    "INVITE", uri: uri, cseq: 1, body: RawMessage.sdp(port: p.callerMedia),
+                    headers: [peer, "Record-Route: <sip:127.0.0.3:\(proxy.port);lr>"],
+                    contact: "<sip:79161234567@127.0.0.1:5099>"), to: p.sip)
+            let ok = try await proxy.response(200, cseq: "1 INVITE", timeout: .seconds(8))
+            proxy.send(m.inDialog("ACK", uri: uri, cseq: 1, answer: ok, headers: [peer]), to: p.sip)
+            let bye = try await proxy.wait(timeout: .seconds(5), for: "BYE through the proxy") { $0.hasPrefix("BYE ") }
+            #expect(bye.hasPrefix("BYE sip:79161234567@127.0.0.1:5099"), "\(bye)")
+            #expect(RawSIP.header("Route", in: bye)?.contains("127.0.0.3:\(proxy.port)") == true, "\(bye)")
+            proxy.send(RawMessage.reply(to: bye, 200, "OK"), to: p.sip)
+            #expect(try await callee.wait() == 0, "\(callee.diagnostics())")
+            let call = try #require(try await server.finishedCalls(count: 1).first)
+            #expect(call["hangup_by"] as? String == "callee")
+        }
+    }
+
+    @Test("through a real Kamailio: sipp's call is admitted by the caller's address, and the callee's BYE reaches it")
+    func throughKamailio() async throws {
+        let ports = TestPorts.next()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kamailio-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        // A front proxy as an operator writes one: it names the sender, record-routes, and sends new calls on.
+        let cfg = """
+            #!KAMAILIO
+            debug=1
+            log_stderror=yes
+            fork=yes
+            children=1
+            auto_aliases=no
+            listen=udp:127.0.0.3:\(ports.sip)
+            mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+            loadmodule "tm.so"
+            loadmodule "sl.so"
+            loadmodule "rr.so"
+            loadmodule "textops.so"
+            loadmodule "maxfwd.so"
+            loadmodule "pv.so"
+            loadmodule "siputils.so"
+            request_route {
+                if (!mf_process_maxfwd_header("70")) { sl_send_reply("483", "Too Many Hops"); exit; }
+                remove_hf("X-CallTrack-Peer");
+                if ($si == "127.0.0.1" && $sp == \(ports.sip)) { loose_route(); t_relay(); exit; }
+                append_hf("X-CallTrack-Peer: $si:$sp;transport=udp\\r\\n");
+                if (has_totag()) { loose_route(); t_relay(); exit; }
+                record_route();
+                $du = "sip:127.0.0.1:\(ports.sip)";
+                t_relay();
+            }
+            """
+        let cfgPath = directory.appendingPathComponent("front.cfg").path
+        try cfg.write(toFile: cfgPath, atomically: true, encoding: .utf8)
+        let kamailio = try Daemon(
+            executable: "/usr/sbin/kamailio", arguments: ["-f", cfgPath, "-DD", "-E", "-w", directory.path],
+            log: directory.appendingPathComponent("kamailio.log").path)
+        defer { kamailio.stop() }
+        try await withServer(ports: ports, options: options()) { server in
+            try await Task.sleep(for: .milliseconds(500))
+            let callee = try SIPp(
+                "callee", scenario: Scenario.calleeHangsUp, localPort: ports.callee, mediaPort: ports.calleeMedia,
+                target: nil, pauseMilliseconds: 1500)
+            try await Task.sleep(for: .milliseconds(200))
+            let caller = try SIPp(
+                "caller", scenario: Scenario.callerWaitsForBye(), localPort: ports.caller, mediaPort: ports.callerMedia,
+                target: "127.0.0.3:\(ports.sip)", service: "84990000001", pauseMilliseconds: 1500)
+            let proxyLog = directory.appendingPathComponent("kamailio.log").path
+            #expect(
+                try await caller.wait() == 0,
+                "\(caller.diagnostics())\n\((try? String(contentsOfFile: proxyLog, encoding: .utf8)) ?? "")")
+            #expect(try await callee.wait() == 0, "\(callee.diagnostics())")
+            let call = try #require(try await server.finishedCalls(count: 1).first)
+            #expect(call["status"] as? String == "answered")
+            #expect(call["hangup_by"] as? String == "callee")
+            let media = call["media"] as? [String: Any]
+            let toCallee = (media?["caller_to_callee"] as? [String: Any])?["packets"] as? Int ?? 0
+            #expect(toCallee > 20, "the caller's audio was not relayed: \(String(describing: media))")
+        }
+    }
+
+    @Test("from the proxy without the header, or naming a sender no trunk admits: 403; its OPTIONS: 200")
+    func refusals() async throws {
+        try await withServer(options: options()) { server in
+            let p = server.ports
+            let proxy = try RawSIP(ip: "127.0.0.3")
+            let m = RawMessage(port: proxy.port, ip: "127.0.0.3")
+            let uri = "sip:84990000001@127.0.0.1:\(p.sip)"
+            let offer = RawMessage.sdp(port: p.callerMedia)
+            proxy.send(m.request("INVITE", uri: uri, cseq: 1, body: offer), to: p.sip)
+            _ = try await proxy.response(403, cseq: "1 INVITE")
+            var stranger = m
+            stranger.callID = "raw-stranger-\(UUID().uuidString)@test"
+            proxy.send(
+                stranger.request(
+                    "INVITE", uri: uri, cseq: 1, body: offer,
+                    headers: ["X-CallTrack-Peer: 127.0.0.9:5060;transport=udp"]), to: p.sip)
+            _ = try await proxy.response(403, cseq: "1 INVITE")
+            var twice = m
+            twice.callID = "raw-twice-\(UUID().uuidString)@test"
+            proxy.send(
+                twice.request(
+                    "INVITE", uri: uri, cseq: 1, body: offer,
+                    headers: [
+                        "X-CallTrack-Peer: 127.0.0.9:5060;transport=udp",
+                        "X-CallTrack-Peer: 127.0.0.1:5060;transport=udp",
+                    ]), to: p.sip)
+            _ = try await proxy.response(403, cseq: "1 INVITE")
+            proxy.send(m.request("OPTIONS", uri: "sip:127.0.0.1:\(p.sip)", cseq: 7), to: p.sip)
+            _ = try await proxy.response(200, cseq: "7 OPTIONS")
+            // Anyone else naming a trunk's address is not believed: the header is read only from the proxy.
+            let other = try RawSIP(ip: "127.0.0.4")
+            let o = RawMessage(port: other.port, ip: "127.0.0.4")
+            other.send(
+                o.request(
+                    "INVITE", uri: uri, cseq: 1, body: offer,
+                    headers: ["X-CallTrack-Peer: 127.0.0.1:5060;transport=udp"]), to: p.sip)
+            _ = try await other.response(403, cseq: "1 INVITE")
+            #expect(try await server.calls().isEmpty)
+        }
+    }
+}

@@ -306,3 +306,18 @@ import Testing
         #expect(small.take(now: 6000) == nil)
     }
 }
+
+@Suite("X-CallTrack-Peer from a front proxy") struct ProxiedPeerTests {
+    @Test("an IP literal with a port and a known transport is read; anything else is not") func reads() throws {
+        let v4 = try #require(ProxiedPeer("203.0.113.7:5060;transport=udp"))
+        #expect(v4.address == IPAddress("203.0.113.7") && v4.port == 5060 && v4.transport == "udp")
+        let v6 = try #require(ProxiedPeer(" [2001:db8::5]:5080;transport=TCP "))
+        #expect(v6.address == IPAddress("2001:db8::5") && v6.port == 5080 && v6.transport == "tcp")
+        #expect(ProxiedPeer("198.51.100.1:5060")?.transport == "udp")
+        for bad in [
+            "", "carrier.example:5060", "203.0.113.7", "203.0.113.7:0", "203.0.113.7:70000", "2001:db8::5:5060",
+            "[2001:db8::5]5060", "203.0.113.7:5060;transport=sctp", "203.0.113.7:5060;maddr=1.2.3.4",
+            "203.0.113.7:5060, 198.51.100.1:5060", String(repeating: "1", count: 100),
+        ] { #expect(ProxiedPeer(bad) == nil, "\(bad)") }
+    }
+}

@@ -52,6 +52,8 @@ public struct SIPConfig: ConfigSection, Sendable, Equatable {
     public var mediaLatching = MediaLatching.signalling
     /// Threads relaying media, each with its own event loop: one per core by default.
     public var relayThreads = ProcessInfo.processInfo.activeProcessorCount
+    /// SIP proxies in front of CallTrack (Kamailio): the caller is who their `X-CallTrack-Peer` names.
+    public var frontProxies: [CIDR] = []
 
     public init() {}
 
@@ -63,7 +65,7 @@ public struct SIPConfig: ConfigSection, Sendable, Equatable {
             .key("drain_seconds", \.drainSeconds, .atLeast(0)), .key("user_agent", \.userAgent),
             .key("untrusted", \.untrusted),
             .key("max_requests_per_second_per_source", \.maxRequestsPerSecondPerSource, .atLeast(1)),
-            .key("media_latching", \.mediaLatching),
+            .key("media_latching", \.mediaLatching), .key("front_proxies", \.frontProxies),
             .key(
                 "relay_threads", \.relayThreads,
                 .that("must be from 1 to 256 (default: one per core)") { (1...256).contains($0) }),

@@ -85,7 +85,7 @@ final class Call {
         let callerNumber = msg.pointee.from.uri.user.string
         let callerName = DisplayName.parse(msg.pointee.from.val.string) ?? ""
         host.register(caller, callID: msg.callID)
-        caller.peer = IPAddress(msg.pointee.src.addressText)
+        caller.peer = invite.peer
         relay.setSignallingPeer(.caller, caller.peer)
         logger.debug(
             "call started",

@@ -54,7 +54,7 @@ public final class SIPEngine: Service {
             listen: listen, advertisedAddress: advertised, rtpBindAddress: bound, rtpPorts: config.sip.rtpPorts,
             rtpTimeoutSeconds: config.sip.rtpTimeoutSeconds, userAgent: config.sip.userAgent, contactUser: contact,
             untrusted: config.sip.untrusted, maxRequestsPerSecondPerSource: config.sip.maxRequestsPerSecondPerSource,
-            mediaLatching: config.sip.mediaLatching)
+            mediaLatching: config.sip.mediaLatching, frontProxies: config.sip.frontProxies)
         let callCount = CallCount()
         self.callCount = callCount
         makeBoard = {

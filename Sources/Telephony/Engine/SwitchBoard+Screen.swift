@@ -16,6 +16,8 @@ struct AdmittedInvite {
     let hops, maxForwards: Int
     /// The caller's SDP offer; nil for a delayed offer.
     let offer: SessionDescription?
+    /// Who sent it: the source address, or the sender a front proxy named.
+    let peer: IPAddress
 }
 
 /// The parts of a new INVITE the rules read that the call needs too.
@@ -28,12 +30,28 @@ private struct InviteReading {
 extension SwitchBoard {
     /// Decides what a request gets (see `Admission`); true when it was answered or dropped here.
     func screen(_ msg: UnsafePointer<sip_msg>) -> Bool {
-        let sourceText = msg.pointee.src.addressText
-        guard let source = IPAddress(sourceText) else { return true }
+        guard let hop = IPAddress(msg.pointee.src.addressText) else { return true }
+        // Through a front proxy the rules apply to the sender it names; its own OPTIONS (probes) are its own.
+        let viaProxy = settings.frontProxies.contains { $0.contains(hop) }
+        var source = hop
+        if viaProxy {
+            switch proxiedPeer(msg) {
+            case .some(let peer): source = peer
+            case .none where msg.method == "OPTIONS": break
+            case .none:
+                if msg.method != "ACK" {
+                    _ = ct_sip_reply_headers(sip, msg, 403, "Forbidden (no X-CallTrack-Peer from the front proxy)", "")
+                }
+                refused(.untrustedSource, source: hop.text, msg: msg, trusted: true)
+                return true
+            }
+        }
+        let sourceText = source.text
         let now = nowMilliseconds()
         let trunk = router.trunk(admitting: source)
         let overRate = trunk == nil && !rateLimiter.allow(source.limitBytes, nowMilliseconds: now)
-        var facts = Admission.Request(method: msg.method, trunkAdmits: trunk != nil, overRate: overRate)
+        var facts = Admission.Request(
+            method: msg.method, trunkAdmits: trunk != nil || (viaProxy && msg.method == "OPTIONS"), overRate: overRate)
         var invite = InviteReading()
         if !overRate { gatherFacts(msg, source: source, into: &facts, invite: &invite) }
         let verdict = Admission.decide(facts, untrusted: settings.untrusted)
@@ -41,18 +59,20 @@ extension SwitchBoard {
         case .pass:
             // Re-INVITEs may move the dialog target: keep it at the address they come from.
             if facts.inDialog, facts.method == "INVITE", let leg = legs[msg.callID],
-                ct_sip_msg_target_source(msg, leg.side == .callee) != 0
+                ct_sip_msg_target_source(msg, viaProxy || leg.side == .callee) != 0
             {
                 return refuseTarget(msg, source: sourceText)
             }
             return false
         case .route(let target):
-            // The caller is reached where its INVITE came from (NAT), never through a hostname it names.
+            // The caller is reached where its INVITE came from (NAT), never through a hostname it names;
+            // through a front proxy, by its Contact and the proxy's Record-Route as received (IP literals: a
+            // name there is replaced by the proxy's address, never resolved).
             guard let trunk else { preconditionFailure("Admission routes only INVITEs a trunk admits") }
-            guard ct_sip_msg_target_source(msg, false) == 0 else { return refuseTarget(msg, source: sourceText) }
+            guard ct_sip_msg_target_source(msg, viaProxy) == 0 else { return refuseTarget(msg, source: sourceText) }
             admitted = AdmittedInvite(
                 callID: msg.callID, target: target, trunk: trunk, dialled: invite.dialled, hops: invite.hops,
-                maxForwards: facts.maxForwards ?? 70, offer: invite.offer)
+                maxForwards: facts.maxForwards ?? 70, offer: invite.offer, peer: source)
             return false
         case .reply(let code, let reason, let headers, let refusal):
             _ = ct_sip_reply_headers(sip, msg, code, reason, headers)
@@ -113,6 +133,12 @@ extension SwitchBoard {
                 facts.badOffer = "the body is not an SDP offer with an m= line"
             }
         }
+    }
+
+    /// The sender a front proxy names: nil when the header is absent, unreadable or given more than once.
+    private func proxiedPeer(_ msg: UnsafePointer<sip_msg>) -> IPAddress? {
+        guard sip_msg_xhdr_count(msg, ProxiedPeer.header) == 1 else { return nil }
+        return headerValue(msg, name: ProxiedPeer.header).flatMap(ProxiedPeer.init)?.address
     }
 
     /// A Contact or Record-Route that cannot be rewritten to the source (unreadable, or too long)

@@ -21,6 +21,8 @@ final class SwitchBoard: CallHost {
         var untrusted: UntrustedSourcePolicy = .reject
         var maxRequestsPerSecondPerSource = 20
         var mediaLatching: MediaLatching = .signalling
+        /// Proxies whose requests name the real sender in `X-CallTrack-Peer`.
+        var frontProxies: [CIDR] = []
     }
 
     let router: CallRouter

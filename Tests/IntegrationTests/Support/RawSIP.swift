@@ -183,11 +183,13 @@ extension RawMessage {
     /// The in-dialog request `method` from the side that sent `self`'s INVITE, using the dialog in `answer`.
     func inDialog(
         _ method: String, uri: String, cseq: Int, answer: String, body: String = "", fromIP: String? = nil,
-        fromPort: Int? = nil
+        fromPort: Int? = nil, headers: [String] = []
     ) -> String {
         var m = self
         if let fromIP { m.ip = fromIP }
         if let fromPort { m.port = fromPort }
-        return m.request(method, uri: uri, cseq: cseq, toTag: RawSIP.tag(RawSIP.header("To", in: answer)), body: body)
+        return m.request(
+            method, uri: uri, cseq: cseq, toTag: RawSIP.tag(RawSIP.header("To", in: answer)), body: body,
+            headers: headers)
     }
 }
