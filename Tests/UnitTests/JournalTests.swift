@@ -74,6 +74,17 @@ import Testing
         #expect(reopened.leftover.unreadable == 1)
     }
 
+    @Test("a file that cannot be opened is tried again with the next change") func retriesOpening() throws {
+        let directory = folder()
+        let journal = try Journal<CallEvent>(directory: directory, applied: 0, logger: logger)
+        try FileManager.default.removeItem(atPath: directory)
+        journal.append(Numbered(number: 1, value: started(CallID.next())))  // no folder: not written
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        journal.append(Numbered(number: 2, value: started(CallID.next())))
+        let reopened = try Journal<CallEvent>(directory: directory, applied: 0, logger: logger)
+        #expect(reopened.leftover.entries.map(\.number) == [2])
+    }
+
     @Test("the database notes the last change of each batch in the batch's own transaction")
     func databaseKeepsItsPlace() throws {
         let path = folder() + "/calls.sqlite"

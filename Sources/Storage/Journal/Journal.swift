@@ -87,7 +87,8 @@ public final class Journal<Entry: Codable & Sendable>: WriteAheadLog {
             guard var line = try? state.encoder.encode(entry) else { return }
             line.append(UInt8(ascii: "\n"))
             if state.torn { line.insert(UInt8(ascii: "\n"), at: 0) }
-            if state.current == nil || state.bytes >= segmentBytes { roll(&state, first: entry.number) }
+            // A full file rolls over; a file that could not be opened is tried again with the next change.
+            if state.fd < 0 || state.bytes >= segmentBytes { roll(&state, first: entry.number) }
             guard state.fd >= 0 else { return }
             let written = line.withUnsafeBytes { write(state.fd, $0.baseAddress, $0.count) }
             state.current?.last = entry.number
@@ -117,8 +118,10 @@ public final class Journal<Entry: Codable & Sendable>: WriteAheadLog {
     }
 
     private func roll(_ state: inout State, first: UInt64) {
-        if let current = state.current { state.full.append(current) }
-        if state.fd >= 0 { close(state.fd) }
+        if state.fd >= 0 {
+            close(state.fd)
+            if let current = state.current { state.full.append(current) }
+        }
         let path = directory + "/" + String(format: "%020llu.log", first)
         state.fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         state.current = Segment(path: path, last: first)
