@@ -393,6 +393,68 @@ import Testing
         }
     }
 
+    @Test("the caller's answer to a re-INVITE through the proxy keeps its Contact: the next BYE still names the caller")
+    func reinviteAnswerThroughTheProxy() async throws {
+        try await withServer(options: options()) { server in
+            let p = server.ports
+            let callee = try RawCallee(port: p.callee, mediaPort: p.sip + 41)
+            let proxy = try RawSIP(ip: "127.0.0.3")
+            let m = RawMessage(port: proxy.port, ip: "127.0.0.3")
+            let uri = "sip:84990000001@127.0.0.1:\(p.sip)"
+            let peer = "X-CallTrack-Peer: 127.0.0.1:5099;transport=udp"
+            let carrier = "<sip:79161234567@127.0.0.1:5099>"
+            proxy.send(
+                m.request(
+                    "INVITE", uri: uri, cseq: 1, body: RawMessage.sdp(port: p.callerMedia),
+                    headers: [peer, "Record-Route: <sip:127.0.0.3:\(proxy.port);lr>"], contact: carrier), to: p.sip)
+            let ok = try await proxy.response(200, cseq: "1 INVITE", timeout: .seconds(8))
+            proxy.send(m.inDialog("ACK", uri: uri, cseq: 1, answer: ok, headers: [peer]), to: p.sip)
+            try await Task.sleep(for: .milliseconds(300))
+            // The callee puts the call on hold: CallTrack carries the re-INVITE to the caller, through the proxy.
+            let forwarded = try #require(callee.invites().first)
+            callee.stop()
+            let calltrack = try #require(RawSIP.header("Contact", in: forwarded))
+            let target = String(calltrack.drop { $0 != "<" }.dropFirst().prefix { $0 != ">" })
+            let calleeDialog = [
+                "Via: SIP/2.0/UDP 127.0.0.1:\(callee.socket.port);branch=z9hG4bK-hold\(UUID().uuidString.prefix(8));rport",
+                "Max-Forwards: 70", "From: \(RawSIP.header("To", in: forwarded) ?? "");tag=\(callee.tag)",
+                "To: \(RawSIP.header("From", in: forwarded) ?? "")",
+                "Call-ID: \(RawSIP.header("Call-ID", in: forwarded) ?? "")",
+            ]
+            let hold = RawMessage.sdp(port: p.sip + 41, extra: ["a=sendonly"])
+            callee.socket.send(
+                (["INVITE \(target) SIP/2.0"] + calleeDialog + [
+                    "CSeq: 10 INVITE", "Contact: <sip:callee@127.0.0.1:\(callee.socket.port)>",
+                    "Content-Type: application/sdp", "Content-Length: \(hold.utf8.count)",
+                ]).joined(separator: "\r\n") + "\r\n\r\n" + hold, to: p.sip)
+            let reinvite = try await proxy.wait(timeout: .seconds(5), for: "the re-INVITE through the proxy") {
+                $0.hasPrefix("INVITE ")
+            }
+            #expect(reinvite.hasPrefix("INVITE sip:79161234567@127.0.0.1:5099"), "\(reinvite)")
+            // The caller answers through the proxy, its Contact its own, as a proxy relays it.
+            proxy.send(
+                RawMessage.reply(
+                    to: reinvite, 200, "OK", body: RawMessage.sdp(port: p.callerMedia, extra: ["a=recvonly"]),
+                    contact: carrier), to: p.sip)
+            _ = try await proxy.wait(timeout: .seconds(5), for: "ACK of the re-INVITE") { $0.hasPrefix("ACK ") }
+            let answered = try await callee.socket.response(200, cseq: "10 INVITE")
+            callee.socket.send(
+                (["ACK \(target) SIP/2.0"]
+                    + calleeDialog.map { $0.hasPrefix("To:") ? "To: \(RawSIP.header("To", in: answered) ?? "")" : $0 }
+                    + ["CSeq: 10 ACK", "Content-Length: 0"]).joined(separator: "\r\n") + "\r\n\r\n", to: p.sip)
+            // The callee hangs up: CallTrack's BYE to the caller still names the carrier's Contact, not the proxy.
+            callee.socket.send(
+                (["BYE \(target) SIP/2.0"]
+                    + calleeDialog.map { $0.hasPrefix("To:") ? "To: \(RawSIP.header("To", in: answered) ?? "")" : $0 }
+                    + ["CSeq: 11 BYE", "Content-Length: 0"]).joined(separator: "\r\n") + "\r\n\r\n", to: p.sip)
+            let bye = try await proxy.wait(timeout: .seconds(5), for: "BYE through the proxy") { $0.hasPrefix("BYE ") }
+            #expect(bye.hasPrefix("BYE sip:79161234567@127.0.0.1:5099"), "\(bye)")
+            proxy.send(RawMessage.reply(to: bye, 200, "OK"), to: p.sip)
+            let call = try #require(try await server.finishedCalls(count: 1).first)
+            #expect(call["hangup_by"] as? String == "callee")
+        }
+    }
+
     @Test("through a real Kamailio: sipp's call is admitted by the caller's address, and the callee's BYE reaches it")
     func throughKamailio() async throws {
         let ports = TestPorts.next()

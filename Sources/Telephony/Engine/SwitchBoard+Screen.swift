@@ -175,8 +175,12 @@ extension SwitchBoard {
             leg.call.relay.setSignallingPeer(.callee, leg.peer)
         }
         guard code < 300 else { return false }
-        // Dropped rather than leave libre a target it would have to resolve.
-        return ct_sip_msg_target_source(msg, leg.side == .callee) != 0
+        // Dropped rather than leave libre a target it would have to resolve. A caller's answer relayed by a front
+        // proxy keeps its Contact (rewritten to the source it would aim the dialog at the proxy itself).
+        let viaProxy = IPAddress(msg.pointee.src.addressText).map { hop in
+            settings.frontProxies.contains { $0.contains(hop) }
+        }
+        return ct_sip_msg_target_source(msg, leg.side == .callee || viaProxy == true) != 0
     }
 
     /// Writes the refusals counted since the last line as one line, at most every ten seconds.
