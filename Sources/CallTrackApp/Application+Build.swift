@@ -74,26 +74,27 @@ public func buildApplication(
     }
 
     let trackingStore = SQLiteTrackingStore(database: database, reads: trackingReads)
-    let tracking = JournaledStream<TrackingChange>(
-        journal: try recoverJournal(
-            journals + "/tracking", applied: try trackingStore.appliedChangeNumber(), logger: logger,
-            apply: trackingStore.apply))
+    let trackingJournal: Journal<TrackingChange> = try recoverJournal(
+        journals + "/tracking", applied: try trackingStore.appliedChangeNumber(), logger: logger,
+        apply: trackingStore.apply)
+    let tracking = EventBus(log: trackingJournal, firstNumber: trackingJournal.nextNumber)
+    let trackingChanges = tracking.subscribe()
     let numbers = NumberPoolBook(
         config: config, snapshot: try trackingStore.snapshot(),
         history: { project, client in (try? trackingStore.visits(projectKey: project, clientID: client)) ?? [] },
-        persist: { tracking.yield($0) })
+        persist: { tracking.publish($0) })
     let visitRetention = VisitRetention(
         store: trackingStore, days: config.tracking.visitRetentionDays,
         intervalSeconds: config.tracking.sweepIntervalSeconds, logger: logger)
     let trackingWriter = BatchWriter(
-        name: "visits and reservations", changes: tracking.changes,
+        name: "visits and reservations", changes: trackingChanges,
         finishOnShutdown: {
             numbers.flush()
             tracking.finish()
         }, logger: logger
     ) { batch in
         try trackingStore.apply(batch)
-        if let last = batch.last { tracking.journal.applied(through: last.number) }
+        if let last = batch.last { trackingJournal.applied(through: last.number) }
     }
     let router = CallRouter(config: config, environment: environment)
     let statistics = CallStatistics()

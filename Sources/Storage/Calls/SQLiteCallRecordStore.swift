@@ -90,11 +90,7 @@ public final class SQLiteCallRecordStore: CallRepository, RecordingIndex {
     /// Applies a batch of the bus's events and notes the number of its last in the same transaction, so
     /// that the journal knows exactly which of its events the database holds.
     public func apply(_ events: [Numbered<CallEvent>]) throws {
-        guard let last = events.last else { return }
-        try db.write { tx in
-            add(events.map(\.value), to: tx)
-            JournalPosition.save(tx, journal: Self.journal, through: last.number)
-        }
+        try JournalPosition.write(events, journal: Self.journal, to: db) { add($0, to: $1) }
     }
 
     /// The journal's name in `journals`, and the number of the last of its events the database holds.

@@ -1,3 +1,5 @@
+import CallTrackCore
+
 /// How far the database has applied each journal: saved in the transaction that applies a batch, so
 /// that the journal replays exactly the changes after it.
 enum JournalPosition {
@@ -5,11 +7,19 @@ enum JournalPosition {
         UInt64(max(0, try db.scalar("SELECT through FROM journals WHERE name = ?", [journal])?.int ?? 0))
     }
 
-    static func save(_ tx: Database.WriteBatch, journal: String, through: UInt64) {
-        tx.execute(
-            """
-            INSERT INTO journals (name, through) VALUES (?, ?)
-            ON CONFLICT(name) DO UPDATE SET through = excluded.through
-            """, [journal, Int(through)])
+    /// Writes a batch of a journal's changes (`add` puts them in the transaction) and the number of its last
+    /// in one transaction.
+    static func write<Change>(
+        _ changes: [Numbered<Change>], journal: String, to db: Database, _ add: ([Change], Database.WriteBatch) -> Void
+    ) throws {
+        guard let last = changes.last else { return }
+        try db.write { tx in
+            add(changes.map(\.value), tx)
+            tx.execute(
+                """
+                INSERT INTO journals (name, through) VALUES (?, ?)
+                ON CONFLICT(name) DO UPDATE SET through = excluded.through
+                """, [journal, Int(last.number)])
+        }
     }
 }

@@ -16,14 +16,10 @@ public final class SQLiteTrackingStore: TrackingRepository {
 
     public func apply(_ changes: [TrackingChange]) throws { try db.write { tx in add(changes, to: tx) } }
 
-    /// Applies a batch from the journaled stream and notes the number of its last change in the same
+    /// Applies a batch of the tracking bus's changes and notes the number of its last in the same
     /// transaction, so that the journal knows exactly which of its changes the database holds.
     public func apply(_ changes: [Numbered<TrackingChange>]) throws {
-        guard let last = changes.last else { return }
-        try db.write { tx in
-            add(changes.map(\.value), to: tx)
-            JournalPosition.save(tx, journal: Self.journal, through: last.number)
-        }
+        try JournalPosition.write(changes, journal: Self.journal, to: db) { add($0, to: $1) }
     }
 
     /// The journal's name in `journals`, and the number of the last of its changes the database holds.
