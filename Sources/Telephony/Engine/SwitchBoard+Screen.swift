@@ -32,7 +32,7 @@ extension SwitchBoard {
     func screen(_ msg: UnsafePointer<sip_msg>) -> Bool {
         guard let hop = IPAddress(msg.pointee.src.addressText) else { return true }
         // Through a front proxy the rules apply to the sender it names; its own OPTIONS (probes) are its own.
-        let viaProxy = settings.frontProxies.contains { $0.contains(hop) }
+        let viaProxy = isFrontProxy(hop)
         var source = hop
         if viaProxy {
             switch proxiedPeer(msg) {
@@ -135,6 +135,9 @@ extension SwitchBoard {
         }
     }
 
+    /// Whether `hop` is one of `sip.front_proxies`.
+    private func isFrontProxy(_ hop: IPAddress) -> Bool { settings.frontProxies.contains { $0.contains(hop) } }
+
     /// The sender a front proxy names: nil when the header is absent, unreadable or given more than once.
     private func proxiedPeer(_ msg: UnsafePointer<sip_msg>) -> IPAddress? {
         guard sip_msg_xhdr_count(msg, ProxiedPeer.header) == 1 else { return nil }
@@ -177,10 +180,8 @@ extension SwitchBoard {
         guard code < 300 else { return false }
         // Dropped rather than leave libre a target it would have to resolve. A caller's answer relayed by a front
         // proxy keeps its Contact (rewritten to the source it would aim the dialog at the proxy itself).
-        let viaProxy = IPAddress(msg.pointee.src.addressText).map { hop in
-            settings.frontProxies.contains { $0.contains(hop) }
-        }
-        return ct_sip_msg_target_source(msg, leg.side == .callee || viaProxy == true) != 0
+        let viaProxy = IPAddress(msg.pointee.src.addressText).map(isFrontProxy) ?? false
+        return ct_sip_msg_target_source(msg, leg.side == .callee || viaProxy) != 0
     }
 
     /// Writes the refusals counted since the last line as one line, at most every ten seconds.
