@@ -271,36 +271,15 @@ import Testing
     func loopThroughStrippingProxy() async throws {
         let ports = TestPorts.next()
         let proxyPort = ports.sip + 20
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kamailio-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         // The trunk proxy sends every new INVITE straight back to CallTrack's tracking number.
-        let cfg = """
-            #!KAMAILIO
-            debug=1
-            log_stderror=yes
-            fork=yes
-            children=1
-            auto_aliases=no
-            listen=udp:127.0.0.1:\(proxyPort)
-            mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
-            loadmodule "tm.so"
-            loadmodule "sl.so"
-            loadmodule "textops.so"
-            loadmodule "maxfwd.so"
-            loadmodule "pv.so"
-            loadmodule "siputils.so"
-            request_route {
+        let kamailio = try Kamailio(
+            listen: "udp:127.0.0.1:\(proxyPort)", modules: ["tm", "sl", "textops", "maxfwd", "pv", "siputils"],
+            route: """
                 if (!mf_process_maxfwd_header("70")) { sl_send_reply("483", "Too Many Hops"); exit; }
                 remove_hf_re("^X-");
                 if (is_method("INVITE") && !has_totag()) { $ru = "sip:84990000001@127.0.0.1:\(ports.sip)"; }
                 t_relay();
-            }
-            """
-        let cfgPath = directory.appendingPathComponent("loop.cfg").path
-        try cfg.write(toFile: cfgPath, atomically: true, encoding: .utf8)
-        let kamailio = try Daemon(
-            executable: "/usr/sbin/kamailio", arguments: ["-f", cfgPath, "-DD", "-E", "-w", directory.path],
-            log: directory.appendingPathComponent("kamailio.log").path)
+                """)
         defer { kamailio.stop() }
         var options = CallTrackServer.Options()
         options.proxyPort = proxyPort
@@ -458,26 +437,10 @@ import Testing
     @Test("through a real Kamailio: sipp's call is admitted by the caller's address, and the callee's BYE reaches it")
     func throughKamailio() async throws {
         let ports = TestPorts.next()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kamailio-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         // A front proxy as an operator writes one: it names the sender, record-routes, and sends new calls on.
-        let cfg = """
-            #!KAMAILIO
-            debug=1
-            log_stderror=yes
-            fork=yes
-            children=1
-            auto_aliases=no
-            listen=udp:127.0.0.3:\(ports.sip)
-            mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
-            loadmodule "tm.so"
-            loadmodule "sl.so"
-            loadmodule "rr.so"
-            loadmodule "textops.so"
-            loadmodule "maxfwd.so"
-            loadmodule "pv.so"
-            loadmodule "siputils.so"
-            request_route {
+        let kamailio = try Kamailio(
+            listen: "udp:127.0.0.3:\(ports.sip)", modules: ["tm", "sl", "rr", "textops", "maxfwd", "pv", "siputils"],
+            route: """
                 if (!mf_process_maxfwd_header("70")) { sl_send_reply("483", "Too Many Hops"); exit; }
                 remove_hf("X-CallTrack-Peer");
                 if ($si == "127.0.0.1" && $sp == \(ports.sip)) { loose_route(); t_relay(); exit; }
@@ -486,13 +449,7 @@ import Testing
                 record_route();
                 $du = "sip:127.0.0.1:\(ports.sip)";
                 t_relay();
-            }
-            """
-        let cfgPath = directory.appendingPathComponent("front.cfg").path
-        try cfg.write(toFile: cfgPath, atomically: true, encoding: .utf8)
-        let kamailio = try Daemon(
-            executable: "/usr/sbin/kamailio", arguments: ["-f", cfgPath, "-DD", "-E", "-w", directory.path],
-            log: directory.appendingPathComponent("kamailio.log").path)
+                """)
         defer { kamailio.stop() }
         try await withServer(ports: ports, options: options()) { server in
             try await Task.sleep(for: .milliseconds(500))
@@ -503,10 +460,7 @@ import Testing
             let caller = try SIPp(
                 "caller", scenario: Scenario.callerWaitsForBye(), localPort: ports.caller, mediaPort: ports.callerMedia,
                 target: "127.0.0.3:\(ports.sip)", service: "84990000001", pauseMilliseconds: 1500)
-            let proxyLog = directory.appendingPathComponent("kamailio.log").path
-            #expect(
-                try await caller.wait() == 0,
-                "\(caller.diagnostics())\n\((try? String(contentsOfFile: proxyLog, encoding: .utf8)) ?? "")")
+            #expect(try await caller.wait() == 0, "\(caller.diagnostics())\n\(kamailio.log())")
             #expect(try await callee.wait() == 0, "\(callee.diagnostics())")
             let call = try #require(try await server.finishedCalls(count: 1).first)
             #expect(call["status"] as? String == "answered")
