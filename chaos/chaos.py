@@ -233,11 +233,13 @@ class Load:
     def stop(self):
         self.running = False
         self.reserver.join()
-        for p in (self.caller, self.callee):
-            if p.poll() is None:
-                p.send_signal(signal.SIGUSR1)  # sipp: stop placing calls, end the ones up
+        # sipp: stop placing calls, end the ones up. The caller first, and the callee once it is done: a
+        # callee stopped at the same moment could leave the caller's last INVITE unanswered (a call that
+        # then rings until ring_timeout_seconds, with its events half a minute late).
         deadline = time.time() + 15
         for p in (self.caller, self.callee):
+            if p.poll() is None:
+                p.send_signal(signal.SIGUSR1)
             try:
                 p.wait(timeout=max(0.1, deadline - time.time()))
             except subprocess.TimeoutExpired:
