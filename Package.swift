@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
         // The dashboard's pages: Mustache templates escape every value unless a template says otherwise.
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.0.0"),
+        // Several nodes share one PostgreSQL: a pooled client that runs as a ServiceLifecycle service.
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.21.0"),
     ],
     targets: [
         // The only module that includes libre's headers: umbrella header + shims for the
@@ -69,11 +71,12 @@ let package = Package(
                 "CLibre", "CCodecs", "CallTrackCore", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ], cSettings: [.define("HAVE_INTTYPES_H")]),
-        // SQLite repositories and the asynchronous call-record writer.
+        // The stores on SQLite or PostgreSQL, and the asynchronous batch writers.
         .target(
             name: "Storage",
             dependencies: [
                 "CSQLite", "CallTrackCore", "Tracking", .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
             ]),
@@ -115,10 +118,16 @@ let package = Package(
             dependencies: [
                 "CallTrackApp", "CallTrackCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        // What several test targets share: a fresh database on either engine (SQLite in a file, or a
+        // PostgreSQL of the tests' own, initdb and pg_ctl in a temporary folder), and helper programs
+        // started with posix_spawn.
+        .target(
+            name: "TestSupport", dependencies: ["Storage", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/TestSupport"),
         .testTarget(
             name: "UnitTests",
             dependencies: [
-                "CallTrackCore", "Tracking", "Storage", "Telephony", "Recording", "CCodecs", "Delivery",
+                "CallTrackCore", "Tracking", "Storage", "TestSupport", "Telephony", "Recording", "CCodecs", "Delivery",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -127,7 +136,7 @@ let package = Package(
         .testTarget(
             name: "APITests",
             dependencies: [
-                "CallTrackCore", "HTTPAPI", "Storage", "Tracking",
+                "CallTrackCore", "HTTPAPI", "Storage", "Tracking", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -136,5 +145,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             // CCodecs' encoders make G.729 and GSM audio for the recording tests; Crypto checks webhook signatures.
-            dependencies: ["CallTrackCore", "CCodecs", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: [
+                "CallTrackCore", "CCodecs", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
+            ]),
     ])

@@ -30,59 +30,59 @@ public func bootstrapMetrics() -> PrometheusCollectorRegistry {
 
 public func buildApplication(
     config: CallTrackConfig, environment: [String: String], metrics: PrometheusCollectorRegistry, logger: Logger
-) throws -> ServiceGroup {
+) async throws -> ServiceGroup {
     // One connection for the batch writers and three read-only ones: the admin API's (reports scan a
     // month of calls while holding theirs), the tracking path's (a visitor's history is read when
     // they get a number) and the SIP path's, so that a report never holds up a reservation or a call.
-    let database: Database, reads: Database, trackingReads: Database, callerReads: Database
+    let database: SQLiteDatabase, reads: SQLiteDatabase, trackingReads: SQLiteDatabase, callerReads: SQLiteDatabase
     do {
-        database = try Database(path: config.storage.database)
-        reads = try Database(path: config.storage.database, readOnly: true)
-        trackingReads = try Database(path: config.storage.database, readOnly: true)
+        database = try SQLiteDatabase(path: config.storage.database)
+        reads = try SQLiteDatabase(path: config.storage.database, readOnly: true)
+        trackingReads = try SQLiteDatabase(path: config.storage.database, readOnly: true)
         // The SIP path's question (has this caller called before?) never waits behind a report.
-        callerReads = try Database(path: config.storage.database, readOnly: true)
+        callerReads = try SQLiteDatabase(path: config.storage.database, readOnly: true)
     } catch { throw StartupError("storage.database: cannot open \(config.storage.database): \(error)") }
     let plan: DeliveryPlan
     do { plan = try DeliveryPlan(config: config, environment: environment) } catch let error as DeliveryPlanError {
         throw StartupError(error.description)
     }
-    let store = SQLiteCallRecordStore(
-        database: database, reads: reads, numbering: config.numbering, deliveries: plan.routes)
-    let outbox = SQLiteOutbox(database: database)
+    let store = CallRecordStore(database: database, reads: reads, numbering: config.numbering, deliveries: plan.routes)
+    let outbox = Outbox(database: database)
     // Changes reach the database in batches; each is first written to a journal beside it, and what a crash
     // left there is applied now (docs/reliability.md).
     let journals = config.storage.database + ".journal"
     let heartbeat = Heartbeat(path: journals + "/alive", logger: logger)
-    let journal: Journal<CallEvent> = try recoverJournal(
-        journals + "/calls", applied: try store.appliedEventNumber(), logger: logger, apply: store.apply)
+    let journal: Journal<CallEvent> = try await recoverJournal(
+        journals + "/calls", applied: try await store.appliedEventNumber(), logger: logger, apply: store.apply)
     let events = CallEventBus(log: journal, firstNumber: journal.nextNumber)
     let recorder = Recording.Recorder(root: config.storage.recordings, events: events, logger: logger)
-    try repairInterruptedRecordings(store: store, recorder: recorder, logger: logger)
-    let backfilled = try store.backfillLeads()
+    try await repairInterruptedRecordings(store: store, recorder: recorder, logger: logger)
+    let backfilled = try await store.backfillLeads()
     if backfilled > 0 {
         logger.info("calls stored before leads existed were added to leads", metadata: ["calls": "\(backfilled)"])
     }
-    let interrupted = try store.finaliseInterruptedCalls(lastAlive: heartbeat.lastAlive())
+    let interrupted = try await store.finaliseInterruptedCalls(lastAlive: heartbeat.lastAlive())
     if interrupted > 0 {
         logger.warning(
             "calls left open by an unclean stop were marked interrupted", metadata: ["calls": "\(interrupted)"])
     }
 
     let writer = BatchWriter(name: "call records", changes: events.subscribe(), logger: logger) { batch in
-        try store.apply(batch)
+        try await store.apply(batch)
         if let last = batch.last { journal.applied(through: last.number) }
     }
 
-    let trackingStore = SQLiteTrackingStore(database: database, reads: trackingReads)
-    let trackingJournal: Journal<TrackingChange> = try recoverJournal(
-        journals + "/tracking", applied: try trackingStore.appliedChangeNumber(), logger: logger,
+    let trackingStore = TrackingStore(database: database, reads: trackingReads)
+    let trackingJournal: Journal<TrackingChange> = try await recoverJournal(
+        journals + "/tracking", applied: try await trackingStore.appliedChangeNumber(), logger: logger,
         apply: trackingStore.apply)
     let tracking = EventBus(log: trackingJournal, firstNumber: trackingJournal.nextNumber)
     let trackingChanges = tracking.subscribe()
     let numbers = NumberPoolBook(
-        config: config, snapshot: try trackingStore.snapshot(),
-        history: { project, client in (try? trackingStore.visits(projectKey: project, clientID: client)) ?? [] },
-        persist: { tracking.publish($0) })
+        config: config, snapshot: try await trackingStore.snapshot(),
+        history: { project, client in
+            (try? TrackingStore.visits(in: trackingReads, projectKey: project, clientID: client)) ?? []
+        }, persist: { tracking.publish($0) })
     let visitRetention = VisitRetention(
         store: trackingStore, days: config.tracking.visitRetentionDays,
         intervalSeconds: config.tracking.sweepIntervalSeconds, logger: logger)
@@ -93,12 +93,12 @@ public func buildApplication(
             tracking.finish()
         }, logger: logger
     ) { batch in
-        try trackingStore.apply(batch)
+        try await trackingStore.apply(batch)
         if let last = batch.last { trackingJournal.applied(through: last.number) }
     }
     let router = CallRouter(config: config, environment: environment)
     let statistics = CallStatistics()
-    let callers = SQLiteCallRecordStore(database: database, reads: callerReads, numbering: config.numbering)
+    let callers = CallRecordStore(database: database, reads: callerReads, numbering: config.numbering)
     let engine = SIPEngine(
         config: config, router: router, events: events, statistics: statistics, recorder: recorder, attributor: numbers,
         callerHistory: callers, logger: logger)
@@ -168,8 +168,8 @@ func httpLimits(_ config: CallTrackConfig, logger: Logger) -> HTTPConnectionLimi
 /// Opens the journal in `directory` and applies, in batches, what the last run wrote there but not to the
 /// database (a crash between the two).
 func recoverJournal<Entry>(
-    _ directory: String, applied: UInt64, logger: Logger, apply: ([Numbered<Entry>]) throws -> Void
-) throws -> Journal<Entry> {
+    _ directory: String, applied: UInt64, logger: Logger, apply: ([Numbered<Entry>]) async throws -> Void
+) async throws -> Journal<Entry> {
     let journal: Journal<Entry>
     do { journal = try Journal(directory: directory, applied: applied, logger: logger) } catch {
         throw StartupError("storage.database: cannot open the journal \(directory): \(error)")
@@ -182,7 +182,7 @@ func recoverJournal<Entry>(
     }
     guard let last = left.entries.last else { return journal }
     for start in stride(from: 0, to: left.entries.count, by: 512) {
-        try apply(Array(left.entries[start..<min(start + 512, left.entries.count)]))
+        try await apply(Array(left.entries[start..<min(start + 512, left.entries.count)]))
     }
     journal.applied(through: last.number)
     logger.warning(
@@ -192,17 +192,17 @@ func recoverJournal<Entry>(
 }
 
 /// Makes the WAV files a crash left open playable and marks their calls' recordings interrupted.
-func repairInterruptedRecordings(store: SQLiteCallRecordStore, recorder: Recording.Recorder, logger: Logger) throws {
-    let open = try store.recordingsInProgress()
+func repairInterruptedRecordings(store: CallRecordStore, recorder: Recording.Recorder, logger: Logger) async throws {
+    let open = try await store.recordingsInProgress()
     for (id, path) in open {
         if let fixed = recorder.repairInterrupted(relativePath: path) {
-            try store.updateRecording(
+            try await store.updateRecording(
                 RecordingSummary(
                     callID: id, status: .interrupted, path: path, bytes: fixed.bytes, seconds: fixed.seconds,
                     sampleRate: fixed.sampleRate, reason: "CallTrack stopped during the call; audio up to then is kept")
             )
         } else {
-            try store.updateRecording(
+            try await store.updateRecording(
                 RecordingSummary(
                     callID: id, status: .failed, path: nil, bytes: 0, seconds: 0, sampleRate: 0,
                     reason: "CallTrack stopped during the call and the file \(path) is missing or unreadable"))

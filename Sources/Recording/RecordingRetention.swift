@@ -25,7 +25,7 @@ public final class RecordingRetention: Service {
             return
         }
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do { _ = try sweep(now: Date()) } catch {
+            do { _ = try await sweep(now: Date()) } catch {
                 logger.error("recording retention sweep failed", metadata: ["error": "\(error)"])
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
@@ -33,18 +33,18 @@ public final class RecordingRetention: Service {
     }
 
     /// Deletes every recording of a call that ended more than `days` before `now`; returns how many.
-    @discardableResult public func sweep(now: Date) throws -> Int {
+    @discardableResult public func sweep(now: Date) async throws -> Int {
         let cutoff = now.addingTimeInterval(-Double(days) * 86400)
         var deleted = 0
         while true {
-            let batch = try index.recordings(endedBefore: cutoff, limit: 500)
+            let batch = try await index.recordings(endedBefore: cutoff, limit: 500)
             if batch.isEmpty { break }
             for (id, relative) in batch {
                 let path = URL(fileURLWithPath: root).appendingPathComponent(relative).standardizedFileURL.path
                 if path.hasPrefix(URL(fileURLWithPath: root).standardizedFileURL.path + "/") {
                     try? FileManager.default.removeItem(atPath: path)
                 }
-                try index.markRecordingDeleted(id, reason: "older than recording.retention_days (\(days))")
+                try await index.markRecordingDeleted(id, reason: "older than recording.retention_days (\(days))")
                 deleted += 1
             }
         }

@@ -10,24 +10,24 @@ import ServiceLifecycle
 /// stream is ended by Telephony after the last call; other streams are ended by `finish`,
 /// called when the service group reaches this writer in its shutdown order.
 ///
-/// A batch that fails because the disk is full, read-only or locked is held and retried with
-/// backoff (calls go on meanwhile; later changes wait in the stream), for up to `holdSeconds`,
-/// so that a disk that is freed loses nothing; the log says once when writing stops and why, and
-/// once when it resumes. Any other failure is retried twice at once, then logged and dropped.
+/// A batch that fails because the disk is full, read-only or locked, or PostgreSQL cannot be reached, is
+/// held and retried with backoff (calls go on meanwhile; later changes wait in the stream), for up to
+/// `holdSeconds`, so that a disk that is freed or a database that returns loses nothing; the log says
+/// once when writing stops and why, and once when it resumes. Any other failure is retried twice at
+/// once, then logged and dropped.
 public final class BatchWriter<Change: Sendable>: Service {
     private let name: String
     private let changes: AsyncStream<Change>
     private let finish: (@Sendable () -> Void)?
-    private let apply: @Sendable ([Change]) throws -> Void
+    private let apply: @Sendable ([Change]) async throws -> Void
     private let logger: Logger
     /// How long a batch is held while the disk cannot take it: this bounds the memory the changes
     /// waiting behind it take.
     private let holdSeconds: Double
-    private let queue: DispatchQueue
 
     public init(
         name: String, changes: AsyncStream<Change>, finishOnShutdown finish: (@Sendable () -> Void)? = nil,
-        holdSeconds: Double = 600, logger: Logger, apply: @escaping @Sendable ([Change]) throws -> Void
+        holdSeconds: Double = 600, logger: Logger, apply: @escaping @Sendable ([Change]) async throws -> Void
     ) {
         self.name = name
         self.changes = changes
@@ -35,7 +35,6 @@ public final class BatchWriter<Change: Sendable>: Service {
         self.apply = apply
         self.logger = logger
         self.holdSeconds = holdSeconds
-        queue = DispatchQueue(label: "calltrack.writer.\(name)")
     }
 
     public func run() async throws {
@@ -52,21 +51,13 @@ public final class BatchWriter<Change: Sendable>: Service {
         }
     }
 
-    /// Runs a batch on this writer's own thread: SQLite blocks while it writes (and while it waits for a
-    /// lock), and the few threads async code shares must never wait with it.
-    private func onQueue(_ body: @escaping @Sendable () throws -> Void) async throws {
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
-            queue.async { c.resume(with: Result { try body() }) }
-        }
-    }
-
     private func write(_ batch: [Change]) async {
         var attempt = 0, stoppedAt: ContinuousClock.Instant?
         while true {
             attempt += 1
             do {
                 let start = ContinuousClock.now
-                try await onQueue { try self.apply(batch) }
+                try await apply(batch)
                 let took = ContinuousClock.now - start
                 Telemetry.databaseBatch(
                     store: name, seconds: Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18)
@@ -76,7 +67,7 @@ public final class BatchWriter<Change: Sendable>: Service {
                         metadata: ["stopped_seconds": "\(Int((ContinuousClock.now - stoppedAt).components.seconds))"])
                 }
                 return
-            } catch let error as DatabaseError where [.full, .readOnly, .busy].contains(error.kind) {
+            } catch let error as DatabaseError where error.isPassing {
                 let since = stoppedAt ?? .now
                 if stoppedAt == nil {
                     logger.error(

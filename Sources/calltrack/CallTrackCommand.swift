@@ -37,7 +37,7 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "calltrack")
         let metrics = bootstrapMetrics()
         do {
-            let group = try buildApplication(
+            let group = try await buildApplication(
                 config: cfg, environment: ProcessInfo.processInfo.environment, metrics: metrics, logger: logger)
             try await group.run()
         } catch {

@@ -5,21 +5,23 @@ import Hummingbird
 import HummingbirdTesting
 import Prometheus
 import Storage
+import TestSupport
 import Tracking
 
-/// The API of a one-project configuration on a fresh SQLite file, served by Hummingbird's live
-/// test server; tests reach the stores directly to put calls, visits and sales in place.
+/// The API of a one-project configuration on a fresh database (a SQLite file unless a test names
+/// another engine), served by Hummingbird's live test server; tests reach the stores directly to put
+/// calls, visits and sales in place.
 enum APIFixture {
     static let token = "api-test-token"
 
     struct Stores: Sendable {
-        let calls: SQLiteCallRecordStore
-        let tracking: SQLiteTrackingStore
-        let database: Database
+        let calls: CallRecordStore
+        let tracking: TrackingStore
+        let database: any SQLDatabase
     }
 
     static func run(
-        reservationsPerMinute: Int = 120, project extra: String = "",
+        on backend: Backend = .sqlite, reservationsPerMinute: Int = 120, project extra: String = "",
         _ body: @escaping @Sendable (any TestClientProtocol, Stores) async throws -> Void
     ) async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("api-\(UUID().uuidString)")
@@ -36,16 +38,18 @@ enum APIFixture {
                     offline: [{number: "+74990000100", channel: billboard}]
                 \(extra)
                 """)
-        let database = try Database(path: dir.appendingPathComponent("calltrack.sqlite").path)
-        let stores = Stores(
-            calls: SQLiteCallRecordStore(database: database, numbering: config.numbering),
-            tracking: SQLiteTrackingStore(database: database), database: database)
-        let deps = APIDependencies(
-            calls: stores.calls, tracking: stores.tracking, outbox: SQLiteOutbox(database: database),
-            recordingsFolder: dir.path, adminTokens: [token], statistics: CallStatistics(),
-            projects: config.projects.map { PublicProject(config: $0, numbering: config.numbering) },
-            numbers: NumberPoolBook(config: config, persist: { _ in }), reservationsPerMinute: reservationsPerMinute,
-            metrics: PrometheusCollectorRegistry(), activeCalls: { 0 })
-        try await Application(router: buildRouter(deps)).test(.live) { client in try await body(client, stores) }
+        try await backend.withDatabase { database in
+            let stores = Stores(
+                calls: CallRecordStore(database: database, numbering: config.numbering),
+                tracking: TrackingStore(database: database), database: database)
+            let deps = APIDependencies(
+                calls: stores.calls, tracking: stores.tracking, outbox: Outbox(database: database),
+                recordingsFolder: dir.path, adminTokens: [token], statistics: CallStatistics(),
+                projects: config.projects.map { PublicProject(config: $0, numbering: config.numbering) },
+                numbers: NumberPoolBook(config: config, persist: { _ in }),
+                reservationsPerMinute: reservationsPerMinute, metrics: PrometheusCollectorRegistry(), activeCalls: { 0 }
+            )
+            try await Application(router: buildRouter(deps)).test(.live) { client in try await body(client, stores) }
+        }
     }
 }

@@ -154,17 +154,17 @@ import Testing
             let forged = try await browser.send(
                 client, .post, "/setup/costs", form: ["project": "shop", "csv": csv, "csrf": "f00"])
             #expect(forged.status == .forbidden)
-            #expect(try stores.calls.costs(project: "shop", from: "2026-11-01", to: "2026-11-30").isEmpty)
+            #expect(try await stores.calls.costs(project: "shop", from: "2026-11-01", to: "2026-11-30").isEmpty)
             let bad = try await browser.send(
                 client, .post, "/setup/costs",
                 form: ["project": "shop", "csv": csv + "2026-11-21,google,cpc,,,x\n", "csrf": token])
             #expect(bad.status == .badRequest && String(buffer: bad.body).contains("row 3.amount"))
-            #expect(
+            await #expect(
                 try stores.calls.costs(project: "shop", from: "2026-11-01", to: "2026-11-30").isEmpty, "all or nothing")
             let good = try await browser.send(
                 client, .post, "/setup/costs", form: ["project": "shop", "csv": csv, "csrf": token])
             #expect(good.status == .seeOther && good.headers[.location] == "/setup?project=shop&imported=1")
-            #expect(try stores.calls.costs(project: "shop", from: "2026-11-01", to: "2026-11-30").count == 1)
+            #expect(try await stores.calls.costs(project: "shop", from: "2026-11-01", to: "2026-11-30").count == 1)
 
             #expect(try await browser.send(client, .post, "/signout", form: ["csrf": "f00"]).status == .forbidden)
             #expect(try await browser.send(client, .get, "/calls").status == .ok, "still signed in")

@@ -62,12 +62,12 @@ import Testing
         "Report, chart, calls, leads, pool, setup, deliveries, sign-in and the demo page: every hostile field escaped")
     func everyPage() async throws {
         try await APIFixture.run(project: Self.project) { client, stores in
-            try stores.calls.apply(Self.calls())
+            try await stores.calls.apply(Self.calls())
             let today = ReportPeriod(lastDaysIn: .gmt).to
             let csv =
                 "date,source,medium,campaign,keyword,amount\n\(today),\"\(Self.hostile.replacingOccurrences(of: "\"", with: "\"\""))\",cpc,x,y,10\n"
-            try stores.calls.importCosts(project: "evil", rows: try CostImport.csv(csv))
-            try stores.database.execute(
+            try await stores.calls.importCosts(project: "evil", rows: try CostImport.csv(csv))
+            try await stores.database.execute(
                 """
                 INSERT INTO outbox (id, project, endpoint, event, call_id, created_at, next_attempt_at, last_result)
                 VALUES (?, 'evil', ?, 'call.ended', NULL, ?, ?, ?)

@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Storage
+import TestSupport
 import Testing
 
 /// The files CallTrack hands out for spreadsheets and ad platforms, with a visitor's formula in them.
@@ -11,15 +12,16 @@ import Testing
     static let formula = "=HYPERLINK(\"http://evil.test\",\"x\")"
 
     @Test(
-        "A gclid, a campaign and a keyword that are formulas arrive as text in every CSV; CallTrack's own values do not change"
-    ) func formulasAreText() async throws {
-        try await APIFixture.run { client, stores in
+        "A gclid, a campaign and a keyword that are formulas arrive as text in every CSV; CallTrack's own values do not change",
+        arguments: Backend.allCases) func formulasAreText(_ backend: Backend) async throws
+    {
+        try await APIFixture.run(on: backend) { client, stores in
             let id = CallID.next(), at = Date().addingTimeInterval(-600)
             let a = Attribution(
                 kind: .dynamic, poolName: "main", clientID: "v1", source: "google", medium: "cpc",
                 campaign: Self.formula, keyword: "+1 day\rsale", landingPage: "http://shop.test/", gclid: Self.formula,
                 ymClientID: "1700000000555")
-            try stores.calls.apply([
+            try await stores.calls.apply([
                 .started(
                     CallStart(
                         id: id, projectKey: "shop", trunk: "t", didDialled: "84990000001", did: "+74990000001",

@@ -4,14 +4,17 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Storage
+import TestSupport
 import Testing
 import Tracking
 
 /// The pool planner replays a visit log whose answer is known.
 @Suite("Pool planner") struct PoolPlanTests {
-    @Test("10 visitors always on site for 5 minutes each: the planner asks for the pool the arithmetic gives")
-    func steadyVisitors() async throws {
-        try await APIFixture.run { client, stores in
+    @Test(
+        "10 visitors always on site for 5 minutes each: the planner asks for the pool the arithmetic gives",
+        arguments: Backend.allCases) func steadyVisitors(_ backend: Backend) async throws
+    {
+        try await APIFixture.run(on: backend) { client, stores in
             // A visitor arrives every 30 s for six hours and stays 300 s: 10 on the site at any time.
             // With the project's 360 s reservation a number is held 300 + 360 = 660 s, so 660 / 30 = 22
             // visitors hold one at once: 22 numbers serve everyone; with 21, one arrival in 22 finds
@@ -24,7 +27,7 @@ import Tracking
                         id: "r\(i)", projectKey: "shop", clientID: "v\(i)", number: PhoneNumber(e164: "+74990000001")!,
                         poolName: "main", createdAt: arrival, expiresAt: arrival.addingTimeInterval(300 + 360)))
             }
-            try stores.tracking.apply(reservations)
+            try await stores.tracking.apply(reservations)
             let auth: HTTPFields = [.authorization: "Bearer \(APIFixture.token)"]
             func plan(_ target: Int) async throws -> [String: Any] {
                 let r = try await client.execute(

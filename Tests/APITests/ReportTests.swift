@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Storage
+import TestSupport
 import Testing
 import Tracking
 
@@ -104,8 +105,8 @@ import Tracking
 
     /// Puts the two days in place: calls, the repeat visitor's history, two sales, three cost rows.
     private func script(_ client: any TestClientProtocol, _ stores: APIFixture.Stores) async throws {
-        try stores.calls.apply(Self.calls.flatMap(Self.events))
-        try stores.tracking.apply([
+        try await stores.calls.apply(Self.calls.flatMap(Self.events))
+        try await stores.tracking.apply([
             .visit(
                 Visit(
                     projectKey: "shop", clientID: "v-repeat", at: Self.moscow(19, 9), page: "http://shop.test/google",
@@ -151,8 +152,9 @@ import Tracking
         rows.first { ($0["group"] as? [String: String])?[key] == value }
     }
 
-    @Test("By source: every cell against the hand-computed figures, ROI included") func bySource() async throws {
-        try await APIFixture.run(project: "    timezone: Europe/Moscow") { client, stores in
+    @Test("By source: every cell against the hand-computed figures, ROI included", arguments: Backend.allCases)
+    func bySource(_ backend: Backend) async throws {
+        try await APIFixture.run(on: backend, project: "    timezone: Europe/Moscow") { client, stores in
             try await script(client, stores)
             let (rows, totals) = try await report(client, "group_by=source")
             #expect(rows.count == 5)
@@ -191,9 +193,11 @@ import Tracking
         }
     }
 
-    @Test("By campaign and by day in the project's time zone; another model moves the repeat call to its first source")
-    func byCampaignDayAndModel() async throws {
-        try await APIFixture.run(project: "    timezone: Europe/Moscow") { client, stores in
+    @Test(
+        "By campaign and by day in the project's time zone; another model moves the repeat call to its first source",
+        arguments: Backend.allCases) func byCampaignDayAndModel(_ backend: Backend) async throws
+    {
+        try await APIFixture.run(on: backend, project: "    timezone: Europe/Moscow") { client, stores in
             try await script(client, stores)
             let (campaigns, _) = try await report(client, "group_by=source,campaign")
             let tables = try #require(
@@ -225,9 +229,10 @@ import Tracking
     }
 
     @Test(
-        "Leads: one per caller whatever the number's shape, with the first call's source and the lead's sales; first_time on calls"
-    ) func leads() async throws {
-        try await APIFixture.run(project: "    timezone: Europe/Moscow") { client, stores in
+        "Leads: one per caller whatever the number's shape, with the first call's source and the lead's sales; first_time on calls",
+        arguments: Backend.allCases) func leads(_ backend: Backend) async throws
+    {
+        try await APIFixture.run(on: backend, project: "    timezone: Europe/Moscow") { client, stores in
             try await script(client, stores)
             let r = try await send(client, .get, "/v1/projects/shop/leads?from=2026-11-20&to=2026-11-21")
             let leads = try #require(try json(r)["leads"] as? [[String: Any]])
@@ -259,11 +264,12 @@ import Tracking
         }
     }
 
-    @Test("Bad input: 400 naming the parameter, 404 naming the field, a bad cost row stores nothing") func badInput()
-        async throws
+    @Test(
+        "Bad input: 400 naming the parameter, 404 naming the field, a bad cost row stores nothing",
+        arguments: Backend.allCases) func badInput(_ backend: Backend) async throws
     {
-        try await APIFixture.run { client, stores in
-            try stores.calls.apply(Self.calls.prefix(1).flatMap(Self.events))
+        try await APIFixture.run(on: backend) { client, stores in
+            try await stores.calls.apply(Self.calls.prefix(1).flatMap(Self.events))
             func field(_ r: TestResponse) throws -> String? {
                 (try json(r)["error"] as? [String: Any])?["field"] as? String
             }
@@ -299,21 +305,23 @@ import Tracking
                 "date,source,medium,campaign,keyword,amount\n2026-11-20,google,cpc,,,x\n", contentType: "text/csv")
             #expect(csvBad.status == .badRequest)
             #expect(try field(csvBad) == "row 2.amount")
-            #expect(
+            await #expect(
                 try stores.calls.costs(project: "shop", from: "2026-01-01", to: "2026-12-31").isEmpty, "nothing stored")
         }
     }
 
-    @Test("A spreadsheet's CSV: a byte-order mark, CRLF, quoted fields with commas, quotes and a line break")
-    func quotedCSV() async throws {
-        try await APIFixture.run { client, stores in
+    @Test(
+        "A spreadsheet's CSV: a byte-order mark, CRLF, quoted fields with commas, quotes and a line break",
+        arguments: Backend.allCases) func quotedCSV(_ backend: Backend) async throws
+    {
+        try await APIFixture.run(on: backend) { client, stores in
             let csv =
                 "\u{FEFF}Date,Source,Medium,Campaign,Keyword,Amount\r\n"
                 + "2026-11-20,google,cpc,\"tables, oak\",\"say \"\"oak\"\"\",\"1200.5\"\r\n\r\n"
                 + "2026-11-21, yandex ,cpc,\"two\nlines\",,800\r\n"
             let r = try await send(client, .put, "/v1/projects/shop/costs", csv, contentType: "text/csv")
             #expect(r.status == .ok, "\(String(buffer: r.body))")
-            let rows = try stores.calls.costs(project: "shop", from: "2026-11-01", to: "2026-11-30").sorted {
+            let rows = try await stores.calls.costs(project: "shop", from: "2026-11-01", to: "2026-11-30").sorted {
                 $0.date < $1.date
             }
             #expect(

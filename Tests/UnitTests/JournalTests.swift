@@ -86,15 +86,15 @@ import Testing
     }
 
     @Test("the database notes the last change of each batch in the batch's own transaction")
-    func databaseKeepsItsPlace() throws {
+    func databaseKeepsItsPlace() async throws {
         let path = folder() + "/calls.sqlite"
-        let store = try SQLiteCallRecordStore(database: Database(path: path))
-        #expect(try store.appliedEventNumber() == 0)
+        let store = try CallRecordStore(database: SQLiteDatabase(path: path))
+        #expect(try await store.appliedEventNumber() == 0)
         let id = CallID.next()
-        try store.apply([
+        try await store.apply([
             Numbered(number: 41, value: started(id)), Numbered(number: 42, value: .ringing(callID: id, at: Date())),
         ])
-        #expect(try store.appliedEventNumber() == 42)
-        #expect(try store.call(id: id)?.start.callerName == "=HYPERLINK(\"x\")\n")
+        #expect(try await store.appliedEventNumber() == 42)
+        #expect(try await store.call(id: id)?.start.callerName == "=HYPERLINK(\"x\")\n")
     }
 }

@@ -7,9 +7,9 @@ import Testing
 
 @Suite("Recording retention") struct RetentionTests {
     @Test("Recordings of calls that ended before the retention period are deleted and marked; newer ones stay")
-    func sweep() throws {
+    func sweep() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("retention-\(UUID().uuidString)")
-        let store = try SQLiteCallRecordStore(database: Database(path: dir.appendingPathComponent("db.sqlite").path))
+        let store = try CallRecordStore(database: SQLiteDatabase(path: dir.appendingPathComponent("db.sqlite").path))
         let root = dir.appendingPathComponent("recordings").path
         let now = Date()
         var ids: [CallID] = []
@@ -20,7 +20,7 @@ import Testing
             let relative = "old/\(id.rawValue).wav"
             try FileManager.default.createDirectory(atPath: root + "/old", withIntermediateDirectories: true)
             FileManager.default.createFile(atPath: root + "/" + relative, contents: Data(count: 100))
-            try store.apply([
+            try await store.apply([
                 .started(
                     CallStart(
                         id: id, projectKey: "p", trunk: "t", didDialled: "1", did: "+1", caller: "2", callerName: nil,
@@ -38,14 +38,14 @@ import Testing
         }
         let retention = RecordingRetention(
             index: store, root: root, days: 30, intervalSeconds: 3600, logger: Logger(label: "test"))
-        #expect(try retention.sweep(now: now) == 1)
-        let old = try #require(try store.call(id: ids[0]))
+        #expect(try await retention.sweep(now: now) == 1)
+        let old = try await #require(try store.call(id: ids[0]))
         #expect(old.recording?.status == .deleted)
         #expect(old.recording?.path == nil)
         #expect(!FileManager.default.fileExists(atPath: root + "/old/\(ids[0].rawValue).wav"))
-        let recent = try #require(try store.call(id: ids[1]))
+        let recent = try await #require(try store.call(id: ids[1]))
         #expect(recent.recording?.status == .recorded)
         #expect(FileManager.default.fileExists(atPath: root + "/old/\(ids[1].rawValue).wav"))
-        #expect(try retention.sweep(now: now) == 0)
+        #expect(try await retention.sweep(now: now) == 0)
     }
 }

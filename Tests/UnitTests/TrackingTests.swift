@@ -173,17 +173,18 @@ import Testing
         #expect(NumberFormat.format(n, like: nil) == "+74990000001")
     }
 
-    @Test("Reservations and visits survive a restart through SQLite") func persistence() throws {
+    @Test("Reservations and visits survive a restart through SQLite") func persistence() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("t-\(UUID().uuidString)/db.sqlite")
             .path
-        let store = try SQLiteTrackingStore(database: Database(path: path))
+        let store = try TrackingStore(database: SQLiteDatabase(path: path))
         let log = ChangeLog()
         let now = Date()
         let b = try book(log)
         let r = try #require(
             b.reserve(projectKey: "shop", clientID: "a", report: page("?utm_source=google&utm_medium=cpc"), now: now))
-        try store.apply(log.all)
-        let restored = try book(snapshot: try SQLiteTrackingStore(database: Database(path: path)).snapshot(now: now))
+        try await store.apply(log.all)
+        let restored = try await book(
+            snapshot: try TrackingStore(database: SQLiteDatabase(path: path)).snapshot(now: now))
         #expect(
             restored.reserve(
                 projectKey: "shop", clientID: "a", report: page("?utm_source=google&utm_medium=cpc"), now: now + 1)?
@@ -246,10 +247,12 @@ import Testing
                 == .dynamic)
     }
 
-    @Test("Visit retention deletes what is older than its days from a real SQLite file") func visitRetention() throws {
+    @Test("Visit retention deletes what is older than its days from a real SQLite file") func visitRetention()
+        async throws
+    {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("t-\(UUID().uuidString)/db.sqlite")
             .path
-        let store = try SQLiteTrackingStore(database: Database(path: path))
+        let store = try TrackingStore(database: SQLiteDatabase(path: path))
         let now = Date()
         func visit(_ client: String, daysAgo: Double) -> TrackingChange {
             .visit(
@@ -258,10 +261,10 @@ import Testing
                     page: "https://shop.example/", referrer: nil, source: "(direct)", medium: "(none)", campaign: nil,
                     keyword: nil, content: nil, gclid: nil, yclid: nil, region: nil))
         }
-        try store.apply([visit("old", daysAgo: 100), visit("old", daysAgo: 95), visit("new", daysAgo: 1)])
+        try await store.apply([visit("old", daysAgo: 100), visit("old", daysAgo: 95), visit("new", daysAgo: 1)])
         let sweeper = VisitRetention(store: store, days: 90, intervalSeconds: 3600, logger: .init(label: "test"))
-        #expect(try sweeper.sweep(now: now) == 2)
-        #expect(try store.visits(projectKey: "shop", clientID: "old").isEmpty)
-        #expect(try store.visits(projectKey: "shop", clientID: "new").count == 1)
+        #expect(try await sweeper.sweep(now: now) == 2)
+        #expect(try await store.visits(projectKey: "shop", clientID: "old").isEmpty)
+        #expect(try await store.visits(projectKey: "shop", clientID: "new").count == 1)
     }
 }

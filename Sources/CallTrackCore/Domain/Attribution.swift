@@ -63,7 +63,7 @@ extension Attribution {
 /// Asked off the SIP thread; may read storage.
 public protocol CallerHistory: Sendable {
     /// Nil when the number cannot be read as a phone number.
-    func hasCalledBefore(projectKey: String, caller: String) throws -> Bool?
+    func hasCalledBefore(projectKey: String, caller: String) async throws -> Bool?
 }
 
 public protocol CallAttributor: Sendable {

@@ -143,7 +143,7 @@ enum Migrations {
         """,
     ]
 
-    static func migrate(_ db: Database) throws {
+    static func migrate(_ db: SQLiteDatabase) throws {
         let current = try db.scalar("PRAGMA user_version")?.int ?? 0
         guard current < all.count else { return }
         for (i, script) in all.enumerated() where i >= current {

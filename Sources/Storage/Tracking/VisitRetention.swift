@@ -5,12 +5,12 @@ import ServiceLifecycle
 /// Deletes visits (and finished reservations) older than `tracking.visit_retention_days`, in the background,
 /// so the database grows with the retention period, not with everything visitors ever sent.
 public final class VisitRetention: Service {
-    private let store: SQLiteTrackingStore
+    private let store: TrackingStore
     private let days: Int
     private let interval: Duration
     private let logger: Logger
 
-    public init(store: SQLiteTrackingStore, days: Int, intervalSeconds: Int, logger: Logger) {
+    public init(store: TrackingStore, days: Int, intervalSeconds: Int, logger: Logger) {
         self.store = store
         self.days = days
         self.interval = .seconds(intervalSeconds)
@@ -19,7 +19,7 @@ public final class VisitRetention: Service {
 
     public func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do { _ = try sweep(now: Date()) } catch {
+            do { _ = try await sweep(now: Date()) } catch {
                 logger.error("visit retention sweep failed", metadata: ["error": "\(error)"])
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
@@ -27,8 +27,8 @@ public final class VisitRetention: Service {
     }
 
     /// Deletes what is older than `days` before `now`; returns how many visits went.
-    @discardableResult public func sweep(now: Date) throws -> Int {
-        let deleted = try store.deleteHistory(before: now.addingTimeInterval(-Double(days) * 86400))
+    @discardableResult public func sweep(now: Date) async throws -> Int {
+        let deleted = try await store.deleteHistory(before: now.addingTimeInterval(-Double(days) * 86400))
         if deleted > 0 {
             logger.info("old visits deleted", metadata: ["count": "\(deleted)", "retention_days": "\(days)"])
         }

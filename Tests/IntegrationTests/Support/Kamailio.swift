@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// A real Kamailio on loopback, listening on `listen` (`udp:IP:PORT`) with `route` as its request_route
 /// and the modules it names loaded: the SIP proxy the tests put in front of or behind CallTrack.

@@ -2,71 +2,19 @@ import CSQLite
 import Foundation
 import Synchronization
 
-/// A SQLite failure: what kind, SQLite's (extended) result code, its message and the SQL.
-public struct DatabaseError: Error, CustomStringConvertible {
-    /// The failures an operator acts on differently; SQLite's primary result codes.
-    public enum Kind: Sendable, Equatable {
-        /// Another connection holds the lock past the busy timeout.
-        case busy
-        /// The disk (or the database's size limit) is full.
-        case full
-        /// The file or its folder cannot be written.
-        case readOnly
-        case constraint
-        case other
+extension DatabaseError {
+    /// A SQLite failure, by its (extended) result code.
+    init(sqlite code: Int32, message: String, sql: String?) {
+        let kind: Kind =
+            switch code & 0xff {
+            case SQLITE_BUSY, SQLITE_LOCKED: .busy
+            case SQLITE_FULL: .full
+            case SQLITE_READONLY, SQLITE_CANTOPEN: .readOnly
+            case SQLITE_CONSTRAINT: .constraint
+            default: .other
+            }
+        self.init(kind: kind, code: "SQLite \(code)", message: message, sql: sql)
     }
-
-    public let code: Int32
-    public let message: String
-    public let sql: String?
-
-    public var kind: Kind {
-        switch code & 0xff {
-        case SQLITE_BUSY, SQLITE_LOCKED: .busy
-        case SQLITE_FULL: .full
-        case SQLITE_READONLY, SQLITE_CANTOPEN: .readOnly
-        case SQLITE_CONSTRAINT: .constraint
-        default: .other
-        }
-    }
-
-    public var description: String { "SQLite error \(code): \(message)" + (sql.map { " (in \($0))" } ?? "") }
-}
-
-/// One result row, read by column name (`row["started_at"]`), never by position.
-public struct Row: Sendable {
-    fileprivate let columns: [String: Int]
-    fileprivate let values: [SQLValue]
-
-    /// The value of `column`; a name the query does not select is a programming error.
-    public subscript(_ column: String) -> SQLValue {
-        guard let i = columns[column] else { preconditionFailure("query selects no column \(column)") }
-        return values[i]
-    }
-}
-
-/// A value bound to or read from a statement.
-public enum SQLValue: Sendable, Equatable {
-    case null, integer(Int64), real(Double), text(String)
-
-    public var int: Int? { if case .integer(let v) = self { Int(v) } else { nil } }
-    public var double: Double? {
-        switch self {
-        case .real(let v): v
-        case .integer(let v): Double(v)
-        default: nil
-        }
-    }
-    public var string: String? { if case .text(let v) = self { v } else { nil } }
-}
-
-public protocol SQLValueConvertible { var sqlValue: SQLValue { get } }
-extension Int: SQLValueConvertible { public var sqlValue: SQLValue { .integer(Int64(self)) } }
-extension Double: SQLValueConvertible { public var sqlValue: SQLValue { .real(self) } }
-extension String: SQLValueConvertible { public var sqlValue: SQLValue { .text(self) } }
-extension Bool: SQLValueConvertible { public var sqlValue: SQLValue { .integer(self ? 1 : 0) } }
-extension Optional: SQLValueConvertible where Wrapped: SQLValueConvertible {
-    public var sqlValue: SQLValue { self?.sqlValue ?? .null }
 }
 
 /// One SQLite connection in WAL mode, used from any thread one call at a time, with CallTrack's
@@ -74,12 +22,13 @@ extension Optional: SQLValueConvertible where Wrapped: SQLValueConvertible {
 ///
 /// Statements are prepared once and cached by their SQL text. Every method holds the
 /// connection's lock for its whole duration, so `write` is atomic.
-public final class Database: Sendable {
+public final class SQLiteDatabase: SQLDatabase {
     private struct State {
         var handle: OpaquePointer
         var statements: [String: OpaquePointer] = [:]
     }
     private let state: Mutex<State?>
+    private let writes: DispatchQueue
     public let path: String
 
     /// Opens (creating if needed) the database file and its parent folder, and migrates it.
@@ -87,6 +36,7 @@ public final class Database: Sendable {
     /// mode its reads neither wait for that connection's writes nor hold them up.
     public init(path: String, readOnly: Bool = false) throws {
         self.path = path
+        writes = DispatchQueue(label: "calltrack.sqlite.writes")
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty && !readOnly {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -97,7 +47,7 @@ public final class Database: Sendable {
         guard rc == SQLITE_OK, let handle else {
             let msg = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
             if let handle { sqlite3_close_v2(handle) }
-            throw DatabaseError(code: rc, message: "\(msg): \(path)", sql: nil)
+            throw DatabaseError(sqlite: rc, message: "\(msg): \(path)", sql: nil)
         }
         sqlite3_extended_result_codes(handle, 1)
         // The one writing connection waits briefly for a lock another process holds (a backup): its batch
@@ -108,7 +58,7 @@ public final class Database: Sendable {
         let mode = try scalar("PRAGMA journal_mode = WAL")?.string
         guard mode?.lowercased() == "wal" else {
             throw DatabaseError(
-                code: SQLITE_ERROR, message: "WAL mode not available (journal_mode=\(mode ?? "?"))", sql: nil)
+                sqlite: SQLITE_ERROR, message: "WAL mode not available (journal_mode=\(mode ?? "?"))", sql: nil)
         }
         try execute("PRAGMA synchronous = NORMAL")
         try execute("PRAGMA foreign_keys = ON")
@@ -130,13 +80,13 @@ public final class Database: Sendable {
     /// Runs several statements separated by semicolons (migrations); no arguments.
     public func executeScript(_ sql: String) throws {
         try state.withLock { state in
-            guard let s = state else { throw DatabaseError(code: SQLITE_MISUSE, message: "closed", sql: sql) }
+            guard let s = state else { throw DatabaseError(sqlite: SQLITE_MISUSE, message: "closed", sql: sql) }
             var err: UnsafeMutablePointer<CChar>?
             let rc = sqlite3_exec(s.handle, sql, nil, nil, &err)
             if rc != SQLITE_OK {
                 let msg = err.map { String(cString: $0) } ?? "error"
                 sqlite3_free(err)
-                throw DatabaseError(code: rc, message: msg, sql: sql)
+                throw DatabaseError(sqlite: rc, message: msg, sql: sql)
             }
         }
     }
@@ -149,7 +99,7 @@ public final class Database: Sendable {
     /// Runs one statement and returns its rows.
     @discardableResult public func query(_ sql: String, _ arguments: [SQLValueConvertible] = []) throws -> [Row] {
         try state.withLock { state in
-            guard state != nil else { throw DatabaseError(code: SQLITE_MISUSE, message: "closed", sql: sql) }
+            guard state != nil else { throw DatabaseError(sqlite: SQLITE_MISUSE, message: "closed", sql: sql) }
             return try Self.run(&state!, sql, arguments.map(\.sqlValue))
         }
     }
@@ -170,24 +120,35 @@ public final class Database: Sendable {
             // box only tells the region checker so.
             let sink = CursorSink(body: each)
             try state.withLock { state in
-                guard state != nil else { throw DatabaseError(code: SQLITE_MISUSE, message: "closed", sql: sql) }
+                guard state != nil else { throw DatabaseError(sqlite: SQLITE_MISUSE, message: "closed", sql: sql) }
                 try Self.step(&state!, sql, arguments.map(\.sqlValue)) { @Sendable cursor in try sink.body(cursor) }
             }
         }
     }
 
+    public var dialect: SQLDialect { .sqlite }
+
     /// Collects the statements `body` adds to a batch, then runs them all inside one
-    /// BEGIN IMMEDIATE … COMMIT: all of them are written or, on any failure, none.
-    public func write<T>(_ body: (WriteBatch) throws -> T) throws -> T {
+    /// BEGIN IMMEDIATE … COMMIT on this connection's own queue: SQLite blocks while it writes (and while it
+    /// waits for a lock), and the few threads async code shares must never wait with it.
+    public func write<T: Sendable>(_ body: (WriteBatch) throws -> T) async throws -> T {
+        let batch = WriteBatch(dialect: .sqlite)
+        let result = try body(batch)
+        let statements = batch.statements
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
+            writes.async { c.resume(with: Result { try self.transaction(statements) }) }
+        }
+        return result
+    }
+
+    /// Runs statements in one transaction, here and now.
+    func transaction(_ statements: [(sql: String, arguments: [SQLValue])]) throws {
         try state.withLock { state in
-            guard state != nil else { throw DatabaseError(code: SQLITE_MISUSE, message: "closed", sql: nil) }
+            guard state != nil else { throw DatabaseError(sqlite: SQLITE_MISUSE, message: "closed", sql: nil) }
             _ = try Self.run(&state!, "BEGIN IMMEDIATE", [])
-            let batch = WriteBatch()
             do {
-                let result = try body(batch)
-                for (sql, args) in batch.statements { _ = try Self.run(&state!, sql, args) }
+                for (sql, args) in statements { _ = try Self.run(&state!, sql, args) }
                 _ = try Self.run(&state!, "COMMIT", [])
-                return result
             } catch {
                 _ = try? Self.run(&state!, "ROLLBACK", [])
                 throw error
@@ -195,19 +156,13 @@ public final class Database: Sendable {
         }
     }
 
-    /// Statements collected inside `write`, run in order in one transaction.
-    public final class WriteBatch {
-        fileprivate var statements: [(String, [SQLValue])] = []
-        public func execute(_ sql: String, _ arguments: [SQLValueConvertible] = []) {
-            statements.append((sql, arguments.map(\.sqlValue)))
-        }
-    }
-
     /// Runs a statement and returns its rows.
     private static func run(_ state: inout State, _ sql: String, _ arguments: [SQLValue]) throws -> [Row] {
         var rows: [Row] = []
         try step(&state, sql, arguments) { cursor in
-            rows.append(Row(columns: cursor.columns, values: (0..<cursor.count).map { cursor.value(Int32($0)) }))
+            guard case .statement(let stmt) = cursor.source else { return }
+            let count = sqlite3_column_count(stmt)
+            rows.append(Row(columns: cursor.columns, values: (0..<count).map { value(stmt, $0) }))
         }
         return rows
     }
@@ -223,7 +178,7 @@ public final class Database: Sendable {
             var s: OpaquePointer?
             let rc = sqlite3_prepare_v2(state.handle, sql, -1, &s, nil)
             guard rc == SQLITE_OK, let s else {
-                throw DatabaseError(code: rc, message: String(cString: sqlite3_errmsg(state.handle)), sql: sql)
+                throw DatabaseError(sqlite: rc, message: String(cString: sqlite3_errmsg(state.handle)), sql: sql)
             }
             state.statements[sql] = s
             stmt = s
@@ -242,19 +197,19 @@ public final class Database: Sendable {
             case .text(let v): rc = sqlite3_bind_text(stmt, index, v, -1, sqliteTransient)
             }
             guard rc == SQLITE_OK else {
-                throw DatabaseError(code: rc, message: String(cString: sqlite3_errmsg(state.handle)), sql: sql)
+                throw DatabaseError(sqlite: rc, message: String(cString: sqlite3_errmsg(state.handle)), sql: sql)
             }
         }
         var columns: [String: Int] = [:]
         for c in 0..<sqlite3_column_count(stmt) {
             if let name = sqlite3_column_name(stmt, c) { columns[String(cString: name)] = Int(c) }
         }
-        let cursor = Cursor(stmt: stmt, columns: columns, count: Int(sqlite3_column_count(stmt)))
+        let cursor = Cursor(source: .statement(stmt), columns: columns)
         while true {
             let rc = sqlite3_step(stmt)
             if rc == SQLITE_DONE { break }
             guard rc == SQLITE_ROW else {
-                throw DatabaseError(code: rc, message: String(cString: sqlite3_errmsg(state.handle)), sql: sql)
+                throw DatabaseError(sqlite: rc, message: String(cString: sqlite3_errmsg(state.handle)), sql: sql)
             }
             try each(cursor)
         }
@@ -263,32 +218,20 @@ public final class Database: Sendable {
 
 private struct CursorSink: @unchecked Sendable { let body: (Cursor) throws -> Void }
 
-/// The row a running statement stands on, read in place. Valid only inside the closure it is
-/// handed to. Columns are found by name (`column`), then read by the handle found.
-public struct Cursor {
-    public struct Column { fileprivate let index: Int32 }
-
-    fileprivate let stmt: OpaquePointer
-    fileprivate let columns: [String: Int]
-    fileprivate let count: Int
-
-    /// The handle of `name`; a name the query does not select is a programming error.
-    public func column(_ name: String) -> Column {
-        guard let i = columns[name] else { preconditionFailure("query selects no column \(name)") }
-        return Column(index: Int32(i))
+extension SQLiteDatabase {
+    static func double(_ stmt: OpaquePointer, _ i: Int32) -> Double? {
+        sqlite3_column_type(stmt, i) == SQLITE_NULL ? nil : sqlite3_column_double(stmt, i)
     }
 
-    public func double(_ c: Column) -> Double? {
-        sqlite3_column_type(stmt, c.index) == SQLITE_NULL ? nil : sqlite3_column_double(stmt, c.index)
+    static func int(_ stmt: OpaquePointer, _ i: Int32) -> Int? {
+        sqlite3_column_type(stmt, i) == SQLITE_NULL ? nil : Int(sqlite3_column_int64(stmt, i))
     }
 
-    public func int(_ c: Column) -> Int? {
-        sqlite3_column_type(stmt, c.index) == SQLITE_NULL ? nil : Int(sqlite3_column_int64(stmt, c.index))
+    static func string(_ stmt: OpaquePointer, _ i: Int32) -> String? {
+        sqlite3_column_text(stmt, i).map { String(cString: $0) }
     }
 
-    public func string(_ c: Column) -> String? { sqlite3_column_text(stmt, c.index).map { String(cString: $0) } }
-
-    fileprivate func value(_ i: Int32) -> SQLValue {
+    static func value(_ stmt: OpaquePointer, _ i: Int32) -> SQLValue {
         switch sqlite3_column_type(stmt, i) {
         case SQLITE_INTEGER: .integer(sqlite3_column_int64(stmt, i))
         case SQLITE_FLOAT: .real(sqlite3_column_double(stmt, i))

@@ -52,29 +52,31 @@ public struct ExportCall: Sendable, Equatable {
     }
 }
 
-extension SQLiteCallRecordStore {
+extension CallRecordStore {
     /// The project's finished calls that started in [`from`, `to`), oldest first, one at a time.
-    public func forEachExportCall(project: String, from: Date, to: Date, _ body: (ExportCall) throws -> Void) throws {
-        try forEachExportCall(
+    public func forEachExportCall(project: String, from: Date, to: Date, _ body: (ExportCall) throws -> Void)
+        async throws
+    {
+        try await forEachExportCall(
             where: "c.project = ? AND c.started_at >= ? AND c.started_at < ? AND c.status != 'in_progress'",
             [project, from.timeIntervalSince1970, to.timeIntervalSince1970], body)
     }
 
     /// One finished call as the exports read it.
-    public func exportCall(id: CallID) throws -> ExportCall? {
+    public func exportCall(id: CallID) async throws -> ExportCall? {
         var found: ExportCall?
-        try forEachExportCall(where: "c.id = ? AND c.status != 'in_progress'", [id.rawValue]) { found = $0 }
+        try await forEachExportCall(where: "c.id = ? AND c.status != 'in_progress'", [id.rawValue]) { found = $0 }
         return found
     }
 
     private func forEachExportCall(
         where condition: String, _ arguments: [SQLValueConvertible], _ body: (ExportCall) throws -> Void
-    ) throws {
+    ) async throws {
         struct Columns {
             let started, answered, ended, did, kind, source, medium, campaign, landing, channel, gclid, ym, firstTime,
                 revenue: Cursor.Column
         }
-        try reader.scan(
+        try await reader.scan(
             """
             SELECT c.started_at, c.answered_at, c.ended_at, c.did, c.number_kind, c.source, c.medium, c.campaign,
                 c.landing_page, c.channel, c.gclid, c.ym_client_id, c.first_time,

@@ -2,31 +2,33 @@ import CallTrackCore
 import Foundation
 import Tracking
 
-/// Visits, reservations and number releases in SQLite, so a restart keeps them.
-public final class SQLiteTrackingStore: TrackingRepository {
-    let db: Database
+/// Visits, reservations and number releases in the database, so a restart keeps them.
+public final class TrackingStore: TrackingRepository {
+    let db: any SQLDatabase
     /// Where the HTTP API's reads go: a read-only connection of their own, so that they never
     /// queue behind the batch writer (the same connection when none is given).
-    let reader: Database
+    let reader: any SQLDatabase
 
-    public init(database: Database, reads: Database? = nil) {
+    public init(database: any SQLDatabase, reads: (any SQLDatabase)? = nil) {
         db = database
         reader = reads ?? database
     }
 
-    public func apply(_ changes: [TrackingChange]) throws { try db.write { tx in add(changes, to: tx) } }
+    public func apply(_ changes: [TrackingChange]) async throws { try await db.write { tx in add(changes, to: tx) } }
 
     /// Applies a batch of the tracking bus's changes and notes the number of its last in the same
     /// transaction, so that the journal knows exactly which of its changes the database holds.
-    public func apply(_ changes: [Numbered<TrackingChange>]) throws {
-        try JournalPosition.write(changes, journal: Self.journal, to: db) { add($0, to: $1) }
+    public func apply(_ changes: [Numbered<TrackingChange>]) async throws {
+        try await JournalPosition.write(changes, journal: Self.journal, to: db) { add($0, to: $1) }
     }
 
     /// The journal's name in `journals`, and the number of the last of its changes the database holds.
     static let journal = "tracking"
-    public func appliedChangeNumber() throws -> UInt64 { try JournalPosition.load(db, journal: Self.journal) }
+    public func appliedChangeNumber() async throws -> UInt64 {
+        try await JournalPosition.load(db, journal: Self.journal)
+    }
 
-    private func add(_ changes: [TrackingChange], to tx: Database.WriteBatch) {
+    private func add(_ changes: [TrackingChange], to tx: WriteBatch) {
         // An exhausted pool hands out the static number on every request: count those per minute, not per row.
         var exhaustions: [String: (table: String, project: String, pool: String, minute: Double, count: Int)] = [:]
         for change in changes {
@@ -47,30 +49,8 @@ public final class SQLiteTrackingStore: TrackingRepository {
                 continue
             }
             switch change {
-            case .visit(let v):
-                tx.execute(
-                    """
-                    INSERT INTO visits (project, client_id, at, page, referrer, source, medium, campaign, keyword,
-                        content,
-                        gclid, yclid, region, ga_client_id, ym_client_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-                            ?, ?, ?, ?)
-                    """,
-                    [
-                        v.projectKey, v.clientID, v.at.timeIntervalSince1970, v.page, v.referrer, v.source, v.medium,
-                        v.campaign, v.keyword, v.content, v.gclid, v.yclid, v.region, v.gaClientID, v.ymClientID,
-                    ])
-            case .reserved(let r):
-                tx.execute(
-                    """
-                    INSERT INTO reservations (id, project, client_id, number, pool, created_at, expires_at,
-                        client_address)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT(id) DO UPDATE SET expires_at = excluded.expires_at
-                    """,
-                    [
-                        r.id, r.projectKey, r.clientID, r.number.e164, r.poolName, r.createdAt.timeIntervalSince1970,
-                        r.expiresAt.timeIntervalSince1970, r.address,
-                    ])
+            case .visit(let v): tx.execute(Self.insertVisitSQL, Self.arguments(of: v))
+            case .reserved(let r): tx.execute(Self.insertReservationSQL, Self.arguments(of: r))
             case .exhausted, .addressLimited: break
             case .released(let id, let number, let at):
                 tx.execute(
@@ -87,36 +67,40 @@ public final class SQLiteTrackingStore: TrackingRepository {
             tx.execute(
                 """
                 INSERT INTO \(e.table) (project, pool, at, count) VALUES (?, ?, ?, ?)
-                ON CONFLICT(project, pool, at) DO UPDATE SET count = count + excluded.count
+                ON CONFLICT(project, pool, at) DO UPDATE SET count = \(e.table).count + excluded.count
                 """, [e.project, e.pool, e.minute, e.count])
         }
     }
 
     /// A project's pool health over the period since `since` (see `PoolHealth`).
-    public func health(projectKey: String, since: Date, now: Date = Date(), ttlSeconds: Double) throws -> PoolHealth {
+    public func health(projectKey: String, since: Date, now: Date = Date(), ttlSeconds: Double) async throws
+        -> PoolHealth
+    {
         let t0 = since.timeIntervalSince1970
-        let calls = try reader.query(
+        let calls = try await reader.query(
             """
-            SELECT count(*) AS calls, coalesce(sum(number_kind = 'static'), 0) AS static_calls FROM calls
+            SELECT count(*) AS calls,
+                coalesce(sum(CASE WHEN number_kind = 'static' THEN 1 ELSE 0 END), 0) AS static_calls FROM calls
             WHERE project = ? AND started_at >= ?
             """, [projectKey, t0]
         ).first
         let visits =
-            try reader.scalar("SELECT count(*) FROM visits WHERE project = ? AND at >= ?", [projectKey, t0])?.int ?? 0
+            try await reader.scalar("SELECT count(*) FROM visits WHERE project = ? AND at >= ?", [projectKey, t0])?.int
+            ?? 0
         let exhausted =
-            try reader.scalar(
+            try await reader.scalar(
                 "SELECT coalesce(sum(count), 0) FROM pool_exhaustions WHERE project = ? AND at >= ?",
                 [projectKey, (t0 / 60).rounded(.down) * 60])?.int ?? 0
         let addressLimited =
-            try reader.scalar(
+            try await reader.scalar(
                 "SELECT coalesce(sum(count), 0) FROM address_limited WHERE project = ? AND at >= ?",
                 [projectKey, (t0 / 60).rounded(.down) * 60])?.int ?? 0
         // Each reservation holds its number from creation until released or expired: the peak overlap is
         // the most numbers the pool needed at once.
-        let intervals = try reader.query(
+        let heldUntil = reader.dialect.least("expires_at", "coalesce(released_at, expires_at)")
+        let intervals = try await reader.query(
             """
-            SELECT created_at, min(expires_at, coalesce(released_at, expires_at)) AS held_until,
-                expires_at FROM reservations
+            SELECT created_at, \(heldUntil) AS held_until, expires_at FROM reservations
             WHERE project = ? AND expires_at >= ?
             """, [projectKey, t0])
         var edges: [(Double, Int)] = []
@@ -146,11 +130,11 @@ public final class SQLiteTrackingStore: TrackingRepository {
     /// What the pool planner replays: every visitor of the project since `since` (reservations as
     /// they were held; visitors who got the static number, counted per minute, with the average
     /// measured visit length), and how long after their visitor's last heartbeat attributed calls came.
-    public func plannerInput(projectKey: String, since: Date, ttlSeconds: Double) throws -> (
+    public func plannerInput(projectKey: String, since: Date, ttlSeconds: Double) async throws -> (
         visits: [PoolPlanner.Visit], callDelays: [Double]
     ) {
         let t0 = since.timeIntervalSince1970
-        var visits = try reader.query(
+        var visits = try await reader.query(
             """
             SELECT created_at, expires_at, released_at FROM reservations WHERE project = ? AND created_at >= ?
             """, [projectKey, t0]
@@ -164,7 +148,7 @@ public final class SQLiteTrackingStore: TrackingRepository {
         let average =
             visits.isEmpty
             ? 0 : visits.reduce(0) { $0 + $1.lastSeen.timeIntervalSince($1.arrival) } / Double(visits.count)
-        for r in try reader.query(
+        for r in try await reader.query(
             "SELECT at, count FROM pool_exhaustions WHERE project = ? AND at >= ?",
             [projectKey, (t0 / 60).rounded(.down) * 60])
         {
@@ -174,7 +158,7 @@ public final class SQLiteTrackingStore: TrackingRepository {
                 visits.append(PoolPlanner.Visit(arrival: arrival, lastSeen: arrival.addingTimeInterval(average)))
             }
         }
-        let delays = try reader.query(
+        let delays = try await reader.query(
             """
             SELECT c.started_at - (r.expires_at - ?) AS delay FROM calls c JOIN reservations r ON r.id =
                 c.reservation_id
@@ -187,11 +171,11 @@ public final class SQLiteTrackingStore: TrackingRepository {
     /// What the number pools need back after a restart: live reservations (and those a late
     /// caller may still use), the visit histories of the visitors holding them, and release times.
     /// Its size follows the pools, never the number of visitors seen.
-    public func snapshot(now: Date = Date(), graceSeconds: Double = 1800, visitsPerClient: Int = 50) throws
+    public func snapshot(now: Date = Date(), graceSeconds: Double = 1800, visitsPerClient: Int = 50) async throws
         -> TrackingSnapshot
     {
         let since = now.timeIntervalSince1970 - graceSeconds
-        let reservations = try db.query(
+        let reservations = try await db.query(
             """
             SELECT id, project, client_id, number, pool, created_at, expires_at, client_address FROM reservations
             WHERE released_at IS NULL AND expires_at > ?
@@ -207,10 +191,10 @@ public final class SQLiteTrackingStore: TrackingRepository {
         }
         var visits: [Visit] = []
         for r in reservations {
-            visits += try self.visits(projectKey: r.projectKey, clientID: r.clientID, limit: visitsPerClient)
+            visits += try await self.visits(projectKey: r.projectKey, clientID: r.clientID, limit: visitsPerClient)
         }
         var releasedAt: [PhoneNumber: Date] = [:]
-        for row in try db.query("SELECT number, released_at FROM number_releases") {
+        for row in try await db.query("SELECT number, released_at FROM number_releases") {
             if let n = row["number"].string.flatMap(PhoneNumber.init(e164:)), let t = row["released_at"].double {
                 releasedAt[n] = Date(timeIntervalSince1970: t)
             }
@@ -218,31 +202,67 @@ public final class SQLiteTrackingStore: TrackingRepository {
         return TrackingSnapshot(reservations: reservations, visits: visits, releasedAt: releasedAt)
     }
 
+    static let insertVisitSQL = """
+        INSERT INTO visits (project, client_id, at, page, referrer, source, medium, campaign, keyword, content, gclid,
+            yclid, region, ga_client_id, ym_client_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+
+    static func arguments(of v: Visit) -> [SQLValueConvertible] {
+        [
+            v.projectKey, v.clientID, v.at.timeIntervalSince1970, v.page, v.referrer, v.source, v.medium, v.campaign,
+            v.keyword, v.content, v.gclid, v.yclid, v.region, v.gaClientID, v.ymClientID,
+        ]
+    }
+
+    /// A new reservation, or a renewal's new expiry.
+    static let insertReservationSQL = """
+        INSERT INTO reservations (id, project, client_id, number, pool, created_at, expires_at, client_address)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT(id) DO UPDATE SET expires_at = excluded.expires_at
+        """
+
+    static func arguments(of r: Reservation) -> [SQLValueConvertible] {
+        [
+            r.id, r.projectKey, r.clientID, r.number.e164, r.poolName, r.createdAt.timeIntervalSince1970,
+            r.expiresAt.timeIntervalSince1970, r.address,
+        ]
+    }
+
+    /// How many of a visitor's latest visits attribution reads.
+    static let visitsKept = 50
+
     /// One visitor's latest visits, oldest first.
-    public func visits(projectKey: String, clientID: String, limit: Int = 50) throws -> [Visit] {
-        try reader.query(
-            """
-            SELECT project, client_id, at, page, referrer, source, medium, campaign, keyword, content, gclid, yclid,
-                region,
-                ga_client_id, ym_client_id
-            FROM visits WHERE project = ? AND client_id = ? ORDER BY at DESC LIMIT ?
-            """, [projectKey, clientID, limit]
-        ).reversed().map { r in
-            Visit(
-                projectKey: r["project"].string ?? "", clientID: r["client_id"].string ?? "",
-                at: Date(timeIntervalSince1970: r["at"].double ?? 0), page: r["page"].string ?? "",
-                referrer: r["referrer"].string, source: r["source"].string ?? "", medium: r["medium"].string ?? "",
-                campaign: r["campaign"].string, keyword: r["keyword"].string, content: r["content"].string,
-                gclid: r["gclid"].string, yclid: r["yclid"].string, region: r["region"].string,
-                gaClientID: r["ga_client_id"].string, ymClientID: r["ym_client_id"].string)
-        }
+    public func visits(projectKey: String, clientID: String, limit: Int = 50) async throws -> [Visit] {
+        try await reader.query(Self.visitsSQL, [projectKey, clientID, limit]).reversed().map(Self.visit)
+    }
+
+    /// The same, read at once from a SQLite connection: what the one-node pool book asks as a visitor
+    /// gets a number.
+    public static func visits(in db: SQLiteDatabase, projectKey: String, clientID: String, limit: Int = 50) throws
+        -> [Visit]
+    { try db.query(visitsSQL, [projectKey, clientID, limit]).reversed().map(visit) }
+
+    static let visitsSQL = """
+        SELECT project, client_id, at, page, referrer, source, medium, campaign, keyword, content, gclid, yclid,
+            region, ga_client_id, ym_client_id
+        FROM visits WHERE project = ? AND client_id = ? ORDER BY at DESC LIMIT ?
+        """
+
+    static func visit(_ r: Row) -> Visit {
+        Visit(
+            projectKey: r["project"].string ?? "", clientID: r["client_id"].string ?? "",
+            at: Date(timeIntervalSince1970: r["at"].double ?? 0), page: r["page"].string ?? "",
+            referrer: r["referrer"].string, source: r["source"].string ?? "", medium: r["medium"].string ?? "",
+            campaign: r["campaign"].string, keyword: r["keyword"].string, content: r["content"].string,
+            gclid: r["gclid"].string, yclid: r["yclid"].string, region: r["region"].string,
+            gaClientID: r["ga_client_id"].string, ymClientID: r["ym_client_id"].string)
     }
 
     /// Deletes visits, finished reservations and shortfall counts older than `before`; returns the visits deleted.
-    @discardableResult public func deleteHistory(before: Date) throws -> Int {
+    @discardableResult public func deleteHistory(before: Date) async throws -> Int {
         let t = before.timeIntervalSince1970
-        let deleted = try db.scalar("SELECT count(*) FROM visits WHERE at < ?", [t])?.int ?? 0
-        try db.write { tx in
+        let deleted = try await db.scalar("SELECT count(*) FROM visits WHERE at < ?", [t])?.int ?? 0
+        try await db.write { tx in
             tx.execute("DELETE FROM visits WHERE at < ?", [t])
             tx.execute("DELETE FROM reservations WHERE expires_at < ?", [t])
             tx.execute("DELETE FROM pool_exhaustions WHERE at < ?", [t])

@@ -1,46 +1,14 @@
 import CallTrackCore
 import Foundation
 
-/// The persistent outbox of outgoing deliveries, in the same SQLite file as the calls. Rows are
-/// added in the transaction that stores the change behind them (`SQLiteCallRecordStore.apply`), so
+/// The persistent outbox of outgoing deliveries, in the same database as the calls. Rows are
+/// added in the transaction that stores the change behind them (`CallRecordStore.apply`), so
 /// a crash between the two cannot lose an event; a delivery leaves the table's `pending` state only
 /// when its endpoint said 2xx, or when it is older than the delivery's maximum age.
-public final class SQLiteOutbox: OutboxRepository {
-    let db: Database
+public final class Outbox: OutboxRepository {
+    let db: any SQLDatabase
 
-    public init(database: Database) { db = database }
-
-    /// An event id: `evt_` and 128 random bits.
-    static func eventID() -> String { "evt_" + Hex.random(words: 2) }
-
-    /// Adds `event` for the call to every endpoint of the call's project that takes it (inside `batch`).
-    static func enqueue(
-        _ batch: Database.WriteBatch, routes: DeliveryRoutes, event: DeliveryEvent, callID: CallID, project: String?,
-        at: Date, dealID: String? = nil
-    ) {
-        for (key, route, delivery) in routes.routes(for: event, project: project) {
-            // The project is checked against the stored call, so only its own endpoints get it.
-            batch.execute(
-                """
-                INSERT INTO outbox (id, project, endpoint, event, call_id, deal_id, created_at, next_attempt_at)
-                SELECT ?, project, ?, ?, id, ?, ?,
-                    ? FROM calls WHERE id = ? AND project = ? \(condition(route.condition))
-                """,
-                [
-                    eventID(), route.endpoint, delivery.rawValue, dealID, at.timeIntervalSince1970,
-                    at.timeIntervalSince1970, callID.rawValue, key,
-                ])
-        }
-    }
-
-    /// The condition on the stored call (`calls` columns) for a delivery to be made.
-    private static func condition(_ condition: DeliveryCondition) -> String {
-        switch condition {
-        case .always: ""
-        case .visitorHasGAClientID: "AND ga_client_id IS NOT NULL"
-        case .metricaCanPlaceCall: "AND (ym_client_id IS NOT NULL OR number_kind IN ('static', 'offline'))"
-        }
-    }
+    public init(database: any SQLDatabase) { db = database }
 
     private static let columns =
         "id, project, endpoint, event, call_id, deal_id, created_at, status, attempts, next_attempt_at, last_result, "
@@ -60,8 +28,8 @@ public final class SQLiteOutbox: OutboxRepository {
             lastResult: r["last_result"].string, body: r["body"].string.map { Data($0.utf8) })
     }
 
-    public func due(endpoint: String, now: Date, limit: Int) throws -> [OutboxEntry] {
-        try db.query(
+    public func due(endpoint: String, now: Date, limit: Int) async throws -> [OutboxEntry] {
+        try await db.query(
             """
             SELECT \(Self.columns) FROM outbox WHERE endpoint = ? AND status = 'pending' AND next_attempt_at <= ?
             ORDER BY created_at, rowid LIMIT ?
@@ -69,13 +37,14 @@ public final class SQLiteOutbox: OutboxRepository {
         ).compactMap(Self.entry)
     }
 
-    public func nextDue(endpoint: String) throws -> Date? {
-        try db.scalar("SELECT min(next_attempt_at) FROM outbox WHERE endpoint = ? AND status = 'pending'", [endpoint])?
-            .double.map(Date.init(timeIntervalSince1970:))
+    public func nextDue(endpoint: String) async throws -> Date? {
+        try await db.scalar(
+            "SELECT min(next_attempt_at) FROM outbox WHERE endpoint = ? AND status = 'pending'", [endpoint])?.double
+            .map(Date.init(timeIntervalSince1970:))
     }
 
-    public func oldestPending(endpoint: String, limit: Int) throws -> [OutboxEntry] {
-        try db.query(
+    public func oldestPending(endpoint: String, limit: Int) async throws -> [OutboxEntry] {
+        try await db.query(
             """
             SELECT \(Self.columns) FROM outbox WHERE endpoint = ? AND status = 'pending'
             ORDER BY created_at, rowid LIMIT ?
@@ -83,8 +52,8 @@ public final class SQLiteOutbox: OutboxRepository {
         ).compactMap(Self.entry)
     }
 
-    public func releaseBacklog(endpoints: [String], now: Date) throws {
-        try db.write { tx in
+    public func releaseBacklog(endpoints: [String], now: Date) async throws {
+        try await db.write { tx in
             for endpoint in endpoints {
                 tx.execute(
                     """
@@ -95,21 +64,21 @@ public final class SQLiteOutbox: OutboxRepository {
         }
     }
 
-    public func giveUp(endpoint: String, createdBefore date: Date, result: String) throws -> Int {
+    public func giveUp(endpoint: String, createdBefore date: Date, result: String) async throws -> Int {
         let condition = "endpoint = ? AND status = 'pending' AND created_at < ?"
         let n =
-            try db.scalar("SELECT count(*) FROM outbox WHERE \(condition)", [endpoint, date.timeIntervalSince1970])?.int
-            ?? 0
+            try await db.scalar(
+                "SELECT count(*) FROM outbox WHERE \(condition)", [endpoint, date.timeIntervalSince1970])?.int ?? 0
         if n > 0 {
-            try db.execute(
+            try await db.execute(
                 "UPDATE outbox SET status = 'failed', last_result = ? WHERE \(condition)",
                 [result, endpoint, date.timeIntervalSince1970])
         }
         return n
     }
 
-    public func delivered(_ ids: [String], result: String, at: Date) throws {
-        try db.write { tx in
+    public func delivered(_ ids: [String], result: String, at: Date) async throws {
+        try await db.write { tx in
             for id in ids {
                 tx.execute(
                     """
@@ -121,8 +90,8 @@ public final class SQLiteOutbox: OutboxRepository {
         }
     }
 
-    public func attemptFailed(_ attempts: [FailedAttempt], result: String) throws {
-        try db.write { tx in
+    public func attemptFailed(_ attempts: [FailedAttempt], result: String) async throws {
+        try await db.write { tx in
             for attempt in attempts {
                 tx.execute(
                     """
@@ -139,7 +108,7 @@ public final class SQLiteOutbox: OutboxRepository {
         }
     }
 
-    public func entries(status: OutboxEntry.Status?, project: String? = nil, limit: Int, before: String?) throws
+    public func entries(status: OutboxEntry.Status?, project: String? = nil, limit: Int, before: String?) async throws
         -> [OutboxEntry]
     {
         var conditions: [String] = [], args: [SQLValueConvertible] = []
@@ -156,7 +125,7 @@ public final class SQLiteOutbox: OutboxRepository {
             args.append(before)
         }
         args.append(limit)
-        return try db.query(
+        return try await db.query(
             """
             SELECT \(Self.columns) FROM outbox
             \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
@@ -165,29 +134,29 @@ public final class SQLiteOutbox: OutboxRepository {
         ).compactMap(Self.entry)
     }
 
-    public func retry(_ id: String, now: Date = Date()) throws -> Bool {
-        try db.execute(
+    public func retry(_ id: String, now: Date = Date()) async throws -> Bool {
+        try await db.execute(
             "UPDATE outbox SET status = 'pending', next_attempt_at = ? WHERE id = ?", [now.timeIntervalSince1970, id])
-        return try db.scalar("SELECT 1 FROM outbox WHERE id = ?", [id]) != nil
+        return try await db.scalar("SELECT 1 FROM outbox WHERE id = ?", [id]) != nil
     }
 
-    @discardableResult public func prune(before date: Date) throws -> Int {
+    @discardableResult public func prune(before date: Date) async throws -> Int {
         let n =
-            try db.scalar(
+            try await db.scalar(
                 "SELECT count(*) FROM outbox WHERE status != 'pending' AND created_at < ?", [date.timeIntervalSince1970]
             )?.int ?? 0
         if n > 0 {
-            try db.execute(
+            try await db.execute(
                 "DELETE FROM outbox WHERE status != 'pending' AND created_at < ?", [date.timeIntervalSince1970])
         }
         return n
     }
 
-    public func backlog() throws -> [String: Int] {
+    public func backlog() async throws -> [String: Int] {
         var out: [String: Int] = [:]
-        for r in try db.query("SELECT endpoint, count(*) AS n FROM outbox WHERE status = 'pending' GROUP BY endpoint") {
-            out[r["endpoint"].string ?? ""] = r["n"].int ?? 0
-        }
+        for r in try await db.query(
+            "SELECT endpoint, count(*) AS n FROM outbox WHERE status = 'pending' GROUP BY endpoint")
+        { out[r["endpoint"].string ?? ""] = r["n"].int ?? 0 }
         return out
     }
 }

@@ -29,20 +29,23 @@ public enum SaleOutcome: Sendable, Equatable {
 
 /// Leads, sales and costs, and what a report reads. Leads are kept as calls start (in the event
 /// batch), so `first_time` is known the moment the call is stored.
-extension SQLiteCallRecordStore: CallerHistory {
-    public func hasCalledBefore(projectKey: String, caller: String) throws -> Bool? {
+extension CallRecordStore: CallerHistory {
+    public func hasCalledBefore(projectKey: String, caller: String) async throws -> Bool? {
         guard let phone = PhoneNumber.normalise(caller, numbering: numbering)?.e164 else { return nil }
-        return try reader.scalar("SELECT 1 FROM leads WHERE project = ? AND phone = ?", [projectKey, phone]) != nil
+        return try await reader.scalar("SELECT 1 FROM leads WHERE project = ? AND phone = ?", [projectKey, phone])
+            != nil
     }
 
     /// Makes the caller of a starting call a lead if they never called this project before.
-    func addToLead(_ batch: Database.WriteBatch, _ s: CallStart) {
+    func addToLead(_ batch: WriteBatch, _ s: CallStart) {
         let phone = PhoneNumber.normalise(s.caller, numbering: numbering)?.e164 ?? ""
         batch.execute("UPDATE calls SET caller_e164 = ? WHERE id = ?", [phone, s.id.rawValue])
         guard !phone.isEmpty else { return }
         batch.execute(
-            "INSERT OR IGNORE INTO leads (project, phone, first_call_id, first_call_at) VALUES (?, ?, ?, ?)",
-            [s.projectKey, phone, s.id.rawValue, s.startedAt.timeIntervalSince1970])
+            """
+            INSERT INTO leads (project, phone, first_call_id, first_call_at) VALUES (?, ?, ?, ?)
+            ON CONFLICT DO NOTHING
+            """, [s.projectKey, phone, s.id.rawValue, s.startedAt.timeIntervalSince1970])
         batch.execute(
             """
             UPDATE calls SET first_time = 1 WHERE id = ?
@@ -51,16 +54,16 @@ extension SQLiteCallRecordStore: CallerHistory {
     }
 
     /// Calls stored before leads existed become leads, oldest first; runs once at start, in batches.
-    public func backfillLeads() throws -> Int {
+    public func backfillLeads() async throws -> Int {
         var done = 0
         while true {
-            let rows = try db.query(
+            let rows = try await db.query(
                 """
                 SELECT id, project, caller,
                     started_at FROM calls WHERE caller_e164 IS NULL ORDER BY started_at LIMIT 1000
                 """)
             if rows.isEmpty { return done }
-            try db.write { batch in
+            try await db.write { batch in
                 for row in rows {
                     guard let id = row["id"].string.flatMap(CallID.init) else { continue }
                     let start = CallStart(
@@ -78,22 +81,24 @@ extension SQLiteCallRecordStore: CallerHistory {
     /// The same `dealID` again updates the amount.
     public func recordSale(
         project: String?, callID: CallID?, phone: String?, dealID: String, amount: Double, at now: Date = Date()
-    ) throws -> SaleOutcome {
+    ) async throws -> SaleOutcome {
         let projectKey: String, countedCall: String, leadPhone: String?
         if let callID {
             guard
-                let call = try db.query("SELECT project, caller_e164 FROM calls WHERE id = ?", [callID.rawValue]).first,
-                let key = call["project"].string
+                let call = try await db.query("SELECT project, caller_e164 FROM calls WHERE id = ?", [callID.rawValue])
+                    .first, let key = call["project"].string
             else { return .unknownCall }
             projectKey = key
             leadPhone = call["caller_e164"].string.flatMap { $0.isEmpty ? nil : $0 }
-            let first = try leadPhone.flatMap {
-                try db.scalar("SELECT first_call_id FROM leads WHERE project = ? AND phone = ?", [key, $0])?.string
+            var first: String?
+            if let leadPhone {
+                first = try await db.scalar(
+                    "SELECT first_call_id FROM leads WHERE project = ? AND phone = ?", [key, leadPhone])?.string
             }
             countedCall = first ?? callID.rawValue
         } else {
             guard let project, let number = phone.flatMap({ PhoneNumber.normalise($0, numbering: numbering) }),
-                let first = try db.scalar(
+                let first = try await db.scalar(
                     "SELECT first_call_id FROM leads WHERE project = ? AND phone = ?", [project, number.e164])?.string
             else { return .unknownPhone }
             projectKey = project
@@ -101,8 +106,8 @@ extension SQLiteCallRecordStore: CallerHistory {
             countedCall = first
         }
         let exists =
-            try db.scalar("SELECT 1 FROM sales WHERE project = ? AND deal_id = ?", [projectKey, dealID]) != nil
-        try db.write { batch in
+            try await db.scalar("SELECT 1 FROM sales WHERE project = ? AND deal_id = ?", [projectKey, dealID]) != nil
+        try await db.write { batch in
             batch.execute(
                 """
                 INSERT INTO sales (project, deal_id, call_id, phone, amount, created_at, updated_at) VALUES (?, ?, ?,
@@ -115,17 +120,17 @@ extension SQLiteCallRecordStore: CallerHistory {
                     now.timeIntervalSince1970,
                 ])
             if let call = CallID(countedCall) {
-                SQLiteOutbox.enqueue(
-                    batch, routes: deliveries, event: .saleRecorded, callID: call, project: projectKey, at: now,
-                    dealID: dealID)
+                deliveries.enqueue(
+                    batch, event: .saleRecorded, callID: call, project: projectKey, at: now, dealID: dealID)
             }
         }
         return exists ? .updated : .created
     }
 
     /// One sale as stored, for webhook bodies.
-    public func sale(project: String, dealID: String) throws -> Sale? {
-        try reader.query("SELECT * FROM sales WHERE project = ? AND deal_id = ?", [project, dealID]).first.map { r in
+    public func sale(project: String, dealID: String) async throws -> Sale? {
+        try await reader.query("SELECT * FROM sales WHERE project = ? AND deal_id = ?", [project, dealID]).first.map {
+            r in
             Sale(
                 dealID: dealID, project: project, callID: r["call_id"].string ?? "", phone: r["phone"].string,
                 amount: r["amount"].double ?? 0, createdAt: Date(timeIntervalSince1970: r["created_at"].double ?? 0),
@@ -135,8 +140,8 @@ extension SQLiteCallRecordStore: CallerHistory {
 
     /// Stores cost rows all at once (one transaction), replacing any with the same day, source,
     /// medium, campaign and keyword.
-    public func importCosts(project: String, rows: [CostRow]) throws {
-        try db.write { batch in
+    public func importCosts(project: String, rows: [CostRow]) async throws {
+        try await db.write { batch in
             for r in rows {
                 batch.execute(
                     """
@@ -150,8 +155,8 @@ extension SQLiteCallRecordStore: CallerHistory {
     }
 
     /// Cost rows of the days `from`…`to` (`YYYY-MM-DD`, inclusive).
-    public func costs(project: String, from: String, to: String) throws -> [CostRow] {
-        try reader.query(
+    public func costs(project: String, from: String, to: String) async throws -> [CostRow] {
+        try await reader.query(
             """
             SELECT date, source, medium, campaign, keyword,
                 amount FROM costs WHERE project = ? AND date >= ? AND date <= ?
@@ -169,7 +174,7 @@ extension SQLiteCallRecordStore: CallerHistory {
     /// (they are long, and a month can hold a million calls).
     public func forEachReportCall(
         project: String, from: Date, to: Date, landingPages: Bool, visitors: Bool, _ body: (ReportCall) throws -> Void
-    ) throws {
+    ) async throws {
         let optional = (landingPages ? ", c.landing_page" : "") + (visitors ? ", c.client_id" : "")
         struct Columns {
             let started, answered, ended, caller, firstTime, kind, source, medium, campaign, keyword, did,
@@ -177,7 +182,7 @@ extension SQLiteCallRecordStore: CallerHistory {
             let sales, revenue: Cursor.Column
             let landing, client: Cursor.Column?
         }
-        try reader.scan(
+        try await reader.scan(
             """
             SELECT c.started_at, c.answered_at, c.ended_at, c.caller_e164, c.first_time, c.number_kind, c.source,
                 c.medium,
@@ -218,8 +223,10 @@ extension SQLiteCallRecordStore: CallerHistory {
 
     /// Leads whose first call started in [`from`, `to`), oldest first: at most `limit`, after the
     /// lead whose first call is `after` (the previous page's last).
-    public func leads(project: String, from: Date, to: Date, limit: Int = 1000, after: String? = nil) throws -> [Lead] {
-        try reader.query(
+    public func leads(project: String, from: Date, to: Date, limit: Int = 1000, after: String? = nil) async throws
+        -> [Lead]
+    {
+        try await reader.query(
             """
             SELECT l.phone, l.first_call_id, l.first_call_at, c.source, c.medium, c.campaign, c.keyword,
                 c.number_kind, c.channel,

@@ -1,16 +1,16 @@
 import Foundation
 
-/// A helper program (Kamailio) started with posix_spawn rather than Foundation's Process.
+/// A helper program (Kamailio, PostgreSQL's tools) started with posix_spawn rather than Foundation's Process.
 ///
 /// A program that forks children of its own must not inherit the descriptors Foundation uses to
 /// watch the test's other processes (it would keep them open, and Foundation would never see
 /// calltrack or sipp exit), nor this process's blocked signals (it could not be stopped with
 /// SIGTERM). It gets only stdin from /dev/null and stdout/stderr into `log`, a clean signal mask
 /// and a process group of its own.
-final class Daemon {
-    let pid: pid_t
+public final class Daemon {
+    public let pid: pid_t
 
-    init(executable: String, arguments: [String], log: String) throws {
+    public init(executable: String, arguments: [String], log: String) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -37,12 +37,19 @@ final class Daemon {
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
-        guard rc == 0 else { throw TestFailure("cannot start \(executable): \(rc)") }
+        guard rc == 0 else { throw SpawnFailure(description: "cannot start \(executable): \(rc)") }
         self.pid = pid
     }
 
+    /// Waits for it to end; its exit status (as `waitpid` gives it: 0 for success).
+    public func wait() -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return status
+    }
+
     /// SIGTERM to its process group (it and its children), then reaps it.
-    func stop() {
+    public func stop() {
         kill(-pid, SIGTERM)
         for _ in 0..<50 {
             var status: Int32 = 0
@@ -56,3 +63,5 @@ final class Daemon {
 
     deinit {}
 }
+
+public struct SpawnFailure: Error, CustomStringConvertible { public let description: String }

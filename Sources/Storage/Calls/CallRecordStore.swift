@@ -1,12 +1,12 @@
 import CallTrackCore
 import Foundation
 
-/// Call records in SQLite.
-public final class SQLiteCallRecordStore: CallRepository, RecordingIndex {
-    let db: Database
+/// Call records, in SQLite or PostgreSQL.
+public final class CallRecordStore: CallRepository, RecordingIndex {
+    let db: any SQLDatabase
     /// Where the HTTP API's reads go: a read-only connection of their own, so that they never
     /// queue behind the batch writer (the same connection when none is given).
-    let reader: Database
+    let reader: any SQLDatabase
 
     /// How callers' numbers are read, to recognise a caller again whatever shape the trunk sends.
     let numbering: NumberingConfig
@@ -15,7 +15,7 @@ public final class SQLiteCallRecordStore: CallRepository, RecordingIndex {
     let deliveries: DeliveryRoutes
 
     public init(
-        database: Database, reads: Database? = nil, numbering: NumberingConfig = NumberingConfig(),
+        database: any SQLDatabase, reads: (any SQLDatabase)? = nil, numbering: NumberingConfig = NumberingConfig(),
         deliveries: DeliveryRoutes = DeliveryRoutes()
     ) {
         self.deliveries = deliveries
@@ -33,7 +33,7 @@ public final class SQLiteCallRecordStore: CallRepository, RecordingIndex {
         ga_client_id, ym_client_id
         """
 
-    public func calls(limit: Int, before: CallID?, filter: CallFilter = CallFilter()) throws -> [CallRecord] {
+    public func calls(limit: Int, before: CallID?, filter: CallFilter = CallFilter()) async throws -> [CallRecord] {
         var conditions: [String] = []
         var args: [SQLValueConvertible] = []
         if let before {
@@ -69,47 +69,51 @@ public final class SQLiteCallRecordStore: CallRepository, RecordingIndex {
         switch filter.source {
         case nil: break
         case "(static)": conditions.append("number_kind = 'static'")
-        case "(unknown)": conditions.append("NOT coalesce(\(known), 0)")
+        case "(unknown)": conditions.append("NOT coalesce(\(known), FALSE)")
         case let source?:
             conditions.append("((number_kind = 'dynamic' AND source = ?) OR (number_kind = 'offline' AND channel = ?))")
             args += [source, source]
         }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         args.append(limit)
-        return try reader.query("SELECT \(Self.columns) FROM calls \(whereClause) ORDER BY id DESC LIMIT ?", args)
+        return try await reader.query("SELECT \(Self.columns) FROM calls \(whereClause) ORDER BY id DESC LIMIT ?", args)
             .compactMap(Self.record)
     }
 
-    public func call(id: CallID) throws -> CallRecord? {
-        try reader.query("SELECT \(Self.columns) FROM calls WHERE id = ?", [id.rawValue]).first.flatMap(Self.record)
+    public func call(id: CallID) async throws -> CallRecord? {
+        try await reader.query("SELECT \(Self.columns) FROM calls WHERE id = ?", [id.rawValue]).first.flatMap(
+            Self.record)
     }
 
     /// Applies a batch of events in one transaction.
-    public func apply(_ events: [CallEvent]) throws { try db.write { tx in add(events, to: tx) } }
+    public func apply(_ events: [CallEvent]) async throws { try await db.write { tx in add(events, to: tx) } }
 
     /// Applies a batch of the bus's events and notes the number of its last in the same transaction, so
     /// that the journal knows exactly which of its events the database holds.
-    public func apply(_ events: [Numbered<CallEvent>]) throws {
-        try JournalPosition.write(events, journal: Self.journal, to: db) { add($0, to: $1) }
+    public func apply(_ events: [Numbered<CallEvent>]) async throws {
+        try await JournalPosition.write(events, journal: Self.journal, to: db) { add($0, to: $1) }
     }
 
     /// The journal's name in `journals`, and the number of the last of its events the database holds.
     static let journal = "calls"
-    public func appliedEventNumber() throws -> UInt64 { try JournalPosition.load(db, journal: Self.journal) }
+    public func appliedEventNumber() async throws -> UInt64 {
+        try await JournalPosition.load(db, journal: Self.journal)
+    }
 
-    private func add(_ events: [CallEvent], to tx: Database.WriteBatch) {
+    private func add(_ events: [CallEvent], to tx: WriteBatch) {
         for event in events {
             switch event {
             case .started(let s):
                 let a = s.attribution
                 tx.execute(
                     """
-                    INSERT OR IGNORE INTO calls (id, project, trunk, did_dialled, did, caller, caller_name,
+                    INSERT INTO calls (id, project, trunk, did_dialled, did, caller, caller_name,
                         forward_to,
                         sip_call_id, started_at, number_kind, pool, client_id, reservation_id, late, source, medium,
                         campaign, keyword, content, landing_page, referrer, channel, gclid, yclid, ga_client_id,
                             ym_client_id)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT DO NOTHING
                     """,
                     [
                         s.id.rawValue, s.projectKey, s.trunk, s.didDialled, s.did, s.caller, s.callerName, s.forwardTo,
@@ -118,15 +122,14 @@ public final class SQLiteCallRecordStore: CallRepository, RecordingIndex {
                         a?.landingPage, a?.referrer, a?.channel, a?.gclid, a?.yclid, a?.gaClientID, a?.ymClientID,
                     ])
                 addToLead(tx, s)
-                SQLiteOutbox.enqueue(
-                    tx, routes: deliveries, event: .callStarted, callID: s.id, project: s.projectKey, at: s.startedAt)
+                deliveries.enqueue(tx, event: .callStarted, callID: s.id, project: s.projectKey, at: s.startedAt)
             case .ringing(let id, let at):
                 tx.execute(
                     "UPDATE calls SET ringing_at = ? WHERE id = ? AND ringing_at IS NULL",
                     [at.timeIntervalSince1970, id.rawValue])
             case .answered(let id, let at):
                 tx.execute("UPDATE calls SET answered_at = ? WHERE id = ?", [at.timeIntervalSince1970, id.rawValue])
-                SQLiteOutbox.enqueue(tx, routes: deliveries, event: .callAnswered, callID: id, project: nil, at: at)
+                deliveries.enqueue(tx, event: .callAnswered, callID: id, project: nil, at: at)
             case .ended(let e):
                 tx.execute(
                     """
@@ -139,11 +142,9 @@ public final class SQLiteCallRecordStore: CallRepository, RecordingIndex {
                         e.hangupBy.rawValue, e.endReason.name, e.callerToCallee.packets, e.callerToCallee.bytes,
                         e.calleeToCaller.packets, e.calleeToCaller.bytes, e.id.rawValue,
                     ])
-                SQLiteOutbox.enqueue(
-                    tx, routes: deliveries, event: .callEnded, callID: e.id, project: nil, at: e.endedAt)
+                deliveries.enqueue(tx, event: .callEnded, callID: e.id, project: nil, at: e.endedAt)
                 if e.status == .missed {
-                    SQLiteOutbox.enqueue(
-                        tx, routes: deliveries, event: .callMissed, callID: e.id, project: nil, at: e.endedAt)
+                    deliveries.enqueue(tx, event: .callMissed, callID: e.id, project: nil, at: e.endedAt)
                 }
             case .recording(let r):
                 tx.execute(
@@ -153,8 +154,7 @@ public final class SQLiteCallRecordStore: CallRepository, RecordingIndex {
                     WHERE id = ?
                     """, [r.status.rawValue, r.path, r.reason, r.bytes, r.seconds, r.sampleRate, r.callID.rawValue])
                 if r.status == .recorded || r.status == .interrupted {
-                    SQLiteOutbox.enqueue(
-                        tx, routes: deliveries, event: .recordingReady, callID: r.callID, project: nil, at: Date())
+                    deliveries.enqueue(tx, event: .recordingReady, callID: r.callID, project: nil, at: Date())
                 }
             case .dtmf(let d):
                 tx.execute(
@@ -164,8 +164,8 @@ public final class SQLiteCallRecordStore: CallRepository, RecordingIndex {
         }
     }
 
-    public func dtmf(callID: CallID) throws -> [DTMFEvent] {
-        try reader.query(
+    public func dtmf(callID: CallID) async throws -> [DTMFEvent] {
+        try await reader.query(
             "SELECT side, digit, at_seconds FROM call_dtmf WHERE call_id = ? ORDER BY at_seconds, rowid",
             [callID.rawValue]
         ).map {
@@ -176,15 +176,15 @@ public final class SQLiteCallRecordStore: CallRepository, RecordingIndex {
     }
 
     /// Recordings still marked as being written: what a crash left behind.
-    public func recordingsInProgress() throws -> [(CallID, String)] {
-        try db.query(
+    public func recordingsInProgress() async throws -> [(CallID, String)] {
+        try await db.query(
             "SELECT id, recording_path FROM calls WHERE recording_status = 'recording' AND recording_path IS NOT NULL"
         ).compactMap(Self.recordingFile)
     }
 
     /// Recorded files of calls that ended before `date`, for the retention sweeper.
-    public func recordings(endedBefore date: Date, limit: Int) throws -> [(CallID, String)] {
-        try db.query(
+    public func recordings(endedBefore date: Date, limit: Int) async throws -> [(CallID, String)] {
+        try await db.query(
             """
             SELECT id, recording_path FROM calls
             WHERE recording_status IN ('recorded', 'interrupted',
@@ -195,26 +195,27 @@ public final class SQLiteCallRecordStore: CallRepository, RecordingIndex {
     }
 
     /// Marks a recording whose file was removed by the retention policy.
-    public func markRecordingDeleted(_ id: CallID, reason: String) throws {
-        try db.execute(
+    public func markRecordingDeleted(_ id: CallID, reason: String) async throws {
+        try await db.execute(
             "UPDATE calls SET recording_status = 'deleted', recording_path = NULL, recording_reason = ? WHERE id = ?",
             [reason, id.rawValue])
     }
 
     /// Stores a recording's state directly (crash repair and retention run outside the event stream).
-    public func updateRecording(_ r: RecordingSummary) throws { try apply([.recording(r)]) }
+    public func updateRecording(_ r: RecordingSummary) async throws { try await apply([.recording(r)]) }
 
     /// Finalises calls that were up when CallTrack last stopped without ending them (crash, kill -9).
     /// They end when the process was `lastAlive` (the restart's time when unknown), and not before
     /// anything known to have happened to them. Returns how many were marked interrupted.
-    @discardableResult public func finaliseInterruptedCalls(lastAlive: Date? = nil) throws -> Int {
-        let open = try db.scalar("SELECT count(*) FROM calls WHERE status = 'in_progress'")?.int ?? 0
+    @discardableResult public func finaliseInterruptedCalls(lastAlive: Date? = nil) async throws -> Int {
+        let open = try await db.scalar("SELECT count(*) FROM calls WHERE status = 'in_progress'")?.int ?? 0
         guard open > 0 else { return 0 }
-        try db.execute(
+        let last = db.dialect.greatest(
+            "?", "started_at", "COALESCE(ringing_at, started_at)", "COALESCE(answered_at, started_at)")
+        try await db.execute(
             """
             UPDATE calls SET interrupted = 1, hangup_by = 'calltrack', end_reason = 'interrupted',
-                ended_at = COALESCE(ended_at,
-                    max(?, started_at, COALESCE(ringing_at, started_at), COALESCE(answered_at, started_at))),
+                ended_at = COALESCE(ended_at, \(last)),
                 status = CASE WHEN answered_at IS NULL THEN 'missed' ELSE 'answered' END,
                 missed_reason = CASE WHEN answered_at IS NULL THEN 'failed' ELSE NULL END
             WHERE status = 'in_progress'

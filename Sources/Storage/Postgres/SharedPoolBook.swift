@@ -1,0 +1,170 @@
+import CallTrackCore
+import Foundation
+import Tracking
+
+/// Who holds which tracking number, in PostgreSQL, for every node at once: one row per number in
+/// `pool_numbers`, and the row is the lock, so no number is ever held twice whichever nodes the
+/// visitors reach.
+///
+/// A renewal is one `UPDATE`. A new reservation is one transaction, committed before the visitor is
+/// answered: the visitor's advisory lock (the same visitor on two nodes at once gets one number), the
+/// address's (its limit holds across nodes), then the least recently released free number,
+/// `FOR UPDATE SKIP LOCKED` (two visitors never wait for the same row). The visit goes in with it, so
+/// a call to the number on any node finds it at once.
+public struct SharedPoolBook: Sendable {
+    let db: PostgresDatabase
+
+    public init(database: PostgresDatabase) { db = database }
+
+    /// What a new visitor got.
+    public enum Outcome: Sendable, Equatable {
+        case reserved(Reservation)
+        /// The address already holds its share of the project's numbers.
+        case addressLimited
+        /// Every number of the pool is held.
+        case exhausted
+    }
+
+    /// Makes the table hold exactly these numbers for these projects (a number moved to another pool or
+    /// project follows; one no longer configured goes), keeping who holds each.
+    public func arrange(_ pools: [(project: String, pool: String, numbers: [PhoneNumber])]) async throws {
+        try await db.write { tx in
+            for p in pools {
+                for n in p.numbers {
+                    tx.execute(
+                        """
+                        INSERT INTO pool_numbers (number, project, pool) VALUES (?, ?, ?)
+                        ON CONFLICT (number) DO UPDATE SET project = excluded.project, pool = excluded.pool
+                        """, [n.e164, p.project, p.pool])
+                }
+            }
+            for project in Set(pools.map(\.project)) {
+                let kept = pools.filter { $0.project == project }.flatMap(\.numbers).map(\.e164)
+                tx.execute(
+                    "DELETE FROM pool_numbers WHERE project = ? AND NOT (number = ANY(string_to_array(?, ',')))",
+                    [project, kept.joined(separator: ",")])
+            }
+        }
+    }
+
+    /// The visitor's live number held `ttl` seconds more; nil when they hold none.
+    public func renew(projectKey: String, clientID: String, now: Date, ttl: Double) async throws -> Reservation? {
+        try await db.query(
+            """
+            UPDATE pool_numbers SET held_until = ? WHERE project = ? AND client_id = ? AND held_until > ?
+            RETURNING \(Self.columns)
+            """, [now.timeIntervalSince1970 + ttl, projectKey, clientID, now.timeIntervalSince1970]
+        ).first.flatMap(Self.reservation)
+    }
+
+    /// A number of `pool` for a visitor who holds none (or the one they got meanwhile from another node),
+    /// with `visit` stored in the same transaction.
+    public func take(
+        projectKey: String, pool: String, clientID: String, address: String?, maxPerAddress: Int, now: Date,
+        ttl: Double, visit: Visit?
+    ) async throws -> Outcome {
+        let t = now.timeIntervalSince1970
+        return try await db.transaction { tx in
+            try await tx.query(
+                "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", ["visitor\u{1f}\(projectKey)\u{1f}\(clientID)"])
+            if let visit { try await tx.query(TrackingStore.insertVisitSQL, TrackingStore.arguments(of: visit)) }
+            if let held = try await tx.query(
+                """
+                UPDATE pool_numbers SET held_until = ? WHERE project = ? AND client_id = ? AND held_until > ?
+                RETURNING \(Self.columns)
+                """, [t + ttl, projectKey, clientID, t]
+            ).first.flatMap(Self.reservation) {
+                return .reserved(held)
+            }
+            if let address {
+                try await tx.query(
+                    "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))",
+                    ["address\u{1f}\(projectKey)\u{1f}\(address)"])
+                let holds =
+                    try await tx.query(
+                        """
+                        SELECT count(*) AS n FROM pool_numbers
+                        WHERE project = ? AND client_address = ? AND held_until > ?
+                        """, [projectKey, address, t]
+                    ).first?["n"].int ?? 0
+                if holds >= maxPerAddress { return .addressLimited }
+            }
+            guard
+                let number = try await tx.query(
+                    """
+                    SELECT number FROM pool_numbers
+                    WHERE project = ? AND pool = ? AND (reservation_id IS NULL OR held_until <= ?)
+                    ORDER BY CASE WHEN reservation_id IS NULL THEN released_at ELSE held_until END, number
+                    LIMIT 1 FOR UPDATE SKIP LOCKED
+                    """, [projectKey, pool, t]
+                ).first?["number"].string
+            else { return .exhausted }
+            let r = try await tx.query(
+                """
+                UPDATE pool_numbers SET reservation_id = ?, client_id = ?, client_address = ?, created_at = ?,
+                    held_until = ?
+                WHERE number = ? RETURNING \(Self.columns)
+                """, [UUID().uuidString.lowercased(), clientID, address, t, t + ttl, number]
+            ).first.flatMap(Self.reservation)
+            guard let r else { return .exhausted }
+            try await tx.query(TrackingStore.insertReservationSQL, TrackingStore.arguments(of: r))
+            return .reserved(r)
+        }
+    }
+
+    /// Who a call to `number` belongs to now: its holder (`late` once the hold has lapsed, for `grace`
+    /// seconds after, until someone else takes it) and the holder's visits up to now, oldest first.
+    public func holder(of number: PhoneNumber, now: Date, grace: Double) async throws -> (
+        reservation: Reservation, late: Bool, visits: [Visit]
+    )? {
+        let t = now.timeIntervalSince1970
+        guard
+            let row = try await db.query(
+                """
+                SELECT \(Self.columns) FROM pool_numbers
+                WHERE number = ? AND reservation_id IS NOT NULL AND held_until > ?
+                """, [number.e164, t - grace]
+            ).first, let r = Self.reservation(row)
+        else { return nil }
+        let visits = try await db.query(TrackingStore.visitsSQL, [r.projectKey, r.clientID, TrackingStore.visitsKept])
+            .reversed().map(TrackingStore.visit).filter { $0.at <= now }
+        return (r, r.expiresAt <= now, visits)
+    }
+
+    /// After a call: the visitor has called, so their number can serve someone else (least recently
+    /// released first). False when the reservation no longer holds the number.
+    @discardableResult public func release(reservationID: String, number: PhoneNumber, at now: Date) async throws
+        -> Bool
+    {
+        try await !db.query(
+            """
+            UPDATE pool_numbers SET reservation_id = NULL, client_id = NULL, client_address = NULL,
+                created_at = NULL, held_until = NULL, released_at = ?
+            WHERE number = ? AND reservation_id = ? RETURNING number
+            """, [now.timeIntervalSince1970, number.e164, reservationID]
+        ).isEmpty
+    }
+
+    /// Numbers held now, per project and pool.
+    public func held(now: Date) async throws -> [String: Int] {
+        var out: [String: Int] = [:]
+        for r in try await db.query(
+            "SELECT project, pool, count(*) AS n FROM pool_numbers WHERE held_until > ? GROUP BY project, pool",
+            [now.timeIntervalSince1970])
+        { out["\(r["project"].string ?? "")\u{1f}\(r["pool"].string ?? "")"] = r["n"].int ?? 0 }
+        return out
+    }
+
+    private static let columns =
+        "number, project, pool, reservation_id, client_id, client_address, created_at, held_until"
+
+    private static func reservation(_ r: Row) -> Reservation? {
+        guard let number = r["number"].string.flatMap(PhoneNumber.init(e164:)), let id = r["reservation_id"].string,
+            let created = r["created_at"].double, let until = r["held_until"].double
+        else { return nil }
+        return Reservation(
+            id: id, projectKey: r["project"].string ?? "", clientID: r["client_id"].string ?? "", number: number,
+            poolName: r["pool"].string ?? "", createdAt: Date(timeIntervalSince1970: created),
+            expiresAt: Date(timeIntervalSince1970: until), address: r["client_address"].string)
+    }
+}
