@@ -77,6 +77,8 @@ let package = Package(
             dependencies: [
                 "CSQLite", "CallTrackCore", "Tracking", .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                // Dashboard sessions shared by the nodes are stored as SHA-256 hashes of their ids.
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
             ]),

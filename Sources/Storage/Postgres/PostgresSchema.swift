@@ -112,6 +112,22 @@ enum PostgresSchema {
             "CREATE INDEX pool_numbers_address ON pool_numbers(project, client_address)",
             "CREATE INDEX pool_numbers_pool ON pool_numbers(project, pool)",
         ],
+        // 3: dashboard sessions every node honours (a hash of each id), and the nodes of the cluster.
+        [
+            """
+            CREATE TABLE dashboard_sessions (
+                id_hash TEXT PRIMARY KEY, csrf TEXT NOT NULL, created DOUBLE PRECISION NOT NULL,
+                last_used DOUBLE PRECISION NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE cluster_nodes (
+                id TEXT PRIMARY KEY, advertised_http TEXT NOT NULL, started_at DOUBLE PRECISION NOT NULL,
+                last_seen DOUBLE PRECISION NOT NULL, version TEXT NOT NULL, draining BIGINT NOT NULL DEFAULT 0,
+                active_calls BIGINT NOT NULL DEFAULT 0
+            )
+            """,
+        ],
     ]
 
     /// The advisory lock a node holds while it migrates.

@@ -1,0 +1,91 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// A node of the cluster as the others see it.
+public struct ClusterNode: Sendable, Equatable {
+    public enum Status: String, Sendable { case up, draining, lost }
+    public let id, advertisedHTTP, version: String
+    public let status: Status
+    public let startedAt, lastSeen: Date
+    public let activeCalls: Int
+}
+
+/// The nodes sharing one PostgreSQL: each holds its `cluster.node_id` for its whole life (a session
+/// advisory lock on a connection of its own, so a second process with the same id is refused, and a
+/// node killed with -9 frees it when PostgreSQL sees the connection close) and writes a heartbeat row
+/// every `heartbeat_seconds`; a node silent for `node_timeout_seconds` is lost.
+public struct ClusterNodes: Sendable {
+    let db: PostgresDatabase
+
+    public init(database: PostgresDatabase) { db = database }
+
+    /// Another running node holds the id.
+    public struct NodeIDHeld: Error, CustomStringConvertible {
+        public let nodeID: String
+        public var description: String {
+            "cluster.node_id: \(nodeID) is held by a running node; each node needs an id of its own"
+        }
+    }
+
+    /// Takes `nodeID` for this process; the returned connection holds it until closed.
+    public func claim(_ nodeID: String, logger: Logger) async throws -> PostgresConnection {
+        let s = db.settings
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(
+                configuration: .init(
+                    host: s.host, port: s.port, username: s.user, password: s.password, database: s.database,
+                    tls: .disable), id: 0, logger: logger)
+        } catch { throw PostgresDatabase.databaseError(error, sql: nil) }
+        do {
+            var held = false
+            for try await got in try await connection.query(
+                "SELECT pg_try_advisory_lock(hashtextextended(\("node\u{1f}" + nodeID), 0)) AS got", logger: logger
+            ).decode(Bool.self) { held = got }
+            guard held else { throw NodeIDHeld(nodeID: nodeID) }
+            return connection
+        } catch {
+            try? await connection.close()
+            throw error is NodeIDHeld ? error : PostgresDatabase.databaseError(error, sql: nil)
+        }
+    }
+
+    /// This node's heartbeat: its row written with when it was last alive, whether it drains and its calls.
+    public func beat(
+        id: String, advertisedHTTP: String, version: String, startedAt: Date, draining: Bool, activeCalls: Int,
+        now: Date
+    ) async throws {
+        try await db.execute(
+            """
+            INSERT INTO cluster_nodes (id, advertised_http, started_at, last_seen, version, draining, active_calls)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (id) DO UPDATE SET advertised_http = excluded.advertised_http,
+                started_at = excluded.started_at, last_seen = excluded.last_seen, version = excluded.version,
+                draining = excluded.draining, active_calls = excluded.active_calls
+            """,
+            [
+                id, advertisedHTTP, startedAt.timeIntervalSince1970, now.timeIntervalSince1970, version, draining,
+                activeCalls,
+            ])
+    }
+
+    /// Every node ever seen, by id; lost when silent for `timeout` seconds.
+    public func nodes(now: Date, timeout: Double) async throws -> [ClusterNode] {
+        try await db.query(
+            """
+            SELECT id, advertised_http, started_at, last_seen, version, draining, active_calls FROM cluster_nodes
+            ORDER BY id
+            """
+        ).map { r in
+            let lastSeen = Date(timeIntervalSince1970: r["last_seen"].double ?? 0)
+            let status: ClusterNode.Status =
+                now.timeIntervalSince(lastSeen) > timeout ? .lost : (r["draining"].int ?? 0) != 0 ? .draining : .up
+            return ClusterNode(
+                id: r["id"].string ?? "", advertisedHTTP: r["advertised_http"].string ?? "",
+                version: r["version"].string ?? "", status: status,
+                startedAt: Date(timeIntervalSince1970: r["started_at"].double ?? 0), lastSeen: lastSeen,
+                activeCalls: r["active_calls"].int ?? 0)
+        }
+    }
+}
