@@ -22,8 +22,10 @@ public enum Backend: String, CaseIterable, Sendable {
 
 /// The tests' own PostgreSQL: `initdb` and `pg_ctl` from Debian's package in a temporary folder, run as
 /// the `postgres` user when the tests run as root (PostgreSQL refuses root), listening on 127.0.0.1 on
-/// a free port, with no fsync (nothing here must survive a power cut). Started once per test process,
-/// stopped when it exits; each test gets a database of its own.
+/// a free port, with no fsync (nothing here must survive a power cut, only a server killed at once, whose
+/// commits are in the operating system's cache). The shared one is started once per
+/// test process and stopped when it exits; each test gets a database of its own. A test that stops and
+/// starts the server makes one of its own (`init`, `stop`, `start`).
 public final class TestPostgres: Sendable {
     public let port: Int
     let folder: String
@@ -44,7 +46,7 @@ public final class TestPostgres: Sendable {
         }
     }
 
-    private init() throws {
+    public init() throws {
         let versions = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
         guard let version = versions.sorted(by: { Int($0) ?? 0 < Int($1) ?? 0 }).last else {
             throw Failure("PostgreSQL is not installed (apt-get install postgresql; make test does)")
@@ -65,18 +67,29 @@ public final class TestPostgres: Sendable {
         for _ in 0..<5 {
             let port = try Self.freePort()
             do {
-                try Self.run(
-                    asOwner: getuid() == 0,
-                    [
-                        bin + "/pg_ctl", "-D", folder + "/data", "-l", folder + "/log", "-w", "-t", "30", "-o",
-                        "-c listen_addresses=127.0.0.1 -p \(port) -k \(folder) -c fsync=off "
-                            + "-c synchronous_commit=off -c max_connections=300", "start",
-                    ])
+                try Self.start(bin: bin, folder: folder, port: port)
                 self.port = port
                 return
             } catch { lastError = error }
         }
         throw lastError ?? Failure("PostgreSQL did not start")
+    }
+
+    private static func start(bin: String, folder: String, port: Int) throws {
+        try run(
+            asOwner: getuid() == 0,
+            [
+                bin + "/pg_ctl", "-D", folder + "/data", "-l", folder + "/log", "-w", "-t", "30", "-o",
+                "-c listen_addresses=127.0.0.1 -p \(port) -k \(folder) -c fsync=off -c max_connections=300", "start",
+            ])
+    }
+
+    /// Starts the server again on its port (after `stop`).
+    public func start() throws { try Self.start(bin: bin, folder: folder, port: port) }
+
+    /// Stops the server at once, as a crash or an outage would: clients lose their connections.
+    public func stop() throws {
+        try Self.run(asOwner: true, [bin + "/pg_ctl", "-D", folder + "/data", "-m", "immediate", "stop"])
     }
 
     /// A new database, migrated, with its client running for the length of `body`.

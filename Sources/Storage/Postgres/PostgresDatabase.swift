@@ -43,6 +43,11 @@ public struct PostgresSettings: Sendable, Equatable {
     }
 }
 
+private struct UncheckedBox<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
+
 /// A pool of connections to one PostgreSQL database (postgres-nio's `PostgresClient`): a service that
 /// must run (in the service group) while anything queries it.
 public final class PostgresDatabase: SQLDatabase, Service {
@@ -71,15 +76,39 @@ public final class PostgresDatabase: SQLDatabase, Service {
     public func run() async throws { await client.run() }
 
     @discardableResult public func query(_ sql: String, _ arguments: [SQLValueConvertible]) async throws -> [Row] {
-        do {
+        let statement = try statement(sql, arguments)
+        return try await withDeadline(sql: sql) { [client, logger] in
             var rows: [Row] = []
             var columns: [String: Int]?
-            for try await row in try await client.query(statement(sql, arguments), logger: logger) {
+            for try await row in try await client.query(statement, logger: logger) {
                 let names = columns ?? Self.columns(of: row)
                 columns = names
                 rows.append(Row(columns: names, values: try row.map(Self.value)))
             }
             return rows
+        }
+    }
+
+    /// Runs `body` for at most the statement timeout: the pool waits for a connection as long as the server
+    /// is away, and a request must fail in that time instead (`unavailable`), not hang with it.
+    func withDeadline<T: Sendable>(sql: String?, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let limit = Duration.milliseconds(settings.statementTimeoutMilliseconds)
+        do {
+            return try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask { try await body() }
+                group.addTask {
+                    try await Task.sleep(for: limit)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let value = first else {
+                    throw DatabaseError(
+                        kind: .unavailable, code: "timeout",
+                        message: "PostgreSQL at \(settings.host):\(settings.port) did not answer within \(limit)",
+                        sql: sql)
+                }
+                return value
+            }
         } catch { throw Self.databaseError(error, sql: sql) }
     }
 
@@ -89,9 +118,9 @@ public final class PostgresDatabase: SQLDatabase, Service {
     ) async throws {
         var names: [String: Int]?
         var found: Columns?
-        let rows: PostgresRowSequence
-        do { rows = try await client.query(statement(sql, arguments), logger: logger) } catch {
-            throw Self.databaseError(error, sql: sql)
+        let statement = try statement(sql, arguments)
+        let rows = try await withDeadline(sql: sql) { [client, logger] in
+            try await client.query(statement, logger: logger)
         }
         var iterator = rows.makeAsyncIterator()
         while true {
@@ -112,22 +141,26 @@ public final class PostgresDatabase: SQLDatabase, Service {
         let result = try body(batch)
         let statements = try batch.statements.map { try statement($0.sql, $0.arguments) }
         guard !statements.isEmpty else { return result }
-        do {
+        try await withDeadline(sql: nil) { [client, logger] in
             try await client.withTransaction(logger: logger) { connection in
                 for statement in statements { _ = try await connection.query(statement, logger: logger).collect() }
             }
-        } catch { throw Self.databaseError(error, sql: nil) }
+        }
         return result
     }
 
     /// Runs `body` as one transaction on one connection, for a change that reads what it decides on
     /// (`SELECT … FOR UPDATE`, advisory locks): committed when `body` returns, rolled back when it throws.
     public func transaction<T: Sendable>(_ body: (Transaction) async throws -> T) async throws -> T {
-        do {
-            return try await client.withTransaction(logger: logger) { connection in
-                try await body(Transaction(connection: connection, database: self))
+        try await withoutActuallyEscaping(body) { body in
+            // The body runs inside this call and never outlives it: the box only tells the checker so.
+            let work = UncheckedBox(body)
+            return try await withDeadline(sql: nil) { [client, logger] in
+                try await client.withTransaction(logger: logger) { connection in
+                    try await work.value(Transaction(connection: connection, database: self))
+                }
             }
-        } catch { throw Self.databaseError(error, sql: nil) }
+        }
     }
 
     /// The statements of one transaction (`transaction`).
@@ -249,6 +282,25 @@ public final class PostgresDatabase: SQLDatabase, Service {
 }
 
 extension PostgresDatabase {
+    /// Waits until the server answers, for a node that starts before its database does: tried every
+    /// half second for `seconds`, then an error naming the server's host and port.
+    public func waitUntilReachable(seconds: Double) async throws {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while true {
+            do { return try await execute("SELECT 1") } catch let error as DatabaseError
+                where error.kind == .unavailable
+            {
+                guard ContinuousClock.now < deadline else {
+                    throw DatabaseError(
+                        kind: .unavailable, code: error.code,
+                        message: "PostgreSQL at \(settings.host):\(settings.port) unreachable for \(Int(seconds)) s: "
+                            + error.message, sql: nil)
+                }
+                try await Task.sleep(for: .milliseconds(500))
+            }
+        }
+    }
+
     /// Brings the schema up to date (one node at a time); throws when it is newer than this binary knows.
     public func migrate() async throws { try await PostgresSchema.migrate(self) }
 }
