@@ -127,4 +127,53 @@ import Tracking
             #expect(order.count == 10 && order.last == r.number, "the released number comes last")
         }
     }
+
+    @Test(
+        "The desk on the shared book: regions choose the pool, numbers written like the site's, renewals through another node, static when exhausted"
+    ) func desk() async throws {
+        let config = try ConfigLoader.parse(yaml: TrackingTests.yaml)
+        let layout = PoolLayout(config: config)
+        let changes = TrackingTests.ChangeLog()
+        try await TestPostgres.shared().withDatabase { db in
+            let a = try #require(db as? PostgresDatabase)
+            let b = PostgresDatabase(settings: a.settings, logger: Logger(label: "test.node-b"))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await b.run() }
+                defer { group.cancelAll() }
+                try await SharedPoolBook(database: a).arrange(
+                    layout.projects.values.flatMap { p in p.pools.map { (p.key, $0.name, $0.numbers) } })
+                func desk(_ db: PostgresDatabase) -> SharedNumberDesk {
+                    SharedNumberDesk(
+                        layout: layout, book: SharedPoolBook(database: db), maxNumbersPerAddress: 10,
+                        persist: { changes.append($0) })
+                }
+                let nodeA = desk(a), nodeB = desk(b)
+                let now = Date()
+                var moscow = VisitReport(page: "https://shop.example/?utm_source=yandex&utm_medium=cpc")
+                moscow.region = "Moscow"
+                let m = try #require(
+                    try await nodeA.reserve(projectKey: "shop", clientID: "m", report: moscow, now: now))
+                #expect(m.kind == .dynamic && m.number.e164 == "+74990000001" && m.formatted == "+7 (499) 000-00-01")
+                // The heartbeat through the other node: the same number and reservation.
+                let again = try #require(
+                    try await nodeB.reserve(projectKey: "shop", clientID: "m", report: moscow, now: now + 30))
+                #expect(again.number == m.number && again.reservation?.id == m.reservation?.id)
+                // Moscow's pool has one number: the next Moscow visitor gets its static number.
+                let full = try #require(
+                    try await nodeB.reserve(projectKey: "shop", clientID: "m2", report: moscow, now: now + 31))
+                #expect(full.kind == .static && full.number.e164 == "+74990000009" && full.reservation == nil)
+                #expect(changes.all.contains { if case .exhausted(_, "msk", _, 1) = $0 { true } else { false } })
+                let other = try #require(
+                    try await nodeA.reserve(
+                        projectKey: "shop", clientID: "n", report: VisitReport(page: "https://shop.example/"), now: now)
+                )
+                #expect(other.number.e164.hasPrefix("+7499000001"))
+                #expect(try await nodeA.reserve(projectKey: "nope", clientID: "n", report: moscow, now: now) == nil)
+                // The visits stored with the numbers, as a call on any node reads them.
+                let holder = try #require(
+                    try await SharedPoolBook(database: b).holder(of: m.number, now: now + 40, grace: 1800))
+                #expect(holder.visits.map(\.source) == ["yandex"])
+            }
+        }
+    }
 }

@@ -151,3 +151,20 @@ extension Attribution {
             ymClientID: history.last { $0.ymClientID != nil }?.ymClientID)
     }
 }
+
+extension Visit {
+    /// A heartbeat from the same page is not a new visit; a new page with new campaign data is.
+    public var fingerprint: Int {
+        var h = Hasher()
+        h.combine(page)
+        h.combine(source)
+        h.combine(medium)
+        h.combine(campaign)
+        h.combine(keyword)
+        // An analytics client id that turns up later (its counter's script ran after the snippet) is
+        // kept as a visit of its own, so the call can carry it.
+        h.combine(gaClientID)
+        h.combine(ymClientID)
+        return h.finalize()
+    }
+}

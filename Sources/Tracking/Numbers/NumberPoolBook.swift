@@ -11,28 +11,6 @@ import Synchronization
 /// Memory grows with live state only: a visitor's history is read from storage (`history`, off
 /// the SIP path) when they get a number and forgotten once they can no longer call on it.
 public final class NumberPoolBook: Sendable {
-    struct Pool: Sendable {
-        let projectKey, name: String
-        let regions: Set<String>
-        let numbers: [PhoneNumber]
-        let staticNumber: PhoneNumber
-    }
-
-    struct Project: Sendable {
-        let key: String
-        let ttl: TimeInterval
-        let model: AttributionModel
-        let pools: [Pool]
-        let siteNumberTemplate: String?
-        let nationalDigits: Int
-        /// Every pool and static number written like the site's number, computed once.
-        var formatted: [PhoneNumber: String] = [:]
-
-        func format(_ n: PhoneNumber) -> String {
-            formatted[n] ?? NumberFormat.format(n, like: siteNumberTemplate, nationalDigits: nationalDigits)
-        }
-    }
-
     struct State {
         var byClient: [String: Reservation] = [:]
         var byNumber: [PhoneNumber: Reservation] = [:]
@@ -86,8 +64,10 @@ public final class NumberPoolBook: Sendable {
 
     /// A call this long after its reservation expired is still attributed (flagged late).
     public let lateGrace: TimeInterval
-    let projects: [String: Project]
-    let plan: NumberPlan
+    /// The projects' pools and how their numbers are written, from the configuration.
+    public let layout: PoolLayout
+    var projects: [String: PoolLayout.Project] { layout.projects }
+    var plan: NumberPlan { layout.plan }
     let state = Mutex(State())
     let persist: @Sendable (TrackingChange) -> Void
     /// A visitor's stored visits, oldest first (read from storage when they get a number).
@@ -107,29 +87,8 @@ public final class NumberPoolBook: Sendable {
         self.persist = persist
         self.history = history
         maxNumbersPerAddress = config.tracking.maxNumbersPerAddress
-        var projects: [String: Project] = [:]
-        let plan = NumberPlan(config: config)
-        let n = config.numbering
-        for p in config.projects {
-            var pools: [Pool] = []
-            for pool in p.pools {
-                let numbers = plan.numbers(project: p.key, pool: pool.name)
-                guard let s = numbers.staticNumber else { continue }
-                pools.append(
-                    Pool(
-                        projectKey: p.key, name: pool.name, regions: Set(pool.regions.map { $0.lowercased() }),
-                        numbers: numbers.dynamic, staticNumber: s))
-            }
-            var project = Project(
-                key: p.key, ttl: TimeInterval(p.reservationTTLSeconds), model: p.attribution, pools: pools,
-                siteNumberTemplate: p.siteNumbers.first, nationalDigits: n.nationalNumberLength)
-            for number in pools.flatMap({ $0.numbers + [$0.staticNumber] }) {
-                project.formatted[number] = project.format(number)
-            }
-            projects[p.key] = project
-        }
-        self.projects = projects
-        self.plan = plan
+        layout = PoolLayout(config: config)
+        let plan = layout.plan
         state.withLock { s in
             for r in snapshot.reservations where plan[r.number] != nil {
                 s.byClient[Self.clientKey(r.projectKey, r.clientID)] = r
@@ -144,7 +103,7 @@ public final class NumberPoolBook: Sendable {
                 guard s.byClient[key] != nil else { continue }
                 s.visits[key, default: []].append(v)
                 if s.visits[key]!.count > Self.visitsKept { s.visits[key]!.removeFirst() }
-                s.lastSeen[key] = (Self.fingerprint(v), v.at)
+                s.lastSeen[key] = (v.fingerprint, v.at)
             }
         }
     }
@@ -160,14 +119,7 @@ public final class NumberPoolBook: Sendable {
         projectKey: String, clientID: String, report: VisitReport, address: String? = nil, now: Date = Date()
     ) -> NumberAssignment? {
         guard let project = projects[projectKey] else { return nil }
-        let report = report.completedFromPageURL()
-        let (source, medium) = SourceClassifier.classify(report)
-        // Campaign data was read from the whole URL; what is kept of it is bounded (see `Visit.storedLength`).
-        let visit = Visit(
-            projectKey: projectKey, clientID: clientID, at: now, page: Visit.bounded(report.page),
-            referrer: report.referrer.map { Visit.bounded($0) }, source: source, medium: medium,
-            campaign: report.utmCampaign, keyword: report.utmTerm, content: report.utmContent, gclid: report.gclid,
-            yclid: report.yclid, region: report.region, gaClientID: report.gaClientID, ymClientID: report.ymClientID)
+        let visit = layout.visit(projectKey: projectKey, clientID: clientID, report: report, at: now)
         var changes: [TrackingChange] = []
         var needsHistory = false
         var kind = Telemetry.ReservationKind.dynamic, exhaustedPool: String?
@@ -177,7 +129,7 @@ public final class NumberPoolBook: Sendable {
                 takeExhaustions(&s, now: now, into: &changes)
             }
             let key = Self.clientKey(projectKey, clientID)
-            let fingerprint = Self.fingerprint(visit)
+            let fingerprint = visit.fingerprint
             let isNewVisit = s.lastSeen[key]?.fingerprint != fingerprint
             s.lastSeen[key] = (fingerprint, now)
             if isNewVisit { changes.append(.visit(visit)) }
@@ -193,16 +145,14 @@ public final class NumberPoolBook: Sendable {
                     changes.append(.reserved(live))
                 }
                 kind = .renewed
-                return assignmentFor(live, project)
+                return project.assignment(live)
             }
-            guard let pool = pool(for: project, region: report.region) else { return nil }
+            guard let pool = project.pool(for: visit.region) else { return nil }
             if let address, s.perAddress[Self.clientKey(projectKey, address), default: 0] >= maxNumbersPerAddress {
                 s.addressLimited[projectKey, default: 0] += 1
                 countShortfall(&s, project: projectKey, pool: pool.name, byAddress: true, now: now, into: &changes)
                 kind = .static
-                return NumberAssignment(
-                    kind: .static, number: pool.staticNumber, formatted: project.format(pool.staticNumber),
-                    reservation: nil)
+                return project.staticAssignment(pool)
             }
             let exhausted = s.taken[Self.clientKey(projectKey, pool.name), default: 0] >= pool.numbers.count
             // (index(forKey:) looks a number up without copying its reservation)
@@ -212,9 +162,7 @@ public final class NumberPoolBook: Sendable {
                 countShortfall(&s, project: projectKey, pool: pool.name, byAddress: false, now: now, into: &changes)
                 kind = .static
                 exhaustedPool = pool.name
-                return NumberAssignment(
-                    kind: .static, number: pool.staticNumber, formatted: project.format(pool.staticNumber),
-                    reservation: nil)
+                return project.staticAssignment(pool)
             }
             let r = Reservation(
                 id: UUID().uuidString.lowercased(), projectKey: projectKey, clientID: clientID, number: number,
@@ -231,7 +179,7 @@ public final class NumberPoolBook: Sendable {
             // A new holder: their earlier visits (first click, last non-direct) come from storage.
             needsHistory = s.visits[key] == nil
             keep(visit, for: key, in: &s)
-            return assignmentFor(r, project)
+            return project.assignment(r)
         }
         changes.forEach(persist)
         if needsHistory { loadHistory(projectKey: projectKey, clientID: clientID) }
@@ -260,21 +208,6 @@ public final class NumberPoolBook: Sendable {
         if s.visits[key]!.count > Self.visitsKept { s.visits[key]!.removeFirst() }
     }
 
-    /// A heartbeat from the same page is not a new visit; a new page with new campaign data is.
-    private static func fingerprint(_ v: Visit) -> Int {
-        var h = Hasher()
-        h.combine(v.page)
-        h.combine(v.source)
-        h.combine(v.medium)
-        h.combine(v.campaign)
-        h.combine(v.keyword)
-        // An analytics client id that turns up later (its counter's script ran after the snippet) is
-        // kept as a visit of its own, so the call can carry it.
-        h.combine(v.gaClientID)
-        h.combine(v.ymClientID)
-        return h.finalize()
-    }
-
     private func countShortfall(
         _ s: inout State, project: String, pool: String, byAddress: Bool, now: Date,
         into changes: inout [TrackingChange]
@@ -300,17 +233,6 @@ public final class NumberPoolBook: Sendable {
         var changes: [TrackingChange] = []
         state.withLock { takeExhaustions(&$0, now: Date(), into: &changes) }
         changes.forEach(persist)
-    }
-
-    private func assignmentFor(_ r: Reservation, _ project: Project) -> NumberAssignment {
-        NumberAssignment(kind: .dynamic, number: r.number, formatted: project.format(r.number), reservation: r)
-    }
-
-    private func pool(for project: Project, region: String?) -> Pool? {
-        if let region = region?.lowercased(), let match = project.pools.first(where: { $0.regions.contains(region) }) {
-            return match
-        }
-        return project.pools.first { $0.regions.isEmpty } ?? project.pools.first
     }
 
     func expire(_ s: inout State, now: Date, changes: inout [TrackingChange]) {
