@@ -176,4 +176,45 @@ import Tracking
             }
         }
     }
+
+    @Test(
+        "Attribution on the shared book: static and offline at once, a dynamic number's holder read later, released after the call"
+    ) func attributor() async throws {
+        let config = try ConfigLoader.parse(yaml: TrackingTests.yaml)
+        let layout = PoolLayout(config: config)
+        try await TestPostgres.shared().withDatabase { db in
+            let postgres = try #require(db as? PostgresDatabase)
+            let book = SharedPoolBook(database: postgres)
+            try await book.arrange(layout.projects.values.flatMap { p in p.pools.map { (p.key, $0.name, $0.numbers) } })
+            let attributor = SharedAttributor(layout: layout, book: book, logger: Logger(label: "test"))
+            #expect(
+                attributor.attributeNow(PhoneNumber(e164: "+74990000009")!) == .now(.unattributed(.static, pool: "msk"))
+            )
+            guard case .now(let offline?) = attributor.attributeNow(PhoneNumber(e164: "+74990000100")!) else {
+                Issue.record("offline number not known at once")
+                return
+            }
+            #expect(offline.kind == .offline && offline.channel == "billboard")
+            #expect(attributor.attributeNow(PhoneNumber(e164: "+74990009999")!) == .now(nil))
+            let dynamic = PhoneNumber(e164: "+74990000001")!
+            #expect(attributor.attributeNow(dynamic) == .later)
+            let now = Date()
+            #expect(try await attributor.attributeLater(dynamic, at: now) == .unattributed(.dynamic, pool: "msk"))
+            let desk = SharedNumberDesk(layout: layout, book: book, maxNumbersPerAddress: 10, persist: { _ in })
+            var report = VisitReport(page: "https://shop.example/?utm_source=google&utm_medium=cpc&utm_campaign=tables")
+            report.region = "moscow"
+            let got = try #require(try await desk.reserve(projectKey: "shop", clientID: "v", report: report, now: now))
+            #expect(got.number == dynamic)
+            let a = try #require(try await attributor.attributeLater(dynamic, at: now + 5))
+            #expect(a.kind == .dynamic && a.source == "google" && a.campaign == "tables" && !a.late)
+            #expect(a.reservationID == got.reservation?.id)
+            attributor.callEnded(a, number: dynamic)
+            var released = false
+            for _ in 0..<50 where !released {
+                released = try await book.holder(of: dynamic, now: now + 6, grace: 1800) == nil
+                if !released { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(released)
+        }
+    }
 }

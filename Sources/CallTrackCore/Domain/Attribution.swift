@@ -66,10 +66,20 @@ public protocol CallerHistory: Sendable {
     func hasCalledBefore(projectKey: String, caller: String) async throws -> Bool?
 }
 
+/// Who a call to a tracking number belongs to, as far as the SIP thread can tell at once.
+public enum AttributionAnswer: Sendable, Equatable {
+    /// Known without waiting (from memory, or from the configuration alone); nil for a number no project tracks.
+    case now(Attribution?)
+    /// To be read from shared storage, off the SIP thread (`CallAttributor.attributeLater`).
+    case later
+}
+
 public protocol CallAttributor: Sendable {
     /// Who is calling this tracking number now (the visit behind a dynamic number, a static or
-    /// offline number's channel); nil for a number no project tracks.
-    func attribute(_ number: PhoneNumber) -> Attribution?
+    /// offline number's channel), if that can be told without waiting.
+    func attributeNow(_ number: PhoneNumber) -> AttributionAnswer
+    /// What `attributeNow` left for later: read from storage, asked off the SIP thread with a time limit.
+    func attributeLater(_ number: PhoneNumber, at: Date) async throws -> Attribution?
     /// A call attributed so has ended: a dynamic number can serve someone else now.
     func callEnded(_ attribution: Attribution, number: PhoneNumber)
 }

@@ -32,13 +32,18 @@ final class Call {
     /// What the front door read of the caller's INVITE: trunk, target, dialled number, hops, offer.
     let invite: AdmittedInvite
     let relay: MediaRelay
-    let attribution: Attribution?
+    /// Who the call belongs to; while `attributionPending`, being read from storage (`CallerLookup`).
+    private(set) var attribution: Attribution?
+    let attributionPending: Bool
+    /// Whether `.started` is out: before the 100 Trying when attribution is known at once, else with the
+    /// forwarded INVITE (or the end, if the call ends before it).
+    private var startPublished = false
     let started = Date()
     private(set) var state = State.routing
     private(set) lazy var caller = Leg(call: self, side: .caller)
     private(set) lazy var callee = Leg(call: self, side: .callee)
     let ringTimer = LibreTimer()
-    /// How long the forwarded INVITE waits for the caller lookup (`CallerLookup`).
+    /// How long the forwarded INVITE waits for the lookup (`CallerLookup`).
     let lookupTimer = LibreTimer()
     /// Whether the caller never called this project before; nil when not known.
     var firstTimeCaller: Bool?
@@ -53,14 +58,15 @@ final class Call {
 
     init(
         host: any CallHost, services: CallServices, admission: AdmittedInvite, relay: MediaRelay,
-        attribution: Attribution?
+        attribution: AttributionAnswer
     ) {
         id = CallID.next()
         self.host = host
         self.services = services
         invite = admission
         self.relay = relay
-        self.attribution = attribution
+        if case .now(let known) = attribution { self.attribution = known }
+        attributionPending = attribution == .later
         var logger = services.logger
         logger[metadataKey: "call"] = "\(id)"
         logger[metadataKey: "project"] = "\(admission.target.projectKey)"
@@ -90,12 +96,10 @@ final class Call {
         logger.debug(
             "call started",
             metadata: ["did": "\(target.did)", "caller": "\(callerNumber)", "trunk": "\(invite.trunk.name)"])
-        services.events.publish(
-            .started(
-                CallStart(
-                    id: id, projectKey: target.projectKey, trunk: invite.trunk.name, didDialled: invite.dialled,
-                    did: target.did.e164, caller: callerNumber, callerName: callerName.isEmpty ? nil : callerName,
-                    forwardTo: target.uri, sipCallID: msg.callID, startedAt: started, attribution: attribution)))
+        self.callerNumber = callerNumber
+        self.callerName = callerName
+        sipCallID = msg.callID
+        if !attributionPending { publishStart() }
 
         // The front door refused offers CallTrack cannot use (488) before any call existed.
         if let offer = callerOffer {
@@ -111,26 +115,48 @@ final class Call {
             callerOffer?.relayed(through: address, port: relay.calleePort, origin: &callee.origin)
             ?? SessionDescription.defaultOffer(address: address, port: relay.calleePort, origin: &callee.origin)
         callee.lastSent = offer
-        guard let lookup = services.callerLookup, !callerNumber.isEmpty else {
+        let lookup = services.callerLookup
+        guard lookup.asks(caller: callerNumber, attribution: attributionPending) else {
             forward(offer, callerNumber: callerNumber, callerName: callerName)
             return
         }
-        // Whether the caller is new goes in the forwarded INVITE if storage answers in time.
+        // Whether the caller is new (and who the number belongs to, when storage must say) go in the
+        // forwarded INVITE if storage answers in time.
         let id = self.id
         lookupTimer.start(milliseconds: CallerLookup.patienceMilliseconds) { [weak self] in
             self?.forward(offer, callerNumber: callerNumber, callerName: callerName)
         }
-        lookup.firstCall(projectKey: target.projectKey, caller: callerNumber) { board, before in
-            guard let call = board.call(id: id) else { return }
-            call.firstTimeCaller = before.map { !$0 }
+        lookup.lookUp(
+            projectKey: target.projectKey, caller: callerNumber, attributing: attributionPending ? target.did : nil
+        ) { board, found in
+            guard let call = board.call(id: id), call.state == .routing else { return }
+            call.firstTimeCaller = found.calledBefore.map { !$0 }
+            if call.attributionPending && !call.startPublished { call.attribution = found.attribution }
             call.forward(offer, callerNumber: callerNumber, callerName: callerName)
         }
+    }
+
+    /// What `.started` carries, kept from the INVITE until it is published.
+    private var callerNumber = "", callerName = "", sipCallID = ""
+
+    /// Publishes the call's start, once: the record every later event of the call updates.
+    private func publishStart() {
+        guard !startPublished else { return }
+        startPublished = true
+        services.events.publish(
+            .started(
+                CallStart(
+                    id: id, projectKey: target.projectKey, trunk: invite.trunk.name, didDialled: invite.dialled,
+                    did: target.did.e164, caller: callerNumber, callerName: callerName.isEmpty ? nil : callerName,
+                    forwardTo: target.uri, sipCallID: sipCallID, startedAt: started, attribution: attribution)))
     }
 
     /// Sends the forwarded INVITE (once: the lookup's answer or its timer, whichever comes first).
     private func forward(_ offer: SessionDescription, callerNumber: String, callerName: String) {
         guard state == .routing else { return }
         lookupTimer.cancel()
+        // On record before the forwarded INVITE leaves (docs/reliability.md).
+        publishStart()
         guard connect(offer: offer, callerNumber: callerNumber, callerName: callerName) else {
             end(.failed(.forwardFailed))
             return
@@ -282,6 +308,7 @@ final class Call {
     /// sessions are freed (`releaseResources`).
     func end(_ outcome: CallOutcome) {
         guard state != .ended else { return }
+        publishStart()
         if let response = outcome.toCaller, !state.isAnswered { reject(caller, response) }
         let answeredAt: UInt64? = if case .answered(let at, _) = state { at } else { nil }
         state = .ended

@@ -13,8 +13,8 @@ struct CallServices {
     let statistics: CallStatistics
     /// Where media may go (`MediaAddressPolicy`).
     let mediaPolicy: MediaAddressPolicy
-    /// Whether the caller is new, asked off the SIP thread (nil: not asked).
-    let callerLookup: CallerLookup?
+    /// Whether the caller is new, and attribution storage must answer, asked off the SIP thread.
+    let callerLookup: CallerLookup
     let logger: Logger
     /// The SIP loop, which the call and its legs live on.
     let loop: LoopIdentity

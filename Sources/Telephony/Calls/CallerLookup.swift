@@ -1,26 +1,43 @@
 import CallTrackCore
+import Foundation
 
-/// Asks storage whether a caller is new while their call is being routed, off libre's thread, and
-/// brings the answer back to it. A call waits for it at most `patienceMilliseconds`:
-/// a slow database never delays a call more than that.
+/// Asks storage what a call needs to know while it is being routed, off libre's thread, and brings the
+/// answers back to it: whether the caller is new (`X-CallTrack-First-Time`), and, when several nodes share
+/// the pool book, who the tracking number belongs to. A call waits for them at most
+/// `patienceMilliseconds`: a slow database never delays a call more than that.
 struct CallerLookup: Sendable {
-    let history: any CallerHistory
+    let history: (any CallerHistory)?
+    let attributor: any CallAttributor
     let backOnLoop: @Sendable (@escaping @Sendable (SwitchBoard) -> Void) -> Void
     static let patienceMilliseconds: UInt64 = 250
 
-    init(
-        history: any CallerHistory, backOnLoop: @escaping @Sendable (@escaping @Sendable (SwitchBoard) -> Void) -> Void
-    ) {
-        self.history = history
-        self.backOnLoop = backOnLoop
+    /// What came back: nil where nothing was asked or storage could not tell.
+    struct Answer: Sendable {
+        var calledBefore: Bool?
+        var attribution: Attribution?
     }
 
-    /// Calls `answer` on libre's thread with true (called before), false (new) or nil (unknown).
-    func firstCall(projectKey: String, caller: String, answer: @escaping @Sendable (SwitchBoard, Bool?) -> Void) {
-        let history = history, backOnLoop = backOnLoop
+    /// Whether anything is worth asking: a caller number with a history to look in, or an attribution left
+    /// for later.
+    func asks(caller: String, attribution: Bool) -> Bool { attribution || (history != nil && !caller.isEmpty) }
+
+    /// Calls `answer` on libre's thread with what storage said.
+    func lookUp(
+        projectKey: String, caller: String, attributing number: PhoneNumber?,
+        answer: @escaping @Sendable (SwitchBoard, Answer) -> Void
+    ) {
+        let history = history, attributor = attributor, backOnLoop = backOnLoop
         Task {
-            let before = (try? await history.hasCalledBefore(projectKey: projectKey, caller: caller)) ?? nil
-            backOnLoop { board in answer(board, before) }
+            async let before: Bool? = {
+                guard let history, !caller.isEmpty else { return nil }
+                return (try? await history.hasCalledBefore(projectKey: projectKey, caller: caller)) ?? nil
+            }()
+            async let attribution: Attribution? = {
+                guard let number else { return nil }
+                return (try? await attributor.attributeLater(number, at: Date())) ?? nil
+            }()
+            let found = Answer(calledBefore: await before, attribution: await attribution)
+            backOnLoop { board in answer(board, found) }
         }
     }
 }

@@ -63,7 +63,8 @@ public final class SIPEngine: Service {
                 mediaPolicy: MediaAddressPolicy(
                     ownAddresses: [settings.advertisedAddress, settings.rtpBindAddress], rtpPorts: settings.rtpPorts,
                     sipPorts: settings.listen.map(\.address.port)),
-                callerLookup: callerHistory.map { CallerLookup(history: $0, backOnLoop: { job in loop.submit(job) }) },
+                callerLookup: CallerLookup(
+                    history: callerHistory, attributor: attributor, backOnLoop: { job in loop.submit(job) }),
                 logger: logger, loop: .current())
             let board = SwitchBoard(
                 router: router, services: services, relayThreads: relayThreads, callCount: callCount)

@@ -190,8 +190,8 @@ final class SwitchBoard: CallHost {
             _ = ct_sip_reply_headers(sip, msg, 503, "Service Unavailable", "Retry-After: 5\r\n")
             return
         }
-        // Attribution reads in-memory indexes only: no database on the SIP path.
-        let attribution = services.attributor.attribute(admission.target.did)
+        // Attribution reads in-memory indexes here; what must be read from storage is read off this thread.
+        let attribution = services.attributor.attributeNow(admission.target.did)
         let call = Call(host: self, services: services, admission: admission, relay: relay, attribution: attribution)
         calls[ObjectIdentifier(call)] = call
         callCount.set(calls.count)

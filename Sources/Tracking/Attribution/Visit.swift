@@ -142,7 +142,7 @@ extension Attribution {
     /// A dynamic-number attribution crediting `visit` (nil: the visitor's history is empty).
     /// The click ids come from the visit the model picked; the analytics client ids, which belong to
     /// the visitor rather than to one visit, from their latest visit that had them.
-    init(poolName: String, reservation: Reservation, late: Bool, visit: Visit?, history: [Visit] = []) {
+    public init(poolName: String, reservation: Reservation, late: Bool, visit: Visit?, history: [Visit] = []) {
         self.init(
             kind: .dynamic, poolName: poolName, clientID: reservation.clientID, reservationID: reservation.id,
             late: late, source: visit?.source, medium: visit?.medium, campaign: visit?.campaign,

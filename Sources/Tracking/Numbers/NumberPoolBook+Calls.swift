@@ -6,33 +6,22 @@ import Foundation
 extension NumberPoolBook: CallAttributor {
     /// Who a call to `number` belongs to, at the moment its INVITE arrives. Nil for a number no pool knows.
     public func attribute(_ number: PhoneNumber, at now: Date = Date()) -> Attribution? {
-        guard let entry = plan[number] else { return nil }
-        let projectKey = entry.projectKey
-        switch entry.role {
-        case .offline(let channel):
-            return Attribution(kind: .offline, source: "offline", medium: channel, channel: channel)
-        case .staticNumber(let pool): return .unattributed(.static, pool: pool)
-        case .dynamic(let pool):
-            guard let project = projects[projectKey] else { return nil }
-            var changes: [TrackingChange] = []
-            let result: Attribution = state.withLock { s in
-                expire(&s, now: now, changes: &changes)
-                var late = false
-                guard
-                    let r = s.byNumber[number]
-                        ?? {
-                            late = true
-                            return s.expired[number]
-                        }()
-                else { return .unattributed(.dynamic, pool: pool) }
-                let history = (s.visits[Self.clientKey(projectKey, r.clientID)] ?? []).filter { $0.at <= now }
-                return Attribution(
-                    poolName: pool, reservation: r, late: late, visit: project.model.pick(from: history),
-                    history: history)
-            }
-            changes.forEach(persist)
-            return result
+        if case .now(let known) = layout.attributionFromConfiguration(number) { return known }
+        var changes: [TrackingChange] = []
+        let holder: (reservation: Reservation, late: Bool, visits: [Visit])? = state.withLock { s in
+            expire(&s, now: now, changes: &changes)
+            var late = false
+            guard
+                let r = s.byNumber[number]
+                    ?? {
+                        late = true
+                        return s.expired[number]
+                    }()
+            else { return nil }
+            return (r, late, (s.visits[Self.clientKey(r.projectKey, r.clientID)] ?? []).filter { $0.at <= now })
         }
+        changes.forEach(persist)
+        return layout.attribution(of: number, holder: holder)
     }
 
     /// After a call: the visitor has called, so their number can serve someone else.
@@ -59,6 +48,11 @@ extension NumberPoolBook: CallAttributor {
     }
 
     public func attribute(_ number: PhoneNumber) -> Attribution? { attribute(number, at: Date()) }
+
+    /// In memory: always known at once.
+    public func attributeNow(_ number: PhoneNumber) -> AttributionAnswer { .now(attribute(number)) }
+
+    public func attributeLater(_ number: PhoneNumber, at now: Date) -> Attribution? { attribute(number, at: now) }
 
     public func callEnded(_ attribution: Attribution, number: PhoneNumber) {
         guard attribution.kind == .dynamic, let reservation = attribution.reservationID else { return }

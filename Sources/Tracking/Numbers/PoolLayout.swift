@@ -74,6 +74,31 @@ public struct PoolLayout: Sendable {
         self.plan = plan
     }
 
+    /// What the configuration alone says of a call to `number`: an offline or static number's channel
+    /// (nil for a number no project tracks) at once; a dynamic number's holder must be looked up (`later`).
+    public func attributionFromConfiguration(_ number: PhoneNumber) -> AttributionAnswer {
+        guard let entry = plan[number] else { return .now(nil) }
+        switch entry.role {
+        case .offline(let channel):
+            return .now(Attribution(kind: .offline, source: "offline", medium: channel, channel: channel))
+        case .staticNumber(let pool): return .now(.unattributed(.static, pool: pool))
+        case .dynamic: return projects[entry.projectKey] == nil ? .now(nil) : .later
+        }
+    }
+
+    /// A dynamic number's attribution from its holder's visits (the project's model picks the visit), or
+    /// the pool's unattributed one when no one holds it.
+    public func attribution(of number: PhoneNumber, holder: (reservation: Reservation, late: Bool, visits: [Visit])?)
+        -> Attribution?
+    {
+        guard let entry = plan[number], case .dynamic(let pool) = entry.role, let project = projects[entry.projectKey]
+        else { return nil }
+        guard let holder else { return .unattributed(.dynamic, pool: pool) }
+        return Attribution(
+            poolName: pool, reservation: holder.reservation, late: holder.late,
+            visit: project.model.pick(from: holder.visits), history: holder.visits)
+    }
+
     /// The visit a visitor's report makes: its source and medium classified, campaign data read from the
     /// whole page address, and what is kept of it bounded (see `Visit.storedLength`).
     public func visit(projectKey: String, clientID: String, report: VisitReport, at now: Date) -> Visit {

@@ -22,7 +22,7 @@ final class SIPp: @unchecked Sendable {
         let scenarioPath = directory.appendingPathComponent("\(name).xml").path
         try scenario.write(toFile: scenarioPath, atomically: true, encoding: .utf8)
         stdoutPath = directory.appendingPathComponent("stdout.txt").path
-        FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
         var args = [
             "-sf", scenarioPath, "-i", localIP, "-p", String(localPort), "-mi", localIP, "-mp", String(mediaPort), "-m",
             String(calls), "-r", String(rate), "-l", String(concurrent ?? calls), "-d", String(pauseMilliseconds), "-t",
