@@ -93,7 +93,11 @@ public final class TestPostgres: Sendable {
     }
 
     /// A new database, migrated, with its client running for the length of `body`.
-    public func withDatabase<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+    /// `statementTimeoutMilliseconds` is longer than a node's default: tests race many transactions on a
+    /// loaded machine, and an outage test names its own.
+    public func withDatabase<T>(statementTimeoutMilliseconds: Int = 10_000, _ body: (any SQLDatabase) async throws -> T)
+        async throws -> T
+    {
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
         try Self.run(
             asOwner: false,
@@ -102,8 +106,9 @@ public final class TestPostgres: Sendable {
                 "CREATE DATABASE \(name)",
             ])
         let db = PostgresDatabase(
-            settings: PostgresSettings(host: "127.0.0.1", port: port, user: "calltrack", database: name, poolSize: 4),
-            logger: Logger(label: "test.postgres"))
+            settings: PostgresSettings(
+                host: "127.0.0.1", port: port, user: "calltrack", database: name, poolSize: 4,
+                statementTimeoutMilliseconds: statementTimeoutMilliseconds), logger: Logger(label: "test.postgres"))
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await db.run() }
             defer { group.cancelAll() }

@@ -11,7 +11,7 @@ import Testing
     func queryDuringOutage() async throws {
         let server = try TestPostgres()
         defer { try? server.stop() }
-        try await server.withDatabase { db in
+        try await server.withDatabase(statementTimeoutMilliseconds: 2000) { db in
             try await db.execute("SELECT 1")
             try server.stop()
             let start = ContinuousClock.now
@@ -36,7 +36,7 @@ import Testing
     func eventsHeldThroughOutage() async throws {
         let server = try TestPostgres()
         defer { try? server.stop() }
-        try await server.withDatabase { db in
+        try await server.withDatabase(statementTimeoutMilliseconds: 2000) { db in
             let store = CallRecordStore(database: db)
             let (events, input) = AsyncStream<CallEvent>.makeStream()
             let writer = BatchWriter(
@@ -72,6 +72,7 @@ import Testing
     @Test("A node starting before its database waits for it, then gives up naming the host and port")
     func unreachableAtStart() async throws {
         let server = try TestPostgres()
+        defer { try? server.stop() }
         try server.stop()
         let db = PostgresDatabase(
             settings: PostgresSettings(
@@ -91,7 +92,6 @@ import Testing
             try await Task.sleep(for: .seconds(1))
             try server.start()
             try await waited
-            try server.stop()
         }
     }
 }

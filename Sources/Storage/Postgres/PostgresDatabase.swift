@@ -43,11 +43,6 @@ public struct PostgresSettings: Sendable, Equatable {
     }
 }
 
-private struct UncheckedBox<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
-}
-
 /// A pool of connections to one PostgreSQL database (postgres-nio's `PostgresClient`): a service that
 /// must run (in the service group) while anything queries it.
 public final class PostgresDatabase: SQLDatabase, Service {
@@ -90,26 +85,40 @@ public final class PostgresDatabase: SQLDatabase, Service {
     }
 
     /// Runs `body` for at most the statement timeout: the pool waits for a connection as long as the server
-    /// is away, and a request must fail in that time instead (`unavailable`), not hang with it.
+    /// is away, and a request must fail in that time instead (`unavailable`), not hang with it. On time out
+    /// the caller goes on at once; `body` is cancelled and may end later (a connection the server dropped
+    /// mid-query does not always heed cancellation, so it is never waited for).
     func withDeadline<T: Sendable>(sql: String?, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         let limit = Duration.milliseconds(settings.statementTimeoutMilliseconds)
-        do {
-            return try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask { try await body() }
-                group.addTask {
-                    try await Task.sleep(for: limit)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let value = first else {
-                    throw DatabaseError(
-                        kind: .unavailable, code: "timeout",
-                        message: "PostgreSQL at \(settings.host):\(settings.port) did not answer within \(limit)",
-                        sql: sql)
-                }
-                return value
+        let timedOut = DatabaseError(
+            kind: .unavailable, code: "timeout",
+            message: "PostgreSQL at \(settings.host):\(settings.port) did not answer within \(limit)", sql: sql)
+        let outcome: Result<T, Error> = await withCheckedContinuation { continuation in
+            let answered = Mutex(false)
+            let finish: @Sendable (Result<T, Error>) -> Bool = { result in
+                guard
+                    answered.withLock({ done in
+                        defer { done = true }
+                        return !done
+                    })
+                else { return false }
+                continuation.resume(returning: result)
+                return true
             }
-        } catch { throw Self.databaseError(error, sql: sql) }
+            let timer = Mutex<Task<Void, Never>?>(nil)
+            let work = Task {
+                let result: Result<T, Error>
+                do { result = .success(try await body()) } catch { result = .failure(error) }
+                if finish(result) { timer.withLock { $0?.cancel() } }
+            }
+            timer.withLock { timer in
+                timer = Task {
+                    try? await Task.sleep(for: limit)
+                    if finish(.failure(timedOut)) { work.cancel() }
+                }
+            }
+        }
+        do { return try outcome.get() } catch { throw Self.databaseError(error, sql: sql) }
     }
 
     public func scan<Columns>(
@@ -151,20 +160,18 @@ public final class PostgresDatabase: SQLDatabase, Service {
 
     /// Runs `body` as one transaction on one connection, for a change that reads what it decides on
     /// (`SELECT … FOR UPDATE`, advisory locks): committed when `body` returns, rolled back when it throws.
-    public func transaction<T: Sendable>(_ body: (Transaction) async throws -> T) async throws -> T {
-        try await withoutActuallyEscaping(body) { body in
-            // The body runs inside this call and never outlives it: the box only tells the checker so.
-            let work = UncheckedBox(body)
-            return try await withDeadline(sql: nil) { [client, logger] in
-                try await client.withTransaction(logger: logger) { connection in
-                    try await work.value(Transaction(connection: connection, database: self))
-                }
+    /// `body` may outlive the call when the deadline passes first (it is cancelled then, and rolled back).
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (Transaction) async throws -> T) async throws -> T
+    {
+        try await withDeadline(sql: nil) { [client, logger] in
+            try await client.withTransaction(logger: logger) { connection in
+                try await body(Transaction(connection: connection, database: self))
             }
         }
     }
 
     /// The statements of one transaction (`transaction`).
-    public struct Transaction {
+    public struct Transaction: Sendable {
         let connection: PostgresConnection
         let database: PostgresDatabase
 
