@@ -479,25 +479,17 @@ import Testing
             let m = RawMessage(port: proxy.port, ip: "127.0.0.3")
             let uri = "sip:84990000001@127.0.0.1:\(p.sip)"
             let offer = RawMessage.sdp(port: p.callerMedia)
-            proxy.send(m.request("INVITE", uri: uri, cseq: 1, body: offer), to: p.sip)
-            _ = try await proxy.response(403, cseq: "1 INVITE")
-            var stranger = m
-            stranger.callID = "raw-stranger-\(UUID().uuidString)@test"
-            proxy.send(
-                stranger.request(
-                    "INVITE", uri: uri, cseq: 1, body: offer,
-                    headers: ["X-CallTrack-Peer: 127.0.0.9:5060;transport=udp"]), to: p.sip)
-            _ = try await proxy.response(403, cseq: "1 INVITE")
-            var twice = m
-            twice.callID = "raw-twice-\(UUID().uuidString)@test"
-            proxy.send(
-                twice.request(
-                    "INVITE", uri: uri, cseq: 1, body: offer,
-                    headers: [
-                        "X-CallTrack-Peer: 127.0.0.9:5060;transport=udp",
-                        "X-CallTrack-Peer: 127.0.0.1:5060;transport=udp",
-                    ]), to: p.sip)
-            _ = try await proxy.response(403, cseq: "1 INVITE")
+            // No header; a sender no trunk admits; two headers.
+            let peers: [[String]] = [
+                [], ["X-CallTrack-Peer: 127.0.0.9:5060;transport=udp"],
+                ["X-CallTrack-Peer: 127.0.0.9:5060;transport=udp", "X-CallTrack-Peer: 127.0.0.1:5060;transport=udp"],
+            ]
+            for headers in peers {
+                var invite = m
+                invite.callID = "raw-refused-\(UUID().uuidString)@test"
+                proxy.send(invite.request("INVITE", uri: uri, cseq: 1, body: offer, headers: headers), to: p.sip)
+                _ = try await proxy.response(403, cseq: "1 INVITE")
+            }
             proxy.send(m.request("OPTIONS", uri: "sip:127.0.0.1:\(p.sip)", cseq: 7), to: p.sip)
             _ = try await proxy.response(200, cseq: "7 OPTIONS")
             // Anyone else naming a trunk's address is not believed: the header is read only from the proxy.

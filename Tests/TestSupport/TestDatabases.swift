@@ -40,8 +40,8 @@ public final class TestPostgres: Sendable {
             if let server { return server }
             let s = try TestPostgres()
             server = s
-            stopCommand = s.asOwner([s.bin + "/pg_ctl", "-D", s.folder + "/data", "-m", "immediate", "stop"])
-            atexit { try? TestPostgres.run(asOwner: false, TestPostgres.stopCommand) }
+            stopCommand = s.stopCommand
+            atexit { try? TestPostgres.run(asOwner: true, TestPostgres.stopCommand) }
             return s
         }
     }
@@ -58,7 +58,7 @@ public final class TestPostgres: Sendable {
             try FileManager.default.setAttributes([.ownerAccountName: "postgres"], ofItemAtPath: folder)
         }
         try Self.run(
-            asOwner: getuid() == 0,
+            asOwner: true,
             [
                 bin + "/initdb", "-D", folder + "/data", "-U", "calltrack", "--auth=trust", "--encoding=UTF8",
                 "--locale=C.UTF-8",
@@ -77,7 +77,7 @@ public final class TestPostgres: Sendable {
 
     private static func start(bin: String, folder: String, port: Int) throws {
         try run(
-            asOwner: getuid() == 0,
+            asOwner: true,
             [
                 bin + "/pg_ctl", "-D", folder + "/data", "-l", folder + "/log", "-w", "-t", "30", "-o",
                 "-c listen_addresses=127.0.0.1 -p \(port) -k \(folder) -c fsync=off -c max_connections=300", "start",
@@ -88,9 +88,9 @@ public final class TestPostgres: Sendable {
     public func start() throws { try Self.start(bin: bin, folder: folder, port: port) }
 
     /// Stops the server at once, as a crash or an outage would: clients lose their connections.
-    public func stop() throws {
-        try Self.run(asOwner: true, [bin + "/pg_ctl", "-D", folder + "/data", "-m", "immediate", "stop"])
-    }
+    public func stop() throws { try Self.run(asOwner: true, stopCommand) }
+
+    private var stopCommand: [String] { [bin + "/pg_ctl", "-D", folder + "/data", "-m", "immediate", "stop"] }
 
     /// A new database, migrated, with its client running for the length of `body`.
     /// `statementTimeoutMilliseconds` is longer than a node's default: tests race many transactions on a
@@ -115,10 +115,6 @@ public final class TestPostgres: Sendable {
             try await db.migrate()
             return try await body(db)
         }
-    }
-
-    private func asOwner(_ command: [String]) -> [String] {
-        getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--"] + command : command
     }
 
     /// Runs a command to its end, its output in a file (not a pipe: the server `pg_ctl` starts inherits

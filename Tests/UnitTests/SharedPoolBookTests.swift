@@ -47,6 +47,10 @@ import Tracking
         }
     }
 
+    private func reservations(in outcomes: [SharedPoolBook.Outcome]) -> [Reservation] {
+        outcomes.compactMap { if case .reserved(let r) = $0 { r } else { nil } }
+    }
+
     private func visit(_ client: String, at: Date) -> Visit {
         Visit(
             projectKey: "shop", clientID: client, at: at, page: "https://shop.test/?utm_source=google", referrer: nil,
@@ -59,7 +63,7 @@ import Tracking
         try await withTwoNodes { a, b in
             let now = Date()
             let outcomes = try await race(40, a, b) { i, node in try await take(node, "v\(i)", at: now) }
-            let held = outcomes.compactMap { if case .reserved(let r) = $0 { r } else { nil } }
+            let held = reservations(in: outcomes)
             #expect(held.count == 10)
             #expect(Set(held.map(\.number)).count == 10, "no number held twice")
             #expect(outcomes.filter { $0 == .exhausted }.count == 30)
@@ -72,7 +76,7 @@ import Tracking
         try await withTwoNodes { a, b in
             let now = Date()
             let outcomes = try await race(8, a, b) { _, node in try await take(node, "same", at: now) }
-            let held = outcomes.compactMap { if case .reserved(let r) = $0 { r } else { nil } }
+            let held = reservations(in: outcomes)
             #expect(held.count == 8 && Set(held.map(\.id)).count == 1 && Set(held.map(\.number)).count == 1)
             let renewed = try #require(try await b.renew(projectKey: "shop", clientID: "same", now: now + 60, ttl: 360))
             #expect(renewed.id == held[0].id && renewed.number == held[0].number)
@@ -88,7 +92,7 @@ import Tracking
             let outcomes = try await race(6, a, b) { i, node in
                 try await take(node, "n\(i)", address: "192.0.2.7", max: 2, at: now)
             }
-            #expect(outcomes.filter { if case .reserved = $0 { true } else { false } }.count == 2)
+            #expect(reservations(in: outcomes).count == 2)
             #expect(outcomes.filter { $0 == .addressLimited }.count == 4)
             // Another address is not held back.
             if case .reserved = try await take(b, "other", address: "192.0.2.8", max: 2, at: now) {

@@ -73,14 +73,7 @@ public final class PostgresDatabase: SQLDatabase, Service {
     @discardableResult public func query(_ sql: String, _ arguments: [SQLValueConvertible]) async throws -> [Row] {
         let statement = try statement(sql, arguments)
         return try await withDeadline(sql: sql) { [client, logger] in
-            var rows: [Row] = []
-            var columns: [String: Int]?
-            for try await row in try await client.query(statement, logger: logger) {
-                let names = columns ?? Self.columns(of: row)
-                columns = names
-                rows.append(Row(columns: names, values: try row.map(Self.value)))
-            }
-            return rows
+            try await Self.rows(of: client.query(statement, logger: logger))
         }
     }
 
@@ -178,15 +171,8 @@ public final class PostgresDatabase: SQLDatabase, Service {
         @discardableResult public func query(_ sql: String, _ arguments: [SQLValueConvertible] = []) async throws
             -> [Row]
         {
-            var rows: [Row] = []
-            var columns: [String: Int]?
-            for try await row in try await connection.query(database.statement(sql, arguments), logger: database.logger)
-            {
-                let names = columns ?? PostgresDatabase.columns(of: row)
-                columns = names
-                rows.append(Row(columns: names, values: try row.map(PostgresDatabase.value)))
-            }
-            return rows
+            try await PostgresDatabase.rows(
+                of: connection.query(database.statement(sql, arguments), logger: database.logger))
         }
     }
 
@@ -232,6 +218,18 @@ public final class PostgresDatabase: SQLDatabase, Service {
             }
         }
         return out
+    }
+
+    /// Every row of a result, read into the values both engines share.
+    static func rows(of sequence: PostgresRowSequence) async throws -> [Row] {
+        var rows: [Row] = []
+        var columns: [String: Int]?
+        for try await row in sequence {
+            let names = columns ?? Self.columns(of: row)
+            columns = names
+            rows.append(Row(columns: names, values: try row.map(Self.value)))
+        }
+        return rows
     }
 
     static func columns(of row: PostgresRow) -> [String: Int] {

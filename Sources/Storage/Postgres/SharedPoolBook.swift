@@ -50,12 +50,18 @@ public struct SharedPoolBook: Sendable {
     /// The visitor's live number held `ttl` seconds more; nil when they hold none.
     public func renew(projectKey: String, clientID: String, now: Date, ttl: Double) async throws -> Reservation? {
         try await db.query(
-            """
-            UPDATE pool_numbers SET held_until = ? WHERE project = ? AND client_id = ? AND held_until > ?
-            RETURNING \(Self.columns)
-            """, [now.timeIntervalSince1970 + ttl, projectKey, clientID, now.timeIntervalSince1970]
+            Self.renewal, [now.timeIntervalSince1970 + ttl, projectKey, clientID, now.timeIntervalSince1970]
         ).first.flatMap(Self.reservation)
     }
+
+    /// The visitor's live number, if any, held longer.
+    private static let renewal = """
+        UPDATE pool_numbers SET held_until = ? WHERE project = ? AND client_id = ? AND held_until > ?
+        RETURNING \(columns)
+        """
+
+    /// Waits for the transaction's lock on one key (a visitor, an address), released at its end.
+    private static let lock = "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))"
 
     /// A number of `pool` for a visitor who holds none (or the one they got meanwhile from another node),
     /// with `visit` stored in the same transaction.
@@ -65,21 +71,15 @@ public struct SharedPoolBook: Sendable {
     ) async throws -> Outcome {
         let t = now.timeIntervalSince1970
         return try await db.transaction { tx in
-            try await tx.query(
-                "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", ["visitor\u{1f}\(projectKey)\u{1f}\(clientID)"])
+            try await tx.query(Self.lock, ["visitor\u{1f}\(projectKey)\u{1f}\(clientID)"])
             if let visit { try await tx.query(TrackingStore.insertVisitSQL, TrackingStore.arguments(of: visit)) }
-            if let held = try await tx.query(
-                """
-                UPDATE pool_numbers SET held_until = ? WHERE project = ? AND client_id = ? AND held_until > ?
-                RETURNING \(Self.columns)
-                """, [t + ttl, projectKey, clientID, t]
-            ).first.flatMap(Self.reservation) {
+            if let held = try await tx.query(Self.renewal, [t + ttl, projectKey, clientID, t]).first.flatMap(
+                Self.reservation)
+            {
                 return .reserved(held)
             }
             if let address {
-                try await tx.query(
-                    "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))",
-                    ["address\u{1f}\(projectKey)\u{1f}\(address)"])
+                try await tx.query(Self.lock, ["address\u{1f}\(projectKey)\u{1f}\(address)"])
                 let holds =
                     try await tx.query(
                         """

@@ -1,3 +1,4 @@
+import CallTrackCore
 import Crypto
 import Foundation
 
@@ -49,7 +50,5 @@ public final class SharedDashboardSessions: DashboardSessionRepository {
         try await db.execute("DELETE FROM dashboard_sessions WHERE id_hash = ?", [Self.hash(id)])
     }
 
-    static func hash(_ id: String) -> String {
-        SHA256.hash(data: Data(id.utf8)).map { String(format: "%02x", $0) }.joined()
-    }
+    static func hash(_ id: String) -> String { Hex.bytes(SHA256.hash(data: Data(id.utf8))) }
 }

@@ -61,7 +61,7 @@ extension Call {
     }
 
     /// Sends the forwarded INVITE with `offer` to the project's target; false if it cannot be sent.
-    func connect(offer: SessionDescription, callerNumber: String, callerName: String) -> Bool {
+    func connect(offer: SessionDescription) -> Bool {
         let fromURI = "sip:\(callerNumber.isEmpty ? "anonymous" : callerNumber)@\(address)"
         // libre writes the Route as <proxy;lr>: the configured URI goes in without its own ;lr.
         let route = target.trunk?.proxy.map { $0.replacingOccurrences(of: ";lr", with: "", options: .caseInsensitive) }

@@ -88,17 +88,14 @@ final class Call {
     // MARK: Setup
 
     func start(invite msg: UnsafePointer<sip_msg>) {
-        let callerNumber = msg.pointee.from.uri.user.string
-        let callerName = DisplayName.parse(msg.pointee.from.val.string) ?? ""
+        callerNumber = msg.pointee.from.uri.user.string
+        callerName = DisplayName.parse(msg.pointee.from.val.string) ?? ""
         host.register(caller, callID: msg.callID)
         caller.peer = invite.peer
         relay.setSignallingPeer(.caller, caller.peer)
         logger.debug(
             "call started",
             metadata: ["did": "\(target.did)", "caller": "\(callerNumber)", "trunk": "\(invite.trunk.name)"])
-        self.callerNumber = callerNumber
-        self.callerName = callerName
-        sipCallID = msg.callID
         if !attributionPending { publishStart() }
 
         // The front door refused offers CallTrack cannot use (488) before any call existed.
@@ -117,27 +114,26 @@ final class Call {
         callee.lastSent = offer
         let lookup = services.callerLookup
         guard lookup.asks(caller: callerNumber, attribution: attributionPending) else {
-            forward(offer, callerNumber: callerNumber, callerName: callerName)
+            forward(offer)
             return
         }
         // Whether the caller is new (and who the number belongs to, when storage must say) go in the
         // forwarded INVITE if storage answers in time.
         let id = self.id
-        lookupTimer.start(milliseconds: CallerLookup.patienceMilliseconds) { [weak self] in
-            self?.forward(offer, callerNumber: callerNumber, callerName: callerName)
-        }
+        lookupTimer.start(milliseconds: CallerLookup.patienceMilliseconds) { [weak self] in self?.forward(offer) }
         lookup.lookUp(
             projectKey: target.projectKey, caller: callerNumber, attributing: attributionPending ? target.did : nil
         ) { board, found in
             guard let call = board.call(id: id), call.state == .routing else { return }
             call.firstTimeCaller = found.calledBefore.map { !$0 }
-            if call.attributionPending && !call.startPublished { call.attribution = found.attribution }
-            call.forward(offer, callerNumber: callerNumber, callerName: callerName)
+            // Still routing: the start is not out yet, so what storage said goes in it.
+            if call.attributionPending { call.attribution = found.attribution }
+            call.forward(offer)
         }
     }
 
-    /// What `.started` carries, kept from the INVITE until it is published.
-    private var callerNumber = "", callerName = "", sipCallID = ""
+    /// The caller's number and display name from the INVITE's From, for the record and the forwarded INVITE.
+    private(set) var callerNumber = "", callerName = ""
 
     /// Publishes the call's start, once: the record every later event of the call updates.
     private func publishStart() {
@@ -148,16 +144,16 @@ final class Call {
                 CallStart(
                     id: id, projectKey: target.projectKey, trunk: invite.trunk.name, didDialled: invite.dialled,
                     did: target.did.e164, caller: callerNumber, callerName: callerName.isEmpty ? nil : callerName,
-                    forwardTo: target.uri, sipCallID: sipCallID, startedAt: started, attribution: attribution)))
+                    forwardTo: target.uri, sipCallID: invite.callID, startedAt: started, attribution: attribution)))
     }
 
     /// Sends the forwarded INVITE (once: the lookup's answer or its timer, whichever comes first).
-    private func forward(_ offer: SessionDescription, callerNumber: String, callerName: String) {
+    private func forward(_ offer: SessionDescription) {
         guard state == .routing else { return }
         lookupTimer.cancel()
         // On record before the forwarded INVITE leaves (docs/reliability.md).
         publishStart()
-        guard connect(offer: offer, callerNumber: callerNumber, callerName: callerName) else {
+        guard connect(offer: offer) else {
             end(.failed(.forwardFailed))
             return
         }
