@@ -94,6 +94,8 @@ let package = Package(
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Mustache", package: "swift-mustache"),
+                // A recording on another node is fetched from it.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ], resources: httpResources.map { .embedInCode("Resources/" + $0) }),
         // The outbox's sender: signed webhooks, GA4 events, Metrica uploads and missed-call e-mail,
         // retried with backoff, one worker per endpoint.

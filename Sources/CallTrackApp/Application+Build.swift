@@ -28,29 +28,109 @@ public func bootstrapMetrics() -> PrometheusCollectorRegistry {
     return registry
 }
 
-public func buildApplication(
+/// Runs a node until SIGTERM or SIGINT: on SQLite alone, or as one of several nodes sharing PostgreSQL
+/// (reached within 30 s of the start, its schema brought up to date, this node's id claimed for its life).
+public func runNode(
     config: CallTrackConfig, environment: [String: String], metrics: PrometheusCollectorRegistry, logger: Logger
+) async throws {
+    guard config.storage.backend == .postgres, let cluster = config.cluster else {
+        return try await buildApplication(
+            config: config, storage: try NodeStorage(sqlite: config), environment: environment, metrics: metrics,
+            logger: logger
+        ).run()
+    }
+    let database = PostgresDatabase(settings: try postgresSettings(config, environment), logger: logger)
+    try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await database.run() }
+        defer { tasks.cancelAll() }
+        let claim: NodeClaim
+        do {
+            try await database.waitUntilReachable(seconds: 30)
+            try await database.migrate()
+            claim = try await ClusterNodes(database: database).claim(cluster.nodeID, logger: logger)
+        } catch let error as DatabaseError { throw StartupError("storage.postgres: \(error.message)") } catch {
+            throw StartupError("\(error)")
+        }
+        let storage = NodeStorage(postgres: database, claim: claim, config: config)
+        try await buildApplication(
+            config: config, storage: storage, environment: environment, metrics: metrics, logger: logger
+        ).run()
+    }
+}
+
+/// `storage.postgres` with the address from the environment variable `url_env` names.
+func postgresSettings(_ config: CallTrackConfig, _ environment: [String: String]) throws -> PostgresSettings {
+    let p = config.storage.postgres
+    guard let url = environment[p.urlEnv], !url.isEmpty else {
+        throw StartupError(
+            "storage.postgres.url_env: \(p.urlEnv) is not set; it holds postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+    }
+    guard
+        let settings = PostgresSettings(
+            url: url, poolSize: p.poolSize, statementTimeoutMilliseconds: p.statementTimeoutMs)
+    else {
+        throw StartupError(
+            "storage.postgres.url_env: \(p.urlEnv) is not a postgres://USER:PASSWORD@HOST:PORT/DATABASE address")
+    }
+    return settings
+}
+
+/// Where a node keeps its state: the SQLite file beside it, or the PostgreSQL every node shares. Either way
+/// the journals of changes not yet in the database are on the node's own disk.
+struct NodeStorage {
+    /// Batch writers' connection, and the read connections of the admin API, the tracking path and the SIP
+    /// path (SQLite: one each, so a report never holds up a reservation or a call; PostgreSQL: its pool).
+    let writes, reads, trackingReads, callerReads: any SQLDatabase
+    let journals: String
+    /// This node among several; nil alone.
+    let cluster: (config: ClusterConfig, database: PostgresDatabase, claim: NodeClaim)?
+
+    init(sqlite config: CallTrackConfig) throws {
+        let path = config.storage.database
+        do {
+            writes = try SQLiteDatabase(path: path)
+            reads = try SQLiteDatabase(path: path, readOnly: true)
+            trackingReads = try SQLiteDatabase(path: path, readOnly: true)
+            // The SIP path's question (has this caller called before?) never waits behind a report.
+            callerReads = try SQLiteDatabase(path: path, readOnly: true)
+        } catch { throw StartupError("storage.database: cannot open \(path): \(error)") }
+        journals = path + ".journal"
+        cluster = nil
+    }
+
+    init(postgres database: PostgresDatabase, claim: NodeClaim, config: CallTrackConfig) {
+        writes = database
+        reads = database
+        trackingReads = database
+        callerReads = database
+        let node = config.cluster!.nodeID
+        // Beside the recordings, one folder per node: several nodes may share the recordings' mount.
+        journals = config.storage.recordings + "/.journal/" + node
+        cluster = (config.cluster!, database, claim)
+    }
+
+    var nodeID: String? { cluster?.config.nodeID }
+}
+
+func buildApplication(
+    config: CallTrackConfig, storage: NodeStorage, environment: [String: String], metrics: PrometheusCollectorRegistry,
+    logger: Logger
 ) async throws -> ServiceGroup {
-    // One connection for the batch writers and three read-only ones: the admin API's (reports scan a
-    // month of calls while holding theirs), the tracking path's (a visitor's history is read when
-    // they get a number) and the SIP path's, so that a report never holds up a reservation or a call.
-    let database: SQLiteDatabase, reads: SQLiteDatabase, trackingReads: SQLiteDatabase, callerReads: SQLiteDatabase
-    do {
-        database = try SQLiteDatabase(path: config.storage.database)
-        reads = try SQLiteDatabase(path: config.storage.database, readOnly: true)
-        trackingReads = try SQLiteDatabase(path: config.storage.database, readOnly: true)
-        // The SIP path's question (has this caller called before?) never waits behind a report.
-        callerReads = try SQLiteDatabase(path: config.storage.database, readOnly: true)
-    } catch { throw StartupError("storage.database: cannot open \(config.storage.database): \(error)") }
     let plan: DeliveryPlan
     do { plan = try DeliveryPlan(config: config, environment: environment) } catch let error as DeliveryPlanError {
         throw StartupError(error.description)
     }
-    let store = CallRecordStore(database: database, reads: reads, numbering: config.numbering, deliveries: plan.routes)
-    let outbox = Outbox(database: database)
-    // Changes reach the database in batches; each is first written to a journal beside it, and what a crash
-    // left there is applied now (docs/reliability.md).
-    let journals = config.storage.database + ".journal"
+    let node = storage.nodeID
+    let store = CallRecordStore(
+        database: storage.writes, reads: storage.reads, numbering: config.numbering, deliveries: plan.routes, node: node
+    )
+    let outbox = Outbox(database: storage.writes)
+    // Changes reach the database in batches; each is first written to a journal on this node's disk, and
+    // what a crash left there is applied now (docs/reliability.md).
+    let journals = storage.journals
+    do { try FileManager.default.createDirectory(atPath: journals, withIntermediateDirectories: true) } catch {
+        throw StartupError("storage: cannot create the journal folder \(journals): \(error)")
+    }
     let heartbeat = Heartbeat(path: journals + "/alive", logger: logger)
     let journal: Journal<CallEvent> = try await recoverJournal(
         journals + "/calls", applied: try await store.appliedEventNumber(), logger: logger, apply: store.apply)
@@ -72,24 +152,38 @@ public func buildApplication(
         if let last = batch.last { journal.applied(through: last.number) }
     }
 
-    let trackingStore = TrackingStore(database: database, reads: trackingReads)
+    let trackingStore = TrackingStore(database: storage.writes, reads: storage.trackingReads, node: node)
     let trackingJournal: Journal<TrackingChange> = try await recoverJournal(
         journals + "/tracking", applied: try await trackingStore.appliedChangeNumber(), logger: logger,
         apply: trackingStore.apply)
     let tracking = EventBus(log: trackingJournal, firstNumber: trackingJournal.nextNumber)
     let trackingChanges = tracking.subscribe()
-    let numbers = NumberPoolBook(
-        config: config, snapshot: try await trackingStore.snapshot(),
-        history: { project, client in
-            (try? TrackingStore.visits(in: trackingReads, projectKey: project, clientID: client)) ?? []
-        }, persist: { tracking.publish($0) })
-    let visitRetention = VisitRetention(
-        store: trackingStore, days: config.tracking.visitRetentionDays,
-        intervalSeconds: config.tracking.sweepIntervalSeconds, logger: logger)
+    let numbers: any NumberDesk, attributor: any CallAttributor, flushNumbers: @Sendable () -> Void
+    if let cluster = storage.cluster {
+        // Every node reserves on the pool book in PostgreSQL, and reads it when a call comes.
+        let layout = PoolLayout(config: config)
+        let book = SharedPoolBook(database: cluster.database)
+        try await book.arrange(layout.projects.values.flatMap { p in p.pools.map { (p.key, $0.name, $0.numbers) } })
+        numbers = SharedNumberDesk(
+            layout: layout, book: book, maxNumbersPerAddress: config.tracking.maxNumbersPerAddress,
+            persist: { tracking.publish($0) })
+        attributor = SharedAttributor(layout: layout, book: book, logger: logger)
+        flushNumbers = {}
+    } else {
+        let trackingReads = storage.trackingReads as! SQLiteDatabase
+        let book = NumberPoolBook(
+            config: config, snapshot: try await trackingStore.snapshot(),
+            history: { project, client in
+                (try? TrackingStore.visits(in: trackingReads, projectKey: project, clientID: client)) ?? []
+            }, persist: { tracking.publish($0) })
+        numbers = book
+        attributor = book
+        flushNumbers = { book.flush() }
+    }
     let trackingWriter = BatchWriter(
         name: "visits and reservations", changes: trackingChanges,
         finishOnShutdown: {
-            numbers.flush()
+            flushNumbers()
             tracking.finish()
         }, logger: logger
     ) { batch in
@@ -98,10 +192,20 @@ public func buildApplication(
     }
     let router = CallRouter(config: config, environment: environment)
     let statistics = CallStatistics()
-    let callers = CallRecordStore(database: database, reads: callerReads, numbering: config.numbering)
+    let callers = CallRecordStore(database: storage.writes, reads: storage.callerReads, numbering: config.numbering)
     let engine = SIPEngine(
-        config: config, router: router, events: events, statistics: statistics, recorder: recorder, attributor: numbers,
-        callerHistory: callers, logger: logger)
+        config: config, router: router, events: events, statistics: statistics, recorder: recorder,
+        attributor: attributor, callerHistory: callers, logger: logger)
+    let membership = storage.cluster.map { cluster in
+        ClusterMembership(
+            config: cluster.config, database: cluster.database, claim: cluster.claim, calls: store,
+            activeCalls: { engine.activeCallCount }, draining: { engine.isDraining }, logger: logger)
+    }
+    // With several nodes, once-per-cluster work is done by the node holding its lease.
+    let leases: any JobLeases = membership ?? SoleNode()
+    let visitRetention = VisitRetention(
+        store: trackingStore, days: config.tracking.visitRetentionDays,
+        intervalSeconds: config.tracking.sweepIntervalSeconds, leases: leases, logger: logger)
 
     let connections = HTTPConnectionRegistry(limits: httpLimits(config, logger: logger))
     let tokens = (environment[config.admin.tokensEnv] ?? "").split(separator: ",").map {
@@ -111,12 +215,13 @@ public func buildApplication(
         logger.warning("no admin tokens: set \(config.admin.tokensEnv) to use the admin API; it answers 401 until then")
     }
     let deps = APIDependencies(
-        calls: store, tracking: trackingStore, outbox: outbox, recordingsFolder: config.storage.recordings,
-        adminTokens: tokens, statistics: statistics,
+        calls: store, tracking: trackingStore, outbox: outbox,
+        sessions: storage.cluster.map { SharedDashboardSessions(database: $0.database) } ?? InMemoryDashboardSessions(),
+        recordingsFolder: config.storage.recordings, adminTokens: tokens, statistics: statistics,
         projects: config.projects.map { PublicProject(config: $0, numbering: config.numbering) }, numbers: numbers,
-        reservationsPerMinute: config.http.reservationsPerMinute, regionHeader: config.http.regionHeader,
-        trustedProxies: config.http.trustedProxies, metrics: metrics, sipReady: { engine.isReady },
-        activeCalls: { engine.activeCallCount }, connections: connections)
+        cluster: membership, reservationsPerMinute: config.http.reservationsPerMinute,
+        regionHeader: config.http.regionHeader, trustedProxies: config.http.trustedProxies, metrics: metrics,
+        sipReady: { engine.isReady }, activeCalls: { engine.activeCallCount }, connections: connections)
     let listen = config.http.listen
     let http = Application(
         router: buildRouter(deps),
@@ -132,11 +237,14 @@ public func buildApplication(
         outbox: outbox, channels: plan.channels,
         source: DeliverySource(calls: store, callJSON: callJSONData, saleJSON: saleJSONData), config: config.delivery,
         smtp: config.smtp.map { SMTPRelay(config: $0, password: $0.passwordEnv.flatMap { environment[$0] }) },
-        logger: logger)
+        leases: leases, logger: logger)
 
+    // The cluster heartbeat stops last: the others see this node until its calls have drained.
+    let clusterServices: [ServiceGroupConfiguration.ServiceConfiguration] =
+        membership.map { [.init(service: $0)] } ?? []
     return ServiceGroup(
         configuration: .init(
-            services: [
+            services: clusterServices + [
                 .init(service: heartbeat), .init(service: writer), .init(service: trackingWriter),
                 .init(service: retention), .init(service: visitRetention), .init(service: deliveries),
                 .init(service: http), .init(service: engine),

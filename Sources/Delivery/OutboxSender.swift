@@ -32,10 +32,14 @@ public final class OutboxSender: Service {
     /// Delivered and failed deliveries stay in the log this long.
     static let logDays = 30.0
 
+    /// With several nodes, one sends each endpoint's deliveries: the one holding its lease.
+    private let leases: any JobLeases
+
     public init(
         outbox: any OutboxRepository, channels: [any DeliveryChannel], source: DeliverySource, config: DeliveryConfig,
-        smtp: SMTPRelay?, logger: Logger
+        smtp: SMTPRelay?, leases: any JobLeases = SoleNode(), logger: Logger
     ) {
+        self.leases = leases
         self.outbox = outbox
         self.channels = channels
         self.source = source
@@ -77,6 +81,10 @@ public final class OutboxSender: Service {
     private func pruneHourly() async {
         while !Task.isCancelled {
             let keep = max(Self.logDays * 86400, config.maxAgeHours * 3600)
+            guard await leases.hold("outbox-prune") else {
+                try? await Task.sleep(for: .seconds(60))
+                continue
+            }
             await outboxCall("prune") { try await $0.prune(before: Date().addingTimeInterval(-keep)) }
             try? await Task.sleep(for: .seconds(3600))
         }
@@ -87,6 +95,10 @@ public final class OutboxSender: Service {
         let endpoint = Self.endpoint(channel.endpoint)
         var lastAttempt = Date.distantPast
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            guard await leases.hold("outbox\u{1f}" + channel.endpoint) else {
+                try? await Task.sleep(for: .seconds(1))
+                continue
+            }
             if health.failing(endpoint) != nil {
                 // A channel that paces its attempts (Metrica's uploads) probes at that pace too.
                 if Date() >= lastAttempt.addingTimeInterval(channel.attemptInterval),

@@ -7,8 +7,13 @@ public struct APIError: HTTPResponseError {
     public let status: HTTPResponse.Status
     public let code, message: String
     public let field: String?
+    /// Seconds after which trying again may work (`Retry-After`).
+    public let retryAfter: Int?
 
-    public init(_ status: HTTPResponse.Status, code: String, message: String, field: String? = nil) {
+    public init(
+        _ status: HTTPResponse.Status, code: String, message: String, field: String? = nil, retryAfter: Int? = nil
+    ) {
+        self.retryAfter = retryAfter
         self.status = status
         self.code = code
         self.message = message
@@ -35,6 +40,7 @@ public struct APIError: HTTPResponseError {
             Body(error: .init(code: code, message: message, field: field)), from: request, context: context)
         response.status = status
         if status == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer realm=\"calltrack\"" }
+        if let retryAfter { response.headers[.retryAfter] = String(retryAfter) }
         return response
     }
 }

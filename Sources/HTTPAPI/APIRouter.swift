@@ -18,7 +18,9 @@ public struct APIDependencies: Sendable {
     public let adminTokens: [String]
     public let statistics: CallStatistics
     public let projects: [PublicProject]
-    public let numbers: NumberPoolBook
+    public let numbers: any NumberDesk
+    /// This node's place in a cluster; nil on a single node.
+    public let cluster: ClusterMembership?
     /// Reservations allowed per client address and minute.
     public let reservationsPerMinute: Int
     /// A header set by a trusted reverse proxy with the visitor's region (used when the snippet sends none).
@@ -37,10 +39,11 @@ public struct APIDependencies: Sendable {
     public init(
         calls: any CallRepository, tracking: any TrackingRepository, outbox: (any OutboxRepository)? = nil,
         sessions: any DashboardSessionRepository = InMemoryDashboardSessions(), recordingsFolder: String,
-        adminTokens: [String], statistics: CallStatistics, projects: [PublicProject] = [], numbers: NumberPoolBook,
-        reservationsPerMinute: Int = 120, regionHeader: String? = nil, trustedProxies: [CIDR] = [],
-        metrics: PrometheusCollectorRegistry, sipReady: @escaping @Sendable () -> Bool = { true },
-        activeCalls: @escaping @Sendable () -> Int, connections: HTTPConnectionRegistry? = nil
+        adminTokens: [String], statistics: CallStatistics, projects: [PublicProject] = [], numbers: any NumberDesk,
+        cluster: ClusterMembership? = nil, reservationsPerMinute: Int = 120, regionHeader: String? = nil,
+        trustedProxies: [CIDR] = [], metrics: PrometheusCollectorRegistry,
+        sipReady: @escaping @Sendable () -> Bool = { true }, activeCalls: @escaping @Sendable () -> Int,
+        connections: HTTPConnectionRegistry? = nil
     ) {
         self.calls = calls
         self.tracking = tracking
@@ -51,6 +54,7 @@ public struct APIDependencies: Sendable {
         self.statistics = statistics
         self.projects = projects
         self.numbers = numbers
+        self.cluster = cluster
         self.reservationsPerMinute = reservationsPerMinute
         self.regionHeader = regionHeader
         self.trustedProxies = trustedProxies
@@ -64,21 +68,25 @@ public struct APIDependencies: Sendable {
 /// Builds the router: public health and metrics, admin `/v1` routes.
 public func buildRouter(_ deps: APIDependencies) -> Router<APIRequestContext> {
     let router = Router(context: APIRequestContext.self)
+    router.add(middleware: NodeMiddleware(node: deps.cluster?.nodeID))
     let startedAt = Date()
     router.get("healthz") { request, context -> Response in
         struct Health: ResponseEncodable {
-            let status: String
+            let status, storage: String
+            @Nullable var node: String?
             let activeCalls, uptimeSeconds: Int
             enum CodingKeys: String, CodingKey {
-                case status, activeCalls = "active_calls", uptimeSeconds = "uptime_seconds"
+                case status, node, storage, activeCalls = "active_calls", uptimeSeconds = "uptime_seconds"
             }
         }
-        // 503 while SIP is not listening yet (start) or no longer takes calls (draining), so that a
-        // load balancer or a test waits for the SIP side, not just for HTTP.
-        let ready = deps.sipReady()
+        // 503 while SIP is not listening yet (start) or no longer takes calls (draining), or while the shared
+        // PostgreSQL does not answer, so that a load balancer or a test waits for the SIP side and storage,
+        // not just for HTTP.
+        let storage = deps.cluster?.storageReachable ?? true
+        let ready = deps.sipReady() && storage
         var response = try Health(
-            status: ready ? "ok" : "unavailable", activeCalls: deps.activeCalls(),
-            uptimeSeconds: Int(Date().timeIntervalSince(startedAt))
+            status: ready ? "ok" : "unavailable", storage: storage ? "ok" : "unavailable", node: deps.cluster?.nodeID,
+            activeCalls: deps.activeCalls(), uptimeSeconds: Int(Date().timeIntervalSince(startedAt))
         ).response(from: request, context: context)
         response.status = ready ? .ok : .serviceUnavailable
         return response
@@ -99,15 +107,18 @@ public func buildRouter(_ deps: APIDependencies) -> Router<APIRequestContext> {
     let pools = PoolHealthService(tracking: deps.tracking, numbers: deps.numbers)
     let admin = router.group("v1").add(middleware: AdminAuthMiddleware(tokens: deps.adminTokens))
     CallController(calls: deps.calls, projects: projects).addRoutes(to: admin)
-    RecordingController(calls: deps.calls, recordingsFolder: deps.recordingsFolder).addRoutes(to: admin)
+    RecordingController(calls: deps.calls, recordingsFolder: deps.recordingsFolder, cluster: deps.cluster).addRoutes(
+        to: admin)
     HealthController(projects: projects, pools: pools).addRoutes(to: admin)
+    ClusterController(membership: deps.cluster).addRoutes(to: admin)
     ReportController(projects: projects, calls: deps.calls, reports: reports).addRoutes(to: admin)
     ExportController(projects: projects, calls: deps.calls).addRoutes(to: admin)
     if let outbox = deps.outbox { DeliveryController(outbox: outbox).addRoutes(to: admin) }
     Dashboard(
         projects: deps.projects, calls: deps.calls, reports: reports, pools: pools, outbox: deps.outbox,
-        recordings: RecordingController(calls: deps.calls, recordingsFolder: deps.recordingsFolder),
-        sessions: deps.sessions, adminTokens: deps.adminTokens, trustedProxies: deps.trustedProxies
+        recordings: RecordingController(
+            calls: deps.calls, recordingsFolder: deps.recordingsFolder, cluster: deps.cluster), sessions: deps.sessions,
+        adminTokens: deps.adminTokens, trustedProxies: deps.trustedProxies
     ).addRoutes(to: router)
     return router
 }

@@ -37,9 +37,8 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "calltrack")
         let metrics = bootstrapMetrics()
         do {
-            let group = try await buildApplication(
+            try await runNode(
                 config: cfg, environment: ProcessInfo.processInfo.environment, metrics: metrics, logger: logger)
-            try await group.run()
         } catch {
             FileHandle.standardError.write(Data("calltrack: \(error)\n".utf8))
             throw ExitCode(1)

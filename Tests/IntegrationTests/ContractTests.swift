@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// docs/openapi.yaml against the real server: every JSON response the document describes (each
@@ -53,8 +54,8 @@ import Testing
     func everyDocumentedResponse() async throws {
         var options = WebhookTests.options(receiverPort: 9)
         options.reservationsPerMinute = 30
+        var samples = try await Self.clusterSamples()
         try await withServer(options: options) { server in
-            var samples: [Sample] = []
             let bearer = "Authorization: Bearer \(CallTrackServer.adminToken)"
             let json = "Content-Type: application/json"
             func check(
@@ -71,6 +72,8 @@ import Testing
                 #"{"client_id": "visitor-1", "page": "http://shop.test/?utm_source=google&utm_medium=cpc"}"#
             let reserve = "/v1/projects/{key}/reservations"
             _ = try check("GET", "/healthz", "/healthz", 200, auth: false)
+            _ = try check("GET", "/v1/cluster", "/v1/cluster", 404)
+            _ = try check("GET", "/v1/cluster", "/v1/cluster", 401, auth: false)
             _ = try check(
                 "POST", reserve, "/v1/projects/shop/reservations", 200, auth: false, headers: [json], body: reservation)
             _ = try check(
@@ -197,6 +200,42 @@ import Testing
 
             try Self.validate(samples)
         }
+    }
+
+    /// What only several nodes answer, from two nodes on a PostgreSQL of this test's own: the cluster view,
+    /// a recording whose node is down, and a reservation while PostgreSQL is down.
+    static func clusterSamples() async throws -> [Sample] {
+        let postgres = try TestPostgres()
+        defer { postgres.destroy() }
+        let url = try postgres.newDatabaseURL()
+        var a = CallTrackServer.Options(), b = CallTrackServer.Options()
+        a.cluster = (url, "node-a")
+        b.cluster = (url, "node-b")
+        let nodeA = try CallTrackServer(options: a), nodeB = try CallTrackServer(options: b)
+        try await nodeA.start()
+        try await nodeB.start()
+        var samples: [Sample] = []
+        let bearer = "Authorization: Bearer \(CallTrackServer.adminToken)"
+        func check(
+            _ server: CallTrackServer, _ method: String, _ template: String, _ path: String, _ expected: Int,
+            headers: [String] = [bearer], body: String = ""
+        ) throws {
+            let got = try Self.raw(server, method, path, headers: headers, body: Data(body.utf8))
+            #expect(got.status == expected, "\(method) \(path): \(got.status) \(got.body.prefix(300))")
+            samples.append(Sample(method: method, template: template, status: got.status, body: got.body))
+        }
+        try check(nodeA, "GET", "/healthz", "/healthz", 200, headers: [])
+        try check(nodeA, "GET", "/v1/cluster", "/v1/cluster", 200)
+        try await nodeB.placeAnsweredCall(dialling: "84990000001", talkMilliseconds: 300)
+        let recorded = try #require(try await nodeA.finishedRecordings(count: 1).first?["url"] as? String)
+        _ = try await nodeB.stop()
+        try check(nodeA, "GET", "/v1/calls/{id}/recording", recorded, 503)
+        try postgres.stop()
+        try check(
+            nodeA, "POST", "/v1/projects/{key}/reservations", "/v1/projects/shop/reservations", 503,
+            headers: ["Content-Type: application/json"], body: #"{"client_id": "v", "page": "http://shop.test/"}"#)
+        _ = try await nodeA.stop()
+        return samples
     }
 
     /// Hands the samples to jsonschema: each must fit its documented schema, and every documented

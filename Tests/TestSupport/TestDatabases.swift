@@ -90,14 +90,16 @@ public final class TestPostgres: Sendable {
     /// Stops the server at once, as a crash or an outage would: clients lose their connections.
     public func stop() throws { try Self.run(asOwner: true, stopCommand) }
 
+    /// Stops the server (if it runs) and removes its folder.
+    public func destroy() {
+        try? stop()
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+
     private var stopCommand: [String] { [bin + "/pg_ctl", "-D", folder + "/data", "-m", "immediate", "stop"] }
 
-    /// A new database, migrated, with its client running for the length of `body`.
-    /// `statementTimeoutMilliseconds` is longer than a node's default: tests race many transactions on a
-    /// loaded machine, and an outage test names its own.
-    public func withDatabase<T>(statementTimeoutMilliseconds: Int = 10_000, _ body: (any SQLDatabase) async throws -> T)
-        async throws -> T
-    {
+    /// A new empty database on the server; its name.
+    public func newDatabase() throws -> String {
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
         try Self.run(
             asOwner: false,
@@ -105,6 +107,19 @@ public final class TestPostgres: Sendable {
                 bin + "/psql", "-h", "127.0.0.1", "-p", "\(port)", "-U", "calltrack", "-d", "postgres", "-q", "-c",
                 "CREATE DATABASE \(name)",
             ])
+        return name
+    }
+
+    /// The address of a new empty database, as `CALLTRACK_DATABASE_URL` holds it.
+    public func newDatabaseURL() throws -> String { "postgres://calltrack@127.0.0.1:\(port)/\(try newDatabase())" }
+
+    /// A new database, migrated, with its client running for the length of `body`.
+    /// `statementTimeoutMilliseconds` is longer than a node's default: tests race many transactions on a
+    /// loaded machine, and an outage test names its own.
+    public func withDatabase<T>(statementTimeoutMilliseconds: Int = 10_000, _ body: (any SQLDatabase) async throws -> T)
+        async throws -> T
+    {
+        let name = try newDatabase()
         let db = PostgresDatabase(
             settings: PostgresSettings(
                 host: "127.0.0.1", port: port, user: "calltrack", database: name, poolSize: 4,

@@ -22,10 +22,10 @@ import Testing
             }
             let other = try await nodes.claim("node-b", logger: logger)
             // The holder's connection closing (as when the process is killed) frees the id.
-            try await first.close()
+            await first.release()
             let again = try await nodes.claim("node-a", logger: logger)
-            try await again.close()
-            try await other.close()
+            await again.release()
+            await other.release()
         }
     }
 

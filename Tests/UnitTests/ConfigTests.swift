@@ -50,8 +50,20 @@ import Testing
             ("trunks:\n  - allow: [127.0.0.1]\n", "trunks[0].name"),
             ("trunks:\n  - name: t\n    allow: [300.1.1.1/8]\n", "trunks[0].allow[0]"),
             ("trunks:\n  - name: t\n    proxy: http://x\n", "trunks[0].proxy"),
-            ("sip:\n  untrusted: ignore\n", "sip.untrusted"),
-            ("sip:\n  media_latching: sometimes\n", "sip.media_latching"),
+            ("sip:\n  untrusted: ignore\n", "sip.untrusted"), ("storage:\n  backend: mysql\n", "storage.backend"),
+            ("storage:\n  backend: postgres\n  database: x.sqlite\n", "storage.database"),
+            ("storage:\n  backend: postgres\n", "cluster"),
+            ("cluster: {node_id: a, advertised_http: \"http://10.0.0.1:8080\"}\n", "cluster"),
+            ("storage:\n  postgres: {url_env: \"a b\"}\n", "storage.postgres.url_env"),
+            ("storage:\n  postgres: {pool_size: 0}\n", "storage.postgres.pool_size"),
+            ("cluster: {node_id: Node_A, advertised_http: \"http://10.0.0.1:8080\"}\n", "cluster.node_id"),
+            ("cluster: {advertised_http: \"http://10.0.0.1:8080\"}\n", "cluster.node_id"),
+            ("cluster: {node_id: a}\n", "cluster.advertised_http"),
+            ("cluster: {node_id: a, advertised_http: \"sip:x\"}\n", "cluster.advertised_http"),
+            (
+                "cluster: {node_id: a, advertised_http: \"http://10.0.0.1:8080\", heartbeat_seconds: 5,"
+                    + " node_timeout_seconds: 5}\n", "cluster.node_timeout_seconds"
+            ), ("sip:\n  media_latching: sometimes\n", "sip.media_latching"),
             ("sip:\n  relay_threads: 0\n", "sip.relay_threads"),
             ("sip:\n  max_requests_per_second_per_source: 0\n", "sip.max_requests_per_second_per_source"),
             ("http:\n  trusted_proxies: [proxy.example]\n", "http.trusted_proxies[0]"),

@@ -21,6 +21,7 @@ import Yams
             ("/deliveries", "get"), ("/deliveries/retry", "post"), ("/v1/deliveries/{id}/retry", "post"),
             ("/v1/projects/{key}/exports/metrica-calls.csv", "get"),
             ("/v1/projects/{key}/exports/google-ads-conversions.csv", "get"), ("/v1/projects/{key}/amp", "get"),
+            ("/v1/cluster", "get"),
         ]
         for (path, method) in routes {
             let item = paths[path] as? [String: Any]

@@ -67,7 +67,7 @@ import Tracking
             #expect(held.count == 10)
             #expect(Set(held.map(\.number)).count == 10, "no number held twice")
             #expect(outcomes.filter { $0 == .exhausted }.count == 30)
-            #expect(try await a.held(now: now) == ["shop\u{1f}main": 10])
+            #expect(try await a.held(now: now) == [.init(project: "shop", pool: "main"): 10])
         }
     }
 
@@ -156,23 +156,23 @@ import Tracking
                 var moscow = VisitReport(page: "https://shop.example/?utm_source=yandex&utm_medium=cpc")
                 moscow.region = "Moscow"
                 let m = try #require(
-                    try await nodeA.reserve(projectKey: "shop", clientID: "m", report: moscow, now: now))
+                    try await nodeA.assign(projectKey: "shop", clientID: "m", report: moscow, now: now))
                 #expect(m.kind == .dynamic && m.number.e164 == "+74990000001" && m.formatted == "+7 (499) 000-00-01")
                 // The heartbeat through the other node: the same number and reservation.
                 let again = try #require(
-                    try await nodeB.reserve(projectKey: "shop", clientID: "m", report: moscow, now: now + 30))
+                    try await nodeB.assign(projectKey: "shop", clientID: "m", report: moscow, now: now + 30))
                 #expect(again.number == m.number && again.reservation?.id == m.reservation?.id)
                 // Moscow's pool has one number: the next Moscow visitor gets its static number.
                 let full = try #require(
-                    try await nodeB.reserve(projectKey: "shop", clientID: "m2", report: moscow, now: now + 31))
+                    try await nodeB.assign(projectKey: "shop", clientID: "m2", report: moscow, now: now + 31))
                 #expect(full.kind == .static && full.number.e164 == "+74990000009" && full.reservation == nil)
                 #expect(changes.all.contains { if case .exhausted(_, "msk", _, 1) = $0 { true } else { false } })
                 let other = try #require(
-                    try await nodeA.reserve(
+                    try await nodeA.assign(
                         projectKey: "shop", clientID: "n", report: VisitReport(page: "https://shop.example/"), now: now)
                 )
                 #expect(other.number.e164.hasPrefix("+7499000001"))
-                #expect(try await nodeA.reserve(projectKey: "nope", clientID: "n", report: moscow, now: now) == nil)
+                #expect(try await nodeA.assign(projectKey: "nope", clientID: "n", report: moscow, now: now) == nil)
                 // The visits stored with the numbers, as a call on any node reads them.
                 let holder = try #require(
                     try await SharedPoolBook(database: b).holder(of: m.number, now: now + 40, grace: 1800))
@@ -207,7 +207,7 @@ import Tracking
             let desk = SharedNumberDesk(layout: layout, book: book, maxNumbersPerAddress: 10, persist: { _ in })
             var report = VisitReport(page: "https://shop.example/?utm_source=google&utm_medium=cpc&utm_campaign=tables")
             report.region = "moscow"
-            let got = try #require(try await desk.reserve(projectKey: "shop", clientID: "v", report: report, now: now))
+            let got = try #require(try await desk.assign(projectKey: "shop", clientID: "v", report: report, now: now))
             #expect(got.number == dynamic)
             let a = try #require(try await attributor.attributeLater(dynamic, at: now + 5))
             #expect(a.kind == .dynamic && a.source == "google" && a.campaign == "tables" && !a.late)

@@ -18,6 +18,8 @@ public struct CallTrackConfig: ConfigSection, Sendable, Equatable {
     public var smtp: SMTPConfig?
     public var trunks: [TrunkConfig] = []
     public var projects: [ProjectConfig] = []
+    /// This node among several sharing one PostgreSQL (`storage.backend: postgres`).
+    public var cluster: ClusterConfig?
 
     public init() {}
 
@@ -26,6 +28,7 @@ public struct CallTrackConfig: ConfigSection, Sendable, Equatable {
             .key("sip", \.sip), .key("http", \.http), .key("storage", \.storage), .key("admin", \.admin),
             .key("numbering", \.numbering), .key("recording", \.recording), .key("tracking", \.tracking),
             .key("delivery", \.delivery), .key("smtp", \.smtp), .key("trunks", \.trunks), .key("projects", \.projects),
+            .key("cluster", \.cluster),
         ]
     }
 }
@@ -162,13 +165,86 @@ public struct HTTPConfig: ConfigSection, Sendable, Equatable {
 }
 
 public struct StorageConfig: ConfigSection, Sendable, Equatable {
-    public var database = "data/calltrack.sqlite"
+    public enum Backend: String, Decodable, Sendable { case sqlite, postgres }
+
+    /// SQLite on this node's disk (one node), or PostgreSQL shared by several nodes.
+    public var backend = Backend.sqlite
+    /// The SQLite file, as written in the configuration (nil: the default).
+    public var databaseSetting: String?
     public var recordings = "recordings"
+    public var postgres = PostgresConfig()
+
+    public var database: String {
+        get { databaseSetting ?? "data/calltrack.sqlite" }
+        set { databaseSetting = newValue }
+    }
 
     public init() {}
 
     public static var keys: [ConfigKey<Self>] {
-        [.key("database", \.database, .nonEmpty), .key("recordings", \.recordings, .nonEmpty)]
+        [
+            .key("backend", \.backend), .key("database", \.databaseSetting, .nonEmpty),
+            .key("recordings", \.recordings, .nonEmpty), .key("postgres", \.postgres),
+        ]
+    }
+
+    public func settle(path: ConfigPath) throws {
+        if backend == .postgres, databaseSetting != nil {
+            throw ConfigError(key: path.key("database"), "is the SQLite file; with backend postgres, leave it out")
+        }
+    }
+}
+
+/// How the nodes reach PostgreSQL (`storage.backend: postgres`); the address itself, with its password,
+/// is in the environment variable `url_env` names.
+public struct PostgresConfig: ConfigSection, Sendable, Equatable {
+    /// Holds `postgres://USER:PASSWORD@HOST:PORT/DATABASE`.
+    public var urlEnv = "CALLTRACK_DATABASE_URL"
+    /// Connections per node.
+    public var poolSize = 16
+    /// A statement running longer fails (a reservation then answers 503 instead of waiting).
+    public var statementTimeoutMs = 2000
+
+    public init() {}
+
+    public static var keys: [ConfigKey<Self>] {
+        [
+            .key("url_env", \.urlEnv, .environmentName), .key("pool_size", \.poolSize, .within(1...256)),
+            .key("statement_timeout_ms", \.statementTimeoutMs, .within(100...60_000)),
+        ]
+    }
+}
+
+/// This node among several: its id, how the others reach it, how often it says it is alive and how long
+/// a silent node stays counted.
+public struct ClusterConfig: ConfigSection, Sendable, Equatable {
+    public var nodeID = ""
+    /// This node's HTTP address as the other nodes reach it (recordings it holds are fetched there).
+    public var advertisedHTTP = ""
+    public var heartbeatSeconds = 2
+    public var nodeTimeoutSeconds = 10
+
+    public init() {}
+
+    public static var keys: [ConfigKey<Self>] {
+        [
+            .key("node_id", \.nodeID, .matching("[a-z0-9-]{1,32}", "must be 1 to 32 of a-z, 0-9 and -")),
+            .key("advertised_http", \.advertisedHTTP, .httpURL),
+            .key("heartbeat_seconds", \.heartbeatSeconds, .within(1...60)),
+            .key("node_timeout_seconds", \.nodeTimeoutSeconds, .within(2...600)),
+        ]
+    }
+
+    public func settle(path: ConfigPath) throws {
+        if nodeID.isEmpty {
+            throw ConfigError(key: path.key("node_id"), "is required: each node needs an id of its own")
+        }
+        if advertisedHTTP.isEmpty {
+            throw ConfigError(key: path.key("advertised_http"), "is required: how the other nodes reach this one")
+        }
+        if nodeTimeoutSeconds <= heartbeatSeconds {
+            throw ConfigError(key: path.key("node_timeout_seconds"), "must be longer than heartbeat_seconds")
+        }
     }
 }
 

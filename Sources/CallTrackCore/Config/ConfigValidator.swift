@@ -6,6 +6,12 @@ struct ConfigValidator {
     let config: CallTrackConfig
 
     func validate() throws {
+        switch (config.storage.backend, config.cluster) {
+        case (.postgres, nil): throw ConfigError(key: "cluster", "is required with storage.backend postgres")
+        case (.sqlite, .some):
+            throw ConfigError(key: "cluster", "needs storage.backend postgres: nodes share their state there")
+        default: break
+        }
         if config.smtp == nil, let i = config.projects.firstIndex(where: { !$0.notify.email.isEmpty }) {
             throw ConfigError(key: "projects[\(i)].notify.email", "needs an smtp block to send through")
         }

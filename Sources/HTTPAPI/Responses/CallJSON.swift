@@ -55,6 +55,8 @@ struct CallJSON: ResponseEncodable {
     @Nullable var talkSeconds: Double?
     let media: Media
     let interrupted, firstTime: Bool
+    /// The node that took the call; null on a single node.
+    @Nullable var node: String?
     @Nullable var recording: RecordingJSON?
     @Nullable var attribution: AttributionJSON?
     /// Only in the single-call view.
@@ -126,7 +128,7 @@ struct CallJSON: ResponseEncodable {
         case sipCode = "sip_code", hangupBy = "hangup_by", endReason = "end_reason", startedAt = "started_at"
         case ringingAt = "ringing_at", answeredAt = "answered_at", endedAt = "ended_at"
         case ringSeconds = "ring_seconds", talkSeconds = "talk_seconds", media, interrupted, firstTime = "first_time",
-            recording, dtmf, attribution
+            node, recording, dtmf, attribution
     }
 
     init(_ r: CallRecord, dtmf: [DTMFEvent]? = nil) {
@@ -154,6 +156,7 @@ struct CallJSON: ResponseEncodable {
         media = Media(callerToCallee: r.callerToCallee, calleeToCaller: r.calleeToCaller)
         interrupted = r.interrupted
         firstTime = r.firstTime
+        node = r.node
         recording = r.recording.map { info in
             let playable = [.recorded, .interrupted, .failed].contains(info.status) && info.path != nil
             return RecordingJSON(

@@ -2,6 +2,7 @@ import CallTrackCore
 import Foundation
 import Prometheus
 import Synchronization
+import Tracking
 
 /// `/metrics`: what the rest of CallTrack counts as it happens (through swift-metrics, into this
 /// registry) plus the figures read when Prometheus asks: gauges of what is held now, counters kept
@@ -32,16 +33,17 @@ final class MetricsSampler: Sendable {
         }
         // The one figure read from storage, outside the lock (several scrapes at once may both read it).
         let backlog = try? await deps.outbox?.backlog()
+        let pools = (try? await deps.numbers.poolUse(at: Date())) ?? []
         return last.withLock { last in
             if let last, ContinuousClock.now - last.at < .milliseconds(200) { return last.text }
-            sample(backlog: backlog)
+            sample(backlog: backlog, pools: pools)
             let text = registry.emitToString()
             last = (ContinuousClock.now, text)
             return text
         }
     }
 
-    private func sample(backlog: [String: Int]?) {
+    private func sample(backlog: [String: Int]?, pools: [PoolUse]) {
         gauge("calltrack_active_calls", "Calls up or being set up.").set(Double(deps.activeCalls()))
         if let c = deps.connections {
             gauge("calltrack_http_connections", "Open HTTP connections.").set(Double(c.openConnections))
@@ -65,7 +67,7 @@ final class MetricsSampler: Sendable {
                 "Visitors given the static number because their address held its share.",
                 Double(deps.numbers.addressLimitedCount(projectKey: p.key)), labels: [("project", p.key)])
         }
-        for use in deps.numbers.poolUse() {
+        for use in pools {
             let labels = [("project", use.project), ("pool", use.pool)]
             gauge("calltrack_pool_numbers_reserved", "Numbers of a pool held by a visitor now.", labels).set(
                 Double(use.held))

@@ -7,13 +7,17 @@ import Storage
 ///
 /// The file is found through the call record, never from the id: the id is validated as a
 /// call id and the stored path must stay inside `storage.recordings`.
+///
+/// With several nodes, a recording this node does not have is asked once of the node that took the call.
 struct RecordingController<Context: RequestContext>: Sendable {
     let calls: any CallRepository
     let root: String
+    let cluster: ClusterMembership?
     let fileIO = FileIO()
 
-    init(calls: any CallRepository, recordingsFolder: String) {
+    init(calls: any CallRepository, recordingsFolder: String, cluster: ClusterMembership? = nil) {
         self.calls = calls
+        self.cluster = cluster
         root = URL(fileURLWithPath: recordingsFolder).standardizedFileURL.path
     }
 
@@ -32,9 +36,15 @@ struct RecordingController<Context: RequestContext>: Sendable {
             throw APIError.notFound("this call has no recording\(why)")
         }
         let path = URL(fileURLWithPath: root).appendingPathComponent(relative).standardizedFileURL.path
-        guard path.hasPrefix(root + "/"),
-            let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int
-        else { throw APIError.notFound("the recording file is gone (deleted or moved)") }
+        guard path.hasPrefix(root + "/") else {
+            throw APIError.notFound("the recording file is gone (deleted or moved)")
+        }
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int else {
+            if let cluster, let owner = record.node, owner != cluster.nodeID {
+                return try await RecordingPeer(cluster: cluster).fetch(request, from: owner)
+            }
+            throw APIError.notFound("the recording file is gone (deleted or moved)")
+        }
         var headers: HTTPFields = [
             .contentType: "audio/wav", .acceptRanges: "bytes",
             .contentDisposition: "inline; filename=\"\(id.rawValue).wav\"",

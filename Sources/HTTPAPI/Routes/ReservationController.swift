@@ -7,14 +7,14 @@ import Tracking
 /// `POST /v1/projects/{key}/reservations`: the snippet's request for a visitor's number (public, CORS).
 public struct ReservationController<Context: RemoteAddressRequestContext>: Sendable {
     let projects: [String: PublicProject]
-    let numbers: NumberPoolBook
+    let numbers: any NumberDesk
     let limiter: RateLimiter
     let regionHeader: HTTPField.Name?
     let trustedProxies: [CIDR]
     static var bodyLimit: Int { 16 * 1024 }
 
     public init(
-        projects: [PublicProject], numbers: NumberPoolBook, limiter: RateLimiter, regionHeader: String?,
+        projects: [PublicProject], numbers: any NumberDesk, limiter: RateLimiter, regionHeader: String?,
         trustedProxies: [CIDR] = []
     ) {
         self.projects = Dictionary(uniqueKeysWithValues: projects.map { ($0.key, $0) })
@@ -92,8 +92,8 @@ public struct ReservationController<Context: RemoteAddressRequestContext>: Senda
             report.region = String(region.prefix(64))
         }
         guard
-            let assignment = numbers.reserve(
-                projectKey: project.key, clientID: input.clientID, report: report, address: address)
+            let assignment = try await numbers.assign(
+                projectKey: project.key, clientID: input.clientID, report: report, address: address, now: Date())
         else { throw APIError(.serviceUnavailable, code: "no_pool", message: "this project has no number pool") }
         var response = try ReservationJSON(assignment, ttl: project.ttlSeconds).response(
             from: request, context: context)
@@ -143,8 +143,8 @@ extension ReservationController {
         }
         let input = try RequestBody.decode(ReservationRequest.self, from: try JSONEncoder().encode(fields))
         guard
-            let assignment = numbers.reserve(
-                projectKey: project.key, clientID: input.clientID, report: input.report, address: address)
+            let assignment = try await numbers.assign(
+                projectKey: project.key, clientID: input.clientID, report: input.report, address: address, now: Date())
         else { throw APIError(.serviceUnavailable, code: "no_pool", message: "this project has no number pool") }
         let body = try JSONSerialization.data(
             withJSONObject: ["phoneNumber": assignment.number.e164, "formattedPhoneNumber": assignment.formatted],

@@ -8,7 +8,7 @@ import Tracking
 /// accuracy, pool use and recommendations, and the planner's replay of the project's own visitors.
 struct PoolHealthService: Sendable {
     let tracking: any TrackingRepository
-    let numbers: NumberPoolBook
+    let numbers: any NumberDesk
 
     /// Accuracy, pool use and recommendations for the last `days`.
     func health(_ project: PublicProject, days: Int) async throws -> PoolHealthReport {
@@ -19,7 +19,8 @@ struct PoolHealthService: Sendable {
             ttlSeconds: Double(project.ttlSeconds))
         return PoolHealthReport(
             project: key, periodDays: days, calls: h.calls, staticCalls: h.staticCalls, visits: h.visits,
-            poolSize: numbers.poolSize(projectKey: key), liveReservations: numbers.liveReservations(projectKey: key),
+            poolSize: numbers.poolSize(projectKey: key),
+            liveReservations: try await numbers.liveReservationCount(projectKey: key, now: now),
             peakConcurrentReservations: h.peakConcurrent, poolExhaustedCount: h.exhausted,
             addressLimitedCount: h.addressLimited, recommendedPoolSize: h.recommendedPoolSize,
             quickEstimatePoolSize: h.quickEstimatePoolSize, reservationTTLSeconds: project.ttlSeconds,

@@ -18,6 +18,8 @@ public struct CallRecord: Sendable, Equatable {
     public var firstTime: Bool
     /// What became of the recording; nil for calls never answered.
     public var recording: RecordingInfo?
+    /// The node that took the call (`cluster.node_id`); nil on a single node.
+    public var node: String? = nil
 
     public var id: CallID { start.id }
 

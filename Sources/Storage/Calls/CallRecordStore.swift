@@ -14,10 +14,15 @@ public final class CallRecordStore: CallRepository, RecordingIndex {
     /// Which events go to which delivery endpoints: written to the outbox with each batch.
     let deliveries: DeliveryRoutes
 
+    /// The node whose calls this store writes (`cluster.node_id`), nil on a single node: each call is
+    /// stored with it, and each node's journal has its own position.
+    let node: String?
+
     public init(
         database: any SQLDatabase, reads: (any SQLDatabase)? = nil, numbering: NumberingConfig = NumberingConfig(),
-        deliveries: DeliveryRoutes = DeliveryRoutes()
+        deliveries: DeliveryRoutes = DeliveryRoutes(), node: String? = nil
     ) {
+        self.node = node
         self.deliveries = deliveries
         db = database
         reader = reads ?? database
@@ -30,7 +35,7 @@ public final class CallRecordStore: CallRepository, RecordingIndex {
         callee_packets, callee_bytes, interrupted, recording_status, recording_path, recording_reason,
         recording_bytes, recording_seconds, recording_sample_rate, number_kind, pool, client_id, reservation_id, late,
         source, medium, campaign, keyword, content, landing_page, referrer, channel, first_time, gclid, yclid,
-        ga_client_id, ym_client_id
+        ga_client_id, ym_client_id, node
         """
 
     public func calls(limit: Int, before: CallID?, filter: CallFilter = CallFilter()) async throws -> [CallRecord] {
@@ -91,14 +96,13 @@ public final class CallRecordStore: CallRepository, RecordingIndex {
     /// Applies a batch of the bus's events and notes the number of its last in the same transaction, so
     /// that the journal knows exactly which of its events the database holds.
     public func apply(_ events: [Numbered<CallEvent>]) async throws {
-        try await JournalPosition.write(events, journal: Self.journal, to: db) { add($0, to: $1) }
+        try await JournalPosition.write(events, journal: journal, to: db) { add($0, to: $1) }
     }
 
-    /// The journal's name in `journals`, and the number of the last of its events the database holds.
-    static let journal = "calls"
-    public func appliedEventNumber() async throws -> UInt64 {
-        try await JournalPosition.load(db, journal: Self.journal)
-    }
+    /// The journal's name in `journals` (each node has its own), and the number of the last of its events
+    /// the database holds.
+    var journal: String { node.map { "calls@\($0)" } ?? "calls" }
+    public func appliedEventNumber() async throws -> UInt64 { try await JournalPosition.load(db, journal: journal) }
 
     private func add(_ events: [CallEvent], to tx: WriteBatch) {
         for event in events {
@@ -111,15 +115,15 @@ public final class CallRecordStore: CallRepository, RecordingIndex {
                         forward_to,
                         sip_call_id, started_at, number_kind, pool, client_id, reservation_id, late, source, medium,
                         campaign, keyword, content, landing_page, referrer, channel, gclid, yclid, ga_client_id,
-                            ym_client_id)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            ym_client_id, node)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT DO NOTHING
                     """,
                     [
                         s.id.rawValue, s.projectKey, s.trunk, s.didDialled, s.did, s.caller, s.callerName, s.forwardTo,
                         s.sipCallID, s.startedAt.timeIntervalSince1970, a?.kind.rawValue, a?.poolName, a?.clientID,
                         a?.reservationID, a?.late ?? false, a?.source, a?.medium, a?.campaign, a?.keyword, a?.content,
-                        a?.landingPage, a?.referrer, a?.channel, a?.gclid, a?.yclid, a?.gaClientID, a?.ymClientID,
+                        a?.landingPage, a?.referrer, a?.channel, a?.gclid, a?.yclid, a?.gaClientID, a?.ymClientID, node,
                     ])
                 addToLead(tx, s)
                 deliveries.enqueue(tx, event: .callStarted, callID: s.id, project: s.projectKey, at: s.startedAt)
@@ -178,19 +182,23 @@ public final class CallRecordStore: CallRepository, RecordingIndex {
     /// Recordings still marked as being written: what a crash left behind.
     public func recordingsInProgress() async throws -> [(CallID, String)] {
         try await db.query(
-            "SELECT id, recording_path FROM calls WHERE recording_status = 'recording' AND recording_path IS NOT NULL"
+            """
+            SELECT id, recording_path FROM calls WHERE recording_status = 'recording' AND recording_path IS NOT NULL
+                \(ownCalls)
+            """, nodeArguments
         ).compactMap(Self.recordingFile)
     }
 
     /// Recorded files of calls that ended before `date`, for the retention sweeper.
     public func recordings(endedBefore date: Date, limit: Int) async throws -> [(CallID, String)] {
+        // Each node removes the files of its own calls: the others' are on their disks.
         try await db.query(
             """
             SELECT id, recording_path FROM calls
             WHERE recording_status IN ('recorded', 'interrupted',
-                'failed') AND recording_path IS NOT NULL AND ended_at < ?
+                'failed') AND recording_path IS NOT NULL AND ended_at < ? \(ownCalls)
             ORDER BY ended_at LIMIT ?
-            """, [date.timeIntervalSince1970, limit]
+            """, [date.timeIntervalSince1970] + nodeArguments + [limit]
         ).compactMap(Self.recordingFile)
     }
 
@@ -208,7 +216,10 @@ public final class CallRecordStore: CallRepository, RecordingIndex {
     /// They end when the process was `lastAlive` (the restart's time when unknown), and not before
     /// anything known to have happened to them. Returns how many were marked interrupted.
     @discardableResult public func finaliseInterruptedCalls(lastAlive: Date? = nil) async throws -> Int {
-        let open = try await db.scalar("SELECT count(*) FROM calls WHERE status = 'in_progress'")?.int ?? 0
+        // Only this node's own: the other nodes' calls in progress are theirs.
+        let open =
+            try await db.scalar("SELECT count(*) FROM calls WHERE status = 'in_progress' \(ownCalls)", nodeArguments)?
+            .int ?? 0
         guard open > 0 else { return 0 }
         let last = db.dialect.greatest(
             "?", "started_at", "COALESCE(ringing_at, started_at)", "COALESCE(answered_at, started_at)")
@@ -218,10 +229,14 @@ public final class CallRecordStore: CallRepository, RecordingIndex {
                 ended_at = COALESCE(ended_at, \(last)),
                 status = CASE WHEN answered_at IS NULL THEN 'missed' ELSE 'answered' END,
                 missed_reason = CASE WHEN answered_at IS NULL THEN 'failed' ELSE NULL END
-            WHERE status = 'in_progress'
-            """, [min(lastAlive ?? Date(), Date()).timeIntervalSince1970])
+            WHERE status = 'in_progress' \(ownCalls)
+            """, [min(lastAlive ?? Date(), Date()).timeIntervalSince1970] + nodeArguments)
         return open
     }
+
+    /// The condition that keeps a query to this node's calls (none on a single node), and its argument.
+    private var ownCalls: String { node == nil ? "" : "AND node = ?" }
+    private var nodeArguments: [SQLValueConvertible] { node.map { [$0] } ?? [] }
 
     private static func recordingFile(_ row: Row) -> (CallID, String)? {
         guard let id = row["id"].string.flatMap(CallID.init), let path = row["recording_path"].string else {
@@ -262,6 +277,6 @@ public final class CallRecordStore: CallRepository, RecordingIndex {
                     status: $0, path: row["recording_path"].string, reason: row["recording_reason"].string,
                     bytes: row["recording_bytes"].int, seconds: row["recording_seconds"].double,
                     sampleRate: row["recording_sample_rate"].int)
-            })
+            }, node: row["node"].string)
     }
 }

@@ -2,6 +2,15 @@ import Foundation
 import Logging
 import PostgresNIO
 
+/// A node id held by this process: a connection of its own with the id's session advisory lock.
+public struct NodeClaim: Sendable {
+    public let nodeID: String
+    let connection: PostgresConnection
+
+    /// Gives the id up (it is also freed when the process dies and PostgreSQL sees the connection close).
+    public func release() async { try? await connection.close() }
+}
+
 /// A node of the cluster as the others see it.
 public struct ClusterNode: Sendable, Equatable {
     public enum Status: String, Sendable { case up, draining, lost }
@@ -28,8 +37,8 @@ public struct ClusterNodes: Sendable {
         }
     }
 
-    /// Takes `nodeID` for this process; the returned connection holds it until closed.
-    public func claim(_ nodeID: String, logger: Logger) async throws -> PostgresConnection {
+    /// Takes `nodeID` for this process; the returned claim's connection holds it until closed.
+    public func claim(_ nodeID: String, logger: Logger) async throws -> NodeClaim {
         let s = db.settings
         let connection: PostgresConnection
         do {
@@ -44,7 +53,7 @@ public struct ClusterNodes: Sendable {
                 "SELECT pg_try_advisory_lock(hashtextextended(\("node\u{1f}" + nodeID), 0)) AS got", logger: logger
             ).decode(Bool.self) { held = got }
             guard held else { throw NodeIDHeld(nodeID: nodeID) }
-            return connection
+            return NodeClaim(nodeID: nodeID, connection: connection)
         } catch {
             try? await connection.close()
             throw error is NodeIDHeld ? error : PostgresDatabase.databaseError(error, sql: nil)

@@ -27,7 +27,7 @@ enum PostgresSchema {
                 number_kind TEXT, pool TEXT, client_id TEXT, reservation_id TEXT, late BIGINT NOT NULL DEFAULT 0,
                 source TEXT, medium TEXT, campaign TEXT, keyword TEXT, content TEXT, landing_page TEXT, referrer TEXT,
                 channel TEXT, caller_e164 TEXT, first_time BIGINT NOT NULL DEFAULT 0,
-                gclid TEXT, yclid TEXT, ga_client_id TEXT, ym_client_id TEXT
+                gclid TEXT, yclid TEXT, ga_client_id TEXT, ym_client_id TEXT, node TEXT
             )
             """, "CREATE INDEX calls_project ON calls(project, id)", "CREATE INDEX calls_status ON calls(status)",
             "CREATE INDEX calls_recording ON calls(recording_status, ended_at)",
@@ -127,6 +127,8 @@ enum PostgresSchema {
                 active_calls BIGINT NOT NULL DEFAULT 0
             )
             """,
+            // A lost node's calls in progress, found at once by the survivor that closes them.
+            "CREATE INDEX calls_open ON calls(node) WHERE status = 'in_progress'",
         ],
     ]
 

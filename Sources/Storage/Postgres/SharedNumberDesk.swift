@@ -6,7 +6,7 @@ import Tracking
 /// Numbers for visitors when several nodes share one PostgreSQL: what `NumberPoolBook` decides in memory
 /// on one node, decided on the shared pool book instead, so a visitor may reach any node on every request.
 /// The layout (pools, regions, how numbers are written, the visit a report makes) is the same.
-public final class SharedNumberDesk: Sendable {
+public final class SharedNumberDesk: NumberDesk {
     public let layout: PoolLayout
     let book: SharedPoolBook
     let maxNumbersPerAddress: Int
@@ -16,6 +16,8 @@ public final class SharedNumberDesk: Sendable {
     /// not stored as a new visit; bounded (emptied when full: a few heartbeats then count as visits).
     private let lastSeen = Mutex<[String: Int]>([:])
     static let lastSeenCapacity = 200_000
+    /// Visitors this node gave the static number because their address held its share, per project.
+    private let addressLimited = Mutex<[String: Int]>([:])
 
     public init(
         layout: PoolLayout, book: SharedPoolBook, maxNumbersPerAddress: Int,
@@ -30,7 +32,7 @@ public final class SharedNumberDesk: Sendable {
     /// Records the visit and gives the visitor a number: their live one (renewed), a free one (least
     /// recently released first), or the static number when the pool is exhausted or the address holds
     /// its share. Throws when PostgreSQL cannot answer in time (the visitor keeps the page's number).
-    public func reserve(
+    public func assign(
         projectKey: String, clientID: String, report: VisitReport, address: String? = nil, now: Date = Date()
     ) async throws -> NumberAssignment? {
         guard let project = layout.projects[projectKey] else { return nil }
@@ -51,6 +53,7 @@ public final class SharedNumberDesk: Sendable {
             Telemetry.reservation(project: projectKey, kind: r.createdAt == now ? .dynamic : .renewed)
             return project.assignment(r)
         case .addressLimited:
+            addressLimited.withLock { $0[projectKey, default: 0] += 1 }
             persist(.addressLimited(projectKey: projectKey, pool: pool.name, at: now, count: 1))
             Telemetry.reservation(project: projectKey, kind: .static)
             return project.staticAssignment(pool)
@@ -61,6 +64,26 @@ public final class SharedNumberDesk: Sendable {
             return project.staticAssignment(pool)
         }
     }
+
+    public func liveReservationCount(projectKey: String, now: Date) async throws -> Int {
+        try await book.held(now: now).filter { $0.key.project == projectKey }.values.reduce(0, +)
+    }
+
+    public func poolUse(at now: Date) async throws -> [PoolUse] {
+        let held = try await book.held(now: now)
+        return layout.projects.values.flatMap { project in
+            project.pools.map { pool in
+                PoolUse(
+                    project: project.key, pool: pool.name,
+                    held: held[.init(project: project.key, pool: pool.name)] ?? 0, size: pool.numbers.count)
+            }
+        }.sorted { ($0.project, $0.pool) < ($1.project, $1.pool) }
+    }
+
+    /// Only the visits this node remembers, to tell heartbeats from new visits: histories are in PostgreSQL.
+    public var visitorsInMemory: (histories: Int, recent: Int) { (0, lastSeen.withLock { $0.count }) }
+
+    public func addressLimitedCount(projectKey: String) -> Int { addressLimited.withLock { $0[projectKey] ?? 0 } }
 
     /// Whether the visit differs from what the visitor last reported through this node.
     private func remember(_ v: Visit) -> Bool {

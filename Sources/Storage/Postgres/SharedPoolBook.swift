@@ -145,13 +145,22 @@ public struct SharedPoolBook: Sendable {
         ).isEmpty
     }
 
-    /// Numbers held now, per project and pool.
-    public func held(now: Date) async throws -> [String: Int] {
-        var out: [String: Int] = [:]
+    /// A pool of a project.
+    public struct PoolKey: Hashable, Sendable {
+        public let project, pool: String
+        public init(project: String, pool: String) {
+            self.project = project
+            self.pool = pool
+        }
+    }
+
+    /// Numbers held now, per pool.
+    public func held(now: Date) async throws -> [PoolKey: Int] {
+        var out: [PoolKey: Int] = [:]
         for r in try await db.query(
             "SELECT project, pool, count(*) AS n FROM pool_numbers WHERE held_until > ? GROUP BY project, pool",
             [now.timeIntervalSince1970])
-        { out["\(r["project"].string ?? "")\u{1f}\(r["pool"].string ?? "")"] = r["n"].int ?? 0 }
+        { out[PoolKey(project: r["project"].string ?? "", pool: r["pool"].string ?? "")] = r["n"].int ?? 0 }
         return out
     }
 

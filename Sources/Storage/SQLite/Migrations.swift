@@ -141,6 +141,10 @@ enum Migrations {
         """
         CREATE TABLE journals (name TEXT PRIMARY KEY, through INTEGER NOT NULL);
         """,
+        // 10: the node that took each call (empty on a single node; the same column as in PostgreSQL).
+        """
+        ALTER TABLE calls ADD COLUMN node TEXT;
+        """,
     ]
 
     static func migrate(_ db: SQLiteDatabase) throws {

@@ -8,8 +8,11 @@ public final class TrackingStore: TrackingRepository {
     /// Where the HTTP API's reads go: a read-only connection of their own, so that they never
     /// queue behind the batch writer (the same connection when none is given).
     let reader: any SQLDatabase
+    /// This node's id among several (`cluster.node_id`): each node's journal has its own position.
+    let node: String?
 
-    public init(database: any SQLDatabase, reads: (any SQLDatabase)? = nil) {
+    public init(database: any SQLDatabase, reads: (any SQLDatabase)? = nil, node: String? = nil) {
+        self.node = node
         db = database
         reader = reads ?? database
     }
@@ -19,14 +22,12 @@ public final class TrackingStore: TrackingRepository {
     /// Applies a batch of the tracking bus's changes and notes the number of its last in the same
     /// transaction, so that the journal knows exactly which of its changes the database holds.
     public func apply(_ changes: [Numbered<TrackingChange>]) async throws {
-        try await JournalPosition.write(changes, journal: Self.journal, to: db) { add($0, to: $1) }
+        try await JournalPosition.write(changes, journal: journal, to: db) { add($0, to: $1) }
     }
 
     /// The journal's name in `journals`, and the number of the last of its changes the database holds.
-    static let journal = "tracking"
-    public func appliedChangeNumber() async throws -> UInt64 {
-        try await JournalPosition.load(db, journal: Self.journal)
-    }
+    var journal: String { node.map { "tracking@\($0)" } ?? "tracking" }
+    public func appliedChangeNumber() async throws -> UInt64 { try await JournalPosition.load(db, journal: journal) }
 
     private func add(_ changes: [TrackingChange], to tx: WriteBatch) {
         // An exhausted pool hands out the static number on every request: count those per minute, not per row.

@@ -1,3 +1,4 @@
+import CallTrackCore
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -9,8 +10,13 @@ public final class VisitRetention: Service {
     private let days: Int
     private let interval: Duration
     private let logger: Logger
+    /// With several nodes, one sweeps: the one holding the lease.
+    private let leases: any JobLeases
 
-    public init(store: TrackingStore, days: Int, intervalSeconds: Int, logger: Logger) {
+    public init(
+        store: TrackingStore, days: Int, intervalSeconds: Int, leases: any JobLeases = SoleNode(), logger: Logger
+    ) {
+        self.leases = leases
         self.store = store
         self.days = days
         self.interval = .seconds(intervalSeconds)
@@ -19,7 +25,7 @@ public final class VisitRetention: Service {
 
     public func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do { _ = try await sweep(now: Date()) } catch {
+            do { if await leases.hold("visit-retention") { _ = try await sweep(now: Date()) } } catch {
                 logger.error("visit retention sweep failed", metadata: ["error": "\(error)"])
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }

@@ -22,9 +22,12 @@ public final class SIPEngine: Service {
     /// The media relay's threads: started before SIP, stopped after it.
     private let relayThreads: RelayThreads
     private let listening = Atomic<Bool>(false)
+    private let drainingNow = Atomic<Bool>(false)
 
     /// True once SIP listens, until shutdown begins: what `/healthz` reports.
     public var isReady: Bool { listening.load(ordering: .relaxed) }
+    /// True from the start of shutdown: calls in progress may finish, new ones are refused.
+    public var isDraining: Bool { drainingNow.load(ordering: .relaxed) }
 
     /// `attributor` says who is calling a tracking number; `recorder` records the calls of projects that record.
     /// `callerHistory`, when given, tells the business's PBX whether the caller is new (looked up while the call is
@@ -95,6 +98,7 @@ public final class SIPEngine: Service {
         listening.store(true, ordering: .relaxed)
         var cancelled = false
         do { try await gracefulShutdown() } catch { cancelled = true }
+        drainingNow.store(true, ordering: .relaxed)
         listening.store(false, ordering: .relaxed)
 
         loop.submit { $0.startDraining() }

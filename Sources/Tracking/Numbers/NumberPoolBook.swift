@@ -272,11 +272,6 @@ public final class NumberPoolBook: Sendable {
         if s.lastSeen.count > Self.lastSeenCapacity { s.lastSeen.removeAll() }
     }
 
-    /// How many dynamic numbers a project's pools hold.
-    public func poolSize(projectKey: String) -> Int {
-        projects[projectKey]?.pools.reduce(0) { $0 + $1.numbers.count } ?? 0
-    }
-
     /// Each pool's numbers and how many of them are held now, for the metrics.
     public func poolUse() -> [(project: String, pool: String, held: Int, size: Int)] {
         let taken = state.withLock { $0.taken }

@@ -42,6 +42,8 @@ final class CallTrackServer: @unchecked Sendable {
         var environment: [String: String] = [:]
         var httpExtra: [String] = []
         var sections = ""
+        /// One node of a cluster on PostgreSQL (the database's address, this node's id) instead of SQLite.
+        var cluster: (databaseURL: String, nodeID: String)?
     }
     private let options: Options
 
@@ -52,6 +54,19 @@ final class CallTrackServer: @unchecked Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         configPath = directory.appendingPathComponent("calltrack.yaml").path
         logPath = directory.appendingPathComponent("calltrack.log").path
+        let storage =
+            options.cluster == nil
+            ? "  database: \(options.databasePath ?? directory.path + "/calltrack.sqlite")"
+            : "  backend: postgres\n  postgres: {pool_size: 4}"
+        let cluster = options.cluster.map {
+            """
+            cluster:
+              node_id: \($0.nodeID)
+              advertised_http: http://127.0.0.1:\(ports.http)
+              heartbeat_seconds: 1
+              node_timeout_seconds: 3
+            """
+        }
         let yaml = """
             sip:
               listen: [udp:127.0.0.1:\(ports.sip), tcp:127.0.0.1:\(ports.sip)]
@@ -64,8 +79,9 @@ final class CallTrackServer: @unchecked Sendable {
               reservations_per_minute: \(options.reservationsPerMinute)
             \(options.httpExtra.map { "  " + $0 }.joined(separator: "\n"))
             \(options.sections)
+            \(cluster ?? "")
             storage:
-              database: \(options.databasePath ?? directory.path + "/calltrack.sqlite")
+            \(storage)
               recordings: \(options.recordingsPath ?? directory.path + "/recordings")
             admin:
               tokens_env: CALLTRACK_TEST_TOKENS
@@ -112,6 +128,7 @@ final class CallTrackServer: @unchecked Sendable {
         env["CALLTRACK_TEST_TOKENS"] = Self.adminToken
         env["CALLTRACK_LOG_LEVEL"] = "debug"
         if let password = options.trunkPassword { env["CALLTRACK_TEST_TRUNK_PASSWORD"] = password }
+        if let cluster = options.cluster { env["CALLTRACK_DATABASE_URL"] = cluster.databaseURL }
         for (k, v) in options.environment { env[k] = v }
         p.environment = env
         if !FileManager.default.fileExists(atPath: logPath) {
