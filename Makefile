@@ -5,7 +5,7 @@ SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_PACKAGES := libre-dev librem-dev libsqlite3-dev libspandsp-dev libopus-dev libbcg729-dev libgsm1-dev libsoxr-dev libcurl4-openssl-dev
 TEST_PACKAGES := sip-tester chromium chromium-driver kamailio iproute2 iptables sqlite3 python3-aiosmtpd \
-  python3-prometheus-client systemd postgresql
+  python3-prometheus-client systemd postgresql kamailio-postgres-modules haproxy
 BENCH_PACKAGES := sip-tester procps wrk kamailio kamailio-extra-modules rtpengine-daemon gcc
 CONFIG ?= config/calltrack.yaml
 
@@ -31,8 +31,8 @@ test-deps: deps
 	@python3 -c "import openapi_spec_validator, jsonschema, yaml" 2>/dev/null \
 	  || python3 -m pip install -q openapi-spec-validator jsonschema pyyaml \
 	  || python3 -m pip install -q --break-system-packages openapi-spec-validator jsonschema pyyaml
-	@# Debian starts its own kamailio and PostgreSQL on install; the tests run their own on loopback.
-	-@service kamailio stop >/dev/null 2>&1; service postgresql stop >/dev/null 2>&1; true
+	@# Debian starts its own kamailio, PostgreSQL and HAProxy on install; the tests run their own on loopback.
+	-@service kamailio stop >/dev/null 2>&1; service postgresql stop >/dev/null 2>&1; service haproxy stop >/dev/null 2>&1; true
 
 bench-deps: deps
 	$(call install_missing,$(BENCH_PACKAGES))

@@ -155,6 +155,198 @@ import Testing
         }
     }
 
+    /// A reservation as the snippet sends it, through `port` (HAProxy) from the visitor's address `ip`.
+    private static func reserve(via port: Int, from ip: String, client: String, source: String = "google") throws -> (
+        status: Int, number: String?, reservation: String?
+    ) {
+        let body = #"{"client_id": "\#(client)", "page": "http://shop.test/?utm_source=\#(source)&utm_medium=cpc"}"#
+        let http = try RawHTTP(port: port, from: ip)
+        http.send(
+            "POST /v1/projects/shop/reservations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
+        let text = http.readUntilClosed(timeout: .seconds(10)).data
+        let status = Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0
+        let json = text.components(separatedBy: "\r\n\r\n").dropFirst().first.flatMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        return (status, json?["number"] as? String, json?["reservation_id"] as? String)
+    }
+
+    @Test(
+        "Behind the shipped Kamailio and HAProxy: races, renewals and the address limit across nodes; calls attributed on either node; the callee's BYE reaches the caller; kill -9 mid-load loses no reservation, calls go on, the dead node's call is closed; it rejoins"
+    ) func behindKamailioAndHAProxy() async throws {
+        let url = try TestPostgres.shared().newDatabaseURL()
+        let front = TestPorts.next()
+        var nodes: [CallTrackServer] = []
+        for id in ["node-a", "node-b"] {
+            var o = CallTrackServer.Options()
+            o.cluster = (url, id)
+            o.sipExtra = ["front_proxies: [127.0.0.3/32]"]
+            o.httpExtra = ["trusted_proxies: [127.0.0.5/32]"]
+            o.sections = "tracking:\n  max_numbers_per_address: 2"
+            o.pools = """
+                      - name: main
+                        numbers: ["+74990000001", "+74990000002", "+74990000003", "+74990000004"]
+                        static: "+74990000000"
+                """
+            nodes.append(try CallTrackServer(options: o))
+        }
+        let (a, b) = (nodes[0], nodes[1])
+        try await a.start()
+        try await b.start()
+        let kamailio = try Kamailio(
+            deployedListening: "udp:127.0.0.3:\(front.sip)",
+            nodes: ["127.0.0.1:\(a.ports.sip)", "127.0.0.1:\(b.ports.sip)"], trunks: "127.0.0.1/32")
+        defer { kamailio.stop() }
+        let haproxy = try HAProxy(port: front.http, nodes: [a.ports.http, b.ports.http])
+        defer { haproxy.stop() }
+        // Each node's calls go to a callee of its own that answers every call until stopped.
+        let callees = try [a, b].map {
+            try SIPp(
+                "callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 100, audio: false),
+                localPort: $0.ports.callee, mediaPort: $0.ports.calleeMedia, target: nil, calls: 1000)
+        }
+        defer { callees.forEach { $0.stop() } }
+        try await Task.sleep(for: .seconds(2))
+        do {
+            // Six visitors from one address at once, through both nodes: two numbers (the address limit),
+            // never one twice; the rest get the static number.
+            let racers = try await withThrowingTaskGroup(of: (Int, String?, String?).self) { group in
+                for i in 0..<6 {
+                    group.addTask { try Self.reserve(via: front.http, from: "127.0.0.21", client: "same-\(i)") }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(racers.allSatisfy { $0.0 == 200 }, "\(racers)")
+            let dynamic = racers.compactMap(\.1).filter { $0 != "+74990000000" }
+            #expect(dynamic.count == 2 && Set(dynamic).count == 2, "\(racers)")
+
+            // Two visitors from two ads; renewals through whichever node keep number and reservation.
+            let google = try Self.reserve(via: front.http, from: "127.0.0.22", client: "g", source: "google")
+            let yandex = try Self.reserve(via: front.http, from: "127.0.0.23", client: "y", source: "yandex")
+            for _ in 0..<4 {
+                let again = try Self.reserve(via: front.http, from: "127.0.0.22", client: "g", source: "google")
+                #expect(again.number == google.number && again.reservation == google.reservation)
+            }
+            let numbers = try [google, yandex].map { try #require($0.number) }
+            #expect(Set(numbers + dynamic).count == 4, "four visitors, four numbers")
+
+            // Calls through Kamailio reach both nodes and are attributed on each (each visitor calls once:
+            // after a call the number goes back to the pool), then two to the static number.
+            for number in numbers + ["+74990000000"] {
+                let caller = try SIPp(
+                    "caller", scenario: Scenario.callerHangsUp(), localPort: front.caller, mediaPort: front.callerMedia,
+                    target: "127.0.0.3:\(front.sip)", service: number,
+                    calls: number == numbers[0] ? 1 : (number == numbers[1] ? 1 : 2), rate: 2, pauseMilliseconds: 300)
+                #expect(try await caller.wait() == 0, "\(caller.diagnostics())")
+            }
+            let calls = try await a.finishedCalls(count: 4)
+            #expect(Set(calls.compactMap { $0["node"] as? String }) == ["node-a", "node-b"], "\(calls)")
+            let sources = calls.map { ($0["attribution"] as? [String: Any])?["source"] as? String }
+            #expect(sources.filter { $0 == "google" }.count == 1 && sources.filter { $0 == "yandex" }.count == 1)
+            #expect(calls.filter { ($0["attribution"] as? [String: Any])?["kind"] as? String == "static" }.count == 2)
+            #expect(try await b.calls().map { $0["id"] as? String } == calls.map { $0["id"] as? String })
+
+            // The business hangs up first: the node's BYE reaches the caller through Kamailio.
+            callees.forEach { $0.stop() }
+            let hangers = try [a, b].map {
+                try SIPp(
+                    "callee", scenario: Scenario.calleeHangsUp, localPort: $0.ports.callee,
+                    mediaPort: $0.ports.calleeMedia, target: nil, pauseMilliseconds: 1000)
+            }
+            defer { hangers.forEach { $0.stop() } }
+            try await Task.sleep(for: .milliseconds(200))
+            let waits = try SIPp(
+                "caller", scenario: Scenario.callerWaitsForBye(), localPort: front.caller, mediaPort: front.callerMedia,
+                target: "127.0.0.3:\(front.sip)", service: "+74990000000", pauseMilliseconds: 1000)
+            #expect(try await waits.wait() == 0, "\(waits.diagnostics())")
+            #expect(try await a.finishedCalls(count: 5).first?["hangup_by"] as? String == "callee")
+            hangers.forEach { $0.stop() }
+
+            try await killMidLoad(a, b, front: front)
+        } catch {
+            _ = try? await a.stop()
+            _ = try? await b.stop()
+            throw TestFailure(
+                "\(error)\n--- kamailio ---\n\(kamailio.log().suffix(3000))\n--- a ---\n\(a.log().suffix(3000))")
+        }
+        #expect(try await a.stop() == 0)
+        #expect(try await b.stop() == 0)
+    }
+
+    /// `b` killed with -9 while it has a call up, reservations flow through HAProxy and calls through
+    /// Kamailio: no reservation fails, new calls all succeed through `a`, `b`'s call is closed by `a`;
+    /// restarted, `b` takes calls again.
+    private func killMidLoad(_ a: CallTrackServer, _ b: CallTrackServer, front: TestPorts) async throws {
+        let callees = try [a, b].map {
+            try SIPp(
+                "callee", scenario: Scenario.calleeAnswers(ringMilliseconds: 100, audio: false),
+                localPort: $0.ports.callee, mediaPort: $0.ports.calleeMedia, target: nil, calls: 1000)
+        }
+        defer { callees.forEach { $0.stop() } }
+        try await Task.sleep(for: .milliseconds(200))
+        let long = try SIPp(
+            "caller", scenario: Scenario.callerHangsUp(), localPort: b.ports.caller, mediaPort: b.ports.callerMedia,
+            target: "127.0.0.1:\(b.ports.sip)", service: "+74990000000", pauseMilliseconds: 30_000)
+        defer { long.stop() }
+        var live: [String: Any]?
+        for _ in 0..<100 where live == nil {
+            live = try await a.calls().first {
+                $0["node"] as? String == "node-b" && $0["status"] as? String == "in_progress"
+                    && $0["answered_at"] is String
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let up = try #require(live, "node-b's call shows on node-a while it is up")
+
+        // Reservations every 20 ms through HAProxy, new visitors and renewals, for the whole episode.
+        let reservations = Task { () -> (done: Int, failed: [String]) in
+            var done = 0, failed: [String] = []
+            while !Task.isCancelled {
+                let client = done % 10 == 0 ? "new-\(done)" : "regular-\(done % 7)"
+                let got = try? Self.reserve(via: front.http, from: "127.0.0.\(40 + done % 50)", client: client)
+                if got?.status == 200 { done += 1 } else { failed.append("\(got?.status ?? 0)") }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            return (done, failed)
+        }
+        try await Task.sleep(for: .seconds(1))
+        let killed = ContinuousClock.now
+        _ = try await b.stop(signal: SIGKILL)
+        let load = try SIPp(
+            "caller", scenario: Scenario.callerHangsUp(), localPort: front.caller, mediaPort: front.callerMedia,
+            target: "127.0.0.3:\(front.sip)", service: "+74990000000", calls: 10, rate: 5, pauseMilliseconds: 300)
+        #expect(try await load.wait() == 0, "every call after the kill succeeds: \(load.diagnostics())")
+        #expect(ContinuousClock.now - killed < .seconds(15))
+
+        let deadline = ContinuousClock.now + .seconds(10)
+        var closed: [String: Any]?
+        while ContinuousClock.now < deadline, closed == nil {
+            closed = try await a.calls().first {
+                $0["id"] as? String == up["id"] as? String && $0["status"] as? String != "in_progress"
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(closed?["end_reason"] as? String == "node_lost" && closed?["interrupted"] as? Bool == true)
+        reservations.cancel()
+        let served = await reservations.value
+        #expect(
+            served.failed.isEmpty && served.done > 50, "reservations: \(served.done) served, failed \(served.failed)")
+
+        // Restarted, node-b rejoins: up in the cluster view, and Kamailio sends it calls again.
+        try await b.start()
+        try await Task.sleep(for: .seconds(3))
+        let view = try #require(try await a.get("/v1/cluster").json?["nodes"] as? [[String: Any]])
+        #expect(view.first { $0["id"] as? String == "node-b" }?["status"] as? String == "up")
+        let before = try await a.calls().count
+        let after = try SIPp(
+            "caller", scenario: Scenario.callerHangsUp(), localPort: front.caller, mediaPort: front.callerMedia,
+            target: "127.0.0.3:\(front.sip)", service: "+74990000000", calls: 4, rate: 5, pauseMilliseconds: 300)
+        #expect(try await after.wait() == 0, "\(after.diagnostics())")
+        let latest = try await a.finishedCalls(count: before + 4).prefix(4)
+        #expect(latest.contains { $0["node"] as? String == "node-b" }, "\(latest.map { $0["node"] })")
+    }
+
     @Test("Refusals: cluster with SQLite, url_env unset, a node id a running node holds") func refusals() async throws {
         var sqlite = CallTrackServer.Options()
         sqlite.sections = "cluster: {node_id: node-a, advertised_http: \"http://127.0.0.1:1\"}"

@@ -32,6 +32,34 @@ final class Kamailio {
             log: logPath)
     }
 
+    /// The shipped `deploy/kamailio/calltrack.cfg` with this site's addresses: listening on `listen`
+    /// (`udp:IP:PORT`), sending calls to `nodes` (`IP:PORT`), taking them from `trunks` (CIDRs).
+    init(deployedListening listen: String, nodes: [String], trunks: String) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kamailio-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let deploy = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("deploy/kamailio")
+        let list = directory.appendingPathComponent("calltrack-nodes.list").path
+        try nodes.enumerated().map { "1 sip:\($1) 0 0 duid=node-\($0)" }.joined(separator: "\n").write(
+            toFile: list, atomically: true, encoding: .utf8)
+        let local = """
+            #!substdef "!CALLTRACK_LISTEN!\(listen)!g"
+            #!substdef "!CALLTRACK_NODES!\(list)!g"
+            #!substdef "!CALLTRACK_TRUNKS!\(trunks)!g"
+            """
+        try local.write(to: directory.appendingPathComponent("calltrack-local.cfg"), atomically: true, encoding: .utf8)
+        // Two children are plenty here, and the log goes to the test's file.
+        let cfg = try String(contentsOf: deploy.appendingPathComponent("calltrack.cfg"), encoding: .utf8)
+            .replacingOccurrences(of: "children=4", with: "children=2").replacingOccurrences(
+                of: "log_stderror=no", with: "log_stderror=yes")
+        let cfgPath = directory.appendingPathComponent("calltrack.cfg").path
+        try cfg.write(toFile: cfgPath, atomically: true, encoding: .utf8)
+        logPath = directory.appendingPathComponent("kamailio.log").path
+        daemon = try Daemon(
+            executable: "/usr/sbin/kamailio", arguments: ["-f", cfgPath, "-DD", "-E", "-w", directory.path],
+            log: logPath)
+    }
+
     func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     func stop() { daemon.stop() }
