@@ -347,6 +347,56 @@ import Testing
         #expect(latest.contains { $0["node"] as? String == "node-b" }, "\(latest.map { $0["node"] })")
     }
 
+    @Test(
+        "PostgreSQL down: reservations 503 storage_unavailable within the statement timeout, /healthz 503, calls still forwarded; back up, the call is stored and attributed and reservations resume"
+    ) func postgresOutage() async throws {
+        let postgres = try TestPostgres()
+        defer { postgres.destroy() }
+        var options = CallTrackServer.Options()
+        options.cluster = (try postgres.newDatabaseURL(), "node-a")
+        try await withServer(options: options) { node in
+            let visitor = try await node.reserve(
+                clientID: "v", page: "http://shop.test/?utm_source=google&utm_medium=cpc")
+            let number = try #require(visitor["number"] as? String)
+            try postgres.stop()
+
+            let asked = ContinuousClock.now
+            let refused = try await node.post(
+                "/v1/projects/shop/reservations", body: Data(#"{"client_id": "w", "page": "http://shop.test/"}"#.utf8))
+            #expect(ContinuousClock.now - asked < .milliseconds(2500))
+            #expect(refused.status == 503 && refused.headers["retry-after"] != nil)
+            #expect((refused.json?["error"] as? [String: Any])?["code"] as? String == "storage_unavailable")
+            var health = try await node.get("/healthz", token: nil)
+            for _ in 0..<80 where health.status == 200 {
+                try await Task.sleep(for: .milliseconds(100))
+                health = try await node.get("/healthz", token: nil)
+            }
+            #expect(health.status == 503 && health.json?["storage"] as? String == "unavailable")
+
+            // The visitor calls meanwhile: the call is forwarded and answered all the same.
+            try await node.placeAnsweredCall(dialling: number, talkMilliseconds: 300)
+
+            try postgres.start()
+            var again = try await node.post(
+                "/v1/projects/shop/reservations", body: Data(#"{"client_id": "w", "page": "http://shop.test/"}"#.utf8))
+            for _ in 0..<100 where again.status != 200 {
+                try await Task.sleep(for: .milliseconds(100))
+                again = try await node.post(
+                    "/v1/projects/shop/reservations",
+                    body: Data(#"{"client_id": "w", "page": "http://shop.test/"}"#.utf8))
+            }
+            #expect(again.status == 200)
+            var call: [String: Any]?
+            for _ in 0..<100 where (call?["attribution"] as? [String: Any]) == nil {
+                try await Task.sleep(for: .milliseconds(200))
+                call = try? await node.calls().first
+            }
+            #expect(call?["status"] as? String == "answered", "\(String(describing: call))")
+            #expect((call?["attribution"] as? [String: Any])?["source"] as? String == "google")
+            #expect(try await node.get("/healthz", token: nil).status == 200)
+        }
+    }
+
     @Test("Refusals: cluster with SQLite, url_env unset, a node id a running node holds") func refusals() async throws {
         var sqlite = CallTrackServer.Options()
         sqlite.sections = "cluster: {node_id: node-a, advertised_http: \"http://127.0.0.1:1\"}"
@@ -372,5 +422,20 @@ import Testing
             #expect(lost.log().contains("storage.postgres.url_env: CALLTRACK_DATABASE_URL is not set"), "\(lost.log())")
             #expect(try await a.get("/healthz", token: nil).status == 200)
         }
+    }
+
+    @Test("PostgreSQL unreachable at start: tried for 30 s, then exit 1 naming its host and port")
+    func postgresUnreachableAtStart() async throws {
+        var options = CallTrackServer.Options()
+        options.cluster = ("postgres://calltrack@127.0.0.1:1/calltrack", "node-a")
+        let node = try CallTrackServer(options: options)
+        let started = ContinuousClock.now
+        await #expect(throws: (any Error).self) { try await node.start() }
+        while node.process?.isRunning == true, ContinuousClock.now - started < .seconds(45) {
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(ContinuousClock.now - started >= .seconds(29))
+        #expect(try await node.stop() == 1)
+        #expect(node.log().contains("PostgreSQL at 127.0.0.1:1 unreachable for 30 s"), "\(node.log().suffix(500))")
     }
 }

@@ -12,6 +12,9 @@ public enum CallEvent: Sendable, Equatable, Codable {
     /// The recording changed state: started (status `recording`), finished, failed, disabled.
     case recording(RecordingSummary)
     case dtmf(DTMFEvent)
+    /// Who the call belongs to, learnt after its start: storage could not say in time (PostgreSQL down or
+    /// slow) and said later.
+    case attributed(callID: CallID, attribution: Attribution)
 
     public var callID: CallID {
         switch self {
@@ -20,6 +23,7 @@ public enum CallEvent: Sendable, Equatable, Codable {
         case .ended(let e): e.id
         case .recording(let r): r.callID
         case .dtmf(let d): d.callID
+        case .attributed(let id, _): id
         }
     }
 }

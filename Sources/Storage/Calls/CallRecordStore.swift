@@ -164,6 +164,20 @@ public final class CallRecordStore: CallRepository, RecordingIndex {
                 tx.execute(
                     "INSERT INTO call_dtmf (call_id, side, digit, at_seconds) VALUES (?, ?, ?, ?)",
                     [d.callID.rawValue, d.side, d.digit, d.atSeconds])
+            case .attributed(let id, let a):
+                // Only a call stored without one: what was known at the start is never replaced.
+                tx.execute(
+                    """
+                    UPDATE calls SET number_kind = ?, pool = ?, client_id = ?, reservation_id = ?, late = ?, source = ?,
+                        medium = ?, campaign = ?, keyword = ?, content = ?, landing_page = ?, referrer = ?, channel = ?,
+                        gclid = ?, yclid = ?, ga_client_id = ?, ym_client_id = ?
+                    WHERE id = ? AND number_kind IS NULL
+                    """,
+                    [
+                        a.kind.rawValue, a.poolName, a.clientID, a.reservationID, a.late, a.source, a.medium,
+                        a.campaign, a.keyword, a.content, a.landingPage, a.referrer, a.channel, a.gclid, a.yclid,
+                        a.gaClientID, a.ymClientID, id.rawValue,
+                    ])
             }
         }
     }

@@ -15,7 +15,8 @@ public final class ClusterMembership: Service, JobLeases {
     let heartbeat: Duration
     let nodes: ClusterNodes
     let calls: CallRecordStore
-    let claim: NodeClaim
+    /// The connection holding the node id and the leases; made again when PostgreSQL drops it.
+    private let claim: Mutex<NodeClaim>
     let startedAt = Date()
     /// Calls up now, and whether this node no longer takes new ones (draining for shutdown).
     let activeCalls: @Sendable () -> Int
@@ -38,7 +39,7 @@ public final class ClusterMembership: Service, JobLeases {
         nodeTimeout = Double(config.nodeTimeoutSeconds)
         heartbeat = .seconds(config.heartbeatSeconds)
         nodes = ClusterNodes(database: database)
-        self.claim = claim
+        self.claim = Mutex(claim)
         self.calls = calls
         self.activeCalls = activeCalls
         self.draining = draining
@@ -61,6 +62,8 @@ public final class ClusterMembership: Service, JobLeases {
     /// A lease is a session advisory lock on the connection that holds the node id: it lasts as long as
     /// the node, and PostgreSQL frees it when the node's connection goes.
     public func hold(_ job: String) async -> Bool {
+        let claim = claim.withLock { $0 }
+        guard !claim.isLost else { return false }
         if leases.withLock({ $0.contains(job) }) { return true }
         do {
             var got = false
@@ -79,6 +82,7 @@ public final class ClusterMembership: Service, JobLeases {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 try await beat()
+                try await reclaimIfLost()
                 try await closeLostNodesCalls()
             } catch { logger.warning("cluster heartbeat failed", metadata: ["error": "\(error)"]) }
             try? await Task.sleep(for: heartbeat)
@@ -87,7 +91,17 @@ public final class ClusterMembership: Service, JobLeases {
         try? await nodes.beat(
             id: nodeID, advertisedHTTP: advertisedHTTP, version: Self.version, startedAt: startedAt, draining: true,
             activeCalls: activeCalls(), now: Date())
-        await claim.release()
+        await claim.withLock { $0 }.release()
+    }
+
+    /// After PostgreSQL dropped the claim's connection (a restart), the node takes its id again; its
+    /// leases went with the connection and are taken again as the jobs ask.
+    private func reclaimIfLost() async throws {
+        guard claim.withLock({ $0.isLost }) else { return }
+        let again = try await nodes.claim(nodeID, logger: logger)
+        leases.withLock { $0.removeAll() }
+        claim.withLock { $0 = again }
+        logger.warning("the connection holding this node's id was lost and made again")
     }
 
     private func beat() async throws {

@@ -9,6 +9,9 @@ public struct NodeClaim: Sendable {
 
     /// Gives the id up (it is also freed when the process dies and PostgreSQL sees the connection close).
     public func release() async { try? await connection.close() }
+
+    /// The connection is gone (PostgreSQL restarted or unreachable): the id and the leases are no longer held.
+    public var isLost: Bool { connection.isClosed }
 }
 
 /// A node of the cluster as the others see it.

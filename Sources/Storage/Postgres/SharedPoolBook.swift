@@ -122,8 +122,8 @@ public struct SharedPoolBook: Sendable {
             let row = try await db.query(
                 """
                 SELECT \(Self.columns) FROM pool_numbers
-                WHERE number = ? AND reservation_id IS NOT NULL AND held_until > ?
-                """, [number.e164, t - grace]
+                WHERE number = ? AND reservation_id IS NOT NULL AND held_until > ? AND created_at <= ?
+                """, [number.e164, t - grace, t]
             ).first, let r = Self.reservation(row)
         else { return nil }
         let visits = try await db.query(TrackingStore.visitsSQL, [r.projectKey, r.clientID, TrackingStore.visitsKept])

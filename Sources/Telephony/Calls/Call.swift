@@ -119,15 +119,20 @@ final class Call {
         }
         // Whether the caller is new (and who the number belongs to, when storage must say) go in the
         // forwarded INVITE if storage answers in time.
-        let id = self.id
+        let id = self.id, pending = attributionPending
+        let asked = LateAttribution.Waiting(callID: id, number: target.did, at: started)
         lookupTimer.start(milliseconds: CallerLookup.patienceMilliseconds) { [weak self] in self?.forward(offer) }
-        lookup.lookUp(
-            projectKey: target.projectKey, caller: callerNumber, attributing: attributionPending ? target.did : nil
-        ) { board, found in
-            guard let call = board.call(id: id), call.state == .routing else { return }
+        lookup.lookUp(projectKey: target.projectKey, caller: callerNumber, attributing: pending ? target.did : nil) {
+            board, found in
+            if pending && found.attributionUnknown { lookup.late.retry(asked) }
+            guard let call = board.call(id: id), call.state == .routing else {
+                // The call went on without the answer: what storage said is added to its record.
+                if pending { lookup.late.settled(asked, found.attribution) }
+                return
+            }
             call.firstTimeCaller = found.calledBefore.map { !$0 }
             // Still routing: the start is not out yet, so what storage said goes in it.
-            if call.attributionPending { call.attribution = found.attribution }
+            if pending { call.attribution = found.attribution }
             call.forward(offer)
         }
     }

@@ -9,12 +9,16 @@ struct CallerLookup: Sendable {
     let history: (any CallerHistory)?
     let attributor: any CallAttributor
     let backOnLoop: @Sendable (@escaping @Sendable (SwitchBoard) -> Void) -> Void
+    /// Attributions storage could not give in time, asked again until it can.
+    let late: LateAttribution
     static let patienceMilliseconds: UInt64 = 250
 
     /// What came back: nil where nothing was asked or storage could not tell.
     struct Answer: Sendable {
         var calledBefore: Bool?
         var attribution: Attribution?
+        /// Storage failed to say who the number belongs to (not: it belongs to no one).
+        var attributionUnknown = false
     }
 
     /// Whether anything is worth asking: a caller number with a history to look in, or an attribution left
@@ -32,11 +36,15 @@ struct CallerLookup: Sendable {
                 guard let history, !caller.isEmpty else { return nil }
                 return (try? await history.hasCalledBefore(projectKey: projectKey, caller: caller)) ?? nil
             }()
-            async let attribution: Attribution? = {
-                guard let number else { return nil }
-                return (try? await attributor.attributeLater(number, at: Date())) ?? nil
+            async let attribution: Result<Attribution?, any Error> = {
+                guard let number else { return .success(nil) }
+                do { return .success(try await attributor.attributeLater(number, at: Date())) } catch {
+                    return .failure(error)
+                }
             }()
-            let found = Answer(calledBefore: await before, attribution: await attribution)
+            let said = await attribution
+            let found = Answer(
+                calledBefore: await before, attribution: try? said.get(), attributionUnknown: (try? said.get()) == nil)
             backOnLoop { board in answer(board, found) }
         }
     }

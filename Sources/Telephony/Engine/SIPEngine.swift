@@ -67,8 +67,9 @@ public final class SIPEngine: Service {
                     ownAddresses: [settings.advertisedAddress, settings.rtpBindAddress], rtpPorts: settings.rtpPorts,
                     sipPorts: settings.listen.map(\.address.port)),
                 callerLookup: CallerLookup(
-                    history: callerHistory, attributor: attributor, backOnLoop: { job in loop.submit(job) }),
-                logger: logger, loop: .current())
+                    history: callerHistory, attributor: attributor, backOnLoop: { job in loop.submit(job) },
+                    late: LateAttribution(attributor: attributor, events: events, logger: logger)), logger: logger,
+                loop: .current())
             let board = SwitchBoard(
                 router: router, services: services, relayThreads: relayThreads, callCount: callCount)
             try board.open()
