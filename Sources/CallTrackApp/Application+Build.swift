@@ -326,3 +326,41 @@ public struct StartupError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
+
+/// `calltrack import --from FILE`: a single node's history (its SQLite file, with what its journals hold
+/// and its calls left open closed as interrupted) moved into the empty PostgreSQL of the cluster `config`
+/// names. Returns the rows moved per table.
+public func importHistory(from path: String, config: CallTrackConfig, environment: [String: String], logger: Logger)
+    async throws -> [(table: String, rows: Int)]
+{
+    guard config.storage.backend == .postgres else {
+        throw StartupError("storage.backend: import moves a history into PostgreSQL; this configuration uses sqlite")
+    }
+    guard FileManager.default.fileExists(atPath: path) else { throw StartupError("--from: no file at \(path)") }
+    let sqlite: SQLiteDatabase
+    do { sqlite = try SQLiteDatabase(path: path) } catch { throw StartupError("--from: cannot open \(path): \(error)") }
+    let calls = CallRecordStore(database: sqlite), tracking = TrackingStore(database: sqlite)
+    let journals = path + ".journal"
+    if FileManager.default.fileExists(atPath: journals) {
+        _ =
+            try await recoverJournal(
+                journals + "/calls", applied: try await calls.appliedEventNumber(), logger: logger, apply: calls.apply)
+            as Journal<CallEvent>
+        _ =
+            try await recoverJournal(
+                journals + "/tracking", applied: try await tracking.appliedChangeNumber(), logger: logger,
+                apply: tracking.apply) as Journal<TrackingChange>
+    }
+    try await calls.finaliseInterruptedCalls(
+        lastAlive: Heartbeat(path: journals + "/alive", logger: logger).lastAlive())
+    let database = PostgresDatabase(settings: try postgresSettings(config, environment), logger: logger)
+    return try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await database.run() }
+        defer { tasks.cancelAll() }
+        do {
+            try await database.waitUntilReachable(seconds: 30)
+            try await database.migrate()
+            return try await HistoryImport.run(from: sqlite, into: database)
+        } catch let error as DatabaseError { throw StartupError("storage.postgres: \(error.message)") }
+    }
+}

@@ -8,7 +8,7 @@ import Logging
     static let configuration = CommandConfiguration(
         commandName: "calltrack",
         abstract: "Call-tracking telephony: a SIP B2BUA that forwards tracking numbers and records every call.",
-        subcommands: [Serve.self, CheckConfig.self], defaultSubcommand: Serve.self)
+        subcommands: [Serve.self, CheckConfig.self, Import.self], defaultSubcommand: Serve.self)
 }
 
 struct Serve: AsyncParsableCommand {
@@ -55,6 +55,29 @@ struct CheckConfig: AsyncParsableCommand {
     func run() async throws {
         let cfg = try loadConfig(config)
         print("\(config): OK (\(cfg.trunks.count) trunks, \(cfg.projects.count) projects)")
+    }
+}
+
+struct Import: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Move a single node's history (its SQLite file) into the empty PostgreSQL of a new cluster.")
+
+    @Option(name: .long, help: "The single node's SQLite file.") var from: String
+    @Option(name: .long, help: "The cluster's configuration (storage.backend: postgres).") var config =
+        "config/calltrack.yaml"
+
+    func run() async throws {
+        let cfg = try loadConfig(config)
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        do {
+            let moved = try await importHistory(
+                from: from, config: cfg, environment: ProcessInfo.processInfo.environment,
+                logger: Logger(label: "calltrack.import"))
+            for (table, rows) in moved { print("\(table): \(rows) rows") }
+        } catch {
+            FileHandle.standardError.write(Data("calltrack: import refused: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
     }
 }
 

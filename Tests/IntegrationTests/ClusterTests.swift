@@ -424,6 +424,41 @@ import Testing
         }
     }
 
+    @Test(
+        "calltrack import moves a single node's history into an empty cluster: calls, leads, visits, and the number a visitor holds; a second import is refused"
+    ) func importSingleNode() async throws {
+        let single = try CallTrackServer()
+        try await single.start()
+        let visitor = try await single.reserve(clientID: "v", page: "http://shop.test/?utm_source=google")
+        try await single.placeBusyCalls(2, dialling: "+74990000000")
+        let before = try await single.finishedCalls(count: 2)
+        #expect(try await single.stop() == 0)
+
+        let url = try TestPostgres.shared().newDatabaseURL()
+        var options = CallTrackServer.Options()
+        options.cluster = (url, "node-a")
+        let node = try CallTrackServer(options: options)
+        let sqlite = single.directory.path + "/calltrack.sqlite"
+        let command = [CallTrackServer.binary, "import", "--from", sqlite, "--config", node.configPath]
+        let moved = try runCommand(command, environment: ["CALLTRACK_DATABASE_URL": url])
+        #expect(moved.status == 0, "\(moved.output)")
+        #expect(moved.output.contains("calls: 2 rows") && moved.output.contains("visits: 1 rows"), "\(moved.output)")
+        let again = try runCommand(command, environment: ["CALLTRACK_DATABASE_URL": url])
+        #expect(again.status == 1 && again.output.contains("already holds 2 calls"), "\(again.output)")
+
+        try await withServer(ports: node.ports, options: options) { cluster in
+            let after = try await cluster.calls()
+            #expect(after.map { $0["id"] as? String } == before.map { $0["id"] as? String })
+            #expect(after.allSatisfy { $0["missed_reason"] as? String == "busy" && $0["first_time"] != nil })
+            let renewed = try await cluster.reserve(clientID: "v", page: "http://shop.test/?utm_source=google")
+            #expect(renewed["number"] as? String == visitor["number"] as? String)
+            #expect(renewed["reservation_id"] as? String == visitor["reservation_id"] as? String)
+            let leads = try #require(
+                try await cluster.get("/v1/projects/shop/leads").json?["leads"] as? [[String: Any]])
+            #expect(leads.count == 1)
+        }
+    }
+
     @Test("PostgreSQL unreachable at start: tried for 30 s, then exit 1 naming its host and port")
     func postgresUnreachableAtStart() async throws {
         var options = CallTrackServer.Options()
