@@ -49,8 +49,8 @@ public enum HistoryImport {
         }.filter(theirs.contains)
         guard !columns.isEmpty else { return 0 }
         let list = columns.joined(separator: ", ")
-        let insert =
-            "INSERT INTO \(table) (\(list)) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))"
+        let marks = Array(repeating: "?", count: columns.count).joined(separator: ", ")
+        let insert = "INSERT INTO \(table) (\(list)) VALUES (\(marks))"
         var after = 0, total = 0
         while true {
             let rows = try sqlite.query(
