@@ -112,10 +112,11 @@ ONE_NUMBER = '[{name: main, numbers: ["+74990000001"], static: "+74990000000"}]'
 
 
 def bench_config(workdir, sip_port, http_port, callee_port, sip="", http="", project="", sections="", pools=ONE_NUMBER,
-                 name="bench"):
+                 name="bench", storage=None):
     """Writes the config every benchmark starts from and returns its path: SIP and HTTP on loopback,
     one trunk from 127.0.0.1 and one project that forwards to the callee on `callee_port`. `sip`,
-    `http` and `project` are extra lines for those sections, `sections` whole extra sections."""
+    `http` and `project` are extra lines for those sections, `sections` whole extra sections, `storage`
+    the storage block's lines (a SQLite file in the work folder by default)."""
     def lines(text, indent):
         return "".join(f"\n{indent}{line}" for line in text.strip().splitlines())
     path = os.path.join(workdir, f"{name}.yaml")
@@ -124,8 +125,7 @@ sip:
   listen: [udp:127.0.0.1:{sip_port}]{lines(sip, "  ")}
 http:
   listen: 127.0.0.1:{http_port}{lines(http, "  ")}
-storage:
-  database: {workdir}/{name}.sqlite
+storage:{lines(storage or f"database: {workdir}/{name}.sqlite", "  ")}
   recordings: {workdir}/recordings
 {sections.strip()}
 trunks:

@@ -88,6 +88,10 @@ import Testing
             #expect(nodes.allSatisfy { $0["status"] as? String == "up" }, "\(nodes)")
             #expect(nodes.first?["advertised_http"] as? String == "http://127.0.0.1:\(a.ports.http)")
             #expect(try await b.get("/v1/cluster", token: nil).status == 401)
+            // Signed in to the dashboard through one node, a browser is signed in on the other too.
+            let session = try ContractTests.signIn(a)
+            #expect(try ContractTests.raw(b, "GET", "/calls", headers: ["Cookie: \(session.cookie)"]).status == 200)
+            #expect(try ContractTests.raw(b, "GET", "/calls").status == 303)
         }
     }
 
