@@ -6,7 +6,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_PACKAGES := libre-dev librem-dev libsqlite3-dev libspandsp-dev libopus-dev libbcg729-dev libgsm1-dev libsoxr-dev libcurl4-openssl-dev
 TEST_PACKAGES := sip-tester chromium chromium-driver kamailio iproute2 iptables sqlite3 python3-aiosmtpd \
   python3-prometheus-client systemd postgresql kamailio-postgres-modules haproxy
-BENCH_PACKAGES := sip-tester procps wrk kamailio kamailio-extra-modules rtpengine-daemon gcc
+BENCH_PACKAGES := sip-tester procps wrk kamailio kamailio-extra-modules rtpengine-daemon gcc postgresql haproxy
 CONFIG ?= config/calltrack.yaml
 
 .PHONY: all build run test chaos lint format bench bench-flood deps test-deps bench-deps clean install
@@ -83,6 +83,8 @@ bench: bench-deps
 	cd bench && python3 reportbench.py --binary ../.build/release/calltrack
 	cd bench && python3 deliverybench.py --binary ../.build/release/calltrack
 	cd bench && python3 relaybench.py --binary ../.build/release/calltrack
+	-service postgresql stop >/dev/null 2>&1; service haproxy stop >/dev/null 2>&1; true
+	cd bench && python3 clusterbench.py --binary ../.build/release/calltrack
 
 # 5,000 INVITEs/s from a stranger and 20,000 idle HTTP connections while a real call is made.
 bench-flood: bench-deps

@@ -96,8 +96,8 @@ class Node:
             env["CALLTRACK_DATABASE_URL"] = database_url
         config = callbench.bench_config(
             self.workdir, self.sip, self.http, self.callee, name=name, storage=storage, sections=sections,
-            sip="rtp_ports: {min: 30000, max: 49999}\ndrain_seconds: 1" + ("\nfront_proxies: [127.0.0.3/32]" if front_proxy else ""),
-            http="reservations_per_minute: 100000000\ntrusted_proxies: [127.0.0.5/32]",
+            sip="rtp_ports: {min: 30000, max: 33999}\ndrain_seconds: 1" + ("\nfront_proxies: [127.0.0.3/32]" if front_proxy else ""),
+            http="reservations_per_minute: 100000000\ntrusted_proxies: [127.0.0.1/32, 127.0.0.5/32]",
             project="record: false\norigins: [http://shop.test]\nsite_numbers: [\"+7 (495) 123-45-67\"]",
             **({"pools": pools} if pools else {}))
         self.proc = callbench.start_calltrack(binary, self.workdir, config, self.http, env=env)[0]

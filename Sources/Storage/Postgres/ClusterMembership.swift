@@ -81,8 +81,8 @@ public final class ClusterMembership: Service, JobLeases {
     public func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                try await beat()
                 try await reclaimIfLost()
+                try await beat()
                 try await closeLostNodesCalls()
             } catch { logger.warning("cluster heartbeat failed", metadata: ["error": "\(error)"]) }
             try? await Task.sleep(for: heartbeat)
@@ -108,7 +108,7 @@ public final class ClusterMembership: Service, JobLeases {
         let now = Date()
         try await nodes.beat(
             id: nodeID, advertisedHTTP: advertisedHTTP, version: Self.version, startedAt: startedAt,
-            draining: draining(), activeCalls: activeCalls(), now: now)
+            draining: draining(), activeCalls: activeCalls(), now: now, on: claim.withLock { $0 })
         lastBeat.withLock { $0 = now }
     }
 

@@ -64,22 +64,30 @@ public struct ClusterNodes: Sendable {
     }
 
     /// This node's heartbeat: its row written with when it was last alive, whether it drains and its calls.
+    /// Written on the claim's own connection when given: a pool busy with requests never delays it, so a
+    /// missed heartbeat means PostgreSQL, not load.
     public func beat(
         id: String, advertisedHTTP: String, version: String, startedAt: Date, draining: Bool, activeCalls: Int,
-        now: Date
+        now: Date, on claim: NodeClaim? = nil
     ) async throws {
-        try await db.execute(
-            """
+        let sql = """
             INSERT INTO cluster_nodes (id, advertised_http, started_at, last_seen, version, draining, active_calls)
             VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (id) DO UPDATE SET advertised_http = excluded.advertised_http,
                 started_at = excluded.started_at, last_seen = excluded.last_seen, version = excluded.version,
                 draining = excluded.draining, active_calls = excluded.active_calls
-            """,
-            [
-                id, advertisedHTTP, startedAt.timeIntervalSince1970, now.timeIntervalSince1970, version, draining,
-                activeCalls,
-            ])
+            """
+        let arguments: [SQLValueConvertible] = [
+            id, advertisedHTTP, startedAt.timeIntervalSince1970, now.timeIntervalSince1970, version, draining,
+            activeCalls,
+        ]
+        guard let claim else { return try await db.execute(sql, arguments) }
+        let statement = try db.statement(sql, arguments)
+        try await db.withDeadline(sql: sql) { [logger = db.logger] in
+            do { _ = try await claim.connection.query(statement, logger: logger).collect() } catch {
+                throw PostgresDatabase.databaseError(error, sql: sql)
+            }
+        }
     }
 
     /// Every node ever seen, by id; lost when silent for `timeout` seconds.

@@ -98,17 +98,18 @@ public final class PostgresDatabase: SQLDatabase, Service {
                 continuation.resume(returning: result)
                 return true
             }
-            let timer = Mutex<Task<Void, Never>?>(nil)
+            // The timer is an event loop's (a heap entry, no system call), not a sleeping task: one is set
+            // for every statement.
+            let timer = Mutex<Scheduled<Void>?>(nil)
             let work = Task {
                 let result: Result<T, Error>
                 do { result = .success(try await body()) } catch { result = .failure(error) }
                 if finish(result) { timer.withLock { $0?.cancel() } }
             }
             timer.withLock { timer in
-                timer = Task {
-                    try? await Task.sleep(for: limit)
-                    if finish(.failure(timedOut)) { work.cancel() }
-                }
+                timer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(
+                    in: .milliseconds(Int64(settings.statementTimeoutMilliseconds))
+                ) { if finish(.failure(timedOut)) { work.cancel() } }
             }
         }
         do { return try outcome.get() } catch { throw Self.databaseError(error, sql: sql) }

@@ -100,7 +100,7 @@ enum PostgresSchema {
         ],
         // 2: the pool book shared by every node: one row per tracking number, which is its lock. A number is
         // held while `held_until` is ahead; after that it is free, and still its last holder's for late
-        // callers for the grace period, until someone takes it.
+        // callers for the grace period, until someone takes it. A number nobody holds has no `held_until`.
         [
             """
             CREATE TABLE pool_numbers (
@@ -110,7 +110,7 @@ enum PostgresSchema {
             )
             """, "CREATE INDEX pool_numbers_holder ON pool_numbers(project, client_id)",
             "CREATE INDEX pool_numbers_address ON pool_numbers(project, client_address)",
-            "CREATE INDEX pool_numbers_pool ON pool_numbers(project, pool)",
+            "CREATE INDEX pool_numbers_pool ON pool_numbers(project, pool, held_until)",
         ],
         // 3: dashboard sessions every node honours (a hash of each id), and the nodes of the cluster.
         [

@@ -38,16 +38,26 @@ public final class SharedNumberDesk: NumberDesk {
         guard let project = layout.projects[projectKey] else { return nil }
         let visit = layout.visit(projectKey: projectKey, clientID: clientID, report: report, at: now)
         let isNewVisit = remember(visit)
-        if let live = try await book.renew(projectKey: projectKey, clientID: clientID, now: now, ttl: project.ttl) {
-            if isNewVisit { persist(.visit(visit)) }
-            persist(.reserved(live))
-            Telemetry.reservation(project: projectKey, kind: .renewed)
-            return project.assignment(live)
+        guard let pool = project.pool(for: visit.region) else {
+            guard let live = try await book.renew(projectKey: projectKey, clientID: clientID, now: now, ttl: project.ttl)
+            else { return nil }
+            return renewed(live, project: project, visit: isNewVisit ? visit : nil)
         }
-        guard let pool = project.pool(for: visit.region) else { return nil }
-        let outcome = try await book.take(
-            projectKey: projectKey, pool: pool.name, clientID: clientID, address: address,
-            maxPerAddress: maxNumbersPerAddress, now: now, ttl: project.ttl, visit: isNewVisit ? visit : nil)
+        let outcome: SharedPoolBook.Outcome
+        switch try await book.renew(
+            projectKey: projectKey, clientID: clientID, pool: pool.name, address: address,
+            maxPerAddress: maxNumbersPerAddress, now: now, ttl: project.ttl)
+        {
+        case .renewed(let live): return renewed(live, project: project, visit: isNewVisit ? visit : nil)
+        case .refused(let refusal):
+            // The visit is stored all the same: reports count the visitors the pool could not serve.
+            if isNewVisit { try await book.record(visit) }
+            outcome = refusal
+        case .mayTake:
+            outcome = try await book.take(
+                projectKey: projectKey, pool: pool.name, clientID: clientID, address: address,
+                maxPerAddress: maxNumbersPerAddress, now: now, ttl: project.ttl, visit: isNewVisit ? visit : nil)
+        }
         switch outcome {
         case .reserved(let r):
             Telemetry.reservation(project: projectKey, kind: r.createdAt == now ? .dynamic : .renewed)
@@ -63,6 +73,14 @@ public final class SharedNumberDesk: NumberDesk {
             Telemetry.poolExhausted(project: projectKey, pool: pool.name)
             return project.staticAssignment(pool)
         }
+    }
+
+    /// A live number held longer: its new expiry goes to the reports in a batch.
+    private func renewed(_ live: Reservation, project: PoolLayout.Project, visit: Visit?) -> NumberAssignment {
+        if let visit { persist(.visit(visit)) }
+        persist(.reserved(live))
+        Telemetry.reservation(project: project.key, kind: .renewed)
+        return project.assignment(live)
     }
 
     public func liveReservationCount(projectKey: String, now: Date) async throws -> Int {

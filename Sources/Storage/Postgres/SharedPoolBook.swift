@@ -1,5 +1,6 @@
 import CallTrackCore
 import Foundation
+import PostgresNIO
 import Tracking
 
 /// Who holds which tracking number, in PostgreSQL, for every node at once: one row per number in
@@ -47,6 +48,77 @@ public struct SharedPoolBook: Sendable {
         }
     }
 
+    /// What one statement tells of a visitor: their live number, held longer; or, when they hold none,
+    /// whether a new one is out of the question (the address holds its share, or no number of the pool is
+    /// free) or worth a transaction (`take`).
+    public enum Renewal: Sendable, Equatable {
+        case renewed(Reservation)
+        case refused(Outcome)
+        case mayTake
+    }
+
+    /// The visitor's live number held `ttl` seconds more, or, in the same round trip, whether `pool` could
+    /// give them one: most requests (heartbeats, and every visitor while the pool is exhausted) need no
+    /// transaction and no lock.
+    public func renew(
+        projectKey: String, clientID: String, pool: String, address: String?, maxPerAddress: Int, now: Date,
+        ttl: Double
+    ) async throws -> Renewal {
+        let t = now.timeIntervalSince1970
+        let statement = RenewalStatement(
+            heldUntil: t + ttl, project: projectKey, client: clientID, now: t, address: address ?? "", pool: pool)
+        let row = try await db.withDeadline(sql: RenewalStatement.sql) { [client = db.client] () -> RenewalStatement.Row? in
+            for try await row in try await client.execute(statement) { return row }
+            return nil
+        }
+        guard let (number, reservation, createdAt, heldUntil, holds, free) = row else { return .mayTake }
+        if let number = number.flatMap(PhoneNumber.init(e164:)), let reservation, let createdAt, let heldUntil {
+            return .renewed(
+                Reservation(
+                    id: reservation, projectKey: projectKey, clientID: clientID, number: number, poolName: pool,
+                    createdAt: Date(timeIntervalSince1970: createdAt), expiresAt: Date(timeIntervalSince1970: heldUntil),
+                    address: address))
+        }
+        if address != nil, holds >= maxPerAddress { return .refused(.addressLimited) }
+        return free ? .mayTake : .refused(.exhausted)
+    }
+
+    /// The hottest statement (every heartbeat, and every visitor while the pool is exhausted), prepared once per
+    /// connection: PostgreSQL plans it once instead of on every request.
+    struct RenewalStatement: PostgresPreparedStatement {
+        static let sql = """
+            WITH renewed AS (
+                UPDATE pool_numbers SET held_until = $1 WHERE project = $2 AND client_id = $3 AND held_until > $4
+                RETURNING number, reservation_id, created_at, held_until
+            )
+            SELECT renewed.number, renewed.reservation_id, renewed.created_at, renewed.held_until,
+                (SELECT count(*) FROM pool_numbers WHERE project = $2 AND client_address = $5 AND held_until > $4)
+                    AS holds,
+                EXISTS (SELECT 1 FROM pool_numbers WHERE project = $2 AND pool = $6
+                    AND (held_until IS NULL OR held_until <= $4)) AS free
+            FROM (SELECT 1) AS one LEFT JOIN renewed ON TRUE
+            """
+        typealias Row = (String?, String?, Double?, Double?, Int, Bool)
+        static var bindingDataTypes: [PostgresDataType] { [.float8, .text, .text, .float8, .text, .text] }
+        let heldUntil: Double
+        let project, client: String
+        let now: Double
+        let address, pool: String
+
+        func makeBindings() throws -> PostgresBindings {
+            var b = PostgresBindings(capacity: 6)
+            b.append(heldUntil)
+            b.append(project)
+            b.append(client)
+            b.append(now)
+            b.append(address)
+            b.append(pool)
+            return b
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+    }
+
     /// The visitor's live number held `ttl` seconds more; nil when they hold none.
     public func renew(projectKey: String, clientID: String, now: Date, ttl: Double) async throws -> Reservation? {
         try await db.query(
@@ -62,6 +134,11 @@ public struct SharedPoolBook: Sendable {
 
     /// Waits for the transaction's lock on one key (a visitor, an address), released at its end.
     private static let lock = "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))"
+
+    /// A visit of a visitor the pool could not serve.
+    public func record(_ visit: Visit) async throws {
+        try await db.execute(TrackingStore.insertVisitSQL, TrackingStore.arguments(of: visit))
+    }
 
     /// A number of `pool` for a visitor who holds none (or the one they got meanwhile from another node),
     /// with `visit` stored in the same transaction.
@@ -93,7 +170,7 @@ public struct SharedPoolBook: Sendable {
                 let number = try await tx.query(
                     """
                     SELECT number FROM pool_numbers
-                    WHERE project = ? AND pool = ? AND (reservation_id IS NULL OR held_until <= ?)
+                    WHERE project = ? AND pool = ? AND (held_until IS NULL OR held_until <= ?)
                     ORDER BY CASE WHEN reservation_id IS NULL THEN released_at ELSE held_until END, number
                     LIMIT 1 FOR UPDATE SKIP LOCKED
                     """, [projectKey, pool, t]
