@@ -39,7 +39,8 @@ public final class SharedNumberDesk: NumberDesk {
         let visit = layout.visit(projectKey: projectKey, clientID: clientID, report: report, at: now)
         let isNewVisit = remember(visit)
         guard let pool = project.pool(for: visit.region) else {
-            guard let live = try await book.renew(projectKey: projectKey, clientID: clientID, now: now, ttl: project.ttl)
+            guard
+                let live = try await book.renew(projectKey: projectKey, clientID: clientID, now: now, ttl: project.ttl)
             else { return nil }
             return renewed(live, project: project, visit: isNewVisit ? visit : nil)
         }

@@ -61,13 +61,13 @@ public struct SharedPoolBook: Sendable {
     /// give them one: most requests (heartbeats, and every visitor while the pool is exhausted) need no
     /// transaction and no lock.
     public func renew(
-        projectKey: String, clientID: String, pool: String, address: String?, maxPerAddress: Int, now: Date,
-        ttl: Double
+        projectKey: String, clientID: String, pool: String, address: String?, maxPerAddress: Int, now: Date, ttl: Double
     ) async throws -> Renewal {
         let t = now.timeIntervalSince1970
         let statement = RenewalStatement(
             heldUntil: t + ttl, project: projectKey, client: clientID, now: t, address: address ?? "", pool: pool)
-        let row = try await db.withDeadline(sql: RenewalStatement.sql) { [client = db.client] () -> RenewalStatement.Row? in
+        let row = try await db.withDeadline(sql: RenewalStatement.sql) {
+            [client = db.client] () -> RenewalStatement.Row? in
             for try await row in try await client.execute(statement) { return row }
             return nil
         }
@@ -76,8 +76,8 @@ public struct SharedPoolBook: Sendable {
             return .renewed(
                 Reservation(
                     id: reservation, projectKey: projectKey, clientID: clientID, number: number, poolName: pool,
-                    createdAt: Date(timeIntervalSince1970: createdAt), expiresAt: Date(timeIntervalSince1970: heldUntil),
-                    address: address))
+                    createdAt: Date(timeIntervalSince1970: createdAt),
+                    expiresAt: Date(timeIntervalSince1970: heldUntil), address: address))
         }
         if address != nil, holds >= maxPerAddress { return .refused(.addressLimited) }
         return free ? .mayTake : .refused(.exhausted)
