@@ -6,7 +6,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_PACKAGES := libre-dev librem-dev libsqlite3-dev libspandsp-dev libopus-dev libbcg729-dev libgsm1-dev libsoxr-dev libcurl4-openssl-dev
 TEST_PACKAGES := sip-tester chromium chromium-driver kamailio iproute2 iptables sqlite3 python3-aiosmtpd \
   python3-prometheus-client systemd postgresql kamailio-postgres-modules haproxy
-BENCH_PACKAGES := sip-tester procps wrk kamailio kamailio-extra-modules rtpengine-daemon gcc postgresql haproxy
+BENCH_PACKAGES := sip-tester procps wrk kamailio kamailio-extra-modules rtpengine-daemon gcc postgresql haproxy tcpdump
 CONFIG ?= config/calltrack.yaml
 
 .PHONY: all build run test chaos lint format bench bench-flood deps test-deps bench-deps clean install

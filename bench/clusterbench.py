@@ -4,9 +4,9 @@
   1. reservations/s, p50/p99 (wrk, 20,000 visitors, 200 numbers, 90 % returning visitors and 10 % new):
      one SQLite node, one PostgreSQL node, two PostgreSQL nodes through HAProxy; PostgreSQL's commits/s
      and CPU beside;
-  2. call setup (sipp's INVITE to 200, the callee answering at once: the forwarded INVITE's latency plus
-     a constant) at 50 and 200 calls/s, SQLite against PostgreSQL, to a pool number (attributed by a read
-     of the shared pool book on PostgreSQL);
+  2. the forwarded INVITE's latency (the caller's INVITE in to the callee's INVITE out, tcpdump on loopback)
+     at 50 and 200 calls/s, SQLite against PostgreSQL, to a pool number (attributed by a read of the shared
+     pool book on PostgreSQL);
   3. failover after kill -9 of one of two nodes behind the shipped Kamailio and HAProxy configurations,
      under 10 calls/s and 20 reservations/s: to Kamailio marking it inactive, to HAProxy marking it down,
      the slowest call set up in the 10 s after, calls and reservations failed meanwhile.
@@ -192,26 +192,74 @@ def reservations(binary, workdir, pg, seconds, connections, runs):
 
 
 def call_setup(binary, workdir, pg, seconds, runs):
-    """2. Call setup through one node at 50 and 200 calls/s, SQLite against PostgreSQL."""
+    """2. The forwarded INVITE's latency through one node at 50 and 200 calls/s, SQLite against PostgreSQL: from
+    the caller's INVITE reaching the node to the node's INVITE leaving for the callee, both stamped by tcpdump
+    on loopback and paired through the call record (its sip_call_id and the X-CallTrack-Call-ID it sent)."""
     rows = []
     for rate in (50, 200):
-        figures = {"SQLite": ([], [], []), "PostgreSQL": ([], [], [])}
+        figures = {"SQLite": ([], [], [], []), "PostgreSQL": ([], [], [], [])}
         for run in range(runs):
-            for kind, (p50s, p99s, failed) in figures.items():
+            for kind, (p50s, p99s, failed, paired) in figures.items():
                 url = pg.new_database()[1] if kind == "PostgreSQL" else None
                 node = Node(binary, workdir, f"setup-{rate}-{kind}-{run}".lower(), url)
                 tag = f"setup-{rate}-{kind}-{run}"
-                ok, bad, _, _ = callbench.run_load(node.sip, node.callee, workdir, rate * seconds, rate, rate * 2, 200, None, tag,
-                                                   caller_args=("-trace_rtt", "-rtt_freq", "1"))
-                times = callbench.setup_times(os.path.join(workdir, tag))
-                p50s.append(callbench.percentile(times, 0.5))
-                p99s.append(callbench.percentile(times, 0.99))
+                pcap = os.path.join(workdir, f"{tag}.pcap")
+                dump = owned(subprocess.Popen(
+                    ["tcpdump", "-i", "lo", "-w", pcap, "-s", "0", "-U", "-n", f"udp dst port {node.sip} or udp dst port {node.callee}"],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                time.sleep(1)
+                ok, bad, _, _ = callbench.run_load(node.sip, node.callee, workdir, rate * seconds, rate, rate * 2, 200, None, tag)
+                time.sleep(1)
+                dump.send_signal(signal.SIGINT)
+                dump.wait(timeout=10)
+                delays = sorted(forward_delays(pcap, node.sip, node.callee, calls_of(node)))
+                p50s.append(callbench.percentile(delays, 0.5))
+                p99s.append(callbench.percentile(delays, 0.99))
                 failed.append(bad)
+                paired.append(len(delays))
                 node.stop()
-                print(tag, ok, bad, p50s[-1], p99s[-1], flush=True)
-        for kind, (p50s, p99s, failed) in figures.items():
-            rows.append(f"| {rate} | {kind} | {median(p50s)} | {median(p99s)} | {sum(failed)} |")
-    return "\n".join(["| calls/s | storage | INVITE to 200 p50 ms | p99 ms | failed calls |", "| --- | --- | --- | --- | --- |"] + rows)
+                print(tag, ok, bad, len(delays), p50s[-1], p99s[-1], flush=True)
+        for kind, (p50s, p99s, failed, paired) in figures.items():
+            rows.append(f"| {rate} | {kind} | {median(p50s)} | {median(p99s)} | {sum(paired)} | {sum(failed)} |")
+    return "\n".join(["| calls/s | storage | INVITE in to INVITE out p50 ms | p99 ms | calls measured | failed calls |",
+                      "| --- | --- | --- | --- | --- | --- |"] + rows)
+
+
+def calls_of(node):
+    """Every call record of the node: CallTrack's id → the caller's SIP Call-ID."""
+    out, cursor = {}, None
+    while True:
+        req = urllib.request.Request(f"http://127.0.0.1:{node.http}/v1/calls?limit=500" + (f"&cursor={cursor}" if cursor else ""),
+                                     headers={"Authorization": "Bearer bench"})
+        page = json.load(urllib.request.urlopen(req))
+        out.update({c["id"]: c["sip_call_id"] for c in page["calls"]})
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return out
+
+
+def forward_delays(pcap, node_port, callee_port, calls):
+    """Milliseconds from each caller INVITE arriving at `node_port` to its forwarded INVITE leaving for
+    `callee_port`, first transmissions only."""
+    data = open(pcap, "rb").read()
+    link = int.from_bytes(data[20:24], "little")
+    offset, arrived, forwarded = 24, {}, {}
+    while offset + 16 <= len(data):
+        sec, usec, length = (int.from_bytes(data[offset + i:offset + i + 4], "little") for i in (0, 4, 8))
+        packet = data[offset + 16:offset + 16 + length]
+        offset += 16 + length
+        ip = packet[14:] if link == 1 else packet[16:] if link == 113 else packet[4:]
+        udp = ip[(ip[0] & 0x0F) * 4:]
+        port, text = int.from_bytes(udp[2:4], "big"), udp[8:].decode("latin-1")
+        if not text.startswith("INVITE "):
+            continue
+        at = sec + usec / 1e6
+        header = "Call-ID" if port == node_port else "X-CallTrack-Call-ID" if port == callee_port else None
+        m = header and re.search(rf"^{header}:\s*(\S+)", text, re.M | re.I)
+        if m:
+            (arrived if port == node_port else forwarded).setdefault(m.group(1), at)
+    return [round((forwarded[cid] - arrived[sip]) * 1000, 3) for cid, sip in calls.items()
+            if cid in forwarded and sip in arrived]
 
 
 def dispatcher_flags(ctl, uri):
@@ -322,7 +370,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--only", default="reservations,setup,failover")
     args = ap.parse_args()
-    for tool in ("wrk", "sipp", "haproxy", "kamailio", "kamcmd"):
+    for tool in ("wrk", "sipp", "haproxy", "kamailio", "kamcmd", "tcpdump"):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} is missing: make bench installs it")
     workdir = tempfile.mkdtemp(prefix="calltrack-cluster-")

@@ -51,8 +51,9 @@ public final class SharedNumberDesk: NumberDesk {
         {
         case .renewed(let live): return renewed(live, project: project, visit: isNewVisit ? visit : nil)
         case .refused(let refusal):
-            // The visit is stored all the same: reports count the visitors the pool could not serve.
-            if isNewVisit { try await book.record(visit) }
+            // The visit is stored all the same (reports count the visitors the pool could not serve), in a
+            // batch: no call can be attributed to it, so nothing waits for it.
+            if isNewVisit { persist(.visit(visit)) }
             outcome = refusal
         case .mayTake:
             outcome = try await book.take(

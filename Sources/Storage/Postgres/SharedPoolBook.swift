@@ -135,11 +135,6 @@ public struct SharedPoolBook: Sendable {
     /// Waits for the transaction's lock on one key (a visitor, an address), released at its end.
     private static let lock = "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))"
 
-    /// A visit of a visitor the pool could not serve.
-    public func record(_ visit: Visit) async throws {
-        try await db.execute(TrackingStore.insertVisitSQL, TrackingStore.arguments(of: visit))
-    }
-
     /// A number of `pool` for a visitor who holds none (or the one they got meanwhile from another node),
     /// with `visit` stored in the same transaction.
     public func take(
