@@ -407,6 +407,33 @@ import Testing
         }
     }
 
+    @Test("Deliveries with two nodes: each event reaches a webhook once, whichever node took the call")
+    func oneDeliveryPerEvent() async throws {
+        let url = try TestPostgres.shared().newDatabaseURL()
+        let portsA = TestPorts.next(), portsB = TestPorts.next()
+        let receiver = try WebhookReceiver(port: portsA.sip + 48)
+        defer { receiver.stop() }
+        var a = WebhookTests.options(receiverPort: portsA.sip + 48), b = a
+        a.cluster = (url, "node-a")
+        b.cluster = (url, "node-b")
+        try await withServer(ports: portsA, options: a) { nodeA in
+            try await withServer(ports: portsB, options: b) { nodeB in
+                try await nodeA.placeBusyCalls(2, dialling: "+74990000000")
+                try await nodeB.placeBusyCalls(2, dialling: "+74990000000")
+                // Four calls, each started, ended and missed: twelve events, then a moment for duplicates.
+                _ = try await receiver.wait { $0.count >= 12 }
+                try await Task.sleep(for: .seconds(2))
+                let got = receiver.received
+                #expect(got.count == 12, "\(got.map(\.event))")
+                #expect(Set(got.map(\.delivery)).count == got.count, "no event delivered twice")
+                #expect(
+                    Set(got.compactMap { ($0.json?["call"] as? [String: Any])?["node"] as? String }) == [
+                        "node-a", "node-b",
+                    ])
+            }
+        }
+    }
+
     @Test("Refusals: cluster with SQLite, url_env unset, a node id a running node holds") func refusals() async throws {
         var sqlite = CallTrackServer.Options()
         sqlite.sections = "cluster: {node_id: node-a, advertised_http: \"http://127.0.0.1:1\"}"
