@@ -15,7 +15,7 @@ Each figure is the median of --runs runs. PostgreSQL is the benchmark's own (ini
 work folder, fsync on), on the same two cores as everything else. Prints Markdown tables; writes
 bench/results/cluster-<timestamp>.md.
 """
-import argparse, glob, json, os, re, shutil, signal, statistics, subprocess, tempfile, threading, time
+import argparse, atexit, glob, json, os, re, shutil, signal, statistics, subprocess, tempfile, threading, time
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -140,10 +140,21 @@ def kamailio(workdir, port, sip_ports):
         'loadmodule "dispatcher.so"', f'loadmodule "dispatcher.so"\nloadmodule "ctl.so"\nmodparam("ctl", "binrpc", "unix:{ctl}")')
     open(os.path.join(folder, "calltrack.cfg"), "w").write(cfg)
     log = open(os.path.join(folder, "log"), "w")
+    # Kamailio's children are processes of their own: it runs in a group of its own, stopped as a whole.
     proc = owned(subprocess.Popen(["kamailio", "-f", os.path.join(folder, "calltrack.cfg"), "-DD", "-E", "-w", folder],
-                                  stdout=log, stderr=log))
+                                  stdout=log, stderr=log, start_new_session=True))
+    atexit.register(lambda: stop_group(proc))
     time.sleep(1.5)
     return proc, ctl
+
+
+def stop_group(proc):
+    """Stops a process and every process of its group."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
 
 
 def median(values):
@@ -191,17 +202,17 @@ def reservations(binary, workdir, pg, seconds, connections, runs):
     return "\n".join(lines)
 
 
-def call_setup(binary, workdir, pg, seconds, runs):
+def call_setup(binary, workdir, pg, seconds, runs, engines=("SQLite", "PostgreSQL"), binaries=None):
     """2. The forwarded INVITE's latency through one node at 50 and 200 calls/s, SQLite against PostgreSQL: from
     the caller's INVITE reaching the node to the node's INVITE leaving for the callee, both stamped by tcpdump
     on loopback and paired through the call record (its sip_call_id and the X-CallTrack-Call-ID it sent)."""
     rows = []
     for rate in (50, 200):
-        figures = {"SQLite": ([], [], [], []), "PostgreSQL": ([], [], [], [])}
+        figures = {kind: ([], [], [], []) for kind in engines}
         for run in range(runs):
             for kind, (p50s, p99s, failed, paired) in figures.items():
                 url = pg.new_database()[1] if kind == "PostgreSQL" else None
-                node = Node(binary, workdir, f"setup-{rate}-{kind}-{run}".lower(), url)
+                node = Node((binaries or {}).get(kind, binary), workdir, f"setup-{rate}-{kind}-{run}".lower().replace(" ", "-"), url)
                 tag = f"setup-{rate}-{kind}-{run}"
                 pcap = os.path.join(workdir, f"{tag}.pcap")
                 dump = owned(subprocess.Popen(
@@ -325,8 +336,8 @@ def failover(binary, workdir, pg, runs):
         rows.append(dict(kam=kam_inactive, hap=hap_down, slowest=after, calls_ok=ok, calls_failed=failed,
                          reservations_ok=served["ok"], reservations_failed=served["failed"]))
         print(tag, json.dumps(rows[-1]), flush=True)
-        for p in (kam, hap):
-            p.kill()
+        stop_group(kam)
+        hap.kill()
         a.stop()
     lines = ["| after kill -9 of one of two nodes | median of runs |", "| --- | --- |",
              f"| to Kamailio marking it inactive, s | {median([r['kam'] for r in rows])} |",
@@ -369,6 +380,7 @@ def main():
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--only", default="reservations,setup,failover")
+    ap.add_argument("--compare", help="with --only setup: another binary's forwarded INVITE on SQLite beside this one's")
     args = ap.parse_args()
     for tool in ("wrk", "sipp", "haproxy", "kamailio", "kamcmd", "tcpdump"):
         if not shutil.which(tool):
@@ -380,7 +392,10 @@ def main():
         only = args.only.split(",")
         if "reservations" in only:
             parts.append(reservations(args.binary, workdir, pg, args.seconds, args.connections, args.runs))
-        if "setup" in only:
+        if "setup" in only and args.compare:
+            parts.append(call_setup(args.binary, workdir, pg, args.seconds, args.runs, engines=("SQLite", "SQLite, other binary"),
+                                    binaries={"SQLite, other binary": args.compare}))
+        elif "setup" in only:
             parts.append(call_setup(args.binary, workdir, pg, args.seconds, args.runs))
         if "failover" in only:
             parts.append(failover(args.binary, workdir, pg, args.runs))
