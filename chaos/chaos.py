@@ -437,7 +437,7 @@ def fault_diskfull(binary):
         failed = [c for c in row["calls"] if (c.get("recording") or {}).get("status") == "failed"]
         without_reason = [c for c in failed if not c["recording"].get("reason")]
         after = [c for c in row["calls"] if iso(c["started_at"]) > freed_at + 0.5]
-        recorded_after = [c for c in after if c["recording"]["status"] == "recorded"]
+        recorded_after = [c for c in after if (c.get("recording") or {}).get("status") == "recorded"]
         sipp_failed, _ = load.failed_calls()
         row["failures"] += [text for ok, text in [
             (len(failed) > 0, "no recording failed: the disk never filled"),
@@ -614,7 +614,8 @@ def fault_netem_inside(binary, how):
     fault = ("tc netem: 5 % loss, 5 % reordering, 80 ± 40 ms delay on SIP and RTP" if how == "netem" else
              "5 % of SIP and RTP packets dropped by the kernel, RTP sent with 80 ms jitter (out of order)")
     row = account(node, load, "5 calls/s of 3 s recorded calls (40), 5 reservations/s, webhooks", fault)
-    recorded = [c for c in row["calls"] if c["recording"]["status"] == "recorded"]
+    # A call the lossy network kept from being answered has no recording at all.
+    recorded = [c for c in row["calls"] if (c.get("recording") or {}).get("status") == "recorded"]
     answered = [c for c in row["calls"] if c["status"] == "answered"]
     ordered = disordered = 0
     for c in recorded:

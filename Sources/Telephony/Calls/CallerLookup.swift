@@ -42,10 +42,13 @@ struct CallerLookup: Sendable {
                     return .failure(error)
                 }
             }()
-            let said = await attribution
-            let found = Answer(
-                calledBefore: await before, attribution: try? said.get(), attributionUnknown: (try? said.get()) == nil)
-            backOnLoop { board in answer(board, found) }
+            var found = Answer(calledBefore: await before)
+            switch await attribution {
+            case .success(let a): found.attribution = a
+            case .failure: found.attributionUnknown = true
+            }
+            let said = found
+            backOnLoop { board in answer(board, said) }
         }
     }
 }
