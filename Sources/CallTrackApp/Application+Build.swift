@@ -51,7 +51,8 @@ public func runNode(
         } catch let error as DatabaseError { throw StartupError("storage.postgres: \(error.message)") } catch {
             throw StartupError("\(error)")
         }
-        let storage = NodeStorage(postgres: database, claim: claim, config: config)
+        let storage = NodeStorage(
+            postgres: database, claim: claim, cluster: cluster, recordings: config.storage.recordings)
         try await buildApplication(
             config: config, storage: storage, environment: environment, metrics: metrics, logger: logger
         ).run()
@@ -98,15 +99,14 @@ struct NodeStorage {
         cluster = nil
     }
 
-    init(postgres database: PostgresDatabase, claim: NodeClaim, config: CallTrackConfig) {
+    init(postgres database: PostgresDatabase, claim: NodeClaim, cluster: ClusterConfig, recordings: String) {
         writes = database
         reads = database
         trackingReads = database
         callerReads = database
-        let node = config.cluster!.nodeID
         // Beside the recordings, one folder per node: several nodes may share the recordings' mount.
-        journals = config.storage.recordings + "/.journal/" + node
-        cluster = (config.cluster!, database, claim)
+        journals = recordings + "/.journal/" + cluster.nodeID
+        self.cluster = (cluster, database, claim)
     }
 
     var nodeID: String? { cluster?.config.nodeID }

@@ -11,12 +11,7 @@ import Testing
         recordingsShared: Bool = false, _ body: (CallTrackServer, CallTrackServer, String) async throws -> Void
     ) async throws {
         let url = try TestPostgres.shared().newDatabaseURL()
-        var a = CallTrackServer.Options(), b = CallTrackServer.Options()
-        a.cluster = (url, "node-a")
-        b.cluster = (url, "node-b")
-        let nodeA = try CallTrackServer(options: a), nodeB = try CallTrackServer(options: b)
-        try await nodeA.start()
-        try await nodeB.start()
+        let (nodeA, nodeB) = try await Self.startTwoNodes(url)
         do { try await body(nodeA, nodeB, url) } catch {
             _ = try? await nodeA.stop()
             _ = try? await nodeB.stop()
@@ -25,6 +20,29 @@ import Testing
         }
         #expect(try await nodeA.stop() == 0)
         #expect(try await nodeB.stop() == 0)
+    }
+
+    /// `node-a` and `node-b` started on the database at `url`.
+    static func startTwoNodes(_ url: String) async throws -> (CallTrackServer, CallTrackServer) {
+        var a = CallTrackServer.Options(), b = CallTrackServer.Options()
+        a.cluster = (url, "node-a")
+        b.cluster = (url, "node-b")
+        let nodeA = try CallTrackServer(options: a), nodeB = try CallTrackServer(options: b)
+        try await nodeA.start()
+        try await nodeB.start()
+        return (nodeA, nodeB)
+    }
+
+    /// The first call `node` lists that satisfies `matches`, asked every 100 ms for at most `seconds`.
+    static func call(on node: CallTrackServer, within seconds: Int = 10, where matches: ([String: Any]) -> Bool)
+        async throws -> [String: Any]?
+    {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < deadline {
+            if let found = try await node.calls().first(where: matches) { return found }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return nil
     }
 
     @Test(
@@ -116,23 +134,14 @@ import Testing
                 "caller", scenario: Scenario.callerHangsUp(), localPort: p.caller, mediaPort: p.callerMedia,
                 target: "127.0.0.1:\(p.sip)", service: number, pauseMilliseconds: 30_000)
             defer { caller.stop() }
-            var live: [String: Any]?
-            for _ in 0..<100 where live == nil {
-                live = try await a.calls().first {
-                    $0["answered_at"] is String && $0["status"] as? String == "in_progress"
-                }
-                try await Task.sleep(for: .milliseconds(100))
+            let live = try await Self.call(on: a) {
+                $0["answered_at"] is String && $0["status"] as? String == "in_progress"
             }
             let up = try #require(live, "the call through node-b shows on node-a while it is up")
             _ = try await b.stop(signal: SIGKILL)
 
-            let deadline = ContinuousClock.now + .seconds(10)
-            var closed: [String: Any]?
-            while ContinuousClock.now < deadline, closed == nil {
-                closed = try await a.calls().first {
-                    $0["id"] as? String == up["id"] as? String && $0["status"] as? String != "in_progress"
-                }
-                try await Task.sleep(for: .milliseconds(200))
+            let closed = try await Self.call(on: a) {
+                $0["id"] as? String == up["id"] as? String && $0["status"] as? String != "in_progress"
             }
             let ended = try #require(closed, "node-a closes node-b's call within its node timeout")
             #expect(ended["interrupted"] as? Bool == true)
@@ -293,13 +302,8 @@ import Testing
             "caller", scenario: Scenario.callerHangsUp(), localPort: b.ports.caller, mediaPort: b.ports.callerMedia,
             target: "127.0.0.1:\(b.ports.sip)", service: "+74990000000", pauseMilliseconds: 30_000)
         defer { long.stop() }
-        var live: [String: Any]?
-        for _ in 0..<100 where live == nil {
-            live = try await a.calls().first {
-                $0["node"] as? String == "node-b" && $0["status"] as? String == "in_progress"
-                    && $0["answered_at"] is String
-            }
-            try await Task.sleep(for: .milliseconds(100))
+        let live = try await Self.call(on: a) {
+            $0["node"] as? String == "node-b" && $0["status"] as? String == "in_progress" && $0["answered_at"] is String
         }
         let up = try #require(live, "node-b's call shows on node-a while it is up")
 
@@ -323,13 +327,8 @@ import Testing
         #expect(try await load.wait() == 0, "every call after the kill succeeds: \(load.diagnostics())")
         #expect(ContinuousClock.now - killed < .seconds(15))
 
-        let deadline = ContinuousClock.now + .seconds(10)
-        var closed: [String: Any]?
-        while ContinuousClock.now < deadline, closed == nil {
-            closed = try await a.calls().first {
-                $0["id"] as? String == up["id"] as? String && $0["status"] as? String != "in_progress"
-            }
-            try await Task.sleep(for: .milliseconds(200))
+        let closed = try await Self.call(on: a) {
+            $0["id"] as? String == up["id"] as? String && $0["status"] as? String != "in_progress"
         }
         #expect(closed?["end_reason"] as? String == "node_lost" && closed?["interrupted"] as? Bool == true)
         reservations.cancel()

@@ -207,13 +207,7 @@ import Testing
     static func clusterSamples() async throws -> [Sample] {
         let postgres = try TestPostgres()
         defer { postgres.destroy() }
-        let url = try postgres.newDatabaseURL()
-        var a = CallTrackServer.Options(), b = CallTrackServer.Options()
-        a.cluster = (url, "node-a")
-        b.cluster = (url, "node-b")
-        let nodeA = try CallTrackServer(options: a), nodeB = try CallTrackServer(options: b)
-        try await nodeA.start()
-        try await nodeB.start()
+        let (nodeA, nodeB) = try await ClusterTests.startTwoNodes(try postgres.newDatabaseURL())
         var samples: [Sample] = []
         let bearer = "Authorization: Bearer \(CallTrackServer.adminToken)"
         func check(

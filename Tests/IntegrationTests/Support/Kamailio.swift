@@ -7,9 +7,24 @@ final class Kamailio {
     private let daemon: Daemon
     private let logPath: String
 
-    init(listen: String, modules: [String], route: String) throws {
+    /// Runs the configuration `cfg` as `name` in `directory` (the folder of its other files), logging beside it.
+    private init(config cfg: String, named name: String, in directory: URL) throws {
+        let cfgPath = directory.appendingPathComponent(name).path
+        try cfg.write(toFile: cfgPath, atomically: true, encoding: .utf8)
+        logPath = directory.appendingPathComponent("kamailio.log").path
+        daemon = try Daemon(
+            executable: "/usr/sbin/kamailio", arguments: ["-f", cfgPath, "-DD", "-E", "-w", directory.path],
+            log: logPath)
+    }
+
+    /// A new folder for one Kamailio's files.
+    private static func newDirectory() throws -> URL {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kamailio-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
+    convenience init(listen: String, modules: [String], route: String) throws {
         let cfg = """
             #!KAMAILIO
             debug=1
@@ -24,19 +39,13 @@ final class Kamailio {
             \(route)
             }
             """
-        let cfgPath = directory.appendingPathComponent("kamailio.cfg").path
-        try cfg.write(toFile: cfgPath, atomically: true, encoding: .utf8)
-        logPath = directory.appendingPathComponent("kamailio.log").path
-        daemon = try Daemon(
-            executable: "/usr/sbin/kamailio", arguments: ["-f", cfgPath, "-DD", "-E", "-w", directory.path],
-            log: logPath)
+        try self.init(config: cfg, named: "kamailio.cfg", in: try Self.newDirectory())
     }
 
     /// The shipped `deploy/kamailio/calltrack.cfg` with this site's addresses: listening on `listen`
     /// (`udp:IP:PORT`), sending calls to `nodes` (`IP:PORT`), taking them from `trunks` (CIDRs).
-    init(deployedListening listen: String, nodes: [String], trunks: String) throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kamailio-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    convenience init(deployedListening listen: String, nodes: [String], trunks: String) throws {
+        let directory = try Self.newDirectory()
         let deploy = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("deploy/kamailio")
         let list = directory.appendingPathComponent("calltrack-nodes.list").path
@@ -52,12 +61,7 @@ final class Kamailio {
         let cfg = try String(contentsOf: deploy.appendingPathComponent("calltrack.cfg"), encoding: .utf8)
             .replacingOccurrences(of: "children=4", with: "children=2").replacingOccurrences(
                 of: "log_stderror=no", with: "log_stderror=yes")
-        let cfgPath = directory.appendingPathComponent("calltrack.cfg").path
-        try cfg.write(toFile: cfgPath, atomically: true, encoding: .utf8)
-        logPath = directory.appendingPathComponent("kamailio.log").path
-        daemon = try Daemon(
-            executable: "/usr/sbin/kamailio", arguments: ["-f", cfgPath, "-DD", "-E", "-w", directory.path],
-            log: logPath)
+        try self.init(config: cfg, named: "calltrack.cfg", in: directory)
     }
 
     func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
